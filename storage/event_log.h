@@ -1,0 +1,168 @@
+// The hub's append-only event log, stored in RocksDB.
+//
+// Every event has a global position (1, 2, 3, ... dense, never reused) and a
+// version within its case's stream (1, 2, 3, ...). Appends to one case are
+// atomic, optionally conditional on the case's current version, idempotent by
+// event id, and durable (fsync'd) before they are acknowledged. Each stored
+// record carries the SHA-256 of its predecessor, so any later edit, deletion
+// or reordering of the log is detected by Verify() and refuses Open().
+//
+// The record layout is specified in storage/FORMAT.md.
+//
+// Thread safety: all methods are safe to call concurrently. Concurrent
+// appends are grouped into one synced write (group commit).
+#ifndef HUB_STORAGE_EVENT_LOG_H_
+#define HUB_STORAGE_EVENT_LOG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+#include "storage/hash_chain.h"
+#include "storage/limits.h"
+
+namespace hub::storage {
+
+struct EventToAppend {
+  // Client-chosen, unique across the whole log; a retry reuses it.
+  std::string event_id;
+  // The serialized event envelope; opaque to storage.
+  std::string payload;
+};
+
+struct AppendRequest {
+  std::string case_id;
+  // When set, the append succeeds only if the case is at exactly this version
+  // (0: the case has no events yet).
+  std::optional<uint64_t> expected_version;
+  std::vector<EventToAppend> events;
+};
+
+struct AppendResult {
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+  uint64_t first_version = 0;
+  uint64_t last_version = 0;
+  // True when every event id was already stored by an earlier append of this
+  // same batch: the original positions are returned and nothing is written.
+  bool already_stored = false;
+};
+
+struct StoredEvent {
+  uint64_t position = 0;
+  uint64_t stream_version = 0;
+  std::string case_id;
+  std::string event_id;
+  std::string payload;
+};
+
+// What a full verification established.
+struct VerifiedLog {
+  uint64_t last_position = 0;
+  Sha256Digest head_digest = kGenesisDigest;
+};
+
+// Counters since Open(), for metrics and benchmarks.
+struct EventLogStats {
+  uint64_t appends_committed = 0;  // appends that wrote events
+  uint64_t events_committed = 0;
+  uint64_t synced_writes = 0;  // WAL fsyncs; each covers one or more groups
+};
+
+struct EventLogOptions {
+  EventLogLimits limits;
+  // Verify the whole hash chain and the stored head when opening, and refuse
+  // to open if they do not verify (the indexes are checked by Verify()).
+  // Only tools that inspect a damaged log turn this off.
+  bool verify_on_open = true;
+  // Create the data folder and an empty log if none exists.
+  bool create_if_missing = true;
+};
+
+// A version conflict is FAILED_PRECONDITION with this payload attached, so
+// callers can tell it from other precondition failures and report the
+// current version.
+inline constexpr std::string_view kVersionConflictPayloadUrl =
+    "type.hub.drive/storage.VersionConflict";
+bool IsVersionConflict(const absl::Status& status);
+// The case's current version carried by a version-conflict status.
+std::optional<uint64_t> CurrentVersionFromConflict(const absl::Status& status);
+
+class EventLog {
+ public:
+  // Opens (or creates) the log in `directory`. Fails with DATA_LOSS if the
+  // hash chain or the stored head does not verify, naming the first bad
+  // position; with FAILED_PRECONDITION if the folder holds something that is
+  // not an event log of this format.
+  static absl::StatusOr<std::unique_ptr<EventLog>> Open(const std::string& directory,
+                                                        const EventLogOptions& options);
+
+  virtual ~EventLog() = default;
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // Appends `request.events` to one case, atomically, and returns their
+  // positions once they are durable. Errors, none of which write anything:
+  //  INVALID_ARGUMENT  empty batch, malformed or duplicate ids, a limit exceeded;
+  //  FAILED_PRECONDITION  expected_version mismatch (IsVersionConflict());
+  //  ALREADY_EXISTS  an event id is stored already but this is not a retry of
+  //                  the same batch (another case, other ids, or another order);
+  //  RESOURCE_EXHAUSTED  too many appends waiting, or the disk is full;
+  //  UNAVAILABLE  the log is closing, or an earlier write failed.
+  virtual absl::StatusOr<AppendResult> Append(const AppendRequest& request) = 0;
+
+  // Events with positions >= `from_position`, in order, at most `max_events`
+  // and about `max_bytes` (always at least one event if any exists). Each
+  // record's checksum and chain link are verified; DATA_LOSS if one fails.
+  virtual absl::StatusOr<std::vector<StoredEvent>> ReadFrom(uint64_t from_position,
+                                                            size_t max_events,
+                                                            size_t max_bytes) const = 0;
+
+  // The case's events with stream versions >= `from_version`, in order, at
+  // most `max_events`. An unknown case yields an empty vector.
+  virtual absl::StatusOr<std::vector<StoredEvent>> ReadCase(std::string_view case_id,
+                                                            uint64_t from_version,
+                                                            size_t max_events) const = 0;
+
+  // The case's current stream version (0 if it has no events).
+  virtual absl::StatusOr<uint64_t> CaseVersion(std::string_view case_id) const = 0;
+
+  // The position of the last durable event (0 when the log is empty).
+  virtual uint64_t LastPosition() const = 0;
+
+  // Blocks until the log holds a position after `after_position`, the timeout
+  // passes, or the log closes; returns LastPosition() then. No polling.
+  virtual uint64_t WaitForPositionAfter(uint64_t after_position,
+                                        std::chrono::milliseconds timeout) const = 0;
+
+  // Re-reads the whole log: every record's checksum, position density, every
+  // chain link, the stored head, and both indexes (each record indexed by its
+  // event id and case version, and no index entry without a record).
+  // DATA_LOSS naming the first damaged position or index entry.
+  virtual absl::StatusOr<VerifiedLog> Verify() const = 0;
+
+  virtual EventLogStats Stats() const = 0;
+
+  // Finishes queued appends, refuses new ones, wakes waiters, and closes the
+  // database. Idempotent; also done by the destructor.
+  virtual void Close() = 0;
+
+  const EventLogLimits& limits() const { return limits_; }
+
+ protected:
+  explicit EventLog(EventLogLimits limits) : limits_(limits) {}
+
+ private:
+  const EventLogLimits limits_;
+};
+
+}  // namespace hub::storage
+
+#endif  // HUB_STORAGE_EVENT_LOG_H_
