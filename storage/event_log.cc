@@ -23,6 +23,7 @@
 
 #include "proto/absl_compat.h"
 #include "proto/status_macros.h"
+#include "storage/internal/event_log_testing.h"
 #include "storage/internal/group_commit.h"
 #include "storage/internal/log_format.h"
 #include "storage/internal/rocksdb_status.h"
@@ -792,6 +793,11 @@ std::optional<uint64_t> CurrentVersionFromConflict(const absl::Status& status) {
 
 absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& directory,
                                                          const EventLogOptions& options) {
+  return internal::OpenEventLogWithEnv(directory, options, rocksdb::Env::Default());
+}
+
+absl::StatusOr<std::unique_ptr<EventLog>> internal::OpenEventLogWithEnv(
+    const std::string& directory, const EventLogOptions& options, rocksdb::Env* env) {
   if (!options.create_if_missing && !std::filesystem::exists(directory)) {
     return absl::FailedPreconditionError(
         absl::StrCat("there is no event log in ", directory, ": the folder does not exist"));
@@ -805,6 +811,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dire
     }
   }
   rocksdb::DBOptions db_options;
+  db_options.env = env;
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
   db_options.paranoid_checks = true;
