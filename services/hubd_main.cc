@@ -1,26 +1,32 @@
 // hubd: the multi-agency hub server.
 //
-// Opens (or creates) the event log in the data folder, refusing to start if
-// its hash chain does not verify, and runs until SIGTERM or SIGINT, when it
-// finishes in-flight work and closes the log cleanly.
+// Loads its configuration, opens and verifies the event log, loads the
+// sharing protocol and CRLs, and serves the hub's gRPC API over mutual TLS
+// until SIGTERM or SIGINT, when it drains and closes the log cleanly.
 #include <signal.h>
 
-#include <cstdio>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 
+#include "services/config.h"
+#include "services/hub_server.h"
 #include "services/server_log.h"
-#include "storage/event_log.h"
 
-ABSL_FLAG(std::string, data_dir, "./data", "Folder holding the hub's RocksDB data.");
+ABSL_FLAG(std::string, config, "", "Configuration file (text format, hub.v1.HubConfig).");
+ABSL_FLAG(std::optional<std::string>, listen_address, std::nullopt,
+          "Overrides listen_address (host:port; port 0 picks a free one).");
+ABSL_FLAG(std::optional<std::string>, data_dir, std::nullopt, "Overrides data_dir.");
+ABSL_FLAG(int, drain_ms, 10000, "How long in-flight calls may take to finish on shutdown.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Runs the multi-agency hub.\n\nUsage: hubd [--data_dir=DIR]\n");
+  absl::SetProgramUsageMessage(
+      "Runs the multi-agency hub.\n\n"
+      "Usage: hubd [--config=FILE] [--listen_address=HOST:PORT] [--data_dir=DIR]\n"
+      "Every configuration option, with its default, is in deploy/examples/hubd.textproto.\n");
   absl::ParseCommandLine(argc, argv);
 
   // Block the shutdown signals before any thread starts, so that only the
@@ -31,24 +37,27 @@ int main(int argc, char** argv) {
   sigaddset(&shutdown_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
 
-  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-  const absl::Time started = absl::Now();
-  hub::services::LogInfo("opening event log", {{"data_dir", data_dir}});
-  auto log = hub::storage::EventLog::Open(data_dir + "/events", hub::storage::EventLogOptions());
-  if (!log.ok()) {
-    hub::services::LogError("cannot open the event log", {{"error", log.status().ToString()}});
+  hub::services::ConfigOverrides overrides;
+  overrides.listen_address = absl::GetFlag(FLAGS_listen_address);
+  overrides.data_dir = absl::GetFlag(FLAGS_data_dir);
+  auto config = hub::services::LoadHubConfig(absl::GetFlag(FLAGS_config), overrides);
+  if (!config.ok()) {
+    hub::services::LogError("invalid configuration", {{"error", config.status().ToString()}});
+    return 2;
+  }
+  hub::services::LogInfo("starting", {{"data_dir", config->data_dir()},
+                                      {"sharing_protocol", config->sharing_protocol_path()}});
+  auto server = hub::services::HubServer::Start(*config);
+  if (!server.ok()) {
+    hub::services::LogError("cannot start", {{"error", server.status().ToString()}});
     return 1;
   }
-  hub::services::LogInfo(
-      "event log verified",
-      {{"last_position", std::to_string((*log)->LastPosition())},
-       {"open_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))}});
-  hub::services::LogInfo("hubd ready", {});
+  hub::services::LogInfo("hubd ready", {{"address", (*server)->address()}});
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
-  hub::services::LogInfo("shutting down", {{"signal", std::to_string(signal_number)}});
-  (*log)->Close();
+  hub::services::LogInfo("draining", {{"signal", std::to_string(signal_number)}});
+  (*server)->Shutdown(absl::GetFlag(FLAGS_drain_ms));
   hub::services::LogInfo("stopped", {});
   return 0;
 }

@@ -1,10 +1,7 @@
-// hubctl: the hub's command-line tool.
+// hubctl: the hub's command-line tool, for every role.
 //
-//   hubctl log verify --data_dir=DIR   re-verify the event log offline
-//   hubctl log read --data_dir=DIR [--from=N] [--limit=N]
-//
-// Offline commands open the data folder directly, so hubd must be stopped
-// (RocksDB's lock refuses a second opener with a clear error).
+// Online commands connect to a running hub over mutual TLS with a client
+// certificate; offline commands open a stopped hub's data folder.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -12,9 +9,25 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/generic/generic_stub.h"
 
 #include "storage/event_log.h"
 
+#include "hub/v1/identity_service.grpc.pb.h"
+#include "tools/hubctl/connection.h"
+
+ABSL_FLAG(std::string, hub, "localhost:7443", "The hub's address (host:port).");
+ABSL_FLAG(std::string, certs_dir, "data/certs",
+          "Folder with ca.crt and clients/<name>.{crt,key} (as deploy/certs.sh makes it).");
+ABSL_FLAG(std::string, as, "operator-admin",
+          "Which client certificate in <certs_dir>/clients to use, e.g. police-agency.");
+ABSL_FLAG(std::string, ca_cert, "", "Overrides <certs_dir>/ca.crt.");
+ABSL_FLAG(std::string, cert, "", "Overrides <certs_dir>/clients/<as>.crt.");
+ABSL_FLAG(std::string, key, "", "Overrides <certs_dir>/clients/<as>.key.");
+ABSL_FLAG(int, timeout_ms, 10000, "Deadline of each call.");
 ABSL_FLAG(std::string, data_dir, "./data", "The hub's data folder (offline commands).");
 ABSL_FLAG(uint64_t, from, 1, "log read: first global position.");
 ABSL_FLAG(uint64_t, limit, 20, "log read: how many events at most.");
@@ -23,13 +36,96 @@ namespace {
 
 constexpr char kUsage[] =
     "The multi-agency hub's command-line tool.\n\n"
-    "Usage:\n"
+    "Online (needs a running hub and a client certificate, see --certs_dir and --as):\n"
+    "  hubctl whoami                        how the hub sees your certificate\n"
+    "  hubctl health                        the hub's gRPC health status\n\n"
+    "Offline (hubd must be stopped):\n"
     "  hubctl log verify [--data_dir=DIR]   verify the event log's hash chain and indexes\n"
     "  hubctl log read [--data_dir=DIR] [--from=N] [--limit=N]\n"
     "                                       list events (position, case, version, id, size)\n\n"
-    "Offline commands need hubd to be stopped.\n";
+    "Exit status: 0 on success, 1 when the hub or the data says no, 2 on bad usage.\n";
 
-absl::StatusOr<std::unique_ptr<hub::storage::EventLog>> OpenExisting() {
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "hubctl: %s\n", message.c_str());
+  return 1;
+}
+
+std::string Or(const std::string& value, const std::string& fallback) {
+  return value.empty() ? fallback : value;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ConnectFromFlags() {
+  const std::string certs = absl::GetFlag(FLAGS_certs_dir);
+  const std::string name = absl::GetFlag(FLAGS_as);
+  hub::tools::ConnectionOptions options;
+  options.hub_address = absl::GetFlag(FLAGS_hub);
+  options.ca_cert_path = Or(absl::GetFlag(FLAGS_ca_cert), certs + "/ca.crt");
+  options.cert_path = Or(absl::GetFlag(FLAGS_cert), certs + "/clients/" + name + ".crt");
+  options.key_path = Or(absl::GetFlag(FLAGS_key), certs + "/clients/" + name + ".key");
+  return hub::tools::Connect(options);
+}
+
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
+}
+
+std::string Describe(const grpc::Status& status) {
+  return absl::StrCat("the hub answered ", status.error_code(), ": ", status.error_message());
+}
+
+int WhoAmI() {
+  auto channel = ConnectFromFlags();
+  if (!channel.ok()) return Fail(channel.status().ToString());
+  auto stub = hub::v1::IdentityService::NewStub(*channel);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  hub::v1::WhoAmIResponse response;
+  grpc::Status status = stub->WhoAmI(&context, hub::v1::WhoAmIRequest(), &response);
+  if (!status.ok()) return Fail(Describe(status));
+  std::printf(
+      "identity:     %s\nagency:       %s (%s)\nrole:         %s\nname:         %s\n"
+      "partnership:  %s (sharing protocol %s)\n",
+      response.principal().identity().c_str(), response.principal().agency().c_str(),
+      hub::v1::AgencyKind_Name(response.principal().agency_kind()).c_str(),
+      hub::v1::Role_Name(response.principal().role()).c_str(),
+      response.principal().display_name().c_str(), response.partnership().c_str(),
+      response.protocol_version().c_str());
+  return 0;
+}
+
+int Health() {
+  auto channel = ConnectFromFlags();
+  if (!channel.ok()) return Fail(channel.status().ToString());
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  // grpc.health.v1 through the generic stub: an empty request asks about the
+  // server as a whole, and the response's field 1 is the status enum.
+  const grpc::Slice empty_request("", 0);
+  grpc::ByteBuffer request(&empty_request, 1);
+  grpc::ByteBuffer response;
+  grpc::GenericStub stub(*channel);
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status result) {
+                   status = std::move(result);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (!status.ok()) return Fail(Describe(status));
+  std::vector<grpc::Slice> slices;
+  (void)response.Dump(&slices);
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  const bool serving = bytes.size() == 2 && bytes[0] == 0x08 && bytes[1] == 1;
+  std::printf("%s\n", serving ? "SERVING" : "NOT_SERVING");
+  return serving ? 0 : 1;
+}
+
+absl::StatusOr<std::unique_ptr<hub::storage::EventLog>> OpenExistingLog() {
   hub::storage::EventLogOptions options;
   options.create_if_missing = false;
   options.verify_on_open = false;  // verification is what `log verify` reports
@@ -37,16 +133,11 @@ absl::StatusOr<std::unique_ptr<hub::storage::EventLog>> OpenExisting() {
 }
 
 int LogVerify() {
-  auto log = OpenExisting();
-  if (!log.ok()) {
-    std::fprintf(stderr, "hubctl: %s\n", log.status().ToString().c_str());
-    return 1;
-  }
+  auto log = OpenExistingLog();
+  if (!log.ok()) return Fail(log.status().ToString());
   auto verified = (*log)->Verify();
   if (!verified.ok()) {
-    std::fprintf(stderr, "hubctl: the event log does NOT verify: %s\n",
-                 verified.status().ToString().c_str());
-    return 1;
+    return Fail(absl::StrCat("the event log does NOT verify: ", verified.status().ToString()));
   }
   std::printf("event log verified: %llu events, head %s\n",
               static_cast<unsigned long long>(verified->last_position),
@@ -55,16 +146,10 @@ int LogVerify() {
 }
 
 int LogRead() {
-  auto log = OpenExisting();
-  if (!log.ok()) {
-    std::fprintf(stderr, "hubctl: %s\n", log.status().ToString().c_str());
-    return 1;
-  }
+  auto log = OpenExistingLog();
+  if (!log.ok()) return Fail(log.status().ToString());
   auto events = (*log)->ReadFrom(absl::GetFlag(FLAGS_from), absl::GetFlag(FLAGS_limit), 8 << 20);
-  if (!events.ok()) {
-    std::fprintf(stderr, "hubctl: %s\n", events.status().ToString().c_str());
-    return 1;
-  }
+  if (!events.ok()) return Fail(events.status().ToString());
   std::printf("%10s  %-20s %8s  %-38s %8s\n", "position", "case", "version", "event id", "bytes");
   for (const hub::storage::StoredEvent& event : *events) {
     std::printf("%10llu  %-20s %8llu  %-38s %8zu\n",
@@ -80,9 +165,12 @@ int LogRead() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  std::vector<std::string> command(args.begin() + 1, args.end());
-  if (command == std::vector<std::string>{"log", "verify"}) return LogVerify();
-  if (command == std::vector<std::string>{"log", "read"}) return LogRead();
+  const std::vector<std::string> command(args.begin() + 1, args.end());
+  using Command = std::vector<std::string>;
+  if (command == Command{"whoami"}) return WhoAmI();
+  if (command == Command{"health"}) return Health();
+  if (command == Command{"log", "verify"}) return LogVerify();
+  if (command == Command{"log", "read"}) return LogRead();
   std::fprintf(stderr, "%s", kUsage);
   return 2;
 }

@@ -1,0 +1,124 @@
+#include "services/authenticator.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+#include "services/grpc_status.h"
+#include "services/server_log.h"
+
+namespace hub::services {
+namespace {
+
+constexpr size_t kMaxCachedSerials = 1024;
+
+std::string FirstProperty(const grpc::AuthContext& context, const char* name) {
+  const std::vector<grpc::string_ref> values = context.FindPropertyValues(name);
+  if (values.empty()) return "";
+  return std::string(values.front().data(), values.front().size());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RevocationWatcher>> RevocationWatcher::Start(
+    const hub::v1::TlsConfig& tls) {
+  std::unique_ptr<RevocationWatcher> watcher(new RevocationWatcher(tls));
+  if (tls.allow_no_crl()) {
+    LogWarning("revocation checking is off (tls.allow_no_crl): revoked certificates are accepted",
+               {});
+    return watcher;
+  }
+  absl::Status loaded = watcher->Reload();
+  if (!loaded.ok()) return loaded;
+  watcher->watcher_ = std::thread([w = watcher.get()] { w->WatchLoop(); });
+  return watcher;
+}
+
+RevocationWatcher::~RevocationWatcher() {
+  stop_.Notify();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+absl::Status RevocationWatcher::Reload() {
+  const absl::Time now = absl::Now();
+  absl::StatusOr<auth::RevocationList> list =
+      auth::RevocationList::Load(tls_.crl_dir(), tls_.ca_cert_path(), now);
+  if (!list.ok()) return list.status();
+  const absl::Duration left = list->next_update() - now;
+  if (left < absl::Hours(24) * tls_.crl_warning_days()) {
+    LogWarning(
+        "a CRL expires soon: publish a fresh one with deploy/certs.sh crl, or every "
+        "client will be refused",
+        {{"crl_dir", tls_.crl_dir()},
+         {"next_update", absl::FormatTime(list->next_update(), absl::UTCTimeZone())}});
+  }
+  absl::MutexLock lock(&mu_);
+  list_ = std::make_shared<const auth::RevocationList>(*std::move(list));
+  return absl::OkStatus();
+}
+
+void RevocationWatcher::WatchLoop() {
+  const absl::Duration interval = absl::Seconds(tls_.reload_interval_seconds());
+  while (!stop_.WaitForNotificationWithTimeout(interval)) {
+    absl::Status reloaded = Reload();
+    if (!reloaded.ok()) {
+      LogError("cannot reload the CRLs; the previous ones stay in force",
+               {{"error", reloaded.ToString()}});
+    }
+  }
+}
+
+bool RevocationWatcher::IsRevoked(const std::string& serial_hex) const {
+  std::shared_ptr<const auth::RevocationList> list;
+  {
+    absl::MutexLock lock(&mu_);
+    list = list_;
+  }
+  return list != nullptr && list->IsRevoked(serial_hex);
+}
+
+absl::StatusOr<std::string> Authenticator::SerialOf(const std::string& pem) const {
+  {
+    absl::MutexLock lock(&serial_mu_);
+    if (auto it = serial_cache_.find(pem); it != serial_cache_.end()) return it->second;
+  }
+  absl::StatusOr<std::string> serial = auth::CertificateSerial(pem);
+  if (!serial.ok()) return serial;
+  absl::MutexLock lock(&serial_mu_);
+  if (serial_cache_.size() >= kMaxCachedSerials) serial_cache_.clear();
+  serial_cache_[pem] = *serial;
+  return serial;
+}
+
+grpc::Status Authenticator::Process(const InputMetadata&, grpc::AuthContext* context,
+                                    OutputMetadata*, OutputMetadata*) {
+  if (context == nullptr || !context->IsPeerAuthenticated()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "a client certificate issued by the partnership CA is required");
+  }
+  const std::string pem = FirstProperty(*context, "x509_pem_cert");
+  absl::StatusOr<std::string> serial = SerialOf(pem);
+  if (!serial.ok())
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unreadable certificate");
+  if (revocation_ != nullptr && revocation_->IsRevoked(*serial)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        absl::StrCat("the client certificate (serial ", *serial,
+                                     ") has been revoked by the partnership CA"));
+  }
+  const std::string identity = FirstProperty(*context, "peer_spiffe_id");
+  absl::StatusOr<hub::v1::Principal> principal = directory_->Find(identity);
+  if (!principal.ok()) {
+    LogWarning("call refused: unknown identity", {{"identity", identity}});
+    return ToGrpcStatus(principal.status());
+  }
+  context->AddProperty(kPrincipalProperty, identity);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<hub::v1::Principal> Authenticator::PrincipalOf(
+    const grpc::AuthContext& context) const {
+  const std::string identity = FirstProperty(context, kPrincipalProperty);
+  if (identity.empty()) return absl::UnauthenticatedError("the call was not authenticated");
+  return directory_->Find(identity);
+}
+
+}  // namespace hub::services

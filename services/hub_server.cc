@@ -1,0 +1,114 @@
+#include "services/hub_server.h"
+
+#include <chrono>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
+
+#include "auth/sharing_protocol.h"
+#include "proto/status_macros.h"
+#include "services/authenticator.h"
+#include "services/identity_service.h"
+#include "services/server_log.h"
+#include "storage/event_log.h"
+
+namespace hub::services {
+namespace {
+
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const hub::v1::TlsConfig& tls) {
+  // The provider re-reads the key, certificate and CA files when they change,
+  // so certificates are replaced without a restart.
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.server_key_path(), tls.server_cert_path(), tls.ca_cert_path(),
+      tls.reload_interval_seconds());
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!tls.crl_dir().empty()) options.set_crl_directory(tls.crl_dir());
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+class GrpcHubServer final : public HubServer {
+ public:
+  ~GrpcHubServer() override { Shutdown(0); }
+
+  absl::Status Init(const hub::v1::HubConfig& config) {
+    HUB_ASSIGN_OR_RETURN(auth::LoadedProtocol protocol,
+                         auth::LoadSharingProtocolFile(config.sharing_protocol_path()));
+    for (const std::string& warning : protocol.warnings) LogWarning(warning, {});
+    HUB_ASSIGN_OR_RETURN(std::unique_ptr<RevocationWatcher> revocation,
+                         RevocationWatcher::Start(config.tls()));
+    authenticator_ = std::make_shared<Authenticator>(
+        std::make_shared<auth::PrincipalDirectory>(protocol.protocol), std::move(revocation));
+
+    storage::EventLogOptions log_options;
+    log_options.limits.max_event_bytes = config.limits().max_event_bytes();
+    log_options.limits.max_events_per_append = config.limits().max_events_per_append();
+    log_options.limits.max_case_id_bytes = config.limits().max_case_id_bytes();
+    HUB_ASSIGN_OR_RETURN(event_log_,
+                         storage::EventLog::Open(config.data_dir() + "/events", log_options));
+
+    identity_service_ = std::make_unique<IdentityService>(authenticator_);
+
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    std::shared_ptr<grpc::ServerCredentials> credentials = ServerCredentials(config.tls());
+    credentials->SetAuthMetadataProcessor(authenticator_);
+    int port = 0;
+    builder.AddListeningPort(config.listen_address(), credentials, &port);
+    builder.RegisterService(identity_service_.get());
+    // A message holds at most one append: its events plus envelope overhead.
+    builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(
+        config.limits().max_event_bytes() * uint64_t{config.limits().max_events_per_append()} +
+            (1 << 20),
+        uint64_t{1} << 30)));
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || port == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address(),
+                                                 " (in use, or not an address of this machine?)"));
+    }
+    const std::string& configured = config.listen_address();
+    address_ = absl::StrCat(configured.substr(0, configured.rfind(':')), ":", port);
+    server_->GetHealthCheckService()->SetServingStatus(true);
+    return absl::OkStatus();
+  }
+
+  std::string address() const override { return address_; }
+
+  void Shutdown(int grace_ms) override {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (server_ != nullptr) {
+      server_->GetHealthCheckService()->SetServingStatus(false);
+      server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+      server_.reset();
+    }
+    if (event_log_ != nullptr) event_log_->Close();
+  }
+
+ private:
+  absl::Mutex shutdown_mu_;
+  std::shared_ptr<Authenticator> authenticator_;
+  std::unique_ptr<storage::EventLog> event_log_;
+  std::unique_ptr<IdentityService> identity_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HubServer>> HubServer::Start(const hub::v1::HubConfig& config) {
+  auto server = std::make_unique<GrpcHubServer>();
+  HUB_RETURN_IF_ERROR(server->Init(config));
+  return server;
+}
+
+}  // namespace hub::services

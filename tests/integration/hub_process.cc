@@ -1,0 +1,172 @@
+#include "tests/integration/hub_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+extern char** environ;
+
+namespace hub::testing {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+int RunProgram(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+std::string ExampleProtocolPath() {
+  return std::string(HUB_SOURCE_DIR) + "/deploy/examples/sharing_protocol.textproto";
+}
+
+TestPki::TestPki(std::string dir) : dir_(std::move(dir)) { Run("dev", {ExampleProtocolPath()}); }
+
+int TestPki::Run(const std::string& command, const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {std::string(HUB_SOURCE_DIR) + "/deploy/certs.sh", command, dir_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv);
+}
+
+std::shared_ptr<grpc::Channel> TestPki::Channel(const std::string& address, const std::string& name,
+                                                const std::string& target_name_override) const {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(ca_cert());
+  if (!name.empty()) {
+    ssl.pem_cert_chain = ReadFile(dir_ + "/clients/" + name + ".crt");
+    ssl.pem_private_key = ReadFile(dir_ + "/clients/" + name + ".key");
+  }
+  grpc::ChannelArguments arguments;
+  if (!target_name_override.empty()) {
+    arguments.SetSslTargetNameOverride(target_name_override);
+  }
+  // Each test channel gets its own connection, so that certificate changes
+  // are seen by the next handshake rather than hidden by a shared one.
+  arguments.SetInt("grpc.use_local_subchannel_pool", 1);
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), arguments);
+}
+
+std::string HubConfigText(const TestPki& pki, const std::string& data_dir,
+                          const std::string& extra) {
+  return absl::StrCat("listen_address: \"127.0.0.1:0\"\n", "data_dir: \"", data_dir, "\"\n",
+                      "sharing_protocol_path: \"", ExampleProtocolPath(), "\"\n", "tls {\n",
+                      "  ca_cert_path: \"", pki.ca_cert(), "\"\n", "  server_cert_path: \"",
+                      pki.dir(), "/server/hubd.crt\"\n", "  server_key_path: \"", pki.dir(),
+                      "/server/hubd.key\"\n", "  crl_dir: \"", pki.crl_dir(), "\"\n",
+                      "  reload_interval_seconds: 1\n", "}\n", extra);
+}
+
+absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::Start(const std::string& work_dir,
+                                                              const std::string& config_text) {
+  const std::string config_path = work_dir + "/hubd.textproto";
+  std::ofstream(config_path) << config_text;
+
+  int fds[2];
+  if (pipe(fds) != 0) return absl::InternalError("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  std::vector<std::string> args = {HUBD_PATH, "--config=" + config_path, "--drain_ms=2000"};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::unique_ptr<HubProcess> process(new HubProcess());
+  const int spawned =
+      posix_spawn(&process->pid_, HUBD_PATH, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  if (spawned != 0) {
+    close(fds[0]);
+    return absl::InternalError(absl::StrCat("cannot start ", HUBD_PATH));
+  }
+  process->log_reader_ = std::thread([p = process.get(), fd = fds[0]] { p->DrainLogs(fd); });
+
+  // Wait for "hubd ready address=..." or for the process to end.
+  const std::string marker = "msg=\"hubd ready\" address=";
+  HubProcess* p = process.get();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  std::string logs;
+  {
+    absl::MutexLock lock(&p->mu_);
+    while (!p->exited_ && p->logs_.find(marker) == std::string::npos &&
+           !p->logs_changed_.WaitWithDeadline(&p->mu_, deadline)) {
+    }
+    logs = p->logs_;
+  }
+  const size_t at = logs.find(marker);
+  if (at == std::string::npos) {
+    const int exit_status = p->Stop();
+    return absl::FailedPreconditionError(
+        absl::StrCat("hubd did not start (exit status ", exit_status, "):\n", p->Logs()));
+  }
+  const size_t start = at + marker.size();
+  p->address_ = logs.substr(start, logs.find('\n', start) - start);
+  return process;
+}
+
+void HubProcess::DrainLogs(int fd) {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    absl::MutexLock lock(&mu_);
+    logs_.append(buffer, static_cast<size_t>(n));
+    logs_changed_.SignalAll();
+  }
+  close(fd);
+  absl::MutexLock lock(&mu_);
+  exited_ = true;
+  logs_changed_.SignalAll();
+}
+
+std::string HubProcess::Logs() const {
+  absl::MutexLock lock(&mu_);
+  return logs_;
+}
+
+int HubProcess::Stop() {
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    pid_ = -1;
+  }
+  if (log_reader_.joinable()) log_reader_.join();
+  return exit_status_;
+}
+
+HubProcess::~HubProcess() { Stop(); }
+
+}  // namespace hub::testing
