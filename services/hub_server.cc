@@ -15,8 +15,10 @@
 #include "auth/sharing_protocol.h"
 #include "proto/status_macros.h"
 #include "services/authenticator.h"
+#include "services/event_service.h"
 #include "services/identity_service.h"
 #include "services/server_log.h"
+#include "services/subscriptions.h"
 #include "storage/event_log.h"
 
 namespace hub::services {
@@ -57,6 +59,10 @@ class GrpcHubServer final : public HubServer {
                          storage::EventLog::Open(config.data_dir() + "/events", log_options));
 
     identity_service_ = std::make_unique<IdentityService>(authenticator_);
+    subscriptions_ =
+        std::make_unique<SubscriptionHub>(event_log_.get(), config.limits().max_subscriptions());
+    event_service_ = std::make_unique<EventService>(authenticator_, event_log_.get(),
+                                                    subscriptions_.get(), config.limits());
 
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -66,6 +72,7 @@ class GrpcHubServer final : public HubServer {
     int port = 0;
     builder.AddListeningPort(config.listen_address(), credentials, &port);
     builder.RegisterService(identity_service_.get());
+    builder.RegisterService(event_service_.get());
     // A message holds at most one append: its events plus envelope overhead.
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(
         config.limits().max_event_bytes() * uint64_t{config.limits().max_events_per_append()} +
@@ -88,9 +95,17 @@ class GrpcHubServer final : public HubServer {
     absl::MutexLock lock(&shutdown_mu_);
     if (server_ != nullptr) {
       server_->GetHealthCheckService()->SetServingStatus(false);
+      // Subscriptions never end by themselves: end them, telling clients to
+      // come back; in-flight publishes finish and are acknowledged.
+      if (subscriptions_ != nullptr) {
+        subscriptions_->Shutdown(absl::UnavailableError(
+            "the hub is shutting down; resubscribe with after_position = the last position "
+            "received"));
+      }
       server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
       server_.reset();
     }
+    subscriptions_.reset();
     if (event_log_ != nullptr) event_log_->Close();
   }
 
@@ -99,6 +114,8 @@ class GrpcHubServer final : public HubServer {
   std::shared_ptr<Authenticator> authenticator_;
   std::unique_ptr<storage::EventLog> event_log_;
   std::unique_ptr<IdentityService> identity_service_;
+  std::unique_ptr<SubscriptionHub> subscriptions_;
+  std::unique_ptr<EventService> event_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

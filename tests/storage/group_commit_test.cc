@@ -32,15 +32,12 @@ TEST(GroupCommitTest, GroupsConcurrentRequestsAndKeepsQueueOrder) {
   std::atomic<int> groups{0};
   Queue queue({4096, 1024, 1 << 20}, UnitCost, [&](const std::vector<const int*>& requests) {
     ++groups;
-    {
-      absl::MutexLock lock(&mu);
-      for (const int* request : requests) staged.push_back(*request);
-    }
-    Queue::FinishFn finish = TimesTen(requests);
-    return [finish] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a slow fsync
-      return finish();
-    };
+    // Slow staging (planning, writing): requests arriving meanwhile queue up
+    // and are staged together as the next group.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    absl::MutexLock lock(&mu);
+    for (const int* request : requests) staged.push_back(*request);
+    return TimesTen(requests);
   });
   constexpr int kThreads = 16;
   constexpr int kPerThread = 20;

@@ -1,0 +1,90 @@
+#include "auth/data_classes.h"
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace hub::auth {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+constexpr char kEventOneof[] = "event";
+
+void Walk(const Descriptor& message, absl::flat_hash_set<const Descriptor*>& seen,
+          std::vector<std::string>& problems) {
+  if (!seen.insert(&message).second || IsValueType(message)) return;
+  for (int i = 0; i < message.field_count(); ++i) {
+    const FieldDescriptor& field = *message.field(i);
+    if (FieldClass(field) == hub::v1::DATA_CLASS_UNSPECIFIED) {
+      problems.push_back(absl::StrCat(field.full_name(), " has no data_class"));
+    }
+    if (field.message_type() == nullptr) continue;
+    const google::protobuf::OneofDescriptor* oneof = field.containing_oneof();
+    if (oneof != nullptr && oneof->name() == kEventOneof &&
+        EventClass(*field.message_type()) == hub::v1::DATA_CLASS_UNSPECIFIED) {
+      problems.push_back(
+          absl::StrCat(field.message_type()->full_name(), " is an event without event_class"));
+    }
+    Walk(*field.message_type(), seen, problems);
+  }
+}
+
+}  // namespace
+
+hub::v1::DataClass FieldClass(const FieldDescriptor& field) {
+  return field.options().GetExtension(hub::v1::data_class);
+}
+
+hub::v1::DataClass EventClass(const Descriptor& event) {
+  return event.options().GetExtension(hub::v1::event_class);
+}
+
+bool IsValueType(const Descriptor& message) {
+  return message.options().GetExtension(hub::v1::value_type) ||
+         message.file()->package().rfind("google.", 0) == 0;
+}
+
+std::vector<std::string> UnclassifiedFields(const Descriptor& root) {
+  std::vector<std::string> problems;
+  absl::flat_hash_set<const Descriptor*> seen;
+  Walk(root, seen, problems);
+  return problems;
+}
+
+bool HasUnknownFields(const google::protobuf::Message& message) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  if (!reflection->GetUnknownFields(message).empty()) return true;
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        if (HasUnknownFields(reflection->GetRepeatedMessage(message, field, i))) return true;
+      }
+    } else if (HasUnknownFields(reflection->GetMessage(message, field))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+const google::protobuf::Message* EventOf(const google::protobuf::Message& envelope) {
+  const Descriptor* descriptor = envelope.GetDescriptor();
+  const google::protobuf::OneofDescriptor* oneof = descriptor->FindOneofByName(kEventOneof);
+  if (oneof == nullptr) return nullptr;
+  const google::protobuf::Reflection* reflection = envelope.GetReflection();
+  const FieldDescriptor* set = reflection->GetOneofFieldDescriptor(envelope, oneof);
+  return set == nullptr ? nullptr : &reflection->GetMessage(envelope, set);
+}
+
+std::string EventTypeName(const google::protobuf::Message& envelope) {
+  const google::protobuf::OneofDescriptor* oneof =
+      envelope.GetDescriptor()->FindOneofByName(kEventOneof);
+  if (oneof == nullptr) return "";
+  const FieldDescriptor* set = envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
+  return set == nullptr ? "" : set->name();
+}
+
+}  // namespace hub::auth

@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""Publishes one event to the hub from Python, as an agency system would.
+
+Uses Debian's python3-grpcio and python3-protobuf (run it with /usr/bin/python3)
+and stubs generated from proto/ with Debian's protoc and grpc_python_plugin:
+
+  protoc -I proto --python_out=STUBS --grpc_python_out=STUBS \
+      --plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin \
+      proto/hub/v1/options.proto proto/hub/v1/events.proto proto/hub/v1/event_service.proto
+
+Usage: publish_event.py STUBS HUB_ADDRESS CERTS_DIR CLIENT_NAME CASE_ID
+  e.g. publish_event.py /tmp/stubs localhost:7443 data/certs idva-agency C-2026-0001
+"""
+import sys
+import time
+import uuid
+
+stubs, address, certs, client, case_id = sys.argv[1:6]
+sys.path.insert(0, stubs)
+
+import grpc  # noqa: E402
+from hub.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2  # noqa: E402
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+credentials = grpc.ssl_channel_credentials(
+    root_certificates=read(f"{certs}/ca.crt"),
+    private_key=read(f"{certs}/clients/{client}.key"),
+    certificate_chain=read(f"{certs}/clients/{client}.crt"),
+)
+with grpc.secure_channel(address, credentials) as channel:
+    stub = event_service_pb2_grpc.EventServiceStub(channel)
+    event = events_pb2.EventEnvelope(
+        event_id=str(uuid.uuid4()),  # keep it: a retry with the same id is not stored twice
+        purpose=events_pb2.PURPOSE_SAFEGUARDING,
+        lawful_basis="UK GDPR Art 6(1)(e); DPA 2018 Sch 8",
+    )
+    event.occurred_time.FromSeconds(int(time.time()))
+    event.victim_safety_information.risk_change = events_pb2.SIGNIFICANTLY_REDUCED
+    event.victim_safety_information.safety_plan_in_place = True
+    response = stub.Publish(
+        event_service_pb2.PublishRequest(case_id=case_id, events=[event]), timeout=10)
+    print(f"stored at position {response.first_position}, "
+          f"version {response.first_version} of case {case_id}")

@@ -1,0 +1,164 @@
+#include "services/envelope.h"
+
+#include <cctype>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+#include "auth/data_classes.h"
+
+namespace hub::services {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr size_t kMaxLawfulBasisBytes = 512;
+
+bool IsUuid(const std::string& id) {
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
+    if (hyphen ? id[i] != '-' : !std::isxdigit(static_cast<unsigned char>(id[i]))) return false;
+  }
+  return true;
+}
+
+absl::Time ToAbslTime(const google::protobuf::Timestamp& timestamp) {
+  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time time) {
+  google::protobuf::Timestamp timestamp;
+  const int64_t nanos = absl::ToUnixNanos(time);
+  timestamp.set_seconds(nanos / 1000000000);
+  timestamp.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return timestamp;
+}
+
+// Checks one envelope and stamps what the hub owns.
+absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::string& case_id,
+                           absl::Time now, const std::string& where,
+                           hub::v1::EventEnvelope* envelope) {
+  if (!IsUuid(envelope->event_id())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ".event_id \"", envelope->event_id(),
+        "\" is not a UUID (e.g. 0b7e4f8c-1d2e-4a5b-8c6d-7e8f9a0b1c2d); choose one per event "
+        "and reuse it when retrying"));
+  }
+  if (!envelope->case_id().empty() && envelope->case_id() != case_id) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ".case_id is ", envelope->case_id(),
+                                                   " but the request is for case ", case_id));
+  }
+  if (!envelope->producing_agency().empty() && envelope->producing_agency() != principal.agency()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        where, " claims producing_agency \"", envelope->producing_agency(),
+        "\" but the caller's certificate is agency \"", principal.agency(),
+        "\"; the hub takes the producing agency from the certificate, leave it unset"));
+  }
+  if (!envelope->producer_identity().empty() &&
+      envelope->producer_identity() != principal.identity()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(where, " claims producer_identity ", envelope->producer_identity(),
+                     " but the caller's certificate is ", principal.identity()));
+  }
+  if (envelope->has_recorded_time() || envelope->global_position() != 0 ||
+      envelope->stream_version() != 0 ||
+      envelope->classification() != hub::v1::DATA_CLASS_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where,
+                     " sets recorded_time, global_position, stream_version or classification, "
+                     "which the hub stamps; leave them unset"));
+  }
+  const google::protobuf::Message* event = auth::EventOf(*envelope);
+  if (event == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " has no event: set one of EventEnvelope's event fields, e.g. referral_received"));
+  }
+  if (auth::HasUnknownFields(*envelope)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where,
+                     " has fields or an event type this hub does not know (a newer contract?); "
+                     "unknown fields have no data class, so they are refused"));
+  }
+  const google::protobuf::Timestamp& occurred = envelope->occurred_time();
+  if (!envelope->has_occurred_time() || occurred.seconds() < TimeUtil::kTimestampMinSeconds ||
+      occurred.seconds() > TimeUtil::kTimestampMaxSeconds || occurred.nanos() < 0 ||
+      occurred.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ".occurred_time is missing or invalid"));
+  }
+  if (ToAbslTime(envelope->occurred_time()) > now + kMaxClockSkew) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ".occurred_time ", TimeUtil::ToString(envelope->occurred_time()),
+                     " is in the future (the hub's clock says ", absl::FormatTime(now), ")"));
+  }
+  if (envelope->purpose() == hub::v1::PURPOSE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ".purpose is required"));
+  }
+  if (envelope->lawful_basis().empty() || envelope->lawful_basis().size() > kMaxLawfulBasisBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ".lawful_basis is required (at most ", kMaxLawfulBasisBytes,
+                     " bytes), e.g. \"UK GDPR Art 6(1)(e); DPA 2018 s35\""));
+  }
+  envelope->set_case_id(case_id);
+  envelope->set_producing_agency(principal.agency());
+  envelope->set_producer_identity(principal.identity());
+  *envelope->mutable_recorded_time() = ToTimestamp(now);
+  envelope->set_classification(auth::EventClass(*event->GetDescriptor()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& principal,
+                                                     const hub::v1::PublishRequest& request,
+                                                     absl::Time now,
+                                                     const hub::v1::LimitsConfig& limits) {
+  if (principal.role() != hub::v1::AGENCY && principal.role() != hub::v1::COORDINATOR) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "principal ", principal.identity(), " has role ", hub::v1::Role_Name(principal.role()),
+        "; only agency systems and coordinators publish events"));
+  }
+  if (request.case_id().empty()) return absl::InvalidArgumentError("case_id is required");
+  if (request.events().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the publish to case ", request.case_id(), " has no events"));
+  }
+  if (static_cast<uint64_t>(request.events_size()) > limits.max_events_per_append()) {
+    return absl::InvalidArgumentError(absl::StrCat("the publish has ", request.events_size(),
+                                                   " events; the limit is ",
+                                                   limits.max_events_per_append()));
+  }
+  storage::AppendRequest append;
+  append.case_id = request.case_id();
+  if (request.has_expected_version()) append.expected_version = request.expected_version();
+  append.events.reserve(request.events_size());
+  for (int i = 0; i < request.events_size(); ++i) {
+    hub::v1::EventEnvelope envelope = request.events(i);
+    absl::Status stamped = StampEnvelope(principal, request.case_id(), now,
+                                         absl::StrCat("events[", i, "]"), &envelope);
+    if (!stamped.ok()) return stamped;
+    storage::EventToAppend event;
+    event.event_id = envelope.event_id();
+    envelope.SerializeToString(&event.payload);
+    if (event.payload.size() > limits.max_event_bytes()) {
+      return absl::InvalidArgumentError(absl::StrCat("events[", i, "] is ", event.payload.size(),
+                                                     " bytes; the limit is ",
+                                                     limits.max_event_bytes()));
+    }
+    append.events.push_back(std::move(event));
+  }
+  return append;
+}
+
+absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event) {
+  hub::v1::EventEnvelope envelope;
+  if (!envelope.ParseFromString(event.payload)) {
+    return absl::DataLossError(
+        absl::StrCat("the event at position ", event.position, " does not parse"));
+  }
+  envelope.set_global_position(event.position);
+  envelope.set_stream_version(event.stream_version);
+  return envelope;
+}
+
+}  // namespace hub::services

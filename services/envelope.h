@@ -1,0 +1,38 @@
+// Turning a PublishRequest into what the event log stores: validating every
+// envelope and stamping what only the hub may set (producing agency from the
+// certificate, recorded time, classification). And back: a stored event as
+// the envelope a reader receives.
+#ifndef HUB_SERVICES_ENVELOPE_H_
+#define HUB_SERVICES_ENVELOPE_H_
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+#include "storage/event_log.h"
+
+#include "hub/v1/config.pb.h"
+#include "hub/v1/event_service.pb.h"
+#include "hub/v1/sharing_protocol.pb.h"
+
+namespace hub::services {
+
+// How far in the future an occurred_time may be (clock skew between systems).
+inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
+
+// Validates `request` from `principal` at `now` and returns the append, or:
+//  PERMISSION_DENIED  the role may not publish, or an envelope claims another
+//                     producing agency or identity than the certificate's;
+//  INVALID_ARGUMENT   anything malformed, naming the envelope and field.
+// Nothing is written either way.
+absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& principal,
+                                                     const hub::v1::PublishRequest& request,
+                                                     absl::Time now,
+                                                     const hub::v1::LimitsConfig& limits);
+
+// The envelope for a stored event, with its position and version filled in.
+// DATA_LOSS if the stored payload does not parse.
+absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event);
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_ENVELOPE_H_

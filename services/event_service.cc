@@ -1,0 +1,302 @@
+#include "services/event_service.h"
+
+#include <deque>
+#include <optional>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+#include "auth/data_classes.h"
+#include "services/envelope.h"
+#include "services/grpc_status.h"
+
+namespace hub::services {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+// Events a subscription reads from the log at a time: its whole buffer.
+constexpr size_t kSubscriptionBatch = 128;
+constexpr size_t kSubscriptionBatchBytes = 1 << 20;
+
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
+                                     const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// Page tokens are opaque to clients: the case and the next version, so that a
+// token cannot be replayed against another case.
+std::string PageToken(const std::string& case_id, uint64_t next_version) {
+  return absl::WebSafeBase64Escape(absl::StrCat("v1\n", case_id, "\n", next_version));
+}
+
+absl::StatusOr<uint64_t> NextVersionFromToken(const std::string& token,
+                                              const std::string& case_id) {
+  std::string decoded;
+  const std::vector<std::string> parts =
+      absl::WebSafeBase64Unescape(token, &decoded)
+          ? std::vector<std::string>(absl::StrSplit(decoded, '\n'))
+          : std::vector<std::string>();
+  uint64_t version = 0;
+  if (parts.size() != 3 || parts[0] != "v1" || !absl::SimpleAtoi(parts[2], &version)) {
+    return absl::InvalidArgumentError("page_token is not one this hub issued");
+  }
+  if (parts[1] != case_id) {
+    return absl::InvalidArgumentError("page_token belongs to another case");
+  }
+  return version;
+}
+
+// Streams the log to one subscriber: reads a bounded batch, writes it one
+// message at a time (gRPC's flow control holds back a slow reader, and the
+// next batch is read only when this one is written), then waits for the log
+// to grow.
+class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::SubscribeResponse>,
+                               public SubscriptionHub::Subscriber {
+ public:
+  SubscribeReactor(storage::EventLog* log, SubscriptionHub* hub,
+                   const hub::v1::SubscribeRequest& request)
+      : log_(log),
+        hub_(hub),
+        next_position_(request.after_position() + 1),
+        case_id_(request.case_id()),
+        event_types_(request.event_types().begin(), request.event_types().end()) {}
+
+  // Takes ownership of itself until gRPC calls OnDone, and starts streaming,
+  // or ends the stream at once with `refusal`.
+  void Begin(std::shared_ptr<SubscribeReactor> self, const absl::Status& refusal) {
+    self_ = std::move(self);
+    if (!refusal.ok()) {
+      EndStream(refusal);
+      return;
+    }
+    absl::Status registered = hub_->Register(self_);
+    if (!registered.ok()) {
+      EndStream(registered);
+      return;
+    }
+    Pump();
+  }
+
+  void OnLogAdvanced() override { Pump(); }
+
+  void EndStream(const absl::Status& status) override {
+    bool finish_now = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      finishing_ = true;
+      final_status_ = ToGrpcStatus(status);
+      finish_now = !writing_;
+    }
+    if (finish_now) Finish(final_status_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool finish_now = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok && !finishing_) {
+        finishing_ = true;
+        final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "the subscriber went away");
+      }
+      finish_now = finishing_;
+    }
+    if (finish_now) {
+      Finish(final_status_);
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override { EndStream(absl::CancelledError("the subscriber cancelled")); }
+
+  void OnDone() override {
+    hub_->Unregister(this);
+    self_.reset();  // may delete this: nothing after it
+  }
+
+ private:
+  // Starts the next write if none is in flight, reading from the log when the
+  // buffer is empty.
+  void Pump() {
+    std::optional<absl::Status> failure;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finishing_) return;
+      if (buffer_.empty()) {
+        absl::Status filled = Fill();
+        if (!filled.ok()) failure = filled;
+      }
+      if (!failure.has_value()) {
+        if (buffer_.empty()) return;  // caught up: OnLogAdvanced resumes
+        current_ = std::move(buffer_.front());
+        buffer_.pop_front();
+        writing_ = true;
+      }
+    }
+    if (failure.has_value()) {
+      EndStream(*failure);
+      return;
+    }
+    StartWrite(&current_);
+  }
+
+  absl::Status Fill() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // Skipping filtered-out events may take several reads; each is bounded.
+    for (int reads = 0; reads < 32 && buffer_.empty(); ++reads) {
+      if (next_position_ > log_->LastPosition()) break;
+      absl::StatusOr<std::vector<storage::StoredEvent>> events =
+          log_->ReadFrom(next_position_, kSubscriptionBatch, kSubscriptionBatchBytes);
+      if (!events.ok()) return events.status();
+      if (events->empty()) break;
+      for (const storage::StoredEvent& stored : *events) {
+        next_position_ = stored.position + 1;
+        if (!case_id_.empty() && stored.case_id != case_id_) continue;
+        absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf(stored);
+        if (!envelope.ok()) return envelope.status();
+        if (!event_types_.empty() && !event_types_.contains(auth::EventTypeName(*envelope))) {
+          continue;
+        }
+        hub::v1::SubscribeResponse response;
+        *response.mutable_event() = *std::move(envelope);
+        buffer_.push_back(std::move(response));
+      }
+    }
+    if (buffer_.empty() && !sent_caught_up_ && next_position_ > log_->LastPosition()) {
+      sent_caught_up_ = true;
+      hub::v1::SubscribeResponse response;
+      response.mutable_caught_up()->set_position(next_position_ - 1);
+      buffer_.push_back(std::move(response));
+    }
+    return absl::OkStatus();
+  }
+
+  storage::EventLog* const log_;
+  SubscriptionHub* const hub_;
+  std::shared_ptr<SubscribeReactor> self_;
+
+  absl::Mutex mu_;
+  uint64_t next_position_ ABSL_GUARDED_BY(mu_);
+  const std::string case_id_;
+  const absl::flat_hash_set<std::string> event_types_;
+  std::deque<hub::v1::SubscribeResponse> buffer_ ABSL_GUARDED_BY(mu_);
+  hub::v1::SubscribeResponse current_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool sent_caught_up_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_;
+};
+
+absl::Status ValidateEventTypes(const hub::v1::SubscribeRequest& request) {
+  const google::protobuf::OneofDescriptor* events =
+      hub::v1::EventEnvelope::descriptor()->FindOneofByName("event");
+  for (const std::string& type : request.event_types()) {
+    bool known = false;
+    for (int i = 0; i < events->field_count(); ++i) known |= events->field(i)->name() == type;
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "event_types names \"", type,
+          "\", which is not an event type; use EventEnvelope's event field names, e.g. "
+          "risk_assessed"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<hub::v1::Principal> EventService::Reader(
+    grpc::CallbackServerContext* context) const {
+  absl::StatusOr<hub::v1::Principal> principal =
+      authenticator_->PrincipalOf(*context->auth_context());
+  if (!principal.ok()) return principal;
+  if (principal->role() != hub::v1::ADMIN) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "principal ", principal->identity(),
+        " may not read case content yet: reads are served from per-agency views shaped by the "
+        "sharing protocol, which this hub does not have yet; only the admin role may read"));
+  }
+  return principal;
+}
+
+grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* context,
+                                                const hub::v1::PublishRequest* request,
+                                                hub::v1::PublishResponse* response) {
+  absl::StatusOr<hub::v1::Principal> principal =
+      authenticator_->PrincipalOf(*context->auth_context());
+  if (!principal.ok()) return FinishWith(context, principal.status());
+  const absl::Time now = absl::Now();
+  absl::StatusOr<storage::AppendRequest> append = PrepareAppend(*principal, *request, now, limits_);
+  if (!append.ok()) return FinishWith(context, append.status());
+  // A caller that has already given up must not get a write it never sees.
+  if (absl::FromChrono(context->deadline()) <= now || context->IsCancelled()) {
+    return FinishWith(
+        context, absl::DeadlineExceededError("the call's deadline passed before the events were "
+                                             "written; nothing was stored"));
+  }
+  absl::StatusOr<storage::AppendResult> result = log_->Append(*append);
+  if (!result.ok()) return FinishWith(context, result.status());
+  response->set_first_position(result->first_position);
+  response->set_last_position(result->last_position);
+  response->set_first_version(result->first_version);
+  response->set_last_version(result->last_version);
+  response->set_already_stored(result->already_stored);
+  return FinishWith(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* context,
+                                                 const hub::v1::ReadCaseRequest* request,
+                                                 hub::v1::ReadCaseResponse* response) {
+  absl::StatusOr<hub::v1::Principal> principal = Reader(context);
+  if (!principal.ok()) return FinishWith(context, principal.status());
+  if (request->case_id().empty()) {
+    return FinishWith(context, absl::InvalidArgumentError("case_id is required"));
+  }
+  if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
+    return FinishWith(context,
+                      absl::InvalidArgumentError(absl::StrCat(
+                          "page_size is ", request->page_size(), "; it must be between 0 (default ",
+                          kDefaultPageSize, ") and ", kMaxPageSize)));
+  }
+  uint64_t from_version = std::max<uint64_t>(request->from_version(), 1);
+  if (!request->page_token().empty()) {
+    absl::StatusOr<uint64_t> next = NextVersionFromToken(request->page_token(), request->case_id());
+    if (!next.ok()) return FinishWith(context, next.status());
+    from_version = *next;
+  }
+  const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  // One more than the page tells whether another page follows.
+  absl::StatusOr<std::vector<storage::StoredEvent>> events =
+      log_->ReadCase(request->case_id(), from_version, page_size + 1);
+  if (!events.ok()) return FinishWith(context, events.status());
+  for (size_t i = 0; i < events->size() && i < page_size; ++i) {
+    absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf((*events)[i]);
+    if (!envelope.ok()) return FinishWith(context, envelope.status());
+    *response->add_events() = *std::move(envelope);
+  }
+  if (events->size() > page_size) {
+    response->set_next_page_token(
+        PageToken(request->case_id(), (*events)[page_size].stream_version));
+  }
+  return FinishWith(context, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
+    grpc::CallbackServerContext* context, const hub::v1::SubscribeRequest* request) {
+  auto reactor = std::make_shared<SubscribeReactor>(log_, subscriptions_, *request);
+  absl::StatusOr<hub::v1::Principal> principal = Reader(context);
+  absl::Status valid = principal.ok() ? ValidateEventTypes(*request) : principal.status();
+  SubscribeReactor* raw = reactor.get();
+  raw->Begin(std::move(reactor), valid);
+  return raw;
+}
+
+}  // namespace hub::services

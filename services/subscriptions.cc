@@ -1,0 +1,67 @@
+#include "services/subscriptions.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
+namespace hub::services {
+
+SubscriptionHub::SubscriptionHub(storage::EventLog* log, size_t max_subscriptions)
+    : log_(log), max_subscriptions_(max_subscriptions), watcher_([this] { WatchLoop(); }) {}
+
+SubscriptionHub::~SubscriptionHub() {
+  Shutdown(absl::UnavailableError("the hub is shutting down"));
+  if (watcher_.joinable()) watcher_.join();
+}
+
+absl::Status SubscriptionHub::Register(const std::shared_ptr<Subscriber>& subscriber) {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) return absl::UnavailableError("the hub is shutting down");
+  if (subscribers_.size() >= max_subscriptions_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the hub already serves ", subscribers_.size(),
+                     " subscriptions, its limit (limits.max_subscriptions); retry later"));
+  }
+  subscribers_[subscriber.get()] = subscriber;
+  return absl::OkStatus();
+}
+
+void SubscriptionHub::Unregister(const Subscriber* subscriber) {
+  absl::MutexLock lock(&mu_);
+  subscribers_.erase(subscriber);
+}
+
+std::vector<std::shared_ptr<SubscriptionHub::Subscriber>> SubscriptionHub::Live() {
+  std::vector<std::shared_ptr<Subscriber>> live;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, weak] : subscribers_) {
+    if (std::shared_ptr<Subscriber> subscriber = weak.lock()) live.push_back(subscriber);
+  }
+  return live;
+}
+
+void SubscriptionHub::Shutdown(const absl::Status& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) return;
+    shutting_down_ = true;
+  }
+  for (const std::shared_ptr<Subscriber>& subscriber : Live()) subscriber->EndStream(status);
+}
+
+void SubscriptionHub::WatchLoop() {
+  uint64_t seen = log_->LastPosition();
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (shutting_down_) return;
+    }
+    // Wakes on every commit; the timeout only lets the loop notice shutdown.
+    const uint64_t last = log_->WaitForPositionAfter(seen, std::chrono::milliseconds(200));
+    if (last == seen) continue;
+    seen = last;
+    for (const std::shared_ptr<Subscriber>& subscriber : Live()) subscriber->OnLogAdvanced();
+  }
+}
+
+}  // namespace hub::services
