@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -43,18 +44,36 @@ class Locator {
 
   // The position of a principal's field.
   std::string At(const TextFormat::ParseInfoTree* tree, const std::string& field_name) const {
-    const google::protobuf::FieldDescriptor* field =
-        hub::v1::Principal::descriptor()->FindFieldByName(field_name);
-    const auto location = tree->GetLocation(field, -1);
+    return AtField(tree, *hub::v1::Principal::descriptor(), field_name, -1);
+  }
+
+  // The position of a rule's field (element `index` of a repeated one, which
+  // must exist: protobuf refuses to look up a missing element).
+  std::string AtRule(int rule, const std::string& field_name, int index = -1) const {
+    return AtField(Nested("rules", rule), *hub::v1::SharingRule::descriptor(), field_name, index);
+  }
+
+  const TextFormat::ParseInfoTree* principal_tree(int index) const {
+    return Nested("principals", index);
+  }
+
+ private:
+  const TextFormat::ParseInfoTree* Nested(const std::string& field, int index) const {
+    return tree_->GetTreeForNested(hub::v1::SharingProtocol::descriptor()->FindFieldByName(field),
+                                   index);
+  }
+
+  std::string AtField(const TextFormat::ParseInfoTree* tree,
+                      const google::protobuf::Descriptor& message, const std::string& field_name,
+                      int index) const {
+    const auto location = tree == nullptr
+                              ? TextFormat::ParseLocation()
+                              : tree->GetLocation(message.FindFieldByName(field_name), index);
     if (location.line < 0) return absl::StrCat(source_, ": ");
     return absl::StrCat(source_, ":", location.line + 1, ":", location.column + 1, ": ");
   }
 
-  const TextFormat::ParseInfoTree* principal_tree(int index) const {
-    return tree_->GetTreeForNested(
-        hub::v1::SharingProtocol::descriptor()->FindFieldByName("principals"), index);
-  }
-
+ public:
  private:
   std::string source_;
   const TextFormat::ParseInfoTree* tree_;
@@ -97,6 +116,85 @@ absl::Status ValidatePrincipals(const hub::v1::SharingProtocol& protocol, const 
   return absl::OkStatus();
 }
 
+absl::Status ValidateRules(const hub::v1::SharingProtocol& protocol, const Locator& at,
+                           std::vector<std::string>* warnings) {
+  absl::flat_hash_set<std::string> identities;
+  absl::flat_hash_map<std::string, hub::v1::Role> roles;
+  for (const hub::v1::Principal& principal : protocol.principals()) {
+    identities.insert(principal.identity());
+    roles[principal.identity()] = principal.role();
+  }
+  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_set<int> mentioned_classes;
+  for (int r = 0; r < protocol.rules_size(); ++r) {
+    const hub::v1::SharingRule& rule = protocol.rules(r);
+    if (rule.name().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at.AtRule(r, "name"), "rule ", r + 1, " has no name"));
+    }
+    if (!names.insert(rule.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at.AtRule(r, "name"), "rule name \"", rule.name(), "\" is used twice"));
+    }
+    const std::string rule_name = absl::StrCat("rule \"", rule.name(), "\"");
+    if (rule.principals().empty() || rule.data_classes().empty() || rule.purposes().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at.AtRule(r, "name"), rule_name,
+                       " needs at least one principal, data class and purpose"));
+    }
+    for (int i = 0; i < rule.principals_size(); ++i) {
+      const std::string& identity = rule.principals(i);
+      if (!identities.contains(identity)) {
+        return absl::InvalidArgumentError(absl::StrCat(at.AtRule(r, "principals", i), rule_name,
+                                                       " names unknown principal ", identity,
+                                                       "; list it under principals first"));
+      }
+      const hub::v1::Role role = roles[identity];
+      if (role == hub::v1::AUDITOR || role == hub::v1::ADMIN) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            at.AtRule(r, "principals", i), rule_name, " gives case content to ", identity,
+            ", whose role is ", hub::v1::Role_Name(role),
+            "; auditors see access records and operators run the hub, neither sees cases"));
+      }
+    }
+    for (int i = 0; i < rule.data_classes_size(); ++i) {
+      const int data_class = rule.data_classes(i);
+      if (!hub::v1::DataClass_IsValid(data_class) ||
+          data_class == hub::v1::DATA_CLASS_UNSPECIFIED) {
+        return absl::InvalidArgumentError(absl::StrCat(at.AtRule(r, "data_classes", i), rule_name,
+                                                       " names unknown data class ", data_class));
+      }
+      mentioned_classes.insert(data_class);
+    }
+    for (int i = 0; i < rule.purposes_size(); ++i) {
+      const int purpose = rule.purposes(i);
+      if (!hub::v1::Purpose_IsValid(purpose) || purpose == hub::v1::PURPOSE_UNSPECIFIED) {
+        return absl::InvalidArgumentError(absl::StrCat(at.AtRule(r, "purposes", i), rule_name,
+                                                       " names unknown purpose ", purpose));
+      }
+    }
+    if (rule.lawful_basis().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          at.AtRule(r, "name"), rule_name,
+          " has no lawful_basis; every disclosure must cite one (e.g. UK GDPR Art 6(1)(e))"));
+    }
+    if (rule.legal_gateway().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at.AtRule(r, "name"), rule_name,
+                       " has no legal_gateway (e.g. Crime and Disorder Act 1998 s115)"));
+    }
+  }
+  for (int data_class = 1; data_class < hub::v1::DataClass_ARRAYSIZE; ++data_class) {
+    if (hub::v1::DataClass_IsValid(data_class) && !mentioned_classes.contains(data_class)) {
+      warnings->push_back(
+          absl::StrCat("no rule mentions data class ",
+                       hub::v1::DataClass_Name(static_cast<hub::v1::DataClass>(data_class)),
+                       ": nobody will see it"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LoadedProtocol> ParseSharingProtocol(std::string_view text,
@@ -121,6 +219,8 @@ absl::StatusOr<LoadedProtocol> ParseSharingProtocol(std::string_view text,
   }
   absl::Status principals = ValidatePrincipals(loaded.protocol, at);
   if (!principals.ok()) return principals;
+  absl::Status rules = ValidateRules(loaded.protocol, at, &loaded.warnings);
+  if (!rules.ok()) return rules;
   if (loaded.protocol.principals_size() == 0) {
     loaded.warnings.push_back(
         absl::StrCat(AsAbsl(source_name), ": no principals are listed; every caller is refused"));

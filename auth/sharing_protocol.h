@@ -23,7 +23,11 @@ struct LoadedProtocol {
 // error, with the line and column: "example.textproto:12:3: ...". Errors
 // (INVALID_ARGUMENT): syntax, unknown fields or enum values, no partnership
 // or version, an identity that is malformed, belongs to another partnership,
-// disagrees with its principal's agency or role, or is listed twice.
+// disagrees with its principal's agency or role, or is listed twice; a rule
+// without a name (or with a used one), principals, classes or purposes, that
+// names an unknown principal, class or purpose, lacks a lawful basis or a
+// legal gateway, or gives case content to an auditor or operator. Warnings:
+// a data class that no rule mentions, no principals at all.
 absl::StatusOr<LoadedProtocol> ParseSharingProtocol(std::string_view text,
                                                     std::string_view source_name);
 

@@ -34,7 +34,11 @@ TEST(DataClassTest, EveryEventTypeIsInTheEnvelope) {
   ASSERT_NE(events, nullptr);
   EXPECT_EQ(events->field_count(), 16);
   for (int i = 0; i < events->field_count(); ++i) {
-    EXPECT_NE(EventClass(*events->field(i)->message_type()), hub::v1::DATA_CLASS_UNSPECIFIED);
+    const hub::v1::DataClass event_class = EventClass(*events->field(i)->message_type());
+    EXPECT_NE(event_class, hub::v1::DATA_CLASS_UNSPECIFIED);
+    // The envelope field that holds an event has the event's own class, so
+    // an event's visibility is decided by one class, not two.
+    EXPECT_EQ(FieldClass(*events->field(i)), event_class) << events->field(i)->name();
   }
 }
 

@@ -1,0 +1,50 @@
+#include "auth/redactor.h"
+
+#include <vector>
+
+#include "auth/data_classes.h"
+
+namespace hub::auth {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+void Strip(const ClassMask& allowed, Message* message) {
+  const google::protobuf::Reflection* reflection = message->GetReflection();
+  reflection->MutableUnknownFields(message)->Clear();
+  // A value type (a date, a timestamp) is kept or removed whole by its holder.
+  if (IsValueType(*message->GetDescriptor())) return;
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(*message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const hub::v1::DataClass data_class = FieldClass(*field);
+    // An unclassified field is never shared (the data-class test keeps the
+    // contract free of them; this keeps a mistake from leaking).
+    if (data_class == hub::v1::DATA_CLASS_UNSPECIFIED || !allowed[data_class]) {
+      reflection->ClearField(message, field);
+      continue;
+    }
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(*message, field); ++i) {
+        Strip(allowed, reflection->MutableRepeatedMessage(message, field, i));
+      }
+    } else {
+      Strip(allowed, reflection->MutableMessage(message, field));
+    }
+  }
+}
+
+}  // namespace
+
+bool Redact(const ClassMask& allowed, hub::v1::EventEnvelope* envelope) {
+  const Message* event = EventOf(*envelope);
+  if (event == nullptr) return false;
+  const hub::v1::DataClass event_class = EventClass(*event->GetDescriptor());
+  if (event_class == hub::v1::DATA_CLASS_UNSPECIFIED || !allowed[event_class]) return false;
+  Strip(allowed, envelope);
+  return true;
+}
+
+}  // namespace hub::auth

@@ -1,0 +1,353 @@
+// The exhaustive leak test. For a corpus that fills every field of every
+// event type, and for every principal of the example protocol and every
+// purpose, a field is present in what the redactor leaves exactly when the
+// protocol allows every class on its path: checked against the decision
+// function and against an independent, hand-written table of what the
+// example protocol is meant to allow.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "auth/data_classes.h"
+#include "auth/redactor.h"
+#include "auth/sharing_policy.h"
+#include "auth/sharing_protocol.h"
+
+namespace hub::auth {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+using hub::v1::DataClass;
+using hub::v1::Purpose;
+
+constexpr char kPrefix[] = "spiffe://drive.example-county.gov.uk/agency/";
+
+// ------------------------------------------------- the hand-written table
+
+using Classes = std::set<DataClass>;
+
+bool Operational(Purpose purpose) {
+  return purpose == hub::v1::PURPOSE_SAFEGUARDING || purpose == hub::v1::PURPOSE_DISRUPTION ||
+         purpose == hub::v1::PURPOSE_CASE_MANAGEMENT || purpose == hub::v1::PURPOSE_PANEL;
+}
+
+// What each principal of deploy/examples/sharing_protocol.textproto is meant
+// to see, written out by hand from the protocol's intent, not from its rules.
+Classes Expected(const std::string& principal, Purpose purpose) {
+  using namespace hub::v1;  // NOLINT(google-build-using-namespace): a table of enum values
+  if (principal == "dapp/coordinator" && purpose == PURPOSE_EVALUATION) {
+    return {CASE_ADMINISTRATION, RISK, INTERVENTION, OFFENDING, PANEL, ACTIONS};
+  }
+  if (!Operational(purpose)) return {};
+  const bool protecting = purpose == PURPOSE_SAFEGUARDING || purpose == PURPOSE_DISRUPTION;
+  Classes common = {CASE_ADMINISTRATION, PERPETRATOR_IDENTITY, ACTIONS, PANEL, RISK};
+  Classes extra;
+  if (principal == "police/agency") {
+    extra = {OFFENDING,          VICTIM_IDENTITY, VICTIM_RISK_SUMMARY,
+             CHILD_SAFEGUARDING, INTERVENTION,    DISCLOSURE_SCHEME};
+    if (protecting) extra.insert(VICTIM_LOCATION);
+  } else if (principal == "probation/agency") {
+    extra = {OFFENDING,          VICTIM_IDENTITY, VICTIM_RISK_SUMMARY,
+             CHILD_SAFEGUARDING, HOUSING,         INTERVENTION};
+  } else if (principal == "childrens-services/agency") {
+    extra = {OFFENDING, VICTIM_IDENTITY, VICTIM_RISK_SUMMARY, CHILD_SAFEGUARDING,
+             DISCLOSURE_SCHEME};
+    if (protecting) extra.insert(VICTIM_LOCATION);
+  } else if (principal == "housing/agency") {
+    extra = {VICTIM_RISK_SUMMARY, HOUSING, INTERVENTION};
+  } else if (principal == "idva/agency") {
+    extra = {OFFENDING,         VICTIM_IDENTITY,    VICTIM_RISK_SUMMARY,
+             VICTIM_DISCLOSURE, CHILD_SAFEGUARDING, DISCLOSURE_SCHEME};
+    if (protecting) extra.insert(VICTIM_LOCATION);
+  } else if (principal == "drive/agency") {
+    extra = {OFFENDING, VICTIM_IDENTITY, VICTIM_RISK_SUMMARY, HOUSING, INTERVENTION};
+    if (purpose == PURPOSE_CASE_MANAGEMENT) extra.insert(HEALTH);
+  } else if (principal == "health/agency") {
+    extra = {HEALTH, INTERVENTION};
+  } else if (principal == "dapp/coordinator") {
+    extra = {OFFENDING, VICTIM_IDENTITY, VICTIM_RISK_SUMMARY, CHILD_SAFEGUARDING,
+             HOUSING,   INTERVENTION,    DISCLOSURE_SCHEME};
+  } else {
+    return {};  // the governance auditor and the operator: no case content
+  }
+  common.insert(extra.begin(), extra.end());
+  return common;
+}
+
+const std::vector<std::string>& Principals() {
+  static const auto* principals = new std::vector<std::string>{
+      "police/agency",  "probation/agency", "childrens-services/agency",
+      "housing/agency", "idva/agency",      "drive/agency",
+      "health/agency",  "dapp/coordinator", "governance/auditor",
+      "operator/admin"};
+  return *principals;
+}
+
+// ------------------------------------------------- the corpus
+
+// Sets every field of `message` to a non-default value, recursively; in each
+// oneof, member number `choice` (or the last one).
+void Fill(Message* message, int choice) {
+  const Descriptor* descriptor = message->GetDescriptor();
+  const Reflection* reflection = message->GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    if (const auto* oneof = field->containing_oneof()) {
+      const int chosen = std::min(choice, oneof->field_count() - 1);
+      if (oneof->field(chosen) != field) continue;
+    }
+    const int copies = field->is_repeated() ? 2 : 1;
+    for (int copy = 0; copy < copies; ++copy) {
+      const std::string text = absl::StrCat("value of ", field->full_name(), " #", copy);
+      switch (field->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_STRING:
+          field->is_repeated() ? reflection->AddString(message, field, text)
+                               : reflection->SetString(message, field, text);
+          break;
+        case FieldDescriptor::CPPTYPE_INT32:
+          field->is_repeated() ? reflection->AddInt32(message, field, 7)
+                               : reflection->SetInt32(message, field, 7);
+          break;
+        case FieldDescriptor::CPPTYPE_INT64:
+          field->is_repeated() ? reflection->AddInt64(message, field, 7)
+                               : reflection->SetInt64(message, field, 7);
+          break;
+        case FieldDescriptor::CPPTYPE_UINT64:
+          field->is_repeated() ? reflection->AddUInt64(message, field, 7)
+                               : reflection->SetUInt64(message, field, 7);
+          break;
+        case FieldDescriptor::CPPTYPE_BOOL:
+          field->is_repeated() ? reflection->AddBool(message, field, true)
+                               : reflection->SetBool(message, field, true);
+          break;
+        case FieldDescriptor::CPPTYPE_ENUM: {
+          const auto* value = field->enum_type()->value(field->enum_type()->value_count() - 1);
+          field->is_repeated() ? reflection->AddEnum(message, field, value)
+                               : reflection->SetEnum(message, field, value);
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          Fill(field->is_repeated() ? reflection->AddMessage(message, field)
+                                    : reflection->MutableMessage(message, field),
+               choice);
+          break;
+        default:
+          FAIL() << "the corpus cannot fill " << field->full_name() << "; extend Fill()";
+      }
+    }
+  }
+}
+
+// One fully populated envelope per event type and nested oneof member.
+std::vector<hub::v1::EventEnvelope> Corpus() {
+  std::vector<hub::v1::EventEnvelope> corpus;
+  const auto* events = hub::v1::EventEnvelope::descriptor()->FindOneofByName("event");
+  for (int e = 0; e < events->field_count(); ++e) {
+    for (int choice = 0; choice < 3; ++choice) {
+      hub::v1::EventEnvelope envelope;
+      Fill(&envelope, e);
+      Message* event = envelope.GetReflection()->MutableMessage(&envelope, events->field(e));
+      event->Clear();
+      Fill(event, choice);
+      corpus.push_back(envelope);
+    }
+  }
+  return corpus;
+}
+
+// ------------------------------------------------- the check
+
+class ExampleProtocolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = LoadSharingProtocolFile(std::string(HUB_SOURCE_DIR) +
+                                          "/deploy/examples/sharing_protocol.textproto");
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_THAT(loaded->warnings, ::testing::IsEmpty());
+    policy_ = std::make_unique<SharingPolicy>(loaded->protocol);
+  }
+  std::unique_ptr<SharingPolicy> policy_;
+};
+
+// Walks every field set in `full` and checks its presence in `redacted`.
+void CheckFields(const Message& full, const Message& redacted, const Classes& expected,
+                 const SharingPolicy& policy, const std::string& identity, Purpose purpose,
+                 const std::string& path, int* checked) {
+  const Reflection* reflection = full.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(full, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const DataClass data_class = FieldClass(*field);
+    const std::string where = absl::StrCat(path, ".", field->name());
+    const bool should_see = expected.count(data_class) > 0;
+    ASSERT_EQ(should_see, policy.Decide(identity, data_class, purpose).allowed)
+        << "the decision function and the table disagree on " << where << " for " << identity;
+    const bool present = field->is_repeated()
+                             ? redacted.GetReflection()->FieldSize(redacted, field) > 0
+                             : redacted.GetReflection()->HasField(redacted, field);
+    ++*checked;
+    ASSERT_EQ(present, should_see)
+        << where << " (" << hub::v1::DataClass_Name(data_class) << ") for " << identity
+        << " purpose " << hub::v1::Purpose_Name(purpose);
+    if (!present || field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
+        IsValueType(*field->message_type())) {
+      continue;
+    }
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(full, field); ++i) {
+        CheckFields(reflection->GetRepeatedMessage(full, field, i),
+                    redacted.GetReflection()->GetRepeatedMessage(redacted, field, i), expected,
+                    policy, identity, purpose, absl::StrCat(where, "[", i, "]"), checked);
+      }
+    } else {
+      CheckFields(reflection->GetMessage(full, field),
+                  redacted.GetReflection()->GetMessage(redacted, field), expected, policy, identity,
+                  purpose, where, checked);
+    }
+  }
+}
+
+TEST_F(ExampleProtocolTest, EveryFieldIsVisibleExactlyWhenTheProtocolAllowsIt) {
+  const std::vector<hub::v1::EventEnvelope> corpus = Corpus();
+  int checked = 0;
+  int visible_events = 0;
+  for (const std::string& principal : Principals()) {
+    const std::string identity = kPrefix + principal;
+    for (int p = 1; p < hub::v1::Purpose_ARRAYSIZE; ++p) {
+      const auto purpose = static_cast<Purpose>(p);
+      const Classes expected = Expected(principal, purpose);
+      const ClassMask allowed = policy_->Allowed(identity, purpose);
+      for (int c = 1; c < hub::v1::DataClass_ARRAYSIZE; ++c) {
+        ASSERT_EQ(allowed[c], expected.count(static_cast<DataClass>(c)) > 0)
+            << principal << " " << hub::v1::Purpose_Name(purpose) << " "
+            << hub::v1::DataClass_Name(static_cast<DataClass>(c));
+      }
+      for (const hub::v1::EventEnvelope& full : corpus) {
+        hub::v1::EventEnvelope redacted = full;
+        const DataClass event_class = EventClass(*EventOf(full)->GetDescriptor());
+        const bool visible = Redact(allowed, &redacted);
+        ASSERT_EQ(visible, expected.count(event_class) > 0)
+            << EventTypeName(full) << " for " << principal;
+        if (!visible) {
+          EXPECT_EQ(redacted.SerializeAsString(), full.SerializeAsString())
+              << "an invisible event must be left untouched";
+          continue;
+        }
+        ++visible_events;
+        CheckFields(full, redacted, expected, *policy_, identity, purpose, EventTypeName(full),
+                    &checked);
+      }
+    }
+  }
+  // The corpus really exercised the redactor.
+  EXPECT_GT(visible_events, 500);
+  EXPECT_GT(checked, 10000);
+}
+
+TEST_F(ExampleProtocolTest, TheProtectionsThatMatterHold) {
+  for (const std::string& principal : Principals()) {
+    const std::string identity = kPrefix + principal;
+    for (int p = 1; p < hub::v1::Purpose_ARRAYSIZE; ++p) {
+      const auto purpose = static_cast<Purpose>(p);
+      const bool location_allowed =
+          policy_->Decide(identity, hub::v1::VICTIM_LOCATION, purpose).allowed;
+      if (principal == "drive/agency" || principal == "housing/agency" ||
+          principal == "probation/agency" || principal == "health/agency" ||
+          principal == "dapp/coordinator") {
+        EXPECT_FALSE(location_allowed) << principal << " could learn where a victim is";
+      }
+      if (principal != "idva/agency") {
+        EXPECT_FALSE(policy_->Decide(identity, hub::v1::VICTIM_DISCLOSURE, purpose).allowed)
+            << principal << " could read what a victim told the IDVA";
+      }
+      if (principal != "health/agency" &&
+          !(principal == "drive/agency" && purpose == hub::v1::PURPOSE_CASE_MANAGEMENT)) {
+        EXPECT_FALSE(policy_->Decide(identity, hub::v1::HEALTH, purpose).allowed) << principal;
+      }
+      if (principal == "governance/auditor" || principal == "operator/admin") {
+        EXPECT_TRUE(policy_->Allowed(identity, purpose).none()) << principal;
+      }
+    }
+  }
+}
+
+TEST_F(ExampleProtocolTest, ADecisionCitesItsRuleAndLawfulBasis) {
+  Decision allowed = policy_->Decide(std::string(kPrefix) + "police/agency",
+                                     hub::v1::VICTIM_LOCATION, hub::v1::PURPOSE_SAFEGUARDING);
+  EXPECT_TRUE(allowed.allowed);
+  EXPECT_EQ(allowed.rule, "victim-location-for-protection");
+  EXPECT_THAT(allowed.lawful_basis, ::testing::HasSubstr("UK GDPR Art 6(1)(e)"));
+  EXPECT_THAT(allowed.legal_gateway, ::testing::HasSubstr("Crime and Disorder Act 1998 s115"));
+
+  Decision denied = policy_->Decide(std::string(kPrefix) + "drive/agency", hub::v1::VICTIM_LOCATION,
+                                    hub::v1::PURPOSE_SAFEGUARDING);
+  EXPECT_FALSE(denied.allowed);
+  EXPECT_TRUE(denied.rule.empty());
+  EXPECT_THAT(denied.reason, ::testing::HasSubstr("see VICTIM_LOCATION for PURPOSE_SAFEGUARDING"));
+
+  EXPECT_FALSE(policy_
+                   ->Decide("spiffe://elsewhere/agency/x/agency", hub::v1::CASE_ADMINISTRATION,
+                            hub::v1::PURPOSE_PANEL)
+                   .allowed);
+  EXPECT_FALSE(policy_
+                   ->Decide(std::string(kPrefix) + "police/agency", hub::v1::DATA_CLASS_UNSPECIFIED,
+                            hub::v1::PURPOSE_PANEL)
+                   .allowed);
+  EXPECT_FALSE(policy_
+                   ->Decide(std::string(kPrefix) + "police/agency", hub::v1::CASE_ADMINISTRATION,
+                            hub::v1::PURPOSE_UNSPECIFIED)
+                   .allowed);
+}
+
+TEST(RedactorTest, AnIdvaSafetyUpdateReachesDriveWithoutWhereaboutsOrNotes) {
+  hub::v1::EventEnvelope envelope;
+  envelope.set_case_id("C-1");
+  auto* safety = envelope.mutable_victim_safety_information();
+  safety->set_victim_subject_id("V-1");
+  safety->set_risk_change(hub::v1::SIGNIFICANTLY_REDUCED);
+  safety->set_current_address("Flat 2, 10 Any Street");
+  safety->set_safe_phone_number("07700 900123");
+  safety->set_in_refuge(true);
+  safety->set_disclosure_notes("she said...");
+  safety->GetReflection()->MutableUnknownFields(safety)->AddVarint(99, 1);
+  ClassMask drive;
+  for (DataClass c :
+       {hub::v1::CASE_ADMINISTRATION, hub::v1::VICTIM_IDENTITY, hub::v1::VICTIM_RISK_SUMMARY}) {
+    drive[c] = true;
+  }
+  ASSERT_TRUE(Redact(drive, &envelope));
+  EXPECT_EQ(envelope.case_id(), "C-1");
+  EXPECT_EQ(envelope.victim_safety_information().risk_change(), hub::v1::SIGNIFICANTLY_REDUCED);
+  EXPECT_EQ(envelope.victim_safety_information().victim_subject_id(), "V-1");
+  EXPECT_EQ(envelope.victim_safety_information().current_address(), "");
+  EXPECT_EQ(envelope.victim_safety_information().safe_phone_number(), "");
+  EXPECT_FALSE(envelope.victim_safety_information().in_refuge());
+  EXPECT_EQ(envelope.victim_safety_information().disclosure_notes(), "");
+  EXPECT_TRUE(envelope.victim_safety_information()
+                  .GetReflection()
+                  ->GetUnknownFields(envelope.victim_safety_information())
+                  .empty());
+  const std::string bytes = envelope.SerializeAsString();
+  EXPECT_EQ(bytes.find("Any Street"), std::string::npos);
+  EXPECT_EQ(bytes.find("07700"), std::string::npos);
+}
+
+TEST(RedactorTest, AnEventWhoseClassIsNotAllowedIsInvisible) {
+  hub::v1::EventEnvelope envelope;
+  envelope.mutable_victim_safety_information()->set_current_address("somewhere");
+  ClassMask housing;
+  housing[hub::v1::CASE_ADMINISTRATION] = true;
+  EXPECT_FALSE(Redact(housing, &envelope));
+  hub::v1::EventEnvelope no_event;
+  EXPECT_FALSE(Redact(ClassMask().set(), &no_event));
+}
+
+}  // namespace
+}  // namespace hub::auth
