@@ -150,15 +150,29 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& p
   return append;
 }
 
-absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event) {
+namespace {
+
+absl::StatusOr<hub::v1::EventEnvelope> ParseWithPosition(const std::string& payload,
+                                                         uint64_t position,
+                                                         uint64_t stream_version) {
   hub::v1::EventEnvelope envelope;
-  if (!envelope.ParseFromString(event.payload)) {
-    return absl::DataLossError(
-        absl::StrCat("the event at position ", event.position, " does not parse"));
+  if (!envelope.ParseFromString(payload)) {
+    return absl::DataLossError(absl::StrCat("the event at position ", position, " does not parse"));
   }
-  envelope.set_global_position(event.position);
-  envelope.set_stream_version(event.stream_version);
+  // Positions are how readers page and resume: always present.
+  envelope.set_global_position(position);
+  envelope.set_stream_version(stream_version);
   return envelope;
+}
+
+}  // namespace
+
+absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event) {
+  return ParseWithPosition(event.payload, event.position, event.stream_version);
+}
+
+absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event) {
+  return ParseWithPosition(event.payload, event.position, event.stream_version);
 }
 
 }  // namespace hub::services

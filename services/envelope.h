@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 
 #include "storage/event_log.h"
+#include "storage/view_store.h"
 
 #include "hub/v1/config.pb.h"
 #include "hub/v1/event_service.pb.h"
@@ -32,6 +33,8 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& p
 // The envelope for a stored event, with its position and version filled in.
 // DATA_LOSS if the stored payload does not parse.
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event);
+// The same for an event of a view (already shaped for its principal).
+absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event);
 
 }  // namespace hub::services
 

@@ -60,10 +60,11 @@ absl::StatusOr<uint64_t> NextVersionFromToken(const std::string& token,
 class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::SubscribeResponse>,
                                public SubscriptionHub::Subscriber {
  public:
-  SubscribeReactor(storage::EventLog* log, SubscriptionHub* hub,
+  SubscribeReactor(const Views* views, SubscriptionHub* hub, std::string identity,
                    const hub::v1::SubscribeRequest& request)
-      : log_(log),
+      : views_(views),
         hub_(hub),
+        identity_(std::move(identity)),
         next_position_(request.after_position() + 1),
         case_id_(request.case_id()),
         event_types_(request.event_types().begin(), request.event_types().end()) {}
@@ -150,17 +151,25 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   }
 
   absl::Status Fill() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // The active view is looked up for every batch: after a protocol change
+    // the stream continues, from the same position, under the new protocol.
+    absl::StatusOr<Views::Handle> view = views_->For(identity_);
+    if (!view.ok()) return view.status();
     // Skipping filtered-out events may take several reads; each is bounded.
     for (int reads = 0; reads < 32 && buffer_.empty(); ++reads) {
-      if (next_position_ > log_->LastPosition()) break;
-      absl::StatusOr<std::vector<storage::StoredEvent>> events =
-          log_->ReadFrom(next_position_, kSubscriptionBatch, kSubscriptionBatchBytes);
+      const uint64_t projected = views_->Projected();
+      if (next_position_ > projected) break;
+      absl::StatusOr<std::vector<storage::ViewEvent>> events = views_->store().ReadFrom(
+          view->generation, view->principal, next_position_ - 1, kSubscriptionBatch);
       if (!events.ok()) return events.status();
-      if (events->empty()) break;
-      for (const storage::StoredEvent& stored : *events) {
-        next_position_ = stored.position + 1;
-        if (!case_id_.empty() && stored.case_id != case_id_) continue;
-        absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf(stored);
+      if (events->empty()) {
+        next_position_ = projected + 1;
+        break;
+      }
+      for (storage::ViewEvent& event : *events) {
+        next_position_ = event.position + 1;
+        if (!case_id_.empty() && event.case_id != case_id_) continue;
+        absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf(event);
         if (!envelope.ok()) return envelope.status();
         if (!event_types_.empty() && !event_types_.contains(auth::EventTypeName(*envelope))) {
           continue;
@@ -170,7 +179,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
         buffer_.push_back(std::move(response));
       }
     }
-    if (buffer_.empty() && !sent_caught_up_ && next_position_ > log_->LastPosition()) {
+    if (buffer_.empty() && !sent_caught_up_ && next_position_ > views_->Projected()) {
       sent_caught_up_ = true;
       hub::v1::SubscribeResponse response;
       response.mutable_caught_up()->set_position(next_position_ - 1);
@@ -179,8 +188,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
     return absl::OkStatus();
   }
 
-  storage::EventLog* const log_;
+  const Views* const views_;
   SubscriptionHub* const hub_;
+  const std::string identity_;
   std::shared_ptr<SubscribeReactor> self_;
 
   absl::Mutex mu_;
@@ -218,13 +228,20 @@ absl::StatusOr<hub::v1::Principal> EventService::Reader(
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
   if (!principal.ok()) return principal;
-  if (principal->role() != hub::v1::ADMIN) {
+  if (principal->role() == hub::v1::AUDITOR || principal->role() == hub::v1::ADMIN) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "principal ", principal->identity(),
-        " may not read case content yet: reads are served from per-agency views shaped by the "
-        "sharing protocol, which this hub does not have yet; only the admin role may read"));
+        "principal ", principal->identity(), " has role ", hub::v1::Role_Name(principal->role()),
+        ", which reads no case content (auditors read the access log)"));
   }
   return principal;
+}
+
+absl::Status EventService::AwaitViews() const {
+  const uint64_t acknowledged = log_->LastPosition();
+  if (views_->WaitProjected(acknowledged, std::chrono::seconds(5)) < acknowledged) {
+    return absl::UnavailableError("the views are catching up with the log; retry shortly");
+  }
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* context,
@@ -273,9 +290,13 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
     from_version = *next;
   }
   const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  absl::Status current = AwaitViews();
+  if (!current.ok()) return FinishWith(context, current);
+  absl::StatusOr<Views::Handle> view = views_->For(principal->identity());
+  if (!view.ok()) return FinishWith(context, view.status());
   // One more than the page tells whether another page follows.
-  absl::StatusOr<std::vector<storage::StoredEvent>> events =
-      log_->ReadCase(request->case_id(), from_version, page_size + 1);
+  absl::StatusOr<std::vector<storage::ViewEvent>> events = views_->store().ReadCase(
+      view->generation, view->principal, request->case_id(), from_version, page_size + 1);
   if (!events.ok()) return FinishWith(context, events.status());
   for (size_t i = 0; i < events->size() && i < page_size; ++i) {
     absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf((*events)[i]);
@@ -291,8 +312,9 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
 
 grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
     grpc::CallbackServerContext* context, const hub::v1::SubscribeRequest* request) {
-  auto reactor = std::make_shared<SubscribeReactor>(log_, subscriptions_, *request);
   absl::StatusOr<hub::v1::Principal> principal = Reader(context);
+  auto reactor = std::make_shared<SubscribeReactor>(
+      views_, subscriptions_, principal.ok() ? principal->identity() : "", *request);
   absl::Status valid = principal.ok() ? ValidateEventTypes(*request) : principal.status();
   SubscribeReactor* raw = reactor.get();
   raw->Begin(std::move(reactor), valid);

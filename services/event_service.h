@@ -1,8 +1,7 @@
-// EventService: publish to the event log, read a case, subscribe to the log.
-//
-// Until the sharing protocol's per-agency views exist, case content is
-// returned only to principals with the admin role; every other read is
-// refused (PERMISSION_DENIED), never served unredacted.
+// EventService: publish to the event log; read a case and subscribe, always
+// from the caller's own view, shaped by the sharing protocol. Nothing reads
+// the log directly on a principal's behalf. Auditors and operators read no
+// case content at all.
 #ifndef HUB_SERVICES_EVENT_SERVICE_H_
 #define HUB_SERVICES_EVENT_SERVICE_H_
 
@@ -10,6 +9,7 @@
 
 #include "services/authenticator.h"
 #include "services/subscriptions.h"
+#include "services/views.h"
 #include "storage/event_log.h"
 
 #include "hub/v1/config.pb.h"
@@ -20,9 +20,10 @@ namespace hub::services {
 class EventService final : public hub::v1::EventService::CallbackService {
  public:
   EventService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
-               SubscriptionHub* subscriptions, hub::v1::LimitsConfig limits)
+               const Views* views, SubscriptionHub* subscriptions, hub::v1::LimitsConfig limits)
       : authenticator_(std::move(authenticator)),
         log_(log),
+        views_(views),
         subscriptions_(subscriptions),
         limits_(std::move(limits)) {}
 
@@ -40,9 +41,12 @@ class EventService final : public hub::v1::EventService::CallbackService {
  private:
   // The principal of the call, if it may read case content.
   absl::StatusOr<hub::v1::Principal> Reader(grpc::CallbackServerContext* context) const;
+  // Waits until every event acknowledged before now is in the views.
+  absl::Status AwaitViews() const;
 
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;
+  const Views* const views_;
   SubscriptionHub* const subscriptions_;
   const hub::v1::LimitsConfig limits_;
 };

@@ -19,6 +19,7 @@
 #include "services/identity_service.h"
 #include "services/server_log.h"
 #include "services/subscriptions.h"
+#include "services/views.h"
 #include "storage/event_log.h"
 
 namespace hub::services {
@@ -58,10 +59,16 @@ class GrpcHubServer final : public HubServer {
     HUB_ASSIGN_OR_RETURN(event_log_,
                          storage::EventLog::Open(config.data_dir() + "/events", log_options));
 
+    HUB_ASSIGN_OR_RETURN(
+        views_, Views::Start(event_log_.get(), config.data_dir() + "/views", protocol.protocol));
+
     identity_service_ = std::make_unique<IdentityService>(authenticator_);
-    subscriptions_ =
-        std::make_unique<SubscriptionHub>(event_log_.get(), config.limits().max_subscriptions());
-    event_service_ = std::make_unique<EventService>(authenticator_, event_log_.get(),
+    subscriptions_ = std::make_unique<SubscriptionHub>(
+        [views = views_.get()](uint64_t after, std::chrono::milliseconds timeout) {
+          return views->WaitProjected(after + 1, timeout);
+        },
+        config.limits().max_subscriptions());
+    event_service_ = std::make_unique<EventService>(authenticator_, event_log_.get(), views_.get(),
                                                     subscriptions_.get(), config.limits());
 
     grpc::EnableDefaultHealthCheckService(true);
@@ -106,6 +113,7 @@ class GrpcHubServer final : public HubServer {
       server_.reset();
     }
     subscriptions_.reset();
+    if (views_ != nullptr) views_->Stop();
     if (event_log_ != nullptr) event_log_->Close();
   }
 
@@ -113,6 +121,7 @@ class GrpcHubServer final : public HubServer {
   absl::Mutex shutdown_mu_;
   std::shared_ptr<Authenticator> authenticator_;
   std::unique_ptr<storage::EventLog> event_log_;
+  std::unique_ptr<Views> views_;
   std::unique_ptr<IdentityService> identity_service_;
   std::unique_ptr<SubscriptionHub> subscriptions_;
   std::unique_ptr<EventService> event_service_;

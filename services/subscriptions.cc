@@ -6,8 +6,10 @@
 
 namespace hub::services {
 
-SubscriptionHub::SubscriptionHub(storage::EventLog* log, size_t max_subscriptions)
-    : log_(log), max_subscriptions_(max_subscriptions), watcher_([this] { WatchLoop(); }) {}
+SubscriptionHub::SubscriptionHub(WaitAfter wait_after, size_t max_subscriptions)
+    : wait_after_(std::move(wait_after)),
+      max_subscriptions_(max_subscriptions),
+      watcher_([this] { WatchLoop(); }) {}
 
 SubscriptionHub::~SubscriptionHub() {
   Shutdown(absl::UnavailableError("the hub is shutting down"));
@@ -50,14 +52,14 @@ void SubscriptionHub::Shutdown(const absl::Status& status) {
 }
 
 void SubscriptionHub::WatchLoop() {
-  uint64_t seen = log_->LastPosition();
+  uint64_t seen = wait_after_(0, std::chrono::milliseconds(0));
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
       if (shutting_down_) return;
     }
-    // Wakes on every commit; the timeout only lets the loop notice shutdown.
-    const uint64_t last = log_->WaitForPositionAfter(seen, std::chrono::milliseconds(200));
+    // Wakes on every advance; the timeout only lets the loop notice shutdown.
+    const uint64_t last = wait_after_(seen, std::chrono::milliseconds(200));
     if (last == seen) continue;
     seen = last;
     for (const std::shared_ptr<Subscriber>& subscriber : Live()) subscriber->OnLogAdvanced();

@@ -1,9 +1,11 @@
-// Keeps track of live subscriptions: wakes them when the event log grows
-// (one watcher thread, no polling per subscriber), bounds how many there
-// are, and ends them all cleanly when the hub shuts down.
+// Keeps track of live subscriptions: wakes them when the views grow (one
+// watcher thread, no polling per subscriber), bounds how many there are, and
+// ends them all cleanly when the hub shuts down.
 #ifndef HUB_SERVICES_SUBSCRIPTIONS_H_
 #define HUB_SERVICES_SUBSCRIPTIONS_H_
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -11,8 +13,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-
-#include "storage/event_log.h"
 
 namespace hub::services {
 
@@ -27,7 +27,10 @@ class SubscriptionHub {
     virtual void EndStream(const absl::Status& status) = 0;
   };
 
-  SubscriptionHub(storage::EventLog* log, size_t max_subscriptions);
+  // `wait_after(position, timeout)` blocks until what subscribers read has
+  // advanced past `position` (or the timeout) and returns the new position.
+  using WaitAfter = std::function<uint64_t(uint64_t, std::chrono::milliseconds)>;
+  SubscriptionHub(WaitAfter wait_after, size_t max_subscriptions);
   ~SubscriptionHub();
   SubscriptionHub(const SubscriptionHub&) = delete;
   SubscriptionHub& operator=(const SubscriptionHub&) = delete;
@@ -44,7 +47,7 @@ class SubscriptionHub {
   void WatchLoop();
   std::vector<std::shared_ptr<Subscriber>> Live();
 
-  storage::EventLog* const log_;
+  const WaitAfter wait_after_;
   const size_t max_subscriptions_;
   absl::Mutex mu_;
   absl::flat_hash_map<const Subscriber*, std::weak_ptr<Subscriber>> subscribers_

@@ -1,0 +1,67 @@
+// The projector: reads the event log in order and writes, for every
+// principal of one view generation, the events it may see, shaped by the
+// sharing protocol, and its case summaries. Checkpointed with the data, so a
+// restart resumes where it stopped.
+#ifndef HUB_SERVICES_PROJECTOR_H_
+#define HUB_SERVICES_PROJECTOR_H_
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+
+#include "auth/sharing_policy.h"
+#include "storage/event_log.h"
+#include "storage/view_store.h"
+
+namespace hub::services {
+
+class Projector {
+ public:
+  Projector(storage::EventLog* log, storage::ViewStore* views, storage::GenerationInfo generation,
+            std::shared_ptr<const auth::SharingPolicy> policy);
+  ~Projector();
+  Projector(const Projector&) = delete;
+  Projector& operator=(const Projector&) = delete;
+
+  // Starts the projecting thread.
+  absl::Status Start();
+  // Stops it (finishing the batch in hand). Idempotent.
+  void Stop();
+
+  // Projects log events [checkpoint+1 ..] up to `max_events` in one batch,
+  // on the calling thread; returns how many log positions it covered. For
+  // benchmarks and tests; do not mix with Start().
+  absl::StatusOr<uint64_t> ProjectOnce(size_t max_events);
+
+  const storage::GenerationInfo& generation() const { return generation_; }
+  // The last log position reflected in this generation's views.
+  uint64_t checkpoint() const { return checkpoint_.load(std::memory_order_acquire); }
+  // Blocks until checkpoint() > after, the timeout passes or the projector
+  // stops; returns checkpoint().
+  uint64_t WaitForCheckpointAfter(uint64_t after, std::chrono::milliseconds timeout) const;
+  // OK, or why projecting stopped (e.g. a stored event that does not parse).
+  absl::Status health() const;
+
+ private:
+  void Loop();
+
+  storage::EventLog* const log_;
+  storage::ViewStore* const views_;
+  const storage::GenerationInfo generation_;
+  const std::shared_ptr<const auth::SharingPolicy> policy_;
+
+  std::atomic<uint64_t> checkpoint_{0};
+  mutable absl::Mutex mu_;
+  mutable absl::CondVar advanced_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status health_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_PROJECTOR_H_

@@ -1,0 +1,161 @@
+#include "services/views.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+#include "proto/absl_compat.h"
+#include "proto/status_macros.h"
+#include "services/server_log.h"
+#include "storage/hash_chain.h"
+
+namespace hub::services {
+
+std::string ProtocolDigest(const hub::v1::SharingProtocol& protocol) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    protocol.SerializeToCodedStream(&coded);
+  }
+  return storage::DigestToHex(storage::Sha256(bytes));
+}
+
+absl::StatusOr<std::unique_ptr<Views>> Views::Start(storage::EventLog* log,
+                                                    const std::string& directory,
+                                                    const hub::v1::SharingProtocol& protocol) {
+  HUB_ASSIGN_OR_RETURN(std::unique_ptr<storage::ViewStore> store,
+                       storage::ViewStore::Open(directory));
+  std::unique_ptr<Views> views(new Views(log, std::move(store)));
+  const std::optional<storage::GenerationInfo> active = views->store_->Active();
+  if (active.has_value() && active->protocol_digest == ProtocolDigest(protocol)) {
+    auto policy = std::make_shared<const auth::SharingPolicy>(protocol);
+    auto projector = std::make_unique<Projector>(log, views->store_.get(), *active, policy);
+    HUB_RETURN_IF_ERROR(projector->Start());
+    absl::MutexLock lock(&views->mu_);
+    views->active_ = std::move(projector);
+    return views;
+  }
+  LogInfo("building the views for the sharing protocol",
+          {{"protocol_version", protocol.version()},
+           {"log_last_position", std::to_string(log->LastPosition())}});
+  HUB_ASSIGN_OR_RETURN(std::unique_ptr<Projector> projector,
+                       views->Build(protocol, std::chrono::hours(24)));
+  HUB_RETURN_IF_ERROR(views->store_->Activate(projector->generation().generation));
+  absl::MutexLock lock(&views->mu_);
+  views->active_ = std::move(projector);
+  return views;
+}
+
+Views::~Views() { Stop(); }
+
+void Views::Stop() {
+  absl::MutexLock lock(&mu_);
+  if (active_ != nullptr) active_->Stop();
+}
+
+std::shared_ptr<Projector> Views::active() const {
+  absl::MutexLock lock(&mu_);
+  return active_;
+}
+
+absl::StatusOr<std::unique_ptr<Projector>> Views::Build(const hub::v1::SharingProtocol& protocol,
+                                                        std::chrono::milliseconds timeout) {
+  // Leftovers of an interrupted build are of no use.
+  HUB_ASSIGN_OR_RETURN(std::vector<storage::GenerationInfo> generations, store_->Generations());
+  const std::optional<storage::GenerationInfo> current = store_->Active();
+  for (const storage::GenerationInfo& info : generations) {
+    if (!current.has_value() || info.generation != current->generation) {
+      HUB_RETURN_IF_ERROR(store_->Drop(info.generation));
+    }
+  }
+  std::vector<std::string> principals;
+  for (const hub::v1::Principal& principal : protocol.principals()) {
+    principals.push_back(principal.identity());
+  }
+  HUB_ASSIGN_OR_RETURN(storage::GenerationInfo generation,
+                       store_->CreateGeneration(protocol.version(), ProtocolDigest(protocol),
+                                                std::move(principals)));
+  auto projector = std::make_unique<Projector>(
+      log_, store_.get(), generation, std::make_shared<const auth::SharingPolicy>(protocol));
+  HUB_RETURN_IF_ERROR(projector->Start());
+  const absl::Time started = absl::Now();
+  const absl::Time deadline = started + absl::FromChrono(timeout);
+  while (projector->checkpoint() < log_->LastPosition()) {
+    HUB_RETURN_IF_ERROR(projector->health());
+    if (absl::Now() > deadline) {
+      projector->Stop();
+      (void)store_->Drop(generation.generation);
+      return absl::DeadlineExceededError(absl::StrCat("the views for protocol ", protocol.version(),
+                                                      " did not catch up with the log in time"));
+    }
+    projector->WaitForCheckpointAfter(projector->checkpoint(), std::chrono::milliseconds(200));
+  }
+  LogInfo("views built",
+          {{"protocol_version", protocol.version()},
+           {"generation", std::to_string(generation.generation)},
+           {"position", std::to_string(projector->checkpoint())},
+           {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))}});
+  return projector;
+}
+
+absl::Status Views::Switch(const hub::v1::SharingProtocol& protocol,
+                           std::chrono::milliseconds timeout) {
+  absl::MutexLock switching(&switch_mu_);
+  HUB_ASSIGN_OR_RETURN(std::unique_ptr<Projector> next, Build(protocol, timeout));
+  std::shared_ptr<Projector> previous;
+  {
+    absl::MutexLock lock(&mu_);
+    // The old projector stops before its generation is dropped, so it never
+    // writes into deleted ranges; readers keep the old views until the swap.
+    if (active_ != nullptr) active_->Stop();
+    // Catch up the few events that arrived since Build() returned.
+    while (next->checkpoint() < log_->LastPosition()) {
+      next->WaitForCheckpointAfter(next->checkpoint(), std::chrono::milliseconds(200));
+      HUB_RETURN_IF_ERROR(next->health());
+    }
+    HUB_RETURN_IF_ERROR(store_->Activate(next->generation().generation));
+    previous = std::move(active_);
+    active_ = std::move(next);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Views::Handle> Views::For(std::string_view identity) const {
+  const std::optional<storage::GenerationInfo> generation = store_->Active();
+  std::shared_ptr<Projector> projector = active();
+  if (!generation.has_value() || projector == nullptr) {
+    return absl::UnavailableError("the views are not built yet");
+  }
+  HUB_RETURN_IF_ERROR(projector->health());
+  for (size_t i = 0; i < generation->principals.size(); ++i) {
+    if (generation->principals[i] == identity) {
+      return Handle{generation->generation, static_cast<uint16_t>(i), generation->protocol_version};
+    }
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      AsAbsl(identity), " has no view under sharing protocol ", generation->protocol_version));
+}
+
+uint64_t Views::Projected() const {
+  std::shared_ptr<Projector> projector = active();
+  return projector == nullptr ? 0 : projector->checkpoint();
+}
+
+uint64_t Views::WaitProjected(uint64_t position, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::shared_ptr<Projector> projector = active();
+    if (projector == nullptr) return 0;
+    const uint64_t projected = projector->checkpoint();
+    if (projected >= position) return projected;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !projector->health().ok()) return projected;
+    projector->WaitForCheckpointAfter(projected, std::min(left, std::chrono::milliseconds(200)));
+  }
+}
+
+}  // namespace hub::services

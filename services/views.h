@@ -1,0 +1,79 @@
+// The hub's per-agency views as a whole: the active view generation and its
+// projector, and the switch to a new generation when the sharing protocol
+// changes (built from the log while the active one keeps serving, then
+// activated at once, so no read mixes two protocol versions).
+#ifndef HUB_SERVICES_VIEWS_H_
+#define HUB_SERVICES_VIEWS_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+#include "services/projector.h"
+#include "storage/event_log.h"
+#include "storage/view_store.h"
+
+#include "hub/v1/sharing_protocol.pb.h"
+
+namespace hub::services {
+
+// A digest of the whole protocol (deterministic serialization, SHA-256 hex).
+std::string ProtocolDigest(const hub::v1::SharingProtocol& protocol);
+
+class Views {
+ public:
+  // Opens the views in `directory` and makes sure the active generation is
+  // for `protocol`: resumes it, or builds one from the log before returning
+  // (hubd is not serving meanwhile).
+  static absl::StatusOr<std::unique_ptr<Views>> Start(storage::EventLog* log,
+                                                      const std::string& directory,
+                                                      const hub::v1::SharingProtocol& protocol);
+  ~Views();
+
+  struct Handle {
+    uint32_t generation = 0;
+    uint16_t principal = 0;
+    std::string protocol_version;
+  };
+  // The active view of `identity`. PERMISSION_DENIED if the protocol gives
+  // it no view; UNAVAILABLE if projecting has failed.
+  absl::StatusOr<Handle> For(std::string_view identity) const;
+
+  const storage::ViewStore& store() const { return *store_; }
+
+  // The last log position reflected in the active views.
+  uint64_t Projected() const;
+  // Waits until the active views reflect `position` (or the timeout);
+  // returns Projected().
+  uint64_t WaitProjected(uint64_t position, std::chrono::milliseconds timeout) const;
+
+  // Builds views for `protocol` while the active ones serve, then activates
+  // them. DEADLINE_EXCEEDED (and the old views stay) if they have not caught
+  // up with the log within `timeout`.
+  absl::Status Switch(const hub::v1::SharingProtocol& protocol, std::chrono::milliseconds timeout);
+
+  // Stops projecting. Idempotent.
+  void Stop();
+
+ private:
+  Views(storage::EventLog* log, std::unique_ptr<storage::ViewStore> store)
+      : log_(log), store_(std::move(store)) {}
+  absl::StatusOr<std::unique_ptr<Projector>> Build(const hub::v1::SharingProtocol& protocol,
+                                                   std::chrono::milliseconds timeout);
+  std::shared_ptr<Projector> active() const;
+
+  storage::EventLog* const log_;
+  std::unique_ptr<storage::ViewStore> store_;
+  absl::Mutex switch_mu_;  // one protocol switch at a time
+  mutable absl::Mutex mu_;
+  // Shared so that a reader holding it is safe across a protocol switch.
+  std::shared_ptr<Projector> active_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_VIEWS_H_

@@ -1,0 +1,416 @@
+#include "storage/view_store.h"
+
+#include <filesystem>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+
+#include "proto/status_macros.h"
+#include "storage/internal/rocksdb_status.h"
+
+namespace hub::storage {
+namespace {
+
+using internal::FromRocksStatus;
+
+// Column families (see storage/FORMAT.md, "Views").
+enum Family { kMeta = 0, kContent, kIndex, kCases, kSummaries, kFamilyCount };
+constexpr const char* kFamilyNames[kFamilyCount] = {"default", "view_content", "view_index",
+                                                    "view_cases", "view_summaries"};
+constexpr char kActiveKey[] = "active";
+constexpr char kGenerationPrefix[] = "gen/";
+constexpr char kCheckpointPrefix[] = "ckpt/";
+
+void PutBigEndian(uint64_t value, int bytes, std::string* out) {
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>(value >> shift));
+  }
+}
+
+uint64_t GetBigEndian(std::string_view bytes, size_t offset, int count) {
+  uint64_t value = 0;
+  for (int i = 0; i < count; ++i) {
+    value = (value << 8) | static_cast<uint8_t>(bytes[offset + i]);
+  }
+  return value;
+}
+
+std::string GenerationKey(uint32_t generation) {
+  std::string key;
+  PutBigEndian(generation, 4, &key);
+  return key;
+}
+
+std::string PrincipalKey(uint32_t generation, uint16_t principal) {
+  std::string key = GenerationKey(generation);
+  PutBigEndian(principal, 2, &key);
+  return key;
+}
+
+std::string ContentKey(uint32_t generation, uint64_t position, uint8_t variant) {
+  std::string key = GenerationKey(generation);
+  PutBigEndian(position, 8, &key);
+  key.push_back(static_cast<char>(variant));
+  return key;
+}
+
+std::string CasePrefix(uint32_t generation, uint16_t principal, const std::string& case_id) {
+  std::string key = PrincipalKey(generation, principal);
+  key.append(case_id);
+  key.push_back('\0');
+  return key;
+}
+
+// Content value: big-endian stream version, 16-bit case id length, case id, payload.
+std::string EncodeContent(uint64_t stream_version, const std::string& case_id,
+                          const std::string& payload) {
+  std::string value;
+  PutBigEndian(stream_version, 8, &value);
+  PutBigEndian(case_id.size(), 2, &value);
+  value.append(case_id);
+  value.append(payload);
+  return value;
+}
+
+absl::StatusOr<ViewEvent> DecodeContent(uint64_t position, std::string_view value) {
+  if (value.size() < 10) return absl::DataLossError("a view record is truncated");
+  ViewEvent event;
+  event.position = position;
+  event.stream_version = GetBigEndian(value, 0, 8);
+  const size_t case_length = GetBigEndian(value, 8, 2);
+  if (value.size() < 10 + case_length) return absl::DataLossError("a view record is truncated");
+  event.case_id = std::string(value.substr(10, case_length));
+  event.payload = std::string(value.substr(10 + case_length));
+  return event;
+}
+
+std::string EncodeGeneration(const GenerationInfo& info) {
+  std::vector<std::string> lines = {info.protocol_version, info.protocol_digest};
+  lines.insert(lines.end(), info.principals.begin(), info.principals.end());
+  return absl::StrJoin(lines, "\n");
+}
+
+GenerationInfo DecodeGeneration(uint32_t generation, const std::string& value) {
+  std::vector<std::string> lines = absl::StrSplit(value, '\n');
+  GenerationInfo info;
+  info.generation = generation;
+  if (lines.size() >= 2) {
+    info.protocol_version = lines[0];
+    info.protocol_digest = lines[1];
+    info.principals.assign(lines.begin() + 2, lines.end());
+  }
+  return info;
+}
+
+class RocksViewStore final : public ViewStore {
+ public:
+  RocksViewStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : db_(std::move(db)), handles_(std::move(handles)) {}
+
+  ~RocksViewStore() override {
+    for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+      db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    }
+    db_->Close().PermitUncheckedError();
+  }
+
+  absl::Status Load() {
+    HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> generations, Generations());
+    std::string active;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family(kMeta), kActiveKey, &active);
+    if (status.IsNotFound()) return absl::OkStatus();
+    HUB_RETURN_IF_ERROR(FromRocksStatus(status, "reading the active view generation"));
+    const uint32_t number = static_cast<uint32_t>(GetBigEndian(active, 0, 4));
+    for (GenerationInfo& info : generations) {
+      if (info.generation == number) active_ = std::move(info);
+    }
+    return absl::OkStatus();
+  }
+
+  std::optional<GenerationInfo> Active() const override {
+    absl::MutexLock lock(&mu_);
+    return active_;
+  }
+
+  absl::StatusOr<std::vector<GenerationInfo>> Generations() const override {
+    std::vector<GenerationInfo> generations;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kMeta)));
+    for (it->Seek(kGenerationPrefix); it->Valid() && it->key().starts_with(kGenerationPrefix);
+         it->Next()) {
+      const std::string_view key(it->key().data(), it->key().size());
+      generations.push_back(DecodeGeneration(
+          static_cast<uint32_t>(GetBigEndian(key, sizeof(kGenerationPrefix) - 1, 4)),
+          it->value().ToString()));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "listing view generations"));
+    return generations;
+  }
+
+  absl::StatusOr<GenerationInfo> CreateGeneration(std::string protocol_version,
+                                                  std::string protocol_digest,
+                                                  std::vector<std::string> principals) override {
+    if (principals.size() > std::numeric_limits<uint16_t>::max()) {
+      return absl::InvalidArgumentError("a protocol may list at most 65535 principals");
+    }
+    absl::MutexLock lock(&write_mu_);
+    HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> existing, Generations());
+    GenerationInfo info;
+    info.generation = 1;
+    for (const GenerationInfo& g : existing)
+      info.generation = std::max(info.generation, g.generation + 1);
+    info.protocol_version = std::move(protocol_version);
+    info.protocol_digest = std::move(protocol_digest);
+    info.principals = std::move(principals);
+    rocksdb::WriteBatch batch;
+    HUB_RETURN_IF_ERROR(
+        FromRocksStatus(batch.Put(family(kMeta), kGenerationPrefix + GenerationKey(info.generation),
+                                  EncodeGeneration(info)),
+                        "batch"));
+    HUB_RETURN_IF_ERROR(Write(&batch, /*sync=*/true));
+    return info;
+  }
+
+  absl::Status Activate(uint32_t generation) override {
+    absl::MutexLock lock(&write_mu_);
+    HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> generations, Generations());
+    std::optional<GenerationInfo> chosen;
+    for (const GenerationInfo& info : generations) {
+      if (info.generation == generation) chosen = info;
+    }
+    if (!chosen.has_value()) {
+      return absl::NotFoundError(absl::StrCat("view generation ", generation, " does not exist"));
+    }
+    rocksdb::WriteBatch batch;
+    HUB_RETURN_IF_ERROR(
+        FromRocksStatus(batch.Put(family(kMeta), kActiveKey, GenerationKey(generation)), "batch"));
+    HUB_RETURN_IF_ERROR(Write(&batch, /*sync=*/true));
+    {
+      absl::MutexLock active_lock(&mu_);
+      active_ = chosen;
+    }
+    for (const GenerationInfo& info : generations) {
+      if (info.generation != generation) HUB_RETURN_IF_ERROR(DropLocked(info.generation));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Drop(uint32_t generation) override {
+    absl::MutexLock lock(&write_mu_);
+    {
+      absl::MutexLock active_lock(&mu_);
+      if (active_.has_value() && active_->generation == generation) {
+        return absl::FailedPreconditionError("the active view generation cannot be dropped");
+      }
+    }
+    return DropLocked(generation);
+  }
+
+  absl::StatusOr<uint64_t> Checkpoint(uint32_t generation) const override {
+    std::string value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family(kMeta),
+                                      kCheckpointPrefix + GenerationKey(generation), &value);
+    if (status.IsNotFound()) return 0;
+    HUB_RETURN_IF_ERROR(FromRocksStatus(status, "reading a view checkpoint"));
+    return GetBigEndian(value, 0, 8);
+  }
+
+  absl::Status Apply(uint32_t generation, const ProjectionBatch& projection) override {
+    HUB_ASSIGN_OR_RETURN(uint64_t checkpoint, Checkpoint(generation));
+    if (projection.checkpoint < checkpoint ||
+        (!projection.events.empty() && projection.events.front().position <= checkpoint)) {
+      return absl::FailedPreconditionError(absl::StrCat("view generation ", generation,
+                                                        " is projected up to ", checkpoint,
+                                                        "; a batch must continue after it"));
+    }
+    rocksdb::WriteBatch batch;
+    for (const ProjectionBatch::Shaped& event : projection.events) {
+      for (size_t v = 0; v < event.variants.size(); ++v) {
+        HUB_RETURN_IF_ERROR(FromRocksStatus(
+            batch.Put(family(kContent),
+                      ContentKey(generation, event.position, static_cast<uint8_t>(v)),
+                      EncodeContent(event.stream_version, event.case_id, event.variants[v])),
+            "batch"));
+      }
+      for (const auto& [principal, variant] : event.visible_to) {
+        std::string index_key = PrincipalKey(generation, principal);
+        PutBigEndian(event.position, 8, &index_key);
+        std::string case_key = CasePrefix(generation, principal, event.case_id);
+        PutBigEndian(event.stream_version, 8, &case_key);
+        std::string case_value;
+        PutBigEndian(event.position, 8, &case_value);
+        case_value.push_back(static_cast<char>(variant));
+        HUB_RETURN_IF_ERROR(FromRocksStatus(
+            batch.Put(family(kIndex), index_key, std::string(1, static_cast<char>(variant))),
+            "batch"));
+        HUB_RETURN_IF_ERROR(
+            FromRocksStatus(batch.Put(family(kCases), case_key, case_value), "batch"));
+      }
+    }
+    for (const auto& [principal, case_id, summary] : projection.summaries) {
+      std::string key = PrincipalKey(generation, principal);
+      key.append(case_id);
+      HUB_RETURN_IF_ERROR(FromRocksStatus(batch.Put(family(kSummaries), key, summary), "batch"));
+    }
+    std::string checkpoint_value;
+    PutBigEndian(projection.checkpoint, 8, &checkpoint_value);
+    HUB_RETURN_IF_ERROR(FromRocksStatus(
+        batch.Put(family(kMeta), kCheckpointPrefix + GenerationKey(generation), checkpoint_value),
+        "batch"));
+    // Views are derived from the log: losing an unsynced tail in a power cut
+    // only means projecting it again from the (equally old) checkpoint.
+    return Write(&batch, /*sync=*/false);
+  }
+
+  absl::StatusOr<std::vector<ViewEvent>> ReadFrom(uint32_t generation, uint16_t principal,
+                                                  uint64_t after_position,
+                                                  size_t max_events) const override {
+    const std::string prefix = PrincipalKey(generation, principal);
+    std::string start = prefix;
+    PutBigEndian(after_position + 1, 8, &start);
+    std::vector<std::string> keys;
+    std::vector<uint64_t> positions;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
+    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix) && keys.size() < max_events;
+         it->Next()) {
+      const std::string_view key(it->key().data(), it->key().size());
+      const uint64_t position = GetBigEndian(key, prefix.size(), 8);
+      positions.push_back(position);
+      keys.push_back(ContentKey(generation, position, static_cast<uint8_t>(it->value()[0])));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
+    return Contents(keys, positions);
+  }
+
+  absl::StatusOr<std::vector<ViewEvent>> ReadCase(uint32_t generation, uint16_t principal,
+                                                  const std::string& case_id, uint64_t from_version,
+                                                  size_t max_events) const override {
+    const std::string prefix = CasePrefix(generation, principal, case_id);
+    std::string start = prefix;
+    PutBigEndian(from_version, 8, &start);
+    std::vector<std::string> keys;
+    std::vector<uint64_t> positions;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kCases)));
+    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix) && keys.size() < max_events;
+         it->Next()) {
+      const std::string_view value(it->value().data(), it->value().size());
+      if (value.size() != 9) return absl::DataLossError("a view case entry is damaged");
+      const uint64_t position = GetBigEndian(value, 0, 8);
+      positions.push_back(position);
+      keys.push_back(ContentKey(generation, position, static_cast<uint8_t>(value[8])));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
+    return Contents(keys, positions);
+  }
+
+  absl::StatusOr<std::optional<std::string>> Summary(uint32_t generation, uint16_t principal,
+                                                     const std::string& case_id) const override {
+    std::string key = PrincipalKey(generation, principal);
+    key.append(case_id);
+    std::string value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family(kSummaries), key, &value);
+    if (status.IsNotFound()) return std::optional<std::string>();
+    HUB_RETURN_IF_ERROR(FromRocksStatus(status, "reading a case summary"));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Summaries(
+      uint32_t generation, uint16_t principal, const std::string& after_case,
+      size_t max_cases) const override {
+    const std::string prefix = PrincipalKey(generation, principal);
+    std::vector<std::pair<std::string, std::string>> summaries;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), family(kSummaries)));
+    for (it->Seek(prefix + after_case);
+         it->Valid() && it->key().starts_with(prefix) && summaries.size() < max_cases; it->Next()) {
+      std::string case_id(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+      if (case_id == after_case && !after_case.empty()) continue;
+      summaries.emplace_back(std::move(case_id), it->value().ToString());
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading case summaries"));
+    return summaries;
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* family(Family f) const { return handles_[f]; }
+
+  absl::Status Write(rocksdb::WriteBatch* batch, bool sync) {
+    rocksdb::WriteOptions options;
+    options.sync = sync;
+    return FromRocksStatus(db_->Write(options, batch), "writing the views");
+  }
+
+  absl::StatusOr<std::vector<ViewEvent>> Contents(const std::vector<std::string>& keys,
+                                                  const std::vector<uint64_t>& positions) const {
+    std::vector<ViewEvent> events;
+    events.reserve(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      std::string value;
+      HUB_RETURN_IF_ERROR(FromRocksStatus(
+          db_->Get(rocksdb::ReadOptions(), family(kContent), keys[i], &value), "reading a view"));
+      HUB_ASSIGN_OR_RETURN(ViewEvent event, DecodeContent(positions[i], value));
+      events.push_back(std::move(event));
+    }
+    return events;
+  }
+
+  absl::Status DropLocked(uint32_t generation) {
+    const std::string begin = GenerationKey(generation);
+    const std::string end = GenerationKey(generation + 1);
+    for (Family f : {kContent, kIndex, kCases, kSummaries}) {
+      HUB_RETURN_IF_ERROR(FromRocksStatus(
+          db_->DeleteRange(rocksdb::WriteOptions(), family(f), begin, end), "dropping a view"));
+    }
+    rocksdb::WriteBatch batch;
+    HUB_RETURN_IF_ERROR(
+        FromRocksStatus(batch.Delete(family(kMeta), kGenerationPrefix + begin), "batch"));
+    HUB_RETURN_IF_ERROR(
+        FromRocksStatus(batch.Delete(family(kMeta), kCheckpointPrefix + begin), "batch"));
+    return Write(&batch, /*sync=*/true);
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  absl::Mutex write_mu_;
+  mutable absl::Mutex mu_;
+  std::optional<GenerationInfo> active_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& directory) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create the views folder ", directory, ": ", error.message()));
+  }
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.info_log_level = rocksdb::WARN_LEVEL;
+  options.keep_log_file_num = 3;
+  options.max_background_jobs = 2;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(64 << 20);
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : kFamilyNames) families.emplace_back(name, family_options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  HUB_RETURN_IF_ERROR(
+      FromRocksStatus(rocksdb::DB::Open(options, directory, families, &handles, &raw),
+                      absl::StrCat("opening the views in ", directory)));
+  auto store = std::make_unique<RocksViewStore>(std::unique_ptr<rocksdb::DB>(raw), handles);
+  HUB_RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+}  // namespace hub::storage

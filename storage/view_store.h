@@ -1,0 +1,113 @@
+// Per-principal views of the event log: for each principal, the events it
+// may see, already shaped (redacted) by the sharing protocol, indexed by
+// global position and by case, plus one summary per case. The views are
+// derived data, kept in their own RocksDB database (<data_dir>/views): they
+// can always be rebuilt from the log.
+//
+// Views are built in generations, one per sharing-protocol version. A new
+// protocol gets a new generation, built from the log while the active one
+// keeps serving; activating it switches every reader at once, so a read
+// never mixes two protocol versions. Each generation's data and its
+// checkpoint (the last log position projected) are written in one atomic
+// batch, so a restart resumes from the checkpoint.
+//
+// Storage does not interpret what it stores: shaping events is the
+// projector's job. Thread safety: all methods may be called concurrently.
+#ifndef HUB_STORAGE_VIEW_STORE_H_
+#define HUB_STORAGE_VIEW_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace hub::storage {
+
+// Which principals a generation serves, and for which protocol.
+struct GenerationInfo {
+  uint32_t generation = 0;
+  std::string protocol_version;
+  // A digest of the whole protocol, to tell a changed file from the same one.
+  std::string protocol_digest;
+  // Principal identities; a principal's index here is its id in the views.
+  std::vector<std::string> principals;
+};
+
+struct ViewEvent {
+  uint64_t position = 0;
+  uint64_t stream_version = 0;
+  std::string case_id;
+  // The shaped event as the principal may see it.
+  std::string payload;
+};
+
+// What projecting a run of log positions produced, written atomically.
+struct ProjectionBatch {
+  struct Shaped {
+    uint64_t position = 0;
+    uint64_t stream_version = 0;
+    std::string case_id;
+    // One payload per distinct shape of the event; principals share them.
+    std::vector<std::string> variants;
+    // (principal index, variant index) for each principal that sees it.
+    std::vector<std::pair<uint16_t, uint8_t>> visible_to;
+  };
+  std::vector<Shaped> events;
+  // (principal index, case id) -> the case summary after these events.
+  std::vector<std::tuple<uint16_t, std::string, std::string>> summaries;
+  // The last log position this batch covers (projected or skipped).
+  uint64_t checkpoint = 0;
+};
+
+class ViewStore {
+ public:
+  // Opens or creates the views database in `directory`.
+  static absl::StatusOr<std::unique_ptr<ViewStore>> Open(const std::string& directory);
+  virtual ~ViewStore() = default;
+
+  // The generation readers use, or nullopt before the first activation.
+  virtual std::optional<GenerationInfo> Active() const = 0;
+  // Every generation that exists (the active one, one being built).
+  virtual absl::StatusOr<std::vector<GenerationInfo>> Generations() const = 0;
+
+  // Registers a new, empty generation (number: one above any existing).
+  virtual absl::StatusOr<GenerationInfo> CreateGeneration(std::string protocol_version,
+                                                          std::string protocol_digest,
+                                                          std::vector<std::string> principals) = 0;
+  // Makes `generation` the one readers use, atomically; then deletes the
+  // data of every other generation.
+  virtual absl::Status Activate(uint32_t generation) = 0;
+  // Deletes a generation that is not active.
+  virtual absl::Status Drop(uint32_t generation) = 0;
+
+  // The last log position projected into `generation` (0: none).
+  virtual absl::StatusOr<uint64_t> Checkpoint(uint32_t generation) const = 0;
+  // Stores a batch and advances the checkpoint, atomically. The batch must
+  // start after the current checkpoint (FAILED_PRECONDITION otherwise).
+  virtual absl::Status Apply(uint32_t generation, const ProjectionBatch& batch) = 0;
+
+  // The principal's events with positions > after_position, in log order.
+  virtual absl::StatusOr<std::vector<ViewEvent>> ReadFrom(uint32_t generation, uint16_t principal,
+                                                          uint64_t after_position,
+                                                          size_t max_events) const = 0;
+  // The principal's events of one case with stream versions >= from_version.
+  virtual absl::StatusOr<std::vector<ViewEvent>> ReadCase(uint32_t generation, uint16_t principal,
+                                                          const std::string& case_id,
+                                                          uint64_t from_version,
+                                                          size_t max_events) const = 0;
+  // The principal's summary of a case, or nullopt if it sees none of it.
+  virtual absl::StatusOr<std::optional<std::string>> Summary(uint32_t generation,
+                                                             uint16_t principal,
+                                                             const std::string& case_id) const = 0;
+  // Every case summary of a principal, in case-id order, after `after_case`.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Summaries(
+      uint32_t generation, uint16_t principal, const std::string& after_case,
+      size_t max_cases) const = 0;
+};
+
+}  // namespace hub::storage
+
+#endif  // HUB_STORAGE_VIEW_STORE_H_
