@@ -185,7 +185,8 @@ absl::Status ValidateRules(const hub::v1::SharingProtocol& protocol, const Locat
     }
   }
   for (int data_class = 1; data_class < hub::v1::DataClass_ARRAYSIZE; ++data_class) {
-    if (hub::v1::DataClass_IsValid(data_class) && !mentioned_classes.contains(data_class)) {
+    if (hub::v1::DataClass_IsValid(data_class) && !mentioned_classes.contains(data_class) &&
+        data_class != hub::v1::PROTOCOL_GOVERNANCE) {
       warnings->push_back(
           absl::StrCat("no rule mentions data class ",
                        hub::v1::DataClass_Name(static_cast<hub::v1::DataClass>(data_class)),

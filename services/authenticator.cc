@@ -105,7 +105,7 @@ grpc::Status Authenticator::Process(const InputMetadata&, grpc::AuthContext* con
                                      ") has been revoked by the partnership CA"));
   }
   const std::string identity = FirstProperty(*context, "peer_spiffe_id");
-  absl::StatusOr<hub::v1::Principal> principal = directory_->Find(identity);
+  absl::StatusOr<hub::v1::Principal> principal = directory()->Find(identity);
   if (!principal.ok()) {
     LogWarning("call refused: unknown identity", {{"identity", identity}});
     return ToGrpcStatus(principal.status());
@@ -118,7 +118,17 @@ absl::StatusOr<hub::v1::Principal> Authenticator::PrincipalOf(
     const grpc::AuthContext& context) const {
   const std::string identity = FirstProperty(context, kPrincipalProperty);
   if (identity.empty()) return absl::UnauthenticatedError("the call was not authenticated");
-  return directory_->Find(identity);
+  return directory()->Find(identity);
+}
+
+std::shared_ptr<const auth::PrincipalDirectory> Authenticator::directory() const {
+  absl::MutexLock lock(&directory_mu_);
+  return directory_;
+}
+
+void Authenticator::ReplaceDirectory(std::shared_ptr<const auth::PrincipalDirectory> directory) {
+  absl::MutexLock lock(&directory_mu_);
+  directory_ = std::move(directory);
 }
 
 }  // namespace hub::services

@@ -69,12 +69,15 @@ class Authenticator : public grpc::AuthMetadataProcessor {
   // The principal of an already authenticated call (for handlers).
   absl::StatusOr<hub::v1::Principal> PrincipalOf(const grpc::AuthContext& context) const;
 
-  const auth::PrincipalDirectory& directory() const { return *directory_; }
+  // The principals in force; replaced when a new sharing protocol applies.
+  std::shared_ptr<const auth::PrincipalDirectory> directory() const;
+  void ReplaceDirectory(std::shared_ptr<const auth::PrincipalDirectory> directory);
 
  private:
   absl::StatusOr<std::string> SerialOf(const std::string& pem) const;
 
-  std::shared_ptr<const auth::PrincipalDirectory> directory_;
+  mutable absl::Mutex directory_mu_;
+  std::shared_ptr<const auth::PrincipalDirectory> directory_ ABSL_GUARDED_BY(directory_mu_);
   std::shared_ptr<const RevocationWatcher> revocation_;
   // Certificate PEM -> serial, so a connection's calls parse it once. Bounded.
   mutable absl::Mutex serial_mu_;

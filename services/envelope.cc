@@ -74,6 +74,12 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
     return absl::InvalidArgumentError(absl::StrCat(
         where, " has no event: set one of EventEnvelope's event fields, e.g. referral_received"));
   }
+  if (envelope->has_protocol_changed()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(where,
+                     " is a protocol_changed event, which only the hub records (use "
+                     "PolicyService.ApplyProtocol)"));
+  }
   if (auth::HasUnknownFields(*envelope)) {
     return absl::InvalidArgumentError(
         absl::StrCat(where,
@@ -119,6 +125,11 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& p
         "; only agency systems and coordinators publish events"));
   }
   if (request.case_id().empty()) return absl::InvalidArgumentError("case_id is required");
+  if (request.case_id().rfind(kReservedCasePrefix, 0) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("case ids beginning with \"",
+                                                   kReservedCasePrefix,
+                                                   "\" are reserved for the hub's own records"));
+  }
   if (request.events().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the publish to case ", request.case_id(), " has no events"));

@@ -17,6 +17,9 @@
 
 namespace hub::services {
 
+// Case ids the hub keeps for its own records (e.g. "hub.protocol").
+inline constexpr char kReservedCasePrefix[] = "hub.";
+
 // How far in the future an occurred_time may be (clock skew between systems).
 inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 

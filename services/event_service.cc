@@ -60,11 +60,14 @@ absl::StatusOr<uint64_t> NextVersionFromToken(const std::string& token,
 class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::SubscribeResponse>,
                                public SubscriptionHub::Subscriber {
  public:
+  // `catch_up_target`: the log position acknowledged when the subscription
+  // began; caught_up is sent once everything up to it has been delivered.
   SubscribeReactor(const Views* views, SubscriptionHub* hub, std::string identity,
-                   const hub::v1::SubscribeRequest& request)
+                   uint64_t catch_up_target, const hub::v1::SubscribeRequest& request)
       : views_(views),
         hub_(hub),
         identity_(std::move(identity)),
+        catch_up_target_(catch_up_target),
         next_position_(request.after_position() + 1),
         case_id_(request.case_id()),
         event_types_(request.event_types().begin(), request.event_types().end()) {}
@@ -179,7 +182,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
         buffer_.push_back(std::move(response));
       }
     }
-    if (buffer_.empty() && !sent_caught_up_ && next_position_ > views_->Projected()) {
+    // The views may lag the log: caught up means everything acknowledged
+    // before the subscription began has been delivered, not merely that the
+    // views have nothing more yet.
+    const uint64_t projected = views_->Projected();
+    if (buffer_.empty() && !sent_caught_up_ && next_position_ > projected &&
+        projected >= catch_up_target_) {
       sent_caught_up_ = true;
       hub::v1::SubscribeResponse response;
       response.mutable_caught_up()->set_position(next_position_ - 1);
@@ -191,6 +199,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   const Views* const views_;
   SubscriptionHub* const hub_;
   const std::string identity_;
+  const uint64_t catch_up_target_;
   std::shared_ptr<SubscribeReactor> self_;
 
   absl::Mutex mu_;
@@ -313,8 +322,9 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
 grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
     grpc::CallbackServerContext* context, const hub::v1::SubscribeRequest* request) {
   absl::StatusOr<hub::v1::Principal> principal = Reader(context);
-  auto reactor = std::make_shared<SubscribeReactor>(
-      views_, subscriptions_, principal.ok() ? principal->identity() : "", *request);
+  auto reactor = std::make_shared<SubscribeReactor>(views_, subscriptions_,
+                                                    principal.ok() ? principal->identity() : "",
+                                                    log_->LastPosition(), *request);
   absl::Status valid = principal.ok() ? ValidateEventTypes(*request) : principal.status();
   SubscribeReactor* raw = reactor.get();
   raw->Begin(std::move(reactor), valid);

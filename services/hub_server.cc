@@ -1,6 +1,8 @@
 #include "services/hub_server.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,8 @@
 #include "services/authenticator.h"
 #include "services/event_service.h"
 #include "services/identity_service.h"
+#include "services/policy_service.h"
+#include "services/protocol_records.h"
 #include "services/server_log.h"
 #include "services/subscriptions.h"
 #include "services/views.h"
@@ -44,14 +48,6 @@ class GrpcHubServer final : public HubServer {
   ~GrpcHubServer() override { Shutdown(0); }
 
   absl::Status Init(const hub::v1::HubConfig& config) {
-    HUB_ASSIGN_OR_RETURN(auth::LoadedProtocol protocol,
-                         auth::LoadSharingProtocolFile(config.sharing_protocol_path()));
-    for (const std::string& warning : protocol.warnings) LogWarning(warning, {});
-    HUB_ASSIGN_OR_RETURN(std::unique_ptr<RevocationWatcher> revocation,
-                         RevocationWatcher::Start(config.tls()));
-    authenticator_ = std::make_shared<Authenticator>(
-        std::make_shared<auth::PrincipalDirectory>(protocol.protocol), std::move(revocation));
-
     storage::EventLogOptions log_options;
     log_options.limits.max_event_bytes = config.limits().max_event_bytes();
     log_options.limits.max_events_per_append = config.limits().max_events_per_append();
@@ -59,8 +55,15 @@ class GrpcHubServer final : public HubServer {
     HUB_ASSIGN_OR_RETURN(event_log_,
                          storage::EventLog::Open(config.data_dir() + "/events", log_options));
 
-    HUB_ASSIGN_OR_RETURN(
-        views_, Views::Start(event_log_.get(), config.data_dir() + "/views", protocol.protocol));
+    HUB_ASSIGN_OR_RETURN(hub::v1::SharingProtocol protocol, ProtocolInForce(config));
+    HUB_ASSIGN_OR_RETURN(std::unique_ptr<RevocationWatcher> revocation,
+                         RevocationWatcher::Start(config.tls()));
+    authenticator_ = std::make_shared<Authenticator>(
+        std::make_shared<auth::PrincipalDirectory>(protocol), std::move(revocation));
+    HUB_ASSIGN_OR_RETURN(views_,
+                         Views::Start(event_log_.get(), config.data_dir() + "/views", protocol));
+    policy_service_ =
+        std::make_unique<PolicyService>(authenticator_, event_log_.get(), views_.get());
 
     identity_service_ = std::make_unique<IdentityService>(authenticator_);
     subscriptions_ = std::make_unique<SubscriptionHub>(
@@ -80,6 +83,7 @@ class GrpcHubServer final : public HubServer {
     builder.AddListeningPort(config.listen_address(), credentials, &port);
     builder.RegisterService(identity_service_.get());
     builder.RegisterService(event_service_.get());
+    builder.RegisterService(policy_service_.get());
     // A message holds at most one append: its events plus envelope overhead.
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(
         config.limits().max_event_bytes() * uint64_t{config.limits().max_events_per_append()} +
@@ -97,6 +101,43 @@ class GrpcHubServer final : public HubServer {
   }
 
   std::string address() const override { return address_; }
+
+  // The protocol recorded in the log is in force; the configured file only
+  // seeds an empty log. A file that differs from the recorded protocol is
+  // reported, not applied: changes go through PolicyService.ApplyProtocol so
+  // that they are validated, recorded and never silently reverted.
+  absl::StatusOr<hub::v1::SharingProtocol> ProtocolInForce(const hub::v1::HubConfig& config) {
+    std::ifstream file(config.sharing_protocol_path());
+    if (!file) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read the sharing protocol ", config.sharing_protocol_path()));
+    }
+    std::stringstream text;
+    text << file.rdbuf();
+    HUB_ASSIGN_OR_RETURN(auth::LoadedProtocol configured,
+                         auth::ParseSharingProtocol(text.str(), config.sharing_protocol_path()));
+    for (const std::string& warning : configured.warnings) LogWarning(warning, {});
+    HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> recorded,
+                         LatestRecordedProtocol(*event_log_));
+    if (!recorded.has_value()) {
+      HUB_ASSIGN_OR_RETURN(uint64_t position,
+                           RecordProtocol(event_log_.get(), configured.protocol, text.str(), "", 0,
+                                          "hubd (from " + config.sharing_protocol_path() + ")"));
+      LogInfo("sharing protocol recorded",
+              {{"version", configured.protocol.version()}, {"position", std::to_string(position)}});
+      return configured.protocol;
+    }
+    if (recorded->digest != ProtocolDigest(configured.protocol)) {
+      LogWarning(
+          "the configured protocol file differs from the protocol in force; apply it with "
+          "`hubctl protocol apply` to change the protocol",
+          {{"file", config.sharing_protocol_path()},
+           {"file_version", configured.protocol.version()},
+           {"in_force_version", recorded->protocol.version()},
+           {"recorded_at", std::to_string(recorded->position)}});
+    }
+    return recorded->protocol;
+  }
 
   void Shutdown(int grace_ms) override {
     absl::MutexLock lock(&shutdown_mu_);
@@ -125,6 +166,7 @@ class GrpcHubServer final : public HubServer {
   std::unique_ptr<IdentityService> identity_service_;
   std::unique_ptr<SubscriptionHub> subscriptions_;
   std::unique_ptr<EventService> event_service_;
+  std::unique_ptr<PolicyService> policy_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

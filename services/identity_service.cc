@@ -15,8 +15,9 @@ grpc::ServerUnaryReactor* IdentityService::WhoAmI(grpc::CallbackServerContext* c
     return reactor;
   }
   *response->mutable_principal() = *std::move(principal);
-  response->set_partnership(authenticator_->directory().partnership());
-  response->set_protocol_version(authenticator_->directory().protocol_version());
+  const std::shared_ptr<const auth::PrincipalDirectory> directory = authenticator_->directory();
+  response->set_partnership(directory->partnership());
+  response->set_protocol_version(directory->protocol_version());
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

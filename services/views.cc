@@ -101,10 +101,12 @@ absl::StatusOr<std::unique_ptr<Projector>> Views::Build(const hub::v1::SharingPr
   return projector;
 }
 
-absl::Status Views::Switch(const hub::v1::SharingProtocol& protocol,
-                           std::chrono::milliseconds timeout) {
-  absl::MutexLock switching(&switch_mu_);
-  HUB_ASSIGN_OR_RETURN(std::unique_ptr<Projector> next, Build(protocol, timeout));
+absl::StatusOr<std::unique_ptr<Projector>> Views::BuildNext(
+    const hub::v1::SharingProtocol& protocol, std::chrono::milliseconds timeout) {
+  return Build(protocol, timeout);
+}
+
+absl::Status Views::Activate(std::unique_ptr<Projector> next) {
   std::shared_ptr<Projector> previous;
   {
     absl::MutexLock lock(&mu_);

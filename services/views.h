@@ -51,10 +51,14 @@ class Views {
   // returns Projected().
   uint64_t WaitProjected(uint64_t position, std::chrono::milliseconds timeout) const;
 
-  // Builds views for `protocol` while the active ones serve, then activates
-  // them. DEADLINE_EXCEEDED (and the old views stay) if they have not caught
-  // up with the log within `timeout`.
-  absl::Status Switch(const hub::v1::SharingProtocol& protocol, std::chrono::milliseconds timeout);
+  // Builds views for `protocol` from the log while the active ones keep
+  // serving, and returns them once caught up, not yet active.
+  // DEADLINE_EXCEEDED (and nothing changes) if they have not caught up
+  // within `timeout`. One protocol change at a time: callers serialize.
+  absl::StatusOr<std::unique_ptr<Projector>> BuildNext(const hub::v1::SharingProtocol& protocol,
+                                                       std::chrono::milliseconds timeout);
+  // Makes views from BuildNext() the active ones, for every reader at once.
+  absl::Status Activate(std::unique_ptr<Projector> next);
 
   // Stops projecting. Idempotent.
   void Stop();
@@ -68,7 +72,6 @@ class Views {
 
   storage::EventLog* const log_;
   std::unique_ptr<storage::ViewStore> store_;
-  absl::Mutex switch_mu_;  // one protocol switch at a time
   mutable absl::Mutex mu_;
   // Shared so that a reader holding it is safe across a protocol switch.
   std::shared_ptr<Projector> active_ ABSL_GUARDED_BY(mu_);

@@ -21,6 +21,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Position 1 of every new hub records the sharing protocol in force.
+constexpr uint64_t kFirst = 2;
+
 std::string Uuid(uint64_t n) {
   return absl::StrFormat("%08x-0000-4000-8000-%012x", static_cast<uint32_t>(n >> 48),
                          n & 0xffffffffffffULL);
@@ -96,8 +99,8 @@ class EventServiceTest : public ::testing::Test {
 TEST_F(EventServiceTest, PublishedEventsAreStampedAndSurviveARestart) {
   hub::v1::PublishResponse response;
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1, 2}), &response).ok());
-  EXPECT_EQ(response.first_position(), 1u);
-  EXPECT_EQ(response.last_position(), 2u);
+  EXPECT_EQ(response.first_position(), kFirst);
+  EXPECT_EQ(response.last_position(), kFirst + 1);
   EXPECT_EQ(response.first_version(), 1u);
   EXPECT_FALSE(response.already_stored());
 
@@ -109,7 +112,7 @@ TEST_F(EventServiceTest, PublishedEventsAreStampedAndSurviveARestart) {
   EXPECT_EQ(events[1].producing_agency(), "police");
   EXPECT_EQ(events[1].producer_identity(),
             "spiffe://drive.example-county.gov.uk/agency/police/agency");
-  EXPECT_EQ(events[1].global_position(), 2u);
+  EXPECT_EQ(events[1].global_position(), kFirst + 1);
   EXPECT_EQ(events[1].stream_version(), 2u);
   EXPECT_EQ(events[1].classification(), hub::v1::OFFENDING);
   EXPECT_GT(events[1].recorded_time().seconds(), 1795000000);
@@ -328,7 +331,7 @@ TEST_F(EventServiceTest, BadInputGetsAClearStatusAndChangesNothing) {
   // And the first valid publish still gets position 1: nothing was consumed.
   hub::v1::PublishResponse first;
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1}), &first).ok());
-  EXPECT_EQ(first.first_position(), 1u);
+  EXPECT_EQ(first.first_position(), kFirst);
 }
 
 // Reads a subscription until `count` events arrived (or the stream ends),
@@ -359,7 +362,7 @@ TEST_F(EventServiceTest, ASubscriberCatchesUpThenFollowsLiveWithoutGapsOrDuplica
   ASSERT_EQ(positions.size(), kBacklog);
   hub::v1::SubscribeResponse item;
   ASSERT_TRUE(stream->Read(&item));
-  EXPECT_EQ(item.caught_up().position(), kBacklog);
+  EXPECT_EQ(item.caught_up().position(), kBacklog + kFirst - 1);
 
   // Two agencies publish concurrently while the subscriber follows.
   constexpr uint64_t kLivePerAgency = 150;
@@ -376,21 +379,22 @@ TEST_F(EventServiceTest, ASubscriberCatchesUpThenFollowsLiveWithoutGapsOrDuplica
   for (std::thread& publisher : publishers) publisher.join();
   ASSERT_EQ(positions.size(), kBacklog + 2 * kLivePerAgency);
   for (size_t i = 0; i < positions.size(); ++i) {
-    ASSERT_EQ(positions[i], i + 1) << "gap or duplicate at index " << i;
+    ASSERT_EQ(positions[i], i + kFirst) << "gap or duplicate at index " << i;
   }
   context.TryCancel();
 
   // Reconnecting after position 3100 resumes exactly at 3101.
+  const uint64_t last = kBacklog + 2 * kLivePerAgency + kFirst;
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {999999})).ok());
   grpc::ClientContext resumed_context;
   hub::v1::SubscribeRequest resume;
   resume.set_after_position(3100);
   auto resumed = stub->Subscribe(&resumed_context, resume);
   std::vector<uint64_t> rest;
-  ReadEvents(resumed.get(), kBacklog + 2 * kLivePerAgency + 1 - 3100, &rest);
+  ReadEvents(resumed.get(), last - 3100, &rest);
   ASSERT_FALSE(rest.empty());
   EXPECT_EQ(rest.front(), 3101u);
-  EXPECT_EQ(rest.back(), kBacklog + 2 * kLivePerAgency + 1);
+  EXPECT_EQ(rest.back(), last);
   resumed_context.TryCancel();
 }
 
@@ -409,13 +413,13 @@ TEST_F(EventServiceTest, SubscriptionsFilterByCaseAndEventType) {
               r.set_case_id("C-2");
               return r;
             }(),
-            {3, 4}},
+            {kFirst + 2, kFirst + 3}},
            {[] {
               hub::v1::SubscribeRequest r;
               r.add_event_types("case_closed");
               return r;
             }(),
-            {3}}}) {
+            {kFirst + 2}}}) {
     grpc::ClientContext context;
     auto stream = stub->Subscribe(&context, request);
     std::vector<uint64_t> positions;

@@ -3,6 +3,8 @@
 // Online commands connect to a running hub over mutual TLS with a client
 // certificate; offline commands open a stopped hub's data folder.
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "storage/event_log.h"
 
 #include "hub/v1/identity_service.grpc.pb.h"
+#include "hub/v1/policy_service.grpc.pb.h"
 #include "tools/hubctl/connection.h"
 
 ABSL_FLAG(std::string, hub, "localhost:7443", "The hub's address (host:port).");
@@ -38,7 +41,10 @@ constexpr char kUsage[] =
     "The multi-agency hub's command-line tool.\n\n"
     "Online (needs a running hub and a client certificate, see --certs_dir and --as):\n"
     "  hubctl whoami                        how the hub sees your certificate\n"
-    "  hubctl health                        the hub's gRPC health status\n\n"
+    "  hubctl health                        the hub's gRPC health status\n"
+    "  hubctl protocol show                 the sharing protocol in force (text format)\n"
+    "  hubctl protocol apply FILE           validate, rebuild the views under, and put in force\n"
+    "                                       a new sharing protocol (operator certificate)\n\n"
     "Offline (hubd must be stopped):\n"
     "  hubctl log verify [--data_dir=DIR]   verify the event log's hash chain and indexes\n"
     "  hubctl log read [--data_dir=DIR] [--from=N] [--limit=N]\n"
@@ -125,6 +131,51 @@ int Health() {
   return serving ? 0 : 1;
 }
 
+int ProtocolShow() {
+  auto channel = ConnectFromFlags();
+  if (!channel.ok()) return Fail(channel.status().ToString());
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  hub::v1::GetProtocolResponse response;
+  grpc::Status status = hub::v1::PolicyService::NewStub(*channel)->GetProtocol(
+      &context, hub::v1::GetProtocolRequest(), &response);
+  if (!status.ok()) return Fail(Describe(status));
+  std::printf("# version %s, digest %s, recorded at log position %llu\n%s",
+              response.protocol().version().c_str(), response.digest().c_str(),
+              static_cast<unsigned long long>(response.recorded_at_position()),
+              response.protocol_text().c_str());
+  return 0;
+}
+
+int ProtocolApply(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return Fail("cannot read " + path);
+  std::stringstream text;
+  text << file.rdbuf();
+  auto channel = ConnectFromFlags();
+  if (!channel.ok()) return Fail(channel.status().ToString());
+  grpc::ClientContext context;
+  // Rebuilding every view of a large log takes a while.
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+  hub::v1::ApplyProtocolRequest request;
+  request.set_protocol_text(text.str());
+  hub::v1::ApplyProtocolResponse response;
+  grpc::Status status =
+      hub::v1::PolicyService::NewStub(*channel)->ApplyProtocol(&context, request, &response);
+  if (!status.ok()) return Fail(Describe(status));
+  for (const std::string& warning : response.warnings()) {
+    std::fprintf(stderr, "warning: %s\n", warning.c_str());
+  }
+  std::printf(
+      "protocol %s in force (was %s); recorded at log position %llu; views rebuilt "
+      "through position %llu in %lld ms\n",
+      response.version().c_str(), response.previous_version().c_str(),
+      static_cast<unsigned long long>(response.recorded_at_position()),
+      static_cast<unsigned long long>(response.rebuilt_through_position()),
+      static_cast<long long>(response.rebuild_milliseconds()));
+  return 0;
+}
+
 absl::StatusOr<std::unique_ptr<hub::storage::EventLog>> OpenExistingLog() {
   hub::storage::EventLogOptions options;
   options.create_if_missing = false;
@@ -169,6 +220,10 @@ int main(int argc, char** argv) {
   using Command = std::vector<std::string>;
   if (command == Command{"whoami"}) return WhoAmI();
   if (command == Command{"health"}) return Health();
+  if (command == Command{"protocol", "show"}) return ProtocolShow();
+  if (command.size() == 3 && command[0] == "protocol" && command[1] == "apply") {
+    return ProtocolApply(command[2]);
+  }
   if (command == Command{"log", "verify"}) return LogVerify();
   if (command == Command{"log", "read"}) return LogRead();
   std::fprintf(stderr, "%s", kUsage);

@@ -1,0 +1,104 @@
+#include "services/policy_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+#include "auth/principal_directory.h"
+#include "auth/sharing_protocol.h"
+#include "proto/status_macros.h"
+#include "services/grpc_status.h"
+#include "services/protocol_records.h"
+#include "services/server_log.h"
+
+namespace hub::services {
+namespace {
+
+// Rebuilding the views of a national-scale log takes a while.
+constexpr std::chrono::minutes kRebuildTimeout(30);
+
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
+                                     const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
+
+absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std::string& text,
+                                  hub::v1::ApplyProtocolResponse* response) {
+  if (principal.role() != hub::v1::ADMIN) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "principal ", principal.identity(), " has role ", hub::v1::Role_Name(principal.role()),
+        "; only the hub operator (admin role) applies sharing protocols"));
+  }
+  HUB_ASSIGN_OR_RETURN(auth::LoadedProtocol loaded,
+                       auth::ParseSharingProtocol(text, "protocol_text"));
+  absl::MutexLock lock(&apply_mu_);
+  HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> current, LatestRecordedProtocol(*log_));
+  const std::string previous = current.has_value() ? current->protocol.version() : "";
+  if (current.has_value() && loaded.protocol.version() == previous) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("protocol version ", previous,
+                     " is already in force; give the new protocol a new version"));
+  }
+  if (current.has_value() && loaded.protocol.partnership() != current->protocol.partnership()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the protocol is for partnership ", loaded.protocol.partnership(),
+                     ", this hub serves ", current->protocol.partnership()));
+  }
+  const absl::Time started = absl::Now();
+  LogInfo("rebuilding views for a new sharing protocol", {{"version", loaded.protocol.version()},
+                                                          {"previous_version", previous},
+                                                          {"applied_by", principal.identity()}});
+  // Build first: if it fails, nothing is recorded and nothing changes.
+  HUB_ASSIGN_OR_RETURN(std::unique_ptr<Projector> next,
+                       views_->BuildNext(loaded.protocol, kRebuildTimeout));
+  HUB_ASSIGN_OR_RETURN(
+      uint64_t position,
+      RecordProtocol(log_, loaded.protocol, text, previous,
+                     current.has_value() ? current->case_version : 0, principal.identity()));
+  const uint64_t rebuilt_through = next->checkpoint();
+  HUB_RETURN_IF_ERROR(views_->Activate(std::move(next)));
+  authenticator_->ReplaceDirectory(std::make_shared<auth::PrincipalDirectory>(loaded.protocol));
+  response->set_version(loaded.protocol.version());
+  response->set_previous_version(previous);
+  response->set_recorded_at_position(position);
+  for (const std::string& warning : loaded.warnings) response->add_warnings(warning);
+  response->set_rebuild_milliseconds(absl::ToInt64Milliseconds(absl::Now() - started));
+  response->set_rebuilt_through_position(rebuilt_through);
+  LogInfo("sharing protocol applied",
+          {{"version", loaded.protocol.version()},
+           {"position", std::to_string(position)},
+           {"rebuild_ms", std::to_string(response->rebuild_milliseconds())}});
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* PolicyService::ApplyProtocol(grpc::CallbackServerContext* context,
+                                                       const hub::v1::ApplyProtocolRequest* request,
+                                                       hub::v1::ApplyProtocolResponse* response) {
+  absl::StatusOr<hub::v1::Principal> principal =
+      authenticator_->PrincipalOf(*context->auth_context());
+  if (!principal.ok()) return FinishWith(context, principal.status());
+  return FinishWith(context, Apply(*principal, request->protocol_text(), response));
+}
+
+grpc::ServerUnaryReactor* PolicyService::GetProtocol(grpc::CallbackServerContext* context,
+                                                     const hub::v1::GetProtocolRequest*,
+                                                     hub::v1::GetProtocolResponse* response) {
+  absl::StatusOr<hub::v1::Principal> principal =
+      authenticator_->PrincipalOf(*context->auth_context());
+  if (!principal.ok()) return FinishWith(context, principal.status());
+  absl::StatusOr<std::optional<RecordedProtocol>> current = LatestRecordedProtocol(*log_);
+  if (!current.ok()) return FinishWith(context, current.status());
+  if (!current->has_value()) {
+    return FinishWith(context, absl::FailedPreconditionError("no protocol has been recorded"));
+  }
+  *response->mutable_protocol() = (*current)->protocol;
+  response->set_protocol_text((*current)->text);
+  response->set_digest((*current)->digest);
+  response->set_recorded_at_position((*current)->position);
+  return FinishWith(context, absl::OkStatus());
+}
+
+}  // namespace hub::services

@@ -1,0 +1,42 @@
+// PolicyService: the sharing protocol in force, and changing it.
+#ifndef HUB_SERVICES_POLICY_SERVICE_H_
+#define HUB_SERVICES_POLICY_SERVICE_H_
+
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+
+#include "services/authenticator.h"
+#include "services/views.h"
+#include "storage/event_log.h"
+
+#include "hub/v1/policy_service.grpc.pb.h"
+
+namespace hub::services {
+
+class PolicyService final : public hub::v1::PolicyService::CallbackService {
+ public:
+  PolicyService(std::shared_ptr<Authenticator> authenticator, storage::EventLog* log, Views* views)
+      : authenticator_(std::move(authenticator)), log_(log), views_(views) {}
+
+  grpc::ServerUnaryReactor* ApplyProtocol(grpc::CallbackServerContext* context,
+                                          const hub::v1::ApplyProtocolRequest* request,
+                                          hub::v1::ApplyProtocolResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetProtocol(grpc::CallbackServerContext* context,
+                                        const hub::v1::GetProtocolRequest* request,
+                                        hub::v1::GetProtocolResponse* response) override;
+
+ private:
+  absl::Status Apply(const hub::v1::Principal& principal, const std::string& text,
+                     hub::v1::ApplyProtocolResponse* response);
+
+  std::shared_ptr<Authenticator> authenticator_;
+  storage::EventLog* const log_;
+  Views* const views_;
+  absl::Mutex apply_mu_;  // one protocol change at a time
+};
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_POLICY_SERVICE_H_

@@ -1,0 +1,192 @@
+// Changing the sharing protocol on a running hub: who may, what is refused,
+// that the views are rebuilt and what is delivered changes from then on,
+// and that the change is recorded in the log and survives a restart.
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+
+#include "tests/integration/hub_process.h"
+#include "tests/testing/temp_dir.h"
+
+#include "hub/v1/event_service.grpc.pb.h"
+#include "hub/v1/policy_service.grpc.pb.h"
+
+namespace hub::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ExampleProtocol() {
+  std::ifstream file(ExampleProtocolPath());
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// The example protocol as version 2026-12-1, with housing no longer told
+// the IDVA's victim-risk summary.
+std::string ProtocolWithoutHousingSummary() {
+  std::string text = ExampleProtocol();
+  text.replace(text.find("version: \"2026-11-1\""), 20, "version: \"2026-12-1\"");
+  const size_t rule = text.find("name: \"victim-risk-summary\"");
+  const std::string housing =
+      "  principals: \"spiffe://drive.example-county.gov.uk/agency/housing/agency\"\n";
+  text.erase(text.find(housing, rule), housing.size());
+  return text;
+}
+
+class ProtocolChangeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Restart(); }
+
+  void Restart() {
+    hub_.reset();
+    auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, dir_.Sub("data")));
+    ASSERT_TRUE(started.ok()) << started.status();
+    hub_ = std::move(started).value();
+  }
+
+  void PublishSafetyUpdate(const std::string& event_id) {
+    hub::v1::PublishRequest request;
+    request.set_case_id("C-9");
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(event_id);
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+    event->mutable_victim_safety_information()->set_risk_change(hub::v1::REDUCED);
+    grpc::ClientContext context;
+    hub::v1::PublishResponse response;
+    ASSERT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "idva-agency"))
+                    ->Publish(&context, request, &response)
+                    .ok());
+  }
+
+  size_t Visible(const std::string& as) {
+    grpc::ClientContext context;
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id("C-9");
+    hub::v1::ReadCaseResponse response;
+    EXPECT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
+                    ->ReadCase(&context, request, &response)
+                    .ok());
+    return response.events_size();
+  }
+
+  grpc::Status Apply(const std::string& as, const std::string& text,
+                     hub::v1::ApplyProtocolResponse* response) {
+    grpc::ClientContext context;
+    hub::v1::ApplyProtocolRequest request;
+    request.set_protocol_text(text);
+    return hub::v1::PolicyService::NewStub(pki_.Channel(hub_->address(), as))
+        ->ApplyProtocol(&context, request, response);
+  }
+
+  std::string VersionInForce(const std::string& as) {
+    grpc::ClientContext context;
+    hub::v1::GetProtocolResponse response;
+    EXPECT_TRUE(hub::v1::PolicyService::NewStub(pki_.Channel(hub_->address(), as))
+                    ->GetProtocol(&context, hub::v1::GetProtocolRequest(), &response)
+                    .ok());
+    return response.protocol().version();
+  }
+
+  TempDir dir_;
+  TestPki pki_{dir_.Sub("pki")};
+  std::unique_ptr<HubProcess> hub_;
+};
+
+TEST_F(ProtocolChangeTest, OnlyTheOperatorAppliesAndBadProtocolsAreRefused) {
+  hub::v1::ApplyProtocolResponse response;
+  for (const char* who : {"police-agency", "dapp-coordinator", "governance-auditor"}) {
+    EXPECT_EQ(Apply(who, ProtocolWithoutHousingSummary(), &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << who;
+  }
+  std::string broken = ProtocolWithoutHousingSummary();
+  broken.replace(broken.find("lawful_basis:"), 13, "lawful_basiz:");
+  grpc::Status status = Apply("operator-admin", broken, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("protocol_text:"));
+  status = Apply("operator-admin", ExampleProtocol(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("2026-11-1 is already in force"));
+  EXPECT_EQ(VersionInForce("police-agency"), "2026-11-1");
+}
+
+TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
+  PublishSafetyUpdate("00000000-0000-4000-8000-000000000001");
+  ASSERT_EQ(Visible("housing-agency"), 1u);
+
+  // Housing follows its subscription across the change.
+  grpc::ClientContext housing_context;
+  auto housing = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "housing-agency"))
+                     ->Subscribe(&housing_context, hub::v1::SubscribeRequest());
+  hub::v1::SubscribeResponse item;
+  ASSERT_TRUE(housing->Read(&item));
+  ASSERT_TRUE(item.has_event());
+  ASSERT_TRUE(housing->Read(&item));
+  ASSERT_TRUE(item.has_caught_up());
+
+  hub::v1::ApplyProtocolResponse response;
+  grpc::Status status = Apply("operator-admin", ProtocolWithoutHousingSummary(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.version(), "2026-12-1");
+  EXPECT_EQ(response.previous_version(), "2026-11-1");
+  EXPECT_GT(response.recorded_at_position(), 2u);
+  EXPECT_GE(response.rebuild_milliseconds(), 0);
+  EXPECT_GE(response.rebuilt_through_position(), 2u);
+  EXPECT_THAT(hub_->Logs(), HasSubstr("msg=\"sharing protocol applied\" version=2026-12-1"));
+
+  // The rebuilt views apply the new protocol to the whole log.
+  EXPECT_EQ(Visible("housing-agency"), 0u);
+  EXPECT_EQ(Visible("police-agency"), 1u);
+  EXPECT_EQ(VersionInForce("housing-agency"), "2026-12-1");
+
+  // From then on, housing's live stream no longer carries such updates,
+  // while the police's does.
+  PublishSafetyUpdate("00000000-0000-4000-8000-000000000002");
+  grpc::ClientContext police_context;
+  auto police = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
+                    ->Subscribe(&police_context, hub::v1::SubscribeRequest());
+  int police_events = 0;
+  while (police->Read(&item) && !item.has_caught_up()) ++police_events;
+  EXPECT_EQ(police_events, 2);
+  police_context.TryCancel();
+  // A case allocation housing may still see, published after the update:
+  // the next thing on housing's stream must be it, not the update.
+  {
+    hub::v1::PublishRequest request;
+    request.set_case_id("C-9");
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id("00000000-0000-4000-8000-000000000003");
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(hub::v1::PURPOSE_CASE_MANAGEMENT);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+    event->mutable_case_allocated()->set_case_manager_id("CM-2");
+    grpc::ClientContext context;
+    hub::v1::PublishResponse published;
+    ASSERT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "drive-agency"))
+                    ->Publish(&context, request, &published)
+                    .ok());
+  }
+  ASSERT_TRUE(housing->Read(&item));
+  ASSERT_TRUE(item.has_event());
+  EXPECT_TRUE(item.event().has_case_allocated())
+      << "housing received an event the new protocol withholds: " << item.DebugString();
+  housing_context.TryCancel();
+
+  // The log is authoritative: a restart keeps the applied protocol, even
+  // though the configured file still holds the old one.
+  Restart();
+  EXPECT_EQ(VersionInForce("police-agency"), "2026-12-1");
+  EXPECT_EQ(Visible("housing-agency"), 1u);  // the allocation only
+  EXPECT_THAT(hub_->Logs(), HasSubstr("differs from the protocol in force"));
+}
+
+}  // namespace
+}  // namespace hub::testing
