@@ -1,5 +1,6 @@
 #include "services/projector.h"
 
+#include <array>
 #include <map>
 #include <utility>
 
@@ -68,6 +69,16 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   // Summaries touched by this batch: (principal, case) -> summary.
   std::map<std::pair<uint16_t, std::string>, hub::v1::CaseSummary> summaries;
   const std::vector<std::string>& principals = generation_.principals;
+  // What each principal may see, per purpose: decided once per batch, not
+  // once per event.
+  std::vector<std::array<auth::ClassMask, hub::v1::Purpose_ARRAYSIZE>> allowed_by_purpose(
+      principals.size());
+  for (size_t p = 0; p < principals.size(); ++p) {
+    for (int purpose = 0; purpose < hub::v1::Purpose_ARRAYSIZE; ++purpose) {
+      allowed_by_purpose[p][purpose] =
+          policy_->Allowed(principals[p], static_cast<hub::v1::Purpose>(purpose));
+    }
+  }
   for (const storage::StoredEvent& event : stored) {
     batch.checkpoint = event.position;
     HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(event));
@@ -79,7 +90,9 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
     // per distinct set, not once per principal.
     absl::flat_hash_map<unsigned long, std::pair<int, hub::v1::EventEnvelope>> by_mask;
     for (size_t p = 0; p < principals.size(); ++p) {
-      const auth::ClassMask allowed = policy_->Allowed(principals[p], envelope.purpose());
+      const int purpose = envelope.purpose();
+      if (purpose < 0 || purpose >= hub::v1::Purpose_ARRAYSIZE) continue;
+      const auth::ClassMask& allowed = allowed_by_purpose[p][purpose];
       if (allowed.none()) continue;
       auto [it, inserted] = by_mask.try_emplace(allowed.to_ulong(), -1, hub::v1::EventEnvelope());
       if (inserted) {
