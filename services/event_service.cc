@@ -23,13 +23,6 @@ constexpr int kMaxPageSize = 1000;
 constexpr size_t kSubscriptionBatch = 128;
 constexpr size_t kSubscriptionBatchBytes = 1 << 20;
 
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
-                                     const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 // Page tokens are opaque to clients: the case and the next version, so that a
 // token cannot be replayed against another case.
 std::string PageToken(const std::string& case_id, uint64_t next_version) {
@@ -258,65 +251,65 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
                                                 hub::v1::PublishResponse* response) {
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
-  if (!principal.ok()) return FinishWith(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, principal.status());
   const absl::Time now = absl::Now();
   absl::StatusOr<storage::AppendRequest> append = PrepareAppend(*principal, *request, now, limits_);
-  if (!append.ok()) return FinishWith(context, append.status());
+  if (!append.ok()) return FinishUnary(context, append.status());
   // A caller that has already given up must not get a write it never sees.
   if (absl::FromChrono(context->deadline()) <= now || context->IsCancelled()) {
-    return FinishWith(
+    return FinishUnary(
         context, absl::DeadlineExceededError("the call's deadline passed before the events were "
                                              "written; nothing was stored"));
   }
   absl::StatusOr<storage::AppendResult> result = log_->Append(*append);
-  if (!result.ok()) return FinishWith(context, result.status());
+  if (!result.ok()) return FinishUnary(context, result.status());
   response->set_first_position(result->first_position);
   response->set_last_position(result->last_position);
   response->set_first_version(result->first_version);
   response->set_last_version(result->last_version);
   response->set_already_stored(result->already_stored);
-  return FinishWith(context, absl::OkStatus());
+  return FinishUnary(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* context,
                                                  const hub::v1::ReadCaseRequest* request,
                                                  hub::v1::ReadCaseResponse* response) {
   absl::StatusOr<hub::v1::Principal> principal = Reader(context);
-  if (!principal.ok()) return FinishWith(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, principal.status());
   if (request->case_id().empty()) {
-    return FinishWith(context, absl::InvalidArgumentError("case_id is required"));
+    return FinishUnary(context, absl::InvalidArgumentError("case_id is required"));
   }
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return FinishWith(context,
-                      absl::InvalidArgumentError(absl::StrCat(
-                          "page_size is ", request->page_size(), "; it must be between 0 (default ",
-                          kDefaultPageSize, ") and ", kMaxPageSize)));
+    return FinishUnary(
+        context, absl::InvalidArgumentError(absl::StrCat(
+                     "page_size is ", request->page_size(), "; it must be between 0 (default ",
+                     kDefaultPageSize, ") and ", kMaxPageSize)));
   }
   uint64_t from_version = std::max<uint64_t>(request->from_version(), 1);
   if (!request->page_token().empty()) {
     absl::StatusOr<uint64_t> next = NextVersionFromToken(request->page_token(), request->case_id());
-    if (!next.ok()) return FinishWith(context, next.status());
+    if (!next.ok()) return FinishUnary(context, next.status());
     from_version = *next;
   }
   const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   absl::Status current = AwaitViews();
-  if (!current.ok()) return FinishWith(context, current);
+  if (!current.ok()) return FinishUnary(context, current);
   absl::StatusOr<Views::Handle> view = views_->For(principal->identity());
-  if (!view.ok()) return FinishWith(context, view.status());
+  if (!view.ok()) return FinishUnary(context, view.status());
   // One more than the page tells whether another page follows.
   absl::StatusOr<std::vector<storage::ViewEvent>> events = views_->store().ReadCase(
       view->generation, view->principal, request->case_id(), from_version, page_size + 1);
-  if (!events.ok()) return FinishWith(context, events.status());
+  if (!events.ok()) return FinishUnary(context, events.status());
   for (size_t i = 0; i < events->size() && i < page_size; ++i) {
     absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf((*events)[i]);
-    if (!envelope.ok()) return FinishWith(context, envelope.status());
+    if (!envelope.ok()) return FinishUnary(context, envelope.status());
     *response->add_events() = *std::move(envelope);
   }
   if (events->size() > page_size) {
     response->set_next_page_token(
         PageToken(request->case_id(), (*events)[page_size].stream_version));
   }
-  return FinishWith(context, absl::OkStatus());
+  return FinishUnary(context, absl::OkStatus());
 }
 
 grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(

@@ -16,13 +16,6 @@ namespace {
 // Rebuilding the views of a national-scale log takes a while.
 constexpr std::chrono::minutes kRebuildTimeout(30);
 
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
-                                     const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 }  // namespace
 
 absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std::string& text,
@@ -79,8 +72,8 @@ grpc::ServerUnaryReactor* PolicyService::ApplyProtocol(grpc::CallbackServerConte
                                                        hub::v1::ApplyProtocolResponse* response) {
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
-  if (!principal.ok()) return FinishWith(context, principal.status());
-  return FinishWith(context, Apply(*principal, request->protocol_text(), response));
+  if (!principal.ok()) return FinishUnary(context, principal.status());
+  return FinishUnary(context, Apply(*principal, request->protocol_text(), response));
 }
 
 grpc::ServerUnaryReactor* PolicyService::GetProtocol(grpc::CallbackServerContext* context,
@@ -88,17 +81,17 @@ grpc::ServerUnaryReactor* PolicyService::GetProtocol(grpc::CallbackServerContext
                                                      hub::v1::GetProtocolResponse* response) {
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
-  if (!principal.ok()) return FinishWith(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, principal.status());
   absl::StatusOr<std::optional<RecordedProtocol>> current = LatestRecordedProtocol(*log_);
-  if (!current.ok()) return FinishWith(context, current.status());
+  if (!current.ok()) return FinishUnary(context, current.status());
   if (!current->has_value()) {
-    return FinishWith(context, absl::FailedPreconditionError("no protocol has been recorded"));
+    return FinishUnary(context, absl::FailedPreconditionError("no protocol has been recorded"));
   }
   *response->mutable_protocol() = (*current)->protocol;
   response->set_protocol_text((*current)->text);
   response->set_digest((*current)->digest);
   response->set_recorded_at_position((*current)->position);
-  return FinishWith(context, absl::OkStatus());
+  return FinishUnary(context, absl::OkStatus());
 }
 
 }  // namespace hub::services

@@ -14,6 +14,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+
 #include "auth/sharing_policy.h"
 #include "auth/sharing_protocol.h"
 #include "services/envelope.h"
@@ -132,9 +133,8 @@ int main(int argc, char** argv) {
   for (const auto& principal : protocol->protocol.principals()) {
     principals.push_back(principal.identity());
   }
-  auto generation = (*views)->CreateGeneration(protocol->protocol.version(),
-                                               hub::services::ProtocolDigest(protocol->protocol),
-                                               principals);
+  auto generation = (*views)->CreateGeneration(
+      protocol->protocol.version(), hub::services::ProtocolDigest(protocol->protocol), principals);
   Check(generation.status());
   hub::services::Projector projector(
       log->get(), views->get(), *generation,
