@@ -235,8 +235,16 @@ TEST_F(PowerCutTest, EveryAcknowledgedAppendSurvivesAPowerCut) {
       });
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(30 + 20 * round));
-    fs_->CutPower();
+    // Acknowledgements seen after this flag do not count, so every one that
+    // counts was given before the power went.
     power_cut.store(true);
+    fs_->CutPower();
+    // An append after the cut "succeeds" (its sync goes nowhere) and must not
+    // be there afterwards: the cut really loses what was not synced.
+    AppendRequest after_cut;
+    after_cut.case_id = "C-after-cut";
+    after_cut.events.push_back({absl::StrCat("after-cut-", round), "lost"});
+    (void)log.Append(after_cut);
     for (std::thread& appender : appenders) appender.join();
     opened->reset();
     fs_->LoseUnsyncedData();
@@ -251,6 +259,8 @@ TEST_F(PowerCutTest, EveryAcknowledgedAppendSurvivesAPowerCut) {
       for (const StoredEvent& event : *events) stored[event.event_id] = event.position;
       next += events->size();
     }
+    EXPECT_EQ(stored.count(absl::StrCat("after-cut-", round)), 0u)
+        << "an append made after the power cut survived it";
     for (const auto& [id, position] : acknowledged) {
       auto found = stored.find(id);
       ASSERT_NE(found, stored.end()) << "acknowledged " << id << " was lost in the power cut";
