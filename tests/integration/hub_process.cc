@@ -150,6 +150,15 @@ void HubProcess::DrainLogs(int fd) {
   logs_changed_.SignalAll();
 }
 
+bool HubProcess::WaitForLog(const std::string& text, absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  while (logs_.find(text) == std::string::npos) {
+    if (exited_ || logs_changed_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  return logs_.find(text) != std::string::npos;
+}
+
 std::string HubProcess::Logs() const {
   absl::MutexLock lock(&mu_);
   return logs_;

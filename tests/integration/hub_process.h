@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/channel.h"
 
 namespace hub::testing {
@@ -58,6 +59,9 @@ class HubProcess {
 
   const std::string& address() const { return address_; }
   std::string Logs() const;
+  // Whether hubd logs a line containing `text` within `timeout` (its log
+  // reaches the test through a pipe, after the RPC that caused it returns).
+  bool WaitForLog(const std::string& text, absl::Duration timeout) const;
   // Sends SIGTERM and returns the exit status once hubd has stopped.
   int Stop();
 
@@ -72,7 +76,7 @@ class HubProcess {
   mutable absl::Mutex mu_;
   std::string logs_ ABSL_GUARDED_BY(mu_);
   bool exited_ ABSL_GUARDED_BY(mu_) = false;
-  absl::CondVar logs_changed_;
+  mutable absl::CondVar logs_changed_;
 };
 
 // A configuration for a hub whose certificates come from `pki`, data in

@@ -140,7 +140,9 @@ TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
   EXPECT_GT(response.recorded_at_position(), 2u);
   EXPECT_GE(response.rebuild_milliseconds(), 0);
   EXPECT_GE(response.rebuilt_through_position(), 2u);
-  EXPECT_THAT(hub_->Logs(), HasSubstr("msg=\"sharing protocol applied\" version=2026-12-1"));
+  EXPECT_TRUE(
+      hub_->WaitForLog("msg=\"sharing protocol applied\" version=2026-12-1", absl::Seconds(10)))
+      << hub_->Logs();
 
   // The rebuilt views apply the new protocol to the whole log.
   EXPECT_EQ(Visible("housing-agency"), 0u);
