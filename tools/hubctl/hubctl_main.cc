@@ -21,6 +21,7 @@
 #include "hub/v1/identity_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
 #include "tools/hubctl/connection.h"
+#include "tools/hubctl/event_commands.h"
 
 ABSL_FLAG(std::string, hub, "localhost:7443", "The hub's address (host:port).");
 ABSL_FLAG(std::string, certs_dir, "data/certs",
@@ -34,6 +35,10 @@ ABSL_FLAG(int, timeout_ms, 10000, "Deadline of each call.");
 ABSL_FLAG(std::string, data_dir, "./data", "The hub's data folder (offline commands).");
 ABSL_FLAG(uint64_t, from, 1, "log read: first global position.");
 ABSL_FLAG(uint64_t, limit, 20, "log read: how many events at most.");
+ABSL_FLAG(bool, json, false, "Print JSON, one object per line, for scripts.");
+ABSL_FLAG(uint64_t, after, 0, "tail: start after this global position.");
+ABSL_FLAG(std::string, case_id, "", "tail: only this case.");
+ABSL_FLAG(bool, until_caught_up, false, "tail: stop once caught up instead of following.");
 
 namespace {
 
@@ -42,6 +47,11 @@ constexpr char kUsage[] =
     "Online (needs a running hub and a client certificate, see --certs_dir and --as):\n"
     "  hubctl whoami                        how the hub sees your certificate\n"
     "  hubctl health                        the hub's gRPC health status\n"
+    "  hubctl publish FILE                  publish a hub.v1.PublishRequest (text format or "
+    ".json)\n"
+    "  hubctl read CASE_ID                  a case's events in your view\n"
+    "  hubctl tail [--after=N] [--case_id=C] [--until_caught_up]\n"
+    "                                       follow your view of the log\n"
     "  hubctl protocol show                 the sharing protocol in force (text format)\n"
     "  hubctl protocol apply FILE           validate, rebuild the views under, and put in force\n"
     "                                       a new sharing protocol (operator certificate)\n\n"
@@ -221,11 +231,29 @@ int main(int argc, char** argv) {
   if (command == Command{"whoami"}) return WhoAmI();
   if (command == Command{"health"}) return Health();
   if (command == Command{"protocol", "show"}) return ProtocolShow();
+  if (command.size() == 2 && (command[0] == "publish" || command[0] == "read")) {
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    const hub::tools::OutputOptions output{absl::GetFlag(FLAGS_json),
+                                           absl::GetFlag(FLAGS_timeout_ms)};
+    return command[0] == "publish" ? hub::tools::PublishFromFile(*channel, command[1], output)
+                                   : hub::tools::ReadCase(*channel, command[1], output);
+  }
+  if (command == Command{"tail"}) {
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    return hub::tools::Tail(*channel, absl::GetFlag(FLAGS_after), absl::GetFlag(FLAGS_case_id),
+                            absl::GetFlag(FLAGS_until_caught_up),
+                            {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+  }
   if (command.size() == 3 && command[0] == "protocol" && command[1] == "apply") {
     return ProtocolApply(command[2]);
   }
   if (command == Command{"log", "verify"}) return LogVerify();
   if (command == Command{"log", "read"}) return LogRead();
+  if (!command.empty()) {
+    std::fprintf(stderr, "hubctl: unknown command \"%s\"\n\n", command[0].c_str());
+  }
   std::fprintf(stderr, "%s", kUsage);
   return 2;
 }

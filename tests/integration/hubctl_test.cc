@@ -1,0 +1,92 @@
+// hubctl against a real hubd: the commands people and scripts use, their
+// output and their exit status.
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "tests/integration/hub_process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace hub::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int exit_status = -1;
+  std::string output;  // stdout and stderr
+};
+
+class HubctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, dir_.Sub("data")));
+    ASSERT_TRUE(started.ok()) << started.status();
+    hub_ = std::move(started).value();
+  }
+
+  Result Hubctl(const std::string& as, const std::string& arguments) {
+    const std::string command =
+        absl::StrCat(HUBCTL_PATH, " --hub=", hub_->address(), " --certs_dir=", pki_.dir(),
+                     " --as=", as, " ", arguments, " 2>&1");
+    Result result;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return result;
+    char buffer[4096];
+    size_t n = 0;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+    const int status = pclose(pipe);
+    result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+  }
+
+  const std::string example_ =
+      std::string(HUB_SOURCE_DIR) + "/deploy/examples/publish_referral.textproto";
+  TempDir dir_;
+  TestPki pki_{dir_.Sub("pki")};
+  std::unique_ptr<HubProcess> hub_;
+};
+
+TEST_F(HubctlTest, PublishIsIdempotentAndReadShowsTheCallersView) {
+  Result published = Hubctl("police-agency", "publish " + example_);
+  EXPECT_EQ(published.exit_status, 0) << published.output;
+  EXPECT_THAT(published.output, HasSubstr("stored at positions 2-3, versions 1-2"));
+  Result again = Hubctl("police-agency", "publish " + example_);
+  EXPECT_EQ(again.exit_status, 0);
+  EXPECT_THAT(again.output, HasSubstr("already stored at positions 2-3"));
+
+  Result read = Hubctl("drive-agency", "read C-2026-0001");
+  EXPECT_EQ(read.exit_status, 0) << read.output;
+  EXPECT_THAT(read.output, HasSubstr("referral_received"));
+  EXPECT_THAT(read.output, HasSubstr("risk_assessed"));
+
+  Result json = Hubctl("police-agency", "--json read C-2026-0001");
+  EXPECT_EQ(json.exit_status, 0);
+  EXPECT_THAT(json.output, HasSubstr("\"dashYesCount\":16"));
+
+  Result tail = Hubctl("idva-agency", "tail --until_caught_up");
+  EXPECT_EQ(tail.exit_status, 0) << tail.output;
+  EXPECT_THAT(tail.output, HasSubstr("caught up at position 3"));
+}
+
+TEST_F(HubctlTest, RefusalsExitNonZeroWithTheHubsReason) {
+  Result auditor = Hubctl("governance-auditor", "publish " + example_);
+  EXPECT_EQ(auditor.exit_status, 1);
+  EXPECT_THAT(auditor.output, HasSubstr("only agency systems and coordinators publish"));
+  Result missing = Hubctl("police-agency", "publish /nonexistent.textproto");
+  EXPECT_EQ(missing.exit_status, 1);
+  EXPECT_THAT(missing.output, HasSubstr("cannot read /nonexistent.textproto"));
+  Result usage = Hubctl("police-agency", "frobnicate");
+  EXPECT_EQ(usage.exit_status, 2);
+  EXPECT_THAT(usage.output, HasSubstr("unknown command \"frobnicate\""));
+  EXPECT_THAT(usage.output, HasSubstr("hubctl whoami"));
+  Result who = Hubctl("dapp-coordinator", "whoami");
+  EXPECT_EQ(who.exit_status, 0);
+  EXPECT_THAT(who.output, HasSubstr("role:         COORDINATOR"));
+}
+
+}  // namespace
+}  // namespace hub::testing
