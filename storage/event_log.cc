@@ -27,6 +27,7 @@
 #include "storage/internal/group_commit.h"
 #include "storage/internal/log_format.h"
 #include "storage/internal/rocksdb_status.h"
+#include "storage/merkle_tree.h"
 
 namespace hub::storage {
 namespace {
@@ -149,6 +150,45 @@ class RocksEventLog final : public EventLog {
                }) {}
 
   ~RocksEventLog() override { Close(); }
+
+  absl::Status LoadAudit() {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), audit()));
+    it->SeekToLast();
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading the end of the audit log"));
+    uint64_t size = 0;
+    Sha256Digest digest = kGenesisDigest;
+    if (it->Valid()) {
+      HUB_ASSIGN_OR_RETURN(LogRecord last, DecodeAt(it->key(), it->value()));
+      size = last.position;
+      digest = last.digest;
+    }
+    std::string head_value;
+    rocksdb::Status status =
+        db_->Get(rocksdb::ReadOptions(), meta(), internal::kAuditHeadKey, &head_value);
+    if (!status.IsNotFound() || size != 0) {
+      HUB_RETURN_IF_ERROR(FromRocksStatus(status, "reading the audit head"));
+      HUB_ASSIGN_OR_RETURN(internal::ChainHead head, internal::DecodeChainHead(head_value));
+      if (head.position != size || head.digest != digest) {
+        return absl::DataLossError(absl::StrCat("the stored audit head says ", head.position,
+                                                " records but the audit log holds ", size,
+                                                "; audit records have been removed or altered"));
+      }
+    }
+    // The frontier: at each level where the tree of `size` leaves ends in an
+    // unpaired perfect subtree, that subtree's hash.
+    std::vector<Sha256Digest> frontier;
+    for (int level = 0; level < 64 && (size >> level) != 0; ++level) {
+      frontier.emplace_back();
+      if (((size >> level) & 1) == 0) continue;
+      HUB_ASSIGN_OR_RETURN(frontier.back(),
+                           audit_tree_.PerfectSubtreeHash(level, (size >> level) - 1));
+    }
+    next_audit_ = size;
+    audit_head_ = digest;
+    frontier_ = std::move(frontier);
+    audit_size_.store(size, std::memory_order_release);
+    return absl::OkStatus();
+  }
 
   absl::Status LoadHead() {
     HUB_ASSIGN_OR_RETURN(std::optional<LogRecord> last, LastRecord(nullptr));
@@ -293,6 +333,51 @@ class RocksEventLog final : public EventLog {
     return LastPosition();
   }
 
+  absl::StatusOr<uint64_t> Audit(std::vector<std::string> records) override {
+    if (records.empty()) return absl::InvalidArgumentError("no audit records to append");
+    AppendRequest request;
+    request.audit_records = [records = std::move(records)](const AppendResult&) { return records; };
+    HUB_ASSIGN_OR_RETURN(AppendResult result, queue_.Submit(request));
+    return result.first_audit_index;
+  }
+
+  uint64_t AuditSize() const override { return audit_size_.load(std::memory_order_acquire); }
+
+  absl::StatusOr<std::vector<std::string>> ReadAudit(uint64_t from_index,
+                                                     size_t max_records) const override {
+    absl::ReaderMutexLock lifecycle(&lifecycle_mu_);
+    HUB_RETURN_IF_ERROR(CheckOpen());
+    const uint64_t size = AuditSize();
+    std::vector<std::string> records;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), audit()));
+    Sha256Digest previous{};
+    for (it->Seek(EncodePositionKey(from_index + 1));
+         it->Valid() && from_index + records.size() < size &&
+         records.size() < std::min(max_records, limits().max_read_events);
+         it->Next()) {
+      const uint64_t index = from_index + records.size();
+      HUB_ASSIGN_OR_RETURN(LogRecord record, DecodeAt(it->key(), it->value()));
+      if (record.position != index + 1) {
+        return absl::DataLossError(absl::StrCat("audit record ", index, " is missing"));
+      }
+      if (!records.empty() && record.previous_digest != previous) {
+        return absl::DataLossError(
+            absl::StrCat("audit record ", index, " does not link to the record before it"));
+      }
+      previous = record.digest;
+      records.push_back(std::move(record.payload));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading the audit log"));
+    if (records.empty() && from_index < size) {
+      return absl::DataLossError(absl::StrCat("audit record ", from_index, " is missing"));
+    }
+    return records;
+  }
+
+  const MerkleHashSource& AuditTree() const override { return audit_tree_; }
+
+  absl::StatusOr<uint64_t> VerifyAudit() const override;
+
   absl::StatusOr<VerifiedLog> Verify() const override { return VerifyLog(/*check_indexes=*/true); }
 
   // The hash chain and stored head always; the two indexes only when asked,
@@ -329,6 +414,8 @@ class RocksEventLog final : public EventLog {
   rocksdb::ColumnFamilyHandle* log() const { return handles_[1]; }
   rocksdb::ColumnFamilyHandle* event_ids() const { return handles_[2]; }
   rocksdb::ColumnFamilyHandle* case_index() const { return handles_[3]; }
+  rocksdb::ColumnFamilyHandle* audit() const { return handles_[4]; }
+  rocksdb::ColumnFamilyHandle* audit_nodes() const { return handles_[5]; }
 
   absl::Status CheckOpen() const {
     if (db_ == nullptr) return absl::UnavailableError("the event log is closed");
@@ -410,7 +497,55 @@ class RocksEventLog final : public EventLog {
     absl::flat_hash_map<std::string, uint64_t> case_versions;
     uint64_t next_position = 0;
     Sha256Digest head_digest{};
+    // The audit log's next index, chain head and Merkle frontier (see
+    // PlanAudit), copied from the writer state and written back on success.
+    uint64_t next_audit = 0;
+    Sha256Digest audit_head{};
+    std::vector<Sha256Digest> frontier;
   };
+
+  // Adds audit records to the plan: each hash-chained, and each a new leaf
+  // of the Merkle tree, storing every perfect subtree it completes. The
+  // frontier holds, per level, the last completed left child waiting for its
+  // right sibling.
+  absl::Status PlanAudit(GroupPlan& plan, const std::vector<std::string>& records) const {
+    for (const std::string& payload : records) {
+      if (payload.empty() || payload.size() > limits().max_event_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat("an audit record is ", payload.size(),
+                                                       " bytes; it must be 1 to ",
+                                                       limits().max_event_bytes));
+      }
+      LogRecord record;
+      record.position = plan.next_audit + 1;
+      record.payload = payload;
+      record.previous_digest = plan.audit_head;
+      const std::string encoded = internal::EncodeRecord(&record);
+      plan.audit_head = record.digest;
+      HUB_RETURN_IF_ERROR(FromRocksStatus(
+          plan.batch.Put(audit(), EncodePositionKey(record.position), encoded), "batch"));
+      Sha256Digest node = MerkleLeafHash(payload);
+      uint64_t index = plan.next_audit;
+      int level = 0;
+      HUB_RETURN_IF_ERROR(PutNode(plan, level, index, node));
+      while ((index & 1) == 1) {
+        node = MerkleNodeHash(plan.frontier[level], node);
+        index >>= 1;
+        ++level;
+        HUB_RETURN_IF_ERROR(PutNode(plan, level, index, node));
+      }
+      if (plan.frontier.size() <= static_cast<size_t>(level)) plan.frontier.resize(level + 1);
+      plan.frontier[level] = node;
+      ++plan.next_audit;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PutNode(GroupPlan& plan, int level, uint64_t index, const Sha256Digest& hash) const {
+    return FromRocksStatus(
+        plan.batch.Put(audit_nodes(), internal::EncodeAuditNodeKey(level, index),
+                       rocksdb::Slice(reinterpret_cast<const char*>(hash.data()), hash.size())),
+        "batch");
+  }
 
   absl::StatusOr<PlannedEvent> FindEvent(const GroupPlan& plan, const std::string& event_id,
                                          bool* found) const {
@@ -532,27 +667,54 @@ class RocksEventLog final : public EventLog {
     GroupPlan plan;
     plan.next_position = next_position_;
     plan.head_digest = head_digest_;
+    plan.next_audit = next_audit_;
+    plan.audit_head = audit_head_;
+    plan.frontier = frontier_;
     for (const AppendRequest* request : requests) {
       plan.batch.SetSavePoint();
       const uint64_t next_before = plan.next_position;
       const Sha256Digest head_before = plan.head_digest;
-      absl::StatusOr<AppendResult> result = PlanAppend(plan, *request);
+      const uint64_t audit_before = plan.next_audit;
+      const Sha256Digest audit_head_before = plan.audit_head;
+      const std::vector<Sha256Digest> frontier_before = plan.frontier;
+      // Audit-only requests (from Audit()) carry no events.
+      absl::StatusOr<AppendResult> result =
+          request->events.empty() ? AppendResult() : PlanAppend(plan, *request);
+      if (result.ok() && request->audit_records) {
+        result->first_audit_index = plan.next_audit;
+        const std::vector<std::string> records = request->audit_records(*result);
+        absl::Status audited = PlanAudit(plan, records);
+        if (audited.ok()) {
+          result->audit_count = records.size();
+        } else {
+          result = audited;
+        }
+      }
       if (!result.ok()) {
         plan.batch.RollbackToSavePoint().PermitUncheckedError();
         plan.next_position = next_before;
         plan.head_digest = head_before;
+        plan.next_audit = audit_before;
+        plan.audit_head = audit_head_before;
+        plan.frontier = frontier_before;
       } else {
         plan.batch.PopSavePoint().PermitUncheckedError();
       }
       results.push_back(std::move(result));
     }
     const uint64_t sequence = ++staged_groups_;
-    const bool writes = plan.next_position != next_position_;
+    const bool writes = plan.next_position != next_position_ || plan.next_audit != next_audit_;
     if (writes) {
       absl::Status status = FromRocksStatus(
           plan.batch.Put(meta(), internal::kChainHeadKey,
                          internal::EncodeChainHead(plan.next_position - 1, plan.head_digest)),
           "batch");
+      if (status.ok() && plan.next_audit != next_audit_) {
+        status = FromRocksStatus(
+            plan.batch.Put(meta(), internal::kAuditHeadKey,
+                           internal::EncodeChainHead(plan.next_audit, plan.audit_head)),
+            "batch");
+      }
       if (status.ok()) {
         status = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &plan.batch),
                                  "writing the event log");
@@ -560,11 +722,14 @@ class RocksEventLog final : public EventLog {
       if (!status.ok()) {
         RecordFailure(status);
         return [this, sequence, results = std::move(results)]() mutable {
-          return FinishGroup(sequence, /*synced=*/false, 0, std::move(results));
+          return FinishGroup(sequence, /*synced=*/false, 0, 0, std::move(results));
         };
       }
       next_position_ = plan.next_position;
       head_digest_ = plan.head_digest;
+      next_audit_ = plan.next_audit;
+      audit_head_ = plan.audit_head;
+      frontier_ = plan.frontier;
       {
         absl::MutexLock lock(&sync_mu_);
         written_groups_ = sequence;
@@ -576,12 +741,12 @@ class RocksEventLog final : public EventLog {
       }
       for (auto& [case_id, version] : plan.case_versions) case_versions_[case_id] = version;
     }
-    return [this, sequence, writes, last = plan.next_position - 1,
+    return [this, sequence, writes, last = plan.next_position - 1, audit_size = plan.next_audit,
             results = std::move(results)]() mutable {
       absl::Status synced;
       if (writes) synced = SyncThrough(sequence);
       if (!synced.ok()) RecordFailure(synced);
-      return FinishGroup(sequence, writes && synced.ok(), last, std::move(results));
+      return FinishGroup(sequence, writes && synced.ok(), last, audit_size, std::move(results));
     };
   }
 
@@ -589,19 +754,24 @@ class RocksEventLog final : public EventLog {
   // the order they were staged. A group is only acknowledged if it and every
   // group before it became durable; otherwise its results become the failure,
   // including retries that point at events of a failed group.
-  Results FinishGroup(uint64_t sequence, bool synced, uint64_t last_position, Results results) {
+  Results FinishGroup(uint64_t sequence, bool synced, uint64_t last_position, uint64_t audit_size,
+                      Results results) {
     absl::MutexLock lock(&position_mu_);
     while (finished_groups_ + 1 != sequence) group_finished_.Wait(&position_mu_);
     if (synced && failure_.ok()) {
       const uint64_t previous = last_position_.load(std::memory_order_relaxed);
       events_committed_.fetch_add(last_position - previous, std::memory_order_relaxed);
       last_position_.store(last_position, std::memory_order_release);
+      audit_size_.store(std::max(audit_size, audit_size_.load(std::memory_order_relaxed)),
+                        std::memory_order_release);
       position_advanced_.SignalAll();
     }
     const uint64_t durable = last_position_.load(std::memory_order_relaxed);
+    const uint64_t durable_audit = audit_size_.load(std::memory_order_relaxed);
     for (absl::StatusOr<AppendResult>& result : results) {
       if (!result.ok()) continue;
-      if (result->last_position > durable) {
+      if (result->last_position > durable ||
+          result->first_audit_index + result->audit_count > durable_audit) {
         result = failure_.ok() ? absl::InternalError("append was not made durable") : failure_;
       } else if (!result->already_stored) {
         appends_committed_.fetch_add(1, std::memory_order_relaxed);
@@ -662,6 +832,9 @@ class RocksEventLog final : public EventLog {
   uint64_t next_position_ = 1;
   Sha256Digest head_digest_ = kGenesisDigest;
   uint64_t staged_groups_ = 0;
+  uint64_t next_audit_ = 0;
+  Sha256Digest audit_head_ = kGenesisDigest;
+  std::vector<Sha256Digest> frontier_;
 
   absl::Mutex sync_mu_;
   absl::CondVar sync_done_;
@@ -673,6 +846,34 @@ class RocksEventLog final : public EventLog {
   static constexpr size_t kMaxCachedCaseVersions = 1 << 20;
 
   std::atomic<uint64_t> last_position_{0};
+  std::atomic<uint64_t> audit_size_{0};
+
+  // Reads the stored perfect-subtree hashes of the audit tree.
+  class StoredAuditTree : public MerkleHashSource {
+   public:
+    explicit StoredAuditTree(const RocksEventLog* log) : log_(log) {}
+    absl::StatusOr<Sha256Digest> PerfectSubtreeHash(int level, uint64_t index) const override {
+      std::string value;
+      rocksdb::Status status = log_->db_->Get(rocksdb::ReadOptions(), log_->audit_nodes(),
+                                              internal::EncodeAuditNodeKey(level, index), &value);
+      if (status.IsNotFound()) {
+        return absl::DataLossError(
+            absl::StrCat("audit tree node ", level, "/", index, " is missing"));
+      }
+      HUB_RETURN_IF_ERROR(FromRocksStatus(status, "reading the audit tree"));
+      if (value.size() != 32) {
+        return absl::DataLossError(
+            absl::StrCat("audit tree node ", level, "/", index, " is damaged"));
+      }
+      Sha256Digest hash;
+      std::copy(value.begin(), value.end(), hash.begin());
+      return hash;
+    }
+
+   private:
+    const RocksEventLog* log_;
+  };
+  StoredAuditTree audit_tree_{this};
   std::atomic<uint64_t> appends_committed_{0};
   std::atomic<uint64_t> events_committed_{0};
   std::atomic<uint64_t> synced_writes_{0};
@@ -766,6 +967,49 @@ absl::StatusOr<VerifiedLog> RocksEventLog::VerifyLog(bool check_indexes) const {
   return VerifiedLog{last_position, previous};
 }
 
+absl::StatusOr<uint64_t> RocksEventLog::VerifyAudit() const {
+  absl::ReaderMutexLock lifecycle(&lifecycle_mu_);
+  HUB_RETURN_IF_ERROR(CheckOpen());
+  const uint64_t size = AuditSize();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), audit()));
+  Sha256Digest previous = kGenesisDigest;
+  std::vector<Sha256Digest> frontier;
+  uint64_t index = 0;
+  for (it->SeekToFirst(); it->Valid() && index < size; it->Next(), ++index) {
+    absl::StatusOr<LogRecord> record = DecodeAt(it->key(), it->value());
+    if (!record.ok() || record->position != index + 1) {
+      return absl::DataLossError(absl::StrCat("audit record ", index, " is missing or damaged"));
+    }
+    if (record->previous_digest != previous) {
+      return absl::DataLossError(
+          absl::StrCat("the audit chain breaks between records ", index - 1, " and ", index));
+    }
+    previous = record->digest;
+    // Recompute the nodes this leaf completes and compare with the stored ones.
+    Sha256Digest node = MerkleLeafHash(record->payload);
+    uint64_t at = index;
+    int level = 0;
+    for (;;) {
+      absl::StatusOr<Sha256Digest> stored = audit_tree_.PerfectSubtreeHash(level, at);
+      if (!stored.ok() || *stored != node) {
+        return absl::DataLossError(absl::StrCat("the audit tree disagrees with record ", index,
+                                                " at node ", level, "/", at));
+      }
+      if ((at & 1) == 0) break;
+      node = MerkleNodeHash(frontier[level], node);
+      at >>= 1;
+      ++level;
+    }
+    if (frontier.size() <= static_cast<size_t>(level)) frontier.resize(level + 1);
+    frontier[level] = node;
+  }
+  HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading the audit log"));
+  if (index != size) {
+    return absl::DataLossError(absl::StrCat("audit record ", index, " is missing"));
+  }
+  return size;
+}
+
 rocksdb::ColumnFamilyOptions IndexFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
@@ -831,6 +1075,8 @@ absl::StatusOr<std::unique_ptr<EventLog>> internal::OpenEventLogWithEnv(
       {internal::kLogFamily, log_options},
       {internal::kEventIdFamily, IndexFamilyOptions(cache)},
       {internal::kCaseIndexFamily, IndexFamilyOptions(cache)},
+      {internal::kAuditFamily, log_options},
+      {internal::kAuditNodeFamily, IndexFamilyOptions(cache)},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
@@ -856,6 +1102,7 @@ absl::StatusOr<std::unique_ptr<EventLog>> internal::OpenEventLogWithEnv(
                      "\"; this hub reads \"", internal::kFormatValue, "\""));
   }
   absl::Status loaded = log->LoadHead();
+  if (loaded.ok()) loaded = log->LoadAudit();
   if (loaded.ok() && options.verify_on_open) {
     loaded = log->VerifyLog(/*check_indexes=*/false).status();
   }

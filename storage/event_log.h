@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@
 
 #include "storage/hash_chain.h"
 #include "storage/limits.h"
+#include "storage/merkle_tree.h"
 
 namespace hub::storage {
 
@@ -37,12 +39,18 @@ struct EventToAppend {
   std::string payload;
 };
 
+struct AppendResult;
+
 struct AppendRequest {
   std::string case_id;
   // When set, the append succeeds only if the case is at exactly this version
   // (0: the case has no events yet).
   std::optional<uint64_t> expected_version;
   std::vector<EventToAppend> events;
+  // Optional: the audit records of this append, made once its positions are
+  // known and written in the same atomic write as the events (also for a
+  // recognised retry). Called on the log's writer thread; must be quick.
+  std::function<std::vector<std::string>(const AppendResult&)> audit_records;
 };
 
 struct AppendResult {
@@ -50,6 +58,9 @@ struct AppendResult {
   uint64_t last_position = 0;
   uint64_t first_version = 0;
   uint64_t last_version = 0;
+  // Where this append's audit records went (count 0: none).
+  uint64_t first_audit_index = 0;
+  uint64_t audit_count = 0;
   // True when every event id was already stored by an earlier append of this
   // same batch: the original positions are returned and nothing is written.
   bool already_stored = false;
@@ -149,6 +160,28 @@ class EventLog {
   virtual absl::StatusOr<VerifiedLog> Verify() const = 0;
 
   virtual EventLogStats Stats() const = 0;
+
+  // --- The audit log, kept in the same database so that an append and its
+  // audit records commit together. Records are indexed 0, 1, 2, ...,
+  // hash-chained like the event log, and the leaves of an RFC 6962 Merkle
+  // tree whose perfect-subtree hashes are stored as records are added.
+
+  // Appends audit records on their own (a read, a denial), durable when this
+  // returns; returns the index of the first. INVALID_ARGUMENT if empty or a
+  // record exceeds max_event_bytes.
+  virtual absl::StatusOr<uint64_t> Audit(std::vector<std::string> records) = 0;
+  // How many audit records are durable.
+  virtual uint64_t AuditSize() const = 0;
+  // Audit records from `from_index`, in order, at most `max_records`; each
+  // record's checksum and chain link are verified (DATA_LOSS otherwise).
+  virtual absl::StatusOr<std::vector<std::string>> ReadAudit(uint64_t from_index,
+                                                             size_t max_records) const = 0;
+  // The audit Merkle tree's stored perfect-subtree hashes (for roots and
+  // proofs of any size up to AuditSize()).
+  virtual const MerkleHashSource& AuditTree() const = 0;
+  // Re-reads every audit record: checksums, chain, and that the stored tree
+  // agrees with the records. DATA_LOSS naming the first bad index.
+  virtual absl::StatusOr<uint64_t> VerifyAudit() const = 0;
 
   // Finishes queued appends, refuses new ones, wakes waiters, and closes the
   // database. Idempotent; also done by the destructor.

@@ -85,6 +85,12 @@ std::string EncodeCaseIndexKey(std::string_view case_id, uint64_t version) {
   return key;
 }
 
+std::string EncodeAuditNodeKey(int level, uint64_t index) {
+  std::string key(1, static_cast<char>(level));
+  AppendBigEndian64(index, &key);
+  return key;
+}
+
 std::string EncodeChainHead(uint64_t position, const Sha256Digest& digest) {
   std::string value;
   AppendBigEndian64(position, &value);

@@ -17,11 +17,17 @@ namespace hub::storage::internal {
 inline constexpr char kLogFamily[] = "log";
 inline constexpr char kEventIdFamily[] = "event_ids";
 inline constexpr char kCaseIndexFamily[] = "case_index";
+// Audit records: big-endian (index + 1) -> record (the log record layout,
+// with index + 1 as its position and the audit payload as payload).
+inline constexpr char kAuditFamily[] = "audit";
+// Audit Merkle tree: level (1 byte) + big-endian index -> 32-byte hash.
+inline constexpr char kAuditNodeFamily[] = "audit_nodes";
 
 // Keys in the default column family.
 inline constexpr char kFormatKey[] = "format";
 inline constexpr char kFormatValue[] = "drive-hub event log v1";
 inline constexpr char kChainHeadKey[] = "chain_head";
+inline constexpr char kAuditHeadKey[] = "audit_head";
 
 inline constexpr uint8_t kRecordFormat = 1;
 // format byte, position, stream version, two 16-bit lengths, one 32-bit length.
@@ -36,6 +42,8 @@ absl::StatusOr<uint64_t> DecodePositionKey(std::string_view key);
 // case_id, a 0x00 separator (case ids never contain it), big-endian version.
 std::string EncodeCaseIndexKey(std::string_view case_id, uint64_t version);
 std::string CaseIndexPrefix(std::string_view case_id);
+
+std::string EncodeAuditNodeKey(int level, uint64_t index);
 
 // Chain head value: big-endian position followed by the head record's digest.
 std::string EncodeChainHead(uint64_t position, const Sha256Digest& digest);

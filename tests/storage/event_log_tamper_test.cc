@@ -30,7 +30,9 @@ class RawLog {
         {rocksdb::kDefaultColumnFamilyName, {}},
         {internal::kLogFamily, {}},
         {internal::kEventIdFamily, {}},
-        {internal::kCaseIndexFamily, {}}};
+        {internal::kCaseIndexFamily, {}},
+        {internal::kAuditFamily, {}},
+        {internal::kAuditNodeFamily, {}}};
     rocksdb::DB* db = nullptr;
     rocksdb::Status status = rocksdb::DB::Open(rocksdb::Options(), path, families, &handles_, &db);
     EXPECT_TRUE(status.ok()) << status.ToString();
