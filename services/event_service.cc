@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 
 #include "auth/data_classes.h"
+#include "services/audit_trail.h"
 #include "services/envelope.h"
 #include "services/grpc_status.h"
 
@@ -55,11 +56,14 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
  public:
   // `catch_up_target`: the log position acknowledged when the subscription
   // began; caught_up is sent once everything up to it has been delivered.
-  SubscribeReactor(const Views* views, SubscriptionHub* hub, std::string identity,
-                   uint64_t catch_up_target, const hub::v1::SubscribeRequest& request)
-      : views_(views),
+  SubscribeReactor(storage::EventLog* log, const Views* views, SubscriptionHub* hub,
+                   hub::v1::Principal principal, uint64_t catch_up_target,
+                   const hub::v1::SubscribeRequest& request)
+      : log_(log),
+        views_(views),
         hub_(hub),
-        identity_(std::move(identity)),
+        principal_(std::move(principal)),
+        identity_(principal_.identity()),
         catch_up_target_(catch_up_target),
         next_position_(request.after_position() + 1),
         case_id_(request.case_id()),
@@ -175,6 +179,22 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
         buffer_.push_back(std::move(response));
       }
     }
+    // Every delivered event is in the audit before it leaves: one record for
+    // the batch about to be written.
+    if (!buffer_.empty()) {
+      hub::v1::AuditRecord record =
+          AuditRecordFor(principal_, hub::v1::AUDIT_DELIVER, hub::v1::AUDIT_ALLOWED);
+      record.set_first_position(buffer_.front().event().global_position());
+      record.set_last_position(buffer_.back().event().global_position());
+      record.set_event_count(buffer_.size());
+      record.set_case_id(case_id_);
+      record.set_protocol_version(view->protocol_version);
+      absl::Status audited = StoreAudit(log_, record);
+      if (!audited.ok()) {
+        buffer_.clear();
+        return audited;
+      }
+    }
     // The views may lag the log: caught up means everything acknowledged
     // before the subscription began has been delivered, not merely that the
     // views have nothing more yet.
@@ -189,8 +209,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
     return absl::OkStatus();
   }
 
+  storage::EventLog* const log_;
   const Views* const views_;
   SubscriptionHub* const hub_;
+  const hub::v1::Principal principal_;
   const std::string identity_;
   const uint64_t catch_up_target_;
   std::shared_ptr<SubscribeReactor> self_;
@@ -254,7 +276,15 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
   if (!principal.ok()) return FinishUnary(context, principal.status());
   const absl::Time now = absl::Now();
   absl::StatusOr<storage::AppendRequest> append = PrepareAppend(*principal, *request, now, limits_);
-  if (!append.ok()) return FinishUnary(context, append.status());
+  if (!append.ok()) {
+    if (append.status().code() == absl::StatusCode::kPermissionDenied) {
+      AuditDenial(log_, *principal, hub::v1::AUDIT_PUBLISH, request->case_id(), append.status())
+          .IgnoreError();
+    }
+    return FinishUnary(context, append.status());
+  }
+  // The publish and its audit record are one atomic write.
+  AuditPublish(*principal, authenticator_->directory()->protocol_version(), &*append);
   // A caller that has already given up must not get a write it never sees.
   if (absl::FromChrono(context->deadline()) <= now || context->IsCancelled()) {
     return FinishUnary(
@@ -275,7 +305,17 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
                                                  const hub::v1::ReadCaseRequest* request,
                                                  hub::v1::ReadCaseResponse* response) {
   absl::StatusOr<hub::v1::Principal> principal = Reader(context);
-  if (!principal.ok()) return FinishUnary(context, principal.status());
+  if (!principal.ok()) {
+    if (principal.status().code() == absl::StatusCode::kPermissionDenied) {
+      absl::StatusOr<hub::v1::Principal> caller =
+          authenticator_->PrincipalOf(*context->auth_context());
+      if (caller.ok()) {
+        AuditDenial(log_, *caller, hub::v1::AUDIT_READ_CASE, request->case_id(), principal.status())
+            .IgnoreError();
+      }
+    }
+    return FinishUnary(context, principal.status());
+  }
   if (request->case_id().empty()) {
     return FinishUnary(context, absl::InvalidArgumentError("case_id is required"));
   }
@@ -309,15 +349,38 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
     response->set_next_page_token(
         PageToken(request->case_id(), (*events)[page_size].stream_version));
   }
+  // The read is in the audit before the data leaves.
+  hub::v1::AuditRecord record =
+      AuditRecordFor(*principal, hub::v1::AUDIT_READ_CASE, hub::v1::AUDIT_ALLOWED);
+  record.set_case_id(request->case_id());
+  record.set_event_count(response->events_size());
+  if (response->events_size() > 0) {
+    record.set_first_position(response->events(0).global_position());
+    record.set_last_position(response->events(response->events_size() - 1).global_position());
+  }
+  record.set_protocol_version(view->protocol_version);
+  absl::Status audited = StoreAudit(log_, record);
+  if (!audited.ok()) {
+    response->Clear();
+    return FinishUnary(context, audited);
+  }
   return FinishUnary(context, absl::OkStatus());
 }
 
 grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
     grpc::CallbackServerContext* context, const hub::v1::SubscribeRequest* request) {
   absl::StatusOr<hub::v1::Principal> principal = Reader(context);
-  auto reactor = std::make_shared<SubscribeReactor>(views_, subscriptions_,
-                                                    principal.ok() ? principal->identity() : "",
-                                                    log_->LastPosition(), *request);
+  if (!principal.ok() && principal.status().code() == absl::StatusCode::kPermissionDenied) {
+    absl::StatusOr<hub::v1::Principal> caller =
+        authenticator_->PrincipalOf(*context->auth_context());
+    if (caller.ok()) {
+      AuditDenial(log_, *caller, hub::v1::AUDIT_DELIVER, request->case_id(), principal.status())
+          .IgnoreError();
+    }
+  }
+  auto reactor = std::make_shared<SubscribeReactor>(
+      log_, views_, subscriptions_, principal.ok() ? *principal : hub::v1::Principal(),
+      log_->LastPosition(), *request);
   absl::Status valid = principal.ok() ? ValidateEventTypes(*request) : principal.status();
   SubscribeReactor* raw = reactor.get();
   raw->Begin(std::move(reactor), valid);

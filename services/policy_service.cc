@@ -6,6 +6,7 @@
 #include "auth/principal_directory.h"
 #include "auth/sharing_protocol.h"
 #include "proto/status_macros.h"
+#include "services/audit_trail.h"
 #include "services/grpc_status.h"
 #include "services/protocol_records.h"
 #include "services/server_log.h"
@@ -73,7 +74,25 @@ grpc::ServerUnaryReactor* PolicyService::ApplyProtocol(grpc::CallbackServerConte
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
   if (!principal.ok()) return FinishUnary(context, principal.status());
-  return FinishUnary(context, Apply(*principal, request->protocol_text(), response));
+  absl::Status applied = Apply(*principal, request->protocol_text(), response);
+  if (applied.code() == absl::StatusCode::kPermissionDenied) {
+    return FinishUnary(context,
+                       AuditDenial(log_, *principal, hub::v1::AUDIT_PROTOCOL_CHANGE, "", applied));
+  }
+  if (applied.ok()) {
+    hub::v1::AuditRecord record =
+        AuditRecordFor(*principal, hub::v1::AUDIT_PROTOCOL_CHANGE, hub::v1::AUDIT_ALLOWED);
+    record.set_first_position(response->recorded_at_position());
+    record.set_last_position(response->recorded_at_position());
+    record.set_protocol_version(response->version());
+    record.set_reason(absl::StrCat("replaced version ", response->previous_version()));
+    // The change is in force and recorded in the log; an audit failure here
+    // is reported but cannot undo it.
+    absl::Status audited = StoreAudit(log_, record);
+    if (!audited.ok())
+      LogError("a protocol change could not be audited", {{"error", audited.ToString()}});
+  }
+  return FinishUnary(context, applied);
 }
 
 grpc::ServerUnaryReactor* PolicyService::GetProtocol(grpc::CallbackServerContext* context,

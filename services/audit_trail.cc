@@ -1,0 +1,59 @@
+#include "services/audit_trail.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+#include "services/server_log.h"
+
+namespace hub::services {
+
+hub::v1::AuditRecord AuditRecordFor(const hub::v1::Principal& principal,
+                                    hub::v1::AuditAction action, hub::v1::AuditDecision decision) {
+  hub::v1::AuditRecord record;
+  const int64_t now_ns = absl::ToUnixNanos(absl::Now());
+  record.mutable_time()->set_seconds(now_ns / 1000000000);
+  record.mutable_time()->set_nanos(static_cast<int32_t>(now_ns % 1000000000));
+  record.set_principal_identity(principal.identity());
+  record.set_agency(principal.agency());
+  record.set_role(principal.role());
+  record.set_action(action);
+  record.set_decision(decision);
+  return record;
+}
+
+void AuditPublish(const hub::v1::Principal& principal, const std::string& protocol_version,
+                  storage::AppendRequest* append) {
+  hub::v1::AuditRecord record =
+      AuditRecordFor(principal, hub::v1::AUDIT_PUBLISH, hub::v1::AUDIT_ALLOWED);
+  record.set_case_id(append->case_id);
+  record.set_event_count(append->events.size());
+  record.set_protocol_version(protocol_version);
+  append->audit_records = [record](const storage::AppendResult& result) mutable {
+    record.set_first_position(result.first_position);
+    record.set_last_position(result.last_position);
+    if (result.already_stored) record.set_reason("a retry of an append already stored");
+    return std::vector<std::string>{record.SerializeAsString()};
+  };
+}
+
+absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& record) {
+  absl::StatusOr<uint64_t> stored = log->Audit({record.SerializeAsString()});
+  if (!stored.ok()) {
+    return absl::UnavailableError(absl::StrCat("the access could not be audited (",
+                                               stored.status().message(), "), so it was refused"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuditDenial(storage::EventLog* log, const hub::v1::Principal& principal,
+                         hub::v1::AuditAction action, const std::string& case_id,
+                         const absl::Status& denial) {
+  hub::v1::AuditRecord record = AuditRecordFor(principal, action, hub::v1::AUDIT_DENIED);
+  record.set_case_id(case_id);
+  record.set_reason(std::string(denial.message()));
+  absl::Status stored = StoreAudit(log, record);
+  if (!stored.ok()) LogError("a denial could not be audited", {{"error", stored.ToString()}});
+  return denial;
+}
+
+}  // namespace hub::services

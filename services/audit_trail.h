@@ -1,0 +1,39 @@
+// Writing the access audit from the services: builds hub.v1.AuditRecord for
+// each access and hands it to the log, either inside the append it describes
+// (a publish: one atomic write) or on its own, durable before the caller
+// proceeds (a read's record is stored before the data is returned).
+#ifndef HUB_SERVICES_AUDIT_TRAIL_H_
+#define HUB_SERVICES_AUDIT_TRAIL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+
+#include "storage/event_log.h"
+
+#include "hub/v1/audit.pb.h"
+#include "hub/v1/sharing_protocol.pb.h"
+
+namespace hub::services {
+
+// A record for `principal` doing `action`, stamped with the current time.
+hub::v1::AuditRecord AuditRecordFor(const hub::v1::Principal& principal,
+                                    hub::v1::AuditAction action, hub::v1::AuditDecision decision);
+
+// Makes `append` also write a publish record for its positions.
+void AuditPublish(const hub::v1::Principal& principal, const std::string& protocol_version,
+                  storage::AppendRequest* append);
+
+// Stores one record durably; the access it describes must not proceed if
+// this fails.
+absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& record);
+
+// Stores a denial (best effort: the denial stands either way) and returns
+// `denial` for the caller to send on.
+absl::Status AuditDenial(storage::EventLog* log, const hub::v1::Principal& principal,
+                         hub::v1::AuditAction action, const std::string& case_id,
+                         const absl::Status& denial);
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_AUDIT_TRAIL_H_

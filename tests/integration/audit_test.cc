@@ -1,0 +1,144 @@
+// After a realistic sequence against a real hubd (publishes, reads, a
+// subscription, a denied read, a protocol change), the audit in the data
+// folder answers "who saw case X" completely and correctly.
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+
+#include "storage/event_log.h"
+#include "tests/integration/hub_process.h"
+#include "tests/testing/temp_dir.h"
+
+#include "hub/v1/audit.pb.h"
+#include "hub/v1/event_service.grpc.pb.h"
+#include "hub/v1/policy_service.grpc.pb.h"
+
+namespace hub::testing {
+namespace {
+
+constexpr char kPrefix[] = "spiffe://drive.example-county.gov.uk/agency/";
+
+class AuditTrailTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, dir_.Sub("data")));
+    ASSERT_TRUE(started.ok()) << started.status();
+    hub_ = std::move(started).value();
+  }
+
+  std::unique_ptr<hub::v1::EventService::Stub> Events(const std::string& as) {
+    return hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as));
+  }
+
+  hub::v1::PublishResponse Publish(const std::string& as, const std::string& case_id,
+                                   const std::string& event_id) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(case_id);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(event_id);
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+    event->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH);
+    grpc::ClientContext context;
+    hub::v1::PublishResponse response;
+    EXPECT_TRUE(Events(as)->Publish(&context, request, &response).ok());
+    return response;
+  }
+
+  grpc::Status Read(const std::string& as, const std::string& case_id) {
+    grpc::ClientContext context;
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id(case_id);
+    hub::v1::ReadCaseResponse response;
+    return Events(as)->ReadCase(&context, request, &response);
+  }
+
+  // Every audit record, read from the stopped hub's data folder.
+  std::vector<hub::v1::AuditRecord> AuditRecords() {
+    EXPECT_EQ(hub_->Stop(), 0);
+    storage::EventLogOptions options;
+    options.create_if_missing = false;
+    auto log = storage::EventLog::Open(dir_.Sub("data") + "/events", options);
+    EXPECT_TRUE(log.ok()) << log.status();
+    EXPECT_TRUE((*log)->VerifyAudit().ok());
+    auto payloads = (*log)->ReadAudit(0, 100000);
+    EXPECT_TRUE(payloads.ok());
+    std::vector<hub::v1::AuditRecord> records;
+    for (const std::string& payload : *payloads) {
+      records.emplace_back();
+      EXPECT_TRUE(records.back().ParseFromString(payload));
+    }
+    return records;
+  }
+
+  TempDir dir_;
+  TestPki pki_{dir_.Sub("pki")};
+  std::unique_ptr<HubProcess> hub_;
+};
+
+TEST_F(AuditTrailTest, TheAuditAnswersWhoSawACase) {
+  const hub::v1::PublishResponse published =
+      Publish("police-agency", "C-X", "a0000000-0000-4000-8000-000000000001");
+  Publish("police-agency", "C-Y", "a0000000-0000-4000-8000-000000000002");
+  ASSERT_TRUE(Read("drive-agency", "C-X").ok());
+  EXPECT_EQ(Read("governance-auditor", "C-X").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  {
+    grpc::ClientContext context;
+    hub::v1::SubscribeRequest request;
+    request.set_case_id("C-X");
+    auto stream = Events("idva-agency")->Subscribe(&context, request);
+    hub::v1::SubscribeResponse item;
+    ASSERT_TRUE(stream->Read(&item));
+    ASSERT_TRUE(item.has_event());
+    context.TryCancel();
+  }
+  {
+    grpc::ClientContext context;
+    hub::v1::ApplyProtocolRequest request;
+    std::ifstream file(ExampleProtocolPath());
+    std::stringstream text;
+    text << file.rdbuf();
+    std::string protocol = text.str();
+    protocol.replace(protocol.find("2026-11-1"), 9, "2026-11-9");
+    request.set_protocol_text(protocol);
+    hub::v1::ApplyProtocolResponse response;
+    ASSERT_TRUE(hub::v1::PolicyService::NewStub(pki_.Channel(hub_->address(), "operator-admin"))
+                    ->ApplyProtocol(&context, request, &response)
+                    .ok());
+  }
+
+  const std::vector<hub::v1::AuditRecord> records = AuditRecords();
+  // Who saw case C-X: every record about it, and nothing about C-Y mixed in.
+  std::vector<std::string> saw_x;
+  for (const hub::v1::AuditRecord& record : records) {
+    if (record.case_id() != "C-X") continue;
+    saw_x.push_back(absl::StrCat(record.principal_identity().substr(sizeof(kPrefix) - 1), " ",
+                                 hub::v1::AuditAction_Name(record.action()), " ",
+                                 hub::v1::AuditDecision_Name(record.decision())));
+    if (record.decision() == hub::v1::AUDIT_ALLOWED) {
+      EXPECT_EQ(record.first_position(), published.first_position());
+      EXPECT_EQ(record.last_position(), published.first_position());
+      EXPECT_EQ(record.event_count(), 1u);
+    }
+  }
+  EXPECT_THAT(saw_x, ::testing::ElementsAre("police/agency AUDIT_PUBLISH AUDIT_ALLOWED",
+                                            "drive/agency AUDIT_READ_CASE AUDIT_ALLOWED",
+                                            "governance/auditor AUDIT_READ_CASE AUDIT_DENIED",
+                                            "idva/agency AUDIT_DELIVER AUDIT_ALLOWED"));
+  const hub::v1::AuditRecord& change = records.back();
+  EXPECT_EQ(change.action(), hub::v1::AUDIT_PROTOCOL_CHANGE);
+  EXPECT_EQ(change.principal_identity(), std::string(kPrefix) + "operator/admin");
+  EXPECT_EQ(change.protocol_version(), "2026-11-9");
+  // No case content in the audit: the published risk level is nowhere.
+  for (const hub::v1::AuditRecord& record : records) {
+    EXPECT_EQ(record.SerializeAsString().find("RISK_HIGH"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace hub::testing
