@@ -16,6 +16,7 @@
 
 #include "auth/sharing_protocol.h"
 #include "proto/status_macros.h"
+#include "services/audit_service.h"
 #include "services/authenticator.h"
 #include "services/event_service.h"
 #include "services/identity_service.h"
@@ -64,6 +65,11 @@ class GrpcHubServer final : public HubServer {
                          Views::Start(event_log_.get(), config.data_dir() + "/views", protocol));
     policy_service_ =
         std::make_unique<PolicyService>(authenticator_, event_log_.get(), views_.get());
+    HUB_ASSIGN_OR_RETURN(
+        std::unique_ptr<auth::TreeHeadSigner> signer,
+        auth::TreeHeadSigner::LoadOrCreate(config.data_dir() + "/audit/audit-key.pem"));
+    audit_service_ =
+        std::make_unique<AuditService>(authenticator_, event_log_.get(), std::move(signer));
 
     identity_service_ = std::make_unique<IdentityService>(authenticator_);
     subscriptions_ = std::make_unique<SubscriptionHub>(
@@ -84,6 +90,7 @@ class GrpcHubServer final : public HubServer {
     builder.RegisterService(identity_service_.get());
     builder.RegisterService(event_service_.get());
     builder.RegisterService(policy_service_.get());
+    builder.RegisterService(audit_service_.get());
     // A message holds at most one append: its events plus envelope overhead.
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(
         config.limits().max_event_bytes() * uint64_t{config.limits().max_events_per_append()} +
@@ -167,6 +174,7 @@ class GrpcHubServer final : public HubServer {
   std::unique_ptr<SubscriptionHub> subscriptions_;
   std::unique_ptr<EventService> event_service_;
   std::unique_ptr<PolicyService> policy_service_;
+  std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

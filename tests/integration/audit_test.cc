@@ -9,11 +9,14 @@
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 
+#include "auth/tree_head_signer.h"
 #include "storage/event_log.h"
+#include "storage/merkle_tree.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
 #include "hub/v1/audit.pb.h"
+#include "hub/v1/audit_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
 
@@ -138,6 +141,112 @@ TEST_F(AuditTrailTest, TheAuditAnswersWhoSawACase) {
   for (const hub::v1::AuditRecord& record : records) {
     EXPECT_EQ(record.SerializeAsString().find("RISK_HIGH"), std::string::npos);
   }
+}
+
+auth::TreeHead HeadOf(const hub::v1::SignedTreeHead& sth) {
+  auth::TreeHead head;
+  head.tree_size = sth.tree_size();
+  std::copy(sth.root_hash().begin(), sth.root_hash().end(), head.root_hash.begin());
+  head.timestamp_ms = sth.timestamp_ms();
+  return head;
+}
+
+storage::Sha256Digest Digest(const std::string& bytes) {
+  storage::Sha256Digest digest{};
+  std::copy(bytes.begin(), bytes.end(), digest.begin());
+  return digest;
+}
+
+std::vector<storage::Sha256Digest> Path(
+    const google::protobuf::RepeatedPtrField<std::string>& path) {
+  std::vector<storage::Sha256Digest> nodes;
+  for (const std::string& node : path) nodes.push_back(Digest(node));
+  return nodes;
+}
+
+TEST_F(AuditTrailTest, TheAuditorQueriesAndProvesTheAuditOverGrpc) {
+  Publish("police-agency", "C-Q", "b0000000-0000-4000-8000-000000000001");
+  ASSERT_TRUE(Read("drive-agency", "C-Q").ok());
+  auto audit = hub::v1::AuditService::NewStub(pki_.Channel(hub_->address(), "governance-auditor"));
+
+  // Only the auditor reads the audit, and the refusal is itself recorded.
+  {
+    grpc::ClientContext context;
+    hub::v1::QueryAuditResponse response;
+    EXPECT_EQ(hub::v1::AuditService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
+                  ->QueryAudit(&context, hub::v1::QueryAuditRequest(), &response)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  hub::v1::QueryAuditRequest query;
+  query.set_case_id("C-Q");
+  hub::v1::QueryAuditResponse found;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(audit->QueryAudit(&context, query, &found).ok());
+  }
+  ASSERT_EQ(found.entries_size(), 2);
+  EXPECT_EQ(found.entries(0).record().action(), hub::v1::AUDIT_PUBLISH);
+  EXPECT_EQ(found.entries(1).record().action(), hub::v1::AUDIT_READ_CASE);
+  EXPECT_EQ(found.entries(1).record().agency(), "drive");
+
+  // A signed head that the exported public key verifies, and a proof that
+  // the read record is in it.
+  hub::v1::SignedTreeHead first;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(audit->GetSignedTreeHead(&context, {}, &first).ok());
+  }
+  std::ifstream key_file(dir_.Sub("data") + "/audit/audit-key.pem.pub");
+  std::string exported((std::istreambuf_iterator<char>(key_file)),
+                       std::istreambuf_iterator<char>());
+  EXPECT_EQ(exported, first.public_key_pem());
+  EXPECT_TRUE(auth::VerifyTreeHead(exported, HeadOf(first), first.signature()));
+  hub::v1::GetInclusionProofRequest inclusion_request;
+  inclusion_request.set_index(found.entries(1).index());
+  inclusion_request.set_tree_size(first.tree_size());
+  hub::v1::InclusionProof inclusion;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(audit->GetInclusionProof(&context, inclusion_request, &inclusion).ok());
+  }
+  EXPECT_TRUE(storage::VerifyMerkleInclusion(storage::MerkleLeafHash(found.entries(1).raw()),
+                                             found.entries(1).index(), first.tree_size(),
+                                             Path(inclusion.path()), Digest(first.root_hash())));
+
+  // More activity; the later head is consistent with the earlier one.
+  Publish("probation-agency", "C-Q", "b0000000-0000-4000-8000-000000000002");
+  hub::v1::SignedTreeHead second;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(audit->GetSignedTreeHead(&context, {}, &second).ok());
+  }
+  ASSERT_GT(second.tree_size(), first.tree_size());
+  hub::v1::GetConsistencyProofRequest consistency_request;
+  consistency_request.set_first_size(first.tree_size());
+  consistency_request.set_second_size(second.tree_size());
+  hub::v1::ConsistencyProof consistency;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(audit->GetConsistencyProof(&context, consistency_request, &consistency).ok());
+  }
+  EXPECT_TRUE(storage::VerifyMerkleConsistency(first.tree_size(), second.tree_size(),
+                                               Path(consistency.path()), Digest(first.root_hash()),
+                                               Digest(second.root_hash())));
+
+  // The auditor's own queries are in the audit too.
+  hub::v1::QueryAuditRequest own;
+  own.set_action(hub::v1::AUDIT_QUERY);
+  own.set_newest_first(true);
+  hub::v1::QueryAuditResponse queries;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(audit->QueryAudit(&context, own, &queries).ok());
+  }
+  ASSERT_GE(queries.entries_size(), 5);
+  EXPECT_EQ(queries.entries(0).record().principal_identity(),
+            std::string(kPrefix) + "governance/auditor");
+  EXPECT_EQ(queries.entries(queries.entries_size() - 1).record().decision(), hub::v1::AUDIT_DENIED);
 }
 
 }  // namespace

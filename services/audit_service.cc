@@ -1,0 +1,192 @@
+#include "services/audit_service.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+#include "proto/status_macros.h"
+#include "services/audit_trail.h"
+#include "services/grpc_status.h"
+#include "storage/merkle_tree.h"
+
+namespace hub::services {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+// Records one call examines at most; the page token resumes the scan.
+constexpr uint64_t kMaxScan = 20000;
+
+std::string Bytes(const storage::Sha256Digest& digest) {
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+bool Matches(const hub::v1::QueryAuditRequest& request, const hub::v1::AuditRecord& record) {
+  if (!request.case_id().empty() && record.case_id() != request.case_id()) return false;
+  if (!request.principal_identity().empty() &&
+      record.principal_identity() != request.principal_identity()) {
+    return false;
+  }
+  if (!request.agency().empty() && record.agency() != request.agency()) return false;
+  if (request.action() != hub::v1::AUDIT_ACTION_UNSPECIFIED &&
+      record.action() != request.action()) {
+    return false;
+  }
+  if (request.decision() != hub::v1::AUDIT_DECISION_UNSPECIFIED &&
+      record.decision() != request.decision()) {
+    return false;
+  }
+  if (request.has_from_time() && record.time().seconds() < request.from_time().seconds()) {
+    return false;
+  }
+  if (request.has_to_time() && record.time().seconds() > request.to_time().seconds()) return false;
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<hub::v1::Principal> AuditService::Auditor(grpc::CallbackServerContext* context,
+                                                         const std::string& what) const {
+  HUB_ASSIGN_OR_RETURN(hub::v1::Principal principal,
+                       authenticator_->PrincipalOf(*context->auth_context()));
+  if (principal.role() != hub::v1::AUDITOR) {
+    return AuditDenial(
+        log_, principal, hub::v1::AUDIT_QUERY, "",
+        absl::PermissionDeniedError(absl::StrCat(
+            "principal ", principal.identity(), " has role ", hub::v1::Role_Name(principal.role()),
+            "; only the governance group's auditor role reads the audit")));
+  }
+  hub::v1::AuditRecord record =
+      AuditRecordFor(principal, hub::v1::AUDIT_QUERY, hub::v1::AUDIT_ALLOWED);
+  record.set_reason(what);
+  HUB_RETURN_IF_ERROR(StoreAudit(log_, record));
+  return principal;
+}
+
+absl::Status AuditService::Query(const hub::v1::QueryAuditRequest& request,
+                                 hub::v1::QueryAuditResponse* response) const {
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size is ", request.page_size(),
+                                                   "; it must be between 0 (default ",
+                                                   kDefaultPageSize, ") and ", kMaxPageSize));
+  }
+  const size_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  const uint64_t size = log_->AuditSize();
+  // The token is the next index to examine (scanning forwards) or one past
+  // it (scanning backwards).
+  uint64_t cursor = request.newest_first() ? size : 0;
+  if (!request.page_token().empty()) {
+    std::string decoded;
+    if (!absl::WebSafeBase64Unescape(request.page_token(), &decoded) ||
+        !absl::SimpleAtoi(decoded, &cursor) || cursor > size) {
+      return absl::InvalidArgumentError("page_token is not one this hub issued");
+    }
+  }
+  uint64_t scanned = 0;
+  while (static_cast<size_t>(response->entries_size()) < page_size && scanned < kMaxScan) {
+    if (request.newest_first() ? cursor == 0 : cursor >= size) {
+      cursor = request.newest_first() ? 0 : size;
+      break;
+    }
+    const uint64_t chunk = std::min<uint64_t>(256, kMaxScan - scanned);
+    const uint64_t from = request.newest_first() ? (cursor > chunk ? cursor - chunk : 0) : cursor;
+    const uint64_t count = request.newest_first() ? cursor - from : std::min(chunk, size - cursor);
+    HUB_ASSIGN_OR_RETURN(std::vector<std::string> raw, log_->ReadAudit(from, count));
+    for (size_t k = 0; k < raw.size(); ++k) {
+      const size_t i = request.newest_first() ? raw.size() - 1 - k : k;
+      const uint64_t index = from + i;
+      ++scanned;
+      hub::v1::AuditRecord record;
+      if (!record.ParseFromString(raw[i])) {
+        return absl::DataLossError(absl::StrCat("audit record ", index, " does not parse"));
+      }
+      cursor = request.newest_first() ? index : index + 1;
+      if (!Matches(request, record)) continue;
+      hub::v1::AuditEntry* entry = response->add_entries();
+      entry->set_index(index);
+      *entry->mutable_record() = std::move(record);
+      entry->set_raw(raw[i]);
+      if (static_cast<size_t>(response->entries_size()) >= page_size) break;
+    }
+    if (raw.empty()) break;
+  }
+  const bool done = request.newest_first() ? cursor == 0 : cursor >= size;
+  if (!done) response->set_next_page_token(absl::WebSafeBase64Escape(absl::StrCat(cursor)));
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* AuditService::QueryAudit(grpc::CallbackServerContext* context,
+                                                   const hub::v1::QueryAuditRequest* request,
+                                                   hub::v1::QueryAuditResponse* response) {
+  absl::StatusOr<hub::v1::Principal> auditor =
+      Auditor(context, absl::StrCat("query: ", request->ShortDebugString()));
+  if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  return FinishUnary(context, Query(*request, response));
+}
+
+grpc::ServerUnaryReactor* AuditService::GetSignedTreeHead(grpc::CallbackServerContext* context,
+                                                          const hub::v1::GetSignedTreeHeadRequest*,
+                                                          hub::v1::SignedTreeHead* response) {
+  absl::StatusOr<hub::v1::Principal> auditor = Auditor(context, "signed tree head");
+  if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  // The auditor's own query record is part of the head it receives.
+  auth::TreeHead head;
+  head.tree_size = log_->AuditSize();
+  absl::StatusOr<storage::Sha256Digest> root =
+      storage::MerkleRoot(log_->AuditTree(), head.tree_size);
+  if (!root.ok()) return FinishUnary(context, root.status());
+  head.root_hash = *root;
+  head.timestamp_ms = absl::ToUnixMillis(absl::Now());
+  absl::StatusOr<std::string> signature = signer_->Sign(head);
+  if (!signature.ok()) return FinishUnary(context, signature.status());
+  response->set_tree_size(head.tree_size);
+  response->set_root_hash(Bytes(head.root_hash));
+  response->set_timestamp_ms(head.timestamp_ms);
+  response->set_signature(*signature);
+  response->set_public_key_pem(signer_->public_key_pem());
+  return FinishUnary(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AuditService::GetInclusionProof(
+    grpc::CallbackServerContext* context, const hub::v1::GetInclusionProofRequest* request,
+    hub::v1::InclusionProof* response) {
+  absl::StatusOr<hub::v1::Principal> auditor = Auditor(
+      context, absl::StrCat("inclusion proof of ", request->index(), " in ", request->tree_size()));
+  if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  if (request->tree_size() > log_->AuditSize()) {
+    return FinishUnary(
+        context, absl::InvalidArgumentError(absl::StrCat("the audit holds ", log_->AuditSize(),
+                                                         " records, not ", request->tree_size())));
+  }
+  absl::StatusOr<std::vector<storage::Sha256Digest>> path =
+      storage::MerkleInclusionProof(log_->AuditTree(), request->index(), request->tree_size());
+  if (!path.ok()) return FinishUnary(context, path.status());
+  response->set_index(request->index());
+  response->set_tree_size(request->tree_size());
+  for (const storage::Sha256Digest& node : *path) response->add_path(Bytes(node));
+  return FinishUnary(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
+    grpc::CallbackServerContext* context, const hub::v1::GetConsistencyProofRequest* request,
+    hub::v1::ConsistencyProof* response) {
+  absl::StatusOr<hub::v1::Principal> auditor = Auditor(
+      context,
+      absl::StrCat("consistency proof ", request->first_size(), " -> ", request->second_size()));
+  if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  if (request->second_size() > log_->AuditSize()) {
+    return FinishUnary(context, absl::InvalidArgumentError(
+                                    absl::StrCat("the audit holds ", log_->AuditSize(),
+                                                 " records, not ", request->second_size())));
+  }
+  absl::StatusOr<std::vector<storage::Sha256Digest>> path = storage::MerkleConsistencyProof(
+      log_->AuditTree(), request->first_size(), request->second_size());
+  if (!path.ok()) return FinishUnary(context, path.status());
+  response->set_first_size(request->first_size());
+  response->set_second_size(request->second_size());
+  for (const storage::Sha256Digest& node : *path) response->add_path(Bytes(node));
+  return FinishUnary(context, absl::OkStatus());
+}
+
+}  // namespace hub::services

@@ -1,0 +1,49 @@
+// AuditService: the governance group's view of the access audit.
+#ifndef HUB_SERVICES_AUDIT_SERVICE_H_
+#define HUB_SERVICES_AUDIT_SERVICE_H_
+
+#include <memory>
+
+#include "auth/tree_head_signer.h"
+#include "services/authenticator.h"
+#include "storage/event_log.h"
+
+#include "hub/v1/audit_service.grpc.pb.h"
+
+namespace hub::services {
+
+class AuditService final : public hub::v1::AuditService::CallbackService {
+ public:
+  AuditService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
+               std::shared_ptr<const auth::TreeHeadSigner> signer)
+      : authenticator_(std::move(authenticator)), log_(log), signer_(std::move(signer)) {}
+
+  grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* context,
+                                       const hub::v1::QueryAuditRequest* request,
+                                       hub::v1::QueryAuditResponse* response) override;
+  grpc::ServerUnaryReactor* GetSignedTreeHead(grpc::CallbackServerContext* context,
+                                              const hub::v1::GetSignedTreeHeadRequest* request,
+                                              hub::v1::SignedTreeHead* response) override;
+  grpc::ServerUnaryReactor* GetInclusionProof(grpc::CallbackServerContext* context,
+                                              const hub::v1::GetInclusionProofRequest* request,
+                                              hub::v1::InclusionProof* response) override;
+  grpc::ServerUnaryReactor* GetConsistencyProof(grpc::CallbackServerContext* context,
+                                                const hub::v1::GetConsistencyProofRequest* request,
+                                                hub::v1::ConsistencyProof* response) override;
+
+ private:
+  // The auditor making the call, after auditing the call itself (`what`
+  // describes it); PERMISSION_DENIED (also audited) for any other role.
+  absl::StatusOr<hub::v1::Principal> Auditor(grpc::CallbackServerContext* context,
+                                             const std::string& what) const;
+  absl::Status Query(const hub::v1::QueryAuditRequest& request,
+                     hub::v1::QueryAuditResponse* response) const;
+
+  std::shared_ptr<const Authenticator> authenticator_;
+  storage::EventLog* const log_;
+  std::shared_ptr<const auth::TreeHeadSigner> signer_;
+};
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_AUDIT_SERVICE_H_
