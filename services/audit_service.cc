@@ -189,4 +189,47 @@ grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
   return FinishUnary(context, absl::OkStatus());
 }
 
+absl::Status AuditService::Export(const hub::v1::ExportAuditRequest& request,
+                                  hub::v1::ExportAuditResponse* response) const {
+  constexpr int kDefaultExportPage = 500;
+  constexpr int kMaxExportPage = 2000;
+  if (request.page_size() < 0 || request.page_size() > kMaxExportPage) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size is ", request.page_size(), "; at most ", kMaxExportPage));
+  }
+  if (request.tree_size() == 0 || request.tree_size() > log_->AuditSize()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tree_size must be that of a signed head, 1 to ", log_->AuditSize()));
+  }
+  if (request.from_index() >= request.tree_size()) {
+    return absl::InvalidArgumentError("from_index is past the end of the tree");
+  }
+  const uint64_t page = request.page_size() == 0 ? kDefaultExportPage : request.page_size();
+  const uint64_t count = std::min(page, request.tree_size() - request.from_index());
+  HUB_ASSIGN_OR_RETURN(std::vector<std::string> raw, log_->ReadAudit(request.from_index(), count));
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const uint64_t index = request.from_index() + i;
+    HUB_ASSIGN_OR_RETURN(
+        std::vector<storage::Sha256Digest> path,
+        storage::MerkleInclusionProof(log_->AuditTree(), index, request.tree_size()));
+    hub::v1::ExportedRecord* record = response->add_records();
+    record->set_index(index);
+    record->set_raw(std::move(raw[i]));
+    for (const storage::Sha256Digest& node : path) record->add_inclusion_path(Bytes(node));
+  }
+  const uint64_t next = request.from_index() + raw.size();
+  response->set_next_index(next < request.tree_size() ? next : 0);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* AuditService::ExportAudit(grpc::CallbackServerContext* context,
+                                                    const hub::v1::ExportAuditRequest* request,
+                                                    hub::v1::ExportAuditResponse* response) {
+  absl::StatusOr<hub::v1::Principal> auditor =
+      Auditor(context, absl::StrCat("export of records ", request->from_index(), "+ of tree ",
+                                    request->tree_size()));
+  if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  return FinishUnary(context, Export(*request, response));
+}
+
 }  // namespace hub::services

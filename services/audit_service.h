@@ -30,6 +30,9 @@ class AuditService final : public hub::v1::AuditService::CallbackService {
   grpc::ServerUnaryReactor* GetConsistencyProof(grpc::CallbackServerContext* context,
                                                 const hub::v1::GetConsistencyProofRequest* request,
                                                 hub::v1::ConsistencyProof* response) override;
+  grpc::ServerUnaryReactor* ExportAudit(grpc::CallbackServerContext* context,
+                                        const hub::v1::ExportAuditRequest* request,
+                                        hub::v1::ExportAuditResponse* response) override;
 
  private:
   // The auditor making the call, after auditing the call itself (`what`
@@ -38,6 +41,8 @@ class AuditService final : public hub::v1::AuditService::CallbackService {
                                              const std::string& what) const;
   absl::Status Query(const hub::v1::QueryAuditRequest& request,
                      hub::v1::QueryAuditResponse* response) const;
+  absl::Status Export(const hub::v1::ExportAuditRequest& request,
+                      hub::v1::ExportAuditResponse* response) const;
 
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;

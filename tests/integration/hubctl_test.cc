@@ -1,6 +1,7 @@
 // hubctl against a real hubd: the commands people and scripts use, their
 // output and their exit status.
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,8 @@
 
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
+
+#include "hub/v1/audit_service.pb.h"
 
 namespace hub::testing {
 namespace {
@@ -86,6 +89,43 @@ TEST_F(HubctlTest, RefusalsExitNonZeroWithTheHubsReason) {
   Result who = Hubctl("dapp-coordinator", "whoami");
   EXPECT_EQ(who.exit_status, 0);
   EXPECT_THAT(who.output, HasSubstr("role:         COORDINATOR"));
+}
+
+TEST_F(HubctlTest, TheAuditIsQueriedExportedAndVerifiedOffline) {
+  ASSERT_EQ(Hubctl("police-agency", "publish " + example_).exit_status, 0);
+  ASSERT_EQ(Hubctl("drive-agency", "read C-2026-0001").exit_status, 0);
+
+  Result query = Hubctl("governance-auditor", "audit query --case_id=C-2026-0001");
+  EXPECT_EQ(query.exit_status, 0) << query.output;
+  EXPECT_THAT(query.output, HasSubstr("AUDIT_PUBLISH"));
+  EXPECT_THAT(query.output, HasSubstr("AUDIT_READ_CASE"));
+  Result refused = Hubctl("police-agency", "audit query");
+  EXPECT_EQ(refused.exit_status, 1);
+  EXPECT_THAT(refused.output, HasSubstr("only the governance group's auditor role"));
+
+  const std::string exported = dir_.Sub("audit.export");
+  Result export_run = Hubctl("governance-auditor", "audit export " + exported);
+  EXPECT_EQ(export_run.exit_status, 0) << export_run.output;
+  const std::string key = "--public_key=" + dir_.Sub("data") + "/audit/audit-key.pem.pub";
+  Result verified = Hubctl("governance-auditor", "audit verify " + exported + " " + key);
+  EXPECT_EQ(verified.exit_status, 0) << verified.output;
+  EXPECT_THAT(verified.output, HasSubstr("audit export verified"));
+
+  // Someone edits the copy: the verifier names the record.
+  hub::v1::AuditExport copy;
+  {
+    std::ifstream in(exported, std::ios::binary);
+    ASSERT_TRUE(copy.ParseFromIstream(&in));
+  }
+  ASSERT_GT(copy.records_size(), 2);
+  copy.mutable_records(2)->set_raw("nothing happened here");
+  {
+    std::ofstream out(exported, std::ios::binary | std::ios::trunc);
+    ASSERT_TRUE(copy.SerializeToOstream(&out));
+  }
+  Result tampered = Hubctl("governance-auditor", "audit verify " + exported + " " + key);
+  EXPECT_EQ(tampered.exit_status, 1);
+  EXPECT_THAT(tampered.output, HasSubstr("record 2 is altered or replaced"));
 }
 
 }  // namespace

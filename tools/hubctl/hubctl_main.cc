@@ -20,6 +20,7 @@
 
 #include "hub/v1/identity_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
+#include "tools/hubctl/audit_commands.h"
 #include "tools/hubctl/connection.h"
 #include "tools/hubctl/event_commands.h"
 
@@ -39,6 +40,11 @@ ABSL_FLAG(bool, json, false, "Print JSON, one object per line, for scripts.");
 ABSL_FLAG(uint64_t, after, 0, "tail: start after this global position.");
 ABSL_FLAG(std::string, case_id, "", "tail: only this case.");
 ABSL_FLAG(bool, until_caught_up, false, "tail: stop once caught up instead of following.");
+ABSL_FLAG(std::string, agency, "", "audit query: only this agency.");
+ABSL_FLAG(std::string, principal, "", "audit query: only this principal identity.");
+ABSL_FLAG(bool, newest_first, false, "audit query: newest records first.");
+ABSL_FLAG(std::string, public_key, "data/audit/audit-key.pem.pub",
+          "audit verify: the hub's exported audit public key.");
 
 namespace {
 
@@ -52,11 +58,18 @@ constexpr char kUsage[] =
     "  hubctl read CASE_ID                  a case's events in your view\n"
     "  hubctl tail [--after=N] [--case_id=C] [--until_caught_up]\n"
     "                                       follow your view of the log\n"
+    "  hubctl audit query [--case_id=C] [--agency=A] [--principal=ID] [--newest_first]\n"
+    "                                       the access audit (auditor certificate)\n"
+    "  hubctl audit head                    the current signed tree head of the audit\n"
+    "  hubctl audit export FILE             a signed head and every record, with proofs\n"
     "  hubctl protocol show                 the sharing protocol in force (text format)\n"
     "  hubctl protocol apply FILE           validate, rebuild the views under, and put in force\n"
     "                                       a new sharing protocol (operator certificate)\n\n"
     "Offline (hubd must be stopped):\n"
     "  hubctl log verify [--data_dir=DIR]   verify the event log's hash chain and indexes\n"
+    "  hubctl audit verify FILE [--public_key=PEM]\n"
+    "                                       check an audit export offline; names every missing\n"
+    "                                       or altered record\n"
     "  hubctl log read [--data_dir=DIR] [--from=N] [--limit=N]\n"
     "                                       list events (position, case, version, id, size)\n\n"
     "Exit status: 0 on success, 1 when the hub or the data says no, 2 on bad usage.\n";
@@ -238,6 +251,27 @@ int main(int argc, char** argv) {
                                            absl::GetFlag(FLAGS_timeout_ms)};
     return command[0] == "publish" ? hub::tools::PublishFromFile(*channel, command[1], output)
                                    : hub::tools::ReadCase(*channel, command[1], output);
+  }
+  if (command.size() == 3 && command[0] == "audit" && command[1] == "verify") {
+    return hub::tools::AuditVerifyFile(command[2], absl::GetFlag(FLAGS_public_key));
+  }
+  if (!command.empty() && command[0] == "audit") {
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    const hub::tools::OutputOptions output{absl::GetFlag(FLAGS_json),
+                                           absl::GetFlag(FLAGS_timeout_ms)};
+    if (command == Command{"audit", "query"}) {
+      hub::v1::QueryAuditRequest query;
+      query.set_case_id(absl::GetFlag(FLAGS_case_id));
+      query.set_agency(absl::GetFlag(FLAGS_agency));
+      query.set_principal_identity(absl::GetFlag(FLAGS_principal));
+      query.set_newest_first(absl::GetFlag(FLAGS_newest_first));
+      return hub::tools::AuditQuery(*channel, query, output);
+    }
+    if (command == Command{"audit", "head"}) return hub::tools::AuditHead(*channel, output);
+    if (command.size() == 3 && command[1] == "export") {
+      return hub::tools::AuditExportToFile(*channel, command[2], output);
+    }
   }
   if (command == Command{"tail"}) {
     auto channel = ConnectFromFlags();

@@ -1,0 +1,152 @@
+#include "tools/hubctl/audit_commands.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/client_context.h"
+
+#include "storage/hash_chain.h"
+
+#include "hub/v1/audit_service.grpc.pb.h"
+#include "tools/hubctl/audit_verify.h"
+
+namespace hub::tools {
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "hubctl: %s\n", message.c_str());
+  return 1;
+}
+
+std::string Describe(const grpc::Status& status) {
+  return absl::StrCat("the hub answered ", status.error_code(), ": ", status.error_message());
+}
+
+void Deadline(grpc::ClientContext* context, const OutputOptions& output) {
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(output.timeout_ms));
+}
+
+std::string Hex(const std::string& bytes) {
+  storage::Sha256Digest digest{};
+  std::copy_n(bytes.begin(), std::min(bytes.size(), digest.size()), digest.begin());
+  return storage::DigestToHex(digest);
+}
+
+}  // namespace
+
+int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAuditRequest query,
+               const OutputOptions& output) {
+  auto stub = hub::v1::AuditService::NewStub(channel);
+  if (!output.json) {
+    std::printf("%8s  %-30s %-22s %-16s %-12s %-14s %s\n", "index", "time", "who", "action",
+                "decision", "case", "positions");
+  }
+  do {
+    grpc::ClientContext context;
+    Deadline(&context, output);
+    hub::v1::QueryAuditResponse response;
+    grpc::Status status = stub->QueryAudit(&context, query, &response);
+    if (!status.ok()) return Fail(Describe(status));
+    for (const hub::v1::AuditEntry& entry : response.entries()) {
+      const hub::v1::AuditRecord& record = entry.record();
+      if (output.json) {
+        std::string json;
+        (void)google::protobuf::util::MessageToJsonString(record, &json);
+        std::printf("{\"index\":%llu,\"record\":%s}\n",
+                    static_cast<unsigned long long>(entry.index()), json.c_str());
+        continue;
+      }
+      std::printf("%8llu  %-30s %-22s %-16s %-12s %-14s %llu-%llu\n",
+                  static_cast<unsigned long long>(entry.index()),
+                  google::protobuf::util::TimeUtil::ToString(record.time()).c_str(),
+                  absl::StrCat(record.agency(), "/", hub::v1::Role_Name(record.role())).c_str(),
+                  hub::v1::AuditAction_Name(record.action()).c_str(),
+                  hub::v1::AuditDecision_Name(record.decision()).c_str(), record.case_id().c_str(),
+                  static_cast<unsigned long long>(record.first_position()),
+                  static_cast<unsigned long long>(record.last_position()));
+    }
+    query.set_page_token(response.next_page_token());
+  } while (!query.page_token().empty());
+  return 0;
+}
+
+int AuditHead(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output) {
+  grpc::ClientContext context;
+  Deadline(&context, output);
+  hub::v1::SignedTreeHead head;
+  grpc::Status status = hub::v1::AuditService::NewStub(channel)->GetSignedTreeHead(
+      &context, hub::v1::GetSignedTreeHeadRequest(), &head);
+  if (!status.ok()) return Fail(Describe(status));
+  std::printf(
+      "tree size:  %llu\nroot hash:  %s\ntimestamp:  %lld ms\nsignature:  %zu bytes "
+      "(ECDSA P-256, SHA-256)\n",
+      static_cast<unsigned long long>(head.tree_size()), Hex(head.root_hash()).c_str(),
+      static_cast<long long>(head.timestamp_ms()), head.signature().size());
+  return 0;
+}
+
+int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
+                      const OutputOptions& output) {
+  auto stub = hub::v1::AuditService::NewStub(channel);
+  hub::v1::AuditExport export_file;
+  {
+    grpc::ClientContext context;
+    Deadline(&context, output);
+    grpc::Status status = stub->GetSignedTreeHead(&context, hub::v1::GetSignedTreeHeadRequest(),
+                                                  export_file.mutable_head());
+    if (!status.ok()) return Fail(Describe(status));
+  }
+  hub::v1::ExportAuditRequest request;
+  request.set_tree_size(export_file.head().tree_size());
+  do {
+    grpc::ClientContext context;
+    Deadline(&context, output);
+    hub::v1::ExportAuditResponse response;
+    grpc::Status status = stub->ExportAudit(&context, request, &response);
+    if (!status.ok()) return Fail(Describe(status));
+    for (hub::v1::ExportedRecord& record : *response.mutable_records()) {
+      *export_file.add_records() = std::move(record);
+    }
+    request.set_from_index(response.next_index());
+  } while (request.from_index() != 0);
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  if (!file || !export_file.SerializeToOstream(&file)) return Fail("cannot write " + path);
+  std::printf("exported %d audit records (tree size %llu, root %s) to %s\n",
+              export_file.records_size(),
+              static_cast<unsigned long long>(export_file.head().tree_size()),
+              Hex(export_file.head().root_hash()).c_str(), path.c_str());
+  return 0;
+}
+
+int AuditVerifyFile(const std::string& export_path, const std::string& public_key_path) {
+  std::ifstream file(export_path, std::ios::binary);
+  hub::v1::AuditExport export_file;
+  if (!file || !export_file.ParseFromIstream(&file)) {
+    return Fail(export_path + " is not an audit export");
+  }
+  std::ifstream key_file(public_key_path);
+  if (!key_file) return Fail("cannot read the public key " + public_key_path);
+  std::stringstream key;
+  key << key_file.rdbuf();
+  const std::vector<std::string> problems = VerifyAuditExport(export_file, key.str());
+  if (problems.empty()) {
+    std::printf(
+        "audit export verified: %d records, tree size %llu, root %s, signed by the "
+        "given key\n",
+        export_file.records_size(), static_cast<unsigned long long>(export_file.head().tree_size()),
+        Hex(export_file.head().root_hash()).c_str());
+    return 0;
+  }
+  for (const std::string& problem : problems) {
+    std::fprintf(stderr, "hubctl: audit export does NOT verify: %s\n", problem.c_str());
+  }
+  return 1;
+}
+
+}  // namespace hub::tools

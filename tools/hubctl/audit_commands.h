@@ -1,0 +1,33 @@
+// hubctl's audit commands for the governance group.
+#ifndef HUB_TOOLS_HUBCTL_AUDIT_COMMANDS_H_
+#define HUB_TOOLS_HUBCTL_AUDIT_COMMANDS_H_
+
+#include <memory>
+#include <string>
+
+#include "grpcpp/channel.h"
+
+#include "hub/v1/audit_service.pb.h"
+#include "tools/hubctl/event_commands.h"
+
+namespace hub::tools {
+
+// Prints the records matching `query`, following page tokens.
+int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAuditRequest query,
+               const OutputOptions& output);
+
+// Prints the current signed tree head.
+int AuditHead(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output);
+
+// Writes a hub.v1.AuditExport (a fresh signed head, every record of its
+// tree with its inclusion proof) to `path`.
+int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
+                      const OutputOptions& output);
+
+// Checks an export offline with the hub's audit public key (PEM file); exit
+// status 0 only if it is complete and intact, else names every problem.
+int AuditVerifyFile(const std::string& export_path, const std::string& public_key_path);
+
+}  // namespace hub::tools
+
+#endif  // HUB_TOOLS_HUBCTL_AUDIT_COMMANDS_H_

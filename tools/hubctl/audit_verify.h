@@ -1,0 +1,23 @@
+// Offline verification of an audit export (hub.v1.AuditExport) against its
+// signed tree head and the hub's exported audit public key. Needs nothing
+// from the hub: the governance group runs it on its own copy.
+#ifndef HUB_TOOLS_HUBCTL_AUDIT_VERIFY_H_
+#define HUB_TOOLS_HUBCTL_AUDIT_VERIFY_H_
+
+#include <string>
+#include <vector>
+
+#include "hub/v1/audit_service.pb.h"
+
+namespace hub::tools {
+
+// Every problem found, one sentence each, naming the record: a head not
+// signed by `public_key_pem`, a record whose proof does not lead to the
+// signed root (altered or replaced), a missing, duplicated or out-of-order
+// record. Empty when the export is complete and intact.
+std::vector<std::string> VerifyAuditExport(const hub::v1::AuditExport& export_file,
+                                           const std::string& public_key_pem);
+
+}  // namespace hub::tools
+
+#endif  // HUB_TOOLS_HUBCTL_AUDIT_VERIFY_H_
