@@ -99,15 +99,17 @@ grpc::Status Authenticator::Process(const InputMetadata&, grpc::AuthContext* con
   absl::StatusOr<std::string> serial = SerialOf(pem);
   if (!serial.ok())
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unreadable certificate");
-  if (revocation_ != nullptr && revocation_->IsRevoked(*serial)) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        absl::StrCat("the client certificate (serial ", *serial,
-                                     ") has been revoked by the partnership CA"));
-  }
   const std::string identity = FirstProperty(*context, "peer_spiffe_id");
+  if (revocation_ != nullptr && revocation_->IsRevoked(*serial)) {
+    const std::string reason = absl::StrCat("the client certificate (serial ", *serial,
+                                            ") has been revoked by the partnership CA");
+    if (refusal_sink_) refusal_sink_(identity, reason);
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, reason);
+  }
   absl::StatusOr<hub::v1::Principal> principal = directory()->Find(identity);
   if (!principal.ok()) {
     LogWarning("call refused: unknown identity", {{"identity", identity}});
+    if (refusal_sink_) refusal_sink_(identity, std::string(principal.status().message()));
     return ToGrpcStatus(principal.status());
   }
   context->AddProperty(kPrincipalProperty, identity);

@@ -8,6 +8,7 @@
 #define HUB_SERVICES_AUTHENTICATOR_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -59,6 +60,11 @@ class Authenticator : public grpc::AuthMetadataProcessor {
                 std::shared_ptr<const RevocationWatcher> revocation)
       : directory_(std::move(directory)), revocation_(std::move(revocation)) {}
 
+  // Told of every caller refused after the TLS handshake (identity, why), so
+  // that refusals are audited. Must not block. Set before serving.
+  using RefusalSink = std::function<void(const std::string&, const std::string&)>;
+  void SetRefusalSink(RefusalSink sink) { refusal_sink_ = std::move(sink); }
+
   // Cheap (hash lookups), so it runs inline on the call's thread.
   bool IsBlocking() const override { return false; }
 
@@ -79,6 +85,7 @@ class Authenticator : public grpc::AuthMetadataProcessor {
   mutable absl::Mutex directory_mu_;
   std::shared_ptr<const auth::PrincipalDirectory> directory_ ABSL_GUARDED_BY(directory_mu_);
   std::shared_ptr<const RevocationWatcher> revocation_;
+  RefusalSink refusal_sink_;
   // Certificate PEM -> serial, so a connection's calls parse it once. Bounded.
   mutable absl::Mutex serial_mu_;
   mutable absl::flat_hash_map<std::string, std::string> serial_cache_ ABSL_GUARDED_BY(serial_mu_);

@@ -22,8 +22,10 @@
 #include "services/identity_service.h"
 #include "services/policy_service.h"
 #include "services/protocol_records.h"
+#include "services/refusal_auditor.h"
 #include "services/server_log.h"
 #include "services/subscriptions.h"
+#include "services/tree_head_publisher.h"
 #include "services/views.h"
 #include "storage/event_log.h"
 
@@ -61,15 +63,23 @@ class GrpcHubServer final : public HubServer {
                          RevocationWatcher::Start(config.tls()));
     authenticator_ = std::make_shared<Authenticator>(
         std::make_shared<auth::PrincipalDirectory>(protocol), std::move(revocation));
+    refusals_ = std::make_unique<RefusalAuditor>(event_log_.get(), /*max_pending=*/1024);
+    authenticator_->SetRefusalSink(
+        [refusals = refusals_.get()](const std::string& identity, const std::string& reason) {
+          refusals->Record(identity, reason);
+        });
     HUB_ASSIGN_OR_RETURN(views_,
                          Views::Start(event_log_.get(), config.data_dir() + "/views", protocol));
     policy_service_ =
         std::make_unique<PolicyService>(authenticator_, event_log_.get(), views_.get());
     HUB_ASSIGN_OR_RETURN(
-        std::unique_ptr<auth::TreeHeadSigner> signer,
+        std::unique_ptr<auth::TreeHeadSigner> created_signer,
         auth::TreeHeadSigner::LoadOrCreate(config.data_dir() + "/audit/audit-key.pem"));
-    audit_service_ =
-        std::make_unique<AuditService>(authenticator_, event_log_.get(), std::move(signer));
+    std::shared_ptr<const auth::TreeHeadSigner> signer = std::move(created_signer);
+    audit_service_ = std::make_unique<AuditService>(authenticator_, event_log_.get(), signer);
+    tree_heads_ = std::make_unique<TreeHeadPublisher>(
+        event_log_.get(), signer, config.data_dir() + "/audit/tree-heads.txt",
+        std::chrono::seconds(config.audit().tree_head_interval_seconds()));
 
     identity_service_ = std::make_unique<IdentityService>(authenticator_);
     subscriptions_ = std::make_unique<SubscriptionHub>(
@@ -161,6 +171,13 @@ class GrpcHubServer final : public HubServer {
       server_.reset();
     }
     subscriptions_.reset();
+    if (refusals_ != nullptr) refusals_->Stop();
+    // A last signed head covers everything recorded up to the shutdown.
+    if (tree_heads_ != nullptr) {
+      absl::Status published = tree_heads_->PublishIfGrown();
+      if (!published.ok()) LogError("no final tree head", {{"error", published.ToString()}});
+      tree_heads_.reset();
+    }
     if (views_ != nullptr) views_->Stop();
     if (event_log_ != nullptr) event_log_->Close();
   }
@@ -170,6 +187,8 @@ class GrpcHubServer final : public HubServer {
   std::shared_ptr<Authenticator> authenticator_;
   std::unique_ptr<storage::EventLog> event_log_;
   std::unique_ptr<Views> views_;
+  std::unique_ptr<RefusalAuditor> refusals_;
+  std::unique_ptr<TreeHeadPublisher> tree_heads_;
   std::unique_ptr<IdentityService> identity_service_;
   std::unique_ptr<SubscriptionHub> subscriptions_;
   std::unique_ptr<EventService> event_service_;

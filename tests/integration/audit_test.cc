@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
@@ -137,10 +138,55 @@ TEST_F(AuditTrailTest, TheAuditAnswersWhoSawACase) {
   EXPECT_EQ(change.action(), hub::v1::AUDIT_PROTOCOL_CHANGE);
   EXPECT_EQ(change.principal_identity(), std::string(kPrefix) + "operator/admin");
   EXPECT_EQ(change.protocol_version(), "2026-11-9");
+  // On shutdown the hub signed a head covering every record, and appended it
+  // to the file the governance group collects.
+  std::ifstream heads(dir_.Sub("data") + "/audit/tree-heads.txt");
+  std::string line, last;
+  while (std::getline(heads, line)) last = line;
+  std::istringstream fields(last);
+  uint64_t size = 0;
+  std::string root_hex, signature_base64;
+  int64_t timestamp_ms = 0;
+  fields >> size >> root_hex >> timestamp_ms >> signature_base64;
+  EXPECT_EQ(size, records.size());
+  std::ifstream key_file(dir_.Sub("data") + "/audit/audit-key.pem.pub");
+  std::string key((std::istreambuf_iterator<char>(key_file)), std::istreambuf_iterator<char>());
+  auth::TreeHead head;
+  head.tree_size = size;
+  head.timestamp_ms = timestamp_ms;
+  const std::string root = absl::HexStringToBytes(root_hex);
+  ASSERT_EQ(root.size(), 32u);
+  std::copy(root.begin(), root.end(), head.root_hash.begin());
+  std::string signature;
+  ASSERT_TRUE(absl::Base64Unescape(signature_base64, &signature));
+  EXPECT_TRUE(auth::VerifyTreeHead(key, head, signature));
+
   // No case content in the audit: the published risk level is nowhere.
   for (const hub::v1::AuditRecord& record : records) {
     EXPECT_EQ(record.SerializeAsString().find("RISK_HIGH"), std::string::npos);
   }
+}
+
+TEST_F(AuditTrailTest, RefusedCallersAreAudited) {
+  ASSERT_EQ(pki_.Run("client", {"stranger", "agency"}), 0);
+  grpc::ClientContext context;
+  hub::v1::ReadCaseRequest request;
+  request.set_case_id("C-X");
+  hub::v1::ReadCaseResponse response;
+  ASSERT_EQ(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "stranger-agency"))
+                ->ReadCase(&context, request, &response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  bool found = false;
+  for (const hub::v1::AuditRecord& record : AuditRecords()) {
+    if (record.action() != hub::v1::AUDIT_AUTHENTICATE) continue;
+    found = true;
+    EXPECT_EQ(record.decision(), hub::v1::AUDIT_DENIED);
+    EXPECT_EQ(record.principal_identity(), std::string(kPrefix) + "stranger/agency");
+    EXPECT_THAT(record.reason(), ::testing::HasSubstr("is not a principal"));
+  }
+  EXPECT_TRUE(found) << "the refused caller is not in the audit";
 }
 
 auth::TreeHead HeadOf(const hub::v1::SignedTreeHead& sth) {

@@ -1,0 +1,57 @@
+#include "services/tree_head_publisher.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+#include "proto/status_macros.h"
+#include "services/server_log.h"
+#include "storage/merkle_tree.h"
+
+namespace hub::services {
+
+TreeHeadPublisher::TreeHeadPublisher(storage::EventLog* log,
+                                     std::shared_ptr<const auth::TreeHeadSigner> signer,
+                                     std::string path, std::chrono::seconds interval)
+    : log_(log), signer_(std::move(signer)), path_(std::move(path)) {
+  thread_ = std::thread([this, interval] {
+    while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(interval))) {
+      absl::Status published = PublishIfGrown();
+      if (!published.ok()) {
+        LogError("cannot publish a signed tree head", {{"error", published.ToString()}});
+      }
+    }
+  });
+}
+
+TreeHeadPublisher::~TreeHeadPublisher() {
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status TreeHeadPublisher::PublishIfGrown() {
+  auth::TreeHead head;
+  head.tree_size = log_->AuditSize();
+  if (head.tree_size == 0 || head.tree_size == last_size_) return absl::OkStatus();
+  HUB_ASSIGN_OR_RETURN(head.root_hash, storage::MerkleRoot(log_->AuditTree(), head.tree_size));
+  head.timestamp_ms = absl::ToUnixMillis(absl::Now());
+  HUB_ASSIGN_OR_RETURN(std::string signature, signer_->Sign(head));
+  const std::string line =
+      absl::StrCat(head.tree_size, " ", storage::DigestToHex(head.root_hash), " ",
+                   head.timestamp_ms, " ", absl::Base64Escape(signature), "\n");
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot open ", path_));
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || !synced) return absl::UnavailableError(absl::StrCat("cannot write ", path_));
+  last_size_ = head.tree_size;
+  LogInfo("signed tree head published", {{"tree_size", std::to_string(head.tree_size)},
+                                         {"root", storage::DigestToHex(head.root_hash)}});
+  return absl::OkStatus();
+}
+
+}  // namespace hub::services

@@ -1,0 +1,44 @@
+// Periodically signs a tree head of the access audit, when it has grown, and
+// appends it to a file the governance group collects, so that later
+// exports can be checked for consistency with heads it already holds.
+#ifndef HUB_SERVICES_TREE_HEAD_PUBLISHER_H_
+#define HUB_SERVICES_TREE_HEAD_PUBLISHER_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
+
+#include "auth/tree_head_signer.h"
+#include "storage/event_log.h"
+
+namespace hub::services {
+
+class TreeHeadPublisher {
+ public:
+  // Each line of `path`: tree size, root hash (hex), timestamp (ms),
+  // signature (base64), separated by spaces.
+  TreeHeadPublisher(storage::EventLog* log, std::shared_ptr<const auth::TreeHeadSigner> signer,
+                    std::string path, std::chrono::seconds interval);
+  ~TreeHeadPublisher();
+
+  // Signs and appends the current head now if the audit grew since the last
+  // one. Thread-compatible with the periodic thread (it is the only caller
+  // there).
+  absl::Status PublishIfGrown();
+
+ private:
+  storage::EventLog* const log_;
+  const std::shared_ptr<const auth::TreeHeadSigner> signer_;
+  const std::string path_;
+  uint64_t last_size_ = 0;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_TREE_HEAD_PUBLISHER_H_
