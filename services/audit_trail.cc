@@ -21,10 +21,22 @@ hub::v1::AuditRecord AuditRecordFor(const hub::v1::Principal& principal,
   return record;
 }
 
+void AddDistinct(const std::string& value, google::protobuf::RepeatedPtrField<std::string>* field) {
+  if (value.empty()) return;
+  for (const std::string& existing : *field) {
+    if (existing == value) return;
+  }
+  *field->Add() = value;
+}
+
 void AuditPublish(const hub::v1::Principal& principal, const std::string& protocol_version,
-                  storage::AppendRequest* append) {
+                  const hub::v1::PublishRequest& request, storage::AppendRequest* append) {
   hub::v1::AuditRecord record =
       AuditRecordFor(principal, hub::v1::AUDIT_PUBLISH, hub::v1::AUDIT_ALLOWED);
+  for (const hub::v1::EventEnvelope& event : request.events()) {
+    AddDistinct(event.lawful_basis(), record.mutable_lawful_bases());
+  }
+  if (!request.events().empty()) record.set_purpose(request.events(0).purpose());
   record.set_case_id(append->case_id);
   record.set_event_count(append->events.size());
   record.set_protocol_version(protocol_version);

@@ -8,10 +8,12 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "google/protobuf/repeated_ptr_field.h"
 
 #include "storage/event_log.h"
 
 #include "hub/v1/audit.pb.h"
+#include "hub/v1/event_service.pb.h"
 #include "hub/v1/sharing_protocol.pb.h"
 
 namespace hub::services {
@@ -20,9 +22,13 @@ namespace hub::services {
 hub::v1::AuditRecord AuditRecordFor(const hub::v1::Principal& principal,
                                     hub::v1::AuditAction action, hub::v1::AuditDecision decision);
 
-// Makes `append` also write a publish record for its positions.
+// Makes `append` (prepared from `request`) also write a publish record for
+// its positions, citing the publisher's purposes and lawful bases.
 void AuditPublish(const hub::v1::Principal& principal, const std::string& protocol_version,
-                  storage::AppendRequest* append);
+                  const hub::v1::PublishRequest& request, storage::AppendRequest* append);
+
+// Adds `value` to a repeated field unless it is already there.
+void AddDistinct(const std::string& value, google::protobuf::RepeatedPtrField<std::string>* field);
 
 // Stores one record durably; the access it describes must not proceed if
 // this fails.

@@ -47,6 +47,18 @@ absl::StatusOr<uint64_t> NextVersionFromToken(const std::string& token,
   return version;
 }
 
+// Cites, in `record`, the rules and lawful bases under which `identity` may
+// see each of `events`.
+template <typename Envelopes>
+void CiteRules(const Views& views, const std::string& identity, const Envelopes& events,
+               hub::v1::AuditRecord* record) {
+  for (const hub::v1::EventEnvelope& event : events) {
+    const auth::Decision decision = views.Decide(identity, event.classification(), event.purpose());
+    AddDistinct(decision.rule, record->mutable_rules());
+    AddDistinct(decision.lawful_basis, record->mutable_lawful_bases());
+  }
+}
+
 // Streams the log to one subscriber: reads a bounded batch, writes it one
 // message at a time (gRPC's flow control holds back a slow reader, and the
 // next batch is read only when this one is written), then waits for the log
@@ -189,6 +201,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
       record.set_event_count(buffer_.size());
       record.set_case_id(case_id_);
       record.set_protocol_version(view->protocol_version);
+      std::vector<hub::v1::EventEnvelope> delivered;
+      for (const hub::v1::SubscribeResponse& item : buffer_) delivered.push_back(item.event());
+      CiteRules(*views_, identity_, delivered, &record);
       absl::Status audited = StoreAudit(log_, record);
       if (!audited.ok()) {
         buffer_.clear();
@@ -284,7 +299,7 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
     return FinishUnary(context, append.status());
   }
   // The publish and its audit record are one atomic write.
-  AuditPublish(*principal, authenticator_->directory()->protocol_version(), &*append);
+  AuditPublish(*principal, authenticator_->directory()->protocol_version(), *request, &*append);
   // A caller that has already given up must not get a write it never sees.
   if (absl::FromChrono(context->deadline()) <= now || context->IsCancelled()) {
     return FinishUnary(
@@ -359,6 +374,7 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
     record.set_last_position(response->events(response->events_size() - 1).global_position());
   }
   record.set_protocol_version(view->protocol_version);
+  CiteRules(*views_, principal->identity(), response->events(), &record);
   absl::Status audited = StoreAudit(log_, record);
   if (!audited.ok()) {
     response->Clear();

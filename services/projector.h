@@ -38,6 +38,7 @@ class Projector {
   absl::StatusOr<uint64_t> ProjectOnce(size_t max_events);
 
   const storage::GenerationInfo& generation() const { return generation_; }
+  const auth::SharingPolicy& policy() const { return *policy_; }
   // The last log position reflected in this generation's views.
   uint64_t checkpoint() const { return checkpoint_.load(std::memory_order_acquire); }
   // Blocks until checkpoint() > after, the timeout passes or the projector

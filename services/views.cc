@@ -141,6 +141,13 @@ absl::StatusOr<Views::Handle> Views::For(std::string_view identity) const {
       AsAbsl(identity), " has no view under sharing protocol ", generation->protocol_version));
 }
 
+auth::Decision Views::Decide(std::string_view identity, hub::v1::DataClass data_class,
+                             hub::v1::Purpose purpose) const {
+  std::shared_ptr<Projector> projector = active();
+  if (projector == nullptr) return auth::Decision();
+  return projector->policy().Decide(identity, data_class, purpose);
+}
+
 uint64_t Views::Projected() const {
   std::shared_ptr<Projector> projector = active();
   return projector == nullptr ? 0 : projector->checkpoint();

@@ -45,6 +45,11 @@ class Views {
 
   const storage::ViewStore& store() const { return *store_; }
 
+  // The active protocol's decision for (identity, class, purpose), for
+  // audit records: which rule let a principal see what it received.
+  auth::Decision Decide(std::string_view identity, hub::v1::DataClass data_class,
+                        hub::v1::Purpose purpose) const;
+
   // The last log position reflected in the active views.
   uint64_t Projected() const;
   // Waits until the active views reflect `position` (or the timeout);

@@ -128,6 +128,13 @@ TEST_F(AuditTrailTest, TheAuditAnswersWhoSawACase) {
       EXPECT_EQ(record.first_position(), published.first_position());
       EXPECT_EQ(record.last_position(), published.first_position());
       EXPECT_EQ(record.event_count(), 1u);
+      EXPECT_THAT(record.lawful_bases(),
+                  ::testing::Contains(::testing::HasSubstr("UK GDPR Art 6(1)(e)")));
+      if (record.action() != hub::v1::AUDIT_PUBLISH) {
+        // A risk assessment shared for safeguarding: the example protocol's
+        // "risk" rule let Drive and the IDVA see it.
+        EXPECT_THAT(record.rules(), ::testing::ElementsAre("risk"));
+      }
     }
   }
   EXPECT_THAT(saw_x, ::testing::ElementsAre("police/agency AUDIT_PUBLISH AUDIT_ALLOWED",
