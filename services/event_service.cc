@@ -47,16 +47,13 @@ absl::StatusOr<uint64_t> NextVersionFromToken(const std::string& token,
   return version;
 }
 
-// Cites, in `record`, the rules and lawful bases under which `identity` may
-// see each of `events`.
-template <typename Envelopes>
-void CiteRules(const Views& views, const std::string& identity, const Envelopes& events,
-               hub::v1::AuditRecord* record) {
-  for (const hub::v1::EventEnvelope& event : events) {
-    const auth::Decision decision = views.Decide(identity, event.classification(), event.purpose());
-    AddDistinct(decision.rule, record->mutable_rules());
-    AddDistinct(decision.lawful_basis, record->mutable_lawful_bases());
-  }
+// Cites, in `record`, the rule and lawful basis under which `identity` may
+// see `event`.
+void CiteRule(const Views& views, const std::string& identity, const hub::v1::EventEnvelope& event,
+              hub::v1::AuditRecord* record) {
+  const auth::Decision decision = views.Decide(identity, event.classification(), event.purpose());
+  AddDistinct(decision.rule, record->mutable_rules());
+  AddDistinct(decision.lawful_basis, record->mutable_lawful_bases());
 }
 
 // Streams the log to one subscriber: reads a bounded batch, writes it one
@@ -201,9 +198,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
       record.set_event_count(buffer_.size());
       record.set_case_id(case_id_);
       record.set_protocol_version(view->protocol_version);
-      std::vector<hub::v1::EventEnvelope> delivered;
-      for (const hub::v1::SubscribeResponse& item : buffer_) delivered.push_back(item.event());
-      CiteRules(*views_, identity_, delivered, &record);
+      for (const hub::v1::SubscribeResponse& item : buffer_) {
+        CiteRule(*views_, identity_, item.event(), &record);
+      }
       absl::Status audited = StoreAudit(log_, record);
       if (!audited.ok()) {
         buffer_.clear();
@@ -374,7 +371,9 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
     record.set_last_position(response->events(response->events_size() - 1).global_position());
   }
   record.set_protocol_version(view->protocol_version);
-  CiteRules(*views_, principal->identity(), response->events(), &record);
+  for (const hub::v1::EventEnvelope& event : response->events()) {
+    CiteRule(*views_, principal->identity(), event, &record);
+  }
   absl::Status audited = StoreAudit(log_, record);
   if (!audited.ok()) {
     response->Clear();

@@ -9,10 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "rocksdb/db.h"
 
 #include "storage/event_log.h"
 #include "storage/internal/log_format.h"
+#include "tests/storage/raw_log.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -154,36 +154,6 @@ TEST_F(AuditLogTest, ConcurrentAppendsAndAuditsKeepOneConsistentTree) {
   EXPECT_THAT(log_->Verify(), IsOk());
 }
 
-// Direct access to the audit families, as an insider would have.
-class RawAudit {
- public:
-  explicit RawAudit(const std::string& path) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}},
-        {internal::kLogFamily, {}},
-        {internal::kEventIdFamily, {}},
-        {internal::kCaseIndexFamily, {}},
-        {internal::kAuditFamily, {}},
-        {internal::kAuditNodeFamily, {}}};
-    rocksdb::DB* db = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, families, &handles_, &db).ok());
-    db_.reset(db);
-  }
-  ~RawAudit() {
-    for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
-    db_->Close().PermitUncheckedError();
-  }
-  RawAudit(const RawAudit&) = delete;
-  RawAudit& operator=(const RawAudit&) = delete;
-  rocksdb::DB* db() { return db_.get(); }
-  rocksdb::ColumnFamilyHandle* audit() { return handles_[4]; }
-  rocksdb::ColumnFamilyHandle* nodes() { return handles_[5]; }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-};
-
 class AuditTamperTest : public AuditLogTest {
  protected:
   void SetUp() override {
@@ -200,11 +170,10 @@ class AuditTamperTest : public AuditLogTest {
 
 TEST_F(AuditTamperTest, AnAlteredRecordIsNamed) {
   {
-    RawAudit raw(path_);
-    std::string value;
-    ASSERT_TRUE(raw.db()->Get({}, raw.audit(), internal::EncodePositionKey(3), &value).ok());
+    RawLog raw(path_);
+    std::string value = raw.Get(raw.audit(), internal::EncodePositionKey(3));
     value[value.find("record 2")] ^= 0x20;
-    ASSERT_TRUE(raw.db()->Put({}, raw.audit(), internal::EncodePositionKey(3), value).ok());
+    raw.Put(raw.audit(), internal::EncodePositionKey(3), value);
   }
   EXPECT_THAT(VerifyStatus(), StatusIs(absl::StatusCode::kDataLoss,
                                        HasSubstr("audit record 2 is missing or damaged")));
@@ -214,16 +183,11 @@ TEST_F(AuditTamperTest, AnAlteredRecordIsNamed) {
 // the stored tree (and the next record's chain link), so it is named.
 TEST_F(AuditTamperTest, ARewrittenRecordIsCaughtByTheTree) {
   {
-    RawAudit raw(path_);
-    std::string value;
-    ASSERT_TRUE(raw.db()->Get({}, raw.audit(), internal::EncodePositionKey(4), &value).ok());
-    auto record = internal::DecodeRecord(value);
+    RawLog raw(path_);
+    auto record = internal::DecodeRecord(raw.Get(raw.audit(), internal::EncodePositionKey(4)));
     ASSERT_TRUE(record.ok());
     record->payload = "a quieter record";
-    ASSERT_TRUE(
-        raw.db()
-            ->Put({}, raw.audit(), internal::EncodePositionKey(4), internal::EncodeRecord(&*record))
-            .ok());
+    raw.Put(raw.audit(), internal::EncodePositionKey(4), internal::EncodeRecord(&*record));
   }
   EXPECT_THAT(VerifyStatus(), StatusIs(absl::StatusCode::kDataLoss,
                                        HasSubstr("the audit tree disagrees with record 3")));
@@ -231,8 +195,8 @@ TEST_F(AuditTamperTest, ARewrittenRecordIsCaughtByTheTree) {
 
 TEST_F(AuditTamperTest, ADeletedLastRecordContradictsTheStoredHead) {
   {
-    RawAudit raw(path_);
-    ASSERT_TRUE(raw.db()->Delete({}, raw.audit(), internal::EncodePositionKey(6)).ok());
+    RawLog raw(path_);
+    raw.Delete(raw.audit(), internal::EncodePositionKey(6));
   }
   EXPECT_THAT(OpenStatus(), StatusIs(absl::StatusCode::kDataLoss,
                                      HasSubstr("says 6 records but the audit log holds 5")));
@@ -240,10 +204,8 @@ TEST_F(AuditTamperTest, ADeletedLastRecordContradictsTheStoredHead) {
 
 TEST_F(AuditTamperTest, AnAlteredTreeNodeIsNamed) {
   {
-    RawAudit raw(path_);
-    ASSERT_TRUE(raw.db()
-                    ->Put({}, raw.nodes(), internal::EncodeAuditNodeKey(1, 1), std::string(32, 'x'))
-                    .ok());
+    RawLog raw(path_);
+    raw.Put(raw.audit_nodes(), internal::EncodeAuditNodeKey(1, 1), std::string(32, 'x'));
   }
   EXPECT_THAT(VerifyStatus(),
               StatusIs(absl::StatusCode::kDataLoss,

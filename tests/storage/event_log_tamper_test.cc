@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "rocksdb/db.h"
 
 #include "storage/event_log.h"
 #include "storage/internal/log_format.h"
+#include "tests/storage/raw_log.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -21,55 +21,6 @@ namespace {
 using ::hub::testing::IsOk;
 using ::hub::testing::StatusIs;
 using ::testing::HasSubstr;
-
-// Direct access to the log's column families, as an attacker would have.
-class RawLog {
- public:
-  explicit RawLog(const std::string& path) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}},
-        {internal::kLogFamily, {}},
-        {internal::kEventIdFamily, {}},
-        {internal::kCaseIndexFamily, {}},
-        {internal::kAuditFamily, {}},
-        {internal::kAuditNodeFamily, {}}};
-    rocksdb::DB* db = nullptr;
-    rocksdb::Status status = rocksdb::DB::Open(rocksdb::Options(), path, families, &handles_, &db);
-    EXPECT_TRUE(status.ok()) << status.ToString();
-    db_.reset(db);
-  }
-  ~RawLog() {
-    for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
-    db_->Close().PermitUncheckedError();
-  }
-  RawLog(const RawLog&) = delete;
-  RawLog& operator=(const RawLog&) = delete;
-
-  rocksdb::ColumnFamilyHandle* meta() { return handles_[0]; }
-  rocksdb::ColumnFamilyHandle* log() { return handles_[1]; }
-  rocksdb::ColumnFamilyHandle* event_ids() { return handles_[2]; }
-
-  std::string Get(rocksdb::ColumnFamilyHandle* family, const std::string& key) {
-    std::string value;
-    EXPECT_TRUE(db_->Get(rocksdb::ReadOptions(), family, key, &value).ok());
-    return value;
-  }
-  void Put(rocksdb::ColumnFamilyHandle* family, const std::string& key, const std::string& value) {
-    ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), family, key, value).ok());
-  }
-  void Delete(rocksdb::ColumnFamilyHandle* family, const std::string& key) {
-    ASSERT_TRUE(db_->Delete(rocksdb::WriteOptions(), family, key).ok());
-  }
-  internal::LogRecord Record(uint64_t position) {
-    auto record = internal::DecodeRecord(Get(log(), internal::EncodePositionKey(position)));
-    EXPECT_TRUE(record.ok());
-    return *record;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-};
 
 class EventLogTamperTest : public ::testing::Test {
  protected:

@@ -14,23 +14,10 @@
 
 #include "hub/v1/audit_service.grpc.pb.h"
 #include "tools/hubctl/audit_verify.h"
+#include "tools/hubctl/cli.h"
 
 namespace hub::tools {
 namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "hubctl: %s\n", message.c_str());
-  return 1;
-}
-
-std::string Describe(const grpc::Status& status) {
-  return absl::StrCat("the hub answered ", status.error_code(), ": ", status.error_message());
-}
-
-void Deadline(grpc::ClientContext* context, const OutputOptions& output) {
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(output.timeout_ms));
-}
 
 std::string Hex(const std::string& bytes) {
   storage::Sha256Digest digest{};
@@ -49,7 +36,7 @@ int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAudi
   }
   do {
     grpc::ClientContext context;
-    Deadline(&context, output);
+    SetDeadline(&context, output.timeout_ms);
     hub::v1::QueryAuditResponse response;
     grpc::Status status = stub->QueryAudit(&context, query, &response);
     if (!status.ok()) return Fail(Describe(status));
@@ -78,7 +65,7 @@ int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAudi
 
 int AuditHead(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output) {
   grpc::ClientContext context;
-  Deadline(&context, output);
+  SetDeadline(&context, output.timeout_ms);
   hub::v1::SignedTreeHead head;
   grpc::Status status = hub::v1::AuditService::NewStub(channel)->GetSignedTreeHead(
       &context, hub::v1::GetSignedTreeHeadRequest(), &head);
@@ -97,7 +84,7 @@ int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::
   hub::v1::AuditExport export_file;
   {
     grpc::ClientContext context;
-    Deadline(&context, output);
+    SetDeadline(&context, output.timeout_ms);
     grpc::Status status = stub->GetSignedTreeHead(&context, hub::v1::GetSignedTreeHeadRequest(),
                                                   export_file.mutable_head());
     if (!status.ok()) return Fail(Describe(status));
@@ -106,7 +93,7 @@ int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::
   request.set_tree_size(export_file.head().tree_size());
   do {
     grpc::ClientContext context;
-    Deadline(&context, output);
+    SetDeadline(&context, output.timeout_ms);
     hub::v1::ExportAuditResponse response;
     grpc::Status status = stub->ExportAudit(&context, request, &response);
     if (!status.ok()) return Fail(Describe(status));

@@ -16,18 +16,10 @@
 #include "storage/hash_chain.h"
 
 #include "hub/v1/event_service.grpc.pb.h"
+#include "tools/hubctl/cli.h"
 
 namespace hub::tools {
 namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "hubctl: %s\n", message.c_str());
-  return 1;
-}
-
-std::string Describe(const grpc::Status& status) {
-  return absl::StrCat("the hub answered ", status.error_code(), ": ", status.error_message());
-}
 
 // A UUID (version 4 layout) from the SHA-256 of `seed`.
 std::string UuidFrom(const std::string& seed) {
@@ -87,8 +79,7 @@ int PublishFromFile(const std::shared_ptr<grpc::Channel>& channel, const std::st
     }
   }
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(output.timeout_ms));
+  SetDeadline(&context, output.timeout_ms);
   hub::v1::PublishResponse response;
   grpc::Status status =
       hub::v1::EventService::NewStub(channel)->Publish(&context, request, &response);
@@ -118,8 +109,7 @@ int ReadCase(const std::shared_ptr<grpc::Channel>& channel, const std::string& c
   PrintHeader(output);
   do {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::milliseconds(output.timeout_ms));
+    SetDeadline(&context, output.timeout_ms);
     hub::v1::ReadCaseResponse response;
     grpc::Status status = stub->ReadCase(&context, request, &response);
     if (!status.ok()) return Fail(Describe(status));

@@ -21,6 +21,7 @@
 #include "hub/v1/identity_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
 #include "tools/hubctl/audit_commands.h"
+#include "tools/hubctl/cli.h"
 #include "tools/hubctl/connection.h"
 #include "tools/hubctl/event_commands.h"
 
@@ -48,6 +49,10 @@ ABSL_FLAG(std::string, public_key, "data/audit/audit-key.pem.pub",
 
 namespace {
 
+using hub::tools::Describe;
+using hub::tools::Fail;
+using hub::tools::SetDeadline;
+
 constexpr char kUsage[] =
     "The multi-agency hub's command-line tool.\n\n"
     "Online (needs a running hub and a client certificate, see --certs_dir and --as):\n"
@@ -74,11 +79,6 @@ constexpr char kUsage[] =
     "                                       list events (position, case, version, id, size)\n\n"
     "Exit status: 0 on success, 1 when the hub or the data says no, 2 on bad usage.\n";
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "hubctl: %s\n", message.c_str());
-  return 1;
-}
-
 std::string Or(const std::string& value, const std::string& fallback) {
   return value.empty() ? fallback : value;
 }
@@ -94,21 +94,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> ConnectFromFlags() {
   return hub::tools::Connect(options);
 }
 
-void SetDeadline(grpc::ClientContext* context) {
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
-}
-
-std::string Describe(const grpc::Status& status) {
-  return absl::StrCat("the hub answered ", status.error_code(), ": ", status.error_message());
-}
-
 int WhoAmI() {
   auto channel = ConnectFromFlags();
   if (!channel.ok()) return Fail(channel.status().ToString());
   auto stub = hub::v1::IdentityService::NewStub(*channel);
   grpc::ClientContext context;
-  SetDeadline(&context);
+  SetDeadline(&context, absl::GetFlag(FLAGS_timeout_ms));
   hub::v1::WhoAmIResponse response;
   grpc::Status status = stub->WhoAmI(&context, hub::v1::WhoAmIRequest(), &response);
   if (!status.ok()) return Fail(Describe(status));
@@ -127,7 +118,7 @@ int Health() {
   auto channel = ConnectFromFlags();
   if (!channel.ok()) return Fail(channel.status().ToString());
   grpc::ClientContext context;
-  SetDeadline(&context);
+  SetDeadline(&context, absl::GetFlag(FLAGS_timeout_ms));
   // grpc.health.v1 through the generic stub: an empty request asks about the
   // server as a whole, and the response's field 1 is the status enum.
   const grpc::Slice empty_request("", 0);
@@ -158,7 +149,7 @@ int ProtocolShow() {
   auto channel = ConnectFromFlags();
   if (!channel.ok()) return Fail(channel.status().ToString());
   grpc::ClientContext context;
-  SetDeadline(&context);
+  SetDeadline(&context, absl::GetFlag(FLAGS_timeout_ms));
   hub::v1::GetProtocolResponse response;
   grpc::Status status = hub::v1::PolicyService::NewStub(*channel)->GetProtocol(
       &context, hub::v1::GetProtocolRequest(), &response);
