@@ -201,11 +201,17 @@ absl::Status AuditService::Export(const hub::v1::ExportAuditRequest& request,
     return absl::InvalidArgumentError(
         absl::StrCat("tree_size must be that of a signed head, 1 to ", log_->AuditSize()));
   }
-  if (request.from_index() >= request.tree_size()) {
-    return absl::InvalidArgumentError("from_index is past the end of the tree");
+  const uint64_t end = request.end_index() == 0 ? request.tree_size() : request.end_index();
+  if (end > request.tree_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("end_index ", end, " is past the ",
+                                                   request.tree_size(), " records of the tree"));
+  }
+  if (request.from_index() >= end) {
+    return absl::InvalidArgumentError(absl::StrCat("from_index ", request.from_index(),
+                                                   " is not before the end of the range, ", end));
   }
   const uint64_t page = request.page_size() == 0 ? kDefaultExportPage : request.page_size();
-  const uint64_t count = std::min(page, request.tree_size() - request.from_index());
+  const uint64_t count = std::min(page, end - request.from_index());
   HUB_ASSIGN_OR_RETURN(std::vector<std::string> raw, log_->ReadAudit(request.from_index(), count));
   for (size_t i = 0; i < raw.size(); ++i) {
     const uint64_t index = request.from_index() + i;
@@ -218,16 +224,17 @@ absl::Status AuditService::Export(const hub::v1::ExportAuditRequest& request,
     for (const storage::Sha256Digest& node : path) record->add_inclusion_path(Bytes(node));
   }
   const uint64_t next = request.from_index() + raw.size();
-  response->set_next_index(next < request.tree_size() ? next : 0);
+  response->set_next_index(next < end ? next : 0);
   return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* AuditService::ExportAudit(grpc::CallbackServerContext* context,
                                                     const hub::v1::ExportAuditRequest* request,
                                                     hub::v1::ExportAuditResponse* response) {
-  absl::StatusOr<hub::v1::Principal> auditor =
-      Auditor(context, absl::StrCat("export of records ", request->from_index(), "+ of tree ",
-                                    request->tree_size()));
+  absl::StatusOr<hub::v1::Principal> auditor = Auditor(
+      context, absl::StrCat("export of records ", request->from_index(), " to ",
+                            request->end_index() == 0 ? request->tree_size() : request->end_index(),
+                            " of tree ", request->tree_size()));
   if (!auditor.ok()) return FinishUnary(context, auditor.status());
   return FinishUnary(context, Export(*request, response));
 }

@@ -128,5 +128,54 @@ TEST_F(HubctlTest, TheAuditIsQueriedExportedAndVerifiedOffline) {
   EXPECT_THAT(tampered.output, HasSubstr("record 2 is altered or replaced"));
 }
 
+TEST_F(HubctlTest, ARangeOfTheAuditIsExportedAndVerified) {
+  ASSERT_EQ(Hubctl("police-agency", "publish " + example_).exit_status, 0);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Hubctl("drive-agency", "read C-2026-0001").exit_status, 0);
+  const std::string key = "--public_key=" + dir_.Sub("data") + "/audit/audit-key.pem.pub";
+  const std::string exported = dir_.Sub("range.export");
+
+  Result export_run =
+      Hubctl("governance-auditor", "audit export --first_record=2 --last_record=3 " + exported);
+  ASSERT_EQ(export_run.exit_status, 0) << export_run.output;
+  EXPECT_THAT(export_run.output, HasSubstr("exported audit records 2 to 3"));
+  Result verified = Hubctl("governance-auditor", "audit verify " + exported + " " + key);
+  EXPECT_EQ(verified.exit_status, 0) << verified.output;
+  EXPECT_THAT(verified.output, HasSubstr("records 2 to 3 (2 records)"));
+
+  // Dropping the range's last record is noticed, although the rest of the
+  // tree is not in the file.
+  hub::v1::AuditExport copy;
+  {
+    std::ifstream in(exported, std::ios::binary);
+    ASSERT_TRUE(copy.ParseFromIstream(&in));
+  }
+  ASSERT_EQ(copy.records_size(), 2);
+  copy.mutable_records()->RemoveLast();
+  {
+    std::ofstream out(exported, std::ios::binary | std::ios::trunc);
+    ASSERT_TRUE(copy.SerializeToOstream(&out));
+  }
+  Result truncated = Hubctl("governance-auditor", "audit verify " + exported + " " + key);
+  EXPECT_EQ(truncated.exit_status, 1);
+  EXPECT_THAT(truncated.output, HasSubstr("record 3 is missing"));
+
+  // A time window from before anything happened to now is the whole tree
+  // up to the head.
+  Result by_time =
+      Hubctl("governance-auditor",
+             "audit export --since=2020-01-01T00:00:00Z --until=2100-01-01T00:00:00Z " + exported);
+  ASSERT_EQ(by_time.exit_status, 0) << by_time.output;
+  EXPECT_THAT(by_time.output, HasSubstr("exported audit records 0 to "));
+  Result future =
+      Hubctl("governance-auditor", "audit export --since=2100-01-01T00:00:00Z " + exported);
+  EXPECT_EQ(future.exit_status, 1);
+  EXPECT_THAT(future.output,
+              HasSubstr("no audit record of the signed head is at or after --since"));
+  Result backwards =
+      Hubctl("governance-auditor", "audit export --first_record=3 --last_record=1 " + exported);
+  EXPECT_EQ(backwards.exit_status, 1);
+  EXPECT_THAT(backwards.output, HasSubstr("the range selects no record"));
+}
+
 }  // namespace
 }  // namespace hub::testing

@@ -102,6 +102,46 @@ TEST_F(AuditVerifyTest, ARecordMovedToAnotherIndexIsNamed) {
   EXPECT_THAT(problems, ::testing::Contains("record 4 is missing"));
 }
 
+class AuditRangeVerifyTest : public AuditVerifyTest {
+ protected:
+  // Records 3 to 6 of the 9-record tree.
+  void SetUp() override {
+    AuditVerifyTest::SetUp();
+    export_.mutable_records()->DeleteSubrange(7, 2);
+    export_.mutable_records()->DeleteSubrange(0, 3);
+    export_.set_first_index(3);
+    export_.set_end_index(7);
+  }
+};
+
+TEST_F(AuditRangeVerifyTest, AnIntactRangeVerifies) {
+  EXPECT_THAT(VerifyAuditExport(export_, public_key_), IsEmpty());
+}
+
+TEST_F(AuditRangeVerifyTest, ARecordMissingAtEitherEndIsNamed) {
+  export_.mutable_records()->RemoveLast();
+  export_.mutable_records()->DeleteSubrange(0, 1);
+  EXPECT_THAT(VerifyAuditExport(export_, public_key_),
+              ElementsAre(::testing::HasSubstr("reordered"), ::testing::HasSubstr("reordered"),
+                          "record 3 is missing", "record 6 is missing"));
+}
+
+TEST_F(AuditRangeVerifyTest, AlteredAndForeignRecordsAreNamed) {
+  export_.mutable_records(1)->set_raw("edited");
+  export_.mutable_records(2)->set_index(8);  // a record from outside the range
+  auto problems = VerifyAuditExport(export_, public_key_);
+  EXPECT_THAT(problems, ::testing::Contains(::testing::HasSubstr("record 4 is altered")));
+  EXPECT_THAT(problems, ::testing::Contains("entry 2 holds record 8, outside the exported range "
+                                            "3 to 6"));
+  EXPECT_THAT(problems, ::testing::Contains("record 5 is missing"));
+}
+
+TEST_F(AuditRangeVerifyTest, ARangeBeyondTheHeadIsRefused) {
+  export_.set_end_index(12);
+  EXPECT_THAT(VerifyAuditExport(export_, public_key_),
+              ElementsAre(::testing::HasSubstr("which is not a range of the 9 records")));
+}
+
 TEST_F(AuditVerifyTest, AForgedHeadIsRefused) {
   export_.mutable_head()->set_tree_size(8);  // hide the last record
   EXPECT_THAT(VerifyAuditExport(export_, public_key_),

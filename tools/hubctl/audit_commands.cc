@@ -1,10 +1,12 @@
 #include "tools/hubctl/audit_commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -23,6 +25,32 @@ std::string Hex(const std::string& bytes) {
   storage::Sha256Digest digest{};
   std::copy_n(bytes.begin(), std::min(bytes.size(), digest.size()), digest.begin());
   return storage::DigestToHex(digest);
+}
+
+// The index of the first record (oldest first) or last record (newest
+// first) matching `query`, if any.
+absl::StatusOr<std::optional<uint64_t>> FirstMatch(hub::v1::AuditService::Stub& stub,
+                                                   hub::v1::QueryAuditRequest query,
+                                                   int timeout_ms) {
+  query.set_page_size(1);
+  do {
+    grpc::ClientContext context;
+    SetDeadline(&context, timeout_ms);
+    hub::v1::QueryAuditResponse response;
+    grpc::Status status = stub.QueryAudit(&context, query, &response);
+    if (!status.ok()) return absl::UnavailableError(Describe(status));
+    if (response.entries_size() > 0) return response.entries(0).index();
+    query.set_page_token(response.next_page_token());
+  } while (!query.page_token().empty());
+  return std::nullopt;
+}
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  google::protobuf::Timestamp proto;
+  proto.set_seconds(absl::ToUnixSeconds(time));
+  proto.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(proto.seconds()))));
+  return proto;
 }
 
 }  // namespace
@@ -79,7 +107,7 @@ int AuditHead(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions
 }
 
 int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
-                      const OutputOptions& output) {
+                      const AuditExportRange& range, const OutputOptions& output) {
   auto stub = hub::v1::AuditService::NewStub(channel);
   hub::v1::AuditExport export_file;
   {
@@ -89,8 +117,39 @@ int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::
                                                   export_file.mutable_head());
     if (!status.ok()) return Fail(Describe(status));
   }
+  const uint64_t tree_size = export_file.head().tree_size();
+  if (tree_size == 0) return Fail("the audit is empty; there is nothing to export");
+  uint64_t first = range.first_record;
+  uint64_t last = std::min(range.last_record.value_or(tree_size - 1), tree_size - 1);
+  if (range.since != absl::InfinitePast()) {
+    hub::v1::QueryAuditRequest query;
+    *query.mutable_from_time() = ToProto(range.since);
+    auto match = FirstMatch(*stub, query, output.timeout_ms);
+    if (!match.ok()) return Fail(std::string(match.status().message()));
+    if (!match->has_value() || **match >= tree_size) {
+      return Fail("no audit record of the signed head is at or after --since");
+    }
+    first = std::max(first, **match);
+  }
+  if (range.until != absl::InfiniteFuture()) {
+    hub::v1::QueryAuditRequest query;
+    *query.mutable_to_time() = ToProto(range.until);
+    query.set_newest_first(true);
+    auto match = FirstMatch(*stub, query, output.timeout_ms);
+    if (!match.ok()) return Fail(std::string(match.status().message()));
+    if (!match->has_value()) return Fail("no audit record is at or before --until");
+    last = std::min(last, **match);
+  }
+  if (first > last) {
+    return Fail(absl::StrCat("the range selects no record: first ", first, ", last ", last,
+                             " (the signed head holds records 0 to ", tree_size - 1, ")"));
+  }
+  export_file.set_first_index(first);
+  export_file.set_end_index(last + 1);
   hub::v1::ExportAuditRequest request;
-  request.set_tree_size(export_file.head().tree_size());
+  request.set_tree_size(tree_size);
+  request.set_from_index(first);
+  request.set_end_index(last + 1);
   do {
     grpc::ClientContext context;
     SetDeadline(&context, output.timeout_ms);
@@ -104,9 +163,9 @@ int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::
   } while (request.from_index() != 0);
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   if (!file || !export_file.SerializeToOstream(&file)) return Fail("cannot write " + path);
-  std::printf("exported %d audit records (tree size %llu, root %s) to %s\n",
-              export_file.records_size(),
-              static_cast<unsigned long long>(export_file.head().tree_size()),
+  std::printf("exported audit records %llu to %llu of tree size %llu (root %s) to %s\n",
+              static_cast<unsigned long long>(first), static_cast<unsigned long long>(last),
+              static_cast<unsigned long long>(tree_size),
               Hex(export_file.head().root_hash()).c_str(), path.c_str());
   return 0;
 }
@@ -123,11 +182,14 @@ int AuditVerifyFile(const std::string& export_path, const std::string& public_ke
   key << key_file.rdbuf();
   const std::vector<std::string> problems = VerifyAuditExport(export_file, key.str());
   if (problems.empty()) {
+    const uint64_t tree_size = export_file.head().tree_size();
+    const uint64_t end = export_file.end_index() == 0 ? tree_size : export_file.end_index();
     std::printf(
-        "audit export verified: %d records, tree size %llu, root %s, signed by the "
-        "given key\n",
-        export_file.records_size(), static_cast<unsigned long long>(export_file.head().tree_size()),
-        Hex(export_file.head().root_hash()).c_str());
+        "audit export verified: records %llu to %llu (%d records) of tree size %llu, root %s, "
+        "signed by the given key\n",
+        static_cast<unsigned long long>(export_file.first_index()),
+        static_cast<unsigned long long>(end - 1), export_file.records_size(),
+        static_cast<unsigned long long>(tree_size), Hex(export_file.head().root_hash()).c_str());
     return 0;
   }
   for (const std::string& problem : problems) {

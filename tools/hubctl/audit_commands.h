@@ -2,9 +2,12 @@
 #ifndef HUB_TOOLS_HUBCTL_AUDIT_COMMANDS_H_
 #define HUB_TOOLS_HUBCTL_AUDIT_COMMANDS_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "absl/time/time.h"
 #include "grpcpp/channel.h"
 
 #include "hub/v1/audit_service.pb.h"
@@ -19,10 +22,22 @@ int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAudi
 // Prints the current signed tree head.
 int AuditHead(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output);
 
-// Writes a hub.v1.AuditExport (a fresh signed head, every record of its
-// tree with its inclusion proof) to `path`.
+// Which records an export holds. Record indexes select directly; times
+// select from the first record at or after `since` to the last at or before
+// `until` (records are appended in time order, give or take the few
+// milliseconds a group commit spans, so a record just outside the window may
+// ride along; none inside it is left out).
+struct AuditExportRange {
+  uint64_t first_record = 0;
+  std::optional<uint64_t> last_record;  // inclusive; none = the head's last
+  absl::Time since = absl::InfinitePast();
+  absl::Time until = absl::InfiniteFuture();
+};
+
+// Writes a hub.v1.AuditExport (a fresh signed head, the records of `range`
+// in its tree, each with its inclusion proof) to `path`.
 int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
-                      const OutputOptions& output);
+                      const AuditExportRange& range, const OutputOptions& output);
 
 // Checks an export offline with the hub's audit public key (PEM file); exit
 // status 0 only if it is complete and intact, else names every problem.

@@ -34,8 +34,17 @@ std::vector<std::string> VerifyAuditExport(const hub::v1::AuditExport& export_fi
     return problems;
   }
   const uint64_t size = sth.tree_size();
-  // Per index: 0 not in the export, 1 verified, 2 present but reported.
-  std::vector<uint8_t> state(size, 0);
+  const uint64_t first = export_file.first_index();
+  const uint64_t end = export_file.end_index() == 0 ? size : export_file.end_index();
+  if (first >= end || end > size) {
+    problems.push_back(absl::StrCat("the export claims records ", first, " to ", end,
+                                    ", which is not a range of the ", size,
+                                    " records of the signed head"));
+    return problems;
+  }
+  // Per index of the range: 0 not in the export, 1 verified, 2 present but
+  // reported.
+  std::vector<uint8_t> state(end - first, 0);
   for (int k = 0; k < export_file.records_size(); ++k) {
     const hub::v1::ExportedRecord& record = export_file.records(k);
     std::vector<storage::Sha256Digest> path;
@@ -45,26 +54,32 @@ std::vector<std::string> VerifyAuditExport(const hub::v1::AuditExport& export_fi
                                       ", beyond the ", size, " records of the signed head"));
       continue;
     }
+    if (record.index() < first || record.index() >= end) {
+      problems.push_back(absl::StrCat("entry ", k, " holds record ", record.index(),
+                                      ", outside the exported range ", first, " to ", end - 1));
+      continue;
+    }
+    uint8_t& seen = state[record.index() - first];
     if (!storage::VerifyMerkleInclusion(storage::MerkleLeafHash(record.raw()), record.index(), size,
                                         path, head.root_hash)) {
       problems.push_back(absl::StrCat("record ", record.index(),
                                       " is altered or replaced: it is not the record the signed "
                                       "head holds at that index"));
-      if (state[record.index()] == 0) state[record.index()] = 2;
+      if (seen == 0) seen = 2;
       continue;
     }
-    if (state[record.index()] == 1) {
+    if (seen == 1) {
       problems.push_back(absl::StrCat("record ", record.index(), " appears twice"));
       continue;
     }
-    state[record.index()] = 1;
-    if (record.index() != static_cast<uint64_t>(k)) {
+    seen = 1;
+    if (record.index() != first + static_cast<uint64_t>(k)) {
       problems.push_back(
           absl::StrCat("the export is reordered: entry ", k, " holds record ", record.index()));
     }
   }
-  for (uint64_t i = 0; i < size; ++i) {
-    if (state[i] == 0) problems.push_back(absl::StrCat("record ", i, " is missing"));
+  for (uint64_t i = first; i < end; ++i) {
+    if (state[i - first] == 0) problems.push_back(absl::StrCat("record ", i, " is missing"));
   }
   return problems;
 }

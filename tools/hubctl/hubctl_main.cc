@@ -4,6 +4,7 @@
 // certificate; offline commands open a stopped hub's data folder.
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 
@@ -44,6 +46,13 @@ ABSL_FLAG(bool, until_caught_up, false, "tail: stop once caught up instead of fo
 ABSL_FLAG(std::string, agency, "", "audit query: only this agency.");
 ABSL_FLAG(std::string, principal, "", "audit query: only this principal identity.");
 ABSL_FLAG(bool, newest_first, false, "audit query: newest records first.");
+ABSL_FLAG(uint64_t, first_record, 0, "audit export: the first record index to export.");
+ABSL_FLAG(std::optional<uint64_t>, last_record, std::nullopt,
+          "audit export: the last record index to export, inclusive (default the head's last).");
+ABSL_FLAG(absl::Time, since, absl::InfinitePast(),
+          "audit export: from the first record at or after this RFC 3339 time.");
+ABSL_FLAG(absl::Time, until, absl::InfiniteFuture(),
+          "audit export: to the last record at or before this RFC 3339 time.");
 ABSL_FLAG(std::string, public_key, "data/audit/audit-key.pem.pub",
           "audit verify: the hub's exported audit public key.");
 
@@ -66,7 +75,9 @@ constexpr char kUsage[] =
     "  hubctl audit query [--case_id=C] [--agency=A] [--principal=ID] [--newest_first]\n"
     "                                       the access audit (auditor certificate)\n"
     "  hubctl audit head                    the current signed tree head of the audit\n"
-    "  hubctl audit export FILE             a signed head and every record, with proofs\n"
+    "  hubctl audit export FILE [--first_record=I] [--last_record=J] [--since=T] [--until=T]\n"
+    "                                       a signed head and the chosen records (default all),\n"
+    "                                       each with its proof; times are RFC 3339\n"
     "  hubctl protocol show                 the sharing protocol in force (text format)\n"
     "  hubctl protocol apply FILE           validate, rebuild the views under, and put in force\n"
     "                                       a new sharing protocol (operator certificate)\n\n"
@@ -261,7 +272,12 @@ int main(int argc, char** argv) {
     }
     if (command == Command{"audit", "head"}) return hub::tools::AuditHead(*channel, output);
     if (command.size() == 3 && command[1] == "export") {
-      return hub::tools::AuditExportToFile(*channel, command[2], output);
+      hub::tools::AuditExportRange range;
+      range.first_record = absl::GetFlag(FLAGS_first_record);
+      range.last_record = absl::GetFlag(FLAGS_last_record);
+      range.since = absl::GetFlag(FLAGS_since);
+      range.until = absl::GetFlag(FLAGS_until);
+      return hub::tools::AuditExportToFile(*channel, command[2], range, output);
     }
   }
   if (command == Command{"tail"}) {
