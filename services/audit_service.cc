@@ -1,5 +1,7 @@
 #include "services/audit_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,7 +25,13 @@ std::string Bytes(const storage::Sha256Digest& digest) {
 }
 
 bool Matches(const hub::v1::QueryAuditRequest& request, const hub::v1::AuditRecord& record) {
-  if (!request.case_id().empty() && record.case_id() != request.case_id()) return false;
+  // A list of cases tells its reader about each case listed: "who saw case
+  // X" includes it.
+  if (!request.case_id().empty() && record.case_id() != request.case_id() &&
+      std::find(record.listed_case_ids().begin(), record.listed_case_ids().end(),
+                request.case_id()) == record.listed_case_ids().end()) {
+    return false;
+  }
   if (!request.principal_identity().empty() &&
       record.principal_identity() != request.principal_identity()) {
     return false;

@@ -1,6 +1,7 @@
 #include "services/case_summary.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace hub::services {
 namespace {
@@ -33,7 +34,14 @@ void ApplyToSummary(const hub::v1::EventEnvelope& visible, hub::v1::CaseSummary*
   summary->set_case_id(visible.case_id());
   summary->set_last_position(visible.global_position());
   summary->set_visible_events(summary->visible_events() + 1);
-  if (visible.has_recorded_time()) *summary->mutable_last_activity() = visible.recorded_time();
+  // Last activity is when the latest thing happened, not when an agency
+  // got round to recording it (events may arrive late or out of order).
+  const google::protobuf::Timestamp& happened =
+      visible.has_occurred_time() ? visible.occurred_time() : visible.recorded_time();
+  if (std::make_pair(happened.seconds(), happened.nanos()) >
+      std::make_pair(summary->last_activity().seconds(), summary->last_activity().nanos())) {
+    *summary->mutable_last_activity() = happened;
+  }
   switch (visible.event_case()) {
     case hub::v1::EventEnvelope::kReferralReceived:
       if (visible.referral_received().route() != hub::v1::REFERRAL_ROUTE_UNSPECIFIED) {

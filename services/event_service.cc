@@ -14,6 +14,8 @@
 #include "services/audit_trail.h"
 #include "services/envelope.h"
 #include "services/grpc_status.h"
+#include "services/timeline.h"
+#include "services/view_access.h"
 
 namespace hub::services {
 namespace {
@@ -45,15 +47,6 @@ absl::StatusOr<uint64_t> NextVersionFromToken(const std::string& token,
     return absl::InvalidArgumentError("page_token belongs to another case");
   }
   return version;
-}
-
-// Cites, in `record`, the rule and lawful basis under which `identity` may
-// see `event`.
-void CiteRule(const Views& views, const std::string& identity, const hub::v1::EventEnvelope& event,
-              hub::v1::AuditRecord* record) {
-  const auth::Decision decision = views.Decide(identity, event.classification(), event.purpose());
-  AddDistinct(decision.rule, record->mutable_rules());
-  AddDistinct(decision.lawful_basis, record->mutable_lawful_bases());
 }
 
 // Streams the log to one subscriber: reads a bounded batch, writes it one
@@ -241,44 +234,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   grpc::Status final_status_;
 };
 
-absl::Status ValidateEventTypes(const hub::v1::SubscribeRequest& request) {
-  const google::protobuf::OneofDescriptor* events =
-      hub::v1::EventEnvelope::descriptor()->FindOneofByName("event");
-  for (const std::string& type : request.event_types()) {
-    bool known = false;
-    for (int i = 0; i < events->field_count(); ++i) known |= events->field(i)->name() == type;
-    if (!known) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "event_types names \"", type,
-          "\", which is not an event type; use EventEnvelope's event field names, e.g. "
-          "risk_assessed"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
-
-absl::StatusOr<hub::v1::Principal> EventService::Reader(
-    grpc::CallbackServerContext* context) const {
-  absl::StatusOr<hub::v1::Principal> principal =
-      authenticator_->PrincipalOf(*context->auth_context());
-  if (!principal.ok()) return principal;
-  if (principal->role() == hub::v1::AUDITOR || principal->role() == hub::v1::ADMIN) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "principal ", principal->identity(), " has role ", hub::v1::Role_Name(principal->role()),
-        ", which reads no case content (auditors read the access log)"));
-  }
-  return principal;
-}
-
-absl::Status EventService::AwaitViews() const {
-  const uint64_t acknowledged = log_->LastPosition();
-  if (views_->WaitProjected(acknowledged, std::chrono::seconds(5)) < acknowledged) {
-    return absl::UnavailableError("the views are catching up with the log; retry shortly");
-  }
-  return absl::OkStatus();
-}
 
 grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* context,
                                                 const hub::v1::PublishRequest* request,
@@ -316,18 +272,9 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* context,
                                                  const hub::v1::ReadCaseRequest* request,
                                                  hub::v1::ReadCaseResponse* response) {
-  absl::StatusOr<hub::v1::Principal> principal = Reader(context);
-  if (!principal.ok()) {
-    if (principal.status().code() == absl::StatusCode::kPermissionDenied) {
-      absl::StatusOr<hub::v1::Principal> caller =
-          authenticator_->PrincipalOf(*context->auth_context());
-      if (caller.ok()) {
-        AuditDenial(log_, *caller, hub::v1::AUDIT_READ_CASE, request->case_id(), principal.status())
-            .IgnoreError();
-      }
-    }
-    return FinishUnary(context, principal.status());
-  }
+  absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
+      *authenticator_, *context, log_, hub::v1::AUDIT_READ_CASE, request->case_id());
+  if (!principal.ok()) return FinishUnary(context, principal.status());
   if (request->case_id().empty()) {
     return FinishUnary(context, absl::InvalidArgumentError("case_id is required"));
   }
@@ -344,7 +291,7 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
     from_version = *next;
   }
   const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
-  absl::Status current = AwaitViews();
+  absl::Status current = AwaitViews(*log_, *views_);
   if (!current.ok()) return FinishUnary(context, current);
   absl::StatusOr<Views::Handle> view = views_->For(principal->identity());
   if (!view.ok()) return FinishUnary(context, view.status());
@@ -384,19 +331,13 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
 
 grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
     grpc::CallbackServerContext* context, const hub::v1::SubscribeRequest* request) {
-  absl::StatusOr<hub::v1::Principal> principal = Reader(context);
-  if (!principal.ok() && principal.status().code() == absl::StatusCode::kPermissionDenied) {
-    absl::StatusOr<hub::v1::Principal> caller =
-        authenticator_->PrincipalOf(*context->auth_context());
-    if (caller.ok()) {
-      AuditDenial(log_, *caller, hub::v1::AUDIT_DELIVER, request->case_id(), principal.status())
-          .IgnoreError();
-    }
-  }
+  absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
+      *authenticator_, *context, log_, hub::v1::AUDIT_DELIVER, request->case_id());
   auto reactor = std::make_shared<SubscribeReactor>(
       log_, views_, subscriptions_, principal.ok() ? *principal : hub::v1::Principal(),
       log_->LastPosition(), *request);
-  absl::Status valid = principal.ok() ? ValidateEventTypes(*request) : principal.status();
+  absl::Status valid =
+      principal.ok() ? ValidateEventTypeNames(request->event_types()) : principal.status();
   SubscribeReactor* raw = reactor.get();
   raw->Begin(std::move(reactor), valid);
   return raw;

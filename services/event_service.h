@@ -39,11 +39,6 @@ class EventService final : public hub::v1::EventService::CallbackService {
       grpc::CallbackServerContext* context, const hub::v1::SubscribeRequest* request) override;
 
  private:
-  // The principal of the call, if it may read case content.
-  absl::StatusOr<hub::v1::Principal> Reader(grpc::CallbackServerContext* context) const;
-  // Waits until every event acknowledged before now is in the views.
-  absl::Status AwaitViews() const;
-
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;
   const Views* const views_;

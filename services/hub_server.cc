@@ -25,6 +25,7 @@
 #include "services/refusal_auditor.h"
 #include "services/server_log.h"
 #include "services/subscriptions.h"
+#include "services/timeline_service.h"
 #include "services/tree_head_publisher.h"
 #include "services/views.h"
 #include "storage/event_log.h"
@@ -89,6 +90,8 @@ class GrpcHubServer final : public HubServer {
         config.limits().max_subscriptions());
     event_service_ = std::make_unique<EventService>(authenticator_, event_log_.get(), views_.get(),
                                                     subscriptions_.get(), config.limits());
+    timeline_service_ =
+        std::make_unique<TimelineService>(authenticator_, event_log_.get(), views_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -101,6 +104,7 @@ class GrpcHubServer final : public HubServer {
     builder.RegisterService(event_service_.get());
     builder.RegisterService(policy_service_.get());
     builder.RegisterService(audit_service_.get());
+    builder.RegisterService(timeline_service_.get());
     // A message holds at most one append: its events plus envelope overhead.
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(
         config.limits().max_event_bytes() * uint64_t{config.limits().max_events_per_append()} +
@@ -194,6 +198,7 @@ class GrpcHubServer final : public HubServer {
   std::unique_ptr<EventService> event_service_;
   std::unique_ptr<PolicyService> policy_service_;
   std::unique_ptr<AuditService> audit_service_;
+  std::unique_ptr<TimelineService> timeline_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

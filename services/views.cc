@@ -23,6 +23,21 @@ std::string ProtocolDigest(const hub::v1::SharingProtocol& protocol) {
   return storage::DigestToHex(storage::Sha256(bytes));
 }
 
+namespace {
+
+// Views hold what the projector derives (case summaries, shapes), so a
+// projector that derives something new must not resume views built by an
+// older one. Raise this whenever projection changes what it stores; a
+// generation built under another number is rebuilt on start.
+constexpr int kProjectionFormat = 2;
+
+// What identifies a view generation: the protocol and how it was projected.
+std::string GenerationDigest(const hub::v1::SharingProtocol& protocol) {
+  return absl::StrCat(ProtocolDigest(protocol), "/projection-", kProjectionFormat);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Views>> Views::Start(storage::EventLog* log,
                                                     const std::string& directory,
                                                     const hub::v1::SharingProtocol& protocol) {
@@ -30,7 +45,7 @@ absl::StatusOr<std::unique_ptr<Views>> Views::Start(storage::EventLog* log,
                        storage::ViewStore::Open(directory));
   std::unique_ptr<Views> views(new Views(log, std::move(store)));
   const std::optional<storage::GenerationInfo> active = views->store_->Active();
-  if (active.has_value() && active->protocol_digest == ProtocolDigest(protocol)) {
+  if (active.has_value() && active->protocol_digest == GenerationDigest(protocol)) {
     auto policy = std::make_shared<const auth::SharingPolicy>(protocol);
     auto projector = std::make_unique<Projector>(log, views->store_.get(), *active, policy);
     HUB_RETURN_IF_ERROR(projector->Start());
@@ -76,7 +91,7 @@ absl::StatusOr<std::unique_ptr<Projector>> Views::Build(const hub::v1::SharingPr
     principals.push_back(principal.identity());
   }
   HUB_ASSIGN_OR_RETURN(storage::GenerationInfo generation,
-                       store_->CreateGeneration(protocol.version(), ProtocolDigest(protocol),
+                       store_->CreateGeneration(protocol.version(), GenerationDigest(protocol),
                                                 std::move(principals)));
   auto projector = std::make_unique<Projector>(
       log_, store_.get(), generation, std::make_shared<const auth::SharingPolicy>(protocol));

@@ -177,5 +177,43 @@ TEST_F(HubctlTest, ARangeOfTheAuditIsExportedAndVerified) {
   EXPECT_THAT(backwards.output, HasSubstr("the range selects no record"));
 }
 
+TEST_F(HubctlTest, TheDemoSiteLoadsAndItsCasesAreReadyForAPanel) {
+  Result demo = Hubctl("operator-admin", "demo --scale=0.1 --parallel=4");
+  ASSERT_EQ(demo.exit_status, 0) << demo.output;
+  EXPECT_THAT(demo.output, HasSubstr("18 cases: 18 perpetrators, 17 victims, 21 children"));
+  // Loading it again is a retry the hub recognises: nothing is stored twice.
+  Result again = Hubctl("operator-admin", "demo --scale=0.1 --json");
+  ASSERT_EQ(again.exit_status, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("\"published\":0,"));
+
+  Result cases = Hubctl("dapp-coordinator", "cases --include_closed --as_of=2026-11-20");
+  ASSERT_EQ(cases.exit_status, 0) << cases.output;
+  EXPECT_THAT(cases.output, HasSubstr("18 cases; overdue as of 2026-11-20"));
+  Result overdue = Hubctl("dapp-coordinator", "cases --overdue --min_risk=high");
+  EXPECT_EQ(overdue.exit_status, 0) << overdue.output;
+  Result bad_risk = Hubctl("dapp-coordinator", "cases --min_risk=severe");
+  EXPECT_EQ(bad_risk.exit_status, 1);
+  EXPECT_THAT(bad_risk.output, HasSubstr("not a risk level"));
+
+  const std::string first_case = demo.output.substr(demo.output.find("hubctl timeline ") + 16, 12);
+  Result table = Hubctl("dapp-coordinator", "timeline " + first_case);
+  ASSERT_EQ(table.exit_status, 0) << table.output;
+  EXPECT_THAT(table.output, HasSubstr("referral_received"));
+  EXPECT_THAT(table.output, HasSubstr("Referral received: via"));
+  const std::string html = dir_.Sub("panel.html");
+  Result page = Hubctl("dapp-coordinator", "timeline " + first_case + " --html=" + html);
+  ASSERT_EQ(page.exit_status, 0) << page.output;
+  std::ifstream in(html);
+  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(content, HasSubstr("Case timeline: " + first_case));
+  EXPECT_THAT(content, HasSubstr("DAPP and MARAC coordinators"));
+  // The coordinator's panel papers never carry a victim's whereabouts.
+  EXPECT_THAT(content, ::testing::Not(HasSubstr("Example Street")));
+  EXPECT_THAT(content, ::testing::Not(HasSubstr("07700")));
+  Result police = Hubctl("police-agency", "--json timeline " + first_case);
+  EXPECT_EQ(police.exit_status, 0);
+  EXPECT_THAT(police.output, HasSubstr("\"kind\":\"referral_received\""));
+}
+
 }  // namespace
 }  // namespace hub::testing

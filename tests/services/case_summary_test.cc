@@ -82,3 +82,27 @@ TEST(CaseSummaryTest, AnActionNotDoneIsNoLongerOpen) {
 
 }  // namespace
 }  // namespace hub::services
+
+namespace hub::services {
+namespace {
+
+TEST(CaseSummaryTest, LastActivityIsWhenTheLatestThingHappenedNotWhenItWasRecorded) {
+  hub::v1::CaseSummary summary;
+  hub::v1::EventEnvelope recent = At(1);
+  recent.mutable_occurred_time()->set_seconds(5000);
+  recent.mutable_engagement_recorded()->set_kind(hub::v1::SESSION_ATTENDED);
+  ApplyToSummary(recent, &summary);
+  // Recorded later, but it happened earlier: an agency catching up.
+  hub::v1::EventEnvelope late = At(2);
+  late.mutable_occurred_time()->set_seconds(4000);
+  late.mutable_disruption_recorded()->set_kind(hub::v1::ARREST);
+  ApplyToSummary(late, &summary);
+  EXPECT_EQ(summary.last_activity().seconds(), 5000);
+  // Without an occurred time, the recorded time stands in.
+  hub::v1::EventEnvelope unstamped = At(9000);
+  ApplyToSummary(unstamped, &summary);
+  EXPECT_EQ(summary.last_activity().seconds(), 10000);
+}
+
+}  // namespace
+}  // namespace hub::services

@@ -12,8 +12,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -25,7 +28,9 @@
 #include "tools/hubctl/audit_commands.h"
 #include "tools/hubctl/cli.h"
 #include "tools/hubctl/connection.h"
+#include "tools/hubctl/demo_command.h"
 #include "tools/hubctl/event_commands.h"
+#include "tools/hubctl/timeline_commands.h"
 
 ABSL_FLAG(std::string, hub, "localhost:7443", "The hub's address (host:port).");
 ABSL_FLAG(std::string, certs_dir, "data/certs",
@@ -43,16 +48,31 @@ ABSL_FLAG(bool, json, false, "Print JSON, one object per line, for scripts.");
 ABSL_FLAG(uint64_t, after, 0, "tail: start after this global position.");
 ABSL_FLAG(std::string, case_id, "", "tail: only this case.");
 ABSL_FLAG(bool, until_caught_up, false, "tail: stop once caught up instead of following.");
-ABSL_FLAG(std::string, agency, "", "audit query: only this agency.");
+ABSL_FLAG(std::string, agency, "",
+          "audit query: only this agency; timeline: only these agencies, comma-separated.");
 ABSL_FLAG(std::string, principal, "", "audit query: only this principal identity.");
 ABSL_FLAG(bool, newest_first, false, "audit query: newest records first.");
 ABSL_FLAG(uint64_t, first_record, 0, "audit export: the first record index to export.");
 ABSL_FLAG(std::optional<uint64_t>, last_record, std::nullopt,
           "audit export: the last record index to export, inclusive (default the head's last).");
 ABSL_FLAG(absl::Time, since, absl::InfinitePast(),
-          "audit export: from the first record at or after this RFC 3339 time.");
+          "audit export, timeline: from this RFC 3339 time (e.g. 2026-07-01T00:00:00Z).");
 ABSL_FLAG(absl::Time, until, absl::InfiniteFuture(),
-          "audit export: to the last record at or before this RFC 3339 time.");
+          "audit export, timeline: up to this RFC 3339 time.");
+ABSL_FLAG(std::string, html, "", "timeline: write a printable HTML page to this file.");
+ABSL_FLAG(std::string, event_type, "",
+          "timeline: only these event types, comma-separated (e.g. risk_assessed,panel_outcome).");
+ABSL_FLAG(std::string, min_risk, "", "cases: only this risk level or above: standard|medium|high.");
+ABSL_FLAG(bool, overdue, false, "cases: only cases with overdue actions.");
+ABSL_FLAG(std::string, referred_since, "", "cases: only cases referred on or after YYYY-MM-DD.");
+ABSL_FLAG(std::string, route, "", "cases: only this referral route: marac|dapp|matac|mash|police.");
+ABSL_FLAG(std::string, case_manager, "", "cases: only cases allocated to this case manager.");
+ABSL_FLAG(bool, include_closed, false, "cases: include closed cases.");
+ABSL_FLAG(std::string, as_of, "", "cases: judge overdue actions as of YYYY-MM-DD (default today).");
+ABSL_FLAG(uint64_t, seed, 2026, "demo: the seed the site is generated from.");
+ABSL_FLAG(double, scale, 1.0, "demo: size of the site (1: about 175 perpetrators).");
+ABSL_FLAG(std::string, end_date, "2026-11-20", "demo: the site's last day, YYYY-MM-DD.");
+ABSL_FLAG(int, parallel, 8, "demo: cases published at once.");
 ABSL_FLAG(std::string, public_key, "data/audit/audit-key.pem.pub",
           "audit verify: the hub's exported audit public key.");
 
@@ -72,12 +92,21 @@ constexpr char kUsage[] =
     "  hubctl read CASE_ID                  a case's events in your view\n"
     "  hubctl tail [--after=N] [--case_id=C] [--until_caught_up]\n"
     "                                       follow your view of the log\n"
+    "  hubctl timeline CASE_ID [--html=FILE] [--agency=A,B] [--event_type=T,U] [--since=T]\n"
+    "                  [--until=T]          a case's events across agencies in time order, as\n"
+    "                                       a table, JSON or a printable HTML panel page\n"
+    "  hubctl cases [--min_risk=high] [--overdue] [--referred_since=YYYY-MM-DD] [--route=R]\n"
+    "               [--case_manager=ID] [--include_closed] [--as_of=YYYY-MM-DD]\n"
+    "                                       the cases you can see, for panel preparation\n"
     "  hubctl audit query [--case_id=C] [--agency=A] [--principal=ID] [--newest_first]\n"
     "                                       the access audit (auditor certificate)\n"
     "  hubctl audit head                    the current signed tree head of the audit\n"
     "  hubctl audit export FILE [--first_record=I] [--last_record=J] [--since=T] [--until=T]\n"
     "                                       a signed head and the chosen records (default all),\n"
     "                                       each with its proof; times are RFC 3339\n"
+    "  hubctl demo [--seed=N] [--scale=F] [--end_date=YYYY-MM-DD] [--parallel=N]\n"
+    "                                       publish the demonstration Drive site, each event as\n"
+    "                                       its agency (uses every client in --certs_dir)\n"
     "  hubctl protocol show                 the sharing protocol in force (text format)\n"
     "  hubctl protocol apply FILE           validate, rebuild the views under, and put in force\n"
     "                                       a new sharing protocol (operator certificate)\n\n"
@@ -236,6 +265,83 @@ int LogRead() {
   return 0;
 }
 
+// A YYYY-MM-DD flag value as a CalendarDate (unset if empty).
+absl::StatusOr<hub::v1::CalendarDate> DateFlag(const std::string& name, const std::string& value) {
+  hub::v1::CalendarDate date;
+  if (value.empty()) return date;
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(value, &day)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, "=", value, " is not a date; use YYYY-MM-DD"));
+  }
+  date.set_year(static_cast<int32_t>(day.year()));
+  date.set_month(day.month());
+  date.set_day(day.day());
+  return date;
+}
+
+google::protobuf::Timestamp TimestampOf(absl::Time time) {
+  google::protobuf::Timestamp proto;
+  proto.set_seconds(absl::ToUnixSeconds(time));
+  proto.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(proto.seconds()))));
+  return proto;
+}
+
+int Timeline(const std::shared_ptr<grpc::Channel>& channel, const std::string& case_id) {
+  hub::v1::GetCaseTimelineRequest request;
+  request.set_case_id(case_id);
+  for (absl::string_view agency :
+       absl::StrSplit(absl::GetFlag(FLAGS_agency), ',', absl::SkipEmpty())) {
+    request.add_agencies(std::string(agency));
+  }
+  for (absl::string_view type :
+       absl::StrSplit(absl::GetFlag(FLAGS_event_type), ',', absl::SkipEmpty())) {
+    request.add_event_types(std::string(type));
+  }
+  if (absl::GetFlag(FLAGS_since) != absl::InfinitePast()) {
+    *request.mutable_from_time() = TimestampOf(absl::GetFlag(FLAGS_since));
+  }
+  if (absl::GetFlag(FLAGS_until) != absl::InfiniteFuture()) {
+    *request.mutable_to_time() = TimestampOf(absl::GetFlag(FLAGS_until));
+  }
+  return hub::tools::ShowTimeline(channel, request, absl::GetFlag(FLAGS_html),
+                                  {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+}
+
+int Cases(const std::shared_ptr<grpc::Channel>& channel) {
+  hub::v1::ListCasesRequest request;
+  const std::string risk = absl::GetFlag(FLAGS_min_risk);
+  if (!risk.empty()) {
+    hub::v1::RiskLevel level;
+    if (!hub::v1::RiskLevel_Parse("RISK_" + absl::AsciiStrToUpper(risk), &level)) {
+      return Fail("--min_risk=" + risk + " is not a risk level; use standard, medium or high");
+    }
+    request.set_min_risk_level(level);
+  }
+  const std::string route = absl::GetFlag(FLAGS_route);
+  if (!route.empty()) {
+    hub::v1::ReferralRoute parsed;
+    if (!hub::v1::ReferralRoute_Parse("ROUTE_" + absl::AsciiStrToUpper(route), &parsed)) {
+      return Fail("--route=" + route +
+                  " is not a referral route; use marac, dapp, matac, mash, "
+                  "police or other");
+    }
+    request.set_referral_route(parsed);
+  }
+  auto referred = DateFlag("referred_since", absl::GetFlag(FLAGS_referred_since));
+  if (!referred.ok()) return Fail(std::string(referred.status().message()));
+  auto as_of = DateFlag("as_of", absl::GetFlag(FLAGS_as_of));
+  if (!as_of.ok()) return Fail(std::string(as_of.status().message()));
+  if (referred->year() != 0) *request.mutable_referred_on_or_after() = *referred;
+  if (as_of->year() != 0) *request.mutable_as_of() = *as_of;
+  request.set_with_overdue_actions(absl::GetFlag(FLAGS_overdue));
+  request.set_case_manager_id(absl::GetFlag(FLAGS_case_manager));
+  request.set_include_closed(absl::GetFlag(FLAGS_include_closed));
+  return hub::tools::ShowCases(channel, request,
+                               {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -279,6 +385,25 @@ int main(int argc, char** argv) {
       range.until = absl::GetFlag(FLAGS_until);
       return hub::tools::AuditExportToFile(*channel, command[2], range, output);
     }
+  }
+  if ((command.size() == 2 && command[0] == "timeline") || command == Command{"cases"}) {
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    return command[0] == "timeline" ? Timeline(*channel, command[1]) : Cases(*channel);
+  }
+  if (command == Command{"demo"}) {
+    hub::tools::DemoLoad load;
+    load.site.seed = absl::GetFlag(FLAGS_seed);
+    load.site.scale = absl::GetFlag(FLAGS_scale);
+    auto end = DateFlag("end_date", absl::GetFlag(FLAGS_end_date));
+    if (!end.ok()) return Fail(std::string(end.status().message()));
+    if (end->year() == 0) return Fail("--end_date is required");
+    load.site.end_date = *end;
+    load.hub_address = absl::GetFlag(FLAGS_hub);
+    load.certs_dir = absl::GetFlag(FLAGS_certs_dir);
+    load.parallel = absl::GetFlag(FLAGS_parallel);
+    return hub::tools::LoadDemoSite(load,
+                                    {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
   }
   if (command == Command{"tail"}) {
     auto channel = ConnectFromFlags();

@@ -1,0 +1,269 @@
+#include "services/timeline_service.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
+
+#include "auth/data_classes.h"
+#include "proto/status_macros.h"
+#include "services/audit_trail.h"
+#include "services/envelope.h"
+#include "services/grpc_status.h"
+#include "services/timeline.h"
+#include "services/view_access.h"
+
+namespace hub::services {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+// A timeline is sorted in memory. A Drive case has hundreds of events; one
+// with more than this is read with EventService.ReadCase instead.
+constexpr size_t kMaxTimelineEvents = 50000;
+constexpr size_t kCaseReadChunk = 1000;
+// Case summaries examined by one ListCases call, so that a selective filter
+// over many cases cannot hold a thread for long; the page token resumes.
+constexpr size_t kMaxCasesExamined = 5000;
+constexpr size_t kSummaryChunk = 500;
+
+absl::Status ValidatePageSize(int32_t page_size) {
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size is ", page_size,
+                                                   "; it must be between 0 (default ",
+                                                   kDefaultPageSize, ") and ", kMaxPageSize));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTime(const google::protobuf::Timestamp& time, const std::string& field) {
+  using google::protobuf::util::TimeUtil;
+  if (time.seconds() < TimeUtil::kTimestampMinSeconds ||
+      time.seconds() > TimeUtil::kTimestampMaxSeconds || time.nanos() < 0 ||
+      time.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is not a valid timestamp"));
+  }
+  return absl::OkStatus();
+}
+
+std::string ListToken(const std::string& last_case) {
+  return absl::WebSafeBase64Escape(absl::StrCat("l1\n", last_case));
+}
+
+absl::StatusOr<std::string> CaseAfterToken(const std::string& token) {
+  std::string decoded;
+  if (!absl::WebSafeBase64Unescape(token, &decoded) || !absl::StartsWith(decoded, "l1\n")) {
+    return absl::InvalidArgumentError("page_token is not a case-list token this hub issued");
+  }
+  return decoded.substr(3);
+}
+
+}  // namespace
+
+absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
+                                       const hub::v1::GetCaseTimelineRequest& request,
+                                       hub::v1::GetCaseTimelineResponse* response) const {
+  if (request.case_id().empty()) return absl::InvalidArgumentError("case_id is required");
+  HUB_RETURN_IF_ERROR(ValidatePageSize(request.page_size()));
+  HUB_RETURN_IF_ERROR(ValidateEventTypeNames(request.event_types()));
+  if (request.has_from_time()) HUB_RETURN_IF_ERROR(ValidateTime(request.from_time(), "from_time"));
+  if (request.has_to_time()) HUB_RETURN_IF_ERROR(ValidateTime(request.to_time(), "to_time"));
+  std::optional<TimelinePlace> after;
+  if (!request.page_token().empty()) {
+    HUB_ASSIGN_OR_RETURN(after, TimelinePlaceFromToken(request.page_token(), request.case_id()));
+  }
+  const size_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+
+  HUB_RETURN_IF_ERROR(AwaitViews(*log_, *views_));
+  HUB_ASSIGN_OR_RETURN(Views::Handle view, views_->For(principal.identity()));
+  std::vector<hub::v1::EventEnvelope> events;
+  for (uint64_t next_version = 1;;) {
+    HUB_ASSIGN_OR_RETURN(std::vector<storage::ViewEvent> chunk,
+                         views_->store().ReadCase(view.generation, view.principal,
+                                                  request.case_id(), next_version, kCaseReadChunk));
+    if (chunk.empty()) break;
+    for (const storage::ViewEvent& stored : chunk) {
+      HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope event, EnvelopeOf(stored));
+      events.push_back(std::move(event));
+    }
+    next_version = chunk.back().stream_version + 1;
+    if (events.size() > kMaxTimelineEvents) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("case ", request.case_id(), " has more than ", kMaxTimelineEvents,
+                       " events in your view; read it in pages with EventService.ReadCase"));
+    }
+  }
+  std::sort(events.begin(), events.end(),
+            [](const hub::v1::EventEnvelope& a, const hub::v1::EventEnvelope& b) {
+              return PlaceOf(a) < PlaceOf(b);
+            });
+  response->set_case_id(request.case_id());
+  response->set_visible_events(events.size());
+  response->set_protocol_version(view.protocol_version);
+  std::optional<TimelinePlace> last_returned;
+  for (hub::v1::EventEnvelope& event : events) {
+    const TimelinePlace place = PlaceOf(event);
+    if (after.has_value() && !(*after < place)) continue;
+    if (!InTimeline(request, event)) continue;
+    if (static_cast<size_t>(response->entries_size()) == page_size) {
+      response->set_next_page_token(TimelinePageToken(request.case_id(), *last_returned));
+      break;
+    }
+    hub::v1::TimelineEntry* entry = response->add_entries();
+    *entry->mutable_occurred_time() =
+        event.has_occurred_time() ? event.occurred_time() : event.recorded_time();
+    *entry->mutable_recorded_time() = event.recorded_time();
+    entry->set_agency(event.producing_agency());
+    entry->set_producer_identity(event.producer_identity());
+    entry->set_kind(auth::EventTypeName(event));
+    entry->set_summary(DescribeEvent(event));
+    entry->set_global_position(event.global_position());
+    entry->set_stream_version(event.stream_version());
+    *entry->mutable_event() = std::move(event);
+    last_returned = place;
+  }
+
+  // The read is in the audit before the data leaves.
+  hub::v1::AuditRecord record =
+      AuditRecordFor(principal, hub::v1::AUDIT_READ_TIMELINE, hub::v1::AUDIT_ALLOWED);
+  record.set_case_id(request.case_id());
+  record.set_event_count(response->entries_size());
+  record.set_protocol_version(view.protocol_version);
+  uint64_t first = 0;
+  uint64_t last = 0;
+  for (const hub::v1::TimelineEntry& entry : response->entries()) {
+    first = first == 0 ? entry.global_position() : std::min(first, entry.global_position());
+    last = std::max(last, entry.global_position());
+    CiteRule(*views_, principal.identity(), entry.event(), &record);
+  }
+  record.set_first_position(first);
+  record.set_last_position(last);
+  absl::Status audited = StoreAudit(log_, record);
+  if (!audited.ok()) {
+    response->Clear();
+    return audited;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TimelineService::List(const hub::v1::Principal& principal,
+                                   const hub::v1::ListCasesRequest& request,
+                                   hub::v1::ListCasesResponse* response) const {
+  HUB_RETURN_IF_ERROR(ValidatePageSize(request.page_size()));
+  HUB_RETURN_IF_ERROR(ValidateDate(request.as_of(), "as_of"));
+  HUB_RETURN_IF_ERROR(ValidateDate(request.referred_on_or_after(), "referred_on_or_after"));
+  std::string after_case;
+  if (!request.page_token().empty()) {
+    HUB_ASSIGN_OR_RETURN(after_case, CaseAfterToken(request.page_token()));
+  }
+  const size_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  const hub::v1::CalendarDate as_of =
+      request.as_of().year() != 0 ? request.as_of() : DateOf(absl::Now());
+
+  if (request.case_ids_size() > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("case_ids names ", request.case_ids_size(), " cases; at most ", kMaxPageSize));
+  }
+  if (!request.case_ids().empty() && !request.page_token().empty()) {
+    return absl::InvalidArgumentError("a list of named case_ids has one page; drop page_token");
+  }
+
+  HUB_RETURN_IF_ERROR(AwaitViews(*log_, *views_));
+  HUB_ASSIGN_OR_RETURN(Views::Handle view, views_->For(principal.identity()));
+  *response->mutable_as_of() = as_of;
+  response->set_protocol_version(view.protocol_version);
+  auto add_if_matching = [&](const std::string& case_id, const std::string& bytes) {
+    hub::v1::CaseSummary summary;
+    if (!summary.ParseFromString(bytes)) {
+      return absl::DataLossError(absl::StrCat("the view's summary of case ", case_id,
+                                              " does not parse; rebuild the views"));
+    }
+    hub::v1::CaseOverview overview = OverviewOf(summary, as_of);
+    if (MatchesFilters(request, overview)) *response->add_cases() = std::move(overview);
+    return absl::OkStatus();
+  };
+  if (!request.case_ids().empty()) {
+    // Named cases: looked up directly, in case-id order; a case the caller
+    // cannot see is simply not listed (the same answer as for no such case).
+    std::vector<std::string> case_ids(request.case_ids().begin(), request.case_ids().end());
+    std::sort(case_ids.begin(), case_ids.end());
+    case_ids.erase(std::unique(case_ids.begin(), case_ids.end()), case_ids.end());
+    for (const std::string& case_id : case_ids) {
+      if (absl::StartsWith(case_id, kReservedCasePrefix)) continue;
+      HUB_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                           views_->store().Summary(view.generation, view.principal, case_id));
+      if (bytes.has_value()) HUB_RETURN_IF_ERROR(add_if_matching(case_id, *bytes));
+    }
+    return AuditList(principal, view, response);
+  }
+  size_t examined = 0;
+  bool complete = false;
+  auto full = [&] {
+    return static_cast<size_t>(response->cases_size()) == page_size ||
+           examined == kMaxCasesExamined;
+  };
+  while (!complete && !full()) {
+    HUB_ASSIGN_OR_RETURN(auto summaries, views_->store().Summaries(view.generation, view.principal,
+                                                                   after_case, kSummaryChunk));
+    complete = summaries.size() < kSummaryChunk;
+    for (size_t i = 0; i < summaries.size(); ++i) {
+      if (full()) {
+        complete = false;
+        break;
+      }
+      const auto& [case_id, bytes] = summaries[i];
+      ++examined;
+      after_case = case_id;
+      // The hub's own records (the protocol history) are not cases.
+      if (absl::StartsWith(case_id, kReservedCasePrefix)) continue;
+      HUB_RETURN_IF_ERROR(add_if_matching(case_id, bytes));
+    }
+  }
+  if (!complete) response->set_next_page_token(ListToken(after_case));
+
+  return AuditList(principal, view, response);
+}
+
+absl::Status TimelineService::AuditList(const hub::v1::Principal& principal,
+                                        const Views::Handle& view,
+                                        hub::v1::ListCasesResponse* response) const {
+  // The list is in the audit before it leaves.
+  hub::v1::AuditRecord record =
+      AuditRecordFor(principal, hub::v1::AUDIT_LIST_CASES, hub::v1::AUDIT_ALLOWED);
+  record.set_protocol_version(view.protocol_version);
+  record.set_event_count(response->cases_size());
+  for (const hub::v1::CaseOverview& overview : response->cases()) {
+    record.add_listed_case_ids(overview.case_id());
+  }
+  absl::Status audited = StoreAudit(log_, record);
+  if (!audited.ok()) {
+    response->Clear();
+    return audited;
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* TimelineService::GetCaseTimeline(
+    grpc::CallbackServerContext* context, const hub::v1::GetCaseTimelineRequest* request,
+    hub::v1::GetCaseTimelineResponse* response) {
+  absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
+      *authenticator_, *context, log_, hub::v1::AUDIT_READ_TIMELINE, request->case_id());
+  if (!principal.ok()) return FinishUnary(context, principal.status());
+  return FinishUnary(context, Timeline(*principal, *request, response));
+}
+
+grpc::ServerUnaryReactor* TimelineService::ListCases(grpc::CallbackServerContext* context,
+                                                     const hub::v1::ListCasesRequest* request,
+                                                     hub::v1::ListCasesResponse* response) {
+  absl::StatusOr<hub::v1::Principal> principal =
+      CaseContentReader(*authenticator_, *context, log_, hub::v1::AUDIT_LIST_CASES, "");
+  if (!principal.ok()) return FinishUnary(context, principal.status());
+  return FinishUnary(context, List(*principal, *request, response));
+}
+
+}  // namespace hub::services
