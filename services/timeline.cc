@@ -17,7 +17,7 @@
 #include "google/protobuf/descriptor.h"
 
 #include "auth/data_classes.h"
-#include "proto/absl_compat.h"
+#include "proto/enum_words.h"
 
 namespace hub::services {
 namespace {
@@ -33,22 +33,11 @@ std::string Date(const CalendarDate& date) {
   return absl::StrFormat("%04d-%02d-%02d", date.year(), date.month(), date.day());
 }
 
-// An enum value in words: "ROUTE_MARAC" -> "MARAC", "SESSION_MISSED" ->
-// "session missed". Acronyms of the domain stay in capitals.
+// An enum value in words (proto/enum_words.h). The prefix argument is the
+// one the values share; it documents what is dropped.
 template <typename Enum>
-std::string Words(Enum value, std::string_view strip_prefix = "") {
-  static const absl::flat_hash_set<std::string> kAcronyms = {
-      "MARAC", "DAPP", "MATAC", "MASH", "DASH", "RFG", "DVPN", "DVPO", "DAPO"};
-  const google::protobuf::EnumValueDescriptor* descriptor =
-      google::protobuf::GetEnumDescriptor<Enum>()->FindValueByNumber(value);
-  if (descriptor == nullptr) return absl::StrCat(static_cast<int>(value));
-  std::string name = descriptor->name();
-  if (absl::StartsWith(name, AsAbsl(strip_prefix))) name.erase(0, strip_prefix.size());
-  std::vector<std::string> words;
-  for (const std::string& word : std::vector<std::string>(absl::StrSplit(name, '_'))) {
-    words.push_back(kAcronyms.contains(word) ? word : absl::AsciiStrToLower(word));
-  }
-  return absl::StrJoin(words, " ");
+std::string Words(Enum value, std::string_view /*shared_prefix*/ = "") {
+  return EnumWords(value);
 }
 
 std::string Cut(const std::string& text) {

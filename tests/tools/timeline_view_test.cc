@@ -66,8 +66,8 @@ TEST(TimelineViewTest, TheHtmlPageIsSelfContainedAndEscapesEverything) {
 
 TEST(TimelineViewTest, DetailsNameTheVisibleFieldsInWords) {
   const auto details = EventDetails(Sample().entries[0].event());
-  EXPECT_THAT(details, ::testing::Contains(std::make_pair(std::string("status"),
-                                                          std::string("action in progress"))));
+  EXPECT_THAT(details, ::testing::Contains(
+                           std::make_pair(std::string("status"), std::string("in progress"))));
   EXPECT_THAT(details, ::testing::Contains(
                            std::make_pair(std::string("due on"), std::string("2026-12-01"))));
 }

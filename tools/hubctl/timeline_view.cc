@@ -11,6 +11,7 @@
 #include "google/protobuf/util/time_util.h"
 
 #include "auth/data_classes.h"
+#include "proto/enum_words.h"
 
 namespace hub::tools {
 namespace {
@@ -32,10 +33,6 @@ std::string Time(const google::protobuf::Timestamp& time) {
   return absl::FormatTime("%Y-%m-%d %H:%M",
                           absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos()),
                           absl::UTCTimeZone());
-}
-
-std::string EnumWords(const google::protobuf::EnumValueDescriptor* value) {
-  return value == nullptr ? "?" : Label(absl::AsciiStrToLower(value->name()));
 }
 
 std::string ScalarValue(const Message& message, const FieldDescriptor* field, int index) {
@@ -102,22 +99,11 @@ void Flatten(const Message& message, const std::string& prefix,
 }
 
 std::string RiskWords(hub::v1::RiskLevel level) {
-  switch (level) {
-    case hub::v1::RISK_HIGH:
-      return "high";
-    case hub::v1::RISK_MEDIUM:
-      return "medium";
-    case hub::v1::RISK_STANDARD:
-      return "standard";
-    default:
-      return "not known";
-  }
+  return level == hub::v1::RISK_LEVEL_UNSPECIFIED ? "not known" : EnumWords(level);
 }
 
 std::string RouteWords(hub::v1::ReferralRoute route) {
-  if (route == hub::v1::REFERRAL_ROUTE_UNSPECIFIED) return "not known";
-  std::string name = hub::v1::ReferralRoute_Name(route);
-  return name.substr(name.find('_') + 1);
+  return route == hub::v1::REFERRAL_ROUTE_UNSPECIFIED ? "not known" : EnumWords(route);
 }
 
 std::string ActionsByAgency(const hub::v1::CaseOverview& overview) {
