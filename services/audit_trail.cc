@@ -59,9 +59,10 @@ absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& reco
 
 absl::Status AuditDenial(storage::EventLog* log, const hub::v1::Principal& principal,
                          hub::v1::AuditAction action, const std::string& case_id,
-                         const absl::Status& denial) {
+                         const absl::Status& denial, hub::v1::Purpose purpose) {
   hub::v1::AuditRecord record = AuditRecordFor(principal, action, hub::v1::AUDIT_DENIED);
   record.set_case_id(case_id);
+  record.set_purpose(purpose);
   record.set_reason(std::string(denial.message()));
   absl::Status stored = StoreAudit(log, record);
   if (!stored.ok()) LogError("a denial could not be audited", {{"error", stored.ToString()}});

@@ -38,7 +38,8 @@ absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& reco
 // `denial` for the caller to send on.
 absl::Status AuditDenial(storage::EventLog* log, const hub::v1::Principal& principal,
                          hub::v1::AuditAction action, const std::string& case_id,
-                         const absl::Status& denial);
+                         const absl::Status& denial,
+                         hub::v1::Purpose purpose = hub::v1::PURPOSE_UNSPECIFIED);
 
 }  // namespace hub::services
 

@@ -69,6 +69,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
         catch_up_target_(catch_up_target),
         next_position_(request.after_position() + 1),
         case_id_(request.case_id()),
+        purpose_(request.purpose()),
         event_types_(request.event_types().begin(), request.event_types().end()) {}
 
   // Takes ownership of itself until gRPC calls OnDone, and starts streaming,
@@ -190,6 +191,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
       record.set_last_position(buffer_.back().event().global_position());
       record.set_event_count(buffer_.size());
       record.set_case_id(case_id_);
+      record.set_purpose(purpose_);
       record.set_protocol_version(view->protocol_version);
       for (const hub::v1::SubscribeResponse& item : buffer_) {
         CiteRule(*views_, identity_, item.event(), &record);
@@ -225,6 +227,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   absl::Mutex mu_;
   uint64_t next_position_ ABSL_GUARDED_BY(mu_);
   const std::string case_id_;
+  const hub::v1::Purpose purpose_;
   const absl::flat_hash_set<std::string> event_types_;
   std::deque<hub::v1::SubscribeResponse> buffer_ ABSL_GUARDED_BY(mu_);
   hub::v1::SubscribeResponse current_;
@@ -275,6 +278,9 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
       *authenticator_, *context, log_, hub::v1::AUDIT_READ_CASE, request->case_id());
   if (!principal.ok()) return FinishUnary(context, principal.status());
+  absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
+                                               hub::v1::AUDIT_READ_CASE, request->case_id());
+  if (!declared.ok()) return FinishUnary(context, declared);
   if (request->case_id().empty()) {
     return FinishUnary(context, absl::InvalidArgumentError("case_id is required"));
   }
@@ -312,6 +318,7 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   hub::v1::AuditRecord record =
       AuditRecordFor(*principal, hub::v1::AUDIT_READ_CASE, hub::v1::AUDIT_ALLOWED);
   record.set_case_id(request->case_id());
+  record.set_purpose(request->purpose());
   record.set_event_count(response->events_size());
   if (response->events_size() > 0) {
     record.set_first_position(response->events(0).global_position());
@@ -336,8 +343,12 @@ grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
   auto reactor = std::make_shared<SubscribeReactor>(
       log_, views_, subscriptions_, principal.ok() ? *principal : hub::v1::Principal(),
       log_->LastPosition(), *request);
-  absl::Status valid =
-      principal.ok() ? ValidateEventTypeNames(request->event_types()) : principal.status();
+  absl::Status valid = principal.status();
+  if (valid.ok()) {
+    valid = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
+                                 hub::v1::AUDIT_DELIVER, request->case_id());
+  }
+  if (valid.ok()) valid = ValidateEventTypeNames(request->event_types());
   SubscribeReactor* raw = reactor.get();
   raw->Begin(std::move(reactor), valid);
   return raw;

@@ -19,6 +19,7 @@
 #include "services/audit_service.h"
 #include "services/authenticator.h"
 #include "services/event_service.h"
+#include "services/health.h"
 #include "services/identity_service.h"
 #include "services/policy_service.h"
 #include "services/protocol_records.h"
@@ -69,10 +70,9 @@ class GrpcHubServer final : public HubServer {
         [refusals = refusals_.get()](const std::string& identity, const std::string& reason) {
           refusals->Record(identity, reason);
         });
-    HUB_ASSIGN_OR_RETURN(views_,
-                         Views::Start(event_log_.get(), config.data_dir() + "/views", protocol));
+    HUB_ASSIGN_OR_RETURN(views_, Views::Open(event_log_.get(), config.data_dir() + "/views"));
     policy_service_ =
-        std::make_unique<PolicyService>(authenticator_, event_log_.get(), views_.get());
+        std::make_unique<PolicyService>(authenticator_, event_log_.get(), views_.get(), &health_);
     HUB_ASSIGN_OR_RETURN(
         std::unique_ptr<auth::TreeHeadSigner> created_signer,
         auth::TreeHeadSigner::LoadOrCreate(config.data_dir() + "/audit/audit-key.pem"));
@@ -117,7 +117,13 @@ class GrpcHubServer final : public HubServer {
     }
     const std::string& configured = config.listen_address();
     address_ = absl::StrCat(configured.substr(0, configured.rfind(':')), ":", port);
-    server_->GetHealthCheckService()->SetServingStatus(true);
+    // Listening already, so that health checks see NOT_SERVING while the
+    // views are built (a large log takes a while); calls that need the
+    // views get UNAVAILABLE until then.
+    health_.Attach(server_->GetHealthCheckService());
+    LogInfo("hubd listening; not serving until the views are built", {{"address", address_}});
+    HUB_RETURN_IF_ERROR(views_->Start(protocol));
+    health_.Set(Health::Reason::kStarting, false);
     return absl::OkStatus();
   }
 
@@ -162,8 +168,8 @@ class GrpcHubServer final : public HubServer {
 
   void Shutdown(int grace_ms) override {
     absl::MutexLock lock(&shutdown_mu_);
+    health_.Set(Health::Reason::kDraining, true);
     if (server_ != nullptr) {
-      server_->GetHealthCheckService()->SetServingStatus(false);
       // Subscriptions never end by themselves: end them, telling clients to
       // come back; in-flight publishes finish and are acknowledged.
       if (subscriptions_ != nullptr) {
@@ -172,6 +178,8 @@ class GrpcHubServer final : public HubServer {
             "received"));
       }
       server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+      // The health service goes with the server.
+      health_.Attach(nullptr);
       server_.reset();
     }
     subscriptions_.reset();
@@ -188,6 +196,7 @@ class GrpcHubServer final : public HubServer {
 
  private:
   absl::Mutex shutdown_mu_;
+  Health health_;
   std::shared_ptr<Authenticator> authenticator_;
   std::unique_ptr<storage::EventLog> event_log_;
   std::unique_ptr<Views> views_;

@@ -45,6 +45,9 @@ absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std
   LogInfo("rebuilding views for a new sharing protocol", {{"version", loaded.protocol.version()},
                                                           {"previous_version", previous},
                                                           {"applied_by", principal.identity()}});
+  // Readers keep the current views meanwhile, but the hub is not fully
+  // serving: health says so until the new views are in force.
+  Health::Scope rebuilding(health_, Health::Reason::kRebuildingViews);
   // Build first: if it fails, nothing is recorded and nothing changes.
   HUB_ASSIGN_OR_RETURN(std::unique_ptr<Projector> next,
                        views_->BuildNext(loaded.protocol, kRebuildTimeout));

@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "services/authenticator.h"
+#include "services/health.h"
 #include "services/views.h"
 #include "storage/event_log.h"
 
@@ -16,8 +17,10 @@ namespace hub::services {
 
 class PolicyService final : public hub::v1::PolicyService::CallbackService {
  public:
-  PolicyService(std::shared_ptr<Authenticator> authenticator, storage::EventLog* log, Views* views)
-      : authenticator_(std::move(authenticator)), log_(log), views_(views) {}
+  // `health` (may be null) reports NOT_SERVING while views are rebuilt.
+  PolicyService(std::shared_ptr<Authenticator> authenticator, storage::EventLog* log, Views* views,
+                Health* health)
+      : authenticator_(std::move(authenticator)), log_(log), views_(views), health_(health) {}
 
   grpc::ServerUnaryReactor* ApplyProtocol(grpc::CallbackServerContext* context,
                                           const hub::v1::ApplyProtocolRequest* request,
@@ -34,6 +37,7 @@ class PolicyService final : public hub::v1::PolicyService::CallbackService {
   std::shared_ptr<Authenticator> authenticator_;
   storage::EventLog* const log_;
   Views* const views_;
+  Health* const health_;
   absl::Mutex apply_mu_;  // one protocol change at a time
 };
 

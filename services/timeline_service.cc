@@ -132,6 +132,7 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
   hub::v1::AuditRecord record =
       AuditRecordFor(principal, hub::v1::AUDIT_READ_TIMELINE, hub::v1::AUDIT_ALLOWED);
   record.set_case_id(request.case_id());
+  record.set_purpose(request.purpose());
   record.set_event_count(response->entries_size());
   record.set_protocol_version(view.protocol_version);
   uint64_t first = 0;
@@ -199,7 +200,7 @@ absl::Status TimelineService::List(const hub::v1::Principal& principal,
                            views_->store().Summary(view.generation, view.principal, case_id));
       if (bytes.has_value()) HUB_RETURN_IF_ERROR(add_if_matching(case_id, *bytes));
     }
-    return AuditList(principal, view, response);
+    return AuditList(principal, request.purpose(), view, response);
   }
   size_t examined = 0;
   bool complete = false;
@@ -226,16 +227,17 @@ absl::Status TimelineService::List(const hub::v1::Principal& principal,
   }
   if (!complete) response->set_next_page_token(ListToken(after_case));
 
-  return AuditList(principal, view, response);
+  return AuditList(principal, request.purpose(), view, response);
 }
 
 absl::Status TimelineService::AuditList(const hub::v1::Principal& principal,
-                                        const Views::Handle& view,
+                                        hub::v1::Purpose purpose, const Views::Handle& view,
                                         hub::v1::ListCasesResponse* response) const {
   // The list is in the audit before it leaves.
   hub::v1::AuditRecord record =
       AuditRecordFor(principal, hub::v1::AUDIT_LIST_CASES, hub::v1::AUDIT_ALLOWED);
   record.set_protocol_version(view.protocol_version);
+  record.set_purpose(purpose);
   record.set_event_count(response->cases_size());
   for (const hub::v1::CaseOverview& overview : response->cases()) {
     record.add_listed_case_ids(overview.case_id());
@@ -254,6 +256,9 @@ grpc::ServerUnaryReactor* TimelineService::GetCaseTimeline(
   absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
       *authenticator_, *context, log_, hub::v1::AUDIT_READ_TIMELINE, request->case_id());
   if (!principal.ok()) return FinishUnary(context, principal.status());
+  absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
+                                               hub::v1::AUDIT_READ_TIMELINE, request->case_id());
+  if (!declared.ok()) return FinishUnary(context, declared);
   return FinishUnary(context, Timeline(*principal, *request, response));
 }
 
@@ -263,6 +268,9 @@ grpc::ServerUnaryReactor* TimelineService::ListCases(grpc::CallbackServerContext
   absl::StatusOr<hub::v1::Principal> principal =
       CaseContentReader(*authenticator_, *context, log_, hub::v1::AUDIT_LIST_CASES, "");
   if (!principal.ok()) return FinishUnary(context, principal.status());
+  absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
+                                               hub::v1::AUDIT_LIST_CASES, "");
+  if (!declared.ok()) return FinishUnary(context, declared);
   return FinishUnary(context, List(*principal, *request, response));
 }
 

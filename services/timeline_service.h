@@ -36,8 +36,8 @@ class TimelineService final : public hub::v1::TimelineService::CallbackService {
                     hub::v1::ListCasesResponse* response) const;
   // Stores the audit record of a list about to be returned (emptying the
   // response if that fails).
-  absl::Status AuditList(const hub::v1::Principal& principal, const Views::Handle& view,
-                         hub::v1::ListCasesResponse* response) const;
+  absl::Status AuditList(const hub::v1::Principal& principal, hub::v1::Purpose purpose,
+                         const Views::Handle& view, hub::v1::ListCasesResponse* response) const;
 
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;

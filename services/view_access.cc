@@ -24,6 +24,30 @@ absl::StatusOr<hub::v1::Principal> CaseContentReader(const Authenticator& authen
   return principal;
 }
 
+absl::Status CheckDeclaredPurpose(const Views& views, const hub::v1::Principal& principal,
+                                  hub::v1::Purpose purpose, storage::EventLog* log,
+                                  hub::v1::AuditAction action, const std::string& case_id) {
+  if (purpose == hub::v1::PURPOSE_UNSPECIFIED) return absl::OkStatus();
+  if (!hub::v1::Purpose_IsValid(purpose)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("purpose ", static_cast<int>(purpose), " is not a purpose of the protocol"));
+  }
+  for (int data_class = 0; data_class < hub::v1::DataClass_ARRAYSIZE; ++data_class) {
+    if (!hub::v1::DataClass_IsValid(data_class)) continue;
+    if (views.Decide(principal.identity(), static_cast<hub::v1::DataClass>(data_class), purpose)
+            .allowed) {
+      return absl::OkStatus();
+    }
+  }
+  return AuditDenial(
+      log, principal, action, case_id,
+      absl::PermissionDeniedError(absl::StrCat("the sharing protocol gives ", principal.identity(),
+                                               " no rule for ", hub::v1::Purpose_Name(purpose),
+                                               "; read for a purpose you have a rule "
+                                               "for, or leave purpose unset")),
+      purpose);
+}
+
 absl::Status AwaitViews(const storage::EventLog& log, const Views& views) {
   const uint64_t acknowledged = log.LastPosition();
   if (views.WaitProjected(acknowledged, std::chrono::seconds(5)) < acknowledged) {

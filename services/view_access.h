@@ -29,6 +29,13 @@ absl::StatusOr<hub::v1::Principal> CaseContentReader(const Authenticator& authen
                                                      hub::v1::AuditAction action,
                                                      const std::string& case_id);
 
+// Checks the purpose a reader declares: INVALID_ARGUMENT if it is not a
+// purpose at all; PERMISSION_DENIED (and audited as `action` on `case_id`)
+// if the protocol gives the principal no rule for it. Unspecified is fine.
+absl::Status CheckDeclaredPurpose(const Views& views, const hub::v1::Principal& principal,
+                                  hub::v1::Purpose purpose, storage::EventLog* log,
+                                  hub::v1::AuditAction action, const std::string& case_id);
+
 // Waits (up to 5 s) until the views reflect every event acknowledged now,
 // so a read never misses an event whose publish has returned. UNAVAILABLE
 // if they do not catch up in time.

@@ -38,30 +38,33 @@ std::string GenerationDigest(const hub::v1::SharingProtocol& protocol) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Views>> Views::Start(storage::EventLog* log,
-                                                    const std::string& directory,
-                                                    const hub::v1::SharingProtocol& protocol) {
+absl::StatusOr<std::unique_ptr<Views>> Views::Open(storage::EventLog* log,
+                                                   const std::string& directory) {
   HUB_ASSIGN_OR_RETURN(std::unique_ptr<storage::ViewStore> store,
                        storage::ViewStore::Open(directory));
-  std::unique_ptr<Views> views(new Views(log, std::move(store)));
-  const std::optional<storage::GenerationInfo> active = views->store_->Active();
+  return std::unique_ptr<Views>(new Views(log, std::move(store)));
+}
+
+absl::Status Views::Start(const hub::v1::SharingProtocol& protocol) {
+  if (active() != nullptr) return absl::FailedPreconditionError("the views are already started");
+  const std::optional<storage::GenerationInfo> active = store_->Active();
   if (active.has_value() && active->protocol_digest == GenerationDigest(protocol)) {
     auto policy = std::make_shared<const auth::SharingPolicy>(protocol);
-    auto projector = std::make_unique<Projector>(log, views->store_.get(), *active, policy);
+    auto projector = std::make_unique<Projector>(log_, store_.get(), *active, policy);
     HUB_RETURN_IF_ERROR(projector->Start());
-    absl::MutexLock lock(&views->mu_);
-    views->active_ = std::move(projector);
-    return views;
+    absl::MutexLock lock(&mu_);
+    active_ = std::move(projector);
+    return absl::OkStatus();
   }
   LogInfo("building the views for the sharing protocol",
           {{"protocol_version", protocol.version()},
-           {"log_last_position", std::to_string(log->LastPosition())}});
+           {"log_last_position", std::to_string(log_->LastPosition())}});
   HUB_ASSIGN_OR_RETURN(std::unique_ptr<Projector> projector,
-                       views->Build(protocol, std::chrono::hours(24)));
-  HUB_RETURN_IF_ERROR(views->store_->Activate(projector->generation().generation));
-  absl::MutexLock lock(&views->mu_);
-  views->active_ = std::move(projector);
-  return views;
+                       Build(protocol, std::chrono::hours(24)));
+  HUB_RETURN_IF_ERROR(store_->Activate(projector->generation().generation));
+  absl::MutexLock lock(&mu_);
+  active_ = std::move(projector);
+  return absl::OkStatus();
 }
 
 Views::~Views() { Stop(); }
@@ -118,6 +121,11 @@ absl::StatusOr<std::unique_ptr<Projector>> Views::Build(const hub::v1::SharingPr
 
 absl::StatusOr<std::unique_ptr<Projector>> Views::BuildNext(
     const hub::v1::SharingProtocol& protocol, std::chrono::milliseconds timeout) {
+  // Start() builds the first views itself; a second build alongside it
+  // would drop the generation it is writing.
+  if (active() == nullptr) {
+    return absl::UnavailableError("the hub is starting: its views are still being built");
+  }
   return Build(protocol, timeout);
 }
 
@@ -144,7 +152,8 @@ absl::StatusOr<Views::Handle> Views::For(std::string_view identity) const {
   const std::optional<storage::GenerationInfo> generation = store_->Active();
   std::shared_ptr<Projector> projector = active();
   if (!generation.has_value() || projector == nullptr) {
-    return absl::UnavailableError("the views are not built yet");
+    return absl::UnavailableError(
+        "the hub is starting: its views are still being built; retry shortly");
   }
   HUB_RETURN_IF_ERROR(projector->health());
   for (size_t i = 0; i < generation->principals.size(); ++i) {

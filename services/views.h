@@ -26,12 +26,14 @@ std::string ProtocolDigest(const hub::v1::SharingProtocol& protocol);
 
 class Views {
  public:
-  // Opens the views in `directory` and makes sure the active generation is
-  // for `protocol`: resumes it, or builds one from the log before returning
-  // (hubd is not serving meanwhile).
-  static absl::StatusOr<std::unique_ptr<Views>> Start(storage::EventLog* log,
-                                                      const std::string& directory,
-                                                      const hub::v1::SharingProtocol& protocol);
+  // Opens the views in `directory`. They answer nothing (UNAVAILABLE) until
+  // Start() has returned.
+  static absl::StatusOr<std::unique_ptr<Views>> Open(storage::EventLog* log,
+                                                     const std::string& directory);
+  // Makes sure the active generation is for `protocol`: resumes it, or
+  // builds one from the log before returning (which takes a while for a
+  // large log; hubd reports NOT_SERVING meanwhile). Once only.
+  absl::Status Start(const hub::v1::SharingProtocol& protocol);
   ~Views();
 
   struct Handle {
@@ -59,7 +61,8 @@ class Views {
   // Builds views for `protocol` from the log while the active ones keep
   // serving, and returns them once caught up, not yet active.
   // DEADLINE_EXCEEDED (and nothing changes) if they have not caught up
-  // within `timeout`. One protocol change at a time: callers serialize.
+  // within `timeout`; UNAVAILABLE before Start() has returned. One protocol
+  // change at a time: callers serialize.
   absl::StatusOr<std::unique_ptr<Projector>> BuildNext(const hub::v1::SharingProtocol& protocol,
                                                        std::chrono::milliseconds timeout);
   // Makes views from BuildNext() the active ones, for every reader at once.

@@ -87,7 +87,8 @@ std::string HubConfigText(const TestPki& pki, const std::string& data_dir,
 }
 
 absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::Start(const std::string& work_dir,
-                                                              const std::string& config_text) {
+                                                              const std::string& config_text,
+                                                              bool until_listening) {
   const std::string config_path = work_dir + "/hubd.textproto";
   std::ofstream(config_path) << config_text;
 
@@ -112,8 +113,11 @@ absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::Start(const std::string&
   }
   process->log_reader_ = std::thread([p = process.get(), fd = fds[0]] { p->DrainLogs(fd); });
 
-  // Wait for "hubd ready address=..." or for the process to end.
-  const std::string marker = "msg=\"hubd ready\" address=";
+  // Wait for "hubd ready address=..." (or "hubd listening...") or for the
+  // process to end.
+  const std::string marker =
+      until_listening ? "msg=\"hubd listening; not serving until the views are built\" address="
+                      : "msg=\"hubd ready\" address=";
   HubProcess* p = process.get();
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   std::string logs;

@@ -49,8 +49,11 @@ class HubProcess {
   // Writes `config_text` (hub.v1.HubConfig text format) to a file and starts
   // hubd with it; waits until it reports ready. If hubd exits first, returns
   // FAILED_PRECONDITION carrying everything it logged.
+  // With `until_listening`, returns as soon as hubd listens, before it has
+  // built its views and serves.
   static absl::StatusOr<std::unique_ptr<HubProcess>> Start(const std::string& work_dir,
-                                                           const std::string& config_text);
+                                                           const std::string& config_text,
+                                                           bool until_listening = false);
 
   // SIGTERM, then waits for the process.
   ~HubProcess();

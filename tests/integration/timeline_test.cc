@@ -433,5 +433,53 @@ TEST_F(TimelineTest, TimelineReadsAndCaseListsAreAudited) {
                                  "governance AUDIT_READ_TIMELINE AUDIT_DENIED"));
 }
 
+TEST_F(TimelineTest, ADeclaredPurposeIsAuditedAndMustBeOneTheCallerHasARuleFor) {
+  hub::v1::GetCaseTimelineRequest for_panel;
+  for_panel.set_case_id(kCase);
+  for_panel.set_purpose(hub::v1::PURPOSE_PANEL);
+  hub::v1::GetCaseTimelineResponse response;
+  ASSERT_TRUE(Timeline("dapp-coordinator", for_panel, &response).ok());
+  {
+    grpc::ClientContext context;
+    hub::v1::ReadCaseRequest read;
+    read.set_case_id(kCase);
+    read.set_purpose(hub::v1::PURPOSE_DISRUPTION);
+    hub::v1::ReadCaseResponse events;
+    ASSERT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
+                    ->ReadCase(&context, read, &events)
+                    .ok());
+  }
+  // The police have no rule for evaluation: reading "for evaluation" is
+  // refused, and the refusal is audited.
+  hub::v1::GetCaseTimelineRequest for_evaluation = for_panel;
+  for_evaluation.set_purpose(hub::v1::PURPOSE_EVALUATION);
+  grpc::Status status = Timeline("police-agency", for_evaluation, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("no rule for PURPOSE_EVALUATION"));
+  hub::v1::GetCaseTimelineRequest nonsense = for_panel;
+  nonsense.set_purpose(static_cast<hub::v1::Purpose>(99));
+  EXPECT_EQ(Timeline("police-agency", nonsense, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  grpc::ClientContext context;
+  hub::v1::QueryAuditRequest query;
+  query.set_case_id(kCase);
+  hub::v1::QueryAuditResponse audit;
+  ASSERT_TRUE(hub::v1::AuditService::NewStub(pki_.Channel(hub_->address(), "governance-auditor"))
+                  ->QueryAudit(&context, query, &audit)
+                  .ok());
+  std::vector<std::string> reads;
+  for (const hub::v1::AuditEntry& entry : audit.entries()) {
+    const hub::v1::AuditRecord& record = entry.record();
+    if (record.action() == hub::v1::AUDIT_PUBLISH) continue;
+    reads.push_back(absl::StrCat(record.agency(), " ", hub::v1::AuditAction_Name(record.action()),
+                                 " ", hub::v1::AuditDecision_Name(record.decision()), " ",
+                                 hub::v1::Purpose_Name(record.purpose())));
+  }
+  EXPECT_THAT(reads, ElementsAre("dapp AUDIT_READ_TIMELINE AUDIT_ALLOWED PURPOSE_PANEL",
+                                 "police AUDIT_READ_CASE AUDIT_ALLOWED PURPOSE_DISRUPTION",
+                                 "police AUDIT_READ_TIMELINE AUDIT_DENIED PURPOSE_EVALUATION"));
+}
+
 }  // namespace
 }  // namespace hub::testing

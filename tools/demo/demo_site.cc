@@ -111,11 +111,12 @@ class CaseBuilder {
       : case_id_(std::move(case_id)), seed_(seed), end_(end) {}
 
   // Adds an event on `day` at `hour`:`minute`; events on or after the end
-  // date are left out (they have not happened yet).
+  // date are left out (they have not happened yet). The pointer stays
+  // valid until Finish().
   EventEnvelope* Add(CivilDay day, int hour, int minute, const std::string& publisher,
                      hub::v1::Purpose purpose, const std::string& lawful_basis) {
-    if (day >= end_) return &discarded_;
     Pending pending;
+    pending.happened = day < end_;
     pending.when = absl::CivilSecond(day.year(), day.month(), day.day(), hour, minute, 0);
     pending.order = pending_.size();
     pending.publisher = publisher;
@@ -126,6 +127,9 @@ class CaseBuilder {
   }
 
   DemoCase Finish(uint64_t* events) {
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                  [](const Pending& pending) { return !pending.happened; }),
+                   pending_.end());
     std::stable_sort(pending_.begin(), pending_.end(),
                      [](const Pending& a, const Pending& b) { return a.when < b.when; });
     DemoCase result;
@@ -150,6 +154,8 @@ class CaseBuilder {
  private:
   struct Pending {
     absl::CivilSecond when;
+    // False for an event after the end date: built, then left out.
+    bool happened = true;
     size_t order = 0;
     std::string publisher;
     EventEnvelope envelope;
@@ -159,7 +165,6 @@ class CaseBuilder {
   const CivilDay end_;
   // A deque: Add's pointers stay valid while more events are added.
   std::deque<Pending> pending_;
-  EventEnvelope discarded_;
 };
 
 struct CasePlan {
@@ -354,7 +359,7 @@ class CaseGenerator {
           due = due + 14;
           *updated->mutable_due_on() = DateOf(due);
         }
-        if (panel_day + 7 >= end) due = DayOf(tasked->due_on());
+        if (panel_day + 7 >= end) due = DayOf(tasked->due_on());  // the update is yet to come
       }
       if (open && panel_day < end && due < end) ++site_->overdue_actions;
     }

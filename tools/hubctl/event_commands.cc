@@ -100,11 +100,9 @@ int PublishFromFile(const std::shared_ptr<grpc::Channel>& channel, const std::st
   return 0;
 }
 
-int ReadCase(const std::shared_ptr<grpc::Channel>& channel, const std::string& case_id,
+int ReadCase(const std::shared_ptr<grpc::Channel>& channel, hub::v1::ReadCaseRequest request,
              const OutputOptions& output) {
   auto stub = hub::v1::EventService::NewStub(channel);
-  hub::v1::ReadCaseRequest request;
-  request.set_case_id(case_id);
   request.set_page_size(1000);
   PrintHeader(output);
   do {
@@ -119,12 +117,9 @@ int ReadCase(const std::shared_ptr<grpc::Channel>& channel, const std::string& c
   return 0;
 }
 
-int Tail(const std::shared_ptr<grpc::Channel>& channel, uint64_t after_position,
-         const std::string& case_id, bool until_caught_up, const OutputOptions& output) {
+int Tail(const std::shared_ptr<grpc::Channel>& channel, const hub::v1::SubscribeRequest& request,
+         bool until_caught_up, const OutputOptions& output) {
   grpc::ClientContext context;
-  hub::v1::SubscribeRequest request;
-  request.set_after_position(after_position);
-  request.set_case_id(case_id);
   auto stream = hub::v1::EventService::NewStub(channel)->Subscribe(&context, request);
   PrintHeader(output);
   hub::v1::SubscribeResponse item;

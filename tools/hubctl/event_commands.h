@@ -8,6 +8,8 @@
 
 #include "grpcpp/channel.h"
 
+#include "hub/v1/event_service.pb.h"
+
 namespace hub::tools {
 
 struct OutputOptions {
@@ -21,14 +23,14 @@ struct OutputOptions {
 int PublishFromFile(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
                     const OutputOptions& output);
 
-// Prints every event of a case in the caller's view.
-int ReadCase(const std::shared_ptr<grpc::Channel>& channel, const std::string& case_id,
+// Prints every event of the requested case in the caller's view.
+int ReadCase(const std::shared_ptr<grpc::Channel>& channel, hub::v1::ReadCaseRequest request,
              const OutputOptions& output);
 
-// Follows the caller's view from after `after_position` until interrupted
-// (or, with `until_caught_up`, until it has caught up).
-int Tail(const std::shared_ptr<grpc::Channel>& channel, uint64_t after_position,
-         const std::string& case_id, bool until_caught_up, const OutputOptions& output);
+// Follows the caller's view as requested until interrupted (or, with
+// `until_caught_up`, until it has caught up).
+int Tail(const std::shared_ptr<grpc::Channel>& channel, const hub::v1::SubscribeRequest& request,
+         bool until_caught_up, const OutputOptions& output);
 
 }  // namespace hub::tools
 

@@ -59,6 +59,9 @@ ABSL_FLAG(absl::Time, since, absl::InfinitePast(),
           "audit export, timeline: from this RFC 3339 time (e.g. 2026-07-01T00:00:00Z).");
 ABSL_FLAG(absl::Time, until, absl::InfiniteFuture(),
           "audit export, timeline: up to this RFC 3339 time.");
+ABSL_FLAG(std::string, purpose, "",
+          "read, tail, timeline, cases: why you read, for the audit: safeguarding|disruption|"
+          "case_management|panel|evaluation.");
 ABSL_FLAG(std::string, html, "", "timeline: write a printable HTML page to this file.");
 ABSL_FLAG(std::string, event_type, "",
           "timeline: only these event types, comma-separated (e.g. risk_assessed,panel_outcome).");
@@ -89,7 +92,8 @@ constexpr char kUsage[] =
     "  hubctl health                        the hub's gRPC health status\n"
     "  hubctl publish FILE                  publish a hub.v1.PublishRequest (text format or "
     ".json)\n"
-    "  hubctl read CASE_ID                  a case's events in your view\n"
+    "  hubctl read CASE_ID [--purpose=P]    a case's events in your view (reads take an\n"
+    "                                       optional --purpose, recorded in the audit)\n"
     "  hubctl tail [--after=N] [--case_id=C] [--until_caught_up]\n"
     "                                       follow your view of the log\n"
     "  hubctl timeline CASE_ID [--html=FILE] [--agency=A,B] [--event_type=T,U] [--since=T]\n"
@@ -265,6 +269,20 @@ int LogRead() {
   return 0;
 }
 
+// The --purpose flag as the contract's enum (unspecified if empty).
+absl::StatusOr<hub::v1::Purpose> PurposeFlag() {
+  const std::string value = absl::GetFlag(FLAGS_purpose);
+  hub::v1::Purpose purpose = hub::v1::PURPOSE_UNSPECIFIED;
+  if (!value.empty() &&
+      !hub::v1::Purpose_Parse("PURPOSE_" + absl::AsciiStrToUpper(value), &purpose)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--purpose=", value,
+                     " is not a purpose; use safeguarding, disruption, case_management, panel "
+                     "or evaluation"));
+  }
+  return purpose;
+}
+
 // A YYYY-MM-DD flag value as a CalendarDate (unset if empty).
 absl::StatusOr<hub::v1::CalendarDate> DateFlag(const std::string& name, const std::string& value) {
   hub::v1::CalendarDate date;
@@ -289,8 +307,11 @@ google::protobuf::Timestamp TimestampOf(absl::Time time) {
 }
 
 int Timeline(const std::shared_ptr<grpc::Channel>& channel, const std::string& case_id) {
+  auto purpose = PurposeFlag();
+  if (!purpose.ok()) return Fail(std::string(purpose.status().message()));
   hub::v1::GetCaseTimelineRequest request;
   request.set_case_id(case_id);
+  request.set_purpose(*purpose);
   for (absl::string_view agency :
        absl::StrSplit(absl::GetFlag(FLAGS_agency), ',', absl::SkipEmpty())) {
     request.add_agencies(std::string(agency));
@@ -310,7 +331,10 @@ int Timeline(const std::shared_ptr<grpc::Channel>& channel, const std::string& c
 }
 
 int Cases(const std::shared_ptr<grpc::Channel>& channel) {
+  auto purpose = PurposeFlag();
+  if (!purpose.ok()) return Fail(std::string(purpose.status().message()));
   hub::v1::ListCasesRequest request;
+  request.set_purpose(*purpose);
   const std::string risk = absl::GetFlag(FLAGS_min_risk);
   if (!risk.empty()) {
     hub::v1::RiskLevel level;
@@ -357,8 +381,13 @@ int main(int argc, char** argv) {
     if (!channel.ok()) return Fail(channel.status().ToString());
     const hub::tools::OutputOptions output{absl::GetFlag(FLAGS_json),
                                            absl::GetFlag(FLAGS_timeout_ms)};
-    return command[0] == "publish" ? hub::tools::PublishFromFile(*channel, command[1], output)
-                                   : hub::tools::ReadCase(*channel, command[1], output);
+    if (command[0] == "publish") return hub::tools::PublishFromFile(*channel, command[1], output);
+    auto purpose = PurposeFlag();
+    if (!purpose.ok()) return Fail(std::string(purpose.status().message()));
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id(command[1]);
+    request.set_purpose(*purpose);
+    return hub::tools::ReadCase(*channel, request, output);
   }
   if (command.size() == 3 && command[0] == "audit" && command[1] == "verify") {
     return hub::tools::AuditVerifyFile(command[2], absl::GetFlag(FLAGS_public_key));
@@ -408,8 +437,13 @@ int main(int argc, char** argv) {
   if (command == Command{"tail"}) {
     auto channel = ConnectFromFlags();
     if (!channel.ok()) return Fail(channel.status().ToString());
-    return hub::tools::Tail(*channel, absl::GetFlag(FLAGS_after), absl::GetFlag(FLAGS_case_id),
-                            absl::GetFlag(FLAGS_until_caught_up),
+    auto purpose = PurposeFlag();
+    if (!purpose.ok()) return Fail(std::string(purpose.status().message()));
+    hub::v1::SubscribeRequest request;
+    request.set_after_position(absl::GetFlag(FLAGS_after));
+    request.set_case_id(absl::GetFlag(FLAGS_case_id));
+    request.set_purpose(*purpose);
+    return hub::tools::Tail(*channel, request, absl::GetFlag(FLAGS_until_caught_up),
                             {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
   }
   if (command.size() == 3 && command[0] == "protocol" && command[1] == "apply") {

@@ -69,6 +69,7 @@ int ShowTimeline(const std::shared_ptr<grpc::Channel>& channel,
     hub::v1::ListCasesRequest overview_request;
     overview_request.add_case_ids(request.case_id());
     overview_request.set_include_closed(true);
+    overview_request.set_purpose(request.purpose());
     grpc::ClientContext context;
     SetDeadline(&context, output.timeout_ms);
     hub::v1::ListCasesResponse response;
