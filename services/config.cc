@@ -61,6 +61,7 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   if (limits->max_events_per_append() == 0) limits->set_max_events_per_append(256);
   if (limits->max_case_id_bytes() == 0) limits->set_max_case_id_bytes(64);
   if (limits->max_subscriptions() == 0) limits->set_max_subscriptions(256);
+  if (!limits->has_min_free_disk_bytes()) limits->set_min_free_disk_bytes(256ull << 20);
   if (config->audit().tree_head_interval_seconds() == 0) {
     config->mutable_audit()->set_tree_head_interval_seconds(3600);
   }

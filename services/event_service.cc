@@ -1,5 +1,6 @@
 #include "services/event_service.h"
 
+#include <atomic>
 #include <deque>
 #include <optional>
 
@@ -14,6 +15,7 @@
 #include "services/audit_trail.h"
 #include "services/envelope.h"
 #include "services/grpc_status.h"
+#include "services/server_log.h"
 #include "services/timeline.h"
 #include "services/view_access.h"
 
@@ -237,6 +239,21 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   grpc::Status final_status_;
 };
 
+// Tells the operator when the log cannot store (a full disk, a failing
+// device): once, then at most every 30 s while it lasts, not once per call.
+void LogStorageTrouble(const absl::Status& status) {
+  const absl::StatusCode code = status.code();
+  if (code != absl::StatusCode::kResourceExhausted && code != absl::StatusCode::kUnavailable &&
+      code != absl::StatusCode::kDataLoss && code != absl::StatusCode::kInternal) {
+    return;
+  }
+  static std::atomic<int64_t> next_log_ms{0};
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  int64_t due = next_log_ms.load();
+  if (now_ms < due || !next_log_ms.compare_exchange_strong(due, now_ms + 30000)) return;
+  LogError("the event log cannot store publishes", {{"error", status.ToString()}});
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* context,
@@ -263,7 +280,10 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
                                              "written; nothing was stored"));
   }
   absl::StatusOr<storage::AppendResult> result = log_->Append(*append);
-  if (!result.ok()) return FinishUnary(context, result.status());
+  if (!result.ok()) {
+    LogStorageTrouble(result.status());
+    return FinishUnary(context, result.status());
+  }
   response->set_first_position(result->first_position);
   response->set_last_position(result->last_position);
   response->set_first_version(result->first_version);

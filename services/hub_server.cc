@@ -57,6 +57,7 @@ class GrpcHubServer final : public HubServer {
     log_options.limits.max_event_bytes = config.limits().max_event_bytes();
     log_options.limits.max_events_per_append = config.limits().max_events_per_append();
     log_options.limits.max_case_id_bytes = config.limits().max_case_id_bytes();
+    log_options.min_free_bytes = config.limits().min_free_disk_bytes();
     HUB_ASSIGN_OR_RETURN(event_log_,
                          storage::EventLog::Open(config.data_dir() + "/events", log_options));
 

@@ -17,6 +17,8 @@ namespace hub::services {
 namespace {
 
 constexpr size_t kBatchEvents = 1024;
+// How long a failing projection waits before trying again.
+constexpr absl::Duration kRetryInterval = absl::Seconds(1);
 constexpr size_t kBatchBytes = 8 << 20;
 
 }  // namespace
@@ -148,15 +150,38 @@ void Projector::Loop() {
       continue;
     }
     absl::StatusOr<uint64_t> projected = ProjectOnce(kBatchEvents);
-    if (!projected.ok()) {
-      LogError("projecting the views stopped; reads of this view generation are refused",
+    if (projected.ok()) {
+      absl::MutexLock lock(&mu_);
+      if (!health_.ok()) {
+        LogInfo("projecting the views again",
+                {{"generation", std::to_string(generation_.generation)}});
+        health_ = absl::OkStatus();
+      }
+      continue;
+    }
+    // A full disk or a failing device may pass: each batch is written with
+    // its checkpoint in one atomic write, so projecting again from the
+    // checkpoint is safe. Anything else (a record that does not parse)
+    // will not pass by waiting.
+    const absl::StatusCode code = projected.status().code();
+    const bool transient =
+        code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kUnavailable;
+    absl::MutexLock lock(&mu_);
+    if (health_.ok() || !transient) {
+      LogError(transient ? "projecting the views is failing; reads are refused until it recovers"
+                         : "projecting the views stopped; reads of this view generation are "
+                           "refused",
                {{"generation", std::to_string(generation_.generation)},
                 {"error", projected.status().ToString()}});
-      absl::MutexLock lock(&mu_);
-      health_ = projected.status();
-      advanced_.SignalAll();
-      return;
     }
+    health_ = projected.status();
+    advanced_.SignalAll();
+    if (!transient) return;
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), kRetryInterval);
+    if (stopping_) return;
+    mu_.Unlock();
+    views_->Resume().IgnoreError();  // the next attempt reports what still fails
+    mu_.Lock();
   }
 }
 

@@ -15,6 +15,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -150,6 +152,12 @@ class RocksEventLog final : public EventLog {
                }) {}
 
   ~RocksEventLog() override { Close(); }
+
+  void SetFreeSpaceReserve(uint64_t min_free_bytes,
+                           std::function<absl::StatusOr<uint64_t>()> probe) {
+    min_free_bytes_ = min_free_bytes;
+    free_space_probe_ = std::move(probe);
+  }
 
   absl::Status LoadAudit() {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), audit()));
@@ -660,8 +668,12 @@ class RocksEventLog final : public EventLog {
       const std::vector<const AppendRequest*>& requests) {
     Results results;
     results.reserve(requests.size());
-    if (absl::Status failure = Failure(); !failure.ok()) {
-      results.assign(requests.size(), failure);
+    if (!Failure().ok() && !TryRecover().ok()) {
+      results.assign(requests.size(), Failure());
+      return [results]() { return results; };
+    }
+    if (absl::Status reserve = CheckFreeSpace(); !reserve.ok()) {
+      results.assign(requests.size(), reserve);
       return [results]() { return results; };
     }
     GroupPlan plan;
@@ -808,17 +820,75 @@ class RocksEventLog final : public EventLog {
     return failure_;
   }
 
-  // After a failed write or sync, the state of the WAL is unknown, so the
-  // in-memory head can no longer be trusted: appends are refused until the
-  // log is reopened (which recovers whatever did reach the disk).
+  // After a failed write or sync the in-memory head can no longer be
+  // trusted (a group may or may not have reached the WAL): appends are
+  // refused until TryRecover() has brought RocksDB back and reloaded the
+  // head from what is actually stored.
   void RecordFailure(const absl::Status& status) {
     absl::MutexLock lock(&position_mu_);
     if (!failure_.ok()) return;
     failure_ = status.code() == absl::StatusCode::kResourceExhausted
-                   ? status
-                   : absl::UnavailableError(
-                         absl::StrCat("an event log write failed (", status.message(),
-                                      "); no appends are accepted until the hub restarts"));
+                   ? absl::ResourceExhaustedError(
+                         absl::StrCat(status.message(),
+                                      "; nothing was stored; appends resume by themselves "
+                                      "once space is freed"))
+                   : absl::UnavailableError(absl::StrCat(
+                         "an event log write failed (", status.message(),
+                         "); appends resume once the storage recovers; retry with the same "
+                         "event ids"));
+  }
+
+  // RESOURCE_EXHAUSTED while the disk has less than the reserve free.
+  // Measured at most every kFreeSpaceInterval (a statfs per group would be
+  // cheap, but not free); called by the group-commit leader only.
+  absl::Status CheckFreeSpace() {
+    if (min_free_bytes_ == 0) return absl::OkStatus();
+    const absl::Time now = absl::Now();
+    if (now >= next_free_space_check_) {
+      next_free_space_check_ = now + kFreeSpaceInterval;
+      absl::StatusOr<uint64_t> free = free_space_probe_();
+      // A probe that fails says nothing about space: writes go ahead.
+      free_bytes_ = free.ok() ? *free : std::numeric_limits<uint64_t>::max();
+    }
+    if (free_bytes_ >= min_free_bytes_) return absl::OkStatus();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the disk holding the event log is nearly full: ", free_bytes_ >> 20,
+        " MiB free, below the ", min_free_bytes_ >> 20,
+        " MiB the hub keeps in reserve; nothing was stored. Free space (or grow the volume); "
+        "publishes resume by themselves"));
+  }
+
+  // Called by the group-commit leader while appends are refused, at most
+  // every kRecoveryInterval: waits for every staged group to finish (they
+  // have all failed), asks RocksDB to resume (after a full disk, RocksDB's
+  // own recovery brings it out of read-only mode once it sees free space;
+  // until then Resume() reports the error, or Busy while that recovery
+  // runs), makes whatever reached the WAL durable, and reloads the chain
+  // and audit heads from what is stored - exactly what a restart would do. A group that was written
+  // but whose sync failed is then in the log: its appends were answered with an error and their
+  // retries (same event ids) find them stored.
+  absl::Status TryRecover() {
+    const absl::Time now = absl::Now();
+    if (now < next_recovery_attempt_) return Failure();
+    next_recovery_attempt_ = now + kRecoveryInterval;
+    {
+      absl::MutexLock lock(&position_mu_);
+      while (finished_groups_ != staged_groups_) group_finished_.Wait(&position_mu_);
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(db_->Resume(), "resuming the event log"));
+    HUB_RETURN_IF_ERROR(FromRocksStatus(db_->SyncWAL(), "syncing the event log"));
+    HUB_RETURN_IF_ERROR(LoadHead());
+    HUB_RETURN_IF_ERROR(LoadAudit());
+    case_versions_.clear();
+    {
+      absl::MutexLock lock(&sync_mu_);
+      written_groups_ = staged_groups_;
+      synced_groups_ = staged_groups_;
+    }
+    absl::MutexLock lock(&position_mu_);
+    failure_ = absl::OkStatus();
+    position_advanced_.SignalAll();
+    return absl::OkStatus();
   }
 
   // Readers hold lifecycle_mu_ shared so that Close() (exclusive) cannot
@@ -828,7 +898,18 @@ class RocksEventLog final : public EventLog {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
+  // How often a refusing log tries to recover: often enough that appends
+  // resume soon after space is freed, rarely enough not to spin.
+  static constexpr absl::Duration kRecoveryInterval = absl::Milliseconds(500);
+
+  static constexpr absl::Duration kFreeSpaceInterval = absl::Seconds(1);
+
   // Owned by the group-commit leader (see StageGroup).
+  uint64_t min_free_bytes_ = 0;
+  std::function<absl::StatusOr<uint64_t>()> free_space_probe_;
+  absl::Time next_free_space_check_ = absl::InfinitePast();
+  uint64_t free_bytes_ = std::numeric_limits<uint64_t>::max();
+  absl::Time next_recovery_attempt_ = absl::InfinitePast();
   uint64_t next_position_ = 1;
   Sha256Digest head_digest_ = kGenesisDigest;
   uint64_t staged_groups_ = 0;
@@ -1085,6 +1166,15 @@ absl::StatusOr<std::unique_ptr<EventLog>> internal::OpenEventLogWithEnv(
                       absl::StrCat("opening the event log in ", directory)));
   auto log = std::make_unique<RocksEventLog>(options.limits, std::unique_ptr<rocksdb::DB>(raw_db),
                                              handles);
+  log->SetFreeSpaceReserve(
+      options.min_free_bytes,
+      options.free_space_probe ? options.free_space_probe
+                               : [directory]() -> absl::StatusOr<uint64_t> {
+        std::error_code error;
+        const std::filesystem::space_info space = std::filesystem::space(directory, error);
+        if (error) return absl::UnavailableError(error.message());
+        return space.available;
+      });
 
   std::string format;
   rocksdb::Status status =

@@ -95,6 +95,15 @@ struct EventLogOptions {
   bool verify_on_open = true;
   // Create the data folder and an empty log if none exists.
   bool create_if_missing = true;
+  // Appends are refused (RESOURCE_EXHAUSTED) while the disk holding the log
+  // has less free space than this, so that RocksDB never meets a full disk
+  // mid-write (a failed WAL write leaves its database read-only until it is
+  // reopened). Appends resume by themselves once space is freed. 0: no
+  // reserve.
+  uint64_t min_free_bytes = 256ull << 20;
+  // How free space is measured; by default the file system holding the
+  // log's folder. Tests replace it.
+  std::function<absl::StatusOr<uint64_t>()> free_space_probe;
 };
 
 // A version conflict is FAILED_PRECONDITION with this payload attached, so

@@ -340,6 +340,8 @@ class RocksViewStore final : public ViewStore {
  private:
   rocksdb::ColumnFamilyHandle* family(Family f) const { return handles_[f]; }
 
+  absl::Status Resume() override { return FromRocksStatus(db_->Resume(), "resuming the views"); }
+
   absl::Status Write(rocksdb::WriteBatch* batch, bool sync) {
     rocksdb::WriteOptions options;
     options.sync = sync;

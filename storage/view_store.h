@@ -89,6 +89,10 @@ class ViewStore {
   // start after the current checkpoint (FAILED_PRECONDITION otherwise).
   virtual absl::Status Apply(uint32_t generation, const ProjectionBatch& batch) = 0;
 
+  // After a failed write (e.g. a full disk): asks RocksDB to leave its
+  // read-only error state, which succeeds once the cause is gone.
+  virtual absl::Status Resume() = 0;
+
   // The principal's events with positions > after_position, in log order.
   virtual absl::StatusOr<std::vector<ViewEvent>> ReadFrom(uint32_t generation, uint16_t principal,
                                                           uint64_t after_position,
