@@ -62,6 +62,11 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   if (limits->max_case_id_bytes() == 0) limits->set_max_case_id_bytes(64);
   if (limits->max_subscriptions() == 0) limits->set_max_subscriptions(256);
   if (!limits->has_min_free_disk_bytes()) limits->set_min_free_disk_bytes(256ull << 20);
+  hub::v1::BackupConfig* backup = config->mutable_backup();
+  std::string data_dir = config->data_dir();
+  while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
+  Default(backup->mutable_directory(), data_dir + "-backups");
+  if (backup->keep() == 0) backup->set_keep(7);
   if (config->audit().tree_head_interval_seconds() == 0) {
     config->mutable_audit()->set_tree_head_interval_seconds(3600);
   }

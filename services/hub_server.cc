@@ -16,8 +16,10 @@
 
 #include "auth/sharing_protocol.h"
 #include "proto/status_macros.h"
+#include "services/admin_service.h"
 #include "services/audit_service.h"
 #include "services/authenticator.h"
+#include "services/backups.h"
 #include "services/event_service.h"
 #include "services/health.h"
 #include "services/identity_service.h"
@@ -93,6 +95,9 @@ class GrpcHubServer final : public HubServer {
                                                     subscriptions_.get(), config.limits());
     timeline_service_ =
         std::make_unique<TimelineService>(authenticator_, event_log_.get(), views_.get());
+    backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
+    admin_service_ =
+        std::make_unique<AdminService>(authenticator_, event_log_.get(), backups_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -106,6 +111,7 @@ class GrpcHubServer final : public HubServer {
     builder.RegisterService(policy_service_.get());
     builder.RegisterService(audit_service_.get());
     builder.RegisterService(timeline_service_.get());
+    builder.RegisterService(admin_service_.get());
     // A message holds at most one append: its events plus envelope overhead.
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(
         config.limits().max_event_bytes() * uint64_t{config.limits().max_events_per_append()} +
@@ -125,6 +131,7 @@ class GrpcHubServer final : public HubServer {
     LogInfo("hubd listening; not serving until the views are built", {{"address", address_}});
     HUB_RETURN_IF_ERROR(views_->Start(protocol));
     health_.Set(Health::Reason::kStarting, false);
+    backups_->StartSchedule();
     return absl::OkStatus();
   }
 
@@ -184,6 +191,7 @@ class GrpcHubServer final : public HubServer {
       server_.reset();
     }
     subscriptions_.reset();
+    if (backups_ != nullptr) backups_->Stop();
     if (refusals_ != nullptr) refusals_->Stop();
     // A last signed head covers everything recorded up to the shutdown.
     if (tree_heads_ != nullptr) {
@@ -209,6 +217,8 @@ class GrpcHubServer final : public HubServer {
   std::unique_ptr<PolicyService> policy_service_;
   std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<TimelineService> timeline_service_;
+  std::unique_ptr<Backups> backups_;
+  std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

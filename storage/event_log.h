@@ -89,8 +89,9 @@ struct EventLogStats {
 
 struct EventLogOptions {
   EventLogLimits limits;
-  // Verify the whole hash chain and the stored head when opening, and refuse
-  // to open if they do not verify (the indexes are checked by Verify()).
+  // Verify the whole hash chain of the events and of the audit, and their
+  // stored heads, when opening, and refuse to open if they do not verify
+  // (the indexes are checked by Verify()).
   // Only tools that inspect a damaged log turn this off.
   bool verify_on_open = true;
   // Create the data folder and an empty log if none exists.
@@ -191,6 +192,18 @@ class EventLog {
   // Re-reads every audit record: checksums, chain, and that the stored tree
   // agrees with the records. DATA_LOSS naming the first bad index.
   virtual absl::StatusOr<uint64_t> VerifyAudit() const = 0;
+
+  // A consistent copy of the whole log (events, indexes, audit) in
+  // `directory`, which must not exist, taken while appends continue: it
+  // holds every append acknowledged before the call, each group of appends
+  // whole or not at all. On the same file system the copy hard-links the
+  // log's immutable files, so it costs little space until they diverge.
+  // Returns the last position and audit size the copy holds.
+  struct CheckpointInfo {
+    uint64_t last_position = 0;
+    uint64_t audit_size = 0;
+  };
+  virtual absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& directory) = 0;
 
   // Finishes queued appends, refuses new ones, wakes waiters, and closes the
   // database. Idempotent; also done by the destructor.

@@ -4,21 +4,30 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 
+#include "auth/data_classes.h"
+#include "storage/event_log.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
+#include "hub/v1/admin_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
+#include "tools/demo/demo_site.h"
 
 namespace hub::testing {
 namespace {
@@ -138,6 +147,193 @@ TEST_F(OperationsTest, HealthIsNotServingWhileTheViewsAreBuiltAndWhileTheyAreReb
   EXPECT_TRUE(still_applying) << "the rebuild finished before health could be asked; "
                                  "publish more events in this test";
   EXPECT_EQ(HealthOf(channel), "SERVING");
+}
+
+TEST_F(OperationsTest, ABackupTakenWhilePublishingRestoresEveryAcknowledgedEvent) {
+  StartHub();
+  absl::Mutex mu;
+  std::map<std::string, uint64_t> acknowledged;  // event id -> position
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> publishers;
+  for (int t = 0; t < 4; ++t) {
+    publishers.emplace_back([&, t] {
+      auto stub = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"));
+      for (int i = 0; !stop; ++i) {
+        hub::v1::PublishRequest request;
+        request.set_case_id(absl::StrCat("C-BACKUP-", t));
+        hub::v1::EventEnvelope* event = request.add_events();
+        event->set_event_id(
+            absl::StrCat("bac0000", t, "-0000-4000-8000-", absl::Dec(i, absl::kZeroPad12)));
+        event->mutable_occurred_time()->set_seconds(1795000000);
+        event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
+        event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+        event->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH);
+        grpc::ClientContext context;
+        hub::v1::PublishResponse response;
+        if (stub->Publish(&context, request, &response).ok()) {
+          absl::MutexLock lock(&mu);
+          acknowledged[event->event_id()] = response.first_position();
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::map<std::string, uint64_t> before_backup;
+  {
+    absl::MutexLock lock(&mu);
+    before_backup = acknowledged;
+  }
+  hub::v1::BackupResponse backup;
+  {
+    grpc::ClientContext context;
+    const grpc::Status status =
+        hub::v1::AdminService::NewStub(pki_.Channel(hub_->address(), "operator-admin"))
+            ->Backup(&context, hub::v1::BackupRequest(), &backup);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop = true;
+  for (std::thread& publisher : publishers) publisher.join();
+  ASSERT_GT(before_backup.size(), 20u);
+  EXPECT_GE(backup.last_position(), before_backup.size());
+  {
+    // Only the operator takes backups.
+    grpc::ClientContext context;
+    hub::v1::BackupResponse refused;
+    EXPECT_EQ(hub::v1::AdminService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
+                  ->Backup(&context, hub::v1::BackupRequest(), &refused)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  ASSERT_EQ(hub_->Stop(), 0);
+
+  // Restore into a new folder: hubctl verifies both chains and the indexes.
+  const std::string restored = dir_.Sub("restored-data");
+  const std::string command =
+      absl::StrCat(HUBCTL_PATH, " restore ", backup.path(), " --data_dir=", restored, " 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[1024];
+  size_t n = 0;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("event log verified"));
+  EXPECT_THAT(output, ::testing::HasSubstr("audit verified"));
+
+  // A hub started on it verifies both chains, rebuilds its views and serves.
+  std::filesystem::create_directories(dir_.Sub("restored-work"));
+  auto started = HubProcess::Start(dir_.Sub("restored-work"), HubConfigText(pki_, restored));
+  ASSERT_TRUE(started.ok()) << started.status();
+  {
+    grpc::ClientContext context;
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id("C-BACKUP-0");
+    hub::v1::ReadCaseResponse response;
+    ASSERT_TRUE(hub::v1::EventService::NewStub(pki_.Channel((*started)->address(), "police-agency"))
+                    ->ReadCase(&context, request, &response)
+                    .ok());
+    EXPECT_GT(response.events_size(), 0);
+  }
+  ASSERT_EQ((*started)->Stop(), 0);
+
+  // Every event acknowledged before the backup began is there, at its
+  // position.
+  storage::EventLogOptions options;
+  options.create_if_missing = false;
+  auto log = storage::EventLog::Open(restored + "/events", options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  std::map<std::string, uint64_t> stored;
+  for (uint64_t next = 1; next <= (*log)->LastPosition();) {
+    auto events = (*log)->ReadFrom(next, 10000, 8 << 20);
+    ASSERT_TRUE(events.ok()) << events.status();
+    for (const storage::StoredEvent& event : *events) stored[event.event_id] = event.position;
+    next += events->size();
+  }
+  for (const auto& [id, position] : before_backup) {
+    ASSERT_EQ(stored.count(id), 1u) << id << " was acknowledged before the backup began";
+    EXPECT_EQ(stored.at(id), position);
+  }
+  log->reset();
+
+  // Restore never overwrites a data folder, and takes only a whole backup.
+  EXPECT_NE(std::system(absl::StrCat(HUBCTL_PATH, " restore ", backup.path(),
+                                     " --data_dir=", restored, " 2>/dev/null")
+                            .c_str()),
+            0);
+  EXPECT_NE(std::system(absl::StrCat(HUBCTL_PATH, " restore ", dir_.Sub("data"),
+                                     " --data_dir=", dir_.Sub("elsewhere"), " 2>/dev/null")
+                            .c_str()),
+            0);
+}
+
+// Every string value in `message` of at least `min_size` bytes.
+void TextIn(const google::protobuf::Message& message, size_t min_size, std::set<std::string>* out) {
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  message.GetReflection()->ListFields(message, &fields);
+  for (const auto* field : fields) {
+    const int count = field->is_repeated() ? message.GetReflection()->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+        std::string value = field->is_repeated()
+                                ? message.GetReflection()->GetRepeatedString(message, field, i)
+                                : message.GetReflection()->GetString(message, field);
+        if (value.size() >= min_size) out->insert(std::move(value));
+      } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        TextIn(field->is_repeated() ? message.GetReflection()->GetRepeatedMessage(message, field, i)
+                                    : message.GetReflection()->GetMessage(message, field),
+               min_size, out);
+      }
+    }
+  }
+}
+
+// hubd's logs are for operators: one structured line per event, and never
+// case content. A demonstration site is published, read, listed and
+// refused; not one subject id or piece of free text from its events may
+// appear in what hubd logged.
+TEST_F(OperationsTest, LogsHoldNoSubjectIdsAndNoFreeTextFromEvents) {
+  StartHub();
+  auto run = [&](const std::string& as, const std::string& arguments) {
+    const std::string command =
+        absl::StrCat(HUBCTL_PATH, " --hub=", hub_->address(), " --certs_dir=", pki_.dir(),
+                     " --as=", as, " ", arguments, " >/dev/null 2>&1");
+    return std::system(command.c_str());
+  };
+  ASSERT_EQ(run("operator-admin", "demo --scale=0.1"), 0);
+  tools::DemoOptions options;
+  options.scale = 0.1;
+  const tools::DemoSite site = tools::GenerateDemoSite(options);
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string& case_id = site.cases[i].case_id;
+    EXPECT_EQ(run("dapp-coordinator", "timeline " + case_id), 0);
+    EXPECT_EQ(run("police-agency", "read " + case_id), 0);
+    EXPECT_NE(run("governance-auditor", "timeline " + case_id), 0);  // refused
+  }
+  EXPECT_EQ(run("idva-agency", "cases"), 0);
+  EXPECT_EQ(run("housing-agency", "tail --until_caught_up"), 0);
+  ASSERT_EQ(hub_->Stop(), 0);
+
+  const std::string logs = hub_->Logs();
+  std::set<std::string> secrets;
+  for (const tools::DemoCase& demo_case : site.cases) {
+    for (const tools::DemoPublish& publish : demo_case.publishes) {
+      for (const hub::v1::EventEnvelope& event : publish.request.events()) {
+        const google::protobuf::Message* body = auth::EventOf(event);
+        if (body != nullptr) TextIn(*body, 6, &secrets);
+      }
+    }
+  }
+  ASSERT_GT(secrets.size(), 100u);
+  for (const std::string& secret : secrets) {
+    EXPECT_EQ(logs.find(secret), std::string::npos) << "hubd logged \"" << secret << "\"";
+  }
+  // And every line is structured: a time, a level and a message.
+  for (absl::string_view line : absl::StrSplit(logs, '\n', absl::SkipEmpty())) {
+    EXPECT_TRUE(absl::StartsWith(line, "ts=")) << line;
+    EXPECT_TRUE(absl::StrContains(line, " level=")) << line;
+    EXPECT_TRUE(absl::StrContains(line, " msg=")) << line;
+  }
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 
 #include "hub/v1/identity_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
+#include "tools/hubctl/admin_commands.h"
 #include "tools/hubctl/audit_commands.h"
 #include "tools/hubctl/cli.h"
 #include "tools/hubctl/connection.h"
@@ -111,10 +112,12 @@ constexpr char kUsage[] =
     "  hubctl demo [--seed=N] [--scale=F] [--end_date=YYYY-MM-DD] [--parallel=N]\n"
     "                                       publish the demonstration Drive site, each event as\n"
     "                                       its agency (uses every client in --certs_dir)\n"
+    "  hubctl backup                        a consistent backup while the hub serves (operator)\n"
     "  hubctl protocol show                 the sharing protocol in force (text format)\n"
     "  hubctl protocol apply FILE           validate, rebuild the views under, and put in force\n"
     "                                       a new sharing protocol (operator certificate)\n\n"
     "Offline (hubd must be stopped):\n"
+    "  hubctl restore BACKUP --data_dir=NEW copy a backup into a new data folder and verify it\n"
     "  hubctl log verify [--data_dir=DIR]   verify the event log's hash chain and indexes\n"
     "  hubctl audit verify FILE [--public_key=PEM]\n"
     "                                       check an audit export offline; names every missing\n"
@@ -448,6 +451,15 @@ int main(int argc, char** argv) {
   }
   if (command.size() == 3 && command[0] == "protocol" && command[1] == "apply") {
     return ProtocolApply(command[2]);
+  }
+  if (command == Command{"backup"}) {
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    return hub::tools::Backup(*channel,
+                              {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+  }
+  if (command.size() == 2 && command[0] == "restore") {
+    return hub::tools::Restore(command[1], absl::GetFlag(FLAGS_data_dir));
   }
   if (command == Command{"log", "verify"}) return LogVerify();
   if (command == Command{"log", "read"}) return LogRead();

@@ -1,0 +1,34 @@
+// AdminService: operating the hub (backups), for the operator's admin role
+// only; every call is audited.
+#ifndef HUB_SERVICES_ADMIN_SERVICE_H_
+#define HUB_SERVICES_ADMIN_SERVICE_H_
+
+#include <memory>
+
+#include "services/authenticator.h"
+#include "services/backups.h"
+#include "storage/event_log.h"
+
+#include "hub/v1/admin_service.grpc.pb.h"
+
+namespace hub::services {
+
+class AdminService final : public hub::v1::AdminService::CallbackService {
+ public:
+  AdminService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
+               Backups* backups)
+      : authenticator_(std::move(authenticator)), log_(log), backups_(backups) {}
+
+  grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
+                                   const hub::v1::BackupRequest* request,
+                                   hub::v1::BackupResponse* response) override;
+
+ private:
+  std::shared_ptr<const Authenticator> authenticator_;
+  storage::EventLog* const log_;
+  Backups* const backups_;
+};
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_ADMIN_SERVICE_H_

@@ -1,0 +1,26 @@
+// hubctl's operator commands: an online backup through AdminService, and an
+// offline restore of a backup into a new data folder.
+#ifndef HUB_TOOLS_HUBCTL_ADMIN_COMMANDS_H_
+#define HUB_TOOLS_HUBCTL_ADMIN_COMMANDS_H_
+
+#include <memory>
+#include <string>
+
+#include "grpcpp/channel.h"
+
+#include "tools/hubctl/event_commands.h"
+
+namespace hub::tools {
+
+// Asks the hub for a backup (operator certificate) and prints where it is.
+int Backup(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output);
+
+// Copies the backup in `backup_dir` into `data_dir` (which must not exist or
+// be empty) and verifies what was copied: the event log's hash chain and
+// indexes, and the access audit's chain and Merkle tree. Removes the copy
+// if it does not verify.
+int Restore(const std::string& backup_dir, const std::string& data_dir);
+
+}  // namespace hub::tools
+
+#endif  // HUB_TOOLS_HUBCTL_ADMIN_COMMANDS_H_
