@@ -123,6 +123,15 @@ absl::StatusOr<hub::v1::Principal> Authenticator::PrincipalOf(
   return directory()->Find(identity);
 }
 
+absl::Time RevocationWatcher::NextUpdate() const {
+  absl::MutexLock lock(&mu_);
+  return list_ != nullptr ? list_->next_update() : absl::InfiniteFuture();
+}
+
+absl::Time Authenticator::CrlNextUpdate() const {
+  return revocation_ != nullptr ? revocation_->NextUpdate() : absl::InfiniteFuture();
+}
+
 std::shared_ptr<const auth::PrincipalDirectory> Authenticator::directory() const {
   absl::MutexLock lock(&directory_mu_);
   return directory_;

@@ -38,6 +38,8 @@ class RevocationWatcher {
 
   // Whether the certificate with this serial is revoked by the current CRLs.
   bool IsRevoked(const std::string& serial_hex) const;
+  // The loaded CRLs' earliest nextUpdate (InfiniteFuture without CRLs).
+  absl::Time NextUpdate() const;
 
  private:
   explicit RevocationWatcher(const hub::v1::TlsConfig& tls) : tls_(tls) {}
@@ -77,6 +79,8 @@ class Authenticator : public grpc::AuthMetadataProcessor {
 
   // The principals in force; replaced when a new sharing protocol applies.
   std::shared_ptr<const auth::PrincipalDirectory> directory() const;
+  // When the CRLs in use must be renewed by (InfiniteFuture without CRLs).
+  absl::Time CrlNextUpdate() const;
   void ReplaceDirectory(std::shared_ptr<const auth::PrincipalDirectory> directory);
 
  private:

@@ -67,6 +67,7 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
   Default(backup->mutable_directory(), data_dir + "-backups");
   if (backup->keep() == 0) backup->set_keep(7);
+  Default(config->mutable_metrics()->mutable_listen_address(), "127.0.0.1:9464");
   if (config->audit().tree_head_interval_seconds() == 0) {
     config->mutable_audit()->set_tree_head_interval_seconds(3600);
   }

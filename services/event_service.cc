@@ -15,6 +15,7 @@
 #include "services/audit_trail.h"
 #include "services/envelope.h"
 #include "services/grpc_status.h"
+#include "services/metrics.h"
 #include "services/server_log.h"
 #include "services/timeline.h"
 #include "services/view_access.h"
@@ -61,15 +62,18 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   // `catch_up_target`: the log position acknowledged when the subscription
   // began; caught_up is sent once everything up to it has been delivered.
   SubscribeReactor(storage::EventLog* log, const Views* views, SubscriptionHub* hub,
-                   hub::v1::Principal principal, uint64_t catch_up_target,
+                   Metrics* metrics, hub::v1::Principal principal, uint64_t catch_up_target,
                    const hub::v1::SubscribeRequest& request)
       : log_(log),
         views_(views),
         hub_(hub),
+        metrics_(metrics),
         principal_(std::move(principal)),
+        principal_label_(Metrics::PrincipalLabel(&principal_)),
         identity_(principal_.identity()),
         catch_up_target_(catch_up_target),
         next_position_(request.after_position() + 1),
+        next_position_seen_(request.after_position() + 1),
         case_id_(request.case_id()),
         purpose_(request.purpose()),
         event_types_(request.event_types().begin(), request.event_types().end()) {}
@@ -91,6 +95,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   }
 
   void OnLogAdvanced() override { Pump(); }
+
+  uint64_t NextPosition() const override {
+    return next_position_seen_.load(std::memory_order_relaxed);
+  }
 
   void EndStream(const absl::Status& status) override {
     bool finish_now = false;
@@ -203,7 +211,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
         buffer_.clear();
         return audited;
       }
+      if (metrics_ != nullptr) metrics_->CountDelivered(principal_label_, buffer_.size());
     }
+    next_position_seen_.store(next_position_, std::memory_order_relaxed);
     // The views may lag the log: caught up means everything acknowledged
     // before the subscription began has been delivered, not merely that the
     // views have nothing more yet.
@@ -221,13 +231,17 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   storage::EventLog* const log_;
   const Views* const views_;
   SubscriptionHub* const hub_;
+  Metrics* const metrics_;
   const hub::v1::Principal principal_;
+  const std::string principal_label_;
   const std::string identity_;
   const uint64_t catch_up_target_;
   std::shared_ptr<SubscribeReactor> self_;
 
   absl::Mutex mu_;
   uint64_t next_position_ ABSL_GUARDED_BY(mu_);
+  // next_position_ for the metrics, readable without the lock.
+  std::atomic<uint64_t> next_position_seen_{0};
   const std::string case_id_;
   const hub::v1::Purpose purpose_;
   const absl::flat_hash_set<std::string> event_types_;
@@ -259,9 +273,13 @@ void LogStorageTrouble(const absl::Status& status) {
 grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* context,
                                                 const hub::v1::PublishRequest* request,
                                                 hub::v1::PublishResponse* response) {
+  CountedCall call(metrics_, "Publish");
+  if (auto caller = authenticator_->PrincipalOf(*context->auth_context()); caller.ok()) {
+    call.SetPrincipal(*caller);
+  }
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
-  if (!principal.ok()) return FinishUnary(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
   const absl::Time now = absl::Now();
   absl::StatusOr<storage::AppendRequest> append = PrepareAppend(*principal, *request, now, limits_);
   if (!append.ok()) {
@@ -269,65 +287,69 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
       AuditDenial(log_, *principal, hub::v1::AUDIT_PUBLISH, request->case_id(), append.status())
           .IgnoreError();
     }
-    return FinishUnary(context, append.status());
+    return FinishUnary(context, call.Record(append.status()));
   }
   // The publish and its audit record are one atomic write.
   AuditPublish(*principal, authenticator_->directory()->protocol_version(), *request, &*append);
   // A caller that has already given up must not get a write it never sees.
   if (absl::FromChrono(context->deadline()) <= now || context->IsCancelled()) {
-    return FinishUnary(
-        context, absl::DeadlineExceededError("the call's deadline passed before the events were "
-                                             "written; nothing was stored"));
+    return FinishUnary(context, call.Record(absl::DeadlineExceededError(
+                                    "the call's deadline passed before the events were written; "
+                                    "nothing was stored")));
   }
   absl::StatusOr<storage::AppendResult> result = log_->Append(*append);
   if (!result.ok()) {
     LogStorageTrouble(result.status());
-    return FinishUnary(context, result.status());
+    return FinishUnary(context, call.Record(result.status()));
   }
   response->set_first_position(result->first_position);
   response->set_last_position(result->last_position);
   response->set_first_version(result->first_version);
   response->set_last_version(result->last_version);
   response->set_already_stored(result->already_stored);
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, call.Record(absl::OkStatus()));
 }
 
 grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* context,
                                                  const hub::v1::ReadCaseRequest* request,
                                                  hub::v1::ReadCaseResponse* response) {
+  CountedCall call(metrics_, "ReadCase");
+  if (auto caller = authenticator_->PrincipalOf(*context->auth_context()); caller.ok()) {
+    call.SetPrincipal(*caller);
+  }
   absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
       *authenticator_, *context, log_, hub::v1::AUDIT_READ_CASE, request->case_id());
-  if (!principal.ok()) return FinishUnary(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
   absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
                                                hub::v1::AUDIT_READ_CASE, request->case_id());
-  if (!declared.ok()) return FinishUnary(context, declared);
+  if (!declared.ok()) return FinishUnary(context, call.Record(declared));
   if (request->case_id().empty()) {
-    return FinishUnary(context, absl::InvalidArgumentError("case_id is required"));
+    return FinishUnary(context, call.Record(absl::InvalidArgumentError("case_id is required")));
   }
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
     return FinishUnary(
-        context, absl::InvalidArgumentError(absl::StrCat(
+        context, call.Record(absl::InvalidArgumentError(absl::StrCat(
                      "page_size is ", request->page_size(), "; it must be between 0 (default ",
-                     kDefaultPageSize, ") and ", kMaxPageSize)));
+                     kDefaultPageSize, ") and ", kMaxPageSize))));
   }
   uint64_t from_version = std::max<uint64_t>(request->from_version(), 1);
   if (!request->page_token().empty()) {
     absl::StatusOr<uint64_t> next = NextVersionFromToken(request->page_token(), request->case_id());
-    if (!next.ok()) return FinishUnary(context, next.status());
+    if (!next.ok()) return FinishUnary(context, call.Record(next.status()));
     from_version = *next;
   }
   const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   absl::Status current = AwaitViews(*log_, *views_);
-  if (!current.ok()) return FinishUnary(context, current);
+  if (!current.ok()) return FinishUnary(context, call.Record(current));
   absl::StatusOr<Views::Handle> view = views_->For(principal->identity());
-  if (!view.ok()) return FinishUnary(context, view.status());
+  if (!view.ok()) return FinishUnary(context, call.Record(view.status()));
   // One more than the page tells whether another page follows.
   absl::StatusOr<std::vector<storage::ViewEvent>> events = views_->store().ReadCase(
       view->generation, view->principal, request->case_id(), from_version, page_size + 1);
-  if (!events.ok()) return FinishUnary(context, events.status());
+  if (!events.ok()) return FinishUnary(context, call.Record(events.status()));
   for (size_t i = 0; i < events->size() && i < page_size; ++i) {
     absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf((*events)[i]);
-    if (!envelope.ok()) return FinishUnary(context, envelope.status());
+    if (!envelope.ok()) return FinishUnary(context, call.Record(envelope.status()));
     *response->add_events() = *std::move(envelope);
   }
   if (events->size() > page_size) {
@@ -351,9 +373,9 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   absl::Status audited = StoreAudit(log_, record);
   if (!audited.ok()) {
     response->Clear();
-    return FinishUnary(context, audited);
+    return FinishUnary(context, call.Record(audited));
   }
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, call.Record(absl::OkStatus()));
 }
 
 grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
@@ -361,7 +383,7 @@ grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
   absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
       *authenticator_, *context, log_, hub::v1::AUDIT_DELIVER, request->case_id());
   auto reactor = std::make_shared<SubscribeReactor>(
-      log_, views_, subscriptions_, principal.ok() ? *principal : hub::v1::Principal(),
+      log_, views_, subscriptions_, metrics_, principal.ok() ? *principal : hub::v1::Principal(),
       log_->LastPosition(), *request);
   absl::Status valid = principal.status();
   if (valid.ok()) {
@@ -369,6 +391,11 @@ grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
                                  hub::v1::AUDIT_DELIVER, request->case_id());
   }
   if (valid.ok()) valid = ValidateEventTypeNames(request->event_types());
+  CountedCall call(metrics_, "Subscribe");
+  if (auto caller = authenticator_->PrincipalOf(*context->auth_context()); caller.ok()) {
+    call.SetPrincipal(*caller);
+  }
+  call.Record(valid);
   SubscribeReactor* raw = reactor.get();
   raw->Begin(std::move(reactor), valid);
   return raw;

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "services/authenticator.h"
+#include "services/metrics.h"
 #include "services/subscriptions.h"
 #include "services/views.h"
 #include "storage/event_log.h"
@@ -20,12 +21,14 @@ namespace hub::services {
 class EventService final : public hub::v1::EventService::CallbackService {
  public:
   EventService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
-               const Views* views, SubscriptionHub* subscriptions, hub::v1::LimitsConfig limits)
+               const Views* views, SubscriptionHub* subscriptions, hub::v1::LimitsConfig limits,
+               Metrics* metrics)
       : authenticator_(std::move(authenticator)),
         log_(log),
         views_(views),
         subscriptions_(subscriptions),
-        limits_(std::move(limits)) {}
+        limits_(std::move(limits)),
+        metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const hub::v1::PublishRequest* request,
@@ -44,6 +47,7 @@ class EventService final : public hub::v1::EventService::CallbackService {
   const Views* const views_;
   SubscriptionHub* const subscriptions_;
   const hub::v1::LimitsConfig limits_;
+  Metrics* const metrics_;
 };
 
 }  // namespace hub::services

@@ -23,6 +23,7 @@
 #include "services/event_service.h"
 #include "services/health.h"
 #include "services/identity_service.h"
+#include "services/metrics.h"
 #include "services/policy_service.h"
 #include "services/protocol_records.h"
 #include "services/refusal_auditor.h"
@@ -91,10 +92,29 @@ class GrpcHubServer final : public HubServer {
           return views->WaitProjected(after + 1, timeout);
         },
         config.limits().max_subscriptions());
-    event_service_ = std::make_unique<EventService>(authenticator_, event_log_.get(), views_.get(),
-                                                    subscriptions_.get(), config.limits());
-    timeline_service_ =
-        std::make_unique<TimelineService>(authenticator_, event_log_.get(), views_.get());
+    HUB_ASSIGN_OR_RETURN(metrics_, Metrics::Start(config.metrics().listen_address()));
+    metrics_->SetStateSource([this] {
+      HubState state;
+      state.log_last_position = event_log_->LastPosition();
+      state.views_projected = views_->Projected();
+      state.audit_size = event_log_->AuditSize();
+      state.last_signed_head_ms = tree_heads_ != nullptr ? tree_heads_->last_published_ms() : 0;
+      state.crl_next_update = authenticator_->CrlNextUpdate();
+      if (subscriptions_ != nullptr) {
+        const SubscriptionHub::Lag lag = subscriptions_->MeasureLag(state.log_last_position);
+        state.subscribers = lag.subscribers;
+        state.max_subscriber_lag = lag.max_lag;
+      }
+      return state;
+    });
+    if (!metrics_->address().empty()) {
+      LogInfo("metrics served", {{"address", metrics_->address()}});
+    }
+    event_service_ =
+        std::make_unique<EventService>(authenticator_, event_log_.get(), views_.get(),
+                                       subscriptions_.get(), config.limits(), metrics_.get());
+    timeline_service_ = std::make_unique<TimelineService>(authenticator_, event_log_.get(),
+                                                          views_.get(), metrics_.get());
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
     admin_service_ =
         std::make_unique<AdminService>(authenticator_, event_log_.get(), backups_.get());
@@ -177,6 +197,8 @@ class GrpcHubServer final : public HubServer {
   void Shutdown(int grace_ms) override {
     absl::MutexLock lock(&shutdown_mu_);
     health_.Set(Health::Reason::kDraining, true);
+    // The metrics read the members below; stop serving them first.
+    metrics_.reset();
     if (server_ != nullptr) {
       // Subscriptions never end by themselves: end them, telling clients to
       // come back; in-flight publishes finish and are acknowledged.
@@ -218,6 +240,7 @@ class GrpcHubServer final : public HubServer {
   std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<TimelineService> timeline_service_;
   std::unique_ptr<Backups> backups_;
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

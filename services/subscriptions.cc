@@ -1,5 +1,6 @@
 #include "services/subscriptions.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -64,6 +65,17 @@ void SubscriptionHub::WatchLoop() {
     seen = last;
     for (const std::shared_ptr<Subscriber>& subscriber : Live()) subscriber->OnLogAdvanced();
   }
+}
+
+SubscriptionHub::Lag SubscriptionHub::MeasureLag(uint64_t log_last_position) {
+  Lag lag;
+  for (const std::shared_ptr<Subscriber>& subscriber : Live()) {
+    ++lag.subscribers;
+    const uint64_t next = subscriber->NextPosition();
+    if (next <= log_last_position)
+      lag.max_lag = std::max(lag.max_lag, log_last_position + 1 - next);
+  }
+  return lag;
 }
 
 }  // namespace hub::services

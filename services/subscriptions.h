@@ -25,6 +25,8 @@ class SubscriptionHub {
     virtual void OnLogAdvanced() = 0;
     // The hub is shutting down: end the stream with `status`.
     virtual void EndStream(const absl::Status& status) = 0;
+    // The next log position the subscriber will be sent (for its lag).
+    virtual uint64_t NextPosition() const = 0;
   };
 
   // `wait_after(position, timeout)` blocks until what subscribers read has
@@ -39,6 +41,14 @@ class SubscriptionHub {
   // Shutdown(). The hub keeps only a weak reference.
   absl::Status Register(const std::shared_ptr<Subscriber>& subscriber);
   void Unregister(const Subscriber* subscriber);
+
+  // Live subscriptions, and how far behind `log_last_position` the furthest
+  // behind of them is.
+  struct Lag {
+    size_t subscribers = 0;
+    uint64_t max_lag = 0;
+  };
+  Lag MeasureLag(uint64_t log_last_position);
 
   // Ends every live stream with `status` and refuses new ones. Idempotent.
   void Shutdown(const absl::Status& status);

@@ -253,25 +253,33 @@ absl::Status TimelineService::AuditList(const hub::v1::Principal& principal,
 grpc::ServerUnaryReactor* TimelineService::GetCaseTimeline(
     grpc::CallbackServerContext* context, const hub::v1::GetCaseTimelineRequest* request,
     hub::v1::GetCaseTimelineResponse* response) {
+  CountedCall call(metrics_, "GetCaseTimeline");
+  if (auto caller = authenticator_->PrincipalOf(*context->auth_context()); caller.ok()) {
+    call.SetPrincipal(*caller);
+  }
   absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
       *authenticator_, *context, log_, hub::v1::AUDIT_READ_TIMELINE, request->case_id());
-  if (!principal.ok()) return FinishUnary(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
   absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
                                                hub::v1::AUDIT_READ_TIMELINE, request->case_id());
-  if (!declared.ok()) return FinishUnary(context, declared);
-  return FinishUnary(context, Timeline(*principal, *request, response));
+  if (!declared.ok()) return FinishUnary(context, call.Record(declared));
+  return FinishUnary(context, call.Record(Timeline(*principal, *request, response)));
 }
 
 grpc::ServerUnaryReactor* TimelineService::ListCases(grpc::CallbackServerContext* context,
                                                      const hub::v1::ListCasesRequest* request,
                                                      hub::v1::ListCasesResponse* response) {
+  CountedCall call(metrics_, "ListCases");
+  if (auto caller = authenticator_->PrincipalOf(*context->auth_context()); caller.ok()) {
+    call.SetPrincipal(*caller);
+  }
   absl::StatusOr<hub::v1::Principal> principal =
       CaseContentReader(*authenticator_, *context, log_, hub::v1::AUDIT_LIST_CASES, "");
-  if (!principal.ok()) return FinishUnary(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
   absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
                                                hub::v1::AUDIT_LIST_CASES, "");
-  if (!declared.ok()) return FinishUnary(context, declared);
-  return FinishUnary(context, List(*principal, *request, response));
+  if (!declared.ok()) return FinishUnary(context, call.Record(declared));
+  return FinishUnary(context, call.Record(List(*principal, *request, response)));
 }
 
 }  // namespace hub::services

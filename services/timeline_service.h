@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "services/authenticator.h"
+#include "services/metrics.h"
 #include "services/views.h"
 #include "storage/event_log.h"
 
@@ -17,8 +18,8 @@ namespace hub::services {
 class TimelineService final : public hub::v1::TimelineService::CallbackService {
  public:
   TimelineService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
-                  const Views* views)
-      : authenticator_(std::move(authenticator)), log_(log), views_(views) {}
+                  const Views* views, Metrics* metrics)
+      : authenticator_(std::move(authenticator)), log_(log), views_(views), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* GetCaseTimeline(grpc::CallbackServerContext* context,
                                             const hub::v1::GetCaseTimelineRequest* request,
@@ -42,6 +43,7 @@ class TimelineService final : public hub::v1::TimelineService::CallbackService {
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;
   const Views* const views_;
+  Metrics* const metrics_;
 };
 
 }  // namespace hub::services

@@ -49,6 +49,7 @@ absl::Status TreeHeadPublisher::PublishIfGrown() {
   ::close(fd);
   if (!written || !synced) return absl::UnavailableError(absl::StrCat("cannot write ", path_));
   last_size_ = head.tree_size;
+  last_published_ms_.store(head.timestamp_ms);
   LogInfo("signed tree head published", {{"tree_size", std::to_string(head.tree_size)},
                                          {"root", storage::DigestToHex(head.root_hash)}});
   return absl::OkStatus();

@@ -4,6 +4,7 @@
 #ifndef HUB_SERVICES_TREE_HEAD_PUBLISHER_H_
 #define HUB_SERVICES_TREE_HEAD_PUBLISHER_H_
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -30,11 +31,15 @@ class TreeHeadPublisher {
   // there).
   absl::Status PublishIfGrown();
 
+  // When the last head was published (ms since the epoch; 0: none yet).
+  int64_t last_published_ms() const { return last_published_ms_.load(); }
+
  private:
   storage::EventLog* const log_;
   const std::shared_ptr<const auth::TreeHeadSigner> signer_;
   const std::string path_;
   uint64_t last_size_ = 0;
+  std::atomic<int64_t> last_published_ms_{0};
   absl::Notification stop_;
   std::thread thread_;
 };

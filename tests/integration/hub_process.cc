@@ -83,7 +83,8 @@ std::string HubConfigText(const TestPki& pki, const std::string& data_dir,
                       "  ca_cert_path: \"", pki.ca_cert(), "\"\n", "  server_cert_path: \"",
                       pki.dir(), "/server/hubd.crt\"\n", "  server_key_path: \"", pki.dir(),
                       "/server/hubd.key\"\n", "  crl_dir: \"", pki.crl_dir(), "\"\n",
-                      "  reload_interval_seconds: 1\n", "}\n", extra);
+                      "  reload_interval_seconds: 1\n", "}\n",
+                      "metrics { listen_address: \"127.0.0.1:0\" }\n", extra);
 }
 
 absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::Start(const std::string& work_dir,

@@ -1,5 +1,10 @@
 // Operating the hub, with real hubd processes: what health reports while the
 // hub starts and rebuilds its views.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -265,6 +270,79 @@ TEST_F(OperationsTest, ABackupTakenWhilePublishingRestoresEveryAcknowledgedEvent
                                      " --data_dir=", dir_.Sub("elsewhere"), " 2>/dev/null")
                             .c_str()),
             0);
+}
+
+// GET http://address/metrics, the body.
+std::string Scrape(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &server.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof(server)) != 0) {
+    if (fd >= 0) close(fd);
+    return "";
+  }
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, n);
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  return body == std::string::npos ? "" : response.substr(body + 4);
+}
+
+TEST_F(OperationsTest, PrometheusMetricsCountCallsByPrincipalAndStatusAndReportTheHubsState) {
+  StartHub();
+  const std::string marker = "msg=\"metrics served\" address=";
+  ASSERT_TRUE(hub_->WaitForLog(marker, absl::Seconds(10)));
+  const std::string logs = hub_->Logs();
+  const size_t at = logs.find(marker) + marker.size();
+  const std::string metrics_address = logs.substr(at, logs.find('\n', at) - at);
+
+  PublishMany(/*publishes=*/1, /*events_each=*/3);
+  {
+    grpc::ClientContext context;
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id("C-LOAD-0");
+    hub::v1::ReadCaseResponse response;
+    EXPECT_EQ(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "governance-auditor"))
+                  ->ReadCase(&context, request, &response)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext context;
+    auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "idva-agency"))
+                      ->Subscribe(&context, hub::v1::SubscribeRequest());
+    hub::v1::SubscribeResponse item;
+    while (stream->Read(&item) && !item.has_caught_up()) {
+    }
+    const std::string body = Scrape(metrics_address);
+    EXPECT_THAT(body, ::testing::HasSubstr("hub_subscribers 1"));
+    EXPECT_THAT(body, ::testing::HasSubstr("hub_subscriber_lag_events 0"));
+    context.TryCancel();
+  }
+
+  const std::string body = Scrape(metrics_address);
+  ASSERT_FALSE(body.empty()) << "nothing served on " << metrics_address;
+  EXPECT_THAT(body, ::testing::HasSubstr(
+                        "hub_requests_total{code=\"OK\",method=\"Publish\",principal=\"police/"
+                        "agency\"} 1"));
+  EXPECT_THAT(body, ::testing::HasSubstr("hub_requests_total{code=\"PERMISSION_DENIED\",method="
+                                         "\"ReadCase\",principal=\"governance/auditor\"} 1"));
+  EXPECT_THAT(body, ::testing::HasSubstr("hub_publish_latency_seconds_count 1"));
+  EXPECT_THAT(body,
+              ::testing::HasSubstr("hub_events_delivered_total{principal=\"idva/agency\"} 3"));
+  EXPECT_THAT(body, ::testing::HasSubstr("hub_log_last_position 4"));
+  EXPECT_THAT(body, ::testing::HasSubstr("hub_view_projection_lag_events 0"));
+  EXPECT_THAT(body, ::testing::ContainsRegex("hub_audit_tree_size [1-9]"));
+  EXPECT_THAT(body, ::testing::ContainsRegex("hub_crl_next_update_timestamp_seconds [1-9]"));
+  // Metrics are for monitoring: no case ids, no content.
+  EXPECT_THAT(body, ::testing::Not(::testing::HasSubstr("C-LOAD")));
 }
 
 // Every string value in `message` of at least `min_size` bytes.
