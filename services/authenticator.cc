@@ -99,7 +99,7 @@ grpc::Status Authenticator::Process(const InputMetadata&, grpc::AuthContext* con
   absl::StatusOr<std::string> serial = SerialOf(pem);
   if (!serial.ok())
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unreadable certificate");
-  const std::string identity = FirstProperty(*context, "peer_spiffe_id");
+  const std::string identity = FirstProperty(*context, kPeerIdentityProperty);
   if (revocation_ != nullptr && revocation_->IsRevoked(*serial)) {
     const std::string reason = absl::StrCat("the client certificate (serial ", *serial,
                                             ") has been revoked by the partnership CA");
@@ -112,13 +112,22 @@ grpc::Status Authenticator::Process(const InputMetadata&, grpc::AuthContext* con
     if (refusal_sink_) refusal_sink_(identity, std::string(principal.status().message()));
     return ToGrpcStatus(principal.status());
   }
-  context->AddProperty(kPrincipalProperty, identity);
+  // Nothing is added to the context: it belongs to the connection and is
+  // shared by every call on it, so writing to it per call would race with
+  // the calls reading it (and grow without bound). Handlers look the
+  // principal up again from the certificate's identity (PrincipalOf).
   return grpc::Status::OK;
 }
 
 absl::StatusOr<hub::v1::Principal> Authenticator::PrincipalOf(
     const grpc::AuthContext& context) const {
-  const std::string identity = FirstProperty(context, kPrincipalProperty);
+  // Process() has admitted the call: a peer certificate from the CA, not
+  // revoked, naming a principal. The identity is the certificate's (set at
+  // the handshake and never changed afterwards).
+  if (!context.IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("the call was not authenticated");
+  }
+  const std::string identity = FirstProperty(context, kPeerIdentityProperty);
   if (identity.empty()) return absl::UnauthenticatedError("the call was not authenticated");
   return directory()->Find(identity);
 }

@@ -55,8 +55,8 @@ class RevocationWatcher {
 
 class Authenticator : public grpc::AuthMetadataProcessor {
  public:
-  // The auth-context property that carries the authenticated identity.
-  static constexpr char kPrincipalProperty[] = "hub.principal_identity";
+  // The SPIFFE id of the client certificate's URI SAN, as gRPC's TLS sets it.
+  static constexpr char kPeerIdentityProperty[] = "peer_spiffe_id";
 
   Authenticator(std::shared_ptr<const auth::PrincipalDirectory> directory,
                 std::shared_ptr<const RevocationWatcher> revocation)

@@ -1,0 +1,425 @@
+// The hub against the limits of its own parts: a real hubd, started with
+// certificates from deploy/certs.sh, loaded with the demonstration site, and
+// driven over mutual TLS by concurrent clients; next to it, in the same run
+// and over the same mutual TLS, a bare gRPC echo service as the baseline.
+//
+//   echo_unary_16        16 clients, unary echo of a publish-sized message
+//   publish_16           16 clients, one durable single-event publish each
+//   publish_latency      p50/p99 of publishes at half publish_16's rate
+//   echo_stream_10       10 clients, server streaming of event-sized messages
+//   delivery_10          10 subscribers of different agencies catching up
+//                        with the whole log (redacted views, audited)
+//
+// Usage: hub_bench [--dir=bench-hub] [--scale=1] [--seconds=3] [--json=FILE]
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+
+#include "bench/echo.grpc.pb.h"
+#include "hub/v1/event_service.grpc.pb.h"
+
+extern char** environ;
+
+ABSL_FLAG(std::string, dir, "bench-hub", "Scratch folder (emptied): certificates, hub data.");
+ABSL_FLAG(double, scale, 1.0, "Demonstration site to load first (1: ~7,600 events).");
+ABSL_FLAG(double, seconds, 3.0, "Duration of each throughput measurement.");
+ABSL_FLAG(std::string, json, "", "Also write the results to this JSON file.");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// A client channel with its own connection (like a separate agency system).
+std::shared_ptr<grpc::Channel> Channel(const std::string& address, const std::string& certs,
+                                       const std::string& client, int id) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(certs + "/ca.crt");
+  ssl.pem_cert_chain = ReadFile(certs + "/clients/" + client + ".crt");
+  ssl.pem_private_key = ReadFile(certs + "/clients/" + client + ".key");
+  grpc::ChannelArguments args;
+  args.SetInt("hub.bench.connection", id);
+  args.SetSslTargetNameOverride("localhost");
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+}
+
+class EchoService final : public hub::bench::Echo::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                  const hub::bench::EchoMessage* request,
+                                  hub::bench::EchoMessage* response) override {
+    *response = *request;
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<hub::bench::EchoMessage>* Stream(
+      grpc::CallbackServerContext* /*context*/, const hub::bench::StreamRequest* request) override {
+    class Writer : public grpc::ServerWriteReactor<hub::bench::EchoMessage> {
+     public:
+      Writer(uint64_t count, uint32_t size) : left_(count) {
+        message_.set_payload(std::string(size, 'e'));
+        Next();
+      }
+      void OnWriteDone(bool ok) override {
+        if (!ok) {
+          Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        Next();
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      void Next() {
+        if (left_ == 0) {
+          Finish(grpc::Status::OK);
+          return;
+        }
+        --left_;
+        StartWrite(&message_);
+      }
+      uint64_t left_;
+      hub::bench::EchoMessage message_;
+    };
+    return new Writer(request->count(), request->size());
+  }
+};
+
+// hubd as a child process, stopped (SIGTERM) when this goes away.
+class Hubd {
+ public:
+  bool Start(const std::string& config_path, std::string* address) {
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<std::string> args = {HUBD_PATH, "--config=" + config_path};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    const int spawned = posix_spawn(&pid_, HUBD_PATH, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    if (spawned != 0) return false;
+    reader_ = std::thread([this, fd = fds[0]] {
+      char buffer[4096];
+      ssize_t n = 0;
+      while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
+        absl::MutexLock lock(&mu_);
+        logs_.append(buffer, static_cast<size_t>(n));
+      }
+      close(fd);
+    });
+    const std::string marker = "msg=\"hubd ready\" address=";
+    for (int i = 0; i < 1200; ++i) {
+      {
+        absl::MutexLock lock(&mu_);
+        const size_t at = logs_.find(marker);
+        if (at != std::string::npos && logs_.find('\n', at) != std::string::npos) {
+          const size_t start = at + marker.size();
+          *address = logs_.substr(start, logs_.find('\n', start) - start);
+          return true;
+        }
+      }
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    absl::MutexLock lock(&mu_);
+    std::fprintf(stderr, "hubd did not start:\n%s\n", logs_.c_str());
+    return false;
+  }
+  std::string Logs() {
+    absl::MutexLock lock(&mu_);
+    return logs_;
+  }
+  ~Hubd() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (reader_.joinable()) reader_.join();
+  }
+
+ private:
+  pid_t pid_ = 0;
+  std::thread reader_;
+  absl::Mutex mu_;
+  std::string logs_;
+};
+
+// Runs `work(thread)` (one call) from `threads` threads for `seconds`;
+// returns calls per second.
+template <typename Work>
+double RunFor(int threads, double seconds, Work work) {
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> done{0};
+  std::vector<std::thread> pool;
+  const Clock::time_point start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      uint64_t local = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (work(t)) ++local;
+      }
+      done += local;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (std::thread& thread : pool) thread.join();
+  return static_cast<double>(done.load()) /
+         std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+hub::v1::PublishRequest PublishRequest(int thread, uint64_t i) {
+  hub::v1::PublishRequest request;
+  request.set_case_id(absl::StrCat("C-BENCH-", thread, "-", i % 50));
+  hub::v1::EventEnvelope* event = request.add_events();
+  event->set_event_id(absl::StrFormat("be0c%04x-0000-4000-8000-%012x", thread, i));
+  event->mutable_occurred_time()->set_seconds(1795000000);
+  event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
+  event->set_lawful_basis("UK GDPR Art 6(1)(e) and Art 9(2)(g); DPA 2018 Sch 1 para 18");
+  auto* safety = event->mutable_victim_safety_information();
+  safety->set_victim_subject_id("V-BENCH");
+  safety->set_risk_change(hub::v1::REDUCED);
+  safety->set_safety_plan_in_place(true);
+  safety->set_current_address("Flat 1, 1 Example Street, Exampletown EX1 1AB");
+  safety->set_disclosure_notes(std::string(200, 'n'));
+  return request;
+}
+
+struct Row {
+  std::string name;
+  std::string value;
+  std::string baseline;
+  std::string ratio;
+  std::string target;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const fs::path dir = fs::absolute(absl::GetFlag(FLAGS_dir));
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string certs = (dir / "certs").string();
+  const std::string protocol =
+      std::string(HUB_SOURCE_DIR) + "/deploy/examples/sharing_protocol.textproto";
+  if (std::system(absl::StrCat(HUB_SOURCE_DIR, "/deploy/certs.sh dev ", certs, " ", protocol,
+                               " >/dev/null 2>&1")
+                      .c_str()) != 0) {
+    std::fprintf(stderr, "deploy/certs.sh dev failed\n");
+    return 1;
+  }
+  const std::string config = (dir / "hubd.textproto").string();
+  std::ofstream(config) << absl::StrCat(
+      "listen_address: \"127.0.0.1:0\"\ndata_dir: \"", (dir / "data").string(),
+      "\"\nsharing_protocol_path: \"", protocol, "\"\ntls { ca_cert_path: \"", certs,
+      "/ca.crt\" server_cert_path: \"", certs, "/server/hubd.crt\" server_key_path: \"", certs,
+      "/server/hubd.key\" crl_dir: \"", certs, "/crl\" }\nmetrics { listen_address: \"off\" }\n");
+  Hubd hubd;
+  std::string address;
+  if (!hubd.Start(config, &address)) return 1;
+  std::printf("hubd at %s; loading the demonstration site at scale %g\n", address.c_str(),
+              absl::GetFlag(FLAGS_scale));
+  std::fflush(stdout);
+  if (std::system(absl::StrCat(HUBCTL_PATH, " demo --hub=", address, " --certs_dir=", certs,
+                               " --scale=", absl::GetFlag(FLAGS_scale), " --parallel=16")
+                      .c_str()) != 0) {
+    std::fprintf(stderr, "hubctl demo failed; hubd logged:\n%s\n", hubd.Logs().c_str());
+    return 1;
+  }
+
+  // The echo baseline: same server certificate, client certificates required.
+  EchoService echo;
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = ReadFile(certs + "/ca.crt");
+  ssl.pem_key_cert_pairs.push_back(
+      {ReadFile(certs + "/server/hubd.key"), ReadFile(certs + "/server/hubd.crt")});
+  grpc::ServerBuilder builder;
+  int echo_port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl), &echo_port);
+  builder.RegisterService(&echo);
+  std::unique_ptr<grpc::Server> echo_server = builder.BuildAndStart();
+  const std::string echo_address = absl::StrCat("127.0.0.1:", echo_port);
+
+  constexpr int kPublishers = 16;
+  std::vector<std::unique_ptr<hub::bench::Echo::Stub>> echo_stubs;
+  std::vector<std::unique_ptr<hub::v1::EventService::Stub>> publish_stubs;
+  for (int t = 0; t < kPublishers; ++t) {
+    echo_stubs.push_back(
+        hub::bench::Echo::NewStub(Channel(echo_address, certs, "police-agency", t)));
+    publish_stubs.push_back(
+        hub::v1::EventService::NewStub(Channel(address, certs, "idva-agency", t)));
+  }
+  const std::string publish_size = PublishRequest(0, 0).SerializeAsString();
+  hub::bench::EchoMessage echo_message;
+  echo_message.set_payload(std::string(publish_size.size(), 'e'));
+
+  std::vector<uint64_t> sequence(kPublishers, 0);
+  const double echo_rate = RunFor(kPublishers, seconds, [&](int t) {
+    grpc::ClientContext context;
+    hub::bench::EchoMessage response;
+    return echo_stubs[t]->Unary(&context, echo_message, &response).ok();
+  });
+  const double publish_rate = RunFor(kPublishers, seconds, [&](int t) {
+    grpc::ClientContext context;
+    hub::v1::PublishResponse response;
+    return publish_stubs[t]->Publish(&context, PublishRequest(t, sequence[t]++), &response).ok();
+  });
+
+  // Latency at half the load: each client paces itself to its share.
+  const double target = publish_rate / 2;
+  const auto interval =
+      std::chrono::duration<double>(static_cast<double>(kPublishers) / std::max(target, 1.0));
+  absl::Mutex latencies_mu;
+  std::vector<double> latencies;
+  RunFor(kPublishers, seconds, [&](int t) {
+    const Clock::time_point start = Clock::now();
+    grpc::ClientContext context;
+    hub::v1::PublishResponse response;
+    const bool ok =
+        publish_stubs[t]->Publish(&context, PublishRequest(t, sequence[t]++), &response).ok();
+    const auto took = Clock::now() - start;
+    {
+      absl::MutexLock lock(&latencies_mu);
+      latencies.push_back(std::chrono::duration<double, std::milli>(took).count());
+    }
+    if (took < interval) std::this_thread::sleep_for(interval - took);
+    return ok;
+  });
+  std::sort(latencies.begin(), latencies.end());
+  auto percentile = [&](double p) {
+    return latencies.empty() ? 0.0
+                             : latencies[std::min(latencies.size() - 1,
+                                                  static_cast<size_t>(p * latencies.size()))];
+  };
+
+  // Streaming: 10 clients, each receiving the whole log's worth of messages.
+  constexpr int kSubscribers = 10;
+  const std::vector<std::string> agencies = {
+      "police-agency",  "probation-agency", "childrens-services-agency",
+      "housing-agency", "idva-agency",      "drive-agency",
+      "health-agency",  "dapp-coordinator", "police-agency",
+      "idva-agency"};
+  uint64_t log_size = 0;
+  {
+    grpc::ClientContext context;
+    auto stream = hub::v1::EventService::NewStub(Channel(address, certs, "police-agency", 99))
+                      ->Subscribe(&context, hub::v1::SubscribeRequest());
+    hub::v1::SubscribeResponse item;
+    while (stream->Read(&item)) {
+      if (item.has_caught_up()) {
+        log_size = item.caught_up().position();
+        break;
+      }
+    }
+    context.TryCancel();
+  }
+  auto stream_all = [&](auto open_and_count) {
+    std::atomic<uint64_t> received{0};
+    std::vector<std::thread> clients;
+    const Clock::time_point start = Clock::now();
+    for (int c = 0; c < kSubscribers; ++c) {
+      clients.emplace_back([&, c] { received += open_and_count(c); });
+    }
+    for (std::thread& client : clients) client.join();
+    return static_cast<double>(received.load()) /
+           std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  const double echo_stream_rate = stream_all([&](int c) -> uint64_t {
+    auto stub = hub::bench::Echo::NewStub(Channel(echo_address, certs, agencies[c], 200 + c));
+    grpc::ClientContext context;
+    hub::bench::StreamRequest request;
+    request.set_count(log_size);
+    request.set_size(static_cast<uint32_t>(publish_size.size()));
+    auto reader = stub->Stream(&context, request);
+    hub::bench::EchoMessage message;
+    uint64_t count = 0;
+    while (reader->Read(&message)) ++count;
+    (void)reader->Finish();
+    return count;
+  });
+  const double delivery_rate = stream_all([&](int c) -> uint64_t {
+    auto stub = hub::v1::EventService::NewStub(Channel(address, certs, agencies[c], 300 + c));
+    grpc::ClientContext context;
+    auto reader = stub->Subscribe(&context, hub::v1::SubscribeRequest());
+    hub::v1::SubscribeResponse item;
+    uint64_t count = 0;
+    while (reader->Read(&item)) {
+      if (item.has_caught_up()) break;
+      ++count;
+    }
+    context.TryCancel();
+    return count;
+  });
+
+  const std::vector<Row> rows = {
+      {"echo_unary_16 (baseline)", absl::StrFormat("%.0f calls/s", echo_rate), "", "1.00", ""},
+      {"publish_16", absl::StrFormat("%.0f publishes/s", publish_rate), "echo_unary_16",
+       absl::StrFormat("%.2f", publish_rate / echo_rate), ">= 0.60"},
+      {"publish latency at half load",
+       absl::StrFormat("p50 %.2f ms, p99 %.2f ms (%.0f/s)", percentile(0.5), percentile(0.99),
+                       target),
+       "", "", "p99 <= 5 ms"},
+      {"echo_stream_10 (baseline)", absl::StrFormat("%.0f messages/s", echo_stream_rate), "",
+       "1.00", ""},
+      {"delivery_10 (catch-up)", absl::StrFormat("%.0f events/s", delivery_rate), "echo_stream_10",
+       absl::StrFormat("%.2f", delivery_rate / echo_stream_rate), ">= 0.50"},
+  };
+  std::printf("\nlog of %llu positions; %d publishers, %d subscribers\n\n",
+              static_cast<unsigned long long>(log_size), kPublishers, kSubscribers);
+  std::printf("| figure | value | baseline | ratio | target |\n| --- | --- | --- | ---: | --- |\n");
+  for (const Row& row : rows) {
+    std::printf("| %s | %s | %s | %s | %s |\n", row.name.c_str(), row.value.c_str(),
+                row.baseline.c_str(), row.ratio.c_str(), row.target.c_str());
+  }
+  if (!absl::GetFlag(FLAGS_json).empty()) {
+    std::ofstream json(absl::GetFlag(FLAGS_json));
+    json << absl::StrFormat(
+        "{\"log_positions\":%d,\"echo_unary_16\":%.1f,\"publish_16\":%.1f,"
+        "\"publish_ratio\":%.3f,\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,"
+        "\"echo_stream_10\":%.1f,\"delivery_10\":%.1f,\"delivery_ratio\":%.3f}\n",
+        log_size, echo_rate, publish_rate, publish_rate / echo_rate, percentile(0.5),
+        percentile(0.99), echo_stream_rate, delivery_rate, delivery_rate / echo_stream_rate);
+  }
+  echo_server->Shutdown();
+  return 0;
+}
