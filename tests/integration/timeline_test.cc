@@ -164,6 +164,24 @@ class TimelineTest : public ::testing::Test {
         ->ListCases(&context, request, response);
   }
 
+  // The audit records of `case_id` other than publishes, as the
+  // governance auditor queries them.
+  std::vector<hub::v1::AuditRecord> AccessesTo(const std::string& case_id) {
+    grpc::ClientContext context;
+    hub::v1::QueryAuditRequest query;
+    query.set_case_id(case_id);
+    hub::v1::QueryAuditResponse audit;
+    const grpc::Status status =
+        hub::v1::AuditService::NewStub(pki_.Channel(hub_->address(), "governance-auditor"))
+            ->QueryAudit(&context, query, &audit);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    std::vector<hub::v1::AuditRecord> records;
+    for (const hub::v1::AuditEntry& entry : audit.entries()) {
+      if (entry.record().action() != hub::v1::AUDIT_PUBLISH) records.push_back(entry.record());
+    }
+    return records;
+  }
+
   TempDir dir_;
   TestPki pki_{dir_.Sub("pki")};
   std::unique_ptr<HubProcess> hub_;
@@ -406,17 +424,8 @@ TEST_F(TimelineTest, TimelineReadsAndCaseListsAreAudited) {
   hub::v1::GetCaseTimelineResponse response;
   EXPECT_FALSE(Timeline("governance-auditor", denied, &response).ok());
 
-  grpc::ClientContext context;
-  hub::v1::QueryAuditRequest query;
-  query.set_case_id(kCase);
-  hub::v1::QueryAuditResponse audit;
-  ASSERT_TRUE(hub::v1::AuditService::NewStub(pki_.Channel(hub_->address(), "governance-auditor"))
-                  ->QueryAudit(&context, query, &audit)
-                  .ok());
   std::vector<std::string> reads;
-  for (const hub::v1::AuditEntry& entry : audit.entries()) {
-    const hub::v1::AuditRecord& record = entry.record();
-    if (record.action() == hub::v1::AUDIT_PUBLISH) continue;
+  for (const hub::v1::AuditRecord& record : AccessesTo(kCase)) {
     reads.push_back(absl::StrCat(record.agency(), " ", hub::v1::AuditAction_Name(record.action()),
                                  " ", hub::v1::AuditDecision_Name(record.decision())));
     if (record.action() == hub::v1::AUDIT_READ_TIMELINE &&
@@ -461,17 +470,8 @@ TEST_F(TimelineTest, ADeclaredPurposeIsAuditedAndMustBeOneTheCallerHasARuleFor) 
   EXPECT_EQ(Timeline("police-agency", nonsense, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
-  grpc::ClientContext context;
-  hub::v1::QueryAuditRequest query;
-  query.set_case_id(kCase);
-  hub::v1::QueryAuditResponse audit;
-  ASSERT_TRUE(hub::v1::AuditService::NewStub(pki_.Channel(hub_->address(), "governance-auditor"))
-                  ->QueryAudit(&context, query, &audit)
-                  .ok());
   std::vector<std::string> reads;
-  for (const hub::v1::AuditEntry& entry : audit.entries()) {
-    const hub::v1::AuditRecord& record = entry.record();
-    if (record.action() == hub::v1::AUDIT_PUBLISH) continue;
+  for (const hub::v1::AuditRecord& record : AccessesTo(kCase)) {
     reads.push_back(absl::StrCat(record.agency(), " ", hub::v1::AuditAction_Name(record.action()),
                                  " ", hub::v1::AuditDecision_Name(record.decision()), " ",
                                  hub::v1::Purpose_Name(record.purpose())));
