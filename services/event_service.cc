@@ -297,17 +297,25 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
                                     "the call's deadline passed before the events were written; "
                                     "nothing was stored")));
   }
-  absl::StatusOr<storage::AppendResult> result = log_->Append(*append);
-  if (!result.ok()) {
-    LogStorageTrouble(result.status());
-    return FinishUnary(context, call.Record(result.status()));
-  }
-  response->set_first_position(result->first_position);
-  response->set_last_position(result->last_position);
-  response->set_first_version(result->first_version);
-  response->set_last_version(result->last_version);
-  response->set_already_stored(result->already_stored);
-  return FinishUnary(context, call.Record(absl::OkStatus()));
+  // The call finishes from the log's thread once the append is durable: no
+  // gRPC thread waits for the fsync, so as many publishes can be in flight
+  // as the group commit can take in one group.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  log_->AppendAsync(*std::move(append), [reactor, response, call](
+                                            absl::StatusOr<storage::AppendResult> result) mutable {
+    if (!result.ok()) {
+      LogStorageTrouble(result.status());
+      reactor->Finish(ToGrpcStatus(call.Record(result.status())));
+      return;
+    }
+    response->set_first_position(result->first_position);
+    response->set_last_position(result->last_position);
+    response->set_first_version(result->first_version);
+    response->set_last_version(result->last_version);
+    response->set_already_stored(result->already_stored);
+    reactor->Finish(ToGrpcStatus(call.Record(absl::OkStatus())));
+  });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* context,

@@ -41,13 +41,14 @@ absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std
         absl::StrCat("the protocol is for partnership ", loaded.protocol.partnership(),
                      ", this hub serves ", current->protocol.partnership()));
   }
+  // Readers keep the current views meanwhile, but the hub is not fully
+  // serving: health says so (before the log does) until the new views are
+  // in force.
+  Health::Scope rebuilding(health_, Health::Reason::kRebuildingViews);
   const absl::Time started = absl::Now();
   LogInfo("rebuilding views for a new sharing protocol", {{"version", loaded.protocol.version()},
                                                           {"previous_version", previous},
                                                           {"applied_by", principal.identity()}});
-  // Readers keep the current views meanwhile, but the hub is not fully
-  // serving: health says so until the new views are in force.
-  Health::Scope rebuilding(health_, Health::Reason::kRebuildingViews);
   // Build first: if it fails, nothing is recorded and nothing changes.
   HUB_ASSIGN_OR_RETURN(std::unique_ptr<Projector> next,
                        views_->BuildNext(loaded.protocol, kRebuildTimeout));

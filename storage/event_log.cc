@@ -233,6 +233,15 @@ class RocksEventLog final : public EventLog {
     return queue_.Submit(request);
   }
 
+  void AppendAsync(AppendRequest request,
+                   std::function<void(absl::StatusOr<AppendResult>)> done) override {
+    if (absl::Status valid = ValidateAppend(request, limits()); !valid.ok()) {
+      done(valid);
+      return;
+    }
+    queue_.SubmitAsync(std::move(request), std::move(done));
+  }
+
   absl::StatusOr<std::vector<StoredEvent>> ReadFrom(uint64_t from_position, size_t max_events,
                                                     size_t max_bytes) const override {
     absl::ReaderMutexLock lifecycle(&lifecycle_mu_);

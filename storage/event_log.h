@@ -138,6 +138,12 @@ class EventLog {
   //  RESOURCE_EXHAUSTED  too many appends waiting, or the disk is full;
   //  UNAVAILABLE  the log is closing, or an earlier write failed.
   virtual absl::StatusOr<AppendResult> Append(const AppendRequest& request) = 0;
+  // As Append, without blocking the caller: `done` gets the result, on the
+  // log's own thread once the append is durable (or at once if it is
+  // refused). `done` must be quick and must not call back into the log's
+  // appends. For servers that must not hold a thread per append in flight.
+  virtual void AppendAsync(AppendRequest request,
+                           std::function<void(absl::StatusOr<AppendResult>)> done) = 0;
 
   // Events with positions >= `from_position`, in order, at most `max_events`
   // and about `max_bytes` (always at least one event if any exists). Each

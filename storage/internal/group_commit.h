@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -79,6 +81,35 @@ class GroupCommitQueue {
     return std::move(self.result);
   }
 
+  // As Submit, without blocking: `done` is called with the result on the
+  // finishing thread once the request is committed (or at once, on this
+  // thread, if it is refused). The queue keeps `request` until then. `done`
+  // must be quick: the next groups' results wait for it.
+  using Done = std::function<void(absl::StatusOr<Result>)>;
+  void SubmitAsync(Request request, Done done) ABSL_LOCKS_EXCLUDED(mu_) {
+    auto self = std::make_unique<Waiter>(nullptr);
+    self->owned = std::move(request);
+    self->request = &*self->owned;
+    self->done_callback = std::move(done);
+    absl::Status refused;
+    {
+      absl::MutexLock lock(&mu_);
+      if (closed_) {
+        refused = absl::UnavailableError("the event log is closing; no new appends are accepted");
+      } else if (pending_ >= limits_.max_pending) {
+        refused = absl::ResourceExhaustedError(
+            absl::StrCat(pending_, " appends are already waiting to be committed; the limit is ",
+                         limits_.max_pending, ". Retry with backoff."));
+      } else {
+        ++pending_;
+        queue_.push_back(self.release());
+        if (queue_.size() == 1) stage_wake_.Signal();
+        return;
+      }
+    }
+    self->done_callback(refused);
+  }
+
   // Refuses new requests, commits every queued one, and stops the threads.
   // Idempotent.
   void Close() ABSL_LOCKS_EXCLUDED(mu_) {
@@ -98,6 +129,10 @@ class GroupCommitQueue {
     bool done = false;
     absl::StatusOr<Result> result = absl::UnknownError("not committed");
     absl::CondVar wake;
+    // For SubmitAsync: the request the queue keeps, and whom to tell. The
+    // waiter is then owned by the queue and deleted once told.
+    std::optional<Request> owned;
+    Done done_callback;
   };
 
   struct StagedGroup {
@@ -154,15 +189,28 @@ class GroupCommitQueue {
         }
         all_results.push_back(std::move(results));
       }
+      // Asynchronous submitters are told outside the lock, in order.
+      std::vector<std::unique_ptr<Waiter>> to_tell;
       mu_.Lock();
       for (size_t g = 0; g < groups.size(); ++g) {
         for (size_t i = 0; i < groups[g].members.size(); ++i) {
           Waiter* member = groups[g].members[i];
           member->result = std::move(all_results[g][i]);
+          --pending_;
+          if (member->done_callback) {
+            to_tell.emplace_back(member);
+            continue;
+          }
           member->done = true;
           member->wake.Signal();
-          --pending_;
         }
+      }
+      if (!to_tell.empty()) {
+        mu_.Unlock();
+        for (std::unique_ptr<Waiter>& waiter : to_tell) {
+          waiter->done_callback(std::move(waiter->result));
+        }
+        mu_.Lock();
       }
     }
   }

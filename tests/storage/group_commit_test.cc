@@ -141,5 +141,49 @@ TEST(GroupCommitTest, CloseCommitsWhatIsQueuedAndRefusesNewRequests) {
   EXPECT_THAT(queue.Submit(2), StatusIs(absl::StatusCode::kUnavailable));
 }
 
+// Asynchronous submitters hold no thread while their request is committed:
+// each is told its own result, once, after the group's finish phase; a
+// request refused up front is told at once; closing commits what is queued.
+TEST(GroupCommitTest, AsyncSubmittersAreToldTheirOwnResultOnce) {
+  absl::Notification finish_may_run;
+  std::atomic<int> finished_groups{0};
+  Queue queue({4096, 1024, 1 << 20}, UnitCost, [&](const std::vector<const int*>& requests) {
+    Queue::Results results;
+    for (const int* request : requests) results.push_back(*request * 10);
+    return [&, results]() -> Queue::Results {
+      finish_may_run.WaitForNotification();
+      ++finished_groups;
+      return results;
+    };
+  });
+  absl::Mutex mu;
+  std::vector<std::pair<int, int>> told;  // (request, result)
+  for (int i = 0; i < 100; ++i) {
+    queue.SubmitAsync(i, [&, i](absl::StatusOr<int> result) {
+      ASSERT_TRUE(result.ok()) << result.status();
+      absl::MutexLock lock(&mu);
+      told.emplace_back(i, *result);
+    });
+  }
+  {
+    // Nothing is told before the group is durable (its finish phase ran).
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(told.empty());
+  }
+  finish_may_run.Notify();
+  queue.Close();
+  ASSERT_EQ(told.size(), 100u);
+  for (size_t i = 0; i < told.size(); ++i) {
+    EXPECT_EQ(told[i].first, static_cast<int>(i));  // in queue order
+    EXPECT_EQ(told[i].second, told[i].first * 10);
+  }
+  bool refused = false;
+  queue.SubmitAsync(7, [&](absl::StatusOr<int> result) {
+    refused = true;
+    EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kUnavailable));
+  });
+  EXPECT_TRUE(refused);
+}
+
 }  // namespace
 }  // namespace hub::storage::internal
