@@ -274,12 +274,10 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
                                                 const hub::v1::PublishRequest* request,
                                                 hub::v1::PublishResponse* response) {
   CountedCall call(metrics_, "Publish");
-  if (auto caller = authenticator_->PrincipalOf(*context->auth_context()); caller.ok()) {
-    call.SetPrincipal(*caller);
-  }
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
   if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
+  call.SetPrincipal(*principal);
   const absl::Time now = absl::Now();
   absl::StatusOr<storage::AppendRequest> append = PrepareAppend(*principal, *request, now, limits_);
   if (!append.ok()) {

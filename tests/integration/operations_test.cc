@@ -270,6 +270,26 @@ TEST_F(OperationsTest, ABackupTakenWhilePublishingRestoresEveryAcknowledgedEvent
                                      " --data_dir=", dir_.Sub("elsewhere"), " 2>/dev/null")
                             .c_str()),
             0);
+
+  // A damaged backup (a table file lost in the copy) is refused, and the
+  // partial copy is removed rather than left to be started by mistake.
+  const std::string damaged = dir_.Sub("damaged-backup");
+  std::filesystem::copy(backup.path(), damaged, std::filesystem::copy_options::recursive);
+  bool removed_one = false;
+  for (const auto& entry : std::filesystem::directory_iterator(damaged + "/events")) {
+    if (entry.path().extension() == ".sst") {
+      std::filesystem::remove(entry.path());
+      removed_one = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(removed_one) << "the backup holds no table file to damage";
+  const std::string target = dir_.Sub("from-damaged");
+  EXPECT_NE(std::system(absl::StrCat(HUBCTL_PATH, " restore ", damaged, " --data_dir=", target,
+                                     " 2>/dev/null")
+                            .c_str()),
+            0);
+  EXPECT_FALSE(std::filesystem::exists(target + "/events"));
 }
 
 // GET http://address/metrics, the body.

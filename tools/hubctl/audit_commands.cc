@@ -45,14 +45,6 @@ absl::StatusOr<std::optional<uint64_t>> FirstMatch(hub::v1::AuditService::Stub& 
   return std::nullopt;
 }
 
-google::protobuf::Timestamp ToProto(absl::Time time) {
-  google::protobuf::Timestamp proto;
-  proto.set_seconds(absl::ToUnixSeconds(time));
-  proto.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(proto.seconds()))));
-  return proto;
-}
-
 }  // namespace
 
 int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAuditRequest query,
@@ -123,7 +115,8 @@ int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::
   uint64_t last = std::min(range.last_record.value_or(tree_size - 1), tree_size - 1);
   if (range.since != absl::InfinitePast()) {
     hub::v1::QueryAuditRequest query;
-    *query.mutable_from_time() = ToProto(range.since);
+    *query.mutable_from_time() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(range.since));
     auto match = FirstMatch(*stub, query, output.timeout_ms);
     if (!match.ok()) return Fail(std::string(match.status().message()));
     if (!match->has_value() || **match >= tree_size) {
@@ -133,7 +126,8 @@ int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::
   }
   if (range.until != absl::InfiniteFuture()) {
     hub::v1::QueryAuditRequest query;
-    *query.mutable_to_time() = ToProto(range.until);
+    *query.mutable_to_time() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(range.until));
     query.set_newest_first(true);
     auto match = FirstMatch(*stub, query, output.timeout_ms);
     if (!match.ok()) return Fail(std::string(match.status().message()));

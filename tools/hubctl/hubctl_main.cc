@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 
@@ -301,14 +302,6 @@ absl::StatusOr<hub::v1::CalendarDate> DateFlag(const std::string& name, const st
   return date;
 }
 
-google::protobuf::Timestamp TimestampOf(absl::Time time) {
-  google::protobuf::Timestamp proto;
-  proto.set_seconds(absl::ToUnixSeconds(time));
-  proto.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(proto.seconds()))));
-  return proto;
-}
-
 int Timeline(const std::shared_ptr<grpc::Channel>& channel, const std::string& case_id) {
   auto purpose = PurposeFlag();
   if (!purpose.ok()) return Fail(std::string(purpose.status().message()));
@@ -324,10 +317,12 @@ int Timeline(const std::shared_ptr<grpc::Channel>& channel, const std::string& c
     request.add_event_types(std::string(type));
   }
   if (absl::GetFlag(FLAGS_since) != absl::InfinitePast()) {
-    *request.mutable_from_time() = TimestampOf(absl::GetFlag(FLAGS_since));
+    *request.mutable_from_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+        absl::ToUnixNanos(absl::GetFlag(FLAGS_since)));
   }
   if (absl::GetFlag(FLAGS_until) != absl::InfiniteFuture()) {
-    *request.mutable_to_time() = TimestampOf(absl::GetFlag(FLAGS_until));
+    *request.mutable_to_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+        absl::ToUnixNanos(absl::GetFlag(FLAGS_until)));
   }
   return hub::tools::ShowTimeline(channel, request, absl::GetFlag(FLAGS_html),
                                   {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
