@@ -36,7 +36,34 @@ void Strip(const ClassMask& allowed, Message* message) {
   }
 }
 
+void AddClassesPresent(const Message& message, ClassMask* present) {
+  if (IsValueType(*message.GetDescriptor())) return;
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    present->set(FieldClass(*field));
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        AddClassesPresent(reflection->GetRepeatedMessage(message, field, i), present);
+      }
+    } else {
+      AddClassesPresent(reflection->GetMessage(message, field), present);
+    }
+  }
+}
+
 }  // namespace
+
+ClassMask ClassesPresent(const hub::v1::EventEnvelope& envelope) {
+  ClassMask present;
+  if (const Message* event = EventOf(envelope); event != nullptr) {
+    present.set(EventClass(*event->GetDescriptor()));
+  }
+  AddClassesPresent(envelope, &present);
+  return present;
+}
 
 bool Redact(const ClassMask& allowed, hub::v1::EventEnvelope* envelope) {
   const Message* event = EventOf(*envelope);

@@ -16,6 +16,13 @@ namespace hub::auth {
 // whose class is not allowed, and any unknown fields.
 bool Redact(const ClassMask& allowed, hub::v1::EventEnvelope* envelope);
 
+// The class of the event in `envelope` and of every field set in it,
+// recursively (a value type counts as its holder's class). What Redact() leaves of an envelope
+// depends only on `allowed & ClassesPresent(envelope)`, and it removes nothing if that equals
+// ClassesPresent(envelope) and there are no unknown fields: principals allowed different classes
+// often get the same shape.
+ClassMask ClassesPresent(const hub::v1::EventEnvelope& envelope);
+
 }  // namespace hub::auth
 
 #endif  // HUB_AUTH_REDACTOR_H_

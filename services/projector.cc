@@ -2,11 +2,14 @@
 
 #include <array>
 #include <map>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
+#include "auth/data_classes.h"
 #include "auth/redactor.h"
 #include "proto/status_macros.h"
 #include "services/case_summary.h"
@@ -20,6 +23,69 @@ constexpr size_t kBatchEvents = 1024;
 // How long a failing projection waits before trying again.
 constexpr absl::Duration kRetryInterval = absl::Seconds(1);
 constexpr size_t kBatchBytes = 8 << 20;
+// Batches smaller than this (the steady trickle of live publishes) are
+// shaped on the projecting thread alone: a second thread would cost more
+// than it saves.
+constexpr size_t kParallelShapingFrom = 64;
+
+using AllowedByPurpose = std::vector<std::array<auth::ClassMask, hub::v1::Purpose_ARRAYSIZE>>;
+
+struct ShapedEvent {
+  storage::ProjectionBatch::Shaped stored;
+  // Each variant parsed, for folding into the case summaries; the first may
+  // be the unshaped event itself.
+  std::vector<const hub::v1::EventEnvelope*> parsed;
+  // Owned through pointers so that `parsed` stays valid when this moves.
+  std::unique_ptr<hub::v1::EventEnvelope> envelope;
+  std::vector<std::unique_ptr<hub::v1::EventEnvelope>> redacted;
+};
+
+// The shapes of one event and who sees which. Principals that would lose
+// the same fields (the same `allowed & present`) share one shape, and one
+// that would lose nothing sees the event as stored, without redacting.
+absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
+                                       const AllowedByPurpose& allowed_by_purpose) {
+  ShapedEvent shaped;
+  HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(event));
+  shaped.envelope = std::make_unique<hub::v1::EventEnvelope>(std::move(envelope));
+  shaped.stored.position = event.position;
+  shaped.stored.stream_version = event.stream_version;
+  shaped.stored.case_id = event.case_id;
+  const int purpose = shaped.envelope->purpose();
+  if (purpose < 0 || purpose >= hub::v1::Purpose_ARRAYSIZE) return shaped;
+  const google::protobuf::Message* event_message = auth::EventOf(*shaped.envelope);
+  if (event_message == nullptr) return shaped;
+  const hub::v1::DataClass event_class = auth::EventClass(*event_message->GetDescriptor());
+  if (event_class == hub::v1::DATA_CLASS_UNSPECIFIED) return shaped;
+  // A field this build no longer knows has no class: never shared (the
+  // redactor drops them too, and the unshaped variant must not keep them).
+  shaped.envelope->DiscardUnknownFields();
+  const auth::ClassMask present = auth::ClassesPresent(*shaped.envelope);
+  // `allowed & present` -> variant index.
+  absl::flat_hash_map<unsigned long, uint8_t> variant_of;
+  for (size_t p = 0; p < allowed_by_purpose.size(); ++p) {
+    const auth::ClassMask seen = allowed_by_purpose[p][purpose] & present;
+    if (!seen[event_class]) continue;
+    auto [it, inserted] = variant_of.try_emplace(seen.to_ulong(), 0);
+    if (inserted) {
+      if (shaped.parsed.size() >= 254) {
+        return absl::InternalError("more than 254 distinct shapes of one event");
+      }
+      const hub::v1::EventEnvelope* variant = shaped.envelope.get();
+      if (seen != present) {
+        auto copy = std::make_unique<hub::v1::EventEnvelope>(*shaped.envelope);
+        auth::Redact(seen, copy.get());
+        variant = copy.get();
+        shaped.redacted.push_back(std::move(copy));
+      }
+      it->second = static_cast<uint8_t>(shaped.parsed.size());
+      shaped.parsed.push_back(variant);
+      shaped.stored.variants.push_back(variant->SerializeAsString());
+    }
+    shaped.stored.visible_to.emplace_back(static_cast<uint16_t>(p), it->second);
+  }
+  return shaped;
+}
 
 }  // namespace
 
@@ -67,68 +133,72 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   if (from > last) return 0;
   HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> stored,
                        log_->ReadFrom(from, std::min(max_events, kBatchEvents), kBatchBytes));
-  storage::ProjectionBatch batch;
-  // Summaries touched by this batch: (principal, case) -> summary.
-  std::map<std::pair<uint16_t, std::string>, hub::v1::CaseSummary> summaries;
   const std::vector<std::string>& principals = generation_.principals;
   // What each principal may see, per purpose: decided once per batch, not
   // once per event.
-  std::vector<std::array<auth::ClassMask, hub::v1::Purpose_ARRAYSIZE>> allowed_by_purpose(
-      principals.size());
+  AllowedByPurpose allowed_by_purpose(principals.size());
   for (size_t p = 0; p < principals.size(); ++p) {
     for (int purpose = 0; purpose < hub::v1::Purpose_ARRAYSIZE; ++purpose) {
       allowed_by_purpose[p][purpose] =
           policy_->Allowed(principals[p], static_cast<hub::v1::Purpose>(purpose));
     }
   }
-  for (const storage::StoredEvent& event : stored) {
-    batch.checkpoint = event.position;
-    HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(event));
-    storage::ProjectionBatch::Shaped shaped;
-    shaped.position = event.position;
-    shaped.stream_version = event.stream_version;
-    shaped.case_id = event.case_id;
-    // Principals allowed the same classes see the same shape: redact once
-    // per distinct set, not once per principal.
-    absl::flat_hash_map<unsigned long, std::pair<int, hub::v1::EventEnvelope>> by_mask;
-    for (size_t p = 0; p < principals.size(); ++p) {
-      const int purpose = envelope.purpose();
-      if (purpose < 0 || purpose >= hub::v1::Purpose_ARRAYSIZE) continue;
-      const auth::ClassMask& allowed = allowed_by_purpose[p][purpose];
-      if (allowed.none()) continue;
-      auto [it, inserted] = by_mask.try_emplace(allowed.to_ulong(), -1, hub::v1::EventEnvelope());
-      if (inserted) {
-        hub::v1::EventEnvelope copy = envelope;
-        if (auth::Redact(allowed, &copy)) {
-          it->second.first = static_cast<int>(shaped.variants.size());
-          shaped.variants.push_back(copy.SerializeAsString());
-          it->second.second = std::move(copy);
-        }
-      }
-      if (it->second.first < 0) continue;
-      shaped.visible_to.emplace_back(static_cast<uint16_t>(p),
-                                     static_cast<uint8_t>(it->second.first));
-      const auto key = std::make_pair(static_cast<uint16_t>(p), event.case_id);
-      auto summary = summaries.find(key);
-      if (summary == summaries.end()) {
-        hub::v1::CaseSummary loaded;
-        HUB_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
-                             views_->Summary(generation_.generation, key.first, key.second));
-        if (bytes.has_value() && !loaded.ParseFromString(*bytes)) {
+
+  // Shaping is independent per event, and most of the work of a rebuild:
+  // a large batch is shaped on two threads.
+  std::vector<ShapedEvent> shaped(stored.size());
+  const auto shape_range = [&](size_t begin, size_t end) -> absl::Status {
+    for (size_t i = begin; i < end; ++i) {
+      HUB_ASSIGN_OR_RETURN(shaped[i], ShapeEvent(stored[i], allowed_by_purpose));
+    }
+    return absl::OkStatus();
+  };
+  const size_t half = stored.size() >= kParallelShapingFrom ? stored.size() / 2 : 0;
+  absl::Status second_half;
+  std::thread helper;
+  if (half > 0) helper = std::thread([&] { second_half = shape_range(half, stored.size()); });
+  absl::Status first_half = shape_range(0, half > 0 ? half : stored.size());
+  if (helper.joinable()) helper.join();
+  HUB_RETURN_IF_ERROR(first_half);
+  HUB_RETURN_IF_ERROR(second_half);
+
+  // Every principal's summary of each case this batch touches (nullopt: the
+  // principal has seen nothing of the case yet). Folded in log order.
+  std::map<std::string, std::vector<std::optional<hub::v1::CaseSummary>>> summaries;
+  storage::ProjectionBatch batch;
+  batch.checkpoint = stored.back().position;
+  for (ShapedEvent& event : shaped) {
+    if (event.stored.visible_to.empty()) continue;
+    auto case_summaries = summaries.find(event.stored.case_id);
+    if (case_summaries == summaries.end()) {
+      HUB_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> bytes,
+                           views_->CaseSummaries(generation_.generation, event.stored.case_id));
+      std::vector<std::optional<hub::v1::CaseSummary>> loaded(principals.size());
+      for (size_t p = 0; p < bytes.size() && p < loaded.size(); ++p) {
+        if (!bytes[p].has_value()) continue;
+        if (!loaded[p].emplace().ParseFromString(*bytes[p])) {
           return absl::DataLossError(
-              absl::StrCat("a case summary of ", key.second, " does not parse"));
+              absl::StrCat("a case summary of ", event.stored.case_id, " does not parse"));
         }
-        summary = summaries.emplace(key, std::move(loaded)).first;
       }
-      ApplyToSummary(it->second.second, &summary->second);
+      case_summaries = summaries.emplace(event.stored.case_id, std::move(loaded)).first;
     }
-    if (shaped.variants.size() > 255) {
-      return absl::InternalError("more than 255 distinct shapes of one event");
+    for (const auto& [principal, variant] : event.stored.visible_to) {
+      std::optional<hub::v1::CaseSummary>& summary = case_summaries->second[principal];
+      if (!summary.has_value()) summary.emplace();
+      ApplyToSummary(*event.parsed[variant], &*summary);
     }
-    if (!shaped.visible_to.empty()) batch.events.push_back(std::move(shaped));
+    batch.events.push_back(std::move(event.stored));
   }
-  for (auto& [key, summary] : summaries) {
-    batch.summaries.emplace_back(key.first, key.second, summary.SerializeAsString());
+  for (auto& [case_id, by_principal] : summaries) {
+    storage::ProjectionBatch::CaseSummaries& stored_summaries = batch.summaries.emplace_back();
+    stored_summaries.case_id = case_id;
+    stored_summaries.by_principal.reserve(by_principal.size());
+    for (const std::optional<hub::v1::CaseSummary>& summary : by_principal) {
+      stored_summaries.by_principal.push_back(
+          summary.has_value() ? std::optional<std::string>(summary->SerializeAsString())
+                              : std::nullopt);
+    }
   }
   HUB_RETURN_IF_ERROR(views_->Apply(generation_.generation, batch));
   {

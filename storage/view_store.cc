@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -54,41 +55,119 @@ std::string PrincipalKey(uint32_t generation, uint16_t principal) {
   return key;
 }
 
-std::string ContentKey(uint32_t generation, uint64_t position, uint8_t variant) {
+std::string ContentKey(uint32_t generation, uint64_t position) {
   std::string key = GenerationKey(generation);
   PutBigEndian(position, 8, &key);
-  key.push_back(static_cast<char>(variant));
   return key;
 }
 
-std::string CasePrefix(uint32_t generation, uint16_t principal, const std::string& case_id) {
-  std::string key = PrincipalKey(generation, principal);
+std::string CaseKey(uint32_t generation, const std::string& case_id) {
+  std::string key = GenerationKey(generation);
   key.append(case_id);
   key.push_back('\0');
   return key;
 }
 
-// Content value: big-endian stream version, 16-bit case id length, case id, payload.
-std::string EncodeContent(uint64_t stream_version, const std::string& case_id,
-                          const std::string& payload) {
+// In a visibility array, the principal sees no variant of the event.
+constexpr uint8_t kNotVisible = 0xff;
+
+// One byte per principal: the variant it sees, or kNotVisible.
+std::string VisibilityOf(const ProjectionBatch::Shaped& event, size_t principals) {
+  std::string visibility(principals, static_cast<char>(kNotVisible));
+  for (const auto& [principal, variant] : event.visible_to) {
+    visibility[principal] = static_cast<char>(variant);
+  }
+  return visibility;
+}
+
+// Content value: stream version, case id (2-byte length), visibility (2-byte
+// principal count, a byte each), variant count (1 byte), then each variant
+// with a 4-byte length.
+std::string EncodeContent(const ProjectionBatch::Shaped& event, const std::string& visibility) {
   std::string value;
-  PutBigEndian(stream_version, 8, &value);
-  PutBigEndian(case_id.size(), 2, &value);
-  value.append(case_id);
-  value.append(payload);
+  size_t size = 8 + 2 + event.case_id.size() + 2 + visibility.size() + 1;
+  for (const std::string& variant : event.variants) size += 4 + variant.size();
+  value.reserve(size);
+  PutBigEndian(event.stream_version, 8, &value);
+  PutBigEndian(event.case_id.size(), 2, &value);
+  value.append(event.case_id);
+  PutBigEndian(visibility.size(), 2, &value);
+  value.append(visibility);
+  PutBigEndian(event.variants.size(), 1, &value);
+  for (const std::string& variant : event.variants) {
+    PutBigEndian(variant.size(), 4, &value);
+    value.append(variant);
+  }
   return value;
 }
 
-absl::StatusOr<ViewEvent> DecodeContent(uint64_t position, std::string_view value) {
-  if (value.size() < 10) return absl::DataLossError("a view record is truncated");
+// The event at `position` as `principal` sees it, or nullopt if it does not.
+absl::StatusOr<std::optional<ViewEvent>> DecodeContentFor(uint64_t position, uint16_t principal,
+                                                          std::string_view value) {
+  const auto truncated = [] { return absl::DataLossError("a view record is truncated"); };
+  size_t offset = 0;
+  const auto take = [&](size_t count) -> bool {
+    if (value.size() - offset < count) return false;
+    offset += count;
+    return true;
+  };
+  if (!take(10)) return truncated();
   ViewEvent event;
   event.position = position;
   event.stream_version = GetBigEndian(value, 0, 8);
   const size_t case_length = GetBigEndian(value, 8, 2);
-  if (value.size() < 10 + case_length) return absl::DataLossError("a view record is truncated");
-  event.case_id = std::string(value.substr(10, case_length));
-  event.payload = std::string(value.substr(10 + case_length));
-  return event;
+  const size_t case_offset = offset;
+  if (!take(case_length + 2)) return truncated();
+  const size_t principals = GetBigEndian(value, offset - 2, 2);
+  const size_t visibility_offset = offset;
+  if (!take(principals + 1)) return truncated();
+  if (principal >= principals) return std::optional<ViewEvent>();
+  const uint8_t wanted = static_cast<uint8_t>(value[visibility_offset + principal]);
+  if (wanted == kNotVisible) return std::optional<ViewEvent>();
+  const size_t variants = GetBigEndian(value, offset - 1, 1);
+  if (wanted >= variants) return absl::DataLossError("a view record names a missing variant");
+  for (size_t v = 0;; ++v) {
+    if (!take(4)) return truncated();
+    const size_t length = GetBigEndian(value, offset - 4, 4);
+    const size_t start = offset;
+    if (!take(length)) return truncated();
+    if (v == wanted) {
+      event.case_id = std::string(value.substr(case_offset, case_length));
+      event.payload = std::string(value.substr(start, length));
+      return std::optional<ViewEvent>(std::move(event));
+    }
+  }
+}
+
+// Case summaries value: 2-byte principal count, then for each principal a
+// 4-byte length (kNoSummary: none) and the summary.
+constexpr uint32_t kNoSummary = 0xffffffff;
+
+std::string EncodeSummaries(const std::vector<std::optional<std::string>>& by_principal) {
+  std::string value;
+  PutBigEndian(by_principal.size(), 2, &value);
+  for (const std::optional<std::string>& summary : by_principal) {
+    PutBigEndian(summary.has_value() ? summary->size() : kNoSummary, 4, &value);
+    if (summary.has_value()) value.append(*summary);
+  }
+  return value;
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>> DecodeSummaries(std::string_view value) {
+  const auto damaged = [] { return absl::DataLossError("a case summary record is damaged"); };
+  if (value.size() < 2) return damaged();
+  std::vector<std::optional<std::string>> by_principal(GetBigEndian(value, 0, 2));
+  size_t offset = 2;
+  for (std::optional<std::string>& summary : by_principal) {
+    if (value.size() - offset < 4) return damaged();
+    const uint64_t length = GetBigEndian(value, offset, 4);
+    offset += 4;
+    if (length == kNoSummary) continue;
+    if (value.size() - offset < length) return damaged();
+    summary = std::string(value.substr(offset, length));
+    offset += length;
+  }
+  return by_principal;
 }
 
 std::string EncodeGeneration(const GenerationInfo& info) {
@@ -230,33 +309,44 @@ class RocksViewStore final : public ViewStore {
                                                         "; a batch must continue after it"));
     }
     rocksdb::WriteBatch batch;
+    // Per principal, the positions it sees in this batch: one index entry
+    // per principal and batch, keyed by the first of them.
+    std::map<uint16_t, std::string> positions_by_principal;
     for (const ProjectionBatch::Shaped& event : projection.events) {
-      for (size_t v = 0; v < event.variants.size(); ++v) {
-        HUB_RETURN_IF_ERROR(FromRocksStatus(
-            batch.Put(family(kContent),
-                      ContentKey(generation, event.position, static_cast<uint8_t>(v)),
-                      EncodeContent(event.stream_version, event.case_id, event.variants[v])),
-            "batch"));
+      if (event.variants.size() >= kNotVisible) {
+        return absl::InvalidArgumentError("an event may have at most 254 shapes");
       }
+      uint16_t principals = 0;
       for (const auto& [principal, variant] : event.visible_to) {
-        std::string index_key = PrincipalKey(generation, principal);
-        PutBigEndian(event.position, 8, &index_key);
-        std::string case_key = CasePrefix(generation, principal, event.case_id);
-        PutBigEndian(event.stream_version, 8, &case_key);
-        std::string case_value;
-        PutBigEndian(event.position, 8, &case_value);
-        case_value.push_back(static_cast<char>(variant));
-        HUB_RETURN_IF_ERROR(FromRocksStatus(
-            batch.Put(family(kIndex), index_key, std::string(1, static_cast<char>(variant))),
-            "batch"));
-        HUB_RETURN_IF_ERROR(
-            FromRocksStatus(batch.Put(family(kCases), case_key, case_value), "batch"));
+        if (variant >= event.variants.size()) {
+          return absl::InvalidArgumentError("a principal is given a shape the event lacks");
+        }
+        principals = std::max<uint16_t>(principals, principal + 1);
+        PutBigEndian(event.position, 8, &positions_by_principal[principal]);
       }
+      const std::string visibility = VisibilityOf(event, principals);
+      HUB_RETURN_IF_ERROR(
+          FromRocksStatus(batch.Put(family(kContent), ContentKey(generation, event.position),
+                                    EncodeContent(event, visibility)),
+                          "batch"));
+      std::string case_key = CaseKey(generation, event.case_id);
+      PutBigEndian(event.stream_version, 8, &case_key);
+      std::string case_value;
+      PutBigEndian(event.position, 8, &case_value);
+      case_value.append(visibility);
+      HUB_RETURN_IF_ERROR(
+          FromRocksStatus(batch.Put(family(kCases), case_key, case_value), "batch"));
     }
-    for (const auto& [principal, case_id, summary] : projection.summaries) {
+    for (const auto& [principal, positions] : positions_by_principal) {
       std::string key = PrincipalKey(generation, principal);
-      key.append(case_id);
-      HUB_RETURN_IF_ERROR(FromRocksStatus(batch.Put(family(kSummaries), key, summary), "batch"));
+      key.append(positions, 0, 8);
+      HUB_RETURN_IF_ERROR(FromRocksStatus(batch.Put(family(kIndex), key, positions), "batch"));
+    }
+    for (const ProjectionBatch::CaseSummaries& summaries : projection.summaries) {
+      HUB_RETURN_IF_ERROR(FromRocksStatus(
+          batch.Put(family(kSummaries), GenerationKey(generation) + summaries.case_id,
+                    EncodeSummaries(summaries.by_principal)),
+          "batch"));
     }
     std::string checkpoint_value;
     PutBigEndian(projection.checkpoint, 8, &checkpoint_value);
@@ -274,56 +364,67 @@ class RocksViewStore final : public ViewStore {
     const std::string prefix = PrincipalKey(generation, principal);
     std::string start = prefix;
     PutBigEndian(after_position + 1, 8, &start);
-    std::vector<std::string> keys;
     std::vector<uint64_t> positions;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
-    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix) && keys.size() < max_events;
+    // The entry holding after_position + 1 starts at or before it.
+    it->SeekForPrev(start);
+    if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(start);
+    for (; it->Valid() && it->key().starts_with(prefix) && positions.size() < max_events;
          it->Next()) {
-      const std::string_view key(it->key().data(), it->key().size());
-      const uint64_t position = GetBigEndian(key, prefix.size(), 8);
-      positions.push_back(position);
-      keys.push_back(ContentKey(generation, position, static_cast<uint8_t>(it->value()[0])));
+      const std::string_view value(it->value().data(), it->value().size());
+      if (value.size() % 8 != 0) return absl::DataLossError("a view index entry is damaged");
+      for (size_t offset = 0; offset < value.size() && positions.size() < max_events; offset += 8) {
+        const uint64_t position = GetBigEndian(value, offset, 8);
+        if (position > after_position) positions.push_back(position);
+      }
     }
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
-    return Contents(keys, positions);
+    return Contents(generation, principal, positions);
   }
 
   absl::StatusOr<std::vector<ViewEvent>> ReadCase(uint32_t generation, uint16_t principal,
                                                   const std::string& case_id, uint64_t from_version,
                                                   size_t max_events) const override {
-    const std::string prefix = CasePrefix(generation, principal, case_id);
+    const std::string prefix = CaseKey(generation, case_id);
     std::string start = prefix;
     PutBigEndian(from_version, 8, &start);
-    std::vector<std::string> keys;
     std::vector<uint64_t> positions;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kCases)));
-    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix) && keys.size() < max_events;
+    for (it->Seek(start);
+         it->Valid() && it->key().starts_with(prefix) && positions.size() < max_events;
          it->Next()) {
       const std::string_view value(it->value().data(), it->value().size());
-      if (value.size() != 9) return absl::DataLossError("a view case entry is damaged");
-      const uint64_t position = GetBigEndian(value, 0, 8);
-      positions.push_back(position);
-      keys.push_back(ContentKey(generation, position, static_cast<uint8_t>(value[8])));
+      if (value.size() < 8) return absl::DataLossError("a view case entry is damaged");
+      const bool visible = 8u + principal < value.size() &&
+                           static_cast<uint8_t>(value[8 + principal]) != kNotVisible;
+      if (visible) positions.push_back(GetBigEndian(value, 0, 8));
     }
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
-    return Contents(keys, positions);
+    return Contents(generation, principal, positions);
+  }
+
+  absl::StatusOr<std::vector<std::optional<std::string>>> CaseSummaries(
+      uint32_t generation, const std::string& case_id) const override {
+    std::string value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family(kSummaries),
+                                      GenerationKey(generation) + case_id, &value);
+    if (status.IsNotFound()) return std::vector<std::optional<std::string>>();
+    HUB_RETURN_IF_ERROR(FromRocksStatus(status, "reading a case summary"));
+    return DecodeSummaries(value);
   }
 
   absl::StatusOr<std::optional<std::string>> Summary(uint32_t generation, uint16_t principal,
                                                      const std::string& case_id) const override {
-    std::string key = PrincipalKey(generation, principal);
-    key.append(case_id);
-    std::string value;
-    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family(kSummaries), key, &value);
-    if (status.IsNotFound()) return std::optional<std::string>();
-    HUB_RETURN_IF_ERROR(FromRocksStatus(status, "reading a case summary"));
-    return std::optional<std::string>(std::move(value));
+    HUB_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> by_principal,
+                         CaseSummaries(generation, case_id));
+    if (principal >= by_principal.size()) return std::optional<std::string>();
+    return std::move(by_principal[principal]);
   }
 
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Summaries(
       uint32_t generation, uint16_t principal, const std::string& after_case,
       size_t max_cases) const override {
-    const std::string prefix = PrincipalKey(generation, principal);
+    const std::string prefix = GenerationKey(generation);
     std::vector<std::pair<std::string, std::string>> summaries;
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(rocksdb::ReadOptions(), family(kSummaries)));
@@ -331,7 +432,12 @@ class RocksViewStore final : public ViewStore {
          it->Valid() && it->key().starts_with(prefix) && summaries.size() < max_cases; it->Next()) {
       std::string case_id(it->key().data() + prefix.size(), it->key().size() - prefix.size());
       if (case_id == after_case && !after_case.empty()) continue;
-      summaries.emplace_back(std::move(case_id), it->value().ToString());
+      HUB_ASSIGN_OR_RETURN(
+          std::vector<std::optional<std::string>> by_principal,
+          DecodeSummaries(std::string_view(it->value().data(), it->value().size())));
+      if (principal < by_principal.size() && by_principal[principal].has_value()) {
+        summaries.emplace_back(std::move(case_id), std::move(*by_principal[principal]));
+      }
     }
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading case summaries"));
     return summaries;
@@ -348,16 +454,30 @@ class RocksViewStore final : public ViewStore {
     return FromRocksStatus(db_->Write(options, batch), "writing the views");
   }
 
-  absl::StatusOr<std::vector<ViewEvent>> Contents(const std::vector<std::string>& keys,
+  // The events at `positions` as `principal` sees them, fetched together.
+  absl::StatusOr<std::vector<ViewEvent>> Contents(uint32_t generation, uint16_t principal,
                                                   const std::vector<uint64_t>& positions) const {
+    std::vector<std::string> keys;
+    keys.reserve(positions.size());
+    for (uint64_t position : positions) keys.push_back(ContentKey(generation, position));
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::ColumnFamilyHandle*> families(keys.size(), family(kContent));
+    std::vector<std::string> values;
+    std::vector<rocksdb::Status> statuses =
+        db_->MultiGet(rocksdb::ReadOptions(), families, slices, &values);
     std::vector<ViewEvent> events;
     events.reserve(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) {
-      std::string value;
-      HUB_RETURN_IF_ERROR(FromRocksStatus(
-          db_->Get(rocksdb::ReadOptions(), family(kContent), keys[i], &value), "reading a view"));
-      HUB_ASSIGN_OR_RETURN(ViewEvent event, DecodeContent(positions[i], value));
-      events.push_back(std::move(event));
+      if (statuses[i].IsNotFound()) {
+        return absl::DataLossError("a view index names an event the view does not hold");
+      }
+      HUB_RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading a view"));
+      HUB_ASSIGN_OR_RETURN(std::optional<ViewEvent> event,
+                           DecodeContentFor(positions[i], principal, values[i]));
+      if (!event.has_value()) {
+        return absl::DataLossError("a view index names an event its principal does not see");
+      }
+      events.push_back(std::move(*event));
     }
     return events;
   }

@@ -56,8 +56,14 @@ struct ProjectionBatch {
     std::vector<std::pair<uint16_t, uint8_t>> visible_to;
   };
   std::vector<Shaped> events;
-  // (principal index, case id) -> the case summary after these events.
-  std::vector<std::tuple<uint16_t, std::string, std::string>> summaries;
+  // Every principal's summary of a case after these events (nullopt: the
+  // principal sees nothing of the case), indexed like the generation's
+  // principals. Replaces what was stored for the case as a whole.
+  struct CaseSummaries {
+    std::string case_id;
+    std::vector<std::optional<std::string>> by_principal;
+  };
+  std::vector<CaseSummaries> summaries;
   // The last log position this batch covers (projected or skipped).
   uint64_t checkpoint = 0;
 };
@@ -106,6 +112,10 @@ class ViewStore {
   virtual absl::StatusOr<std::optional<std::string>> Summary(uint32_t generation,
                                                              uint16_t principal,
                                                              const std::string& case_id) const = 0;
+  // Every principal's summary of a case, as the last batch that touched it
+  // stored them; empty if none did.
+  virtual absl::StatusOr<std::vector<std::optional<std::string>>> CaseSummaries(
+      uint32_t generation, const std::string& case_id) const = 0;
   // Every case summary of a principal, in case-id order, after `after_case`.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Summaries(
       uint32_t generation, uint16_t principal, const std::string& after_case,

@@ -251,6 +251,38 @@ TEST_F(ExampleProtocolTest, EveryFieldIsVisibleExactlyWhenTheProtocolAllowsIt) {
   EXPECT_GT(checked, 10000);
 }
 
+// The projector shapes an event once per distinct `allowed & present` and
+// stores it unshaped when nothing would be removed: both must give exactly
+// what redacting for each principal would.
+TEST_F(ExampleProtocolTest, WhatRedactionLeavesDependsOnlyOnTheClassesPresent) {
+  int unchanged = 0;
+  int shared = 0;
+  for (const hub::v1::EventEnvelope& full : Corpus()) {
+    const ClassMask present = ClassesPresent(full);
+    EXPECT_TRUE(present.any());
+    for (const std::string& principal : Principals()) {
+      for (int p = 1; p < hub::v1::Purpose_ARRAYSIZE; ++p) {
+        const ClassMask allowed = policy_->Allowed(kPrefix + principal, static_cast<Purpose>(p));
+        hub::v1::EventEnvelope by_allowed = full;
+        hub::v1::EventEnvelope by_present = full;
+        const bool visible = Redact(allowed, &by_allowed);
+        ASSERT_EQ(Redact(allowed & present, &by_present), visible);
+        if (!visible) continue;
+        EXPECT_EQ(by_present.SerializeAsString(), by_allowed.SerializeAsString());
+        if ((present & ~allowed).none()) {
+          ++unchanged;
+          EXPECT_EQ(by_allowed.SerializeAsString(), full.SerializeAsString())
+              << EventTypeName(full) << " for " << principal;
+        } else {
+          ++shared;
+        }
+      }
+    }
+  }
+  EXPECT_GT(unchanged, 100);
+  EXPECT_GT(shared, 100);
+}
+
 TEST_F(ExampleProtocolTest, TheProtectionsThatMatterHold) {
   for (const std::string& principal : Principals()) {
     const std::string identity = kPrefix + principal;

@@ -69,6 +69,33 @@ TEST_F(ViewStoreTest, EachPrincipalReadsItsOwnShapeInLogOrder) {
   EXPECT_THAT(store_->Checkpoint(generation_), IsOkAndHolds(8u));
 }
 
+// A principal's index holds one entry per batch: reading must start inside
+// an entry, cross into the next and stop at the limit.
+TEST_F(ViewStoreTest, ReadsStartInsideABatchAndContinueAcrossBatches) {
+  ProjectionBatch first;
+  first.events = {Event(2, 1, "C-1"), Event(4, 2, "C-1"), Event(6, 3, "C-1")};
+  first.checkpoint = 6;
+  ASSERT_THAT(store_->Apply(generation_, first), IsOk());
+  ProjectionBatch second;
+  second.events = {Event(9, 1, "C-2"), Event(10, 4, "C-1")};
+  second.events[0].visible_to = {{1, 1}};  // principal 0 does not see 9
+  second.checkpoint = 12;
+  ASSERT_THAT(store_->Apply(generation_, second), IsOk());
+
+  auto from_middle = store_->ReadFrom(generation_, 0, 3, 100);
+  ASSERT_TRUE(from_middle.ok());
+  EXPECT_THAT(Payloads(*from_middle), ::testing::ElementsAre("full 4", "full 6", "full 10"));
+  auto limited = store_->ReadFrom(generation_, 1, 4, 2);
+  ASSERT_TRUE(limited.ok());
+  EXPECT_THAT(Payloads(*limited), ::testing::ElementsAre("redacted 6", "redacted 9"));
+  EXPECT_THAT(store_->ReadFrom(generation_, 0, 10, 100), IsOkAndHolds(::testing::IsEmpty()));
+  auto case_events = store_->ReadCase(generation_, 0, "C-1", 2, 100);
+  ASSERT_TRUE(case_events.ok());
+  EXPECT_THAT(Payloads(*case_events), ::testing::ElementsAre("full 4", "full 6", "full 10"));
+  EXPECT_THAT(store_->ReadCase(generation_, 0, "C-2", 1, 100), IsOkAndHolds(::testing::IsEmpty()));
+  EXPECT_THAT(store_->ReadCase(generation_, 2, "C-1", 1, 100), IsOkAndHolds(::testing::IsEmpty()));
+}
+
 TEST_F(ViewStoreTest, ABatchMustContinueAfterTheCheckpoint) {
   ProjectionBatch batch;
   batch.events = {Event(3, 1, "C-1")};
@@ -82,7 +109,7 @@ TEST_F(ViewStoreTest, ABatchMustContinueAfterTheCheckpoint) {
 
 TEST_F(ViewStoreTest, SummariesArePerPrincipalAndCase) {
   ProjectionBatch batch;
-  batch.summaries = {{0, "C-1", "s0-1"}, {0, "C-2", "s0-2"}, {1, "C-1", "s1-1"}};
+  batch.summaries = {{"C-1", {"s0-1", "s1-1", std::nullopt}}, {"C-2", {"s0-2"}}};
   batch.checkpoint = 1;
   ASSERT_THAT(store_->Apply(generation_, batch), IsOk());
   EXPECT_THAT(store_->Summary(generation_, 1, "C-1"),
