@@ -6,6 +6,7 @@
 #include "google/protobuf/util/time_util.h"
 
 #include "auth/data_classes.h"
+#include "proto/status_macros.h"
 
 namespace hub::services {
 namespace {
@@ -163,27 +164,34 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& p
 
 namespace {
 
-absl::StatusOr<hub::v1::EventEnvelope> ParseWithPosition(const std::string& payload,
-                                                         uint64_t position,
-                                                         uint64_t stream_version) {
-  hub::v1::EventEnvelope envelope;
-  if (!envelope.ParseFromString(payload)) {
+absl::Status ParseWithPosition(const std::string& payload, uint64_t position,
+                               uint64_t stream_version, hub::v1::EventEnvelope* envelope) {
+  if (!envelope->ParseFromString(payload)) {
     return absl::DataLossError(absl::StrCat("the event at position ", position, " does not parse"));
   }
   // Positions are how readers page and resume: always present.
-  envelope.set_global_position(position);
-  envelope.set_stream_version(stream_version);
-  return envelope;
+  envelope->set_global_position(position);
+  envelope->set_stream_version(stream_version);
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event) {
-  return ParseWithPosition(event.payload, event.position, event.stream_version);
+  hub::v1::EventEnvelope envelope;
+  HUB_RETURN_IF_ERROR(
+      ParseWithPosition(event.payload, event.position, event.stream_version, &envelope));
+  return envelope;
 }
 
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event) {
-  return ParseWithPosition(event.payload, event.position, event.stream_version);
+  hub::v1::EventEnvelope envelope;
+  HUB_RETURN_IF_ERROR(ParseEnvelope(event, &envelope));
+  return envelope;
+}
+
+absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope) {
+  return ParseWithPosition(event.payload, event.position, event.stream_version, envelope);
 }
 
 }  // namespace hub::services

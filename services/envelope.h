@@ -36,6 +36,8 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& p
 // The envelope for a stored event, with its position and version filled in.
 // DATA_LOSS if the stored payload does not parse.
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event);
+// The same into `envelope` (which may live on an arena).
+absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope);
 // The same for an event of a view (already shaped for its principal).
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event);
 

@@ -1,6 +1,7 @@
 #include "services/projector.h"
 
 #include <array>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -8,6 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 
 #include "auth/data_classes.h"
 #include "auth/redactor.h"
@@ -35,19 +37,20 @@ struct ShapedEvent {
   // Each variant parsed, for folding into the case summaries; the first may
   // be the unshaped event itself.
   std::vector<const hub::v1::EventEnvelope*> parsed;
-  // Owned through pointers so that `parsed` stays valid when this moves.
-  std::unique_ptr<hub::v1::EventEnvelope> envelope;
-  std::vector<std::unique_ptr<hub::v1::EventEnvelope>> redacted;
+  // The event as stored; it and the redacted variants live on the batch's
+  // arena (freeing thousands of messages one by one cost more than shaping).
+  hub::v1::EventEnvelope* envelope = nullptr;
 };
 
 // The shapes of one event and who sees which. Principals that would lose
 // the same fields (the same `allowed & present`) share one shape, and one
 // that would lose nothing sees the event as stored, without redacting.
 absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
-                                       const AllowedByPurpose& allowed_by_purpose) {
+                                       const AllowedByPurpose& allowed_by_purpose,
+                                       google::protobuf::Arena* arena) {
   ShapedEvent shaped;
-  HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(event));
-  shaped.envelope = std::make_unique<hub::v1::EventEnvelope>(std::move(envelope));
+  shaped.envelope = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
+  HUB_RETURN_IF_ERROR(ParseEnvelope(event, shaped.envelope));
   shaped.stored.position = event.position;
   shaped.stored.stream_version = event.stream_version;
   shaped.stored.case_id = event.case_id;
@@ -71,12 +74,12 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
       if (shaped.parsed.size() >= 254) {
         return absl::InternalError("more than 254 distinct shapes of one event");
       }
-      const hub::v1::EventEnvelope* variant = shaped.envelope.get();
+      const hub::v1::EventEnvelope* variant = shaped.envelope;
       if (seen != present) {
-        auto copy = std::make_unique<hub::v1::EventEnvelope>(*shaped.envelope);
-        auth::Redact(seen, copy.get());
-        variant = copy.get();
-        shaped.redacted.push_back(std::move(copy));
+        auto* copy = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
+        copy->CopyFrom(*shaped.envelope);
+        auth::Redact(seen, copy);
+        variant = copy;
       }
       it->second = static_cast<uint8_t>(shaped.parsed.size());
       shaped.parsed.push_back(variant);
@@ -129,10 +132,28 @@ uint64_t Projector::WaitForCheckpointAfter(uint64_t after,
 
 absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   const uint64_t from = checkpoint() + 1;
-  const uint64_t last = log_->LastPosition();
-  if (from > last) return 0;
+  if (from > log_->LastPosition()) return 0;
+  HUB_ASSIGN_OR_RETURN(Prepared prepared, Prepare(from, max_events, nullptr));
+  HUB_RETURN_IF_ERROR(views_->Apply(generation_.generation, prepared.batch));
+  Publish(prepared.batch.checkpoint);
+  return prepared.covered;
+}
+
+void Projector::Publish(uint64_t checkpoint) {
+  absl::MutexLock lock(&mu_);
+  checkpoint_.store(checkpoint, std::memory_order_release);
+  advanced_.SignalAll();
+  if (!health_.ok()) {
+    LogInfo("projecting the views again", {{"generation", std::to_string(generation_.generation)}});
+    health_ = absl::OkStatus();
+  }
+}
+
+absl::StatusOr<Projector::Prepared> Projector::Prepare(uint64_t from, size_t max_events,
+                                                       const SummariesByCase* in_flight) {
   HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> stored,
                        log_->ReadFrom(from, std::min(max_events, kBatchEvents), kBatchBytes));
+  if (stored.empty()) return absl::InternalError("the log has no events where it should");
   const std::vector<std::string>& principals = generation_.principals;
   // What each principal may see, per purpose: decided once per batch, not
   // once per event.
@@ -147,29 +168,41 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   // Shaping is independent per event, and most of the work of a rebuild:
   // a large batch is shaped on two threads.
   std::vector<ShapedEvent> shaped(stored.size());
-  const auto shape_range = [&](size_t begin, size_t end) -> absl::Status {
+  // One arena per thread, so neither waits on the other to allocate.
+  std::array<google::protobuf::Arena, 2> arenas;
+  const auto shape_range = [&](size_t begin, size_t end,
+                               google::protobuf::Arena* arena) -> absl::Status {
     for (size_t i = begin; i < end; ++i) {
-      HUB_ASSIGN_OR_RETURN(shaped[i], ShapeEvent(stored[i], allowed_by_purpose));
+      HUB_ASSIGN_OR_RETURN(shaped[i], ShapeEvent(stored[i], allowed_by_purpose, arena));
     }
     return absl::OkStatus();
   };
   const size_t half = stored.size() >= kParallelShapingFrom ? stored.size() / 2 : 0;
   absl::Status second_half;
   std::thread helper;
-  if (half > 0) helper = std::thread([&] { second_half = shape_range(half, stored.size()); });
-  absl::Status first_half = shape_range(0, half > 0 ? half : stored.size());
+  if (half > 0) {
+    helper = std::thread([&] { second_half = shape_range(half, stored.size(), &arenas[1]); });
+  }
+  absl::Status first_half = shape_range(0, half > 0 ? half : stored.size(), &arenas[0]);
   if (helper.joinable()) helper.join();
   HUB_RETURN_IF_ERROR(first_half);
   HUB_RETURN_IF_ERROR(second_half);
 
-  // Every principal's summary of each case this batch touches (nullopt: the
-  // principal has seen nothing of the case yet). Folded in log order.
-  std::map<std::string, std::vector<std::optional<hub::v1::CaseSummary>>> summaries;
-  storage::ProjectionBatch batch;
+  // Folded in log order, starting from the summaries of the batch being
+  // written, which the store may not hold yet.
+  Prepared prepared;
+  prepared.covered = stored.size();
+  SummariesByCase& summaries = prepared.summaries;
+  storage::ProjectionBatch& batch = prepared.batch;
   batch.checkpoint = stored.back().position;
   for (ShapedEvent& event : shaped) {
     if (event.stored.visible_to.empty()) continue;
     auto case_summaries = summaries.find(event.stored.case_id);
+    if (case_summaries == summaries.end() && in_flight != nullptr) {
+      if (auto found = in_flight->find(event.stored.case_id); found != in_flight->end()) {
+        case_summaries = summaries.emplace(*found).first;
+      }
+    }
     if (case_summaries == summaries.end()) {
       HUB_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> bytes,
                            views_->CaseSummaries(generation_.generation, event.stored.case_id));
@@ -200,32 +233,63 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
                               : std::nullopt);
     }
   }
-  HUB_RETURN_IF_ERROR(views_->Apply(generation_.generation, batch));
-  {
-    absl::MutexLock lock(&mu_);
-    checkpoint_.store(batch.checkpoint, std::memory_order_release);
-    advanced_.SignalAll();
-  }
-  return stored.size();
+  return prepared;
 }
 
 void Projector::Loop() {
+  // While catching up, batch N is written on another thread while N+1 is
+  // prepared; the live trickle is written on this one.
+  struct InFlight {
+    Prepared prepared;
+    std::future<absl::Status> written;
+  };
+  std::optional<InFlight> in_flight;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_) return;
+      if (stopping_) break;
     }
-    if (checkpoint() >= log_->LastPosition()) {
-      log_->WaitForPositionAfter(checkpoint(), std::chrono::milliseconds(200));
-      continue;
+    const uint64_t next =
+        in_flight.has_value() ? in_flight->prepared.batch.checkpoint + 1 : checkpoint() + 1;
+    absl::Status status;
+    std::optional<Prepared> prepared;
+    if (next <= log_->LastPosition()) {
+      absl::StatusOr<Prepared> attempt = Prepare(
+          next, kBatchEvents, in_flight.has_value() ? &in_flight->prepared.summaries : nullptr);
+      if (attempt.ok()) {
+        prepared = std::move(attempt).value();
+      } else {
+        status = attempt.status();
+      }
     }
-    absl::StatusOr<uint64_t> projected = ProjectOnce(kBatchEvents);
-    if (projected.ok()) {
-      absl::MutexLock lock(&mu_);
-      if (!health_.ok()) {
-        LogInfo("projecting the views again",
-                {{"generation", std::to_string(generation_.generation)}});
-        health_ = absl::OkStatus();
+    if (in_flight.has_value()) {
+      absl::Status written = in_flight->written.get();
+      if (written.ok()) {
+        Publish(in_flight->prepared.batch.checkpoint);
+      } else {
+        // What was prepared on top of it is discarded with it.
+        status = written;
+        prepared.reset();
+      }
+      in_flight.reset();
+    }
+    if (status.ok() && prepared.has_value()) {
+      if (prepared->covered < kParallelShapingFrom) {
+        status = views_->Apply(generation_.generation, prepared->batch);
+        if (status.ok()) Publish(prepared->batch.checkpoint);
+      } else {
+        in_flight.emplace();
+        in_flight->prepared = std::move(*prepared);
+        const storage::ProjectionBatch* batch = &in_flight->prepared.batch;
+        in_flight->written = std::async(std::launch::async, [this, batch] {
+          return views_->Apply(generation_.generation, *batch);
+        });
+      }
+      if (status.ok()) continue;
+    }
+    if (status.ok()) {
+      if (!in_flight.has_value() && checkpoint() >= log_->LastPosition()) {
+        log_->WaitForPositionAfter(checkpoint(), std::chrono::milliseconds(200));
       }
       continue;
     }
@@ -233,18 +297,18 @@ void Projector::Loop() {
     // its checkpoint in one atomic write, so projecting again from the
     // checkpoint is safe. Anything else (a record that does not parse)
     // will not pass by waiting.
-    const absl::StatusCode code = projected.status().code();
+    const absl::StatusCode code = status.code();
     const bool transient =
         code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kUnavailable;
     absl::MutexLock lock(&mu_);
     if (health_.ok() || !transient) {
-      LogError(transient ? "projecting the views is failing; reads are refused until it recovers"
-                         : "projecting the views stopped; reads of this view generation are "
-                           "refused",
-               {{"generation", std::to_string(generation_.generation)},
-                {"error", projected.status().ToString()}});
+      LogError(
+          transient ? "projecting the views is failing; reads are refused until it recovers"
+                    : "projecting the views stopped; reads of this view generation are "
+                      "refused",
+          {{"generation", std::to_string(generation_.generation)}, {"error", status.ToString()}});
     }
-    health_ = projected.status();
+    health_ = status;
     advanced_.SignalAll();
     if (!transient) return;
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), kRetryInterval);
@@ -252,6 +316,9 @@ void Projector::Loop() {
     mu_.Unlock();
     views_->Resume().IgnoreError();  // the next attempt reports what still fails
     mu_.Lock();
+  }
+  if (in_flight.has_value() && in_flight->written.get().ok()) {
+    Publish(in_flight->prepared.batch.checkpoint);
   }
 }
 

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -16,6 +19,8 @@
 #include "auth/sharing_policy.h"
 #include "storage/event_log.h"
 #include "storage/view_store.h"
+
+#include "hub/v1/views.pb.h"
 
 namespace hub::services {
 
@@ -48,6 +53,20 @@ class Projector {
   absl::Status health() const;
 
  private:
+  // Every principal's summary of a case (nullopt: it has seen none of it).
+  using SummariesByCase = std::map<std::string, std::vector<std::optional<hub::v1::CaseSummary>>>;
+  // A batch ready to write, and the case summaries it leaves.
+  struct Prepared {
+    storage::ProjectionBatch batch;
+    SummariesByCase summaries;
+    uint64_t covered = 0;
+  };
+  // Shapes log events [from ..] (up to max_events); `in_flight`: the
+  // summaries of a batch being written, which the store may not hold yet.
+  absl::StatusOr<Prepared> Prepare(uint64_t from, size_t max_events,
+                                   const SummariesByCase* in_flight);
+  // Makes a written batch visible to readers.
+  void Publish(uint64_t checkpoint);
   void Loop();
 
   storage::EventLog* const log_;

@@ -139,15 +139,16 @@ int main(int argc, char** argv) {
   hub::services::Projector projector(
       log->get(), views->get(), *generation,
       std::make_shared<const hub::auth::SharingPolicy>(protocol->protocol));
+  // The projector's own loop, as a protocol change or a first start runs it.
   start = Clock::now();
-  uint64_t projected = 0;
-  for (;;) {
-    auto step = projector.ProjectOnce(1024);
-    Check(step.status());
-    if (*step == 0) break;
-    projected += *step;
+  Check(projector.Start());
+  const uint64_t last = (*log)->LastPosition();
+  while (projector.WaitForCheckpointAfter(last - 1, std::chrono::seconds(1)) < last) {
+    Check(projector.health());
   }
+  const uint64_t projected = projector.checkpoint();
   const double project_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  projector.Stop();
   std::filesystem::remove_all(dir);
 
   const double read_rate = static_cast<double>(parsed) / read_seconds;

@@ -1,0 +1,156 @@
+// The projector's catching-up loop (batches of up to a thousand events,
+// shaped on two threads, each written while the next is prepared) must
+// leave exactly the views that projecting one event at a time leaves: the
+// same shapes, the same case entries and the same case summaries for every
+// principal.
+#include "services/projector.h"
+
+#include <cctype>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "auth/sharing_policy.h"
+#include "auth/sharing_protocol.h"
+#include "services/config.h"
+#include "services/envelope.h"
+#include "services/views.h"
+#include "storage/event_log.h"
+#include "storage/view_store.h"
+#include "tests/testing/temp_dir.h"
+
+#include "tools/demo/demo_site.h"
+
+namespace hub::services {
+namespace {
+
+class ProjectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = auth::LoadSharingProtocolFile(std::string(HUB_SOURCE_DIR) +
+                                                "/deploy/examples/sharing_protocol.textproto");
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    protocol_ = loaded->protocol;
+    policy_ = std::make_shared<const auth::SharingPolicy>(protocol_);
+    auto log = storage::EventLog::Open(dir_.Sub("events"), storage::EventLogOptions());
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = std::move(log).value();
+    auto views = storage::ViewStore::Open(dir_.Sub("views"));
+    ASSERT_TRUE(views.ok()) << views.status();
+    views_ = std::move(views).value();
+    for (const hub::v1::Principal& principal : protocol_.principals()) {
+      principals_.push_back(principal.identity());
+    }
+  }
+
+  // The demonstration site, its cases' publishes interleaved so that every
+  // batch holds events of many cases and most cases span several batches.
+  void AppendDemoSite(double scale) {
+    std::map<std::string, hub::v1::Principal> by_certificate_name;
+    for (const hub::v1::Principal& principal : protocol_.principals()) {
+      std::string role = hub::v1::Role_Name(principal.role());
+      for (char& c : role) c = static_cast<char>(std::tolower(c));
+      by_certificate_name[principal.agency() + "-" + role] = principal;
+    }
+    hub::v1::HubConfig config;
+    ApplyConfigDefaults(&config);
+    tools::DemoOptions options;
+    options.scale = scale;
+    const tools::DemoSite site = tools::GenerateDemoSite(options);
+    const absl::Time now = absl::FromUnixSeconds(1800000000);
+    for (size_t round = 0;; ++round) {
+      bool any = false;
+      for (const tools::DemoCase& demo_case : site.cases) {
+        if (round >= demo_case.publishes.size()) continue;
+        any = true;
+        const tools::DemoPublish& publish = demo_case.publishes[round];
+        auto append = PrepareAppend(by_certificate_name.at(publish.publisher), publish.request, now,
+                                    config.limits());
+        ASSERT_TRUE(append.ok()) << append.status();
+        ASSERT_TRUE(log_->Append(*append).ok());
+      }
+      if (!any) break;
+    }
+  }
+
+  storage::GenerationInfo NewGeneration() {
+    auto generation =
+        views_->CreateGeneration(protocol_.version(), ProtocolDigest(protocol_), principals_);
+    EXPECT_TRUE(generation.ok()) << generation.status();
+    return *generation;
+  }
+
+  // Everything one principal can read of a generation, as text to compare.
+  std::vector<std::string> Everything(uint32_t generation, uint16_t principal) {
+    std::vector<std::string> seen;
+    auto events = views_->ReadFrom(generation, principal, 0, 1000000);
+    EXPECT_TRUE(events.ok()) << events.status();
+    std::map<std::string, int> cases;
+    for (const storage::ViewEvent& event : *events) {
+      seen.push_back(absl::StrCat(event.position, " ", event.case_id, " ", event.stream_version,
+                                  " ", event.payload));
+      ++cases[event.case_id];
+    }
+    for (const auto& [case_id, count] : cases) {
+      auto case_events = views_->ReadCase(generation, principal, case_id, 1, 1000000);
+      EXPECT_TRUE(case_events.ok());
+      EXPECT_EQ(case_events->size(), static_cast<size_t>(count)) << case_id;
+      for (const storage::ViewEvent& event : *case_events) {
+        seen.push_back(absl::StrCat("case ", event.position, " ", event.payload));
+      }
+    }
+    auto summaries = views_->Summaries(generation, principal, "", 1000000);
+    EXPECT_TRUE(summaries.ok());
+    EXPECT_EQ(summaries->size(), cases.size());
+    for (const auto& [case_id, summary] : *summaries) {
+      seen.push_back(absl::StrCat("summary ", case_id, " ", summary));
+    }
+    return seen;
+  }
+
+  hub::testing::TempDir dir_;
+  hub::v1::SharingProtocol protocol_;
+  std::shared_ptr<const auth::SharingPolicy> policy_;
+  std::unique_ptr<storage::EventLog> log_;
+  std::unique_ptr<storage::ViewStore> views_;
+  std::vector<std::string> principals_;
+};
+
+TEST_F(ProjectorTest, CatchingUpInLargeBatchesGivesTheViewsOfOneEventAtATime) {
+  AppendDemoSite(0.3);
+  const uint64_t last = log_->LastPosition();
+  ASSERT_GT(last, 2000u);
+
+  const storage::GenerationInfo one_by_one = NewGeneration();
+  Projector reference(log_.get(), views_.get(), one_by_one, policy_);
+  for (;;) {
+    auto projected = reference.ProjectOnce(1);
+    ASSERT_TRUE(projected.ok()) << projected.status();
+    if (*projected == 0) break;
+  }
+  ASSERT_EQ(reference.checkpoint(), last);
+
+  const storage::GenerationInfo caught_up = NewGeneration();
+  Projector projector(log_.get(), views_.get(), caught_up, policy_);
+  ASSERT_TRUE(projector.Start().ok());
+  EXPECT_EQ(projector.WaitForCheckpointAfter(last - 1, std::chrono::seconds(60)), last);
+  ASSERT_TRUE(projector.health().ok()) << projector.health();
+  projector.Stop();
+
+  size_t compared = 0;
+  for (uint16_t p = 0; p < principals_.size(); ++p) {
+    const std::vector<std::string> expected = Everything(one_by_one.generation, p);
+    EXPECT_EQ(Everything(caught_up.generation, p), expected) << principals_[p];
+    compared += expected.size();
+  }
+  EXPECT_GT(compared, 10000u);
+}
+
+}  // namespace
+}  // namespace hub::services
