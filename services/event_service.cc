@@ -142,28 +142,84 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   // buffer is empty.
   void Pump() {
     std::optional<absl::Status> failure;
+    std::optional<hub::v1::AuditRecord> audit;
+    std::shared_ptr<SubscribeReactor> self;
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || finishing_) return;
       if (buffer_.empty()) {
-        absl::Status filled = Fill();
-        if (!filled.ok()) failure = filled;
+        absl::StatusOr<std::optional<hub::v1::AuditRecord>> filled = Fill();
+        if (filled.ok()) {
+          audit = *std::move(filled);
+        } else {
+          failure = filled.status();
+        }
       }
       if (!failure.has_value()) {
         if (buffer_.empty()) return;  // caught up: OnLogAdvanced resumes
-        current_ = std::move(buffer_.front());
-        buffer_.pop_front();
+        // Held until the write (or the audit before it) completes.
         writing_ = true;
+        if (audit.has_value()) {
+          self = self_;
+        } else {
+          current_ = std::move(buffer_.front());
+          buffer_.pop_front();
+        }
       }
     }
     if (failure.has_value()) {
       EndStream(*failure);
       return;
     }
+    if (audit.has_value()) {
+      AuditThenWrite(std::move(self), *audit);
+      return;
+    }
     StartWrite(&current_);
   }
 
-  absl::Status Fill() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Every delivered event is in the audit before it leaves. The stream waits
+  // for the audit's group commit without holding a thread: the watcher that
+  // wakes every subscriber must not wait for one fsync per subscriber.
+  void AuditThenWrite(std::shared_ptr<SubscribeReactor> self, const hub::v1::AuditRecord& record) {
+    log_->AuditAsync({record.SerializeAsString()},
+                     [this, self = std::move(self)](absl::StatusOr<uint64_t> stored) {
+                       bool finish_now = false;
+                       {
+                         absl::MutexLock lock(&mu_);
+                         if (!stored.ok()) {
+                           buffer_.clear();
+                           if (!finishing_) {
+                             finishing_ = true;
+                             final_status_ = ToGrpcStatus(absl::UnavailableError(
+                                 absl::StrCat("the delivery could not be audited (",
+                                              stored.status().message(), "), so it was refused")));
+                           }
+                         }
+                         if (finishing_) {
+                           writing_ = false;
+                           finish_now = true;
+                         } else {
+                           size_t events = 0;
+                           for (const hub::v1::SubscribeResponse& item : buffer_)
+                             events += item.has_event();
+                           if (metrics_ != nullptr)
+                             metrics_->CountDelivered(principal_label_, events);
+                           current_ = std::move(buffer_.front());
+                           buffer_.pop_front();
+                         }
+                       }
+                       if (finish_now) {
+                         Finish(final_status_);
+                         return;
+                       }
+                       StartWrite(&current_);
+                     });
+  }
+
+  // Reads the next events into the buffer; returns the audit record that must
+  // be durable before they are sent, if any.
+  absl::StatusOr<std::optional<hub::v1::AuditRecord>> Fill() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // The active view is looked up for every batch: after a protocol change
     // the stream continues, from the same position, under the new protocol.
     absl::StatusOr<Views::Handle> view = views_->For(identity_);
@@ -192,11 +248,11 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
         buffer_.push_back(std::move(response));
       }
     }
-    // Every delivered event is in the audit before it leaves: one record for
-    // the batch about to be written.
+    // One audit record for the batch about to be written.
+    std::optional<hub::v1::AuditRecord> audit;
     if (!buffer_.empty()) {
-      hub::v1::AuditRecord record =
-          AuditRecordFor(principal_, hub::v1::AUDIT_DELIVER, hub::v1::AUDIT_ALLOWED);
+      hub::v1::AuditRecord& record = audit.emplace();
+      record = AuditRecordFor(principal_, hub::v1::AUDIT_DELIVER, hub::v1::AUDIT_ALLOWED);
       record.set_first_position(buffer_.front().event().global_position());
       record.set_last_position(buffer_.back().event().global_position());
       record.set_event_count(buffer_.size());
@@ -206,12 +262,6 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
       for (const hub::v1::SubscribeResponse& item : buffer_) {
         CiteRule(*views_, identity_, item.event(), &record);
       }
-      absl::Status audited = StoreAudit(log_, record);
-      if (!audited.ok()) {
-        buffer_.clear();
-        return audited;
-      }
-      if (metrics_ != nullptr) metrics_->CountDelivered(principal_label_, buffer_.size());
     }
     next_position_seen_.store(next_position_, std::memory_order_relaxed);
     // The views may lag the log: caught up means everything acknowledged
@@ -225,7 +275,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
       response.mutable_caught_up()->set_position(next_position_ - 1);
       buffer_.push_back(std::move(response));
     }
-    return absl::OkStatus();
+    return audit;
   }
 
   storage::EventLog* const log_;

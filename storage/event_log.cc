@@ -359,6 +359,24 @@ class RocksEventLog final : public EventLog {
     return result.first_audit_index;
   }
 
+  void AuditAsync(std::vector<std::string> records,
+                  std::function<void(absl::StatusOr<uint64_t>)> done) override {
+    if (records.empty()) {
+      done(absl::InvalidArgumentError("no audit records to append"));
+      return;
+    }
+    AppendRequest request;
+    request.audit_records = [records = std::move(records)](const AppendResult&) { return records; };
+    queue_.SubmitAsync(std::move(request),
+                       [done = std::move(done)](absl::StatusOr<AppendResult> result) {
+                         if (!result.ok()) {
+                           done(result.status());
+                         } else {
+                           done(result->first_audit_index);
+                         }
+                       });
+  }
+
   uint64_t AuditSize() const override { return audit_size_.load(std::memory_order_acquire); }
 
   absl::StatusOr<std::vector<std::string>> ReadAudit(uint64_t from_index,

@@ -186,6 +186,11 @@ class EventLog {
   // returns; returns the index of the first. INVALID_ARGUMENT if empty or a
   // record exceeds max_event_bytes.
   virtual absl::StatusOr<uint64_t> Audit(std::vector<std::string> records) = 0;
+  // The same without waiting: `done` gets the index of the first record (or
+  // why they were not stored) on the log's own thread once durable, with the
+  // same restrictions as AppendAsync's.
+  virtual void AuditAsync(std::vector<std::string> records,
+                          std::function<void(absl::StatusOr<uint64_t>)> done) = 0;
   // How many audit records are durable.
   virtual uint64_t AuditSize() const = 0;
   // Audit records from `from_index`, in order, at most `max_records`; each

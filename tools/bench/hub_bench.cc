@@ -9,6 +9,14 @@
 //   echo_stream_10       10 clients, server streaming of event-sized messages
 //   delivery_10          10 subscribers of different agencies catching up
 //                        with the whole log (redacted views, audited)
+//   delivery_latency     publish -> delivery to those 10 subscribers, live,
+//                        at 1,000 events/s
+//   echo_unary_1         one client's unary echo latency (the baseline for)
+//   timeline_200         GetCaseTimeline of a 200-event case, one client
+//   rebuild              ApplyProtocol: every principal's views rebuilt from
+//                        the whole log
+//   hubd_rss             hubd's resident memory with the subscribers attached
+//                        (and its peak over the run)
 //
 // Usage: hub_bench [--dir=bench-hub] [--scale=1] [--seconds=3] [--json=FILE]
 #include <fcntl.h>
@@ -23,6 +31,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -41,6 +51,8 @@
 
 #include "bench/echo.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
+#include "hub/v1/policy_service.grpc.pb.h"
+#include "hub/v1/timeline_service.grpc.pb.h"
 
 extern char** environ;
 
@@ -167,6 +179,18 @@ class Hubd {
     absl::MutexLock lock(&mu_);
     return logs_;
   }
+  // A memory figure of hubd from /proc ("VmRSS": resident now, "VmHWM": its
+  // peak), in MiB.
+  double MemoryMiB(const std::string& field) const {
+    std::ifstream status(absl::StrCat("/proc/", pid_, "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind(field + ":", 0) == 0) {
+        return std::strtod(line.c_str() + field.size() + 1, nullptr) / 1024.0;
+      }
+    }
+    return 0;
+  }
   ~Hubd() {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
@@ -221,6 +245,33 @@ hub::v1::PublishRequest PublishRequest(int thread, uint64_t i) {
   safety->set_current_address("Flat 1, 1 Example Street, Exampletown EX1 1AB");
   safety->set_disclosure_notes(std::string(200, 'n'));
   return request;
+}
+
+// An action tasked at a panel: every agency's view holds it (the example
+// protocol shares actions with all of them for panel work).
+hub::v1::PublishRequest ActionRequest(const std::string& case_id, const std::string& event_id) {
+  hub::v1::PublishRequest request;
+  request.set_case_id(case_id);
+  hub::v1::EventEnvelope* event = request.add_events();
+  event->set_event_id(event_id);
+  event->mutable_occurred_time()->set_seconds(1795000000);
+  event->set_purpose(hub::v1::PURPOSE_PANEL);
+  event->set_lawful_basis("UK GDPR Art 6(1)(e); Crime and Disorder Act 1998 s115");
+  auto* tasked = event->mutable_action_tasked();
+  tasked->set_action_id(event_id.substr(0, 18));
+  tasked->set_owner_agency("housing");
+  tasked->set_description("Review the tenancy and the perpetrator's access to the property");
+  tasked->mutable_due_on()->set_year(2027);
+  tasked->mutable_due_on()->set_month(1);
+  tasked->mutable_due_on()->set_day(15);
+  tasked->set_panel_id("P-BENCH");
+  return request;
+}
+
+// The p-th percentile (0..1) of sorted values.
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  return sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()))];
 }
 
 struct Row {
@@ -339,20 +390,25 @@ int main(int argc, char** argv) {
       "housing-agency", "idva-agency",      "drive-agency",
       "health-agency",  "dapp-coordinator", "police-agency",
       "idva-agency"};
-  uint64_t log_size = 0;
-  {
+  // The log's last position: that of a marker event published now (every
+  // publish before it has been acknowledged).
+  uint64_t markers = 0;
+  auto last_position = [&]() -> uint64_t {
+    auto stub = hub::v1::EventService::NewStub(Channel(address, certs, "dapp-coordinator", 99));
     grpc::ClientContext context;
-    auto stream = hub::v1::EventService::NewStub(Channel(address, certs, "police-agency", 99))
-                      ->Subscribe(&context, hub::v1::SubscribeRequest());
-    hub::v1::SubscribeResponse item;
-    while (stream->Read(&item)) {
-      if (item.has_caught_up()) {
-        log_size = item.caught_up().position();
-        break;
-      }
+    hub::v1::PublishResponse response;
+    const grpc::Status status =
+        stub->Publish(&context,
+                      ActionRequest("C-BENCH-MARKER",
+                                    absl::StrFormat("3a4e0000-0000-4000-8000-%012x", markers++)),
+                      &response);
+    if (!status.ok()) {
+      std::fprintf(stderr, "publishing a marker failed: %s\n", status.error_message().c_str());
+      std::exit(1);
     }
-    context.TryCancel();
-  }
+    return response.last_position();
+  };
+  const uint64_t log_size = last_position();
   auto stream_all = [&](auto open_and_count) {
     std::atomic<uint64_t> received{0};
     std::vector<std::thread> clients;
@@ -391,6 +447,175 @@ int main(int argc, char** argv) {
     return count;
   });
 
+  // Live delivery: the 10 subscribers attached at the end of the log, while
+  // 4 clients publish actions (every agency's view holds them) at 1,000
+  // events/s on a fixed schedule; latency from the start of each publish
+  // call to each subscriber's receipt of the event.
+  constexpr double kLiveRate = 1000;
+  constexpr int kLivePublishers = 4;
+  const uint64_t live_events = static_cast<uint64_t>(kLiveRate * seconds);
+  const uint64_t live_from = last_position();
+  const Clock::time_point live_epoch = Clock::now();
+  auto since_epoch_ms = [&] {
+    return std::chrono::duration<double, std::milli>(Clock::now() - live_epoch).count();
+  };
+  std::vector<std::atomic<double>> sent_at_ms(live_events);
+  absl::Mutex deliveries_mu;
+  std::vector<double> delivery_ms;
+  std::atomic<int> attached{0};
+  std::vector<std::unique_ptr<grpc::ClientContext>> live_contexts;
+  std::vector<std::thread> live_subscribers;
+  for (int c = 0; c < kSubscribers; ++c) {
+    live_contexts.push_back(std::make_unique<grpc::ClientContext>());
+    live_subscribers.emplace_back([&, c] {
+      auto stub = hub::v1::EventService::NewStub(Channel(address, certs, agencies[c], 400 + c));
+      hub::v1::SubscribeRequest request;
+      request.set_after_position(live_from);
+      auto reader = stub->Subscribe(live_contexts[c].get(), request);
+      hub::v1::SubscribeResponse item;
+      std::vector<double> local;
+      while (reader->Read(&item)) {
+        if (item.has_caught_up()) {
+          ++attached;
+          continue;
+        }
+        const std::string& id = item.event().event_id();
+        if (id.rfind("1a7e", 0) != 0 || id.size() != 36) continue;
+        const uint64_t i = std::strtoull(id.c_str() + 24, nullptr, 16);
+        if (i < live_events) local.push_back(since_epoch_ms() - sent_at_ms[i].load());
+      }
+      absl::MutexLock lock(&deliveries_mu);
+      delivery_ms.insert(delivery_ms.end(), local.begin(), local.end());
+    });
+  }
+  for (int i = 0; i < 100 && attached.load() < kSubscribers; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  {
+    std::vector<std::thread> publishers;
+    const Clock::time_point schedule = Clock::now();
+    for (int t = 0; t < kLivePublishers; ++t) {
+      publishers.emplace_back([&, t] {
+        auto stub =
+            hub::v1::EventService::NewStub(Channel(address, certs, "dapp-coordinator", 500 + t));
+        for (uint64_t i = t; i < live_events; i += kLivePublishers) {
+          std::this_thread::sleep_until(
+              schedule + std::chrono::duration_cast<Clock::duration>(
+                             std::chrono::duration<double>(static_cast<double>(i) / kLiveRate)));
+          const hub::v1::PublishRequest request =
+              ActionRequest(absl::StrCat("C-BENCH-LIVE-", i % 100),
+                            absl::StrFormat("1a7e0000-0000-4000-8000-%012x", i));
+          sent_at_ms[i] = since_epoch_ms();
+          grpc::ClientContext context;
+          hub::v1::PublishResponse response;
+          (void)stub->Publish(&context, request, &response);
+        }
+      });
+    }
+    for (std::thread& publisher : publishers) publisher.join();
+  }
+  // Let the last deliveries arrive, then measure memory with everyone attached.
+  for (size_t seen = 0;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    absl::MutexLock lock(&deliveries_mu);
+    if (delivery_ms.size() == seen) break;
+    seen = delivery_ms.size();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double rss_attached = hubd.MemoryMiB("VmRSS");
+  for (auto& context : live_contexts) context->TryCancel();
+  for (std::thread& subscriber : live_subscribers) subscriber.join();
+  std::sort(delivery_ms.begin(), delivery_ms.end());
+  const uint64_t expected_deliveries = live_events * kSubscribers;
+
+  // A case of 200 events (actions from the coordinator, safety updates from
+  // the IDVA) read whole by the coordinator, one call at a time, next to a
+  // single client's echo latency.
+  const std::string timeline_case = "C-BENCH-TIMELINE";
+  {
+    auto coordinator =
+        hub::v1::EventService::NewStub(Channel(address, certs, "dapp-coordinator", 600));
+    auto idva = hub::v1::EventService::NewStub(Channel(address, certs, "idva-agency", 601));
+    for (uint64_t i = 0; i < 200; ++i) {
+      grpc::ClientContext context;
+      hub::v1::PublishResponse response;
+      const std::string id = absl::StrFormat("7173e000-0000-4000-8000-%012x", i);
+      hub::v1::PublishRequest request;
+      if (i % 2 == 0) {
+        request = ActionRequest(timeline_case, id);
+      } else {
+        request = PublishRequest(0, i);
+        request.set_case_id(timeline_case);
+        request.mutable_events(0)->set_event_id(id);
+      }
+      const grpc::Status status =
+          (i % 2 == 0 ? coordinator : idva)->Publish(&context, request, &response);
+      if (!status.ok()) {
+        std::fprintf(stderr, "publishing the timeline case failed: %s\n",
+                     status.error_message().c_str());
+        return 1;
+      }
+    }
+  }
+  constexpr int kTimelineCalls = 300;
+  auto timeline_stub =
+      hub::v1::TimelineService::NewStub(Channel(address, certs, "dapp-coordinator", 602));
+  auto echo_stub = hub::bench::Echo::NewStub(Channel(echo_address, certs, "police-agency", 603));
+  std::vector<double> timeline_ms;
+  std::vector<double> echo_ms;
+  int timeline_entries = 0;
+  for (int i = 0; i < kTimelineCalls + 20; ++i) {
+    Clock::time_point start = Clock::now();
+    {
+      grpc::ClientContext context;
+      hub::bench::EchoMessage response;
+      (void)echo_stub->Unary(&context, echo_message, &response);
+    }
+    const double echo_took =
+        std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    start = Clock::now();
+    grpc::ClientContext context;
+    hub::v1::GetCaseTimelineRequest request;
+    request.set_case_id(timeline_case);
+    request.set_page_size(200);
+    hub::v1::GetCaseTimelineResponse response;
+    const grpc::Status status = timeline_stub->GetCaseTimeline(&context, request, &response);
+    const double took = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (!status.ok()) {
+      std::fprintf(stderr, "GetCaseTimeline failed: %s\n", status.error_message().c_str());
+      return 1;
+    }
+    timeline_entries = response.entries_size();
+    if (i < 20) continue;  // warming up: connections, caches
+    timeline_ms.push_back(took);
+    echo_ms.push_back(echo_took);
+  }
+  std::sort(timeline_ms.begin(), timeline_ms.end());
+  std::sort(echo_ms.begin(), echo_ms.end());
+
+  // A protocol change: the same protocol under a new version, so every
+  // principal's views are rebuilt from the whole log.
+  std::string protocol_text = ReadFile(protocol);
+  const std::string version_line = "version: \"";
+  const size_t version_at = protocol_text.find(version_line);
+  protocol_text.insert(protocol_text.find('"', version_at + version_line.size()), "-bench");
+  hub::v1::ApplyProtocolResponse applied;
+  {
+    auto policy = hub::v1::PolicyService::NewStub(Channel(address, certs, "operator-admin", 700));
+    grpc::ClientContext context;
+    hub::v1::ApplyProtocolRequest request;
+    request.set_protocol_text(protocol_text);
+    const grpc::Status status = policy->ApplyProtocol(&context, request, &applied);
+    if (!status.ok()) {
+      std::fprintf(stderr, "ApplyProtocol failed: %s\n", status.error_message().c_str());
+      return 1;
+    }
+  }
+  const double rebuild_rate = static_cast<double>(applied.rebuilt_through_position()) /
+                              std::max<double>(1, applied.rebuild_milliseconds()) * 1000.0;
+  const double rss_peak = hubd.MemoryMiB("VmHWM");
+  const double rss_end = hubd.MemoryMiB("VmRSS");
+
   const std::vector<Row> rows = {
       {"echo_unary_16 (baseline)", absl::StrFormat("%.0f calls/s", echo_rate), "", "1.00", ""},
       {"publish_16", absl::StrFormat("%.0f publishes/s", publish_rate), "echo_unary_16",
@@ -403,6 +628,31 @@ int main(int argc, char** argv) {
        "1.00", ""},
       {"delivery_10 (catch-up)", absl::StrFormat("%.0f events/s", delivery_rate), "echo_stream_10",
        absl::StrFormat("%.2f", delivery_rate / echo_stream_rate), ">= 0.50"},
+      {"delivery latency, live, 1,000 events/s",
+       absl::StrFormat("p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d of %d deliveries)",
+                       Percentile(delivery_ms, 0.5), Percentile(delivery_ms, 0.99),
+                       delivery_ms.empty() ? 0.0 : delivery_ms.back(), delivery_ms.size(),
+                       expected_deliveries),
+       "", "", "p99 <= 20 ms"},
+      {"echo_unary_1 latency (baseline)",
+       absl::StrFormat("p50 %.2f ms, p99 %.2f ms", Percentile(echo_ms, 0.5),
+                       Percentile(echo_ms, 0.99)),
+       "", "", ""},
+      {absl::StrFormat("timeline_200 (%d entries)", timeline_entries),
+       absl::StrFormat("p50 %.2f ms, p99 %.2f ms", Percentile(timeline_ms, 0.5),
+                       Percentile(timeline_ms, 0.99)),
+       "echo_unary_1 p99",
+       absl::StrFormat("%.1f", Percentile(timeline_ms, 0.99) / Percentile(echo_ms, 0.99)),
+       "p99 <= 10 ms"},
+      {"rebuild (protocol change)",
+       absl::StrFormat("%.0f events/s (%llu positions in %lld ms)", rebuild_rate,
+                       static_cast<unsigned long long>(applied.rebuilt_through_position()),
+                       static_cast<long long>(applied.rebuild_milliseconds())),
+       "", "", ">= 100k events/s"},
+      {"hubd resident memory",
+       absl::StrFormat("%.0f MiB with 10 subscribers; %.0f MiB after the rebuild; peak %.0f MiB",
+                       rss_attached, rss_end, rss_peak),
+       "", "", "<= 512 MiB"},
   };
   std::printf("\nlog of %llu positions; %d publishers, %d subscribers\n\n",
               static_cast<unsigned long long>(log_size), kPublishers, kSubscribers);
@@ -416,9 +666,18 @@ int main(int argc, char** argv) {
     json << absl::StrFormat(
         "{\"log_positions\":%d,\"echo_unary_16\":%.1f,\"publish_16\":%.1f,"
         "\"publish_ratio\":%.3f,\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,"
-        "\"echo_stream_10\":%.1f,\"delivery_10\":%.1f,\"delivery_ratio\":%.3f}\n",
+        "\"echo_stream_10\":%.1f,\"delivery_10\":%.1f,\"delivery_ratio\":%.3f,"
+        "\"delivery_latency_p50_ms\":%.3f,\"delivery_latency_p99_ms\":%.3f,"
+        "\"deliveries\":%d,\"expected_deliveries\":%d,\"echo_unary_1_p99_ms\":%.3f,"
+        "\"timeline_200_p50_ms\":%.3f,\"timeline_200_p99_ms\":%.3f,"
+        "\"rebuild_events_per_second\":%.1f,\"rebuild_ms\":%d,"
+        "\"rss_mib_with_subscribers\":%.1f,\"rss_mib_end\":%.1f,\"rss_mib_peak\":%.1f}\n",
         log_size, echo_rate, publish_rate, publish_rate / echo_rate, percentile(0.5),
-        percentile(0.99), echo_stream_rate, delivery_rate, delivery_rate / echo_stream_rate);
+        percentile(0.99), echo_stream_rate, delivery_rate, delivery_rate / echo_stream_rate,
+        Percentile(delivery_ms, 0.5), Percentile(delivery_ms, 0.99), delivery_ms.size(),
+        expected_deliveries, Percentile(echo_ms, 0.99), Percentile(timeline_ms, 0.5),
+        Percentile(timeline_ms, 0.99), rebuild_rate, applied.rebuild_milliseconds(), rss_attached,
+        rss_end, rss_peak);
   }
   echo_server->Shutdown();
   return 0;
