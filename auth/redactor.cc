@@ -36,9 +36,10 @@ void Strip(const ClassMask& allowed, Message* message) {
   }
 }
 
-void AddClassesPresent(const Message& message, ClassMask* present) {
-  if (IsValueType(*message.GetDescriptor())) return;
+void AddClassesPresent(const Message& message, ClassMask* present, bool* unknown_fields) {
   const google::protobuf::Reflection* reflection = message.GetReflection();
+  if (!reflection->GetUnknownFields(message).empty()) *unknown_fields = true;
+  if (IsValueType(*message.GetDescriptor())) return;
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
   for (const FieldDescriptor* field : fields) {
@@ -46,22 +47,25 @@ void AddClassesPresent(const Message& message, ClassMask* present) {
     if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
     if (field->is_repeated()) {
       for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
-        AddClassesPresent(reflection->GetRepeatedMessage(message, field, i), present);
+        AddClassesPresent(reflection->GetRepeatedMessage(message, field, i), present,
+                          unknown_fields);
       }
     } else {
-      AddClassesPresent(reflection->GetMessage(message, field), present);
+      AddClassesPresent(reflection->GetMessage(message, field), present, unknown_fields);
     }
   }
 }
 
 }  // namespace
 
-ClassMask ClassesPresent(const hub::v1::EventEnvelope& envelope) {
+ClassMask ClassesPresent(const hub::v1::EventEnvelope& envelope, bool* unknown_fields) {
   ClassMask present;
+  bool unknown = false;
   if (const Message* event = EventOf(envelope); event != nullptr) {
     present.set(EventClass(*event->GetDescriptor()));
   }
-  AddClassesPresent(envelope, &present);
+  AddClassesPresent(envelope, &present, &unknown);
+  if (unknown_fields != nullptr) *unknown_fields = unknown;
   return present;
 }
 

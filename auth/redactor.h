@@ -21,7 +21,9 @@ bool Redact(const ClassMask& allowed, hub::v1::EventEnvelope* envelope);
 // depends only on `allowed & ClassesPresent(envelope)`, and it removes nothing if that equals
 // ClassesPresent(envelope) and there are no unknown fields: principals allowed different classes
 // often get the same shape.
-ClassMask ClassesPresent(const hub::v1::EventEnvelope& envelope);
+// `unknown_fields`, if given, says whether any message in it carries fields
+// this build does not know (which have no class).
+ClassMask ClassesPresent(const hub::v1::EventEnvelope& envelope, bool* unknown_fields = nullptr);
 
 }  // namespace hub::auth
 

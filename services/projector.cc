@@ -21,14 +21,17 @@
 namespace hub::services {
 namespace {
 
-constexpr size_t kBatchEvents = 1024;
+constexpr size_t kBatchEvents = 4096;
 // How long a failing projection waits before trying again.
 constexpr absl::Duration kRetryInterval = absl::Seconds(1);
-constexpr size_t kBatchBytes = 8 << 20;
+constexpr size_t kBatchBytes = 16 << 20;
 // Batches smaller than this (the steady trickle of live publishes) are
 // shaped on the projecting thread alone: a second thread would cost more
 // than it saves.
 constexpr size_t kParallelShapingFrom = 64;
+// Case summaries kept parsed after they are written, so that the next batch
+// touching the case need not read and parse them again.
+constexpr size_t kRememberedCases = 4096;
 
 using AllowedByPurpose = std::vector<std::array<auth::ClassMask, hub::v1::Purpose_ARRAYSIZE>>;
 
@@ -60,10 +63,14 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
   if (event_message == nullptr) return shaped;
   const hub::v1::DataClass event_class = auth::EventClass(*event_message->GetDescriptor());
   if (event_class == hub::v1::DATA_CLASS_UNSPECIFIED) return shaped;
+  bool unknown_fields = false;
+  auth::ClassMask present = auth::ClassesPresent(*shaped.envelope, &unknown_fields);
   // A field this build no longer knows has no class: never shared (the
   // redactor drops them too, and the unshaped variant must not keep them).
-  shaped.envelope->DiscardUnknownFields();
-  const auth::ClassMask present = auth::ClassesPresent(*shaped.envelope);
+  if (unknown_fields) {
+    shaped.envelope->DiscardUnknownFields();
+    present = auth::ClassesPresent(*shaped.envelope);
+  }
   // `allowed & present` -> variant index.
   absl::flat_hash_map<unsigned long, uint8_t> variant_of;
   for (size_t p = 0; p < allowed_by_purpose.size(); ++p) {
@@ -136,7 +143,17 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   HUB_ASSIGN_OR_RETURN(Prepared prepared, Prepare(from, max_events, nullptr));
   HUB_RETURN_IF_ERROR(views_->Apply(generation_.generation, prepared.batch));
   Publish(prepared.batch.checkpoint);
+  RememberWritten(std::move(prepared.summaries));
   return prepared.covered;
+}
+
+void Projector::RememberWritten(SummariesByCase summaries) {
+  // Bounded by forgetting everything at once: simple, and a rebuild moves
+  // through the cases roughly in time order anyway.
+  if (written_summaries_.size() + summaries.size() > kRememberedCases) written_summaries_.clear();
+  for (auto& [case_id, by_principal] : summaries) {
+    written_summaries_[case_id] = std::move(by_principal);
+  }
 }
 
 void Projector::Publish(uint64_t checkpoint) {
@@ -177,16 +194,18 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(uint64_t from, size_t max
     }
     return absl::OkStatus();
   };
-  const size_t half = stored.size() >= kParallelShapingFrom ? stored.size() / 2 : 0;
-  absl::Status second_half;
+  // The helper takes the larger share: this thread also reads the log and
+  // folds the summaries.
+  const size_t split = stored.size() >= kParallelShapingFrom ? stored.size() * 2 / 5 : 0;
+  absl::Status second_part;
   std::thread helper;
-  if (half > 0) {
-    helper = std::thread([&] { second_half = shape_range(half, stored.size(), &arenas[1]); });
+  if (split > 0) {
+    helper = std::thread([&] { second_part = shape_range(split, stored.size(), &arenas[1]); });
   }
-  absl::Status first_half = shape_range(0, half > 0 ? half : stored.size(), &arenas[0]);
+  absl::Status first_part = shape_range(0, split > 0 ? split : stored.size(), &arenas[0]);
   if (helper.joinable()) helper.join();
-  HUB_RETURN_IF_ERROR(first_half);
-  HUB_RETURN_IF_ERROR(second_half);
+  HUB_RETURN_IF_ERROR(first_part);
+  HUB_RETURN_IF_ERROR(second_part);
 
   // Folded in log order, starting from the summaries of the batch being
   // written, which the store may not hold yet.
@@ -200,6 +219,12 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(uint64_t from, size_t max
     auto case_summaries = summaries.find(event.stored.case_id);
     if (case_summaries == summaries.end() && in_flight != nullptr) {
       if (auto found = in_flight->find(event.stored.case_id); found != in_flight->end()) {
+        case_summaries = summaries.emplace(*found).first;
+      }
+    }
+    if (case_summaries == summaries.end()) {
+      if (auto found = written_summaries_.find(event.stored.case_id);
+          found != written_summaries_.end()) {
         case_summaries = summaries.emplace(*found).first;
       }
     }
@@ -266,17 +291,24 @@ void Projector::Loop() {
       absl::Status written = in_flight->written.get();
       if (written.ok()) {
         Publish(in_flight->prepared.batch.checkpoint);
+        RememberWritten(std::move(in_flight->prepared.summaries));
       } else {
         // What was prepared on top of it is discarded with it.
         status = written;
         prepared.reset();
+        written_summaries_.clear();
       }
       in_flight.reset();
     }
     if (status.ok() && prepared.has_value()) {
       if (prepared->covered < kParallelShapingFrom) {
         status = views_->Apply(generation_.generation, prepared->batch);
-        if (status.ok()) Publish(prepared->batch.checkpoint);
+        if (status.ok()) {
+          Publish(prepared->batch.checkpoint);
+          RememberWritten(std::move(prepared->summaries));
+        } else {
+          written_summaries_.clear();
+        }
       } else {
         in_flight.emplace();
         in_flight->prepared = std::move(*prepared);

@@ -67,6 +67,8 @@ class Projector {
                                    const SummariesByCase* in_flight);
   // Makes a written batch visible to readers.
   void Publish(uint64_t checkpoint);
+  // Keeps the summaries of a written batch for the batches after it.
+  void RememberWritten(SummariesByCase summaries);
   void Loop();
 
   storage::EventLog* const log_;
@@ -80,6 +82,8 @@ class Projector {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status health_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
+  // Summaries as last written (only the projecting thread uses them).
+  SummariesByCase written_summaries_;
 };
 
 }  // namespace hub::services

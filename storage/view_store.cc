@@ -312,6 +312,7 @@ class RocksViewStore final : public ViewStore {
     // Per principal, the positions it sees in this batch: one index entry
     // per principal and batch, keyed by the first of them.
     std::map<uint16_t, std::string> positions_by_principal;
+    std::map<std::string, std::string> case_entries;
     for (const ProjectionBatch::Shaped& event : projection.events) {
       if (event.variants.size() >= kNotVisible) {
         return absl::InvalidArgumentError("an event may have at most 254 shapes");
@@ -334,8 +335,12 @@ class RocksViewStore final : public ViewStore {
       std::string case_value;
       PutBigEndian(event.position, 8, &case_value);
       case_value.append(visibility);
-      HUB_RETURN_IF_ERROR(
-          FromRocksStatus(batch.Put(family(kCases), case_key, case_value), "batch"));
+      case_entries.emplace(std::move(case_key), std::move(case_value));
+    }
+    // In key order: RocksDB's memtable inserts ascending keys of a batch
+    // next to each other instead of searching from the top each time.
+    for (const auto& [key, value] : case_entries) {
+      HUB_RETURN_IF_ERROR(FromRocksStatus(batch.Put(family(kCases), key, value), "batch"));
     }
     for (const auto& [principal, positions] : positions_by_principal) {
       std::string key = PrincipalKey(generation, principal);

@@ -349,12 +349,17 @@ TEST(RedactorTest, AnIdvaSafetyUpdateReachesDriveWithoutWhereaboutsOrNotes) {
   safety->set_in_refuge(true);
   safety->set_disclosure_notes("she said...");
   safety->GetReflection()->MutableUnknownFields(safety)->AddVarint(99, 1);
+  bool unknown_fields = false;
+  ClassesPresent(envelope, &unknown_fields);
+  EXPECT_TRUE(unknown_fields) << "the projector relies on this to never pass them on unshaped";
   ClassMask drive;
   for (DataClass c :
        {hub::v1::CASE_ADMINISTRATION, hub::v1::VICTIM_IDENTITY, hub::v1::VICTIM_RISK_SUMMARY}) {
     drive[c] = true;
   }
   ASSERT_TRUE(Redact(drive, &envelope));
+  ClassesPresent(envelope, &unknown_fields);
+  EXPECT_FALSE(unknown_fields);
   EXPECT_EQ(envelope.case_id(), "C-1");
   EXPECT_EQ(envelope.victim_safety_information().risk_change(), hub::v1::SIGNIFICANTLY_REDUCED);
   EXPECT_EQ(envelope.victim_safety_information().victim_subject_id(), "V-1");

@@ -18,6 +18,7 @@
 
 #include "auth/sharing_policy.h"
 #include "auth/sharing_protocol.h"
+#include "services/case_summary.h"
 #include "services/config.h"
 #include "services/envelope.h"
 #include "services/views.h"
@@ -110,6 +111,20 @@ class ProjectorTest : public ::testing::Test {
     EXPECT_EQ(summaries->size(), cases.size());
     for (const auto& [case_id, summary] : *summaries) {
       seen.push_back(absl::StrCat("summary ", case_id, " ", summary));
+      // Independently: the summary is the fold of the case as this
+      // principal sees it.
+      hub::v1::CaseSummary folded;
+      auto case_events = views_->ReadCase(generation, principal, case_id, 1, 1000000);
+      EXPECT_TRUE(case_events.ok());
+      for (const storage::ViewEvent& event : *case_events) {
+        auto envelope = EnvelopeOf(event);
+        EXPECT_TRUE(envelope.ok());
+        if (!envelope.ok()) continue;
+        ApplyToSummary(*envelope, &folded);
+      }
+      hub::v1::CaseSummary stored;
+      EXPECT_TRUE(stored.ParseFromString(summary));
+      EXPECT_EQ(stored.SerializeAsString(), folded.SerializeAsString()) << case_id;
     }
     return seen;
   }
