@@ -21,6 +21,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
+#include "rocksdb/write_buffer_manager.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
@@ -1136,11 +1137,16 @@ absl::StatusOr<uint64_t> RocksEventLog::VerifyAudit() const {
   return size;
 }
 
+constexpr size_t kMemtableBudgetBytes = 64 << 20;
+constexpr size_t kBlockCacheBytes = 64 << 20;
+
 rocksdb::ColumnFamilyOptions IndexFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   // Idempotency and version checks are point lookups on every append.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::ColumnFamilyOptions options;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
@@ -1190,9 +1196,16 @@ absl::StatusOr<std::unique_ptr<EventLog>> internal::OpenEventLogWithEnv(
   db_options.max_background_jobs = 2;
   db_options.recycle_log_file_num = 4;
 
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(64 << 20);
+  // Memory is bounded whatever the size of the log: every memtable of the
+  // six families counts against one budget (the largest is flushed when it
+  // is reached), and index and filter blocks live in the block cache
+  // instead of staying resident for every table file.
+  db_options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes);
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kBlockCacheBytes);
   rocksdb::BlockBasedTableOptions log_table;
   log_table.block_cache = cache;
+  log_table.cache_index_and_filter_blocks = true;
   rocksdb::ColumnFamilyOptions log_options;
   log_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(log_table));
 

@@ -11,6 +11,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/table.h"
+#include "rocksdb/write_buffer_manager.h"
 #include "rocksdb/write_batch.h"
 
 #include "proto/status_macros.h"
@@ -524,8 +525,12 @@ absl::StatusOr<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& di
   options.info_log_level = rocksdb::WARN_LEVEL;
   options.keep_log_file_num = 3;
   options.max_background_jobs = 2;
+  // Bounded memory whatever the size of the views (see the event log).
+  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(64 << 20);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::ColumnFamilyOptions family_options;
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
