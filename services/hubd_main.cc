@@ -33,10 +33,12 @@ int main(int argc, char** argv) {
 
   // glibc gives each busy thread its own heap (up to 8 per core) and keeps
   // what each has freed; with gRPC's, RocksDB's and the projector's threads
-  // a rebuild left hundreds of MiB resident that no thread used. Two heaps
-  // keep resident memory near what is in use (measured by tools/bench/
-  // hub_bench). An operator's MALLOC_ARENA_MAX still wins.
-  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+  // a rebuild of 100k events left hundreds of MiB resident that no thread
+  // used. Four heaps, one per thread of a rebuild, keep resident memory
+  // near what is in use without making those threads queue for one
+  // (tools/bench/hub_bench measures both). An operator's MALLOC_ARENA_MAX
+  // still wins.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 4);
 
   // Block the shutdown signals before any thread starts, so that only the
   // sigwait below receives them.

@@ -1,7 +1,9 @@
 #include "services/projector.h"
 
 #include <array>
+#include <functional>
 #include <future>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -140,7 +142,8 @@ uint64_t Projector::WaitForCheckpointAfter(uint64_t after,
 absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   const uint64_t from = checkpoint() + 1;
   if (from > log_->LastPosition()) return 0;
-  HUB_ASSIGN_OR_RETURN(Prepared prepared, Prepare(from, max_events, nullptr));
+  HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> stored, ReadBatch(from, max_events));
+  HUB_ASSIGN_OR_RETURN(Prepared prepared, Prepare(std::move(stored), nullptr));
   HUB_RETURN_IF_ERROR(views_->Apply(generation_.generation, prepared.batch));
   Publish(prepared.batch.checkpoint);
   RememberWritten(std::move(prepared.summaries));
@@ -152,7 +155,7 @@ void Projector::RememberWritten(SummariesByCase summaries) {
   // through the cases roughly in time order anyway.
   if (written_summaries_.size() + summaries.size() > kRememberedCases) written_summaries_.clear();
   for (auto& [case_id, by_principal] : summaries) {
-    written_summaries_[case_id] = std::move(by_principal);
+    if (!by_principal.empty()) written_summaries_[case_id] = std::move(by_principal);
   }
 }
 
@@ -166,11 +169,46 @@ void Projector::Publish(uint64_t checkpoint) {
   }
 }
 
-absl::StatusOr<Projector::Prepared> Projector::Prepare(uint64_t from, size_t max_events,
-                                                       const SummariesByCase* in_flight) {
+absl::StatusOr<std::vector<std::optional<hub::v1::CaseSummary>>*> Projector::SummariesFor(
+    const std::string& case_id, SummariesByCase* in_flight, SummariesByCase* batch) {
+  if (auto found = batch->find(case_id); found != batch->end()) return &found->second;
+  // The batch being written, which the store may not hold yet; then what
+  // was last written; then the store. Taken, not copied (copying every
+  // summary of every case a batch touches was a large part of a rebuild):
+  // what is left empty is never remembered, and this batch remembers it
+  // once written.
+  if (in_flight != nullptr) {
+    if (auto found = in_flight->find(case_id);
+        found != in_flight->end() && !found->second.empty()) {
+      return &batch->emplace(case_id, std::move(found->second)).first->second;
+    }
+  }
+  if (auto found = written_summaries_.find(case_id);
+      found != written_summaries_.end() && !found->second.empty()) {
+    return &batch->emplace(case_id, std::move(found->second)).first->second;
+  }
+  HUB_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> bytes,
+                       views_->CaseSummaries(generation_.generation, case_id));
+  std::vector<std::optional<hub::v1::CaseSummary>> loaded(generation_.principals.size());
+  for (size_t p = 0; p < bytes.size() && p < loaded.size(); ++p) {
+    if (!bytes[p].has_value()) continue;
+    if (!loaded[p].emplace().ParseFromString(*bytes[p])) {
+      return absl::DataLossError(absl::StrCat("a case summary of ", case_id, " does not parse"));
+    }
+  }
+  return &batch->emplace(case_id, std::move(loaded)).first->second;
+}
+
+absl::StatusOr<std::vector<storage::StoredEvent>> Projector::ReadBatch(uint64_t from,
+                                                                       size_t max_events) const {
   HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> stored,
                        log_->ReadFrom(from, std::min(max_events, kBatchEvents), kBatchBytes));
   if (stored.empty()) return absl::InternalError("the log has no events where it should");
+  return stored;
+}
+
+absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::StoredEvent> stored,
+                                                       SummariesByCase* in_flight) {
   const std::vector<std::string>& principals = generation_.principals;
   // What each principal may see, per purpose: decided once per batch, not
   // once per event.
@@ -182,81 +220,62 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(uint64_t from, size_t max
     }
   }
 
-  // Shaping is independent per event, and most of the work of a rebuild:
-  // a large batch is shaped on two threads.
+  // Events of different cases are independent: a large batch is split by
+  // case into two parts, each shaped and folded into its cases' summaries
+  // (in log order) on its own thread, with its own arena.
   std::vector<ShapedEvent> shaped(stored.size());
-  // One arena per thread, so neither waits on the other to allocate.
-  std::array<google::protobuf::Arena, 2> arenas;
-  const auto shape_range = [&](size_t begin, size_t end,
-                               google::protobuf::Arena* arena) -> absl::Status {
-    for (size_t i = begin; i < end; ++i) {
-      HUB_ASSIGN_OR_RETURN(shaped[i], ShapeEvent(stored[i], allowed_by_purpose, arena));
+  const bool parallel = stored.size() >= kParallelShapingFrom;
+  struct Part {
+    google::protobuf::Arena arena;
+    SummariesByCase summaries;
+    std::vector<storage::ProjectionBatch::CaseSummaries> serialized;
+    absl::Status status;
+  };
+  std::array<Part, 2> parts;
+  const auto run_part = [&](size_t index) -> absl::Status {
+    Part& part = parts[index];
+    const std::hash<std::string> hash;
+    for (size_t i = 0; i < stored.size(); ++i) {
+      if (parallel && hash(stored[i].case_id) % parts.size() != index) continue;
+      HUB_ASSIGN_OR_RETURN(shaped[i], ShapeEvent(stored[i], allowed_by_purpose, &part.arena));
+      const ShapedEvent& event = shaped[i];
+      if (event.stored.visible_to.empty()) continue;
+      HUB_ASSIGN_OR_RETURN(std::vector<std::optional<hub::v1::CaseSummary>> * case_summaries,
+                           SummariesFor(event.stored.case_id, in_flight, &part.summaries));
+      for (const auto& [principal, variant] : event.stored.visible_to) {
+        std::optional<hub::v1::CaseSummary>& summary = (*case_summaries)[principal];
+        if (!summary.has_value()) summary.emplace();
+        ApplyToSummary(*event.parsed[variant], &*summary);
+      }
+    }
+    for (auto& [case_id, by_principal] : part.summaries) {
+      storage::ProjectionBatch::CaseSummaries& serialized = part.serialized.emplace_back();
+      serialized.case_id = case_id;
+      serialized.by_principal.reserve(by_principal.size());
+      for (const std::optional<hub::v1::CaseSummary>& summary : by_principal) {
+        serialized.by_principal.push_back(
+            summary.has_value() ? std::optional<std::string>(summary->SerializeAsString())
+                                : std::nullopt);
+      }
     }
     return absl::OkStatus();
   };
-  // The helper takes the larger share: this thread also reads the log and
-  // folds the summaries.
-  const size_t split = stored.size() >= kParallelShapingFrom ? stored.size() * 2 / 5 : 0;
-  absl::Status second_part;
   std::thread helper;
-  if (split > 0) {
-    helper = std::thread([&] { second_part = shape_range(split, stored.size(), &arenas[1]); });
-  }
-  absl::Status first_part = shape_range(0, split > 0 ? split : stored.size(), &arenas[0]);
+  if (parallel) helper = std::thread([&] { parts[1].status = run_part(1); });
+  parts[0].status = run_part(0);
   if (helper.joinable()) helper.join();
-  HUB_RETURN_IF_ERROR(first_part);
-  HUB_RETURN_IF_ERROR(second_part);
+  for (const Part& part : parts) HUB_RETURN_IF_ERROR(part.status);
 
-  // Folded in log order, starting from the summaries of the batch being
-  // written, which the store may not hold yet.
   Prepared prepared;
   prepared.covered = stored.size();
-  SummariesByCase& summaries = prepared.summaries;
   storage::ProjectionBatch& batch = prepared.batch;
   batch.checkpoint = stored.back().position;
   for (ShapedEvent& event : shaped) {
-    if (event.stored.visible_to.empty()) continue;
-    auto case_summaries = summaries.find(event.stored.case_id);
-    if (case_summaries == summaries.end() && in_flight != nullptr) {
-      if (auto found = in_flight->find(event.stored.case_id); found != in_flight->end()) {
-        case_summaries = summaries.emplace(*found).first;
-      }
-    }
-    if (case_summaries == summaries.end()) {
-      if (auto found = written_summaries_.find(event.stored.case_id);
-          found != written_summaries_.end()) {
-        case_summaries = summaries.emplace(*found).first;
-      }
-    }
-    if (case_summaries == summaries.end()) {
-      HUB_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> bytes,
-                           views_->CaseSummaries(generation_.generation, event.stored.case_id));
-      std::vector<std::optional<hub::v1::CaseSummary>> loaded(principals.size());
-      for (size_t p = 0; p < bytes.size() && p < loaded.size(); ++p) {
-        if (!bytes[p].has_value()) continue;
-        if (!loaded[p].emplace().ParseFromString(*bytes[p])) {
-          return absl::DataLossError(
-              absl::StrCat("a case summary of ", event.stored.case_id, " does not parse"));
-        }
-      }
-      case_summaries = summaries.emplace(event.stored.case_id, std::move(loaded)).first;
-    }
-    for (const auto& [principal, variant] : event.stored.visible_to) {
-      std::optional<hub::v1::CaseSummary>& summary = case_summaries->second[principal];
-      if (!summary.has_value()) summary.emplace();
-      ApplyToSummary(*event.parsed[variant], &*summary);
-    }
-    batch.events.push_back(std::move(event.stored));
+    if (!event.stored.visible_to.empty()) batch.events.push_back(std::move(event.stored));
   }
-  for (auto& [case_id, by_principal] : summaries) {
-    storage::ProjectionBatch::CaseSummaries& stored_summaries = batch.summaries.emplace_back();
-    stored_summaries.case_id = case_id;
-    stored_summaries.by_principal.reserve(by_principal.size());
-    for (const std::optional<hub::v1::CaseSummary>& summary : by_principal) {
-      stored_summaries.by_principal.push_back(
-          summary.has_value() ? std::optional<std::string>(summary->SerializeAsString())
-                              : std::nullopt);
-    }
+  for (Part& part : parts) {
+    prepared.summaries.merge(part.summaries);
+    std::move(part.serialized.begin(), part.serialized.end(), std::back_inserter(batch.summaries));
   }
   return prepared;
 }
@@ -269,6 +288,12 @@ void Projector::Loop() {
     std::future<absl::Status> written;
   };
   std::optional<InFlight> in_flight;
+  // ... and the batch after N+1 is read from the log meanwhile.
+  struct ReadAhead {
+    uint64_t from = 0;
+    std::future<absl::StatusOr<std::vector<storage::StoredEvent>>> events;
+  };
+  std::optional<ReadAhead> read_ahead;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
@@ -279,8 +304,21 @@ void Projector::Loop() {
     absl::Status status;
     std::optional<Prepared> prepared;
     if (next <= log_->LastPosition()) {
-      absl::StatusOr<Prepared> attempt = Prepare(
-          next, kBatchEvents, in_flight.has_value() ? &in_flight->prepared.summaries : nullptr);
+      absl::StatusOr<std::vector<storage::StoredEvent>> stored =
+          read_ahead.has_value() && read_ahead->from == next ? read_ahead->events.get()
+                                                             : ReadBatch(next, kBatchEvents);
+      read_ahead.reset();
+      if (stored.ok() && stored->size() >= kParallelShapingFrom &&
+          stored->back().position < log_->LastPosition()) {
+        const uint64_t after = stored->back().position + 1;
+        read_ahead = ReadAhead{after, std::async(std::launch::async, [this, after] {
+                                 return ReadBatch(after, kBatchEvents);
+                               })};
+      }
+      absl::StatusOr<Prepared> attempt =
+          stored.ok() ? Prepare(*std::move(stored),
+                                in_flight.has_value() ? &in_flight->prepared.summaries : nullptr)
+                      : absl::StatusOr<Prepared>(stored.status());
       if (attempt.ok()) {
         prepared = std::move(attempt).value();
       } else {

@@ -61,10 +61,18 @@ class Projector {
     SummariesByCase summaries;
     uint64_t covered = 0;
   };
-  // Shapes log events [from ..] (up to max_events); `in_flight`: the
-  // summaries of a batch being written, which the store may not hold yet.
-  absl::StatusOr<Prepared> Prepare(uint64_t from, size_t max_events,
-                                   const SummariesByCase* in_flight);
+  // Log events [from ..], at most max_events (and a batch's bytes).
+  absl::StatusOr<std::vector<storage::StoredEvent>> ReadBatch(uint64_t from,
+                                                              size_t max_events) const;
+  // Shapes a run of log events; `in_flight`: the summaries of a batch being
+  // written, which the store may not hold yet.
+  absl::StatusOr<Prepared> Prepare(std::vector<storage::StoredEvent> stored,
+                                   SummariesByCase* in_flight);
+  // The summaries of a case for a batch being prepared, taken from
+  // `in_flight` or those last written, or loaded, into `batch`. Two threads
+  // may call it at once for different cases.
+  absl::StatusOr<std::vector<std::optional<hub::v1::CaseSummary>>*> SummariesFor(
+      const std::string& case_id, SummariesByCase* in_flight, SummariesByCase* batch);
   // Makes a written batch visible to readers.
   void Publish(uint64_t checkpoint);
   // Keeps the summaries of a written batch for the batches after it.

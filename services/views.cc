@@ -1,5 +1,7 @@
 #include "services/views.h"
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -181,12 +183,29 @@ uint64_t Views::WaitProjected(uint64_t position, std::chrono::milliseconds timeo
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     std::shared_ptr<Projector> projector = active();
-    if (projector == nullptr) return 0;
-    const uint64_t projected = projector->checkpoint();
-    if (projected >= position) return projected;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !projector->health().ok()) return projected;
+    if (projector == nullptr) {
+      // Before the first views are built: wait for them rather than return
+      // at once (a caller waiting in a loop would spin on a core while the
+      // views are being built).
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](const std::shared_ptr<Projector>* active) { return *active != nullptr; },
+              &active_),
+          absl::FromChrono(std::max(left, std::chrono::milliseconds(0))));
+      if (active_ == nullptr) return 0;
+      continue;
+    }
+    const uint64_t projected = projector->checkpoint();
+    if (projected >= position || left.count() <= 0) return projected;
+    if (!projector->health().ok()) {
+      // Projecting is failing; it retries on its own. Waiting here keeps a
+      // caller's loop from spinning meanwhile.
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(200)));
+      return projector->checkpoint();
+    }
     projector->WaitForCheckpointAfter(projected, std::min(left, std::chrono::milliseconds(200)));
   }
 }

@@ -1145,8 +1145,6 @@ rocksdb::ColumnFamilyOptions IndexFamilyOptions(const std::shared_ptr<rocksdb::C
   table.block_cache = cache;
   // Idempotency and version checks are point lookups on every append.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::ColumnFamilyOptions options;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
@@ -1196,16 +1194,14 @@ absl::StatusOr<std::unique_ptr<EventLog>> internal::OpenEventLogWithEnv(
   db_options.max_background_jobs = 2;
   db_options.recycle_log_file_num = 4;
 
-  // Memory is bounded whatever the size of the log: every memtable of the
-  // six families counts against one budget (the largest is flushed when it
-  // is reached), and index and filter blocks live in the block cache
-  // instead of staying resident for every table file.
+  // Memtables are bounded whatever the size of the log: every memtable of
+  // the six families counts against one budget (the largest is flushed when
+  // it is reached).
   db_options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes);
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kBlockCacheBytes);
   rocksdb::BlockBasedTableOptions log_table;
   log_table.block_cache = cache;
-  log_table.cache_index_and_filter_blocks = true;
   rocksdb::ColumnFamilyOptions log_options;
   log_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(log_table));
 

@@ -11,8 +11,8 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/table.h"
-#include "rocksdb/write_buffer_manager.h"
 #include "rocksdb/write_batch.h"
+#include "rocksdb/write_buffer_manager.h"
 
 #include "proto/status_macros.h"
 #include "storage/internal/rocksdb_status.h"
@@ -309,7 +309,20 @@ class RocksViewStore final : public ViewStore {
                                                         " is projected up to ", checkpoint,
                                                         "; a batch must continue after it"));
     }
-    rocksdb::WriteBatch batch;
+    // Reserved at once: a rebuild's batches are megabytes, and growing the
+    // buffer by doubling copied each of them several times.
+    size_t reserve = 64;
+    for (const ProjectionBatch::Shaped& event : projection.events) {
+      reserve += 2 * event.case_id.size() + 80 + 16 * event.visible_to.size();
+      for (const std::string& variant : event.variants) reserve += variant.size() + 4;
+    }
+    for (const ProjectionBatch::CaseSummaries& summaries : projection.summaries) {
+      reserve += summaries.case_id.size() + 16;
+      for (const auto& summary : summaries.by_principal) {
+        reserve += 4 + (summary.has_value() ? summary->size() : 0);
+      }
+    }
+    rocksdb::WriteBatch batch(reserve);
     // Per principal, the positions it sees in this batch: one index entry
     // per principal and batch, keyed by the first of them.
     std::map<uint16_t, std::string> positions_by_principal;
@@ -525,12 +538,10 @@ absl::StatusOr<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& di
   options.info_log_level = rocksdb::WARN_LEVEL;
   options.keep_log_file_num = 3;
   options.max_background_jobs = 2;
-  // Bounded memory whatever the size of the views (see the event log).
+  // Memtables bounded whatever the size of the views (see the event log).
   options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(64 << 20);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::ColumnFamilyOptions family_options;
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
