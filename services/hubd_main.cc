@@ -13,6 +13,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 
 #include "services/config.h"
 #include "services/hub_server.h"
@@ -39,6 +40,9 @@ int main(int argc, char** argv) {
   // (tools/bench/hub_bench measures both). An operator's MALLOC_ARENA_MAX
   // still wins.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 4);
+  // Abseil's lock-order graph is a debugging aid (the tests keep it); in the
+  // server it costs a graph lookup on every lock of every mutex.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Block the shutdown signals before any thread starts, so that only the
   // sigwait below receives them.

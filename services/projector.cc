@@ -359,7 +359,8 @@ void Projector::Loop() {
     }
     if (status.ok()) {
       if (!in_flight.has_value() && checkpoint() >= log_->LastPosition()) {
-        log_->WaitForPositionAfter(checkpoint(), std::chrono::milliseconds(200));
+        // Short, so that Stop() (a protocol switch) is not kept waiting.
+        log_->WaitForPositionAfter(checkpoint(), std::chrono::milliseconds(50));
       }
       continue;
     }

@@ -31,6 +31,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <sstream>
@@ -179,6 +180,27 @@ class Hubd {
     absl::MutexLock lock(&mu_);
     return logs_;
   }
+  // CPU seconds hubd has used (user + system).
+  double CpuSeconds() const {
+    std::ifstream stat(absl::StrCat("/proc/", pid_, "/stat"));
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the command name, which ends with the last ')'.
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::vector<std::string> values((std::istream_iterator<std::string>(fields)),
+                                    std::istream_iterator<std::string>());
+    if (values.size() < 13) return 0;
+    return (std::strtod(values[11].c_str(), nullptr) + std::strtod(values[12].c_str(), nullptr)) /
+           static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  // Waits (up to two minutes) until hubd uses under a tenth of a core, so
+  // that figures are not taken while RocksDB still compacts what was loaded.
+  void WaitUntilIdle() const {
+    for (int i = 0; i < 60; ++i) {
+      const double before = CpuSeconds();
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      if (CpuSeconds() - before < 0.2) return;
+    }
+  }
   // A memory figure of hubd from /proc ("VmRSS": resident now, "VmHWM": its
   // peak), in MiB.
   double MemoryMiB(const std::string& field) const {
@@ -317,6 +339,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hubctl demo failed; hubd logged:\n%s\n", hubd.Logs().c_str());
     return 1;
   }
+
+  hubd.WaitUntilIdle();
 
   // The echo baseline: same server certificate, client certificates required.
   EchoService echo;
@@ -593,6 +617,7 @@ int main(int argc, char** argv) {
   std::sort(timeline_ms.begin(), timeline_ms.end());
   std::sort(echo_ms.begin(), echo_ms.end());
 
+  hubd.WaitUntilIdle();
   // A protocol change: the same protocol under a new version, so every
   // principal's views are rebuilt from the whole log.
   std::string protocol_text = ReadFile(protocol);
