@@ -26,6 +26,8 @@
 
 #include "storage/event_log.h"
 
+#include "tools/bench/run_for.h"
+
 ABSL_FLAG(std::string, dir, "bench-data", "Scratch folder on the disk to measure (emptied).");
 ABSL_FLAG(double, seconds, 2.0, "Duration of each measurement.");
 ABSL_FLAG(int, rounds, 3, "Measurements of each figure; the median is reported.");
@@ -44,31 +46,6 @@ struct Figure {
   double per_second = 0;
 };
 
-// Runs `work(thread, i)` from `threads` threads until the duration passes and
-// returns completed operations per second.
-template <typename Work>
-double RunFor(int threads, double seconds, Work work) {
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> done{0};
-  std::vector<std::thread> pool;
-  const Clock::time_point start = Clock::now();
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      uint64_t local = 0;
-      for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-        work(t, i);
-        ++local;
-      }
-      done += local;
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (std::thread& thread : pool) thread.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  return static_cast<double>(done.load()) / elapsed;
-}
-
 double RawPuts(const std::string& path, int writers, double seconds) {
   std::filesystem::remove_all(path);
   rocksdb::Options options;
@@ -81,7 +58,7 @@ double RawPuts(const std::string& path, int writers, double seconds) {
   std::unique_ptr<rocksdb::DB> db(raw);
   rocksdb::WriteOptions write;
   write.sync = true;
-  const double rate = RunFor(writers, seconds, [&](int t, uint64_t i) {
+  const double rate = hub::bench::RunFor(writers, seconds, [&](int t, uint64_t i) {
     if (!db->Put(write, absl::StrCat(t, "-", i), kPayload).ok()) std::abort();
   });
   db->Close().PermitUncheckedError();
@@ -95,7 +72,7 @@ double LogAppends(const std::string& path, int appenders, double seconds, bool a
     std::fprintf(stderr, "%s\n", log.status().ToString().c_str());
     std::exit(1);
   }
-  const double rate = RunFor(appenders, seconds, [&](int t, uint64_t i) {
+  const double rate = hub::bench::RunFor(appenders, seconds, [&](int t, uint64_t i) {
     hub::storage::AppendRequest request;
     request.case_id = absl::StrCat("C-", (t * 7 + i) % 175);
     request.events.push_back({absl::StrCat("bench-", t, "-", i), kPayload});

@@ -54,6 +54,7 @@
 #include "hub/v1/event_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
 #include "hub/v1/timeline_service.grpc.pb.h"
+#include "tools/bench/run_for.h"
 
 extern char** environ;
 
@@ -228,30 +229,6 @@ class Hubd {
   std::string logs_;
 };
 
-// Runs `work(thread)` (one call) from `threads` threads for `seconds`;
-// returns calls per second.
-template <typename Work>
-double RunFor(int threads, double seconds, Work work) {
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> done{0};
-  std::vector<std::thread> pool;
-  const Clock::time_point start = Clock::now();
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      uint64_t local = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
-        if (work(t)) ++local;
-      }
-      done += local;
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (std::thread& thread : pool) thread.join();
-  return static_cast<double>(done.load()) /
-         std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 hub::v1::PublishRequest PublishRequest(int thread, uint64_t i) {
   hub::v1::PublishRequest request;
   request.set_case_id(absl::StrCat("C-BENCH-", thread, "-", i % 50));
@@ -369,12 +346,12 @@ int main(int argc, char** argv) {
   echo_message.set_payload(std::string(publish_size.size(), 'e'));
 
   std::vector<uint64_t> sequence(kPublishers, 0);
-  const double echo_rate = RunFor(kPublishers, seconds, [&](int t) {
+  const double echo_rate = hub::bench::RunFor(kPublishers, seconds, [&](int t, uint64_t) {
     grpc::ClientContext context;
     hub::bench::EchoMessage response;
     return echo_stubs[t]->Unary(&context, echo_message, &response).ok();
   });
-  const double publish_rate = RunFor(kPublishers, seconds, [&](int t) {
+  const double publish_rate = hub::bench::RunFor(kPublishers, seconds, [&](int t, uint64_t) {
     grpc::ClientContext context;
     hub::v1::PublishResponse response;
     return publish_stubs[t]->Publish(&context, PublishRequest(t, sequence[t]++), &response).ok();
@@ -386,7 +363,7 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(static_cast<double>(kPublishers) / std::max(target, 1.0));
   absl::Mutex latencies_mu;
   std::vector<double> latencies;
-  RunFor(kPublishers, seconds, [&](int t) {
+  hub::bench::RunFor(kPublishers, seconds, [&](int t, uint64_t) {
     const Clock::time_point start = Clock::now();
     grpc::ClientContext context;
     hub::v1::PublishResponse response;
