@@ -1,6 +1,7 @@
 // The audit log kept with the event log: atomic with appends, hash-chained,
 // a Merkle tree whose roots and proofs agree with the records, and damage in
 // the RocksDB files found and named.
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -71,6 +72,26 @@ TEST_F(AuditLogTest, RecordsAreDenseDurableAndReadBack) {
   EXPECT_THAT(log_->Audit({std::string(70000, 'x')}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("audit record")));
   EXPECT_EQ(log_->AuditSize(), 4u);
+}
+
+// Deliveries are audited without waiting: the answer comes once the record
+// is durable, and nothing to record is refused without writing anything.
+TEST_F(AuditLogTest, AnAsynchronousAuditAnswersOnceDurable) {
+  ASSERT_THAT(log_->Audit({"first"}), IsOkAndHolds(0u));
+  std::promise<absl::StatusOr<uint64_t>> stored;
+  log_->AuditAsync({"second", "third"},
+                   [&](absl::StatusOr<uint64_t> index) { stored.set_value(index); });
+  EXPECT_THAT(stored.get_future().get(), IsOkAndHolds(1u));
+  EXPECT_EQ(log_->AuditSize(), 3u);
+
+  std::promise<absl::StatusOr<uint64_t>> nothing;
+  log_->AuditAsync({}, [&](absl::StatusOr<uint64_t> index) { nothing.set_value(index); });
+  EXPECT_THAT(nothing.get_future().get(), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(log_->AuditSize(), 3u);
+
+  Reopen();
+  EXPECT_THAT(log_->ReadAudit(0, 10),
+              IsOkAndHolds(::testing::ElementsAre("first", "second", "third")));
 }
 
 TEST_F(AuditLogTest, AnAppendAndItsAuditRecordCommitTogether) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -167,6 +168,13 @@ TEST_F(DiskFullTest, BelowTheReserveAppendsAreRefusedAndResumeWhenSpaceIsFreed) 
   const uint64_t last = log.LastPosition();
   EXPECT_EQ(log.Append(Request("refused")).status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(log.LastPosition(), last);
+  // A delivery's audit is refused too (so the delivery is not sent), and
+  // leaves nothing behind.
+  const uint64_t audit_size = log.AuditSize();
+  std::promise<absl::StatusOr<uint64_t>> audited;
+  log.AuditAsync({"a delivery"}, [&](absl::StatusOr<uint64_t> index) { audited.set_value(index); });
+  EXPECT_EQ(audited.get_future().get().status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(log.AuditSize(), audit_size);
 
   free_bytes = 1ull << 30;
   absl::StatusOr<AppendResult> resumed = absl::UnknownError("not tried");
