@@ -1,9 +1,13 @@
 #include "services/envelope.h"
 
+#include <array>
 #include <cctype>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/time_util.h"
+#include "google/protobuf/wire_format_lite.h"
 
 #include "auth/data_classes.h"
 #include "proto/status_macros.h"
@@ -192,6 +196,97 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& ev
 
 absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope) {
   return ParseWithPosition(event.payload, event.position, event.stream_version, envelope);
+}
+
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+constexpr int kMaxEnvelopeField = 64;
+
+// Which field numbers of EventEnvelope are event types (its `event` oneof).
+const std::array<bool, kMaxEnvelopeField>& EventTypeFields() {
+  static const std::array<bool, kMaxEnvelopeField> fields = [] {
+    std::array<bool, kMaxEnvelopeField> is_type{};
+    const google::protobuf::OneofDescriptor* events =
+        hub::v1::EventEnvelope::descriptor()->FindOneofByName("event");
+    for (int i = 0; i < events->field_count(); ++i) {
+      const int number = events->field(i)->number();
+      if (number < kMaxEnvelopeField) is_type[number] = true;
+    }
+    return is_type;
+  }();
+  return fields;
+}
+
+uint8_t* WriteVarintField(int field, uint64_t value, uint8_t* out) {
+  out = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_VARINT), out);
+  return google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(value, out);
+}
+
+size_t VarintFieldSize(int field, uint64_t value) {
+  return google::protobuf::io::CodedOutputStream::VarintSize32(
+             WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_VARINT)) +
+         google::protobuf::io::CodedOutputStream::VarintSize64(value);
+}
+
+}  // namespace
+
+absl::StatusOr<EnvelopeHeader> ReadEnvelopeHeader(std::string_view payload) {
+  static_assert(hub::v1::EventEnvelope::kPurposeFieldNumber < kMaxEnvelopeField &&
+                hub::v1::EventEnvelope::kClassificationFieldNumber < kMaxEnvelopeField);
+  const std::array<bool, kMaxEnvelopeField>& event_types = EventTypeFields();
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(payload.data()),
+                                            static_cast<int>(payload.size()));
+  EnvelopeHeader header;
+  bool well_formed = true;
+  while (const uint32_t tag = in.ReadTag()) {
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const bool varint = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT;
+    uint32_t value = 0;
+    if (varint && field == hub::v1::EventEnvelope::kPurposeFieldNumber) {
+      well_formed = in.ReadVarint32(&value);
+      header.purpose = hub::v1::Purpose_IsValid(static_cast<int>(value))
+                           ? static_cast<hub::v1::Purpose>(value)
+                           : hub::v1::PURPOSE_UNSPECIFIED;
+    } else if (varint && field == hub::v1::EventEnvelope::kClassificationFieldNumber) {
+      well_formed = in.ReadVarint32(&value);
+      header.classification = hub::v1::DataClass_IsValid(static_cast<int>(value))
+                                  ? static_cast<hub::v1::DataClass>(value)
+                                  : hub::v1::DATA_CLASS_UNSPECIFIED;
+    } else {
+      if (field < kMaxEnvelopeField && event_types[field]) header.event_type_field = field;
+      well_formed = WireFormatLite::SkipField(&in, tag);
+    }
+    if (!well_formed) break;
+  }
+  if (!well_formed || !in.ConsumedEntireMessage()) {
+    return absl::DataLossError("an event of a view is not a well-formed EventEnvelope");
+  }
+  return header;
+}
+
+std::string SerializedDelivery(const storage::ViewEvent& event) {
+  using google::protobuf::io::CodedOutputStream;
+  const int position_field = hub::v1::EventEnvelope::kGlobalPositionFieldNumber;
+  const int version_field = hub::v1::EventEnvelope::kStreamVersionFieldNumber;
+  const size_t envelope_size = event.payload.size() +
+                               VarintFieldSize(position_field, event.position) +
+                               VarintFieldSize(version_field, event.stream_version);
+  const uint32_t event_tag = WireFormatLite::MakeTag(hub::v1::SubscribeResponse::kEventFieldNumber,
+                                                     WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  std::string message(CodedOutputStream::VarintSize32(event_tag) +
+                          CodedOutputStream::VarintSize64(envelope_size) + envelope_size,
+                      '\0');
+  uint8_t* out = reinterpret_cast<uint8_t*>(message.data());
+  out = CodedOutputStream::WriteVarint32ToArray(event_tag, out);
+  out = CodedOutputStream::WriteVarint64ToArray(envelope_size, out);
+  std::memcpy(out, event.payload.data(), event.payload.size());
+  out += event.payload.size();
+  out = WriteVarintField(position_field, event.position, out);
+  WriteVarintField(version_field, event.stream_version, out);
+  return message;
 }
 
 }  // namespace hub::services

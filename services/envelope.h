@@ -5,6 +5,9 @@
 #ifndef HUB_SERVICES_ENVELOPE_H_
 #define HUB_SERVICES_ENVELOPE_H_
 
+#include <string>
+#include <string_view>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -40,6 +43,25 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& ev
 absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope);
 // The same for an event of a view (already shaped for its principal).
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event);
+
+// What a stream needs to know of a view's event to filter and audit it,
+// read from the top level of its stored bytes without parsing it whole.
+struct EnvelopeHeader {
+  hub::v1::Purpose purpose = hub::v1::PURPOSE_UNSPECIFIED;
+  hub::v1::DataClass classification = hub::v1::DATA_CLASS_UNSPECIFIED;
+  // The field number of the event's type in EventEnvelope's `event` oneof
+  // (0: none).
+  int event_type_field = 0;
+};
+// DATA_LOSS if the payload is not a well-formed message.
+absl::StatusOr<EnvelopeHeader> ReadEnvelopeHeader(std::string_view payload);
+
+// A SubscribeResponse carrying `event`, serialized straight from the stored
+// bytes with its position and version appended: protobuf parsers take the
+// last value of a repeated scalar field, so readers see exactly what
+// EnvelopeOf(event) would give them, without the hub parsing and
+// re-serializing every event it streams.
+std::string SerializedDelivery(const storage::ViewEvent& event);
 
 }  // namespace hub::services
 

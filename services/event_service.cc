@@ -56,7 +56,31 @@ absl::StatusOr<uint64_t> NextVersionFromToken(const std::string& token,
 // message at a time (gRPC's flow control holds back a slow reader, and the
 // next batch is read only when this one is written), then waits for the log
 // to grow.
-class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::SubscribeResponse>,
+// The field numbers of the event types a subscription asks for (names that
+// are not event types are refused before this, by ValidateEventTypeNames).
+absl::flat_hash_set<int> EventTypeFieldNumbers(const hub::v1::SubscribeRequest& request) {
+  absl::flat_hash_set<int> numbers;
+  for (const std::string& name : request.event_types()) {
+    const google::protobuf::FieldDescriptor* field =
+        hub::v1::EventEnvelope::descriptor()->FindFieldByName(name);
+    if (field != nullptr) numbers.insert(field->number());
+  }
+  return numbers;
+}
+
+// One message of a subscription, already serialized (see SerializedDelivery).
+struct Outgoing {
+  grpc::ByteBuffer message;
+  // The event's global position (0: not an event but caught_up).
+  uint64_t position = 0;
+};
+
+grpc::ByteBuffer AsByteBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                                public SubscriptionHub::Subscriber {
  public:
   // `catch_up_target`: the log position acknowledged when the subscription
@@ -76,7 +100,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
         next_position_seen_(request.after_position() + 1),
         case_id_(request.case_id()),
         purpose_(request.purpose()),
-        event_types_(request.event_types().begin(), request.event_types().end()) {}
+        event_types_(EventTypeFieldNumbers(request)) {}
 
   // Takes ownership of itself until gRPC calls OnDone, and starts streaming,
   // or ends the stream at once with `refusal`.
@@ -162,7 +186,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
         if (audit.has_value()) {
           self = self_;
         } else {
-          current_ = std::move(buffer_.front());
+          current_ = std::move(buffer_.front().message);
           buffer_.pop_front();
         }
       }
@@ -201,11 +225,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
                            finish_now = true;
                          } else {
                            size_t events = 0;
-                           for (const hub::v1::SubscribeResponse& item : buffer_)
-                             events += item.has_event();
+                           for (const Outgoing& item : buffer_) events += item.position != 0;
                            if (metrics_ != nullptr)
                              metrics_->CountDelivered(principal_label_, events);
-                           current_ = std::move(buffer_.front());
+                           current_ = std::move(buffer_.front().message);
                            buffer_.pop_front();
                          }
                        }
@@ -235,17 +258,14 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
         next_position_ = projected + 1;
         break;
       }
-      for (storage::ViewEvent& event : *events) {
+      for (const storage::ViewEvent& event : *events) {
         next_position_ = event.position + 1;
         if (!case_id_.empty() && event.case_id != case_id_) continue;
-        absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf(event);
-        if (!envelope.ok()) return envelope.status();
-        if (!event_types_.empty() && !event_types_.contains(auth::EventTypeName(*envelope))) {
-          continue;
-        }
-        hub::v1::SubscribeResponse response;
-        *response.mutable_event() = *std::move(envelope);
-        buffer_.push_back(std::move(response));
+        absl::StatusOr<EnvelopeHeader> header = ReadEnvelopeHeader(event.payload);
+        if (!header.ok()) return header.status();
+        if (!event_types_.empty() && !event_types_.contains(header->event_type_field)) continue;
+        rules_.emplace_back(header->classification, header->purpose);
+        buffer_.push_back({AsByteBuffer(SerializedDelivery(event)), event.position});
       }
     }
     // One audit record for the batch about to be written.
@@ -253,15 +273,16 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
     if (!buffer_.empty()) {
       hub::v1::AuditRecord& record = audit.emplace();
       record = AuditRecordFor(principal_, hub::v1::AUDIT_DELIVER, hub::v1::AUDIT_ALLOWED);
-      record.set_first_position(buffer_.front().event().global_position());
-      record.set_last_position(buffer_.back().event().global_position());
+      record.set_first_position(buffer_.front().position);
+      record.set_last_position(buffer_.back().position);
       record.set_event_count(buffer_.size());
       record.set_case_id(case_id_);
       record.set_purpose(purpose_);
       record.set_protocol_version(view->protocol_version);
-      for (const hub::v1::SubscribeResponse& item : buffer_) {
-        CiteRule(*views_, identity_, item.event(), &record);
+      for (const auto& [classification, purpose] : rules_) {
+        CiteRule(*views_, identity_, classification, purpose, &record);
       }
+      rules_.clear();
     }
     next_position_seen_.store(next_position_, std::memory_order_relaxed);
     // The views may lag the log: caught up means everything acknowledged
@@ -273,7 +294,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
       sent_caught_up_ = true;
       hub::v1::SubscribeResponse response;
       response.mutable_caught_up()->set_position(next_position_ - 1);
-      buffer_.push_back(std::move(response));
+      buffer_.push_back({AsByteBuffer(response.SerializeAsString()), 0});
     }
     return audit;
   }
@@ -294,9 +315,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<hub::v1::Subscrib
   std::atomic<uint64_t> next_position_seen_{0};
   const std::string case_id_;
   const hub::v1::Purpose purpose_;
-  const absl::flat_hash_set<std::string> event_types_;
-  std::deque<hub::v1::SubscribeResponse> buffer_ ABSL_GUARDED_BY(mu_);
-  hub::v1::SubscribeResponse current_;
+  // Field numbers of the event types asked for (empty: all).
+  const absl::flat_hash_set<int> event_types_;
+  std::deque<Outgoing> buffer_ ABSL_GUARDED_BY(mu_);
+  // What each buffered event was shared as, for the audit's rules.
+  std::vector<std::pair<hub::v1::DataClass, hub::v1::Purpose>> rules_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer current_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool sent_caught_up_ ABSL_GUARDED_BY(mu_) = false;
@@ -434,14 +458,22 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   return FinishUnary(context, call.Record(absl::OkStatus()));
 }
 
-grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* EventService::Subscribe(
-    grpc::CallbackServerContext* context, const hub::v1::SubscribeRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventService::Subscribe(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* serialized_request) {
+  hub::v1::SubscribeRequest parsed;
+  grpc::ByteBuffer request_bytes(*serialized_request);
+  const bool parses =
+      grpc::SerializationTraits<hub::v1::SubscribeRequest>::Deserialize(&request_bytes, &parsed)
+          .ok();
+  const hub::v1::SubscribeRequest* request = &parsed;
   absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
       *authenticator_, *context, log_, hub::v1::AUDIT_DELIVER, request->case_id());
   auto reactor = std::make_shared<SubscribeReactor>(
       log_, views_, subscriptions_, metrics_, principal.ok() ? *principal : hub::v1::Principal(),
       log_->LastPosition(), *request);
-  absl::Status valid = principal.status();
+  absl::Status valid =
+      parses ? principal.status()
+             : absl::InvalidArgumentError("the request is not a serialized SubscribeRequest");
   if (valid.ok()) {
     valid = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
                                  hub::v1::AUDIT_DELIVER, request->case_id());

@@ -18,7 +18,13 @@
 
 namespace hub::services {
 
-class EventService final : public hub::v1::EventService::CallbackService {
+// Subscribe is registered raw: it streams the views' stored bytes as they
+// are, without parsing and re-serializing every event it delivers.
+using EventServiceBase = hub::v1::EventService::WithCallbackMethod_Publish<
+    hub::v1::EventService::WithCallbackMethod_ReadCase<
+        hub::v1::EventService::WithRawCallbackMethod_Subscribe<hub::v1::EventService::Service>>>;
+
+class EventService final : public EventServiceBase {
  public:
   EventService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
                const Views* views, SubscriptionHub* subscriptions, hub::v1::LimitsConfig limits,
@@ -38,8 +44,10 @@ class EventService final : public hub::v1::EventService::CallbackService {
                                      const hub::v1::ReadCaseRequest* request,
                                      hub::v1::ReadCaseResponse* response) override;
 
-  grpc::ServerWriteReactor<hub::v1::SubscribeResponse>* Subscribe(
-      grpc::CallbackServerContext* context, const hub::v1::SubscribeRequest* request) override;
+  // A serialized hub.v1.SubscribeRequest in; serialized SubscribeResponses
+  // out.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request) override;
 
  private:
   std::shared_ptr<const Authenticator> authenticator_;

@@ -58,7 +58,12 @@ absl::Status AwaitViews(const storage::EventLog& log, const Views& views) {
 
 void CiteRule(const Views& views, const std::string& identity, const hub::v1::EventEnvelope& event,
               hub::v1::AuditRecord* record) {
-  const auth::Decision decision = views.Decide(identity, event.classification(), event.purpose());
+  CiteRule(views, identity, event.classification(), event.purpose(), record);
+}
+
+void CiteRule(const Views& views, const std::string& identity, hub::v1::DataClass classification,
+              hub::v1::Purpose purpose, hub::v1::AuditRecord* record) {
+  const auth::Decision decision = views.Decide(identity, classification, purpose);
   AddDistinct(decision.rule, record->mutable_rules());
   AddDistinct(decision.lawful_basis, record->mutable_lawful_bases());
 }

@@ -45,6 +45,9 @@ absl::Status AwaitViews(const storage::EventLog& log, const Views& views);
 // see `event`.
 void CiteRule(const Views& views, const std::string& identity, const hub::v1::EventEnvelope& event,
               hub::v1::AuditRecord* record);
+// The same for an event shared as `classification` for `purpose`.
+void CiteRule(const Views& views, const std::string& identity, hub::v1::DataClass classification,
+              hub::v1::Purpose purpose, hub::v1::AuditRecord* record);
 
 }  // namespace hub::services
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 
 #include "tests/integration/hub_process.h"
@@ -440,6 +441,35 @@ TEST_F(EventServiceTest, SubscriptionsFilterByCaseAndEventType) {
   grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("\"refuge_address\""));
+}
+
+// Subscribe takes its request as bytes (it streams stored bytes back): bytes
+// that are not a SubscribeRequest are refused, not read as some default.
+TEST_F(EventServiceTest, ASubscribeRequestThatIsNotOneIsRefused) {
+  ASSERT_TRUE(Publish("police-agency", Request("C-1", {1})).ok());
+  grpc::GenericStub generic(pki_.Channel(hub_->address(), "police-agency"));
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
+      generic.PrepareCall(&context, "/hub.v1.EventService/Subscribe", &queue);
+  auto step = [&queue](auto start) {
+    void* tag = nullptr;
+    bool ok = false;
+    start(&ok);
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    return ok;
+  };
+  ASSERT_TRUE(step([&](void* tag) { call->StartCall(tag); }));
+  grpc::Slice garbage(std::string("\xff\xff\xff", 3));
+  grpc::ByteBuffer request(&garbage, 1);
+  step([&](void* tag) { call->WriteLast(request, grpc::WriteOptions(), tag); });
+  grpc::ByteBuffer reply;
+  EXPECT_FALSE(step([&](void* tag) { call->Read(&reply, tag); }));
+  grpc::Status status;
+  ASSERT_TRUE(step([&](void* tag) { call->Finish(&status, tag); }));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("SubscribeRequest"));
 }
 
 TEST_F(EventServiceTest, ShutdownEndsSubscriptionsCleanlyAndExitsZero) {

@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -267,6 +268,15 @@ hub::v1::PublishRequest ActionRequest(const std::string& case_id, const std::str
   return request;
 }
 
+// Announces a phase on stderr with the monotonic clock (perf record -k mono
+// uses the same clock, so a profile can be cut to one phase).
+void Phase(const char* name) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  std::fprintf(stderr, "[hub_bench %ld.%06ld] %s\n", static_cast<long>(now.tv_sec),
+               now.tv_nsec / 1000, name);
+}
+
 // The p-th percentile (0..1) of sorted values.
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
@@ -346,17 +356,20 @@ int main(int argc, char** argv) {
   echo_message.set_payload(std::string(publish_size.size(), 'e'));
 
   std::vector<uint64_t> sequence(kPublishers, 0);
+  Phase("echo_unary_16");
   const double echo_rate = hub::bench::RunFor(kPublishers, seconds, [&](int t, uint64_t) {
     grpc::ClientContext context;
     hub::bench::EchoMessage response;
     return echo_stubs[t]->Unary(&context, echo_message, &response).ok();
   });
+  Phase("publish_16");
   const double publish_rate = hub::bench::RunFor(kPublishers, seconds, [&](int t, uint64_t) {
     grpc::ClientContext context;
     hub::v1::PublishResponse response;
     return publish_stubs[t]->Publish(&context, PublishRequest(t, sequence[t]++), &response).ok();
   });
 
+  Phase("publish latency at half load");
   // Latency at half the load: each client paces itself to its share.
   const double target = publish_rate / 2;
   const auto interval =
@@ -421,6 +434,7 @@ int main(int argc, char** argv) {
     return static_cast<double>(received.load()) /
            std::chrono::duration<double>(Clock::now() - start).count();
   };
+  Phase("echo_stream_10");
   const double echo_stream_rate = stream_all([&](int c) -> uint64_t {
     auto stub = hub::bench::Echo::NewStub(Channel(echo_address, certs, agencies[c], 200 + c));
     grpc::ClientContext context;
@@ -434,6 +448,7 @@ int main(int argc, char** argv) {
     (void)reader->Finish();
     return count;
   });
+  Phase("delivery_10");
   const double delivery_rate = stream_all([&](int c) -> uint64_t {
     auto stub = hub::v1::EventService::NewStub(Channel(address, certs, agencies[c], 300 + c));
     grpc::ClientContext context;
@@ -448,6 +463,7 @@ int main(int argc, char** argv) {
     return count;
   });
 
+  Phase("live delivery");
   // Live delivery: the 10 subscribers attached at the end of the log, while
   // 4 clients publish actions (every agency's view holds them) at 1,000
   // events/s on a fixed schedule; latency from the start of each publish
@@ -529,6 +545,7 @@ int main(int argc, char** argv) {
   std::sort(delivery_ms.begin(), delivery_ms.end());
   const uint64_t expected_deliveries = live_events * kSubscribers;
 
+  Phase("timeline_200");
   // A case of 200 events (actions from the coordinator, safety updates from
   // the IDVA) read whole by the coordinator, one call at a time, next to a
   // single client's echo latency.
@@ -595,6 +612,7 @@ int main(int argc, char** argv) {
   std::sort(echo_ms.begin(), echo_ms.end());
 
   hubd.WaitUntilIdle();
+  Phase("rebuild");
   // A protocol change: the same protocol under a new version, so every
   // principal's views are rebuilt from the whole log.
   std::string protocol_text = ReadFile(protocol);
