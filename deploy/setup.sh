@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache git openssl
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
-  librocksdb-dev libabsl-dev libssl-dev
+  librocksdb-dev libabsl-dev libssl-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   python3 python3-grpcio python3-protobuf
 )

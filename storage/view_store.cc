@@ -267,6 +267,10 @@ class RocksViewStore final : public ViewStore {
     if (!chosen.has_value()) {
       return absl::NotFoundError(absl::StrCat("view generation ", generation, " does not exist"));
     }
+    // What was projected without the WAL is on disk before it is read.
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    HUB_RETURN_IF_ERROR(FromRocksStatus(db_->Flush(flush, handles_), "flushing the views"));
     rocksdb::WriteBatch batch;
     HUB_RETURN_IF_ERROR(
         FromRocksStatus(batch.Put(family(kMeta), kActiveKey, GenerationKey(generation)), "batch"));
@@ -374,7 +378,18 @@ class RocksViewStore final : public ViewStore {
         "batch"));
     // Views are derived from the log: losing an unsynced tail in a power cut
     // only means projecting it again from the (equally old) checkpoint.
-    return Write(&batch, /*sync=*/false);
+    //
+    // A generation nobody reads yet is written without the WAL: a crash may
+    // leave it torn across families, but hubd drops any generation that is
+    // not active when it starts a build, and Activate flushes it to disk
+    // first (under write_mu_, so no unlogged batch slips in between).
+    absl::MutexLock lock(&write_mu_);
+    bool active = false;
+    {
+      absl::MutexLock active_lock(&mu_);
+      active = active_.has_value() && active_->generation == generation;
+    }
+    return Write(&batch, /*sync=*/false, /*logged=*/active);
   }
 
   absl::StatusOr<std::vector<ViewEvent>> ReadFrom(uint32_t generation, uint16_t principal,
@@ -467,9 +482,10 @@ class RocksViewStore final : public ViewStore {
 
   absl::Status Resume() override { return FromRocksStatus(db_->Resume(), "resuming the views"); }
 
-  absl::Status Write(rocksdb::WriteBatch* batch, bool sync) {
+  absl::Status Write(rocksdb::WriteBatch* batch, bool sync, bool logged = true) {
     rocksdb::WriteOptions options;
     options.sync = sync;
+    options.disableWAL = !logged;
     return FromRocksStatus(db_->Write(options, batch), "writing the views");
   }
 

@@ -93,6 +93,9 @@ class ViewStore {
   virtual absl::StatusOr<uint64_t> Checkpoint(uint32_t generation) const = 0;
   // Stores a batch and advances the checkpoint, atomically. The batch must
   // start after the current checkpoint (FAILED_PRECONDITION otherwise).
+  // Batches of a generation that is not active skip the write-ahead log (a
+  // rebuild writes gigabytes): after a crash such a generation may be torn
+  // and must be dropped, never resumed. Activate makes it durable first.
   virtual absl::Status Apply(uint32_t generation, const ProjectionBatch& batch) = 0;
 
   // After a failed write (e.g. a full disk): asks RocksDB to leave its
