@@ -34,6 +34,12 @@ constexpr size_t kParallelShapingFrom = 64;
 // Case summaries kept parsed after they are written, so that the next batch
 // touching the case need not read and parse them again.
 constexpr size_t kRememberedCases = 4096;
+// Once caught up, the projector lets the live trickle gather this long
+// before projecting it: a batch costs an index entry per principal and a
+// summary record per case whatever its size, and one event per batch made
+// the views' writes a seventh of hubd's CPU under 6,000 publishes/s. Well
+// inside the live delivery target (publish to delivery p99 <= 20 ms).
+constexpr absl::Duration kLiveGathering = absl::Milliseconds(2);
 
 using AllowedByPurpose = std::vector<std::array<auth::ClassMask, hub::v1::Purpose_ARRAYSIZE>>;
 
@@ -360,7 +366,11 @@ void Projector::Loop() {
     if (status.ok()) {
       if (!in_flight.has_value() && checkpoint() >= log_->LastPosition()) {
         // Short, so that Stop() (a protocol switch) is not kept waiting.
-        log_->WaitForPositionAfter(checkpoint(), std::chrono::milliseconds(50));
+        const uint64_t projected = checkpoint();
+        if (log_->WaitForPositionAfter(projected, std::chrono::milliseconds(50)) > projected) {
+          absl::MutexLock lock(&mu_);
+          mu_.AwaitWithTimeout(absl::Condition(&stopping_), kLiveGathering);
+        }
       }
       continue;
     }
