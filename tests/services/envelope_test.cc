@@ -2,7 +2,6 @@
 // parsing them: these tests hold it to what parsing would have given.
 #include "services/envelope.h"
 
-#include <cctype>
 #include <map>
 #include <string>
 
@@ -25,12 +24,8 @@ std::vector<storage::ViewEvent> DemoViewEvents() {
   auto loaded = auth::LoadSharingProtocolFile(std::string(HUB_SOURCE_DIR) +
                                               "/deploy/examples/sharing_protocol.textproto");
   EXPECT_TRUE(loaded.ok()) << loaded.status();
-  std::map<std::string, hub::v1::Principal> by_certificate_name;
-  for (const hub::v1::Principal& principal : loaded->protocol.principals()) {
-    std::string role = hub::v1::Role_Name(principal.role());
-    for (char& c : role) c = static_cast<char>(std::tolower(c));
-    by_certificate_name[principal.agency() + "-" + role] = principal;
-  }
+  const std::map<std::string, hub::v1::Principal> by_certificate_name =
+      tools::PrincipalsByCertificateName(loaded->protocol);
   hub::v1::HubConfig config;
   ApplyConfigDefaults(&config);
   tools::DemoOptions options;

@@ -5,7 +5,6 @@
 // principal.
 #include "services/projector.h"
 
-#include <cctype>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,12 +52,8 @@ class ProjectorTest : public ::testing::Test {
   // The demonstration site, its cases' publishes interleaved so that every
   // batch holds events of many cases and most cases span several batches.
   void AppendDemoSite(double scale) {
-    std::map<std::string, hub::v1::Principal> by_certificate_name;
-    for (const hub::v1::Principal& principal : protocol_.principals()) {
-      std::string role = hub::v1::Role_Name(principal.role());
-      for (char& c : role) c = static_cast<char>(std::tolower(c));
-      by_certificate_name[principal.agency() + "-" + role] = principal;
-    }
+    const std::map<std::string, hub::v1::Principal> by_certificate_name =
+        tools::PrincipalsByCertificateName(protocol_);
     hub::v1::HubConfig config;
     ApplyConfigDefaults(&config);
     tools::DemoOptions options;

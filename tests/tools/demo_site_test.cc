@@ -64,13 +64,8 @@ TEST(DemoSiteTest, EveryPublishIsValidFromItsAgencyAndInTime) {
   auto loaded = auth::LoadSharingProtocolFile(std::string(HUB_SOURCE_DIR) +
                                               "/deploy/examples/sharing_protocol.textproto");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  std::map<std::string, hub::v1::Principal> by_certificate_name;
-  for (const hub::v1::Principal& principal : loaded->protocol.principals()) {
-    // deploy/certs.sh names a client <agency>-<role>.
-    std::string role = hub::v1::Role_Name(principal.role());
-    for (char& c : role) c = static_cast<char>(std::tolower(c));
-    by_certificate_name[principal.agency() + "-" + role] = principal;
-  }
+  const std::map<std::string, hub::v1::Principal> by_certificate_name =
+      PrincipalsByCertificateName(loaded->protocol);
   hub::v1::HubConfig config;
   services::ApplyConfigDefaults(&config);
   const DemoOptions options;

@@ -1,6 +1,7 @@
 #include "tools/demo/demo_site.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <deque>
 #include <functional>
@@ -592,6 +593,17 @@ DemoSite GenerateDemoSite(const DemoOptions& options) {
   }
   site.perpetrators = perpetrators;
   return site;
+}
+
+std::map<std::string, hub::v1::Principal> PrincipalsByCertificateName(
+    const hub::v1::SharingProtocol& protocol) {
+  std::map<std::string, hub::v1::Principal> by_name;
+  for (const hub::v1::Principal& principal : protocol.principals()) {
+    std::string role = hub::v1::Role_Name(principal.role());
+    for (char& c : role) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    by_name[principal.agency() + "-" + role] = principal;
+  }
+  return by_name;
 }
 
 }  // namespace hub::tools

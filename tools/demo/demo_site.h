@@ -14,10 +14,12 @@
 #define HUB_TOOLS_DEMO_DEMO_SITE_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "hub/v1/event_service.pb.h"
+#include "hub/v1/sharing_protocol.pb.h"
 
 namespace hub::tools {
 
@@ -66,6 +68,12 @@ struct DemoSite {
 };
 
 DemoSite GenerateDemoSite(const DemoOptions& options);
+
+// A protocol's principals by the names deploy/certs.sh gives their client
+// certificates ("<agency>-<role>", e.g. "police-agency"): the names
+// DemoPublish::publisher uses.
+std::map<std::string, hub::v1::Principal> PrincipalsByCertificateName(
+    const hub::v1::SharingProtocol& protocol);
 
 }  // namespace hub::tools
 
