@@ -11,7 +11,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
-#include "auth/data_classes.h"
 #include "services/audit_trail.h"
 #include "services/envelope.h"
 #include "services/grpc_status.h"
@@ -52,10 +51,6 @@ absl::StatusOr<uint64_t> NextVersionFromToken(const std::string& token,
   return version;
 }
 
-// Streams the log to one subscriber: reads a bounded batch, writes it one
-// message at a time (gRPC's flow control holds back a slow reader, and the
-// next batch is read only when this one is written), then waits for the log
-// to grow.
 // The field numbers of the event types a subscription asks for (names that
 // are not event types are refused before this, by ValidateEventTypeNames).
 absl::flat_hash_set<int> EventTypeFieldNumbers(const hub::v1::SubscribeRequest& request) {
@@ -73,6 +68,9 @@ struct Outgoing {
   grpc::ByteBuffer message;
   // The event's global position (0: not an event but caught_up).
   uint64_t position = 0;
+  // What the event was shared as, for the rule the audit cites.
+  hub::v1::DataClass classification = hub::v1::DATA_CLASS_UNSPECIFIED;
+  hub::v1::Purpose purpose = hub::v1::PURPOSE_UNSPECIFIED;
 };
 
 grpc::ByteBuffer AsByteBuffer(const std::string& bytes) {
@@ -80,6 +78,10 @@ grpc::ByteBuffer AsByteBuffer(const std::string& bytes) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
+// Streams the log to one subscriber: reads a bounded batch, writes it one
+// message at a time (gRPC's flow control holds back a slow reader, and the
+// next batch is read only when this one is written), then waits for the log
+// to grow.
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                                public SubscriptionHub::Subscriber {
  public:
@@ -264,8 +266,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         absl::StatusOr<EnvelopeHeader> header = ReadEnvelopeHeader(event.payload);
         if (!header.ok()) return header.status();
         if (!event_types_.empty() && !event_types_.contains(header->event_type_field)) continue;
-        rules_.emplace_back(header->classification, header->purpose);
-        buffer_.push_back({AsByteBuffer(SerializedDelivery(event)), event.position});
+        buffer_.push_back({AsByteBuffer(SerializedDelivery(event)), event.position,
+                           header->classification, header->purpose});
       }
     }
     // One audit record for the batch about to be written.
@@ -279,10 +281,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       record.set_case_id(case_id_);
       record.set_purpose(purpose_);
       record.set_protocol_version(view->protocol_version);
-      for (const auto& [classification, purpose] : rules_) {
-        CiteRule(*views_, identity_, classification, purpose, &record);
+      for (const Outgoing& item : buffer_) {
+        CiteRule(*views_, identity_, item.classification, item.purpose, &record);
       }
-      rules_.clear();
     }
     next_position_seen_.store(next_position_, std::memory_order_relaxed);
     // The views may lag the log: caught up means everything acknowledged
@@ -318,8 +319,6 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   // Field numbers of the event types asked for (empty: all).
   const absl::flat_hash_set<int> event_types_;
   std::deque<Outgoing> buffer_ ABSL_GUARDED_BY(mu_);
-  // What each buffered event was shared as, for the audit's rules.
-  std::vector<std::pair<hub::v1::DataClass, hub::v1::Purpose>> rules_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer current_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
@@ -460,25 +459,24 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventService::Subscribe(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* serialized_request) {
-  hub::v1::SubscribeRequest parsed;
+  hub::v1::SubscribeRequest request;
   grpc::ByteBuffer request_bytes(*serialized_request);
   const bool parses =
-      grpc::SerializationTraits<hub::v1::SubscribeRequest>::Deserialize(&request_bytes, &parsed)
+      grpc::SerializationTraits<hub::v1::SubscribeRequest>::Deserialize(&request_bytes, &request)
           .ok();
-  const hub::v1::SubscribeRequest* request = &parsed;
-  absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
-      *authenticator_, *context, log_, hub::v1::AUDIT_DELIVER, request->case_id());
+  absl::StatusOr<hub::v1::Principal> principal =
+      CaseContentReader(*authenticator_, *context, log_, hub::v1::AUDIT_DELIVER, request.case_id());
   auto reactor = std::make_shared<SubscribeReactor>(
       log_, views_, subscriptions_, metrics_, principal.ok() ? *principal : hub::v1::Principal(),
-      log_->LastPosition(), *request);
+      log_->LastPosition(), request);
   absl::Status valid =
       parses ? principal.status()
              : absl::InvalidArgumentError("the request is not a serialized SubscribeRequest");
   if (valid.ok()) {
-    valid = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
-                                 hub::v1::AUDIT_DELIVER, request->case_id());
+    valid = CheckDeclaredPurpose(*views_, *principal, request.purpose(), log_,
+                                 hub::v1::AUDIT_DELIVER, request.case_id());
   }
-  if (valid.ok()) valid = ValidateEventTypeNames(request->event_types());
+  if (valid.ok()) valid = ValidateEventTypeNames(request.event_types());
   CountedCall call(metrics_, "Subscribe");
   if (auto caller = authenticator_->PrincipalOf(*context->auth_context()); caller.ok()) {
     call.SetPrincipal(*caller);

@@ -3,9 +3,10 @@
 // Loads its configuration, opens and verifies the event log, loads the
 // sharing protocol and CRLs, and serves the hub's gRPC API over mutual TLS
 // until SIGTERM or SIGINT, when it drains and closes the log cleanly.
-#include <malloc.h>
 #ifdef HUB_JEMALLOC
 #include <jemalloc/jemalloc.h>
+#else
+#include <malloc.h>
 #endif
 #include <signal.h>
 

@@ -123,8 +123,7 @@ int main(int argc, char** argv) {
   }
   std::vector<Figure> figures;
   for (size_t f = 0; f < plan.size(); ++f) {
-    std::sort(samples[f].begin(), samples[f].end());
-    figures.push_back({plan[f].first, plan[f].second, samples[f][samples[f].size() / 2]});
+    figures.push_back({plan[f].first, plan[f].second, hub::bench::Median(samples[f])});
   }
   std::filesystem::remove_all(dir);
   const Figure unaudited_16 = figures[4];

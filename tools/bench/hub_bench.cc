@@ -280,14 +280,6 @@ void Phase(const char* name) {
                now.tv_nsec / 1000, name);
 }
 
-// The median of `values` (0 if there are none).
-double Median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t middle = values.size() / 2;
-  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
-}
-
 // The p-th percentile (0..1) of sorted values.
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
@@ -393,9 +385,9 @@ int main(int argc, char** argv) {
     absl::StrAppend(&ratio_rounds, ratio_rounds.empty() ? "" : ", ",
                     absl::StrFormat("%.2f", ratio));
   }
-  const double echo_rate = Median(echo_rates);
-  const double publish_rate = Median(publish_rates);
-  const double publish_ratio = Median(publish_ratios);
+  const double echo_rate = hub::bench::Median(echo_rates);
+  const double publish_rate = hub::bench::Median(publish_rates);
+  const double publish_ratio = hub::bench::Median(publish_ratios);
 
   Phase("publish latency at half load");
   // Latency at half the load: each client paces itself to its share.
@@ -419,11 +411,6 @@ int main(int argc, char** argv) {
     return ok;
   });
   std::sort(latencies.begin(), latencies.end());
-  auto percentile = [&](double p) {
-    return latencies.empty() ? 0.0
-                             : latencies[std::min(latencies.size() - 1,
-                                                  static_cast<size_t>(p * latencies.size()))];
-  };
 
   // Streaming: 10 clients, each receiving the whole log's worth of messages.
   constexpr int kSubscribers = 10;
@@ -671,8 +658,8 @@ int main(int argc, char** argv) {
        absl::StrFormat("%.0f publishes/s (median; ratio by round: %s)", publish_rate, ratio_rounds),
        "echo_unary_16", absl::StrFormat("%.2f", publish_ratio), ">= 0.60"},
       {"publish latency at half load",
-       absl::StrFormat("p50 %.2f ms, p99 %.2f ms (%.0f/s)", percentile(0.5), percentile(0.99),
-                       target),
+       absl::StrFormat("p50 %.2f ms, p99 %.2f ms (%.0f/s)", Percentile(latencies, 0.5),
+                       Percentile(latencies, 0.99), target),
        "", "", "p99 <= 5 ms"},
       {"echo_stream_10 (baseline)", absl::StrFormat("%.0f messages/s", echo_stream_rate), "",
        "1.00", ""},
@@ -722,12 +709,12 @@ int main(int argc, char** argv) {
         "\"timeline_200_p50_ms\":%.3f,\"timeline_200_p99_ms\":%.3f,"
         "\"rebuild_events_per_second\":%.1f,\"rebuild_ms\":%d,"
         "\"rss_mib_with_subscribers\":%.1f,\"rss_mib_end\":%.1f,\"rss_mib_peak\":%.1f}\n",
-        log_size, echo_rate, publish_rate, publish_ratio, percentile(0.5), percentile(0.99),
-        echo_stream_rate, delivery_rate, delivery_rate / echo_stream_rate,
-        Percentile(delivery_ms, 0.5), Percentile(delivery_ms, 0.99), delivery_ms.size(),
-        expected_deliveries, Percentile(echo_ms, 0.99), Percentile(timeline_ms, 0.5),
-        Percentile(timeline_ms, 0.99), rebuild_rate, applied.rebuild_milliseconds(), rss_attached,
-        rss_end, rss_peak);
+        log_size, echo_rate, publish_rate, publish_ratio, Percentile(latencies, 0.5),
+        Percentile(latencies, 0.99), echo_stream_rate, delivery_rate,
+        delivery_rate / echo_stream_rate, Percentile(delivery_ms, 0.5),
+        Percentile(delivery_ms, 0.99), delivery_ms.size(), expected_deliveries,
+        Percentile(echo_ms, 0.99), Percentile(timeline_ms, 0.5), Percentile(timeline_ms, 0.99),
+        rebuild_rate, applied.rebuild_milliseconds(), rss_attached, rss_end, rss_peak);
   }
   echo_server->Shutdown();
   return 0;

@@ -1,7 +1,9 @@
-// Throughput measurement shared by the benchmarks.
+// Throughput measurement (and the median of repeated rounds) shared by the
+// benchmarks.
 #ifndef HUB_TOOLS_BENCH_RUN_FOR_H_
 #define HUB_TOOLS_BENCH_RUN_FOR_H_
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -40,6 +42,15 @@ double RunFor(int threads, double seconds, Work work) {
   for (std::thread& thread : pool) thread.join();
   return static_cast<double>(done.load()) /
          std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The median of `values` (0 if there are none): a figure measured in
+// several rounds is reported as its median.
+inline double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
 }  // namespace hub::bench
