@@ -10,6 +10,8 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
+#include "auth/data_classes.h"
+#include "auth/recording_policy.h"
 #include "auth/spiffe_id.h"
 #include "proto/absl_compat.h"
 
@@ -55,6 +57,13 @@ class Locator {
 
   const TextFormat::ParseInfoTree* principal_tree(int index) const {
     return Nested("principals", index);
+  }
+
+  // The position of a field of element `index` of the protocol's repeated
+  // message field `list` (or of the singular message `list`, index -1).
+  std::string AtIn(const std::string& list, int index, const google::protobuf::Descriptor& message,
+                   const std::string& field_name, int element = -1) const {
+    return AtField(Nested(list, index), message, field_name, element);
   }
 
  private:
@@ -196,6 +205,190 @@ absl::Status ValidateRules(const hub::v1::SharingProtocol& protocol, const Locat
   return absl::OkStatus();
 }
 
+// Every data class an event of `message`'s type can carry.
+void ClassesOf(const google::protobuf::Descriptor& message, hub::v1::DataClass holder,
+               absl::flat_hash_set<int>* classes, int depth = 0) {
+  if (depth > 8) return;
+  for (int i = 0; i < message.field_count(); ++i) {
+    const google::protobuf::FieldDescriptor& field = *message.field(i);
+    hub::v1::DataClass data_class = FieldClass(field);
+    if (data_class == hub::v1::DATA_CLASS_UNSPECIFIED) data_class = holder;
+    classes->insert(data_class);
+    if (field.message_type() != nullptr && !IsValueType(*field.message_type())) {
+      ClassesOf(*field.message_type(), data_class, classes, depth + 1);
+    }
+  }
+}
+
+absl::Status ValidateRecording(const hub::v1::SharingProtocol& protocol, const Locator& at,
+                               std::vector<std::string>* warnings) {
+  absl::flat_hash_map<std::string, hub::v1::Role> roles;
+  for (const hub::v1::Principal& principal : protocol.principals()) {
+    roles[principal.identity()] = principal.role();
+  }
+  const std::vector<std::string> publishable = PublishableEventTypes();
+  const absl::flat_hash_set<std::string> event_types(publishable.begin(), publishable.end());
+  absl::flat_hash_set<int> readable;
+  for (const hub::v1::SharingRule& rule : protocol.rules()) {
+    readable.insert(rule.data_classes().begin(), rule.data_classes().end());
+  }
+  const google::protobuf::Descriptor& recording = *hub::v1::RecordingRule::descriptor();
+  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_set<std::string> unread_warned;
+  for (int r = 0; r < protocol.recording_rules_size(); ++r) {
+    const hub::v1::RecordingRule& rule = protocol.recording_rules(r);
+    const auto at_rule = [&](const std::string& field, int element = -1) {
+      return at.AtIn("recording_rules", r, recording, field, element);
+    };
+    if (rule.name().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at_rule("name"), "recording rule ", r + 1, " has no name"));
+    }
+    if (!names.insert(rule.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at_rule("name"), "recording rule name \"", rule.name(), "\" is used twice"));
+    }
+    const std::string rule_name = absl::StrCat("recording rule \"", rule.name(), "\"");
+    if (rule.principals().empty() || rule.event_types().empty() || rule.purposes().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          at_rule("name"), rule_name, " needs at least one principal, event type and purpose"));
+    }
+    if (rule.authority().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          at_rule("name"), rule_name,
+          " has no authority: say why these principals may record this (their statutory role "
+          "or the agreement's clause)"));
+    }
+    for (int i = 0; i < rule.principals_size(); ++i) {
+      auto role = roles.find(rule.principals(i));
+      if (role == roles.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at_rule("principals", i), rule_name, " names unknown principal ",
+                         rule.principals(i), "; list it under principals first"));
+      }
+      if (role->second != hub::v1::AGENCY && role->second != hub::v1::COORDINATOR) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at_rule("principals", i), rule_name, " lets ", rule.principals(i),
+                         ", whose role is ", hub::v1::Role_Name(role->second),
+                         ", record case events; only agency systems and coordinators publish"));
+      }
+    }
+    for (int i = 0; i < rule.event_types_size(); ++i) {
+      const std::string& type = rule.event_types(i);
+      if (!event_types.contains(type)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            at_rule("event_types", i), rule_name, " names \"", type,
+            "\", which is not an event type a principal may publish; use EventEnvelope's event "
+            "field names, e.g. risk_assessed"));
+      }
+      absl::flat_hash_set<int> classes;
+      const google::protobuf::FieldDescriptor* field =
+          hub::v1::EventEnvelope::descriptor()->FindFieldByName(type);
+      ClassesOf(*field->message_type(), EventClass(*field->message_type()), &classes);
+      classes.insert(EventClass(*field->message_type()));
+      for (int data_class : classes) {
+        if (data_class == hub::v1::DATA_CLASS_UNSPECIFIED || readable.contains(data_class)) {
+          continue;
+        }
+        const std::string warning =
+            absl::StrCat(at_rule("event_types", i), rule_name, " lets principals record ", type,
+                         ", which carries ",
+                         hub::v1::DataClass_Name(static_cast<hub::v1::DataClass>(data_class)),
+                         ", but no rule lets anyone read that class");
+        if (unread_warned.insert(absl::StrCat(type, "/", data_class)).second) {
+          warnings->push_back(warning);
+        }
+      }
+    }
+    for (int i = 0; i < rule.purposes_size(); ++i) {
+      const int purpose = rule.purposes(i);
+      if (!hub::v1::Purpose_IsValid(purpose) || purpose == hub::v1::PURPOSE_UNSPECIFIED) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at_rule("purposes", i), rule_name, " names unknown purpose ", purpose));
+      }
+    }
+  }
+
+  const google::protobuf::Descriptor& entity_descriptor = *hub::v1::CaseEntity::descriptor();
+  absl::flat_hash_set<std::string> entity_names;
+  for (int e = 0; e < protocol.case_entities_size(); ++e) {
+    const hub::v1::CaseEntity& entity = protocol.case_entities(e);
+    const auto at_entity = [&](const std::string& field, int element = -1) {
+      return at.AtIn("case_entities", e, entity_descriptor, field, element);
+    };
+    if (entity.name().empty() || !entity_names.insert(entity.name()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(at_entity("name"), "case entity ", e + 1,
+                                                     " needs a name of its own (\"", entity.name(),
+                                                     "\")"));
+    }
+    const std::string entity_name = absl::StrCat("case entity \"", entity.name(), "\"");
+    if (entity.created_by().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at_entity("name"), entity_name, " is created by no field (created_by)"));
+    }
+    absl::flat_hash_set<std::string> creating_types;
+    for (int i = 0; i < entity.created_by_size(); ++i) {
+      absl::StatusOr<FieldPath> path = ResolveFieldPath(entity.created_by(i));
+      if (!path.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at_entity("created_by", i), entity_name, ": ", path.status().message()));
+      }
+      creating_types.insert(path->event_type());
+    }
+    if (!entity.owner_field().empty()) {
+      absl::StatusOr<FieldPath> path = ResolveFieldPath(entity.owner_field());
+      if (!path.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at_entity("owner_field"), entity_name, ": ", path.status().message()));
+      }
+      if (creating_types.size() != 1 || !creating_types.contains(path->event_type())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            at_entity("owner_field"), entity_name, ": owner_field ", entity.owner_field(),
+            " must be a field of the one event type that creates the entity"));
+      }
+    }
+    for (int i = 0; i < entity.changed_by_size(); ++i) {
+      absl::StatusOr<FieldPath> path = ResolveFieldPath(entity.changed_by(i));
+      if (!path.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at_entity("changed_by", i), entity_name, ": ", path.status().message()));
+      }
+    }
+    for (int i = 0; i < entity.also_changed_by_size(); ++i) {
+      if (!roles.contains(entity.also_changed_by(i))) {
+        return absl::InvalidArgumentError(absl::StrCat(at_entity("also_changed_by", i), entity_name,
+                                                       " names unknown principal ",
+                                                       entity.also_changed_by(i)));
+      }
+    }
+  }
+
+  const google::protobuf::Descriptor& lifecycle = *hub::v1::CaseLifecycle::descriptor();
+  for (const char* list : {"opened_by", "closed_by", "reopened_by"}) {
+    const google::protobuf::FieldDescriptor* field = lifecycle.FindFieldByName(list);
+    const google::protobuf::Reflection* reflection = protocol.case_lifecycle().GetReflection();
+    const int count = reflection->FieldSize(protocol.case_lifecycle(), field);
+    for (int i = 0; i < count; ++i) {
+      const std::string type = reflection->GetRepeatedString(protocol.case_lifecycle(), field, i);
+      if (!event_types.contains(type)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at.AtIn("case_lifecycle", -1, lifecycle, list, i), "case_lifecycle.", list,
+                         " names \"", type, "\", which is not an event type"));
+      }
+    }
+  }
+  if (!protocol.case_lifecycle().reopened_by().empty() &&
+      protocol.case_lifecycle().closed_by().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        at.AtIn("case_lifecycle", -1, lifecycle, "reopened_by", 0),
+        "case_lifecycle.reopened_by needs closed_by: only a closed case can be reopened"));
+  }
+  if (protocol.recording_rules().empty() && protocol.principals_size() > 0) {
+    warnings->push_back("no recording rules: no principal may publish anything");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LoadedProtocol> ParseSharingProtocol(std::string_view text,
@@ -222,6 +415,8 @@ absl::StatusOr<LoadedProtocol> ParseSharingProtocol(std::string_view text,
   if (!principals.ok()) return principals;
   absl::Status rules = ValidateRules(loaded.protocol, at, &loaded.warnings);
   if (!rules.ok()) return rules;
+  absl::Status recording = ValidateRecording(loaded.protocol, at, &loaded.warnings);
+  if (!recording.ok()) return recording;
   if (loaded.protocol.principals_size() == 0) {
     loaded.warnings.push_back(
         absl::StrCat(AsAbsl(source_name), ": no principals are listed; every caller is refused"));

@@ -30,9 +30,11 @@ void AddDistinct(const std::string& value, google::protobuf::RepeatedPtrField<st
 }
 
 void AuditPublish(const hub::v1::Principal& principal, const std::string& protocol_version,
-                  const hub::v1::PublishRequest& request, storage::AppendRequest* append) {
+                  const hub::v1::PublishRequest& request,
+                  const std::vector<std::string>& recording_rules, storage::AppendRequest* append) {
   hub::v1::AuditRecord record =
       AuditRecordFor(principal, hub::v1::AUDIT_PUBLISH, hub::v1::AUDIT_ALLOWED);
+  for (const std::string& rule : recording_rules) AddDistinct(rule, record.mutable_rules());
   for (const hub::v1::EventEnvelope& event : request.events()) {
     AddDistinct(event.lawful_basis(), record.mutable_lawful_bases());
   }

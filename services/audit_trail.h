@@ -6,6 +6,7 @@
 #define HUB_SERVICES_AUDIT_TRAIL_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -23,9 +24,11 @@ hub::v1::AuditRecord AuditRecordFor(const hub::v1::Principal& principal,
                                     hub::v1::AuditAction action, hub::v1::AuditDecision decision);
 
 // Makes `append` (prepared from `request`) also write a publish record for
-// its positions, citing the publisher's purposes and lawful bases.
+// its positions, citing the recording rules that allowed it and the
+// publisher's purposes and lawful bases.
 void AuditPublish(const hub::v1::Principal& principal, const std::string& protocol_version,
-                  const hub::v1::PublishRequest& request, storage::AppendRequest* append);
+                  const hub::v1::PublishRequest& request,
+                  const std::vector<std::string>& recording_rules, storage::AppendRequest* append);
 
 // Adds `value` to a repeated field unless it is already there.
 void AddDistinct(const std::string& value, google::protobuf::RepeatedPtrField<std::string>* field);

@@ -90,6 +90,10 @@ void ApplyToSummary(const hub::v1::EventEnvelope& visible, hub::v1::CaseSummary*
       summary->set_closed(true);
       summary->set_closure_reason(visible.case_closed().reason());
       break;
+    case hub::v1::EventEnvelope::kCaseReopened:
+      summary->set_closed(false);
+      summary->clear_closure_reason();
+      break;
     default:
       break;
   }

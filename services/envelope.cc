@@ -120,10 +120,9 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
 
 }  // namespace
 
-absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& principal,
-                                                     const hub::v1::PublishRequest& request,
-                                                     absl::Time now,
-                                                     const hub::v1::LimitsConfig& limits) {
+absl::StatusOr<storage::AppendRequest> PrepareAppend(
+    const hub::v1::Principal& principal, const hub::v1::PublishRequest& request, absl::Time now,
+    const hub::v1::LimitsConfig& limits, std::vector<hub::v1::EventEnvelope>* envelopes) {
   if (principal.role() != hub::v1::AGENCY && principal.role() != hub::v1::COORDINATOR) {
     return absl::PermissionDeniedError(absl::StrCat(
         "principal ", principal.identity(), " has role ", hub::v1::Role_Name(principal.role()),
@@ -162,6 +161,7 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& p
                                                      limits.max_event_bytes()));
     }
     append.events.push_back(std::move(event));
+    if (envelopes != nullptr) envelopes->push_back(std::move(envelope));
   }
   return append;
 }

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -30,11 +31,11 @@ inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 //  PERMISSION_DENIED  the role may not publish, or an envelope claims another
 //                     producing agency or identity than the certificate's;
 //  INVALID_ARGUMENT   anything malformed, naming the envelope and field.
-// Nothing is written either way.
-absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& principal,
-                                                     const hub::v1::PublishRequest& request,
-                                                     absl::Time now,
-                                                     const hub::v1::LimitsConfig& limits);
+// Nothing is written either way. `envelopes`, if given, receives the stamped
+// envelopes in order (what the append's payloads serialize).
+absl::StatusOr<storage::AppendRequest> PrepareAppend(
+    const hub::v1::Principal& principal, const hub::v1::PublishRequest& request, absl::Time now,
+    const hub::v1::LimitsConfig& limits, std::vector<hub::v1::EventEnvelope>* envelopes = nullptr);
 
 // The envelope for a stored event, with its position and version filled in.
 // DATA_LOSS if the stored payload does not parse.

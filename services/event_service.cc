@@ -352,7 +352,9 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
   if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
   call.SetPrincipal(*principal);
   const absl::Time now = absl::Now();
-  absl::StatusOr<storage::AppendRequest> append = PrepareAppend(*principal, *request, now, limits_);
+  std::vector<hub::v1::EventEnvelope> stamped;
+  absl::StatusOr<storage::AppendRequest> append =
+      PrepareAppend(*principal, *request, now, limits_, &stamped);
   if (!append.ok()) {
     if (append.status().code() == absl::StatusCode::kPermissionDenied) {
       AuditDenial(log_, *principal, hub::v1::AUDIT_PUBLISH, request->case_id(), append.status())
@@ -360,10 +362,27 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
     }
     return FinishUnary(context, call.Record(append.status()));
   }
+  // The protocol's recording rules and the case's history decide; every
+  // refusal is in the audit (attempted writes are the governance group's
+  // business as much as reads).
+  absl::StatusOr<RecordingGate::Admission> admission = gate_->Admit(*principal, stamped, &*append);
+  if (!admission.ok()) {
+    const absl::StatusCode code = admission.status().code();
+    if (code == absl::StatusCode::kPermissionDenied || code == absl::StatusCode::kAlreadyExists ||
+        code == absl::StatusCode::kNotFound || code == absl::StatusCode::kFailedPrecondition ||
+        code == absl::StatusCode::kInvalidArgument) {
+      AuditDenial(log_, *principal, hub::v1::AUDIT_PUBLISH, request->case_id(), admission.status(),
+                  stamped.empty() ? hub::v1::PURPOSE_UNSPECIFIED : stamped.front().purpose())
+          .IgnoreError();
+    }
+    return FinishUnary(context, call.Record(admission.status()));
+  }
   // The publish and its audit record are one atomic write.
-  AuditPublish(*principal, authenticator_->directory()->protocol_version(), *request, &*append);
+  AuditPublish(*principal, authenticator_->directory()->protocol_version(), *request,
+               admission->rules, &*append);
   // A caller that has already given up must not get a write it never sees.
   if (absl::FromChrono(context->deadline()) <= now || context->IsCancelled()) {
+    gate_->Finished(request->case_id(), *admission, /*stored=*/false);
     return FinishUnary(context, call.Record(absl::DeadlineExceededError(
                                     "the call's deadline passed before the events were written; "
                                     "nothing was stored")));
@@ -372,20 +391,23 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
   // gRPC thread waits for the fsync, so as many publishes can be in flight
   // as the group commit can take in one group.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  log_->AppendAsync(*std::move(append), [reactor, response, call](
-                                            absl::StatusOr<storage::AppendResult> result) mutable {
-    if (!result.ok()) {
-      LogStorageTrouble(result.status());
-      reactor->Finish(ToGrpcStatus(call.Record(result.status())));
-      return;
-    }
-    response->set_first_position(result->first_position);
-    response->set_last_position(result->last_position);
-    response->set_first_version(result->first_version);
-    response->set_last_version(result->last_version);
-    response->set_already_stored(result->already_stored);
-    reactor->Finish(ToGrpcStatus(call.Record(absl::OkStatus())));
-  });
+  log_->AppendAsync(
+      *std::move(append),
+      [reactor, response, call, gate = gate_, case_id = request->case_id(),
+       admission = *std::move(admission)](absl::StatusOr<storage::AppendResult> result) mutable {
+        gate->Finished(case_id, admission, result.ok());
+        if (!result.ok()) {
+          LogStorageTrouble(result.status());
+          reactor->Finish(ToGrpcStatus(call.Record(result.status())));
+          return;
+        }
+        response->set_first_position(result->first_position);
+        response->set_last_position(result->last_position);
+        response->set_first_version(result->first_version);
+        response->set_last_version(result->last_version);
+        response->set_already_stored(result->already_stored);
+        reactor->Finish(ToGrpcStatus(call.Record(absl::OkStatus())));
+      });
   return reactor;
 }
 

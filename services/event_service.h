@@ -9,6 +9,7 @@
 
 #include "services/authenticator.h"
 #include "services/metrics.h"
+#include "services/recording_gate.h"
 #include "services/subscriptions.h"
 #include "services/views.h"
 #include "storage/event_log.h"
@@ -27,11 +28,12 @@ using EventServiceBase = hub::v1::EventService::WithCallbackMethod_Publish<
 class EventService final : public EventServiceBase {
  public:
   EventService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
-               const Views* views, SubscriptionHub* subscriptions, hub::v1::LimitsConfig limits,
-               Metrics* metrics)
+               const Views* views, RecordingGate* gate, SubscriptionHub* subscriptions,
+               hub::v1::LimitsConfig limits, Metrics* metrics)
       : authenticator_(std::move(authenticator)),
         log_(log),
         views_(views),
+        gate_(gate),
         subscriptions_(subscriptions),
         limits_(std::move(limits)),
         metrics_(metrics) {}
@@ -53,6 +55,7 @@ class EventService final : public EventServiceBase {
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;
   const Views* const views_;
+  RecordingGate* const gate_;
   SubscriptionHub* const subscriptions_;
   const hub::v1::LimitsConfig limits_;
   Metrics* const metrics_;

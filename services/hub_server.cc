@@ -26,6 +26,7 @@
 #include "services/metrics.h"
 #include "services/policy_service.h"
 #include "services/protocol_records.h"
+#include "services/recording_gate.h"
 #include "services/refusal_auditor.h"
 #include "services/server_log.h"
 #include "services/subscriptions.h"
@@ -75,8 +76,10 @@ class GrpcHubServer final : public HubServer {
           refusals->Record(identity, reason);
         });
     HUB_ASSIGN_OR_RETURN(views_, Views::Open(event_log_.get(), config.data_dir() + "/views"));
-    policy_service_ =
-        std::make_unique<PolicyService>(authenticator_, event_log_.get(), views_.get(), &health_);
+    recording_gate_ = std::make_unique<RecordingGate>(
+        event_log_.get(), std::make_shared<const auth::RecordingPolicy>(protocol));
+    policy_service_ = std::make_unique<PolicyService>(
+        authenticator_, event_log_.get(), views_.get(), recording_gate_.get(), &health_);
     HUB_ASSIGN_OR_RETURN(
         std::unique_ptr<auth::TreeHeadSigner> created_signer,
         auth::TreeHeadSigner::LoadOrCreate(config.data_dir() + "/audit/audit-key.pem"));
@@ -110,9 +113,9 @@ class GrpcHubServer final : public HubServer {
     if (!metrics_->address().empty()) {
       LogInfo("metrics served", {{"address", metrics_->address()}});
     }
-    event_service_ =
-        std::make_unique<EventService>(authenticator_, event_log_.get(), views_.get(),
-                                       subscriptions_.get(), config.limits(), metrics_.get());
+    event_service_ = std::make_unique<EventService>(authenticator_, event_log_.get(), views_.get(),
+                                                    recording_gate_.get(), subscriptions_.get(),
+                                                    config.limits(), metrics_.get());
     timeline_service_ = std::make_unique<TimelineService>(authenticator_, event_log_.get(),
                                                           views_.get(), metrics_.get());
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
@@ -231,6 +234,7 @@ class GrpcHubServer final : public HubServer {
   std::shared_ptr<Authenticator> authenticator_;
   std::unique_ptr<storage::EventLog> event_log_;
   std::unique_ptr<Views> views_;
+  std::unique_ptr<RecordingGate> recording_gate_;
   std::unique_ptr<RefusalAuditor> refusals_;
   std::unique_ptr<TreeHeadPublisher> tree_heads_;
   std::unique_ptr<IdentityService> identity_service_;

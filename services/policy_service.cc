@@ -59,6 +59,9 @@ absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std
   const uint64_t rebuilt_through = next->checkpoint();
   HUB_RETURN_IF_ERROR(views_->Activate(std::move(next)));
   authenticator_->ReplaceDirectory(std::make_shared<auth::PrincipalDirectory>(loaded.protocol));
+  if (gate_ != nullptr) {
+    gate_->ReplacePolicy(std::make_shared<const auth::RecordingPolicy>(loaded.protocol));
+  }
   response->set_version(loaded.protocol.version());
   response->set_previous_version(previous);
   response->set_recorded_at_position(position);

@@ -8,6 +8,7 @@
 
 #include "services/authenticator.h"
 #include "services/health.h"
+#include "services/recording_gate.h"
 #include "services/views.h"
 #include "storage/event_log.h"
 
@@ -18,9 +19,14 @@ namespace hub::services {
 class PolicyService final : public hub::v1::PolicyService::CallbackService {
  public:
   // `health` (may be null) reports NOT_SERVING while views are rebuilt.
+  // `gate` (may be null) takes each new protocol's recording rules.
   PolicyService(std::shared_ptr<Authenticator> authenticator, storage::EventLog* log, Views* views,
-                Health* health)
-      : authenticator_(std::move(authenticator)), log_(log), views_(views), health_(health) {}
+                RecordingGate* gate, Health* health)
+      : authenticator_(std::move(authenticator)),
+        log_(log),
+        views_(views),
+        gate_(gate),
+        health_(health) {}
 
   grpc::ServerUnaryReactor* ApplyProtocol(grpc::CallbackServerContext* context,
                                           const hub::v1::ApplyProtocolRequest* request,
@@ -37,6 +43,7 @@ class PolicyService final : public hub::v1::PolicyService::CallbackService {
   std::shared_ptr<Authenticator> authenticator_;
   storage::EventLog* const log_;
   Views* const views_;
+  RecordingGate* const gate_;
   Health* const health_;
   absl::Mutex apply_mu_;  // one protocol change at a time
 };

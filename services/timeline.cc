@@ -279,6 +279,13 @@ std::string DescribeEvent(const hub::v1::EventEnvelope& visible) {
                            IsSet(closed.closed_on()) ? absl::StrCat("on ", Date(closed.closed_on()))
                                                      : ""}));
     }
+    case EventEnvelope::kCaseReopened: {
+      const hub::v1::CaseReopened& reopened = visible.case_reopened();
+      return Line("Case reopened", Details({reopened.reason(),
+                                            IsSet(reopened.reopened_on())
+                                                ? absl::StrCat("on ", Date(reopened.reopened_on()))
+                                                : ""}));
+    }
     case EventEnvelope::kProtocolChanged:
       return Line("Sharing protocol changed", visible.protocol_changed().version());
     case EventEnvelope::EVENT_NOT_SET:

@@ -108,14 +108,6 @@ absl::Status ValidateAppend(const AppendRequest& request, const EventLogLimits& 
   return absl::OkStatus();
 }
 
-absl::Status VersionConflict(std::string_view case_id, uint64_t current, uint64_t expected) {
-  absl::Status status = absl::FailedPreconditionError(
-      absl::StrCat("case ", AsAbsl(case_id), " is at version ", current, ", expected ", expected,
-                   "; read the case's new events and retry with expected_version ", current));
-  status.SetPayload(AsAbsl(kVersionConflictPayloadUrl), absl::Cord(absl::StrCat(current)));
-  return status;
-}
-
 StoredEvent ToStoredEvent(LogRecord&& record) {
   StoredEvent event;
   event.position = record.position;
@@ -670,7 +662,7 @@ class RocksEventLog final : public EventLog {
       HUB_ASSIGN_OR_RETURN(current_version, StoredCaseVersion(request.case_id, UINT64_MAX));
     }
     if (request.expected_version.has_value() && *request.expected_version != current_version) {
-      return VersionConflict(request.case_id, current_version, *request.expected_version);
+      return VersionConflictError(request.case_id, current_version, *request.expected_version);
     }
 
     AppendResult result;
@@ -1151,6 +1143,18 @@ rocksdb::ColumnFamilyOptions IndexFamilyOptions(const std::shared_ptr<rocksdb::C
 }
 
 }  // namespace
+
+absl::Status VersionConflictError(std::string_view case_id, uint64_t current, uint64_t expected) {
+  absl::Status status = absl::FailedPreconditionError(
+      absl::StrCat("case ", AsAbsl(case_id), " is at version ", current, ", expected ", expected,
+                   "; read the case's new events and retry with expected_version ", current));
+  status.SetPayload(AsAbsl(kVersionConflictPayloadUrl), absl::Cord(absl::StrCat(current)));
+  return status;
+}
+
+absl::Status ValidateAppendRequest(const AppendRequest& request, const EventLogLimits& limits) {
+  return ValidateAppend(request, limits);
+}
 
 bool IsVersionConflict(const absl::Status& status) {
   return status.code() == absl::StatusCode::kFailedPrecondition &&

@@ -113,6 +113,11 @@ struct EventLogOptions {
 inline constexpr std::string_view kVersionConflictPayloadUrl =
     "type.hub.drive/storage.VersionConflict";
 bool IsVersionConflict(const absl::Status& status);
+// What Append checks of a request before it looks at the log (ids, sizes,
+// limits): INVALID_ARGUMENT naming the problem.
+absl::Status ValidateAppendRequest(const AppendRequest& request, const EventLogLimits& limits);
+// The status Append returns when `case_id` is at `current`, not `expected`.
+absl::Status VersionConflictError(std::string_view case_id, uint64_t current, uint64_t expected);
 // The case's current version carried by a version-conflict status.
 std::optional<uint64_t> CurrentVersionFromConflict(const absl::Status& status);
 

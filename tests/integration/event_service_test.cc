@@ -22,8 +22,17 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Position 1 of every new hub records the sharing protocol in force.
-constexpr uint64_t kFirst = 2;
+// Every case a test here publishes to, opened by a referral (each case
+// begins with one) before the test: so a case's own events start at
+// version 2.
+const std::vector<std::string>& OpenedCases() {
+  static const auto* cases = new std::vector<std::string>{
+      "C-0", "C-1", "C-2", "C-3", "C-4", "C-5", "C-6", "C-live-0", "C-live-1", "C-live-2", "C-py"};
+  return *cases;
+}
+// Position 1 of every new hub records the sharing protocol in force, the
+// referrals opening the cases follow; a test's own events start here.
+const uint64_t kFirst = 2 + OpenedCases().size();
 
 std::string Uuid(uint64_t n) {
   return absl::StrFormat("%08x-0000-4000-8000-%012x", static_cast<uint32_t>(n >> 48),
@@ -52,7 +61,10 @@ hub::v1::PublishRequest Request(const std::string& case_id, std::vector<uint64_t
 
 class EventServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override { Restart(); }
+  void SetUp() override {
+    Restart();
+    ASSERT_TRUE(OpenCases(pki_, hub_->address(), OpenedCases()).ok());
+  }
 
   void Restart() {
     hub_.reset();
@@ -102,19 +114,20 @@ TEST_F(EventServiceTest, PublishedEventsAreStampedAndSurviveARestart) {
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1, 2}), &response).ok());
   EXPECT_EQ(response.first_position(), kFirst);
   EXPECT_EQ(response.last_position(), kFirst + 1);
-  EXPECT_EQ(response.first_version(), 1u);
+  EXPECT_EQ(response.first_version(), 2u);
   EXPECT_FALSE(response.already_stored());
 
   Restart();
   std::vector<hub::v1::EventEnvelope> events = ReadAll("C-1");
-  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events.size(), 3u);
+  events.erase(events.begin());  // the referral
   EXPECT_EQ(events[1].event_id(), Uuid(2));
   EXPECT_EQ(events[1].case_id(), "C-1");
   EXPECT_EQ(events[1].producing_agency(), "police");
   EXPECT_EQ(events[1].producer_identity(),
             "spiffe://drive.example-county.gov.uk/agency/police/agency");
   EXPECT_EQ(events[1].global_position(), kFirst + 1);
-  EXPECT_EQ(events[1].stream_version(), 2u);
+  EXPECT_EQ(events[1].stream_version(), 3u);
   EXPECT_EQ(events[1].classification(), hub::v1::OFFENDING);
   EXPECT_GT(events[1].recorded_time().seconds(), 1795000000);
   EXPECT_EQ(events[1].disruption_recorded().conditions(), "no contact");
@@ -129,19 +142,19 @@ TEST_F(EventServiceTest, ARetryReturnsTheOriginalPositionsAndStoresNothing) {
   EXPECT_TRUE(retry.already_stored());
   EXPECT_EQ(retry.first_position(), first.first_position());
   EXPECT_EQ(retry.last_position(), first.last_position());
-  EXPECT_EQ(ReadAll("C-1").size(), 3u);
+  EXPECT_EQ(ReadAll("C-1").size(), 4u);
 }
 
 TEST_F(EventServiceTest, AVersionConflictIsAFailedPreconditionNamingTheVersion) {
   hub::v1::PublishRequest request = Request("C-1", {1});
-  request.set_expected_version(0);
+  request.set_expected_version(1);
   ASSERT_TRUE(Publish("police-agency", request).ok());
   request = Request("C-1", {2});
-  request.set_expected_version(0);
+  request.set_expected_version(1);
   grpc::Status status = Publish("probation-agency", request);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(status.error_message(), HasSubstr("case C-1 is at version 1, expected 0"));
-  request.set_expected_version(1);
+  EXPECT_THAT(status.error_message(), HasSubstr("case C-1 is at version 2, expected 1"));
+  request.set_expected_version(2);
   EXPECT_TRUE(Publish("probation-agency", request).ok());
 }
 
@@ -166,7 +179,7 @@ TEST_F(EventServiceTest, ReadCasePagesWithTokensBoundToTheCase) {
     ++pages;
   } while (!request.page_token().empty());
   EXPECT_EQ(pages, 3);
-  ASSERT_EQ(versions.size(), 25u);
+  ASSERT_EQ(versions.size(), 26u);
   for (size_t i = 0; i < versions.size(); ++i) EXPECT_EQ(versions[i], i + 1);
 
   // A token from C-1 used for C-2, a forged token, a bad page size.
@@ -193,7 +206,7 @@ TEST_F(EventServiceTest, ReadCasePagesWithTokensBoundToTheCase) {
 }
 
 TEST_F(EventServiceTest, AuditorsAndOperatorsReadNoCaseContent) {
-  ASSERT_TRUE(Publish("idva-agency", Request("C-1", {1})).ok());
+  ASSERT_TRUE(Publish("police-agency", Request("C-1", {1})).ok());
   for (const char* reader : {"governance-auditor", "operator-admin"}) {
     grpc::ClientContext context;
     hub::v1::ReadCaseRequest request;
@@ -227,7 +240,7 @@ TEST_F(EventServiceTest, APrincipalCannotPublishAsAnotherAgency) {
   request = Request("C-1", {1});
   request.mutable_events(0)->set_producing_agency("police");
   ASSERT_TRUE(Publish("police-agency", request).ok());
-  EXPECT_EQ(ReadAll("C-1")[0].producing_agency(), "police");
+  EXPECT_EQ(ReadAll("C-1")[1].producing_agency(), "police");
 }
 
 struct BadPublish {
@@ -328,7 +341,7 @@ TEST_F(EventServiceTest, BadInputGetsAClearStatusAndChangesNothing) {
   EXPECT_EQ(Stub("police-agency")->Publish(&context, Request("C-1", {1}), &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
 
-  EXPECT_TRUE(ReadAll("C-1").empty()) << "a refused publish wrote something";
+  EXPECT_EQ(ReadAll("C-1").size(), 1u) << "a refused publish wrote something";
   // And the first valid publish still gets position 1: nothing was consumed.
   hub::v1::PublishResponse first;
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1}), &first).ok());
@@ -357,7 +370,9 @@ TEST_F(EventServiceTest, ASubscriberCatchesUpThenFollowsLiveWithoutGapsOrDuplica
   }
   auto stub = Stub("police-agency");
   grpc::ClientContext context;
-  auto stream = stub->Subscribe(&context, hub::v1::SubscribeRequest());
+  hub::v1::SubscribeRequest after_referrals;
+  after_referrals.set_after_position(kFirst - 1);
+  auto stream = stub->Subscribe(&context, after_referrals);
   std::vector<uint64_t> positions;
   ReadEvents(stream.get(), kBacklog, &positions);
   ASSERT_EQ(positions.size(), kBacklog);
@@ -401,10 +416,11 @@ TEST_F(EventServiceTest, ASubscriberCatchesUpThenFollowsLiveWithoutGapsOrDuplica
 
 TEST_F(EventServiceTest, SubscriptionsFilterByCaseAndEventType) {
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1, 2})).ok());
+  ASSERT_TRUE(Publish("police-agency", Request("C-2", {4})).ok());
   hub::v1::PublishRequest other = Request("C-2", {3});
   other.mutable_events(0)->mutable_case_closed()->set_reason(hub::v1::RISK_REDUCED);
+  other.mutable_events(0)->set_purpose(hub::v1::PURPOSE_CASE_MANAGEMENT);
   ASSERT_TRUE(Publish("drive-agency", other).ok());
-  ASSERT_TRUE(Publish("police-agency", Request("C-2", {4})).ok());
 
   auto stub = Stub("police-agency");
   for (const auto& [request, expected] :
@@ -412,6 +428,7 @@ TEST_F(EventServiceTest, SubscriptionsFilterByCaseAndEventType) {
            {[] {
               hub::v1::SubscribeRequest r;
               r.set_case_id("C-2");
+              r.set_after_position(kFirst - 1);
               return r;
             }(),
             {kFirst + 2, kFirst + 3}},
@@ -420,7 +437,7 @@ TEST_F(EventServiceTest, SubscriptionsFilterByCaseAndEventType) {
               r.add_event_types("case_closed");
               return r;
             }(),
-            {kFirst + 2}}}) {
+            {kFirst + 3}}}) {
     grpc::ClientContext context;
     auto stream = stub->Subscribe(&context, request);
     std::vector<uint64_t> positions;
@@ -475,7 +492,9 @@ TEST_F(EventServiceTest, ASubscribeRequestThatIsNotOneIsRefused) {
 TEST_F(EventServiceTest, ShutdownEndsSubscriptionsCleanlyAndExitsZero) {
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1})).ok());
   grpc::ClientContext context;
-  auto stream = Stub("police-agency")->Subscribe(&context, hub::v1::SubscribeRequest());
+  hub::v1::SubscribeRequest after_referrals;
+  after_referrals.set_after_position(kFirst - 1);
+  auto stream = Stub("police-agency")->Subscribe(&context, after_referrals);
   std::vector<uint64_t> positions;
   ReadEvents(stream.get(), 1, &positions);
   hub::v1::SubscribeResponse item;
@@ -510,9 +529,9 @@ TEST_F(EventServiceTest, APythonClientPublishesThroughTheContract) {
                     .c_str()),
             0);
   std::vector<hub::v1::EventEnvelope> events = ReadAll("C-py");
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].producing_agency(), "idva");
-  EXPECT_EQ(events[0].victim_safety_information().risk_change(), hub::v1::SIGNIFICANTLY_REDUCED);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].producing_agency(), "idva");
+  EXPECT_EQ(events[1].victim_safety_information().risk_change(), hub::v1::SIGNIFICANTLY_REDUCED);
 }
 
 }  // namespace

@@ -10,11 +10,15 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+
+#include "hub/v1/event_service.grpc.pb.h"
 
 extern char** environ;
 
@@ -182,5 +186,33 @@ int HubProcess::Stop() {
 }
 
 HubProcess::~HubProcess() { Stop(); }
+
+absl::Status OpenCases(const TestPki& pki, const std::string& address,
+                       const std::vector<std::string>& case_ids) {
+  auto stub = hub::v1::EventService::NewStub(pki.Channel(address, "police-agency"));
+  for (const std::string& case_id : case_ids) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(case_id);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(absl::StrFormat("0fe70000-0000-4000-8000-%012x",
+                                        std::hash<std::string>()(case_id) & 0xffffffffffffULL));
+    event->mutable_occurred_time()->set_seconds(1790000000);
+    event->set_purpose(hub::v1::PURPOSE_CASE_MANAGEMENT);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e); DPA 2018 s35");
+    hub::v1::ReferralReceived* referral = event->mutable_referral_received();
+    referral->set_route(hub::v1::ROUTE_MARAC);
+    referral->set_referring_agency("police");
+    referral->set_eligibility(hub::v1::ACCEPTED);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    hub::v1::PublishResponse response;
+    const grpc::Status status = stub->Publish(&context, request, &response);
+    if (!status.ok()) {
+      return absl::InternalError(
+          absl::StrCat("opening case ", case_id, ": ", status.error_message()));
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace hub::testing

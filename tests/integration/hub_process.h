@@ -87,6 +87,12 @@ class HubProcess {
 std::string HubConfigText(const TestPki& pki, const std::string& data_dir,
                           const std::string& extra = "");
 
+// Opens `case_ids` as the police would: each case's first event must be a
+// referral (the example protocol's case_lifecycle). Event ids are derived
+// from the case id, so opening twice is an idempotent retry.
+absl::Status OpenCases(const TestPki& pki, const std::string& address,
+                       const std::vector<std::string>& case_ids);
+
 }  // namespace hub::testing
 
 #endif  // HUB_TESTS_INTEGRATION_HUB_PROCESS_H_

@@ -85,6 +85,12 @@ class OperationsTest : public ::testing::Test {
         event->mutable_occurred_time()->set_seconds(1795000000);
         event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
         event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+        if (e == 0) {
+          // Each case begins with its referral.
+          event->set_purpose(hub::v1::PURPOSE_CASE_MANAGEMENT);
+          event->mutable_referral_received()->set_route(hub::v1::ROUTE_MARAC);
+          continue;
+        }
         event->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH);
         event->mutable_risk_assessed()->set_dash_yes_count(e % 24);
       }
@@ -162,6 +168,9 @@ TEST_F(OperationsTest, HealthIsNotServingWhileTheViewsAreBuiltAndWhileTheyAreReb
 
 TEST_F(OperationsTest, ABackupTakenWhilePublishingRestoresEveryAcknowledgedEvent) {
   StartHub();
+  ASSERT_TRUE(
+      OpenCases(pki_, hub_->address(), {"C-BACKUP-0", "C-BACKUP-1", "C-BACKUP-2", "C-BACKUP-3"})
+          .ok());
   absl::Mutex mu;
   std::map<std::string, uint64_t> acknowledged;  // event id -> position
   std::atomic<bool> stop{false};

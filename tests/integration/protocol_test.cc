@@ -39,9 +39,15 @@ std::string ProtocolWithoutHousingSummary() {
   return text;
 }
 
+// Position 1 records the protocol; the referral opening case C-9 follows.
+constexpr uint64_t kReferralPosition = 2;
+
 class ProtocolChangeTest : public ::testing::Test {
  protected:
-  void SetUp() override { Restart(); }
+  void SetUp() override {
+    Restart();
+    ASSERT_TRUE(OpenCases(pki_, hub_->address(), {"C-9"}).ok());
+  }
 
   void Restart() {
     hub_.reset();
@@ -74,7 +80,10 @@ class ProtocolChangeTest : public ::testing::Test {
     EXPECT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
                     ->ReadCase(&context, request, &response)
                     .ok());
-    return response.events_size();
+    // Not counting the referral that opened the case.
+    size_t visible = 0;
+    for (const auto& event : response.events()) visible += !event.has_referral_received();
+    return visible;
   }
 
   grpc::Status Apply(const std::string& as, const std::string& text,
@@ -124,8 +133,10 @@ TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
 
   // Housing follows its subscription across the change.
   grpc::ClientContext housing_context;
+  hub::v1::SubscribeRequest after_referral;
+  after_referral.set_after_position(kReferralPosition);
   auto housing = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "housing-agency"))
-                     ->Subscribe(&housing_context, hub::v1::SubscribeRequest());
+                     ->Subscribe(&housing_context, after_referral);
   hub::v1::SubscribeResponse item;
   ASSERT_TRUE(housing->Read(&item));
   ASSERT_TRUE(item.has_event());
@@ -154,7 +165,7 @@ TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
   PublishSafetyUpdate("00000000-0000-4000-8000-000000000002");
   grpc::ClientContext police_context;
   auto police = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
-                    ->Subscribe(&police_context, hub::v1::SubscribeRequest());
+                    ->Subscribe(&police_context, after_referral);
   int police_events = 0;
   while (police->Read(&item) && !item.has_caught_up()) ++police_events;
   EXPECT_EQ(police_events, 2);

@@ -114,6 +114,12 @@ class TimelineTest : public ::testing::Test {
     });
     // Another case, so that filters and lists have something to leave out.
     Publish(
+        "police-agency", 2, hub::v1::PURPOSE_CASE_MANAGEMENT,
+        [](hub::v1::EventEnvelope* e) {
+          e->mutable_referral_received()->set_route(hub::v1::ROUTE_DAPP);
+        },
+        "C-2026-00043");
+    Publish(
         "police-agency", 2, hub::v1::PURPOSE_SAFEGUARDING,
         [](hub::v1::EventEnvelope* e) {
           e->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_MEDIUM);

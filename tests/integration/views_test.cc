@@ -19,12 +19,16 @@ constexpr char kAddress[] = "Flat 3, 12 Refuge Road";
 constexpr char kPhone[] = "07700 900456";
 constexpr char kDisclosure[] = "She told me he has been waiting outside the school";
 
+// Position 1 records the protocol; the referral opening C-7 follows.
+constexpr uint64_t kReferralPosition = 2;
+
 class ViewsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, dir_.Sub("data")));
     ASSERT_TRUE(started.ok()) << started.status();
     hub_ = std::move(started).value();
+    ASSERT_TRUE(OpenCases(pki_, hub_->address(), {"C-7"}).ok());
     // The IDVA records a safety update with the victim's whereabouts.
     hub::v1::PublishRequest request;
     request.set_case_id("C-7");
@@ -56,7 +60,12 @@ class ViewsTest : public ::testing::Test {
     grpc::Status status = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
                               ->ReadCase(&context, request, &response);
     EXPECT_TRUE(status.ok()) << as << ": " << status.error_message();
-    return {response.events().begin(), response.events().end()};
+    // Without the referral that opened the case.
+    std::vector<hub::v1::EventEnvelope> events;
+    for (const hub::v1::EventEnvelope& event : response.events()) {
+      if (!event.has_referral_received()) events.push_back(event);
+    }
+    return events;
   }
 
   TempDir dir_;
@@ -95,8 +104,10 @@ TEST_F(ViewsTest, TheDriveCaseManagerGetsTheSummaryWithoutWhereaboutsOrDisclosur
 
   // The live subscription carries the same shape, and not one byte of it.
   grpc::ClientContext context;
+  hub::v1::SubscribeRequest after_referral;
+  after_referral.set_after_position(kReferralPosition);
   auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "drive-agency"))
-                    ->Subscribe(&context, hub::v1::SubscribeRequest());
+                    ->Subscribe(&context, after_referral);
   hub::v1::SubscribeResponse item;
   ASSERT_TRUE(stream->Read(&item));
   ASSERT_TRUE(item.has_event());
@@ -121,8 +132,10 @@ TEST_F(ViewsTest, HealthDoesNotSeeTheEventAtAll) {
   EXPECT_TRUE(Read("health-agency").empty());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  hub::v1::SubscribeRequest after_referral;
+  after_referral.set_after_position(kReferralPosition);
   auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "health-agency"))
-                    ->Subscribe(&context, hub::v1::SubscribeRequest());
+                    ->Subscribe(&context, after_referral);
   hub::v1::SubscribeResponse item;
   ASSERT_TRUE(stream->Read(&item));
   EXPECT_TRUE(item.has_caught_up()) << "health received an event it may not see";

@@ -1,0 +1,171 @@
+#include "services/recording_gate.h"
+
+#include "absl/strings/str_cat.h"
+
+#include "auth/data_classes.h"
+#include "proto/status_macros.h"
+#include "services/envelope.h"
+
+namespace hub::services {
+namespace {
+
+// Cases whose history is kept in memory; each holds its event ids and
+// entities, a few KiB for a long case.
+constexpr size_t kMaxCachedCases = 8192;
+
+}  // namespace
+
+RecordingGate::RecordingGate(const storage::EventLog* log,
+                             std::shared_ptr<const auth::RecordingPolicy> policy)
+    : log_(log), policy_(std::move(policy)) {}
+
+void RecordingGate::ReplacePolicy(std::shared_ptr<const auth::RecordingPolicy> policy) {
+  absl::MutexLock lock(&mu_);
+  policy_ = std::move(policy);
+  // Cases with publishes in flight are reloaded once those finish.
+  for (auto it = cases_.begin(); it != cases_.end();) {
+    if (it->second.pending == 0) {
+      cases_.erase(it++);
+    } else {
+      it->second.broken = true;
+      ++it;
+    }
+  }
+}
+
+std::shared_ptr<const auth::RecordingPolicy> RecordingGate::policy() const {
+  absl::MutexLock lock(&mu_);
+  return policy_;
+}
+
+absl::StatusOr<auth::CaseWriteState> RecordingGate::Load(
+    const std::string& case_id, const auth::RecordingPolicy& policy) const {
+  auth::CaseWriteState state;
+  const size_t page = log_->limits().max_read_events;
+  for (;;) {
+    HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> events,
+                         log_->ReadCase(case_id, state.version + 1, page));
+    for (const storage::StoredEvent& stored : events) {
+      HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(stored));
+      policy.Apply(envelope, &state);
+    }
+    if (events.size() < page) return state;
+  }
+}
+
+void RecordingGate::TrimLocked() {
+  if (cases_.size() < kMaxCachedCases) return;
+  for (auto it = cases_.begin(); it != cases_.end();) {
+    if (it->second.pending == 0) {
+      cases_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
+    const hub::v1::Principal& principal, const std::vector<hub::v1::EventEnvelope>& envelopes,
+    storage::AppendRequest* append) {
+  const std::string& case_id = append->case_id;
+  // A malformed request is refused as the log would refuse it, before the
+  // case it names is looked up.
+  HUB_RETURN_IF_ERROR(storage::ValidateAppendRequest(*append, log_->limits()));
+  std::shared_ptr<const auth::RecordingPolicy> policy = this->policy();
+  absl::MutexLock lock(&mu_);
+  // The case's history, loaded from the log without the lock if need be
+  // (a history loaded meanwhile by another publish wins).
+  auto found = cases_.end();
+  for (int attempt = 0;; ++attempt) {
+    if (policy_ != policy) {
+      return absl::AbortedError(
+          absl::StrCat("the sharing protocol changed while the publish to case ", case_id,
+                       " was judged; retry it with the same event ids"));
+    }
+    found = cases_.find(case_id);
+    if (found != cases_.end() && found->second.broken) {
+      if (found->second.pending > 0) {
+        return absl::AbortedError(absl::StrCat(
+            "a concurrent publish to case ", case_id,
+            " failed and the hub is reloading the case; retry with the same event ids"));
+      }
+      cases_.erase(found);
+      found = cases_.end();
+    }
+    if (found != cases_.end()) break;
+    if (attempt == 3) {
+      return absl::AbortedError(absl::StrCat("case ", case_id,
+                                             " kept changing while the publish was judged; retry "
+                                             "with the same event ids"));
+    }
+    mu_.Unlock();
+    absl::StatusOr<auth::CaseWriteState> loaded = Load(case_id, *policy);
+    mu_.Lock();
+    if (!loaded.ok()) return loaded.status();
+    if (policy_ == policy && !cases_.contains(case_id)) {
+      TrimLocked();
+      cases_.emplace(case_id, Entry{*std::move(loaded), 0, false, next_lineage_++});
+    }
+  }
+  Entry& entry = found->second;
+  auth::CaseWriteState& state = entry.state;
+  if (append->expected_version.has_value() && *append->expected_version != state.version) {
+    bool retry = true;
+    for (const hub::v1::EventEnvelope& envelope : envelopes) {
+      retry &= state.event_ids.contains(envelope.event_id());
+    }
+    // A retry of a stored append is answered by the log (already_stored),
+    // whatever version the case has reached since.
+    if (!(retry && entry.pending == 0)) {
+      return storage::VersionConflictError(case_id, state.version, *append->expected_version);
+    }
+    return Admission{};
+  }
+  bool resends = false;
+  for (const hub::v1::EventEnvelope& envelope : envelopes) {
+    resends |= state.event_ids.contains(envelope.event_id());
+  }
+  Admission admission;
+  if (resends) {
+    // The log recognises the retry or refuses the batch; it never writes
+    // these ids anew, unless the publish that held them failed, in which
+    // case the version no longer matches.
+    append->expected_version = state.version;
+    return admission;
+  }
+  // Judged on a copy when several events build on each other.
+  std::optional<auth::CaseWriteState> scratch;
+  if (envelopes.size() > 1) scratch = state;
+  auth::CaseWriteState& judged = scratch.has_value() ? *scratch : state;
+  const uint64_t version = state.version;
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    HUB_RETURN_IF_ERROR(
+        policy->Check(principal, envelopes[i], judged, case_id, absl::StrCat("events[", i, "]")));
+    policy->Apply(envelopes[i], &judged);
+    const auth::RecordingDecision decision = policy->MayRecord(
+        principal.identity(), auth::EventTypeName(envelopes[i]), envelopes[i].purpose());
+    if (std::find(admission.rules.begin(), admission.rules.end(), decision.rule) ==
+        admission.rules.end()) {
+      admission.rules.push_back(decision.rule);
+    }
+  }
+  if (scratch.has_value()) state = *std::move(scratch);
+  append->expected_version = version;
+  ++entry.pending;
+  admission.tracked = true;
+  admission.lineage = entry.lineage;
+  return admission;
+}
+
+void RecordingGate::Finished(const std::string& case_id, const Admission& admission, bool stored) {
+  if (!admission.tracked) return;
+  absl::MutexLock lock(&mu_);
+  auto found = cases_.find(case_id);
+  if (found == cases_.end() || found->second.lineage != admission.lineage) return;
+  Entry& entry = found->second;
+  --entry.pending;
+  if (!stored) entry.broken = true;
+  if (entry.broken && entry.pending == 0) cases_.erase(found);
+}
+
+}  // namespace hub::services

@@ -1,0 +1,94 @@
+// The write side of the sharing protocol on the publish path: every publish
+// is judged by auth::RecordingPolicy against the recording rules and the
+// history of its case before it reaches the log, and the judgement and the
+// append are made atomic by the log's expected_version check.
+//
+// The history of each case (auth::CaseWriteState) is folded from the log on
+// first use and kept in memory, advanced by every publish admitted. An
+// admitted publish is appended at the exact version it was judged at: if
+// anything else reached the case first, the log refuses it, so a publish is
+// never stored against a history it was not judged on. When an admitted
+// publish fails, the case's history is reloaded from the log once the
+// publishes admitted on it have finished; until then the case's publishes
+// are refused with ABORTED (retry with the same event ids).
+//
+// Thread safety: all methods may be called concurrently.
+#ifndef HUB_SERVICES_RECORDING_GATE_H_
+#define HUB_SERVICES_RECORDING_GATE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+#include "auth/recording_policy.h"
+#include "storage/event_log.h"
+
+#include "hub/v1/events.pb.h"
+#include "hub/v1/sharing_protocol.pb.h"
+
+namespace hub::services {
+
+class RecordingGate {
+ public:
+  RecordingGate(const storage::EventLog* log, std::shared_ptr<const auth::RecordingPolicy> policy);
+
+  // A new protocol: later publishes are judged by `policy`; every case's
+  // history is reloaded (entities are whatever the protocol says they are).
+  void ReplacePolicy(std::shared_ptr<const auth::RecordingPolicy> policy);
+
+  // What Admit() decided, to hand back to Finished().
+  struct Admission {
+    // The recording rules that allowed the events (distinct).
+    std::vector<std::string> rules;
+    // Whether the case's history counts this publish as in flight.
+    bool tracked = false;
+    uint64_t lineage = 0;
+  };
+
+  // Judges `envelopes` (stamped, in order) of `append`, recorded by
+  // `principal`, and on success sets append->expected_version to the
+  // version they were judged at. Refusals are those of
+  // auth::RecordingPolicy::Check, a version conflict when the caller's
+  // expected_version is not the case's, ABORTED while the case's history is
+  // being reloaded, and the log's read errors. A publish that resends event
+  // ids the case holds is passed to the log unjudged at the case's version
+  // (a retry: the log answers already_stored, or refuses new content).
+  // Every OK must be followed by Finished() with the append's outcome.
+  absl::StatusOr<Admission> Admit(const hub::v1::Principal& principal,
+                                  const std::vector<hub::v1::EventEnvelope>& envelopes,
+                                  storage::AppendRequest* append);
+
+  void Finished(const std::string& case_id, const Admission& admission, bool stored);
+
+  // The policy in force.
+  std::shared_ptr<const auth::RecordingPolicy> policy() const;
+
+ private:
+  struct Entry {
+    auth::CaseWriteState state;
+    // Admitted publishes not yet finished.
+    int pending = 0;
+    // One of them failed: the state may hold events the log does not.
+    bool broken = false;
+    uint64_t lineage = 0;
+  };
+  // The case's history folded from the log.
+  absl::StatusOr<auth::CaseWriteState> Load(const std::string& case_id,
+                                            const auth::RecordingPolicy& policy) const;
+  // Keeps the cache bounded: forgets every case with nothing in flight.
+  void TrimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const storage::EventLog* const log_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const auth::RecordingPolicy> policy_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Entry> cases_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_lineage_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_RECORDING_GATE_H_
