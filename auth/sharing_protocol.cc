@@ -78,6 +78,11 @@ class Locator {
     const auto location = tree == nullptr
                               ? TextFormat::ParseLocation()
                               : tree->GetLocation(message.FindFieldByName(field_name), index);
+    if (location.line < 0 && index > 0) {
+      // Protobuf records where a list's later elements are only in some
+      // syntaxes; the list's first element is close enough.
+      return AtField(tree, message, field_name, 0);
+    }
     if (location.line < 0) return absl::StrCat(source_, ": ");
     return absl::StrCat(source_, ":", location.line + 1, ":", location.column + 1, ": ");
   }

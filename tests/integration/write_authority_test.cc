@@ -1,0 +1,195 @@
+// Write authority over real mutual TLS, played as partners that try to
+// record what they should not: each refusal carries its status, stores
+// nothing, and is in the access audit.
+#include <chrono>
+#include <functional>
+
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+
+#include "tests/integration/hub_process.h"
+#include "tests/testing/temp_dir.h"
+
+#include "hub/v1/audit_service.grpc.pb.h"
+#include "hub/v1/event_service.grpc.pb.h"
+
+namespace hub::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kCase[] = "C-2026-00500";
+
+class WriteAuthorityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, dir_.Sub("data")));
+    ASSERT_TRUE(started.ok()) << started.status();
+    hub_ = std::move(started).value();
+    ASSERT_TRUE(OpenCases(pki_, hub_->address(), {kCase}).ok());
+    ASSERT_TRUE(Publish("police-agency", hub::v1::PURPOSE_SAFEGUARDING, [](auto* e) {
+                  e->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH);
+                }).ok());
+    ASSERT_TRUE(Publish("dapp-coordinator", hub::v1::PURPOSE_PANEL, [](auto* e) {
+                  e->mutable_action_tasked()->set_action_id("A-1");
+                  e->mutable_action_tasked()->set_owner_agency("housing");
+                }).ok());
+  }
+
+  grpc::Status Publish(const std::string& as, hub::v1::Purpose purpose,
+                       const std::function<void(hub::v1::EventEnvelope*)>& fill,
+                       const std::string& case_id = kCase) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(case_id);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(absl::StrFormat("3e170000-0000-4000-8000-%012x", ++published_));
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(purpose);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+    fill(event);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    hub::v1::PublishResponse response;
+    return hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
+        ->Publish(&context, request, &response);
+  }
+
+  // The case as the coordinator's view holds it.
+  int EventsInCase() {
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id(kCase);
+    request.set_page_size(1000);
+    grpc::ClientContext context;
+    hub::v1::ReadCaseResponse response;
+    EXPECT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
+                    ->ReadCase(&context, request, &response)
+                    .ok());
+    return response.events_size();
+  }
+
+  // The refused publishes of the case, as the governance group sees them.
+  std::vector<hub::v1::AuditRecord> RefusedPublishes() {
+    hub::v1::QueryAuditRequest query;
+    query.set_case_id(kCase);
+    query.set_action(hub::v1::AUDIT_PUBLISH);
+    grpc::ClientContext context;
+    hub::v1::QueryAuditResponse response;
+    EXPECT_TRUE(hub::v1::AuditService::NewStub(pki_.Channel(hub_->address(), "governance-auditor"))
+                    ->QueryAudit(&context, query, &response)
+                    .ok());
+    std::vector<hub::v1::AuditRecord> refused;
+    for (const auto& entry : response.entries()) {
+      if (entry.record().decision() == hub::v1::AUDIT_DENIED) refused.push_back(entry.record());
+    }
+    return refused;
+  }
+
+  TempDir dir_;
+  TestPki pki_{dir_.Sub("pki")};
+  std::unique_ptr<HubProcess> hub_;
+  uint64_t published_ = 0;
+};
+
+struct Attempt {
+  std::string name;
+  std::string as;
+  hub::v1::Purpose purpose;
+  std::function<void(hub::v1::EventEnvelope*)> fill;
+  grpc::StatusCode code;
+  std::string message;
+};
+
+TEST_F(WriteAuthorityTest, APartnerCannotRecordWhatTheProtocolDoesNotLetIt) {
+  const int before = EventsInCase();
+  const std::vector<Attempt> attempts = {
+      {"housing downgrades the risk", "housing-agency", hub::v1::PURPOSE_SAFEGUARDING,
+       [](auto* e) { e->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_STANDARD); },
+       grpc::StatusCode::PERMISSION_DENIED, "record risk_assessed"},
+      {"housing closes the case", "housing-agency", hub::v1::PURPOSE_CASE_MANAGEMENT,
+       [](auto* e) { e->mutable_case_closed()->set_reason(hub::v1::RISK_REDUCED); },
+       grpc::StatusCode::PERMISSION_DENIED, "record case_closed"},
+      {"health records an arrest", "health-agency", hub::v1::PURPOSE_DISRUPTION,
+       [](auto* e) { e->mutable_disruption_recorded()->set_kind(hub::v1::ARREST); },
+       grpc::StatusCode::PERMISSION_DENIED, "record disruption_recorded"},
+      {"housing records victim safety", "housing-agency", hub::v1::PURPOSE_SAFEGUARDING,
+       [](auto* e) { e->mutable_victim_safety_information()->set_risk_change(hub::v1::REDUCED); },
+       grpc::StatusCode::PERMISSION_DENIED, "record victim_safety_information"},
+      {"police record an arrest for evaluation", "police-agency", hub::v1::PURPOSE_EVALUATION,
+       [](auto* e) { e->mutable_disruption_recorded()->set_kind(hub::v1::ARREST); },
+       grpc::StatusCode::PERMISSION_DENIED, "for PURPOSE_EVALUATION"},
+      {"the action re-tasked to the police", "dapp-coordinator", hub::v1::PURPOSE_PANEL,
+       [](auto* e) {
+         e->mutable_action_tasked()->set_action_id("A-1");
+         e->mutable_action_tasked()->set_owner_agency("police");
+       },
+       grpc::StatusCode::ALREADY_EXISTS, "action A-1 exists already"},
+      {"the police complete housing's action", "police-agency", hub::v1::PURPOSE_CASE_MANAGEMENT,
+       [](auto* e) {
+         e->mutable_action_completed()->set_action_id("A-1");
+         e->mutable_action_completed()->set_final_status(hub::v1::ACTION_COMPLETED);
+       },
+       grpc::StatusCode::PERMISSION_DENIED, "owned by housing"},
+      {"an action that was never tasked", "housing-agency", hub::v1::PURPOSE_CASE_MANAGEMENT,
+       [](auto* e) { e->mutable_action_updated()->set_action_id("A-404"); },
+       grpc::StatusCode::NOT_FOUND, "has no action A-404"},
+      {"a second referral", "probation-agency", hub::v1::PURPOSE_CASE_MANAGEMENT,
+       [](auto* e) { e->mutable_referral_received()->set_route(hub::v1::ROUTE_DAPP); },
+       grpc::StatusCode::ALREADY_EXISTS, "exists already"},
+      {"reopening an open case", "drive-agency", hub::v1::PURPOSE_CASE_MANAGEMENT,
+       [](auto* e) { e->mutable_case_reopened()->set_reason("again"); },
+       grpc::StatusCode::FAILED_PRECONDITION, "is not closed"},
+  };
+  for (const Attempt& attempt : attempts) {
+    const grpc::Status status = Publish(attempt.as, attempt.purpose, attempt.fill);
+    EXPECT_EQ(status.error_code(), attempt.code) << attempt.name << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(attempt.message)) << attempt.name;
+  }
+  // A case that was never referred cannot be written into.
+  EXPECT_EQ(Publish(
+                "police-agency", hub::v1::PURPOSE_DISRUPTION,
+                [](auto* e) { e->mutable_disruption_recorded()->set_kind(hub::v1::ARREST); },
+                "C-NEVER-REFERRED")
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  EXPECT_EQ(EventsInCase(), before) << "a refused publish stored something";
+  const std::vector<hub::v1::AuditRecord> refused = RefusedPublishes();
+  ASSERT_EQ(refused.size(), attempts.size());
+  for (size_t i = 0; i < attempts.size(); ++i) {
+    EXPECT_THAT(refused[i].reason(), HasSubstr(attempts[i].message)) << attempts[i].name;
+  }
+}
+
+TEST_F(WriteAuthorityTest, OwnersProgressTheirActionsAndAClosedCaseWaitsForAReopening) {
+  EXPECT_TRUE(Publish("housing-agency", hub::v1::PURPOSE_CASE_MANAGEMENT, [](auto* e) {
+                e->mutable_action_updated()->set_action_id("A-1");
+                e->mutable_action_updated()->set_status(hub::v1::ACTION_IN_PROGRESS);
+              }).ok());
+  EXPECT_TRUE(Publish("dapp-coordinator", hub::v1::PURPOSE_PANEL, [](auto* e) {
+                e->mutable_action_completed()->set_action_id("A-1");
+                e->mutable_action_completed()->set_final_status(hub::v1::ACTION_COMPLETED);
+              }).ok());
+  ASSERT_TRUE(Publish("drive-agency", hub::v1::PURPOSE_CASE_MANAGEMENT, [](auto* e) {
+                e->mutable_case_closed()->set_reason(hub::v1::INTERVENTION_COMPLETED);
+              }).ok());
+  const grpc::Status late = Publish("police-agency", hub::v1::PURPOSE_DISRUPTION, [](auto* e) {
+    e->mutable_disruption_recorded()->set_kind(hub::v1::BREACH);
+  });
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(late.error_message(), HasSubstr("accepts only case_reopened"));
+  EXPECT_EQ(Publish("police-agency", hub::v1::PURPOSE_CASE_MANAGEMENT,
+                    [](auto* e) { e->mutable_case_reopened()->set_reason("breach"); })
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Publish("dapp-coordinator", hub::v1::PURPOSE_PANEL, [](auto* e) {
+                e->mutable_case_reopened()->set_reason("breach of the DVPO");
+              }).ok());
+  EXPECT_TRUE(Publish("police-agency", hub::v1::PURPOSE_DISRUPTION, [](auto* e) {
+                e->mutable_disruption_recorded()->set_kind(hub::v1::BREACH);
+              }).ok());
+}
+
+}  // namespace
+}  // namespace hub::testing
