@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 
 #include "auth/data_classes.h"
+#include "auth/recording_policy.h"
 #include "auth/sharing_protocol.h"
 #include "services/config.h"
 #include "services/envelope.h"
@@ -57,9 +58,11 @@ TEST(DemoSiteTest, IsDeterministicFromItsSeed) {
             other.cases[0].publishes[0].request.SerializeAsString());
 }
 
-// Every publish is one the hub accepts from the agency that sends it, every
-// event happened within the 21 months before the end date, in time order
-// within its case, and every kind of Drive event appears.
+// Every publish is one the hub accepts from the agency that sends it (its
+// envelopes, and the protocol's recording rules and case constraints in the
+// order the demo publishes them), every event happened within the 21 months
+// before the end date, in time order within its case, and every kind of
+// Drive event appears.
 TEST(DemoSiteTest, EveryPublishIsValidFromItsAgencyAndInTime) {
   auto loaded = auth::LoadSharingProtocolFile(std::string(HUB_SOURCE_DIR) +
                                               "/deploy/examples/sharing_protocol.textproto");
@@ -71,17 +74,28 @@ TEST(DemoSiteTest, EveryPublishIsValidFromItsAgencyAndInTime) {
   const DemoOptions options;
   const absl::Time end = absl::FromCivil(absl::CivilDay(2026, 11, 20), absl::UTCTimeZone());
   const absl::Time start = absl::FromCivil(absl::CivilDay(2025, 2, 20), absl::UTCTimeZone());
+  const auth::RecordingPolicy recording(loaded->protocol);
   std::set<std::string> kinds;
   std::set<std::string> event_ids;
   const DemoSite site = GenerateDemoSite(options);
   for (const DemoCase& demo_case : site.cases) {
     int64_t previous = 0;
+    auth::CaseWriteState state;
     for (const DemoPublish& publish : demo_case.publishes) {
       ASSERT_EQ(by_certificate_name.count(publish.publisher), 1u) << publish.publisher;
-      absl::StatusOr<storage::AppendRequest> append = services::PrepareAppend(
-          by_certificate_name.at(publish.publisher), publish.request, end, config.limits());
+      const hub::v1::Principal& principal = by_certificate_name.at(publish.publisher);
+      std::vector<hub::v1::EventEnvelope> stamped;
+      absl::StatusOr<storage::AppendRequest> append =
+          services::PrepareAppend(principal, publish.request, end, config.limits(), &stamped);
       ASSERT_TRUE(append.ok()) << demo_case.case_id << " as " << publish.publisher << ": "
                                << append.status();
+      for (const hub::v1::EventEnvelope& envelope : stamped) {
+        const absl::Status judged =
+            recording.Check(principal, envelope, state, demo_case.case_id, "demo");
+        ASSERT_TRUE(judged.ok()) << demo_case.case_id << " as " << publish.publisher << ": "
+                                 << judged;
+        recording.Apply(envelope, &state);
+      }
       for (const hub::v1::EventEnvelope& event : publish.request.events()) {
         const absl::Time occurred = absl::FromUnixSeconds(event.occurred_time().seconds());
         EXPECT_LT(occurred, end);
@@ -93,8 +107,11 @@ TEST(DemoSiteTest, EveryPublishIsValidFromItsAgencyAndInTime) {
       }
     }
   }
-  // Every event type an agency publishes (the hub records protocol changes).
-  EXPECT_EQ(kinds.size(), 16u) << ::testing::PrintToString(kinds);
+  // Every event type an agency publishes (the hub records protocol changes),
+  // but reopening: no demonstration case is reopened.
+  EXPECT_EQ(kinds.size(), auth::PublishableEventTypes().size() - 1)
+      << ::testing::PrintToString(kinds);
+  EXPECT_EQ(kinds.count("case_reopened"), 0u);
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include "tools/hubctl/connection.h"
 #include "tools/hubctl/demo_command.h"
 #include "tools/hubctl/event_commands.h"
+#include "tools/hubctl/protocol_check.h"
 #include "tools/hubctl/timeline_commands.h"
 
 ABSL_FLAG(std::string, hub, "localhost:7443", "The hub's address (host:port).");
@@ -52,7 +53,9 @@ ABSL_FLAG(std::string, case_id, "", "tail: only this case.");
 ABSL_FLAG(bool, until_caught_up, false, "tail: stop once caught up instead of following.");
 ABSL_FLAG(std::string, agency, "",
           "audit query: only this agency; timeline: only these agencies, comma-separated.");
-ABSL_FLAG(std::string, principal, "", "audit query: only this principal identity.");
+ABSL_FLAG(std::string, principal, "",
+          "audit query: only this principal identity; protocol check: only the principal "
+          "whose identity ends with this (e.g. police/agency).");
 ABSL_FLAG(bool, newest_first, false, "audit query: newest records first.");
 ABSL_FLAG(uint64_t, first_record, 0, "audit export: the first record index to export.");
 ABSL_FLAG(std::optional<uint64_t>, last_record, std::nullopt,
@@ -120,6 +123,9 @@ constexpr char kUsage[] =
     "Offline (hubd must be stopped):\n"
     "  hubctl restore BACKUP --data_dir=NEW copy a backup into a new data folder and verify it\n"
     "  hubctl log verify [--data_dir=DIR]   verify the event log's hash chain and indexes\n"
+    "  hubctl protocol check FILE [--principal=AGENCY/ROLE]\n"
+    "                                       validate a sharing protocol and explain what each\n"
+    "                                       principal may record and read\n"
     "  hubctl audit verify FILE [--public_key=PEM]\n"
     "                                       check an audit export offline; names every missing\n"
     "                                       or altered record\n"
@@ -443,6 +449,10 @@ int main(int argc, char** argv) {
     request.set_purpose(*purpose);
     return hub::tools::Tail(*channel, request, absl::GetFlag(FLAGS_until_caught_up),
                             {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+  }
+  if (command.size() == 3 && command[0] == "protocol" && command[1] == "check") {
+    return hub::tools::CheckProtocolFile(command[2], absl::GetFlag(FLAGS_principal),
+                                         absl::GetFlag(FLAGS_json));
   }
   if (command.size() == 3 && command[0] == "protocol" && command[1] == "apply") {
     return ProtocolApply(command[2]);

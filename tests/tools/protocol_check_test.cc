@@ -1,0 +1,75 @@
+// `hubctl protocol check`: what it explains for a principal is what the
+// engines decide, and an invalid protocol is refused with its line.
+#include "tools/hubctl/protocol_check.h"
+
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "auth/sharing_protocol.h"
+
+namespace hub::tools {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+const std::string kExample =
+    std::string(HUB_SOURCE_DIR) + "/deploy/examples/sharing_protocol.textproto";
+
+std::vector<std::string> Whats(const std::vector<Permission>& permissions) {
+  std::vector<std::string> whats;
+  for (const Permission& p : permissions) whats.push_back(p.what);
+  return whats;
+}
+
+TEST(ProtocolCheckTest, HousingMayProgressItsActionsAndReadNoVictimDetail) {
+  auto loaded = auth::LoadSharingProtocolFile(kExample);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const std::vector<PrincipalExplanation> housing =
+      ExplainProtocol(loaded->protocol, "housing/agency");
+  ASSERT_EQ(housing.size(), 1u);
+  EXPECT_THAT(Whats(housing[0].may_record), ElementsAre("action_updated", "action_completed"));
+  EXPECT_THAT(housing[0].may_record[0].rule, "action-progress");
+  const std::vector<std::string> read = Whats(housing[0].may_read);
+  EXPECT_THAT(read, ::testing::Contains("VICTIM_RISK_SUMMARY"));
+  EXPECT_THAT(read, ::testing::Not(::testing::Contains("VICTIM_LOCATION")));
+  EXPECT_THAT(read, ::testing::Not(::testing::Contains("VICTIM_IDENTITY")));
+  EXPECT_THAT(
+      housing[0].constraints,
+      ::testing::Contains(HasSubstr("only by the agency named in action_tasked.owner_agency")));
+  EXPECT_THAT(FormatExplanation(housing, /*json=*/false), HasSubstr("(rule action-progress)"));
+  EXPECT_THAT(FormatExplanation(housing, /*json=*/true),
+              HasSubstr("\"event_type\":\"action_updated\""));
+}
+
+TEST(ProtocolCheckTest, TheAuditorRecordsAndReadsNoCaseContent) {
+  auto loaded = auth::LoadSharingProtocolFile(kExample);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const std::vector<PrincipalExplanation> auditor =
+      ExplainProtocol(loaded->protocol, "governance/auditor");
+  ASSERT_EQ(auditor.size(), 1u);
+  EXPECT_THAT(auditor[0].may_record, IsEmpty());
+  EXPECT_THAT(auditor[0].may_read, IsEmpty());
+  EXPECT_EQ(ExplainProtocol(loaded->protocol, "").size(),
+            static_cast<size_t>(loaded->protocol.principals_size()));
+}
+
+TEST(ProtocolCheckTest, AnInvalidProtocolOrUnknownPrincipalIsRefused) {
+  EXPECT_EQ(CheckProtocolFile(kExample, "police/agency", false), 0);
+  EXPECT_EQ(CheckProtocolFile(kExample, "nobody/agency", false), 2);
+  std::ifstream in(kExample);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("event_types: [\"disruption_recorded\"]"), 37,
+               "event_types: [\"arrest\"]");
+  const std::string bad = ::testing::TempDir() + "/bad.textproto";
+  std::ofstream(bad) << text;
+  EXPECT_EQ(CheckProtocolFile(bad, "", false), 1);
+}
+
+}  // namespace
+}  // namespace hub::tools
