@@ -1,34 +1,133 @@
 #include "auth/sharing_policy.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
+#include "auth/data_classes.h"
 #include "proto/absl_compat.h"
 
 namespace hub::auth {
 namespace {
 
+using google::protobuf::FieldDescriptor;
+
 bool InRange(int value, int size) { return value >= 0 && value < size; }
+
+// Every subject id `message` names through a subject_reference field.
+void CollectSubjects(const google::protobuf::Message& message, std::vector<std::string>* subjects,
+                     int depth = 0) {
+  if (depth > 8) return;
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+          CollectSubjects(reflection->GetRepeatedMessage(message, field, i), subjects, depth + 1);
+        }
+      } else {
+        CollectSubjects(reflection->GetMessage(message, field), subjects, depth + 1);
+      }
+      continue;
+    }
+    if (field->type() != FieldDescriptor::TYPE_STRING ||
+        !field->options().GetExtension(hub::v1::subject_reference)) {
+      continue;
+    }
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        subjects->push_back(reflection->GetRepeatedString(message, field, i));
+      }
+    } else {
+      subjects->push_back(reflection->GetString(message, field));
+    }
+  }
+}
+
+hub::v1::CaseRelations::AgencyRelations* AgencyEntry(const std::string& agency,
+                                                     hub::v1::CaseRelations* relations) {
+  for (hub::v1::CaseRelations::AgencyRelations& entry : *relations->mutable_agencies()) {
+    if (entry.agency() == agency) return &entry;
+  }
+  hub::v1::CaseRelations::AgencyRelations* entry = relations->add_agencies();
+  entry->set_agency(agency);
+  return entry;
+}
+
+void Relate(const std::string& agency, hub::v1::CaseRelation relation,
+            hub::v1::CaseRelations* relations) {
+  if (agency.empty()) return;
+  hub::v1::CaseRelations::AgencyRelations* entry = AgencyEntry(agency, relations);
+  for (int held : entry->relations()) {
+    if (held == relation) return;
+  }
+  entry->add_relations(relation);
+}
+
+void Support(const std::string& subject_id,
+             const google::protobuf::RepeatedPtrField<std::string>& agencies,
+             hub::v1::CaseRelations* relations) {
+  if (subject_id.empty()) return;
+  hub::v1::CaseRelations::SubjectSupport* entry = nullptr;
+  for (hub::v1::CaseRelations::SubjectSupport& subject : *relations->mutable_subjects()) {
+    if (subject.subject_id() == subject_id) entry = &subject;
+  }
+  if (entry == nullptr) {
+    entry = relations->add_subjects();
+    entry->set_subject_id(subject_id);
+  }
+  for (const std::string& agency : agencies) {
+    if (std::find(entry->agencies().begin(), entry->agencies().end(), agency) ==
+        entry->agencies().end()) {
+      entry->add_agencies(agency);
+    }
+  }
+}
 
 }  // namespace
 
 SharingPolicy::SharingPolicy(const hub::v1::SharingProtocol& protocol)
     : version_(protocol.version()), rules_(protocol.rules().begin(), protocol.rules().end()) {
-  RuleTable empty;
-  for (auto& row : empty) row.fill(kNoRule);
+  PrincipalRules empty;
+  for (auto& row : empty.unconditional) row.fill(kNoRule);
+  for (RuleTable& table : empty.by_relation) {
+    for (auto& row : table) row.fill(kNoRule);
+  }
   for (const hub::v1::Principal& principal : protocol.principals()) {
-    by_identity_.emplace(principal.identity(), empty);
+    PrincipalRules& rules = by_identity_.emplace(principal.identity(), empty).first->second;
+    rules.agency = principal.agency();
+  }
+  for (const hub::v1::PanelMembership& panel : protocol.panel_members()) {
+    std::vector<std::string>& members = panel_members_[panel.panel()];
+    members.insert(members.end(), panel.agencies().begin(), panel.agencies().end());
   }
   for (int r = 0; r < static_cast<int>(rules_.size()); ++r) {
     const hub::v1::SharingRule& rule = rules_[r];
+    std::vector<int> relations;
+    for (int relation : rule.requires_relation()) {
+      if (relation > 0 && relation < hub::v1::CaseRelation_ARRAYSIZE) relations.push_back(relation);
+    }
+    has_relation_rules_ |= !relations.empty();
     for (const std::string& identity : rule.principals()) {
-      auto table = by_identity_.find(identity);
-      if (table == by_identity_.end()) continue;
+      auto found = by_identity_.find(identity);
+      if (found == by_identity_.end()) continue;
+      PrincipalRules& rules = found->second;
       for (int purpose : rule.purposes()) {
         if (!InRange(purpose, hub::v1::Purpose_ARRAYSIZE)) continue;
         for (int data_class : rule.data_classes()) {
           if (!InRange(data_class, hub::v1::DataClass_ARRAYSIZE)) continue;
-          int& slot = table->second[purpose][data_class];
-          if (slot == kNoRule) slot = r;
+          if (relations.empty()) {
+            int& slot = rules.unconditional[purpose][data_class];
+            if (slot == kNoRule) slot = r;
+            rules.unconditional_classes[purpose].set(data_class);
+          }
+          for (int relation : relations) {
+            int& slot = rules.by_relation[relation][purpose][data_class];
+            if (slot == kNoRule) slot = r;
+            rules.classes_by_relation[purpose][relation].set(data_class);
+          }
         }
       }
     }
@@ -36,10 +135,10 @@ SharingPolicy::SharingPolicy(const hub::v1::SharingProtocol& protocol)
 }
 
 Decision SharingPolicy::Decide(std::string_view identity, hub::v1::DataClass data_class,
-                               hub::v1::Purpose purpose) const {
+                               hub::v1::Purpose purpose, RelationMask relations) const {
   Decision decision;
-  auto table = by_identity_.find(AsAbsl(identity));
-  if (table == by_identity_.end()) {
+  auto found = by_identity_.find(AsAbsl(identity));
+  if (found == by_identity_.end()) {
     decision.reason = absl::StrCat(AsAbsl(identity), " is not a principal of protocol ", version_);
     return decision;
   }
@@ -49,11 +148,17 @@ Decision SharingPolicy::Decide(std::string_view identity, hub::v1::DataClass dat
     decision.reason = "unclassified data or unspecified purpose is never shared";
     return decision;
   }
-  const int rule = table->second[purpose][data_class];
+  const PrincipalRules& rules = found->second;
+  int rule = rules.unconditional[purpose][data_class];
+  for (int relation = 1; rule == kNoRule && relation < hub::v1::CaseRelation_ARRAYSIZE;
+       ++relation) {
+    if (relations[relation]) rule = rules.by_relation[relation][purpose][data_class];
+  }
   if (rule == kNoRule) {
     decision.reason =
         absl::StrCat("no rule of protocol ", version_, " lets ", AsAbsl(identity), " see ",
-                     hub::v1::DataClass_Name(data_class), " for ", hub::v1::Purpose_Name(purpose));
+                     hub::v1::DataClass_Name(data_class), " for ", hub::v1::Purpose_Name(purpose),
+                     relations == kEveryRelation ? "" : " with its relationship to the case");
     return decision;
   }
   decision.allowed = true;
@@ -63,15 +168,85 @@ Decision SharingPolicy::Decide(std::string_view identity, hub::v1::DataClass dat
   return decision;
 }
 
-ClassMask SharingPolicy::Allowed(std::string_view identity, hub::v1::Purpose purpose) const {
-  ClassMask mask;
-  auto table = by_identity_.find(AsAbsl(identity));
-  if (table == by_identity_.end() || purpose == hub::v1::PURPOSE_UNSPECIFIED ||
+ClassMask SharingPolicy::Allowed(std::string_view identity, hub::v1::Purpose purpose,
+                                 RelationMask relations) const {
+  auto found = by_identity_.find(AsAbsl(identity));
+  if (found == by_identity_.end() || purpose == hub::v1::PURPOSE_UNSPECIFIED ||
       !InRange(purpose, hub::v1::Purpose_ARRAYSIZE)) {
-    return mask;
+    return ClassMask();
   }
-  for (int data_class = 1; data_class < hub::v1::DataClass_ARRAYSIZE; ++data_class) {
-    mask[data_class] = table->second[purpose][data_class] != kNoRule;
+  const PrincipalRules& rules = found->second;
+  ClassMask mask = rules.unconditional_classes[purpose];
+  for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+    if (relations[relation]) mask |= rules.classes_by_relation[purpose][relation];
+  }
+  mask.reset(hub::v1::DATA_CLASS_UNSPECIFIED);
+  return mask;
+}
+
+void SharingPolicy::ApplyToRelations(const hub::v1::EventEnvelope& event,
+                                     hub::v1::CaseRelations* relations) const {
+  Relate(event.producing_agency(), hub::v1::RECORDED_IN_CASE, relations);
+  switch (event.event_case()) {
+    case hub::v1::EventEnvelope::kActionTasked:
+      Relate(event.action_tasked().owner_agency(), hub::v1::OWNS_ACTION, relations);
+      break;
+    case hub::v1::EventEnvelope::kSupportReferralMade:
+      Relate(event.support_referral_made().provider_agency(), hub::v1::REFERRED_FOR_SUPPORT,
+             relations);
+      break;
+    case hub::v1::EventEnvelope::kCaseAllocated:
+      Relate(event.producing_agency(), hub::v1::ALLOCATED_PROVIDER, relations);
+      break;
+    case hub::v1::EventEnvelope::kPanelOutcome: {
+      const int panel = event.panel_outcome().panel();
+      if (auto members = panel_members_.find(panel); members != panel_members_.end()) {
+        for (const std::string& agency : members->second) {
+          Relate(agency, hub::v1::HEARD_AT_PANEL, relations);
+        }
+      }
+      break;
+    }
+    case hub::v1::EventEnvelope::kSubjectLinked: {
+      const hub::v1::SubjectLinked& linked = event.subject_linked();
+      if (linked.has_victim()) {
+        Support(linked.victim().subject_id(), linked.victim().supporting_agencies(), relations);
+      } else if (linked.has_child()) {
+        Support(linked.child().subject_id(), linked.child().supporting_agencies(), relations);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+RelationMask SharingPolicy::RelationsOf(std::string_view identity,
+                                        const hub::v1::CaseRelations& relations,
+                                        const hub::v1::EventEnvelope& event) const {
+  RelationMask mask;
+  auto found = by_identity_.find(AsAbsl(identity));
+  if (found == by_identity_.end()) return mask;
+  const std::string& agency = found->second.agency;
+  for (const hub::v1::CaseRelations::AgencyRelations& entry : relations.agencies()) {
+    if (entry.agency() != agency) continue;
+    for (int relation : entry.relations()) {
+      if (relation > 0 && relation < hub::v1::CaseRelation_ARRAYSIZE) mask.set(relation);
+    }
+  }
+  if (relations.subjects().empty()) return mask;
+  const google::protobuf::Message* payload = EventOf(event);
+  if (payload == nullptr) return mask;
+  std::vector<std::string> subjects;
+  CollectSubjects(*payload, &subjects);
+  for (const hub::v1::CaseRelations::SubjectSupport& support : relations.subjects()) {
+    if (std::find(subjects.begin(), subjects.end(), support.subject_id()) == subjects.end()) {
+      continue;
+    }
+    if (std::find(support.agencies().begin(), support.agencies().end(), agency) !=
+        support.agencies().end()) {
+      mask.set(hub::v1::SUPPORTS_SUBJECT);
+    }
   }
   return mask;
 }

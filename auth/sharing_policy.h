@@ -16,11 +16,20 @@
 #include "hub/v1/events.pb.h"
 #include "hub/v1/options.pb.h"
 #include "hub/v1/sharing_protocol.pb.h"
+#include "hub/v1/views.pb.h"
 
 namespace hub::auth {
 
 // The data classes a principal may see for one purpose.
 using ClassMask = std::bitset<hub::v1::DataClass_ARRAYSIZE>;
+
+// The relationships a principal has to a case (and to an event's subjects).
+using RelationMask = std::bitset<hub::v1::CaseRelation_ARRAYSIZE>;
+// No relationship at all: only unconditional rules apply.
+inline const RelationMask kNoRelation;
+// Every relationship: what a principal could see in the case it is most
+// involved in (audit citations, the purposes a principal has rules for).
+inline const RelationMask kEveryRelation = RelationMask().set();
 
 struct Decision {
   bool allowed = false;
@@ -38,11 +47,27 @@ class SharingPolicy {
   // unknown principals, classes or purposes are ignored (denied).
   explicit SharingPolicy(const hub::v1::SharingProtocol& protocol);
 
+  // `relations`: the principal's relationships to the case the data is in
+  // (rules that require one apply only if it holds). A rule that needs no
+  // relationship is cited before one that does.
   Decision Decide(std::string_view identity, hub::v1::DataClass data_class,
-                  hub::v1::Purpose purpose) const;
+                  hub::v1::Purpose purpose, RelationMask relations) const;
 
-  // Every class Decide() allows for (identity, purpose).
-  ClassMask Allowed(std::string_view identity, hub::v1::Purpose purpose) const;
+  // Every class Decide() allows for (identity, purpose, relations).
+  ClassMask Allowed(std::string_view identity, hub::v1::Purpose purpose,
+                    RelationMask relations) const;
+
+  // Whether any rule requires a relationship (if not, relations never
+  // change what anyone sees).
+  bool has_relation_rules() const { return has_relation_rules_; }
+
+  // Folds an event of a case, as stored, into the case's relationships.
+  void ApplyToRelations(const hub::v1::EventEnvelope& event,
+                        hub::v1::CaseRelations* relations) const;
+  // The relationships of `identity`'s agency to the case of `relations`,
+  // with SUPPORTS_SUBJECT if it supports a subject `event` is about.
+  RelationMask RelationsOf(std::string_view identity, const hub::v1::CaseRelations& relations,
+                           const hub::v1::EventEnvelope& event) const;
 
   const std::string& version() const { return version_; }
 
@@ -51,10 +76,25 @@ class SharingPolicy {
   // [purpose][class] -> index of the first allowing rule, or kNoRule.
   using RuleTable =
       std::array<std::array<int, hub::v1::DataClass_ARRAYSIZE>, hub::v1::Purpose_ARRAYSIZE>;
+  struct PrincipalRules {
+    std::string agency;
+    // Rules that need no relationship.
+    RuleTable unconditional;
+    // [relation] -> the rules that need that relationship.
+    std::array<RuleTable, hub::v1::CaseRelation_ARRAYSIZE> by_relation;
+    // [purpose][relation] -> the classes those rules allow, and the same
+    // for unconditional rules.
+    std::array<std::array<ClassMask, hub::v1::CaseRelation_ARRAYSIZE>, hub::v1::Purpose_ARRAYSIZE>
+        classes_by_relation;
+    std::array<ClassMask, hub::v1::Purpose_ARRAYSIZE> unconditional_classes;
+  };
 
   std::string version_;
   std::vector<hub::v1::SharingRule> rules_;
-  absl::flat_hash_map<std::string, RuleTable> by_identity_;
+  absl::flat_hash_map<std::string, PrincipalRules> by_identity_;
+  // Panel type -> the agencies that sit on it.
+  absl::flat_hash_map<int, std::vector<std::string>> panel_members_;
+  bool has_relation_rules_ = false;
 };
 
 }  // namespace hub::auth

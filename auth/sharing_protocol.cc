@@ -187,6 +187,14 @@ absl::Status ValidateRules(const hub::v1::SharingProtocol& protocol, const Locat
                                                        " names unknown purpose ", purpose));
       }
     }
+    for (int i = 0; i < rule.requires_relation_size(); ++i) {
+      const int relation = rule.requires_relation(i);
+      if (!hub::v1::CaseRelation_IsValid(relation) ||
+          relation == hub::v1::CASE_RELATION_UNSPECIFIED) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            at.AtRule(r, "requires_relation", i), rule_name, " names unknown relation ", relation));
+      }
+    }
     if (rule.lawful_basis().empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           at.AtRule(r, "name"), rule_name,
@@ -387,6 +395,25 @@ absl::Status ValidateRecording(const hub::v1::SharingProtocol& protocol, const L
     return absl::InvalidArgumentError(absl::StrCat(
         at.AtIn("case_lifecycle", -1, lifecycle, "reopened_by", 0),
         "case_lifecycle.reopened_by needs closed_by: only a closed case can be reopened"));
+  }
+  absl::flat_hash_set<std::string> agencies;
+  for (const hub::v1::Principal& principal : protocol.principals()) {
+    agencies.insert(principal.agency());
+  }
+  const google::protobuf::Descriptor& panel = *hub::v1::PanelMembership::descriptor();
+  for (int p = 0; p < protocol.panel_members_size(); ++p) {
+    const hub::v1::PanelMembership& members = protocol.panel_members(p);
+    if (members.panel() == hub::v1::PANEL_TYPE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat(at.AtIn("panel_members", p, panel, "panel"),
+                                                     "panel_members ", p + 1, " names no panel"));
+    }
+    for (int i = 0; i < members.agencies_size(); ++i) {
+      if (!agencies.contains(members.agencies(i))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            at.AtIn("panel_members", p, panel, "agencies", i), "panel_members names \"",
+            members.agencies(i), "\", which is no principal's agency"));
+      }
+    }
   }
   if (protocol.recording_rules().empty() && protocol.principals_size() > 0) {
     warnings->push_back("no recording rules: no principal may publish anything");

@@ -41,7 +41,19 @@ constexpr size_t kRememberedCases = 4096;
 // inside the live delivery target (publish to delivery p99 <= 20 ms).
 constexpr absl::Duration kLiveGathering = absl::Milliseconds(2);
 
-using AllowedByPurpose = std::vector<std::array<auth::ClassMask, hub::v1::Purpose_ARRAYSIZE>>;
+// What each principal may see per purpose: the classes its rules allow
+// without any relationship, and those each relationship adds.
+struct PrincipalAllowance {
+  std::array<auth::ClassMask, hub::v1::Purpose_ARRAYSIZE> base;
+  std::array<std::array<auth::ClassMask, hub::v1::CaseRelation_ARRAYSIZE>,
+             hub::v1::Purpose_ARRAYSIZE>
+      by_relation;
+};
+struct Allowances {
+  std::vector<PrincipalAllowance> principals;
+  // Whether any rule needs a relationship (else the relations are ignored).
+  bool relational = false;
+};
 
 struct ShapedEvent {
   storage::ProjectionBatch::Shaped stored;
@@ -56,8 +68,13 @@ struct ShapedEvent {
 // The shapes of one event and who sees which. Principals that would lose
 // the same fields (the same `allowed & present`) share one shape, and one
 // that would lose nothing sees the event as stored, without redacting.
+// The event is first folded into its case's `relations`, so that the event
+// that makes a principal related is one it may see.
 absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
-                                       const AllowedByPurpose& allowed_by_purpose,
+                                       const auth::SharingPolicy& policy,
+                                       const std::vector<std::string>& principals,
+                                       const Allowances& allowances,
+                                       hub::v1::CaseRelations* relations,
                                        google::protobuf::Arena* arena) {
   ShapedEvent shaped;
   shaped.envelope = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
@@ -65,6 +82,7 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
   shaped.stored.position = event.position;
   shaped.stored.stream_version = event.stream_version;
   shaped.stored.case_id = event.case_id;
+  if (allowances.relational) policy.ApplyToRelations(*shaped.envelope, relations);
   const int purpose = shaped.envelope->purpose();
   if (purpose < 0 || purpose >= hub::v1::Purpose_ARRAYSIZE) return shaped;
   const google::protobuf::Message* event_message = auth::EventOf(*shaped.envelope);
@@ -81,8 +99,17 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
   }
   // `allowed & present` -> variant index.
   absl::flat_hash_map<unsigned long, uint8_t> variant_of;
-  for (size_t p = 0; p < allowed_by_purpose.size(); ++p) {
-    const auth::ClassMask seen = allowed_by_purpose[p][purpose] & present;
+  for (size_t p = 0; p < allowances.principals.size(); ++p) {
+    const PrincipalAllowance& allowance = allowances.principals[p];
+    auth::ClassMask allowed = allowance.base[purpose];
+    if (allowances.relational) {
+      const auth::RelationMask held =
+          policy.RelationsOf(principals[p], *relations, *shaped.envelope);
+      for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+        if (held[relation]) allowed |= allowance.by_relation[purpose][relation];
+      }
+    }
+    const auth::ClassMask seen = allowed & present;
     if (!seen[event_class]) continue;
     auto [it, inserted] = variant_of.try_emplace(seen.to_ulong(), 0);
     if (inserted) {
@@ -160,8 +187,8 @@ void Projector::RememberWritten(SummariesByCase summaries) {
   // Bounded by forgetting everything at once: simple, and a rebuild moves
   // through the cases roughly in time order anyway.
   if (written_summaries_.size() + summaries.size() > kRememberedCases) written_summaries_.clear();
-  for (auto& [case_id, by_principal] : summaries) {
-    if (!by_principal.empty()) written_summaries_[case_id] = std::move(by_principal);
+  for (auto& [case_id, state] : summaries) {
+    if (!state.summaries.empty()) written_summaries_[case_id] = std::move(state);
   }
 }
 
@@ -175,8 +202,9 @@ void Projector::Publish(uint64_t checkpoint) {
   }
 }
 
-absl::StatusOr<std::vector<std::optional<hub::v1::CaseSummary>>*> Projector::SummariesFor(
-    const std::string& case_id, SummariesByCase* in_flight, SummariesByCase* batch) {
+absl::StatusOr<Projector::CaseState*> Projector::SummariesFor(const std::string& case_id,
+                                                              SummariesByCase* in_flight,
+                                                              SummariesByCase* batch) {
   if (auto found = batch->find(case_id); found != batch->end()) return &found->second;
   // The batch being written, which the store may not hold yet; then what
   // was last written; then the store. Taken, not copied (copying every
@@ -185,22 +213,26 @@ absl::StatusOr<std::vector<std::optional<hub::v1::CaseSummary>>*> Projector::Sum
   // once written.
   if (in_flight != nullptr) {
     if (auto found = in_flight->find(case_id);
-        found != in_flight->end() && !found->second.empty()) {
+        found != in_flight->end() && !found->second.summaries.empty()) {
       return &batch->emplace(case_id, std::move(found->second)).first->second;
     }
   }
   if (auto found = written_summaries_.find(case_id);
-      found != written_summaries_.end() && !found->second.empty()) {
+      found != written_summaries_.end() && !found->second.summaries.empty()) {
     return &batch->emplace(case_id, std::move(found->second)).first->second;
   }
-  HUB_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> bytes,
+  HUB_ASSIGN_OR_RETURN(storage::StoredCase stored,
                        views_->CaseSummaries(generation_.generation, case_id));
-  std::vector<std::optional<hub::v1::CaseSummary>> loaded(generation_.principals.size());
-  for (size_t p = 0; p < bytes.size() && p < loaded.size(); ++p) {
-    if (!bytes[p].has_value()) continue;
-    if (!loaded[p].emplace().ParseFromString(*bytes[p])) {
+  CaseState loaded;
+  loaded.summaries.resize(generation_.principals.size());
+  for (size_t p = 0; p < stored.by_principal.size() && p < loaded.summaries.size(); ++p) {
+    if (!stored.by_principal[p].has_value()) continue;
+    if (!loaded.summaries[p].emplace().ParseFromString(*stored.by_principal[p])) {
       return absl::DataLossError(absl::StrCat("a case summary of ", case_id, " does not parse"));
     }
+  }
+  if (!loaded.relations.ParseFromString(stored.relations)) {
+    return absl::DataLossError(absl::StrCat("the relations of case ", case_id, " do not parse"));
   }
   return &batch->emplace(case_id, std::move(loaded)).first->second;
 }
@@ -216,13 +248,22 @@ absl::StatusOr<std::vector<storage::StoredEvent>> Projector::ReadBatch(uint64_t 
 absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::StoredEvent> stored,
                                                        SummariesByCase* in_flight) {
   const std::vector<std::string>& principals = generation_.principals;
-  // What each principal may see, per purpose: decided once per batch, not
-  // once per event.
-  AllowedByPurpose allowed_by_purpose(principals.size());
+  // What each principal may see, per purpose and relationship: decided once
+  // per batch, not once per event.
+  Allowances allowances;
+  allowances.relational = policy_->has_relation_rules();
+  allowances.principals.resize(principals.size());
   for (size_t p = 0; p < principals.size(); ++p) {
     for (int purpose = 0; purpose < hub::v1::Purpose_ARRAYSIZE; ++purpose) {
-      allowed_by_purpose[p][purpose] =
-          policy_->Allowed(principals[p], static_cast<hub::v1::Purpose>(purpose));
+      const auto as_purpose = static_cast<hub::v1::Purpose>(purpose);
+      PrincipalAllowance& allowance = allowances.principals[p];
+      allowance.base[purpose] = policy_->Allowed(principals[p], as_purpose, auth::kNoRelation);
+      for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+        auth::RelationMask only;
+        only.set(relation);
+        allowance.by_relation[purpose][relation] =
+            policy_->Allowed(principals[p], as_purpose, only);
+      }
     }
   }
 
@@ -243,25 +284,41 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
     const std::hash<std::string> hash;
     for (size_t i = 0; i < stored.size(); ++i) {
       if (parallel && hash(stored[i].case_id) % parts.size() != index) continue;
-      HUB_ASSIGN_OR_RETURN(shaped[i], ShapeEvent(stored[i], allowed_by_purpose, &part.arena));
+      // The case's state is needed before shaping only if relationships
+      // matter: otherwise only for the principals that see the event.
+      CaseState* case_state = nullptr;
+      if (allowances.relational) {
+        HUB_ASSIGN_OR_RETURN(case_state,
+                             SummariesFor(stored[i].case_id, in_flight, &part.summaries));
+      }
+      hub::v1::CaseRelations unused;
+      HUB_ASSIGN_OR_RETURN(
+          shaped[i],
+          ShapeEvent(stored[i], *policy_, principals, allowances,
+                     case_state != nullptr ? &case_state->relations : &unused, &part.arena));
       const ShapedEvent& event = shaped[i];
       if (event.stored.visible_to.empty()) continue;
-      HUB_ASSIGN_OR_RETURN(std::vector<std::optional<hub::v1::CaseSummary>> * case_summaries,
-                           SummariesFor(event.stored.case_id, in_flight, &part.summaries));
+      if (case_state == nullptr) {
+        HUB_ASSIGN_OR_RETURN(case_state,
+                             SummariesFor(event.stored.case_id, in_flight, &part.summaries));
+      }
       for (const auto& [principal, variant] : event.stored.visible_to) {
-        std::optional<hub::v1::CaseSummary>& summary = (*case_summaries)[principal];
+        std::optional<hub::v1::CaseSummary>& summary = case_state->summaries[principal];
         if (!summary.has_value()) summary.emplace();
         ApplyToSummary(*event.parsed[variant], &*summary);
       }
     }
-    for (auto& [case_id, by_principal] : part.summaries) {
+    for (auto& [case_id, state] : part.summaries) {
       storage::ProjectionBatch::CaseSummaries& serialized = part.serialized.emplace_back();
       serialized.case_id = case_id;
-      serialized.by_principal.reserve(by_principal.size());
-      for (const std::optional<hub::v1::CaseSummary>& summary : by_principal) {
+      serialized.by_principal.reserve(state.summaries.size());
+      for (const std::optional<hub::v1::CaseSummary>& summary : state.summaries) {
         serialized.by_principal.push_back(
             summary.has_value() ? std::optional<std::string>(summary->SerializeAsString())
                                 : std::nullopt);
+      }
+      if (state.relations.ByteSizeLong() > 0) {
+        serialized.relations = state.relations.SerializeAsString();
       }
     }
     return absl::OkStatus();

@@ -53,8 +53,14 @@ class Projector {
   absl::Status health() const;
 
  private:
-  // Every principal's summary of a case (nullopt: it has seen none of it).
-  using SummariesByCase = std::map<std::string, std::vector<std::optional<hub::v1::CaseSummary>>>;
+  // What projecting a case needs to remember: every principal's summary of
+  // it (nullopt: it has seen none of it; empty: taken by a later batch) and
+  // who is related to it.
+  struct CaseState {
+    std::vector<std::optional<hub::v1::CaseSummary>> summaries;
+    hub::v1::CaseRelations relations;
+  };
+  using SummariesByCase = std::map<std::string, CaseState>;
   // A batch ready to write, and the case summaries it leaves.
   struct Prepared {
     storage::ProjectionBatch batch;
@@ -71,8 +77,8 @@ class Projector {
   // The summaries of a case for a batch being prepared, taken from
   // `in_flight` or those last written, or loaded, into `batch`. Two threads
   // may call it at once for different cases.
-  absl::StatusOr<std::vector<std::optional<hub::v1::CaseSummary>>*> SummariesFor(
-      const std::string& case_id, SummariesByCase* in_flight, SummariesByCase* batch);
+  absl::StatusOr<CaseState*> SummariesFor(const std::string& case_id, SummariesByCase* in_flight,
+                                          SummariesByCase* batch);
   // Makes a written batch visible to readers.
   void Publish(uint64_t checkpoint);
   // Keeps the summaries of a written batch for the batches after it.

@@ -31,7 +31,7 @@ namespace {
 // projector that derives something new must not resume views built by an
 // older one. Raise this whenever projection changes what it stores; a
 // generation built under another number is rebuilt on start.
-constexpr int kProjectionFormat = 3;
+constexpr int kProjectionFormat = 4;
 
 // What identifies a view generation: the protocol and how it was projected.
 std::string GenerationDigest(const hub::v1::SharingProtocol& protocol) {
@@ -171,7 +171,7 @@ auth::Decision Views::Decide(std::string_view identity, hub::v1::DataClass data_
                              hub::v1::Purpose purpose) const {
   std::shared_ptr<Projector> projector = active();
   if (projector == nullptr) return auth::Decision();
-  return projector->policy().Decide(identity, data_class, purpose);
+  return projector->policy().Decide(identity, data_class, purpose, auth::kEveryRelation);
 }
 
 uint64_t Views::Projected() const {

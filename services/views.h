@@ -47,8 +47,9 @@ class Views {
 
   const storage::ViewStore& store() const { return *store_; }
 
-  // The active protocol's decision for (identity, class, purpose), for
-  // audit records: which rule let a principal see what it received.
+  // The active protocol's decision for (identity, class, purpose) under any
+  // relationship to the case, for audit records: which rule let a principal
+  // see what it received (a rule that needs no relationship is cited first).
   auth::Decision Decide(std::string_view identity, hub::v1::DataClass data_class,
                         hub::v1::Purpose purpose) const;
 

@@ -141,25 +141,31 @@ absl::StatusOr<std::optional<ViewEvent>> DecodeContentFor(uint64_t position, uin
 }
 
 // Case summaries value: 2-byte principal count, then for each principal a
-// 4-byte length (kNoSummary: none) and the summary.
+// 4-byte length (kNoSummary: none) and the summary; then, if the case has
+// any, a 4-byte length and the case's relations.
 constexpr uint32_t kNoSummary = 0xffffffff;
 
-std::string EncodeSummaries(const std::vector<std::optional<std::string>>& by_principal) {
+std::string EncodeSummaries(const ProjectionBatch::CaseSummaries& summaries) {
   std::string value;
-  PutBigEndian(by_principal.size(), 2, &value);
-  for (const std::optional<std::string>& summary : by_principal) {
+  PutBigEndian(summaries.by_principal.size(), 2, &value);
+  for (const std::optional<std::string>& summary : summaries.by_principal) {
     PutBigEndian(summary.has_value() ? summary->size() : kNoSummary, 4, &value);
     if (summary.has_value()) value.append(*summary);
+  }
+  if (!summaries.relations.empty()) {
+    PutBigEndian(summaries.relations.size(), 4, &value);
+    value.append(summaries.relations);
   }
   return value;
 }
 
-absl::StatusOr<std::vector<std::optional<std::string>>> DecodeSummaries(std::string_view value) {
+absl::StatusOr<StoredCase> DecodeSummaries(std::string_view value) {
   const auto damaged = [] { return absl::DataLossError("a case summary record is damaged"); };
   if (value.size() < 2) return damaged();
-  std::vector<std::optional<std::string>> by_principal(GetBigEndian(value, 0, 2));
+  StoredCase stored;
+  stored.by_principal.resize(GetBigEndian(value, 0, 2));
   size_t offset = 2;
-  for (std::optional<std::string>& summary : by_principal) {
+  for (std::optional<std::string>& summary : stored.by_principal) {
     if (value.size() - offset < 4) return damaged();
     const uint64_t length = GetBigEndian(value, offset, 4);
     offset += 4;
@@ -168,7 +174,14 @@ absl::StatusOr<std::vector<std::optional<std::string>>> DecodeSummaries(std::str
     summary = std::string(value.substr(offset, length));
     offset += length;
   }
-  return by_principal;
+  if (offset < value.size()) {
+    if (value.size() - offset < 4) return damaged();
+    const uint64_t length = GetBigEndian(value, offset, 4);
+    offset += 4;
+    if (value.size() - offset != length) return damaged();
+    stored.relations = std::string(value.substr(offset, length));
+  }
+  return stored;
 }
 
 std::string EncodeGeneration(const GenerationInfo& info) {
@@ -368,7 +381,7 @@ class RocksViewStore final : public ViewStore {
     for (const ProjectionBatch::CaseSummaries& summaries : projection.summaries) {
       HUB_RETURN_IF_ERROR(FromRocksStatus(
           batch.Put(family(kSummaries), GenerationKey(generation) + summaries.case_id,
-                    EncodeSummaries(summaries.by_principal)),
+                    EncodeSummaries(summaries)),
           "batch"));
     }
     std::string checkpoint_value;
@@ -437,22 +450,21 @@ class RocksViewStore final : public ViewStore {
     return Contents(generation, principal, positions);
   }
 
-  absl::StatusOr<std::vector<std::optional<std::string>>> CaseSummaries(
-      uint32_t generation, const std::string& case_id) const override {
+  absl::StatusOr<StoredCase> CaseSummaries(uint32_t generation,
+                                           const std::string& case_id) const override {
     std::string value;
     rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family(kSummaries),
                                       GenerationKey(generation) + case_id, &value);
-    if (status.IsNotFound()) return std::vector<std::optional<std::string>>();
+    if (status.IsNotFound()) return StoredCase();
     HUB_RETURN_IF_ERROR(FromRocksStatus(status, "reading a case summary"));
     return DecodeSummaries(value);
   }
 
   absl::StatusOr<std::optional<std::string>> Summary(uint32_t generation, uint16_t principal,
                                                      const std::string& case_id) const override {
-    HUB_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> by_principal,
-                         CaseSummaries(generation, case_id));
-    if (principal >= by_principal.size()) return std::optional<std::string>();
-    return std::move(by_principal[principal]);
+    HUB_ASSIGN_OR_RETURN(StoredCase stored, CaseSummaries(generation, case_id));
+    if (principal >= stored.by_principal.size()) return std::optional<std::string>();
+    return std::move(stored.by_principal[principal]);
   }
 
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Summaries(
@@ -466,11 +478,10 @@ class RocksViewStore final : public ViewStore {
          it->Valid() && it->key().starts_with(prefix) && summaries.size() < max_cases; it->Next()) {
       std::string case_id(it->key().data() + prefix.size(), it->key().size() - prefix.size());
       if (case_id == after_case && !after_case.empty()) continue;
-      HUB_ASSIGN_OR_RETURN(
-          std::vector<std::optional<std::string>> by_principal,
-          DecodeSummaries(std::string_view(it->value().data(), it->value().size())));
-      if (principal < by_principal.size() && by_principal[principal].has_value()) {
-        summaries.emplace_back(std::move(case_id), std::move(*by_principal[principal]));
+      HUB_ASSIGN_OR_RETURN(StoredCase stored, DecodeSummaries(std::string_view(
+                                                  it->value().data(), it->value().size())));
+      if (principal < stored.by_principal.size() && stored.by_principal[principal].has_value()) {
+        summaries.emplace_back(std::move(case_id), std::move(*stored.by_principal[principal]));
       }
     }
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading case summaries"));

@@ -62,10 +62,19 @@ struct ProjectionBatch {
   struct CaseSummaries {
     std::string case_id;
     std::vector<std::optional<std::string>> by_principal;
+    // Who is related to the case (a serialized hub.v1.CaseRelations; empty:
+    // nobody), for need-to-know rules.
+    std::string relations;
   };
   std::vector<CaseSummaries> summaries;
   // The last log position this batch covers (projected or skipped).
   uint64_t checkpoint = 0;
+};
+
+// What a projection batch left of a case (see ProjectionBatch::CaseSummaries).
+struct StoredCase {
+  std::vector<std::optional<std::string>> by_principal;
+  std::string relations;
 };
 
 class ViewStore {
@@ -115,10 +124,10 @@ class ViewStore {
   virtual absl::StatusOr<std::optional<std::string>> Summary(uint32_t generation,
                                                              uint16_t principal,
                                                              const std::string& case_id) const = 0;
-  // Every principal's summary of a case, as the last batch that touched it
-  // stored them; empty if none did.
-  virtual absl::StatusOr<std::vector<std::optional<std::string>>> CaseSummaries(
-      uint32_t generation, const std::string& case_id) const = 0;
+  // Every principal's summary of a case and the case's relations, as the
+  // last batch that touched it stored them; empty if none did.
+  virtual absl::StatusOr<StoredCase> CaseSummaries(uint32_t generation,
+                                                   const std::string& case_id) const = 0;
   // Every case summary of a principal, in case-id order, after `after_case`.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Summaries(
       uint32_t generation, uint16_t principal, const std::string& after_case,

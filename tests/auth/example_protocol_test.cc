@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -39,9 +40,15 @@ bool Operational(Purpose purpose) {
 }
 
 // What each principal of deploy/examples/sharing_protocol.textproto is meant
-// to see, written out by hand from the protocol's intent, not from its rules.
-Classes Expected(const std::string& principal, Purpose purpose) {
+// to see, written out by hand from the protocol's intent, not from its rules,
+// given its relationships to the case (and to the event's subject).
+Classes Expected(const std::string& principal, Purpose purpose, RelationMask relations) {
   using namespace hub::v1;  // NOLINT(google-build-using-namespace): a table of enum values
+  // Housing and health see only the cases they are involved in.
+  const bool involved = relations[RECORDED_IN_CASE] || relations[OWNS_ACTION] ||
+                        relations[REFERRED_FOR_SUPPORT] || relations[HEARD_AT_PANEL];
+  const bool own_client = relations[REFERRED_FOR_SUPPORT];
+  if ((principal == "housing/agency" || principal == "health/agency") && !involved) return {};
   if (principal == "dapp/coordinator" && purpose == PURPOSE_EVALUATION) {
     return {CASE_ADMINISTRATION, RISK, INTERVENTION, OFFENDING, PANEL, ACTIONS};
   }
@@ -61,16 +68,19 @@ Classes Expected(const std::string& principal, Purpose purpose) {
              DISCLOSURE_SCHEME};
     if (protecting) extra.insert(VICTIM_LOCATION);
   } else if (principal == "housing/agency") {
-    extra = {VICTIM_RISK_SUMMARY, HOUSING, INTERVENTION};
+    extra = {VICTIM_RISK_SUMMARY, INTERVENTION};
+    if (own_client) extra.insert(HOUSING);
   } else if (principal == "idva/agency") {
     extra = {OFFENDING,         VICTIM_IDENTITY,    VICTIM_RISK_SUMMARY,
              VICTIM_DISCLOSURE, CHILD_SAFEGUARDING, DISCLOSURE_SCHEME};
-    if (protecting) extra.insert(VICTIM_LOCATION);
+    // Only where the victim is one it supports.
+    if (protecting && relations[SUPPORTS_SUBJECT]) extra.insert(VICTIM_LOCATION);
   } else if (principal == "drive/agency") {
     extra = {OFFENDING, VICTIM_IDENTITY, VICTIM_RISK_SUMMARY, HOUSING, INTERVENTION};
     if (purpose == PURPOSE_CASE_MANAGEMENT) extra.insert(HEALTH);
   } else if (principal == "health/agency") {
-    extra = {HEALTH, INTERVENTION};
+    extra = {INTERVENTION};
+    if (own_client) extra.insert(HEALTH);
   } else if (principal == "dapp/coordinator") {
     extra = {OFFENDING, VICTIM_IDENTITY, VICTIM_RISK_SUMMARY, CHILD_SAFEGUARDING,
              HOUSING,   INTERVENTION,    DISCLOSURE_SCHEME};
@@ -79,6 +89,26 @@ Classes Expected(const std::string& principal, Purpose purpose) {
   }
   common.insert(extra.begin(), extra.end());
   return common;
+}
+
+// The relationship states the tests walk: none, each one alone, all.
+std::vector<RelationMask> RelationStates() {
+  std::vector<RelationMask> states = {kNoRelation};
+  for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+    states.emplace_back().set(relation);
+  }
+  states.push_back(kEveryRelation);
+  return states;
+}
+
+std::string Describe(RelationMask relations) {
+  std::vector<std::string> names;
+  for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+    if (relations[relation]) {
+      names.push_back(hub::v1::CaseRelation_Name(static_cast<hub::v1::CaseRelation>(relation)));
+    }
+  }
+  return names.empty() ? "no relationship" : absl::StrJoin(names, "+");
 }
 
 const std::vector<std::string>& Principals() {
@@ -179,7 +209,7 @@ class ExampleProtocolTest : public ::testing::Test {
 // Walks every field set in `full` and checks its presence in `redacted`.
 void CheckFields(const Message& full, const Message& redacted, const Classes& expected,
                  const SharingPolicy& policy, const std::string& identity, Purpose purpose,
-                 const std::string& path, int* checked) {
+                 RelationMask relations, const std::string& path, int* checked) {
   const Reflection* reflection = full.GetReflection();
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(full, &fields);
@@ -187,15 +217,16 @@ void CheckFields(const Message& full, const Message& redacted, const Classes& ex
     const DataClass data_class = FieldClass(*field);
     const std::string where = absl::StrCat(path, ".", field->name());
     const bool should_see = expected.count(data_class) > 0;
-    ASSERT_EQ(should_see, policy.Decide(identity, data_class, purpose).allowed)
-        << "the decision function and the table disagree on " << where << " for " << identity;
+    ASSERT_EQ(should_see, policy.Decide(identity, data_class, purpose, relations).allowed)
+        << "the decision function and the table disagree on " << where << " for " << identity
+        << " with " << Describe(relations);
     const bool present = field->is_repeated()
                              ? redacted.GetReflection()->FieldSize(redacted, field) > 0
                              : redacted.GetReflection()->HasField(redacted, field);
     ++*checked;
     ASSERT_EQ(present, should_see)
         << where << " (" << hub::v1::DataClass_Name(data_class) << ") for " << identity
-        << " purpose " << hub::v1::Purpose_Name(purpose);
+        << " purpose " << hub::v1::Purpose_Name(purpose) << " with " << Describe(relations);
     if (!present || field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
         IsValueType(*field->message_type())) {
       continue;
@@ -204,12 +235,13 @@ void CheckFields(const Message& full, const Message& redacted, const Classes& ex
       for (int i = 0; i < reflection->FieldSize(full, field); ++i) {
         CheckFields(reflection->GetRepeatedMessage(full, field, i),
                     redacted.GetReflection()->GetRepeatedMessage(redacted, field, i), expected,
-                    policy, identity, purpose, absl::StrCat(where, "[", i, "]"), checked);
+                    policy, identity, purpose, relations, absl::StrCat(where, "[", i, "]"),
+                    checked);
       }
     } else {
       CheckFields(reflection->GetMessage(full, field),
                   redacted.GetReflection()->GetMessage(redacted, field), expected, policy, identity,
-                  purpose, where, checked);
+                  purpose, relations, where, checked);
     }
   }
 }
@@ -220,29 +252,32 @@ TEST_F(ExampleProtocolTest, EveryFieldIsVisibleExactlyWhenTheProtocolAllowsIt) {
   int visible_events = 0;
   for (const std::string& principal : Principals()) {
     const std::string identity = kPrefix + principal;
-    for (int p = 1; p < hub::v1::Purpose_ARRAYSIZE; ++p) {
-      const auto purpose = static_cast<Purpose>(p);
-      const Classes expected = Expected(principal, purpose);
-      const ClassMask allowed = policy_->Allowed(identity, purpose);
-      for (int c = 1; c < hub::v1::DataClass_ARRAYSIZE; ++c) {
-        ASSERT_EQ(allowed[c], expected.count(static_cast<DataClass>(c)) > 0)
-            << principal << " " << hub::v1::Purpose_Name(purpose) << " "
-            << hub::v1::DataClass_Name(static_cast<DataClass>(c));
-      }
-      for (const hub::v1::EventEnvelope& full : corpus) {
-        hub::v1::EventEnvelope redacted = full;
-        const DataClass event_class = EventClass(*EventOf(full)->GetDescriptor());
-        const bool visible = Redact(allowed, &redacted);
-        ASSERT_EQ(visible, expected.count(event_class) > 0)
-            << EventTypeName(full) << " for " << principal;
-        if (!visible) {
-          EXPECT_EQ(redacted.SerializeAsString(), full.SerializeAsString())
-              << "an invisible event must be left untouched";
-          continue;
+    for (const RelationMask relations : RelationStates()) {
+      for (int p = 1; p < hub::v1::Purpose_ARRAYSIZE; ++p) {
+        const auto purpose = static_cast<Purpose>(p);
+        const Classes expected = Expected(principal, purpose, relations);
+        const ClassMask allowed = policy_->Allowed(identity, purpose, relations);
+        for (int c = 1; c < hub::v1::DataClass_ARRAYSIZE; ++c) {
+          ASSERT_EQ(allowed[c], expected.count(static_cast<DataClass>(c)) > 0)
+              << principal << " " << hub::v1::Purpose_Name(purpose) << " "
+              << hub::v1::DataClass_Name(static_cast<DataClass>(c)) << " with "
+              << Describe(relations);
         }
-        ++visible_events;
-        CheckFields(full, redacted, expected, *policy_, identity, purpose, EventTypeName(full),
-                    &checked);
+        for (const hub::v1::EventEnvelope& full : corpus) {
+          hub::v1::EventEnvelope redacted = full;
+          const DataClass event_class = EventClass(*EventOf(full)->GetDescriptor());
+          const bool visible = Redact(allowed, &redacted);
+          ASSERT_EQ(visible, expected.count(event_class) > 0)
+              << EventTypeName(full) << " for " << principal << " with " << Describe(relations);
+          if (!visible) {
+            EXPECT_EQ(redacted.SerializeAsString(), full.SerializeAsString())
+                << "an invisible event must be left untouched";
+            continue;
+          }
+          ++visible_events;
+          CheckFields(full, redacted, expected, *policy_, identity, purpose, relations,
+                      EventTypeName(full), &checked);
+        }
       }
     }
   }
@@ -262,7 +297,8 @@ TEST_F(ExampleProtocolTest, WhatRedactionLeavesDependsOnlyOnTheClassesPresent) {
     EXPECT_TRUE(present.any());
     for (const std::string& principal : Principals()) {
       for (int p = 1; p < hub::v1::Purpose_ARRAYSIZE; ++p) {
-        const ClassMask allowed = policy_->Allowed(kPrefix + principal, static_cast<Purpose>(p));
+        const ClassMask allowed =
+            policy_->Allowed(kPrefix + principal, static_cast<Purpose>(p), kEveryRelation);
         hub::v1::EventEnvelope by_allowed = full;
         hub::v1::EventEnvelope by_present = full;
         const bool visible = Redact(allowed, &by_allowed);
@@ -288,53 +324,67 @@ TEST_F(ExampleProtocolTest, TheProtectionsThatMatterHold) {
     const std::string identity = kPrefix + principal;
     for (int p = 1; p < hub::v1::Purpose_ARRAYSIZE; ++p) {
       const auto purpose = static_cast<Purpose>(p);
+      // Whatever the relationship to the case.
       const bool location_allowed =
-          policy_->Decide(identity, hub::v1::VICTIM_LOCATION, purpose).allowed;
+          policy_->Decide(identity, hub::v1::VICTIM_LOCATION, purpose, kEveryRelation).allowed;
       if (principal == "drive/agency" || principal == "housing/agency" ||
           principal == "probation/agency" || principal == "health/agency" ||
           principal == "dapp/coordinator") {
         EXPECT_FALSE(location_allowed) << principal << " could learn where a victim is";
       }
       if (principal != "idva/agency") {
-        EXPECT_FALSE(policy_->Decide(identity, hub::v1::VICTIM_DISCLOSURE, purpose).allowed)
+        EXPECT_FALSE(
+            policy_->Decide(identity, hub::v1::VICTIM_DISCLOSURE, purpose, kEveryRelation).allowed)
             << principal << " could read what a victim told the IDVA";
       }
       if (principal != "health/agency" &&
           !(principal == "drive/agency" && purpose == hub::v1::PURPOSE_CASE_MANAGEMENT)) {
-        EXPECT_FALSE(policy_->Decide(identity, hub::v1::HEALTH, purpose).allowed) << principal;
+        EXPECT_FALSE(policy_->Decide(identity, hub::v1::HEALTH, purpose, kEveryRelation).allowed)
+            << principal;
       }
       if (principal == "governance/auditor" || principal == "operator/admin") {
-        EXPECT_TRUE(policy_->Allowed(identity, purpose).none()) << principal;
+        EXPECT_TRUE(policy_->Allowed(identity, purpose, kEveryRelation).none()) << principal;
       }
     }
   }
 }
 
 TEST_F(ExampleProtocolTest, ADecisionCitesItsRuleAndLawfulBasis) {
-  Decision allowed = policy_->Decide(std::string(kPrefix) + "police/agency",
-                                     hub::v1::VICTIM_LOCATION, hub::v1::PURPOSE_SAFEGUARDING);
+  Decision allowed =
+      policy_->Decide(std::string(kPrefix) + "police/agency", hub::v1::VICTIM_LOCATION,
+                      hub::v1::PURPOSE_SAFEGUARDING, kNoRelation);
   EXPECT_TRUE(allowed.allowed);
   EXPECT_EQ(allowed.rule, "victim-location-for-protection");
   EXPECT_THAT(allowed.lawful_basis, ::testing::HasSubstr("UK GDPR Art 6(1)(e)"));
   EXPECT_THAT(allowed.legal_gateway, ::testing::HasSubstr("Crime and Disorder Act 1998 s115"));
 
   Decision denied = policy_->Decide(std::string(kPrefix) + "drive/agency", hub::v1::VICTIM_LOCATION,
-                                    hub::v1::PURPOSE_SAFEGUARDING);
+                                    hub::v1::PURPOSE_SAFEGUARDING, kEveryRelation);
   EXPECT_FALSE(denied.allowed);
   EXPECT_TRUE(denied.rule.empty());
   EXPECT_THAT(denied.reason, ::testing::HasSubstr("see VICTIM_LOCATION for PURPOSE_SAFEGUARDING"));
 
   EXPECT_FALSE(policy_
                    ->Decide("spiffe://elsewhere/agency/x/agency", hub::v1::CASE_ADMINISTRATION,
-                            hub::v1::PURPOSE_PANEL)
+                            hub::v1::PURPOSE_PANEL, kEveryRelation)
                    .allowed);
   EXPECT_FALSE(policy_
                    ->Decide(std::string(kPrefix) + "police/agency", hub::v1::DATA_CLASS_UNSPECIFIED,
-                            hub::v1::PURPOSE_PANEL)
+                            hub::v1::PURPOSE_PANEL, kEveryRelation)
                    .allowed);
   EXPECT_FALSE(policy_
                    ->Decide(std::string(kPrefix) + "police/agency", hub::v1::CASE_ADMINISTRATION,
-                            hub::v1::PURPOSE_UNSPECIFIED)
+                            hub::v1::PURPOSE_UNSPECIFIED, kEveryRelation)
+                   .allowed);
+
+  // A rule that needs a relationship is cited for what only it allows.
+  Decision supported =
+      policy_->Decide(std::string(kPrefix) + "idva/agency", hub::v1::VICTIM_LOCATION,
+                      hub::v1::PURPOSE_SAFEGUARDING, RelationMask().set(hub::v1::SUPPORTS_SUBJECT));
+  EXPECT_EQ(supported.rule, "victim-location-for-supported-victims");
+  EXPECT_FALSE(policy_
+                   ->Decide(std::string(kPrefix) + "idva/agency", hub::v1::VICTIM_LOCATION,
+                            hub::v1::PURPOSE_SAFEGUARDING, kNoRelation)
                    .allowed);
 }
 

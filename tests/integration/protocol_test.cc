@@ -32,21 +32,35 @@ std::string ExampleProtocol() {
 std::string ProtocolWithoutHousingSummary() {
   std::string text = ExampleProtocol();
   text.replace(text.find("version: \"2026-11-1\""), 20, "version: \"2026-12-1\"");
-  const size_t rule = text.find("name: \"victim-risk-summary\"");
-  const std::string housing =
-      "  principals: \"spiffe://drive.example-county.gov.uk/agency/housing/agency\"\n";
-  text.erase(text.find(housing, rule), housing.size());
+  const size_t rule = text.find("name: \"victim-risk-summary-to-housing-where-involved\"");
+  const std::string summary = "data_classes: [VICTIM_RISK_SUMMARY]";
+  text.replace(text.find(summary, rule), summary.size(), "data_classes: [INTERVENTION]");
   return text;
 }
 
-// Position 1 records the protocol; the referral opening case C-9 follows.
-constexpr uint64_t kReferralPosition = 2;
+// Position 1 records the protocol; the referral opening case C-9 and an
+// action tasked to housing (so that housing works on the case) follow.
+constexpr uint64_t kReferralPosition = 3;
 
 class ProtocolChangeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Restart();
     ASSERT_TRUE(OpenCases(pki_, hub_->address(), {"C-9"}).ok());
+    hub::v1::PublishRequest request;
+    request.set_case_id("C-9");
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id("00000000-0000-4000-8000-0000000000a1");
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(hub::v1::PURPOSE_PANEL);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+    event->mutable_action_tasked()->set_action_id("A-1");
+    event->mutable_action_tasked()->set_owner_agency("housing");
+    grpc::ClientContext context;
+    hub::v1::PublishResponse response;
+    ASSERT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "dapp-coordinator"))
+                    ->Publish(&context, request, &response)
+                    .ok());
   }
 
   void Restart() {
@@ -80,9 +94,11 @@ class ProtocolChangeTest : public ::testing::Test {
     EXPECT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
                     ->ReadCase(&context, request, &response)
                     .ok());
-    // Not counting the referral that opened the case.
+    // Not counting the referral that opened the case or the action.
     size_t visible = 0;
-    for (const auto& event : response.events()) visible += !event.has_referral_received();
+    for (const auto& event : response.events()) {
+      visible += !event.has_referral_received() && !event.has_action_tasked();
+    }
     return visible;
   }
 

@@ -1,6 +1,7 @@
 // Per-agency views over real mutual TLS: what each agency receives of the
 // same event is exactly what the example sharing protocol allows.
 #include <chrono>
+#include <functional>
 
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
@@ -19,8 +20,9 @@ constexpr char kAddress[] = "Flat 3, 12 Refuge Road";
 constexpr char kPhone[] = "07700 900456";
 constexpr char kDisclosure[] = "She told me he has been waiting outside the school";
 
-// Position 1 records the protocol; the referral opening C-7 follows.
-constexpr uint64_t kReferralPosition = 2;
+// Position 1 records the protocol; the referral opening C-7 and the victim
+// it links follow; the safety update under test is the next.
+constexpr uint64_t kBeforeUpdate = 3;
 
 class ViewsTest : public ::testing::Test {
  protected:
@@ -29,27 +31,40 @@ class ViewsTest : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started.status();
     hub_ = std::move(started).value();
     ASSERT_TRUE(OpenCases(pki_, hub_->address(), {"C-7"}).ok());
+    // The victim, supported by the IDVA service.
+    ASSERT_TRUE(Publish("idva-agency", [](hub::v1::EventEnvelope* e) {
+                  auto* victim = e->mutable_subject_linked()->mutable_victim();
+                  victim->set_subject_id("V-7");
+                  victim->add_supporting_agencies("idva");
+                }).ok());
     // The IDVA records a safety update with the victim's whereabouts.
+    ASSERT_TRUE(Publish("idva-agency", [](hub::v1::EventEnvelope* e) {
+                  hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+                  safety->set_victim_subject_id("V-7");
+                  safety->set_risk_change(hub::v1::SIGNIFICANTLY_REDUCED);
+                  safety->set_safety_plan_in_place(true);
+                  safety->set_current_address(kAddress);
+                  safety->set_safe_phone_number(kPhone);
+                  safety->set_in_refuge(true);
+                  safety->set_disclosure_notes(kDisclosure);
+                }).ok());
+  }
+
+  grpc::Status Publish(const std::string& as,
+                       const std::function<void(hub::v1::EventEnvelope*)>& fill,
+                       hub::v1::Purpose purpose = hub::v1::PURPOSE_SAFEGUARDING) {
     hub::v1::PublishRequest request;
     request.set_case_id("C-7");
     hub::v1::EventEnvelope* event = request.add_events();
-    event->set_event_id("7e57a000-0000-4000-8000-000000000001");
+    event->set_event_id(absl::StrFormat("7e57a000-0000-4000-8000-%012x", ++published_));
     event->mutable_occurred_time()->set_seconds(1795000000);
-    event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
+    event->set_purpose(purpose);
     event->set_lawful_basis("UK GDPR Art 6(1)(e); DPA 2018 Sch 1 para 18");
-    hub::v1::VictimSafetyInformation* safety = event->mutable_victim_safety_information();
-    safety->set_victim_subject_id("V-7");
-    safety->set_risk_change(hub::v1::SIGNIFICANTLY_REDUCED);
-    safety->set_safety_plan_in_place(true);
-    safety->set_current_address(kAddress);
-    safety->set_safe_phone_number(kPhone);
-    safety->set_in_refuge(true);
-    safety->set_disclosure_notes(kDisclosure);
+    fill(event);
     grpc::ClientContext context;
     hub::v1::PublishResponse response;
-    ASSERT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "idva-agency"))
-                    ->Publish(&context, request, &response)
-                    .ok());
+    return hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
+        ->Publish(&context, request, &response);
   }
 
   std::vector<hub::v1::EventEnvelope> Read(const std::string& as) {
@@ -60,10 +75,11 @@ class ViewsTest : public ::testing::Test {
     grpc::Status status = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
                               ->ReadCase(&context, request, &response);
     EXPECT_TRUE(status.ok()) << as << ": " << status.error_message();
-    // Without the referral that opened the case.
+    // The safety updates only: not the referral, the victim's link or an
+    // action.
     std::vector<hub::v1::EventEnvelope> events;
     for (const hub::v1::EventEnvelope& event : response.events()) {
-      if (!event.has_referral_received()) events.push_back(event);
+      if (event.has_victim_safety_information()) events.push_back(event);
     }
     return events;
   }
@@ -71,6 +87,7 @@ class ViewsTest : public ::testing::Test {
   TempDir dir_;
   TestPki pki_{dir_.Sub("pki")};
   std::unique_ptr<HubProcess> hub_;
+  uint64_t published_ = 0;
 };
 
 TEST_F(ViewsTest, ThePoliceReceiveTheLocationButNotTheDisclosure) {
@@ -105,7 +122,7 @@ TEST_F(ViewsTest, TheDriveCaseManagerGetsTheSummaryWithoutWhereaboutsOrDisclosur
   // The live subscription carries the same shape, and not one byte of it.
   grpc::ClientContext context;
   hub::v1::SubscribeRequest after_referral;
-  after_referral.set_after_position(kReferralPosition);
+  after_referral.set_after_position(kBeforeUpdate);
   auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "drive-agency"))
                     ->Subscribe(&context, after_referral);
   hub::v1::SubscribeResponse item;
@@ -119,13 +136,59 @@ TEST_F(ViewsTest, TheDriveCaseManagerGetsTheSummaryWithoutWhereaboutsOrDisclosur
   context.TryCancel();
 }
 
-TEST_F(ViewsTest, HousingSeesTheRiskSummaryButNotWhoOrWhere) {
+// Need to know: housing works with few of the partnership's cases and sees
+// none it is not involved in; once tasked with an action in the case, it
+// sees how the victim's risk moves, never who or where the victim is.
+TEST_F(ViewsTest, HousingSeesOnlyCasesItIsInvolvedInAndThenTheRiskSummaryButNotWhoOrWhere) {
+  EXPECT_TRUE(Read("housing-agency").empty());
+  ASSERT_TRUE(Publish(
+                  "dapp-coordinator",
+                  [](hub::v1::EventEnvelope* e) {
+                    e->mutable_action_tasked()->set_action_id("A-1");
+                    e->mutable_action_tasked()->set_owner_agency("housing");
+                  },
+                  hub::v1::PURPOSE_PANEL)
+                  .ok());
+  ASSERT_TRUE(Publish("idva-agency", [](hub::v1::EventEnvelope* e) {
+                hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+                safety->set_victim_subject_id("V-7");
+                safety->set_risk_change(hub::v1::REDUCED);
+                safety->set_current_address(kAddress);
+              }).ok());
+  // The update recorded after housing became involved. (Disclosing the
+  // case's earlier events once a relationship begins is not done yet.)
   std::vector<hub::v1::EventEnvelope> events = Read("housing-agency");
-  ASSERT_EQ(events.size(), 1u);
-  const hub::v1::VictimSafetyInformation& safety = events[0].victim_safety_information();
-  EXPECT_EQ(safety.risk_change(), hub::v1::SIGNIFICANTLY_REDUCED);
+  ASSERT_FALSE(events.empty());
+  const hub::v1::VictimSafetyInformation& safety = events.back().victim_safety_information();
+  EXPECT_EQ(safety.risk_change(), hub::v1::REDUCED);
   EXPECT_EQ(safety.victim_subject_id(), "");
   EXPECT_EQ(safety.current_address(), "");
+}
+
+// Own-client access: the IDVA learns where a victim is only for the victims
+// it supports.
+TEST_F(ViewsTest, TheIdvaSeesTheLocationOnlyOfVictimsItSupports) {
+  ASSERT_TRUE(Publish("police-agency", [](hub::v1::EventEnvelope* e) {
+                auto* victim = e->mutable_subject_linked()->mutable_victim();
+                victim->set_subject_id("V-8");
+                victim->add_supporting_agencies("another-advocacy-service");
+              }).ok());
+  ASSERT_TRUE(Publish("police-agency", [](hub::v1::EventEnvelope* e) {
+                hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+                safety->set_victim_subject_id("V-8");
+                safety->set_risk_change(hub::v1::INCREASED);
+                safety->set_current_address("2 Example Close");
+              }).ok());
+  std::vector<hub::v1::EventEnvelope> events = Read("idva-agency");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].victim_safety_information().current_address(), kAddress);
+  EXPECT_EQ(events[1].victim_safety_information().victim_subject_id(), "V-8");
+  EXPECT_EQ(events[1].victim_safety_information().risk_change(), hub::v1::INCREASED);
+  EXPECT_EQ(events[1].victim_safety_information().current_address(), "")
+      << "the IDVA received the address of a victim it does not support";
+  // The police see both.
+  EXPECT_EQ(Read("police-agency")[1].victim_safety_information().current_address(),
+            "2 Example Close");
 }
 
 TEST_F(ViewsTest, HealthDoesNotSeeTheEventAtAll) {
@@ -133,7 +196,7 @@ TEST_F(ViewsTest, HealthDoesNotSeeTheEventAtAll) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   hub::v1::SubscribeRequest after_referral;
-  after_referral.set_after_position(kReferralPosition);
+  after_referral.set_after_position(kBeforeUpdate);
   auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "health-agency"))
                     ->Subscribe(&context, after_referral);
   hub::v1::SubscribeResponse item;

@@ -255,20 +255,23 @@ TEST(TimelineTest, ASummaryNeverHoldsTextThePrincipalMayNotSee) {
         std::set<std::string> all;
         Strings(event, &all);
         for (const hub::v1::Principal& principal : loaded->protocol.principals()) {
-          hub::v1::EventEnvelope visible = event;
-          if (!auth::Redact(policy.Allowed(principal.identity(), event.purpose()), &visible)) {
-            continue;  // the principal does not see the event at all
+          for (const auth::RelationMask relations : {auth::kNoRelation, auth::kEveryRelation}) {
+            hub::v1::EventEnvelope visible = event;
+            if (!auth::Redact(policy.Allowed(principal.identity(), event.purpose(), relations),
+                              &visible)) {
+              continue;  // the principal does not see the event at all
+            }
+            std::set<std::string> kept;
+            Strings(visible, &kept);
+            const std::string summary = DescribeEvent(visible);
+            for (const std::string& text : all) {
+              if (text.size() < 4 || kept.count(text) > 0) continue;
+              ++withheld;
+              EXPECT_THAT(summary, Not(HasSubstr(text)))
+                  << principal.identity() << " may not see \"" << text << "\"";
+            }
+            ++checked;
           }
-          std::set<std::string> kept;
-          Strings(visible, &kept);
-          const std::string summary = DescribeEvent(visible);
-          for (const std::string& text : all) {
-            if (text.size() < 4 || kept.count(text) > 0) continue;
-            ++withheld;
-            EXPECT_THAT(summary, Not(HasSubstr(text)))
-                << principal.identity() << " may not see \"" << text << "\"";
-          }
-          ++checked;
         }
       }
     }

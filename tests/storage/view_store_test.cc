@@ -109,9 +109,18 @@ TEST_F(ViewStoreTest, ABatchMustContinueAfterTheCheckpoint) {
 
 TEST_F(ViewStoreTest, SummariesArePerPrincipalAndCase) {
   ProjectionBatch batch;
-  batch.summaries = {{"C-1", {"s0-1", "s1-1", std::nullopt}}, {"C-2", {"s0-2"}}};
+  batch.summaries = {{"C-1", {"s0-1", "s1-1", std::nullopt}, "relations of C-1"},
+                     {"C-2", {"s0-2"}, ""}};
   batch.checkpoint = 1;
   ASSERT_THAT(store_->Apply(generation_, batch), IsOk());
+  // A case's relations are kept with its summaries, and none is none.
+  auto c1 = store_->CaseSummaries(generation_, "C-1");
+  ASSERT_TRUE(c1.ok());
+  EXPECT_EQ(c1->relations, "relations of C-1");
+  EXPECT_EQ(c1->by_principal.size(), 3u);
+  auto c2 = store_->CaseSummaries(generation_, "C-2");
+  ASSERT_TRUE(c2.ok());
+  EXPECT_EQ(c2->relations, "");
   EXPECT_THAT(store_->Summary(generation_, 1, "C-1"),
               IsOkAndHolds(::testing::Optional(std::string("s1-1"))));
   EXPECT_THAT(store_->Summary(generation_, 1, "C-2"), IsOkAndHolds(std::nullopt));

@@ -35,10 +35,17 @@ TEST(ProtocolCheckTest, HousingMayProgressItsActionsAndReadNoVictimDetail) {
   ASSERT_EQ(housing.size(), 1u);
   EXPECT_THAT(Whats(housing[0].may_record), ElementsAre("action_updated", "action_completed"));
   EXPECT_THAT(housing[0].may_record[0].rule, "action-progress");
+  // Housing reads nothing of a case it is not involved in, its own detail
+  // only for its own clients, and never who or where a victim is.
   const std::vector<std::string> read = Whats(housing[0].may_read);
-  EXPECT_THAT(read, ::testing::Contains("VICTIM_RISK_SUMMARY"));
-  EXPECT_THAT(read, ::testing::Not(::testing::Contains("VICTIM_LOCATION")));
-  EXPECT_THAT(read, ::testing::Not(::testing::Contains("VICTIM_IDENTITY")));
+  EXPECT_THAT(read, ::testing::Contains("VICTIM_RISK_SUMMARY where OWNS_ACTION"));
+  EXPECT_THAT(read, ::testing::Contains("HOUSING where REFERRED_FOR_SUPPORT"));
+  EXPECT_THAT(read, ::testing::Not(::testing::Contains("HOUSING where OWNS_ACTION")));
+  for (const std::string& what : read) {
+    EXPECT_THAT(what, HasSubstr(" where ")) << "housing reads " << what << " in every case";
+    EXPECT_THAT(what, ::testing::Not(::testing::StartsWith("VICTIM_LOCATION")));
+    EXPECT_THAT(what, ::testing::Not(::testing::StartsWith("VICTIM_IDENTITY")));
+  }
   EXPECT_THAT(
       housing[0].constraints,
       ::testing::Contains(HasSubstr("only by the agency named in action_tasked.owner_agency")));

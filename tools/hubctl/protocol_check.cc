@@ -71,15 +71,35 @@ std::vector<PrincipalExplanation> ExplainProtocol(const hub::v1::SharingProtocol
           *basis = decision.authority;
           return decision.allowed;
         });
-    explanation.may_read = Collect(classes, [&](const std::string& name, hub::v1::Purpose purpose,
-                                                std::string* rule, std::string* basis) {
-      hub::v1::DataClass data_class = hub::v1::DATA_CLASS_UNSPECIFIED;
-      hub::v1::DataClass_Parse(name, &data_class);
-      const auth::Decision decision = reading.Decide(identity, data_class, purpose);
-      *rule = decision.rule;
-      *basis = decision.lawful_basis;
-      return decision.allowed;
-    });
+    // Each class is read without a relationship to the case, or only with
+    // one: "VICTIM_LOCATION where SUPPORTS_SUBJECT".
+    std::vector<std::string> conditions = {""};
+    std::vector<auth::RelationMask> masks = {auth::kNoRelation};
+    for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+      conditions.push_back(absl::StrCat(
+          " where ", hub::v1::CaseRelation_Name(static_cast<hub::v1::CaseRelation>(relation))));
+      masks.emplace_back().set(relation);
+    }
+    for (size_t c = 0; c < masks.size(); ++c) {
+      std::vector<Permission> read =
+          Collect(classes, [&](const std::string& name, hub::v1::Purpose purpose, std::string* rule,
+                               std::string* basis) {
+            hub::v1::DataClass data_class = hub::v1::DATA_CLASS_UNSPECIFIED;
+            hub::v1::DataClass_Parse(name, &data_class);
+            const auth::Decision decision = reading.Decide(identity, data_class, purpose, masks[c]);
+            // Listed once: under no relationship if it needs none.
+            if (c > 0 && reading.Decide(identity, data_class, purpose, auth::kNoRelation).allowed) {
+              return false;
+            }
+            *rule = decision.rule;
+            *basis = decision.lawful_basis;
+            return decision.allowed;
+          });
+      for (Permission& permission : read) {
+        permission.what += conditions[c];
+        explanation.may_read.push_back(std::move(permission));
+      }
+    }
     if (explanation.may_record.empty()) continue;
     for (const hub::v1::CaseEntity& entity : protocol.case_entities()) {
       std::string constraint = absl::StrCat("each ", entity.name(), " is created once per case (",
