@@ -209,15 +209,24 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
         absl::StrCat(prefix(), "case ", AsAbsl(case_id), " is closed; it accepts only ",
                      reopened_by_.empty() ? "nothing more" : Join(reopened_by_)));
   }
+  // The entity key an event names at `field`: nullopt if the event does not
+  // reach the field, INVALID_ARGUMENT if it leaves the key empty.
+  const auto key_at = [&](const EntityField& field) -> absl::StatusOr<std::optional<std::string>> {
+    std::string key;
+    if (!ValueAt(envelope, field.path, &key)) return std::optional<std::string>();
+    if (key.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix(), field.path.text, " is required: it names the ", entities_[field.entity].name));
+    }
+    return std::optional<std::string>(std::move(key));
+  };
   if (auto creates = creates_.find(type); creates != creates_.end()) {
     for (const EntityField& field : creates->second) {
-      std::string key;
-      if (!ValueAt(envelope, field.path, &key)) continue;
+      absl::StatusOr<std::optional<std::string>> named = key_at(field);
+      if (!named.ok()) return named.status();
+      if (!named->has_value()) continue;
+      const std::string& key = **named;
       const Entity& entity = entities_[field.entity];
-      if (key.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(prefix(), field.path.text, " is required: it names the ", entity.name));
-      }
       if (state.entities.contains(std::make_pair(entity.name, key))) {
         return absl::AlreadyExistsError(absl::StrCat(prefix(), entity.name, " ", key,
                                                      " exists already in case ", AsAbsl(case_id),
@@ -239,13 +248,11 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
   }
   if (auto changes = changes_.find(type); changes != changes_.end()) {
     for (const EntityField& field : changes->second) {
-      std::string key;
-      if (!ValueAt(envelope, field.path, &key)) continue;
+      absl::StatusOr<std::optional<std::string>> named = key_at(field);
+      if (!named.ok()) return named.status();
+      if (!named->has_value()) continue;
+      const std::string& key = **named;
       const Entity& entity = entities_[field.entity];
-      if (key.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(prefix(), field.path.text, " is required: it names the ", entity.name));
-      }
       auto found = state.entities.find(std::make_pair(entity.name, key));
       if (found == state.entities.end()) {
         return absl::NotFoundError(
