@@ -106,7 +106,7 @@ RecordingPolicy::RecordingPolicy(const hub::v1::SharingProtocol& protocol)
     const hub::v1::RecordingRule& rule = rules_[r];
     for (const std::string& identity : rule.principals()) {
       for (const std::string& type : rule.event_types()) {
-        Allowed& allowed = allowed_[{identity, type}];
+        Allowed& allowed = allowed_[identity][type];
         if (allowed.rule_by_purpose.empty()) {
           allowed.rule_by_purpose.assign(hub::v1::Purpose_ARRAYSIZE, kNoRule);
         }
@@ -145,15 +145,20 @@ RecordingPolicy::RecordingPolicy(const hub::v1::SharingProtocol& protocol)
 RecordingDecision RecordingPolicy::MayRecord(std::string_view identity, std::string_view event_type,
                                              hub::v1::Purpose purpose) const {
   RecordingDecision decision;
-  auto found = allowed_.find(std::make_pair(std::string(identity), std::string(event_type)));
-  const int rule = found == allowed_.end() || purpose <= 0 || purpose >= hub::v1::Purpose_ARRAYSIZE
+  const Allowed* allowed = nullptr;
+  if (auto by_type = allowed_.find(AsAbsl(identity)); by_type != allowed_.end()) {
+    if (auto found = by_type->second.find(AsAbsl(event_type)); found != by_type->second.end()) {
+      allowed = &found->second;
+    }
+  }
+  const int rule = allowed == nullptr || purpose <= 0 || purpose >= hub::v1::Purpose_ARRAYSIZE
                        ? kNoRule
-                       : found->second.rule_by_purpose[purpose];
+                       : allowed->rule_by_purpose[purpose];
   if (rule == kNoRule) {
     decision.reason = absl::StrCat(
         "no recording rule of protocol ", version_, " lets ", AsAbsl(identity), " record ",
         AsAbsl(event_type),
-        found == allowed_.end() ? "" : absl::StrCat(" for ", hub::v1::Purpose_Name(purpose)));
+        allowed == nullptr ? "" : absl::StrCat(" for ", hub::v1::Purpose_Name(purpose)));
     return decision;
   }
   decision.allowed = true;
@@ -174,13 +179,14 @@ bool RecordingPolicy::MayClose(std::string_view identity) const {
 absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
                                     const hub::v1::EventEnvelope& envelope,
                                     const CaseWriteState& state, std::string_view case_id,
-                                    std::string_view where) const {
+                                    std::string_view where, std::string* rule) const {
   const std::string type = EventTypeOf(envelope);
-  const RecordingDecision decision = MayRecord(principal.identity(), type, envelope.purpose());
+  RecordingDecision decision = MayRecord(principal.identity(), type, envelope.purpose());
   if (!decision.allowed) {
     return absl::PermissionDeniedError(absl::StrCat(
         AsAbsl(where), " (", type, ") is refused: ", decision.reason, "; nothing was stored"));
   }
+  if (rule != nullptr) *rule = std::move(decision.rule);
   const auto prefix = [&] { return absl::StrCat(AsAbsl(where), " (", type, "): "); };
   if (!opened_by_.empty()) {
     if (state.version == 0 && !opened_by_.contains(type)) {

@@ -94,9 +94,10 @@ class RecordingPolicy {
   //  INVALID_ARGUMENT   an entity's key or owner left empty, an owner that
   //                     is no agency of the protocol.
   // `where` prefixes messages ("events[2]"); `case_id` names the case.
+  // `rule`, if given, receives the recording rule that allowed the event.
   absl::Status Check(const hub::v1::Principal& principal, const hub::v1::EventEnvelope& envelope,
-                     const CaseWriteState& state, std::string_view case_id,
-                     std::string_view where) const;
+                     const CaseWriteState& state, std::string_view case_id, std::string_view where,
+                     std::string* rule = nullptr) const;
 
   // Folds an event that the case holds (stored, or accepted for storing)
   // into `state`.
@@ -124,8 +125,9 @@ class RecordingPolicy {
 
   std::string version_;
   std::vector<hub::v1::RecordingRule> rules_;
-  // (identity, event type) -> rule index per purpose (-1: none).
-  absl::flat_hash_map<std::pair<std::string, std::string>, Allowed> allowed_;
+  // identity -> event type -> rule index per purpose (-1: none); looked up
+  // by string_view, without building keys on the publish path.
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, Allowed>> allowed_;
   std::vector<Entity> entities_;
   // Event type -> the entity fields it creates / changes.
   absl::flat_hash_map<std::string, std::vector<EntityField>> creates_;

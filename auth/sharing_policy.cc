@@ -221,9 +221,24 @@ void SharingPolicy::ApplyToRelations(const hub::v1::EventEnvelope& event,
   }
 }
 
+std::vector<std::string> SharingPolicy::SubjectsOf(const hub::v1::EventEnvelope& event) {
+  std::vector<std::string> subjects;
+  if (const google::protobuf::Message* payload = EventOf(event)) {
+    CollectSubjects(*payload, &subjects);
+  }
+  return subjects;
+}
+
 RelationMask SharingPolicy::RelationsOf(std::string_view identity,
                                         const hub::v1::CaseRelations& relations,
                                         const hub::v1::EventEnvelope& event) const {
+  return RelationsOf(identity, relations,
+                     relations.subjects().empty() ? std::vector<std::string>() : SubjectsOf(event));
+}
+
+RelationMask SharingPolicy::RelationsOf(std::string_view identity,
+                                        const hub::v1::CaseRelations& relations,
+                                        const std::vector<std::string>& subjects) const {
   RelationMask mask;
   auto found = by_identity_.find(AsAbsl(identity));
   if (found == by_identity_.end()) return mask;
@@ -234,11 +249,6 @@ RelationMask SharingPolicy::RelationsOf(std::string_view identity,
       if (relation > 0 && relation < hub::v1::CaseRelation_ARRAYSIZE) mask.set(relation);
     }
   }
-  if (relations.subjects().empty()) return mask;
-  const google::protobuf::Message* payload = EventOf(event);
-  if (payload == nullptr) return mask;
-  std::vector<std::string> subjects;
-  CollectSubjects(*payload, &subjects);
   for (const hub::v1::CaseRelations::SubjectSupport& support : relations.subjects()) {
     if (std::find(subjects.begin(), subjects.end(), support.subject_id()) == subjects.end()) {
       continue;

@@ -68,6 +68,12 @@ class SharingPolicy {
   // with SUPPORTS_SUBJECT if it supports a subject `event` is about.
   RelationMask RelationsOf(std::string_view identity, const hub::v1::CaseRelations& relations,
                            const hub::v1::EventEnvelope& event) const;
+  // The same, given the subjects the event is about (SubjectsOf), for
+  // callers that judge one event for many principals.
+  RelationMask RelationsOf(std::string_view identity, const hub::v1::CaseRelations& relations,
+                           const std::vector<std::string>& subjects) const;
+  // The subject ids an event names (its subject_reference fields).
+  static std::vector<std::string> SubjectsOf(const hub::v1::EventEnvelope& event);
 
   const std::string& version() const { return version_; }
 

@@ -97,14 +97,17 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
     shaped.envelope->DiscardUnknownFields();
     present = auth::ClassesPresent(*shaped.envelope);
   }
+  // The event's subjects, found once for every principal.
+  const std::vector<std::string> subjects = allowances.relational && !relations->subjects().empty()
+                                                ? auth::SharingPolicy::SubjectsOf(*shaped.envelope)
+                                                : std::vector<std::string>();
   // `allowed & present` -> variant index.
   absl::flat_hash_map<unsigned long, uint8_t> variant_of;
   for (size_t p = 0; p < allowances.principals.size(); ++p) {
     const PrincipalAllowance& allowance = allowances.principals[p];
     auth::ClassMask allowed = allowance.base[purpose];
     if (allowances.relational) {
-      const auth::RelationMask held =
-          policy.RelationsOf(principals[p], *relations, *shaped.envelope);
+      const auth::RelationMask held = policy.RelationsOf(principals[p], *relations, subjects);
       for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
         if (held[relation]) allowed |= allowance.by_relation[purpose][relation];
       }

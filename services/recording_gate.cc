@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "auth/data_classes.h"
 #include "proto/status_macros.h"
 #include "services/envelope.h"
 
@@ -139,14 +138,12 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   auth::CaseWriteState& judged = scratch.has_value() ? *scratch : state;
   const uint64_t version = state.version;
   for (size_t i = 0; i < envelopes.size(); ++i) {
-    HUB_RETURN_IF_ERROR(
-        policy->Check(principal, envelopes[i], judged, case_id, absl::StrCat("events[", i, "]")));
+    std::string rule;
+    HUB_RETURN_IF_ERROR(policy->Check(principal, envelopes[i], judged, case_id,
+                                      absl::StrCat("events[", i, "]"), &rule));
     policy->Apply(envelopes[i], &judged);
-    const auth::RecordingDecision decision = policy->MayRecord(
-        principal.identity(), auth::EventTypeName(envelopes[i]), envelopes[i].purpose());
-    if (std::find(admission.rules.begin(), admission.rules.end(), decision.rule) ==
-        admission.rules.end()) {
-      admission.rules.push_back(decision.rule);
+    if (std::find(admission.rules.begin(), admission.rules.end(), rule) == admission.rules.end()) {
+      admission.rules.push_back(std::move(rule));
     }
   }
   if (scratch.has_value()) state = *std::move(scratch);
