@@ -2,7 +2,9 @@
 // record what they should not: each refusal carries its status, stores
 // nothing, and is in the access audit.
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <sstream>
 
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
@@ -14,6 +16,7 @@
 
 #include "hub/v1/audit_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
+#include "hub/v1/policy_service.grpc.pb.h"
 
 namespace hub::testing {
 namespace {
@@ -189,6 +192,39 @@ TEST_F(WriteAuthorityTest, OwnersProgressTheirActionsAndAClosedCaseWaitsForAReop
   EXPECT_TRUE(Publish("police-agency", hub::v1::PURPOSE_DISRUPTION, [](auto* e) {
                 e->mutable_disruption_recorded()->set_kind(hub::v1::BREACH);
               }).ok());
+}
+
+// A new protocol version takes the recording rules with it: once probation
+// may no longer record disruption, its next attempt is refused, while the
+// police, whose rule stands, still record.
+TEST_F(WriteAuthorityTest, ANewProtocolChangesWhoMayRecordFromThenOn) {
+  const auto arrest = [](hub::v1::EventEnvelope* e) {
+    e->mutable_disruption_recorded()->set_kind(hub::v1::ARREST);
+  };
+  ASSERT_TRUE(Publish("probation-agency", hub::v1::PURPOSE_DISRUPTION, arrest).ok());
+
+  std::ifstream file(ExampleProtocolPath());
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  std::string text = buffer.str();
+  text.replace(text.find("version: \"2026-11-1\""), 20, "version: \"2026-12-1\"");
+  const size_t rule = text.find("name: \"disruption\"");
+  const std::string probation =
+      "  principals: \"spiffe://drive.example-county.gov.uk/agency/probation/agency\"\n";
+  text.erase(text.find(probation, rule), probation.size());
+  hub::v1::ApplyProtocolRequest request;
+  request.set_protocol_text(text);
+  hub::v1::ApplyProtocolResponse response;
+  grpc::ClientContext context;
+  const grpc::Status applied =
+      hub::v1::PolicyService::NewStub(pki_.Channel(hub_->address(), "operator-admin"))
+          ->ApplyProtocol(&context, request, &response);
+  ASSERT_TRUE(applied.ok()) << applied.error_message();
+
+  const grpc::Status refused = Publish("probation-agency", hub::v1::PURPOSE_DISRUPTION, arrest);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("protocol 2026-12-1"));
+  EXPECT_TRUE(Publish("police-agency", hub::v1::PURPOSE_DISRUPTION, arrest).ok());
 }
 
 }  // namespace
