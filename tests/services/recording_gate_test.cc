@@ -1,0 +1,188 @@
+// The recording gate against a real event log on disk: a publish is
+// appended at exactly the version it was judged at, so nothing is stored
+// against a history it was not judged on, and a failed publish makes the
+// case's history be reloaded before anything else is judged on it.
+#include "services/recording_gate.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "auth/sharing_protocol.h"
+#include "services/envelope.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace hub::services {
+namespace {
+
+using ::hub::testing::IsOk;
+using ::hub::testing::StatusIs;
+
+constexpr char kPrefix[] = "spiffe://drive.example-county.gov.uk/agency/";
+
+class RecordingGateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = auth::LoadSharingProtocolFile(std::string(HUB_SOURCE_DIR) +
+                                                "/deploy/examples/sharing_protocol.textproto");
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    protocol_ = loaded->protocol;
+    auto log = storage::EventLog::Open(dir_.Sub("events"), storage::EventLogOptions());
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *std::move(log);
+    gate_ = std::make_unique<RecordingGate>(
+        log_.get(), std::make_shared<const auth::RecordingPolicy>(protocol_));
+  }
+
+  hub::v1::Principal Principal(const std::string& who) {
+    for (const hub::v1::Principal& principal : protocol_.principals()) {
+      if (principal.identity() == absl::StrCat(kPrefix, who)) return principal;
+    }
+    ADD_FAILURE() << who;
+    return {};
+  }
+
+  // A publish from `who` prepared as the service prepares it.
+  struct Prepared {
+    storage::AppendRequest append;
+    std::vector<hub::v1::EventEnvelope> envelopes;
+    hub::v1::Principal principal;
+  };
+  Prepared Prepare(const std::string& who, const std::function<void(hub::v1::EventEnvelope*)>& fill,
+                   hub::v1::Purpose purpose = hub::v1::PURPOSE_CASE_MANAGEMENT) {
+    hub::v1::PublishRequest request;
+    request.set_case_id("C-1");
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(absl::StrFormat("9a7e0000-0000-4000-8000-%012x", ++next_id_));
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(purpose);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+    fill(event);
+    Prepared prepared;
+    prepared.principal = Principal(who);
+    hub::v1::LimitsConfig limits;
+    limits.set_max_event_bytes(65536);
+    limits.set_max_events_per_append(256);
+    auto append = PrepareAppend(prepared.principal, request, absl::FromUnixSeconds(1795000100),
+                                limits, &prepared.envelopes);
+    EXPECT_TRUE(append.ok()) << append.status();
+    prepared.append = *std::move(append);
+    return prepared;
+  }
+
+  absl::StatusOr<RecordingGate::Admission> Admit(Prepared* prepared) {
+    return gate_->Admit(prepared->principal, prepared->envelopes, &prepared->append);
+  }
+
+  static void Referral(hub::v1::EventEnvelope* e) {
+    e->mutable_referral_received()->set_route(hub::v1::ROUTE_MARAC);
+  }
+  static void Task(hub::v1::EventEnvelope* e) {
+    e->mutable_action_tasked()->set_action_id("A-1");
+    e->mutable_action_tasked()->set_owner_agency("housing");
+  }
+  static void Complete(hub::v1::EventEnvelope* e) {
+    e->mutable_action_completed()->set_action_id("A-1");
+  }
+
+  ::hub::testing::TempDir dir_;
+  hub::v1::SharingProtocol protocol_;
+  std::unique_ptr<storage::EventLog> log_;
+  std::unique_ptr<RecordingGate> gate_;
+  uint64_t next_id_ = 0;
+};
+
+TEST_F(RecordingGateTest, AnAdmittedPublishIsAppendedAtTheVersionItWasJudgedAt) {
+  Prepared referral = Prepare("police/agency", Referral);
+  auto admitted = Admit(&referral);
+  ASSERT_TRUE(admitted.ok()) << admitted.status();
+  EXPECT_EQ(referral.append.expected_version, 0u);
+  EXPECT_EQ(admitted->rules, std::vector<std::string>{"referrals"});
+  ASSERT_TRUE(log_->Append(referral.append).ok());
+  gate_->Finished("C-1", *admitted, /*stored=*/true);
+
+  // Judged on the history in memory, including a publish still in flight.
+  Prepared task = Prepare("dapp/coordinator", Task, hub::v1::PURPOSE_PANEL);
+  auto task_admitted = Admit(&task);
+  ASSERT_TRUE(task_admitted.ok()) << task_admitted.status();
+  EXPECT_EQ(task.append.expected_version, 1u);
+  Prepared complete = Prepare("housing/agency", Complete);
+  auto complete_admitted = Admit(&complete);
+  ASSERT_TRUE(complete_admitted.ok()) << complete_admitted.status();
+  EXPECT_EQ(complete.append.expected_version, 2u);
+
+  // If something else reaches the case first, the judged publish is refused
+  // by the log: it is never stored on a history it was not judged on.
+  storage::AppendRequest intruder;
+  intruder.case_id = "C-1";
+  intruder.events.push_back({"9a7e0000-0000-4000-8000-0000000000ff", "not judged"});
+  ASSERT_TRUE(log_->Append(intruder).ok());
+  EXPECT_TRUE(storage::IsVersionConflict(log_->Append(task.append).status()));
+  gate_->Finished("C-1", *task_admitted, /*stored=*/false);
+}
+
+TEST_F(RecordingGateTest, AFailedPublishMakesTheCaseReloadOnceNothingIsInFlight) {
+  Prepared referral = Prepare("police/agency", Referral);
+  auto admitted = Admit(&referral);
+  ASSERT_TRUE(admitted.ok());
+  ASSERT_TRUE(log_->Append(referral.append).ok());
+  gate_->Finished("C-1", *admitted, true);
+
+  // The action is tasked and, on the strength of it, completed; then the
+  // tasking fails to be stored (a full disk, say).
+  Prepared task = Prepare("dapp/coordinator", Task, hub::v1::PURPOSE_PANEL);
+  auto task_admitted = Admit(&task);
+  ASSERT_TRUE(task_admitted.ok());
+  Prepared complete = Prepare("housing/agency", Complete);
+  auto complete_admitted = Admit(&complete);
+  ASSERT_TRUE(complete_admitted.ok());
+  gate_->Finished("C-1", *task_admitted, /*stored=*/false);
+
+  // While the completion is in flight, the case's history is unknown.
+  Prepared other = Prepare(
+      "police/agency",
+      [](hub::v1::EventEnvelope* e) {
+        e->mutable_disruption_recorded()->set_kind(hub::v1::ARREST);
+      },
+      hub::v1::PURPOSE_DISRUPTION);
+  EXPECT_THAT(Admit(&other).status(), StatusIs(absl::StatusCode::kAborted));
+  // The completion was judged on the failed tasking: the log refuses it.
+  EXPECT_TRUE(storage::IsVersionConflict(log_->Append(complete.append).status()));
+  gate_->Finished("C-1", *complete_admitted, /*stored=*/false);
+
+  // Reloaded from the log: the action was never tasked.
+  Prepared again = Prepare("housing/agency", Complete);
+  EXPECT_THAT(Admit(&again).status(), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(Admit(&other).status(), IsOk());
+}
+
+TEST_F(RecordingGateTest, ARetryIsPassedToTheLogAndAMalformedRequestIsRefusedFirst) {
+  Prepared referral = Prepare("police/agency", Referral);
+  auto admitted = Admit(&referral);
+  ASSERT_TRUE(admitted.ok());
+  ASSERT_TRUE(log_->Append(referral.append).ok());
+  gate_->Finished("C-1", *admitted, true);
+
+  // The same event id again: not judged again (a second referral would be
+  // ALREADY_EXISTS), the log answers it as a retry.
+  Prepared retry = referral;
+  retry.append.expected_version.reset();
+  auto retried = Admit(&retry);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_FALSE(retried->tracked);
+  auto stored = log_->Append(retry.append);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->already_stored);
+
+  Prepared bad = Prepare("police/agency", Referral);
+  bad.append.case_id = "C 1/../x";
+  EXPECT_THAT(Admit(&bad).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace hub::services
