@@ -17,8 +17,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
+#include "proto/version.h"
 #include "services/config.h"
 #include "services/hub_server.h"
 #include "services/server_log.h"
@@ -59,6 +62,11 @@ int main(int argc, char** argv) {
       "Runs the multi-agency hub.\n\n"
       "Usage: hubd [--config=FILE] [--listen_address=HOST:PORT] [--data_dir=DIR]\n"
       "Every configuration option, with its default, is in deploy/examples/hubd.textproto.\n");
+  absl::FlagsUsageConfig usage;
+  usage.version_string = [] {
+    return absl::StrCat("hubd ", hub::kVersion, " (commit ", hub::kGitCommit, ")\n");
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 
 #ifndef HUB_JEMALLOC
@@ -88,7 +96,9 @@ int main(int argc, char** argv) {
     hub::services::LogError("invalid configuration", {{"error", config.status().ToString()}});
     return 2;
   }
-  hub::services::LogInfo("starting", {{"data_dir", config->data_dir()},
+  hub::services::LogInfo("starting", {{"version", hub::kVersion},
+                                      {"commit", hub::kGitCommit},
+                                      {"data_dir", config->data_dir()},
                                       {"sharing_protocol", config->sharing_protocol_path()},
                                       {"allocator", AllocatorName()}});
   auto server = hub::services::HubServer::Start(*config);

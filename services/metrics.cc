@@ -8,8 +8,10 @@
 #include "absl/synchronization/mutex.h"
 
 #include "proto/absl_compat.h"
+#include "proto/version.h"
 
 #include "prometheus/collectable.h"
+#include "prometheus/gauge.h"
 #include "prometheus/metric_family.h"
 
 namespace hub::services {
@@ -94,6 +96,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
            .Register(*registry_)
            .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
                                                             0.05, 0.1, 0.25, 0.5, 1.0});
+  // Which build is running, as Prometheus conventions have it: a gauge of 1
+  // whose labels say what it is.
+  prometheus::BuildGauge()
+      .Name("hub_build_info")
+      .Help("The running hubd's version and the git commit it was built from (always 1).")
+      .Register(*registry_)
+      .Add({{"version", hub::kVersion}, {"commit", hub::kGitCommit}})
+      .Set(1);
   state_collector_ = std::make_shared<StateCollector>();
 }
 

@@ -215,5 +215,22 @@ TEST_F(HubctlTest, TheDemoSiteLoadsAndItsCasesAreReadyForAPanel) {
   EXPECT_THAT(police.output, HasSubstr("\"kind\":\"referral_received\""));
 }
 
+// Both programs say which build they are, and hubd says it when it starts.
+TEST_F(HubctlTest, BothProgramsNameTheirVersionAndCommit) {
+  const Result hubctl = Hubctl("police-agency", "--version");
+  EXPECT_EQ(hubctl.exit_status, 0);
+  EXPECT_THAT(hubctl.output,
+              ::testing::ContainsRegex(
+                  "^hubctl [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit ([0-9a-f]+|unknown)\\)"));
+  FILE* pipe = popen(absl::StrCat(HUBD_PATH, " --version 2>&1").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[256] = {};
+  const size_t n = fread(buffer, 1, sizeof(buffer) - 1, pipe);
+  EXPECT_EQ(pclose(pipe), 0);
+  EXPECT_THAT(std::string(buffer, n),
+              ::testing::ContainsRegex("^hubd [0-9.]+ \\(commit ([0-9a-f]+|unknown)\\)"));
+  EXPECT_THAT(hub_->Logs(), ::testing::ContainsRegex("msg=starting version=[0-9.]+ commit="));
+}
+
 }  // namespace
 }  // namespace hub::testing

@@ -373,6 +373,9 @@ TEST_F(OperationsTest, PrometheusMetricsCountCallsByPrincipalAndStatusAndReportT
   EXPECT_THAT(body,
               ::testing::HasSubstr("hub_events_delivered_total{principal=\"idva/agency\"} 3"));
   EXPECT_THAT(body, ::testing::HasSubstr("hub_log_last_position 4"));
+  EXPECT_THAT(body,
+              ::testing::ContainsRegex(
+                  "hub_build_info\\{commit=\"([0-9a-f]+|unknown)\",version=\"[0-9.]+\"\\} 1"));
   EXPECT_THAT(body, ::testing::HasSubstr("hub_view_projection_lag_events 0"));
   EXPECT_THAT(body, ::testing::ContainsRegex("hub_audit_tree_size [1-9]"));
   EXPECT_THAT(body, ::testing::ContainsRegex("hub_crl_next_update_timestamp_seconds [1-9]"));

@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -22,6 +23,7 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 
+#include "proto/version.h"
 #include "storage/event_log.h"
 
 #include "hub/v1/identity_service.grpc.pb.h"
@@ -374,6 +376,11 @@ int Cases(const std::shared_ptr<grpc::Channel>& channel) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage;
+  usage.version_string = [] {
+    return absl::StrCat("hubctl ", hub::kVersion, " (commit ", hub::kGitCommit, ")\n");
+  };
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::vector<std::string> command(args.begin() + 1, args.end());
   using Command = std::vector<std::string>;
