@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config ccache git openssl
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   librocksdb-dev libabsl-dev libssl-dev libjemalloc-dev
-  libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev libsystemd-dev
   python3 python3-grpcio python3-protobuf
 )
 

@@ -9,6 +9,7 @@
 #include <malloc.h>
 #endif
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 
 #include <cstdlib>
 #include <optional>
@@ -107,10 +108,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   hub::services::LogInfo("hubd ready", {{"address", (*server)->address()}});
+  // Under systemd (Type=notify), ready means serving: the views are built.
+  // Without NOTIFY_SOCKET this does nothing.
+  sd_notify(0, "READY=1\nSTATUS=serving");
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
   hub::services::LogInfo("draining", {{"signal", std::to_string(signal_number)}});
+  sd_notify(0, "STOPPING=1\nSTATUS=draining");
   (*server)->Shutdown(absl::GetFlag(FLAGS_drain_ms));
   hub::services::LogInfo("stopped", {});
   return 0;

@@ -2,10 +2,14 @@
 // hub starts and rebuilds its views.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -105,6 +109,38 @@ class OperationsTest : public ::testing::Test {
   TestPki pki_{dir_.Sub("pki")};
   std::unique_ptr<HubProcess> hub_;
 };
+
+// One datagram from `fd` within `timeout_ms`, or "" if none came.
+std::string ReceiveDatagram(int fd, int timeout_ms) {
+  pollfd ready{fd, POLLIN, 0};
+  if (poll(&ready, 1, timeout_ms) != 1) return "";
+  char buffer[512];
+  const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+  return n > 0 ? std::string(buffer, n) : "";
+}
+
+// Under systemd (Type=notify) hubd says it is ready once it serves, with its
+// views built, and that it is stopping when it drains.
+TEST_F(OperationsTest, HubdNotifiesSystemdWhenItServesAndWhenItDrains) {
+  const std::string socket_path = dir_.Sub("notify.sock");
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.size(), sizeof(address.sun_path));
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(setenv("NOTIFY_SOCKET", socket_path.c_str(), 1), 0);
+  StartHub(/*until_listening=*/true);
+  unsetenv("NOTIFY_SOCKET");
+  const std::string ready = ReceiveDatagram(fd, 30000);
+  EXPECT_THAT(ready, ::testing::HasSubstr("READY=1"));
+  // Ready means serving: systemd starts what depends on hubd only then.
+  EXPECT_EQ(HealthOf(pki_.Channel(hub_->address(), "operator-admin")), "SERVING");
+  EXPECT_EQ(hub_->Stop(), 0);
+  EXPECT_THAT(ReceiveDatagram(fd, 10000), ::testing::HasSubstr("STOPPING=1"));
+  close(fd);
+}
 
 TEST_F(OperationsTest, HealthIsNotServingWhileTheViewsAreBuiltAndWhileTheyAreRebuilt) {
   StartHub();
