@@ -68,6 +68,7 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   Default(backup->mutable_directory(), data_dir + "-backups");
   if (backup->keep() == 0) backup->set_keep(7);
   Default(config->mutable_metrics()->mutable_listen_address(), "127.0.0.1:9464");
+  Default(config->mutable_health()->mutable_listen_address(), "off");
   if (config->audit().tree_head_interval_seconds() == 0) {
     config->mutable_audit()->set_tree_head_interval_seconds(3600);
   }

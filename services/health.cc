@@ -1,11 +1,19 @@
 #include "services/health.h"
 
+#include <algorithm>
+
 namespace hub::services {
 
 void Health::Attach(grpc::HealthCheckServiceInterface* service) {
   absl::MutexLock lock(&mu_);
-  service_ = service;
+  if (service == nullptr) return;
+  services_.push_back(service);
   ReportLocked();
+}
+
+void Health::Detach(grpc::HealthCheckServiceInterface* service) {
+  absl::MutexLock lock(&mu_);
+  services_.erase(std::remove(services_.begin(), services_.end(), service), services_.end());
 }
 
 void Health::Set(Reason reason, bool holds) {
@@ -21,7 +29,9 @@ bool Health::serving() const {
 
 void Health::ReportLocked() {
   // gRPC answers for the server as a whole ("") and for each service name.
-  if (service_ != nullptr) service_->SetServingStatus(reasons_.none());
+  for (grpc::HealthCheckServiceInterface* service : services_) {
+    service->SetServingStatus(reasons_.none());
+  }
 }
 
 }  // namespace hub::services

@@ -6,6 +6,7 @@
 #define HUB_SERVICES_HEALTH_H_
 
 #include <bitset>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -19,9 +20,11 @@ class Health {
   // Starts as kStarting.
   Health() { reasons_.set(static_cast<size_t>(Reason::kStarting)); }
 
-  // Reports through `service` from now on (gRPC's default health service,
-  // which exists once the server is built).
+  // Reports through `service` too from now on (gRPC's default health
+  // service of a server, which exists once the server is built).
   void Attach(grpc::HealthCheckServiceInterface* service);
+  // Stops reporting through `service` (before its server goes away).
+  void Detach(grpc::HealthCheckServiceInterface* service);
   void Set(Reason reason, bool holds);
   bool serving() const;
 
@@ -47,7 +50,7 @@ class Health {
 
   mutable absl::Mutex mu_;
   std::bitset<static_cast<size_t>(Reason::kCount)> reasons_ ABSL_GUARDED_BY(mu_);
-  grpc::HealthCheckServiceInterface* service_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<grpc::HealthCheckServiceInterface*> services_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hub::services

@@ -8,8 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
@@ -51,6 +54,41 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const hub::v1::TlsCon
   if (!tls.crl_dir().empty()) options.set_crl_directory(tls.crl_dir());
   return grpc::experimental::TlsServerCredentials(options);
 }
+
+// Keeps the reflection plugin (which registers itself in every server when
+// its library loads) out of a server being built.
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+                                    return plugin->name() == "proto_server_reflection";
+                                  }),
+                   plugins->end());
+  }
+};
+
+// On the health-only port, every method but grpc.health.v1's (registered,
+// so it takes precedence) is refused with a status saying what the port is
+// for. gRPC also needs some method of its own on a server to build it.
+class HealthOnlyRefusals : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    // A reactor owns itself until gRPC calls OnDone, as gRPC's callback API
+    // has it.
+    class Refusal : public grpc::ServerGenericBidiReactor {
+     public:
+      Refusal() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                            "this port answers grpc.health.v1.Health only; the hub's API is on "
+                            "its mutual-TLS port"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal();
+  }
+};
 
 class GrpcHubServer final : public HubServer {
  public:
@@ -123,6 +161,7 @@ class GrpcHubServer final : public HubServer {
         std::make_unique<AdminService>(authenticator_, event_log_.get(), backups_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
+    HUB_RETURN_IF_ERROR(StartHealthServer(config.health()));
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
     std::shared_ptr<grpc::ServerCredentials> credentials = ServerCredentials(config.tls());
@@ -212,8 +251,13 @@ class GrpcHubServer final : public HubServer {
       }
       server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
       // The health service goes with the server.
-      health_.Attach(nullptr);
+      health_.Detach(server_->GetHealthCheckService());
       server_.reset();
+    }
+    if (health_server_ != nullptr) {
+      health_server_->Shutdown(std::chrono::system_clock::now());
+      health_.Detach(health_server_->GetHealthCheckService());
+      health_server_.reset();
     }
     subscriptions_.reset();
     if (backups_ != nullptr) backups_->Stop();
@@ -229,6 +273,30 @@ class GrpcHubServer final : public HubServer {
   }
 
  private:
+  // The plain-text server that answers health checks only (config.health),
+  // so that probes need no client certificate. It reports what the main
+  // server's health reports.
+  absl::Status StartHealthServer(const hub::v1::HealthConfig& config) {
+    if (config.listen_address() == "off") return absl::OkStatus();
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(config.listen_address(), grpc::InsecureServerCredentials(), &port);
+    // Only the default health service: no other service is registered, and
+    // no reflection.
+    builder.SetOption(std::make_unique<WithoutReflection>());
+    builder.RegisterCallbackGenericService(&health_only_refusals_);
+    health_server_ = builder.BuildAndStart();
+    if (health_server_ == nullptr || port == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot serve health on ", config.listen_address(),
+                                                 " (health.listen_address)"));
+    }
+    health_.Attach(health_server_->GetHealthCheckService());
+    const std::string& configured = config.listen_address();
+    LogInfo("health served",
+            {{"address", absl::StrCat(configured.substr(0, configured.rfind(':')), ":", port)}});
+    return absl::OkStatus();
+  }
+
   absl::Mutex shutdown_mu_;
   Health health_;
   std::shared_ptr<Authenticator> authenticator_;
@@ -247,6 +315,8 @@ class GrpcHubServer final : public HubServer {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;
+  HealthOnlyRefusals health_only_refusals_;
+  std::unique_ptr<grpc::Server> health_server_;
   std::string address_;
 };
 

@@ -25,7 +25,9 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 
 #include "auth/data_classes.h"
@@ -43,17 +45,24 @@ namespace {
 
 // grpc.health.v1.Health/Check for the whole server: "SERVING",
 // "NOT_SERVING", or the call's error.
-std::string HealthOf(const std::shared_ptr<grpc::Channel>& channel) {
+// Calls `method` with an empty request through the generic stub.
+grpc::Status CallWithEmptyRequest(const std::shared_ptr<grpc::Channel>& channel,
+                                  const std::string& method, grpc::ByteBuffer* response) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   const grpc::Slice empty("", 0);
   grpc::ByteBuffer request(&empty, 1);
-  grpc::ByteBuffer response;
   std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, response,
                  [&](grpc::Status result) { done.set_value(std::move(result)); });
-  const grpc::Status status = done.get_future().get();
+  return done.get_future().get();
+}
+
+std::string HealthOf(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ByteBuffer response;
+  const grpc::Status status =
+      CallWithEmptyRequest(channel, "/grpc.health.v1.Health/Check", &response);
   if (!status.ok()) return absl::StrCat("error ", status.error_code());
   std::vector<grpc::Slice> slices;
   (void)response.Dump(&slices);
@@ -109,6 +118,38 @@ class OperationsTest : public ::testing::Test {
   TestPki pki_{dir_.Sub("pki")};
   std::unique_ptr<HubProcess> hub_;
 };
+
+// Probes need no certificate: a second, plain-text port answers health
+// checks and nothing else (no API, no reflection).
+TEST_F(OperationsTest, AHealthOnlyPortAnswersProbesWithoutACertificateAndNothingElse) {
+  auto started = HubProcess::Start(
+      dir_.path(),
+      HubConfigText(pki_, dir_.Sub("data"), "health { listen_address: \"127.0.0.1:0\" }\n"));
+  ASSERT_TRUE(started.ok()) << started.status();
+  hub_ = std::move(started).value();
+  const std::string marker = "msg=\"health served\" address=";
+  ASSERT_TRUE(hub_->WaitForLog(marker, absl::Seconds(10)));
+  const std::string logs = hub_->Logs();
+  const size_t at = logs.find(marker) + marker.size();
+  const std::string address = logs.substr(at, logs.find('\n', at) - at);
+
+  auto plain = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  EXPECT_EQ(HealthOf(plain), "SERVING");
+  for (const char* method : {"/hub.v1.EventService/ReadCase", "/hub.v1.PolicyService/GetProtocol",
+                             "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"}) {
+    grpc::ByteBuffer response;
+    EXPECT_EQ(CallWithEmptyRequest(plain, method, &response).error_code(),
+              grpc::StatusCode::UNIMPLEMENTED)
+        << method;
+  }
+  // The probe the container image and Kubernetes use.
+  EXPECT_EQ(
+      std::system(
+          absl::StrCat(HUBCTL_PATH, " health --plaintext --hub=", address, " > /dev/null").c_str()),
+      0);
+  // The TLS port still refuses a caller without a certificate.
+  EXPECT_NE(HealthOf(pki_.Channel(hub_->address(), "")), "SERVING");
+}
 
 // One datagram from `fd` within `timeout_ms`, or "" if none came.
 std::string ReceiveDatagram(int fd, int timeout_ms) {

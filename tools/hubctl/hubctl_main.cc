@@ -21,7 +21,9 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
 
 #include "proto/version.h"
 #include "storage/event_log.h"
@@ -55,6 +57,9 @@ ABSL_FLAG(std::string, case_id, "", "tail: only this case.");
 ABSL_FLAG(bool, until_caught_up, false, "tail: stop once caught up instead of following.");
 ABSL_FLAG(std::string, agency, "",
           "audit query: only this agency; timeline: only these agencies, comma-separated.");
+ABSL_FLAG(bool, plaintext, false,
+          "health: ask --hub, hubd's plain-text health port (health.listen_address), without a "
+          "certificate.");
 ABSL_FLAG(std::string, principal, "",
           "audit query: only this principal identity; protocol check: only the principal "
           "whose identity ends with this (e.g. police/agency).");
@@ -96,7 +101,8 @@ constexpr char kUsage[] =
     "The multi-agency hub's command-line tool.\n\n"
     "Online (needs a running hub and a client certificate, see --certs_dir and --as):\n"
     "  hubctl whoami                        how the hub sees your certificate\n"
-    "  hubctl health                        the hub's gRPC health status\n"
+    "  hubctl health [--plaintext]          the hub's gRPC health status (--plaintext: from its\n"
+    "                                       health-only port, health.listen_address)\n"
     "  hubctl publish FILE                  publish a hub.v1.PublishRequest (text format or "
     ".json)\n"
     "  hubctl read CASE_ID [--purpose=P]    a case's events in your view (reads take an\n"
@@ -171,7 +177,12 @@ int WhoAmI() {
 }
 
 int Health() {
-  auto channel = ConnectFromFlags();
+  // --plaintext: hubd's health-only port (health.listen_address), which
+  // needs no certificate and answers nothing else.
+  auto channel = absl::GetFlag(FLAGS_plaintext)
+                     ? absl::StatusOr<std::shared_ptr<grpc::Channel>>(grpc::CreateChannel(
+                           absl::GetFlag(FLAGS_hub), grpc::InsecureChannelCredentials()))
+                     : ConnectFromFlags();
   if (!channel.ok()) return Fail(channel.status().ToString());
   grpc::ClientContext context;
   SetDeadline(&context, absl::GetFlag(FLAGS_timeout_ms));
