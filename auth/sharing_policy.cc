@@ -249,14 +249,19 @@ RelationMask SharingPolicy::RelationsOf(std::string_view identity,
       if (relation > 0 && relation < hub::v1::CaseRelation_ARRAYSIZE) mask.set(relation);
     }
   }
-  for (const hub::v1::CaseRelations::SubjectSupport& support : relations.subjects()) {
-    if (std::find(subjects.begin(), subjects.end(), support.subject_id()) == subjects.end()) {
-      continue;
+  // Only if the agency supports every subject the event names: an order
+  // protecting two victims names where both can be found, and supporting
+  // one of them is no reason to learn where the other is.
+  const auto supports = [&](const std::string& subject) {
+    for (const hub::v1::CaseRelations::SubjectSupport& support : relations.subjects()) {
+      if (support.subject_id() != subject) continue;
+      return std::find(support.agencies().begin(), support.agencies().end(), agency) !=
+             support.agencies().end();
     }
-    if (std::find(support.agencies().begin(), support.agencies().end(), agency) !=
-        support.agencies().end()) {
-      mask.set(hub::v1::SUPPORTS_SUBJECT);
-    }
+    return false;
+  };
+  if (!subjects.empty() && std::all_of(subjects.begin(), subjects.end(), supports)) {
+    mask.set(hub::v1::SUPPORTS_SUBJECT);
   }
   return mask;
 }

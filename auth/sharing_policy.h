@@ -65,7 +65,8 @@ class SharingPolicy {
   void ApplyToRelations(const hub::v1::EventEnvelope& event,
                         hub::v1::CaseRelations* relations) const;
   // The relationships of `identity`'s agency to the case of `relations`,
-  // with SUPPORTS_SUBJECT if it supports a subject `event` is about.
+  // with SUPPORTS_SUBJECT if it supports every subject `event` names (an
+  // event naming a subject it does not support, or none, does not count).
   RelationMask RelationsOf(std::string_view identity, const hub::v1::CaseRelations& relations,
                            const hub::v1::EventEnvelope& event) const;
   // The same, given the subjects the event is about (SubjectsOf), for

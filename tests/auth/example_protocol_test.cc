@@ -436,5 +436,38 @@ TEST(RedactorTest, AnEventWhoseClassIsNotAllowedIsInvisible) {
   EXPECT_FALSE(Redact(ClassMask().set(), &no_event));
 }
 
+// Own-client access is judged on every subject an event names: an IDVA that
+// supports one of the two victims an order protects is not told the
+// exclusion zone, which locates the other as well.
+TEST_F(ExampleProtocolTest, SupportingOneOfTheSubjectsAnEventNamesIsNotEnough) {
+  const std::string idva = std::string(kPrefix) + "idva/agency";
+  hub::v1::CaseRelations relations;
+  hub::v1::EventEnvelope link;
+  link.set_producing_agency("police");
+  auto* supported = link.mutable_subject_linked()->mutable_victim();
+  supported->set_subject_id("V-7");
+  supported->add_supporting_agencies("idva");
+  policy_->ApplyToRelations(link, &relations);
+  hub::v1::EventEnvelope other;
+  other.set_producing_agency("police");
+  auto* unsupported = other.mutable_subject_linked()->mutable_victim();
+  unsupported->set_subject_id("V-8");
+  unsupported->add_supporting_agencies("another-advocacy-service");
+  policy_->ApplyToRelations(other, &relations);
+
+  hub::v1::EventEnvelope order;
+  order.mutable_disruption_recorded()->add_protected_subject_ids("V-7");
+  EXPECT_TRUE(policy_->RelationsOf(idva, relations, order)[hub::v1::SUPPORTS_SUBJECT]);
+  order.mutable_disruption_recorded()->add_protected_subject_ids("V-8");
+  EXPECT_FALSE(policy_->RelationsOf(idva, relations, order)[hub::v1::SUPPORTS_SUBJECT]);
+  // A subject never linked to the case is nobody's client.
+  hub::v1::EventEnvelope unknown;
+  unknown.mutable_victim_safety_information()->set_victim_subject_id("V-404");
+  EXPECT_FALSE(policy_->RelationsOf(idva, relations, unknown)[hub::v1::SUPPORTS_SUBJECT]);
+  EXPECT_FALSE(
+      policy_->Allowed(idva, hub::v1::PURPOSE_SAFEGUARDING,
+                       policy_->RelationsOf(idva, relations, order))[hub::v1::VICTIM_LOCATION]);
+}
+
 }  // namespace
 }  // namespace hub::auth
