@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 
 #include "auth/sharing_protocol.h"
+#include "tests/testing/example_protocol.h"
 #include "tests/testing/status_matchers.h"
 
 namespace hub::auth {
@@ -27,13 +28,7 @@ using ::testing::HasSubstr;
 
 constexpr char kPrefix[] = "spiffe://drive.example-county.gov.uk/agency/";
 
-hub::v1::SharingProtocol ExampleProtocol() {
-  absl::StatusOr<LoadedProtocol> loaded = LoadSharingProtocolFile(
-      std::string(HUB_SOURCE_DIR) + "/deploy/examples/sharing_protocol.textproto");
-  EXPECT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_THAT(loaded->warnings, ::testing::IsEmpty());
-  return loaded->protocol;
-}
+hub::v1::SharingProtocol ExampleProtocol() { return hub::testing::LoadExampleProtocol(); }
 
 // Who may record what, written from the partnership's agreement rather than
 // read from the protocol file.

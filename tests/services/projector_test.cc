@@ -23,6 +23,7 @@
 #include "services/views.h"
 #include "storage/event_log.h"
 #include "storage/view_store.h"
+#include "tests/testing/example_protocol.h"
 #include "tests/testing/temp_dir.h"
 
 #include "tools/demo/demo_site.h"
@@ -33,10 +34,8 @@ namespace {
 class ProjectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto loaded = auth::LoadSharingProtocolFile(std::string(HUB_SOURCE_DIR) +
-                                                "/deploy/examples/sharing_protocol.textproto");
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-    protocol_ = loaded->protocol;
+    protocol_ = ::hub::testing::LoadExampleProtocol();
+    ASSERT_FALSE(HasFailure());
     policy_ = std::make_shared<const auth::SharingPolicy>(protocol_);
     auto log = storage::EventLog::Open(dir_.Sub("events"), storage::EventLogOptions());
     ASSERT_TRUE(log.ok()) << log.status();

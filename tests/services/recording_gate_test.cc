@@ -14,6 +14,7 @@
 
 #include "auth/sharing_protocol.h"
 #include "services/envelope.h"
+#include "tests/testing/example_protocol.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -28,10 +29,8 @@ constexpr char kPrefix[] = "spiffe://drive.example-county.gov.uk/agency/";
 class RecordingGateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto loaded = auth::LoadSharingProtocolFile(std::string(HUB_SOURCE_DIR) +
-                                                "/deploy/examples/sharing_protocol.textproto");
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-    protocol_ = loaded->protocol;
+    protocol_ = ::hub::testing::LoadExampleProtocol();
+    ASSERT_FALSE(HasFailure());
     auto log = storage::EventLog::Open(dir_.Sub("events"), storage::EventLogOptions());
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);

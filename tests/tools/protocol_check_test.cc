@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 
 #include "auth/sharing_protocol.h"
+#include "tests/testing/example_protocol.h"
 
 namespace hub::tools {
 namespace {
@@ -18,8 +19,7 @@ using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const std::string kExample =
-    std::string(HUB_SOURCE_DIR) + "/deploy/examples/sharing_protocol.textproto";
+const std::string kExample = hub::testing::ExampleProtocolFile();
 
 std::vector<std::string> Whats(const std::vector<Permission>& permissions) {
   std::vector<std::string> whats;
@@ -28,10 +28,9 @@ std::vector<std::string> Whats(const std::vector<Permission>& permissions) {
 }
 
 TEST(ProtocolCheckTest, HousingMayProgressItsActionsAndReadNoVictimDetail) {
-  auto loaded = auth::LoadSharingProtocolFile(kExample);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  const std::vector<PrincipalExplanation> housing =
-      ExplainProtocol(loaded->protocol, "housing/agency");
+  const hub::v1::SharingProtocol protocol = hub::testing::LoadExampleProtocol();
+  ASSERT_FALSE(HasFailure());
+  const std::vector<PrincipalExplanation> housing = ExplainProtocol(protocol, "housing/agency");
   ASSERT_EQ(housing.size(), 1u);
   EXPECT_THAT(Whats(housing[0].may_record), ElementsAre("action_updated", "action_completed"));
   EXPECT_THAT(housing[0].may_record[0].rule, "action-progress");
@@ -55,15 +54,13 @@ TEST(ProtocolCheckTest, HousingMayProgressItsActionsAndReadNoVictimDetail) {
 }
 
 TEST(ProtocolCheckTest, TheAuditorRecordsAndReadsNoCaseContent) {
-  auto loaded = auth::LoadSharingProtocolFile(kExample);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  const std::vector<PrincipalExplanation> auditor =
-      ExplainProtocol(loaded->protocol, "governance/auditor");
+  const hub::v1::SharingProtocol protocol = hub::testing::LoadExampleProtocol();
+  ASSERT_FALSE(HasFailure());
+  const std::vector<PrincipalExplanation> auditor = ExplainProtocol(protocol, "governance/auditor");
   ASSERT_EQ(auditor.size(), 1u);
   EXPECT_THAT(auditor[0].may_record, IsEmpty());
   EXPECT_THAT(auditor[0].may_read, IsEmpty());
-  EXPECT_EQ(ExplainProtocol(loaded->protocol, "").size(),
-            static_cast<size_t>(loaded->protocol.principals_size()));
+  EXPECT_EQ(ExplainProtocol(protocol, "").size(), static_cast<size_t>(protocol.principals_size()));
 }
 
 TEST(ProtocolCheckTest, AnInvalidProtocolOrUnknownPrincipalIsRefused) {
