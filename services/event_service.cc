@@ -380,33 +380,49 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
   // The publish and its audit record are one atomic write.
   AuditPublish(*principal, authenticator_->directory()->protocol_version(), *request,
                admission->rules, &*append);
-  // A caller that has already given up must not get a write it never sees.
-  if (absl::FromChrono(context->deadline()) <= now || context->IsCancelled()) {
-    gate_->Finished(request->case_id(), *admission, /*stored=*/false);
-    return FinishUnary(context, call.Record(absl::DeadlineExceededError(
-                                    "the call's deadline passed before the events were written; "
-                                    "nothing was stored")));
-  }
   // The call finishes from the log's thread once the append is durable: no
   // gRPC thread waits for the fsync, so as many publishes can be in flight
-  // as the group commit can take in one group.
+  // as the group commit can take in one group. The log receives the case's
+  // publishes in the order the gate judged them.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  log_->AppendAsync(
-      *std::move(append),
-      [reactor, response, call, gate = gate_, case_id = request->case_id(),
-       admission = *std::move(admission)](absl::StatusOr<storage::AppendResult> result) mutable {
-        gate->Finished(case_id, admission, result.ok());
-        if (!result.ok()) {
-          LogStorageTrouble(result.status());
-          reactor->Finish(ToGrpcStatus(call.Record(result.status())));
+  const bool caller_expected_version = request->has_expected_version();
+  const std::string case_id = request->case_id();
+  gate_->Submit(
+      case_id, *admission,
+      [this, context, now, reactor, response, call, case_id, caller_expected_version,
+       admission = *admission, append = *std::move(append)]() mutable {
+        // A caller that has already given up must not get a write it never sees.
+        if (absl::FromChrono(context->deadline()) <= now || context->IsCancelled()) {
+          gate_->Finished(case_id, admission, /*stored=*/false);
+          reactor->Finish(ToGrpcStatus(call.Record(absl::DeadlineExceededError(
+              "the call's deadline passed before the events were written; nothing was stored"))));
           return;
         }
-        response->set_first_position(result->first_position);
-        response->set_last_position(result->last_position);
-        response->set_first_version(result->first_version);
-        response->set_last_version(result->last_version);
-        response->set_already_stored(result->already_stored);
-        reactor->Finish(ToGrpcStatus(call.Record(absl::OkStatus())));
+        log_->AppendAsync(std::move(append),
+                          [reactor, response, call, gate = gate_, case_id, caller_expected_version,
+                           admission](absl::StatusOr<storage::AppendResult> result) mutable {
+                            gate->Finished(case_id, admission, result.ok());
+                            if (!result.ok()) {
+                              absl::Status status = result.status();
+                              // The version was the hub's choice, not the caller's: a
+                              // publish admitted before this one failed.
+                              if (!caller_expected_version && storage::IsVersionConflict(status)) {
+                                status = absl::AbortedError(absl::StrCat(
+                                    "a concurrent publish to case ", case_id,
+                                    " failed before this one was written; nothing of this one was "
+                                    "stored; retry with the same event ids"));
+                              }
+                              LogStorageTrouble(status);
+                              reactor->Finish(ToGrpcStatus(call.Record(status)));
+                              return;
+                            }
+                            response->set_first_position(result->first_position);
+                            response->set_last_position(result->last_position);
+                            response->set_first_version(result->first_version);
+                            response->set_last_version(result->last_version);
+                            response->set_already_stored(result->already_stored);
+                            reactor->Finish(ToGrpcStatus(call.Record(absl::OkStatus())));
+                          });
       });
   return reactor;
 }

@@ -103,7 +103,10 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
     if (!loaded.ok()) return loaded.status();
     if (policy_ == policy && !cases_.contains(case_id)) {
       TrimLocked();
-      cases_.emplace(case_id, Entry{*std::move(loaded), 0, false, next_lineage_++});
+      Entry entry;
+      entry.state = *std::move(loaded);
+      entry.lineage = next_lineage_++;
+      cases_.emplace(case_id, std::move(entry));
     }
   }
   Entry& entry = found->second;
@@ -151,7 +154,50 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   ++entry.pending;
   admission.tracked = true;
   admission.lineage = entry.lineage;
+  admission.ticket = entry.next_ticket++;
   return admission;
+}
+
+void RecordingGate::Submit(const std::string& case_id, const Admission& admission,
+                           std::function<void()> enqueue) {
+  if (!admission.tracked) {
+    enqueue();
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  auto found = cases_.find(case_id);
+  // An admission in flight keeps its entry (pending > 0), so this holds
+  // unless a caller broke the contract; then ordering is moot.
+  if (found == cases_.end() || found->second.lineage != admission.lineage) {
+    mu_.Unlock();
+    enqueue();
+    mu_.Lock();
+    return;
+  }
+  found->second.waiting.emplace(admission.ticket, std::move(enqueue));
+  if (found->second.submitting) return;
+  found->second.submitting = true;
+  // Whoever finds the next ticket ready runs it, and every ready one after
+  // it, so no caller waits for another.
+  for (;;) {
+    Entry& entry = found->second;
+    auto next = entry.waiting.begin();
+    if (next == entry.waiting.end() || next->first != entry.next_to_submit) {
+      entry.submitting = false;
+      return;
+    }
+    std::function<void()> run = std::move(next->second);
+    entry.waiting.erase(next);
+    ++entry.next_to_submit;
+    const uint64_t lineage = entry.lineage;
+    mu_.Unlock();
+    run();
+    mu_.Lock();
+    // A refused enqueue may have finished the last publish in flight and
+    // with it the entry; nothing else can be waiting then.
+    found = cases_.find(case_id);
+    if (found == cases_.end() || found->second.lineage != lineage) return;
+  }
 }
 
 void RecordingGate::Finished(const std::string& case_id, const Admission& admission, bool stored) {

@@ -12,14 +12,21 @@
 // publishes admitted on it have finished; until then the case's publishes
 // are refused with ABORTED (retry with the same event ids).
 //
+// Admitted publishes reach the log in the order they were admitted
+// (Submit()): two publishes to one case judged at versions 5 and 6 must be
+// queued in that order, or the second would be refused for a version the
+// first was about to create.
+//
 // Thread safety: all methods may be called concurrently.
 #ifndef HUB_SERVICES_RECORDING_GATE_H_
 #define HUB_SERVICES_RECORDING_GATE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -47,6 +54,8 @@ class RecordingGate {
     // Whether the case's history counts this publish as in flight.
     bool tracked = false;
     uint64_t lineage = 0;
+    // Its place in the case's order of submission to the log.
+    uint64_t ticket = 0;
   };
 
   // Judges `envelopes` (stamped, in order) of `append`, recorded by
@@ -57,10 +66,17 @@ class RecordingGate {
   // being reloaded, and the log's read errors. A publish that resends event
   // ids the case holds is passed to the log unjudged at the case's version
   // (a retry: the log answers already_stored, or refuses new content).
-  // Every OK must be followed by Finished() with the append's outcome.
+  // Every OK must be followed by exactly one Submit().
   absl::StatusOr<Admission> Admit(const hub::v1::Principal& principal,
                                   const std::vector<hub::v1::EventEnvelope>& envelopes,
                                   storage::AppendRequest* append);
+
+  // Runs `enqueue` (which hands the append to the log, or gives it up) once
+  // every publish admitted earlier on the case has run its own, possibly on
+  // another caller's thread; never with the gate's lock held. `enqueue` must
+  // be quick and must lead to exactly one Finished().
+  void Submit(const std::string& case_id, const Admission& admission,
+              std::function<void()> enqueue);
 
   void Finished(const std::string& case_id, const Admission& admission, bool stored);
 
@@ -75,6 +91,13 @@ class RecordingGate {
     // One of them failed: the state may hold events the log does not.
     bool broken = false;
     uint64_t lineage = 0;
+    // Tickets handed out by Admit(), and the next one whose enqueue may run.
+    uint64_t next_ticket = 0;
+    uint64_t next_to_submit = 0;
+    // Enqueues that arrived before their turn, by ticket.
+    absl::btree_map<uint64_t, std::function<void()>> waiting;
+    // A caller is running enqueues in ticket order.
+    bool submitting = false;
   };
   // The case's history folded from the log.
   absl::StatusOr<auth::CaseWriteState> Load(const std::string& case_id,

@@ -370,6 +370,8 @@ TEST_F(EventServiceTest, ASubscriberCatchesUpThenFollowsLiveWithoutGapsOrDuplica
   }
   auto stub = Stub("police-agency");
   grpc::ClientContext context;
+  // A lost event must fail the test, not hang it.
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
   hub::v1::SubscribeRequest after_referrals;
   after_referrals.set_after_position(kFirst - 1);
   auto stream = stub->Subscribe(&context, after_referrals);

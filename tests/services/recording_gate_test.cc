@@ -160,6 +160,38 @@ TEST_F(RecordingGateTest, AFailedPublishMakesTheCaseReloadOnceNothingIsInFlight)
   EXPECT_THAT(Admit(&other).status(), IsOk());
 }
 
+TEST_F(RecordingGateTest, PublishesReachTheLogInTheOrderTheyWereJudged) {
+  Prepared referral = Prepare("police/agency", Referral);
+  auto admitted = Admit(&referral);
+  ASSERT_TRUE(admitted.ok());
+  Prepared task = Prepare("dapp/coordinator", Task, hub::v1::PURPOSE_PANEL);
+  auto task_admitted = Admit(&task);
+  ASSERT_TRUE(task_admitted.ok());
+  Prepared complete = Prepare("housing/agency", Complete);
+  auto complete_admitted = Admit(&complete);
+  ASSERT_TRUE(complete_admitted.ok());
+
+  // The caller threads race: the completion and the tasking arrive at
+  // Submit() before the referral they were judged after.
+  std::vector<std::string> order;
+  auto append = [&](Prepared* prepared, const RecordingGate::Admission& admission,
+                    const std::string& name) {
+    return [&, prepared, admission, name] {
+      order.push_back(name);
+      const bool stored = log_->Append(prepared->append).ok();
+      gate_->Finished("C-1", admission, stored);
+    };
+  };
+  gate_->Submit("C-1", *complete_admitted, append(&complete, *complete_admitted, "complete"));
+  gate_->Submit("C-1", *task_admitted, append(&task, *task_admitted, "task"));
+  EXPECT_TRUE(order.empty()) << "a publish reached the log before the one it was judged after";
+  gate_->Submit("C-1", *admitted, append(&referral, *admitted, "referral"));
+  EXPECT_EQ(order, (std::vector<std::string>{"referral", "task", "complete"}));
+  auto version = log_->CaseVersion("C-1");
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, 3u) << "every publish judged in order is stored";
+}
+
 TEST_F(RecordingGateTest, ARetryIsPassedToTheLogAndAMalformedRequestIsRefusedFirst) {
   Prepared referral = Prepare("police/agency", Referral);
   auto admitted = Admit(&referral);
