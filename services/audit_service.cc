@@ -10,6 +10,7 @@
 #include "proto/status_macros.h"
 #include "services/audit_trail.h"
 #include "services/grpc_status.h"
+#include "services/request_validation.h"
 #include "storage/merkle_tree.h"
 
 namespace hub::services {
@@ -130,6 +131,9 @@ grpc::ServerUnaryReactor* AuditService::QueryAudit(grpc::CallbackServerContext* 
   absl::StatusOr<hub::v1::Principal> auditor =
       Auditor(context, absl::StrCat("query: ", request->ShortDebugString()));
   if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  if (absl::Status known = CheckKnownEnums(*request, ""); !known.ok()) {
+    return FinishUnary(context, known);
+  }
   return FinishUnary(context, Query(*request, response));
 }
 

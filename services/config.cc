@@ -13,6 +13,8 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
+#include "services/request_validation.h"
+
 namespace hub::services {
 namespace {
 
@@ -62,6 +64,8 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   if (limits->max_case_id_bytes() == 0) limits->set_max_case_id_bytes(64);
   if (limits->max_subscriptions() == 0) limits->set_max_subscriptions(256);
   if (!limits->has_min_free_disk_bytes()) limits->set_min_free_disk_bytes(256ull << 20);
+  if (limits->max_text_bytes() == 0) limits->set_max_text_bytes(kDefaultMaxTextBytes);
+  if (limits->max_free_text_bytes() == 0) limits->set_max_free_text_bytes(kDefaultMaxFreeTextBytes);
   hub::v1::BackupConfig* backup = config->mutable_backup();
   std::string data_dir = config->data_dir();
   while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
@@ -110,6 +114,13 @@ absl::Status ValidateHubConfig(const hub::v1::HubConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("limits.max_events_per_append: ", limits.max_events_per_append(),
                      " is above the ceiling of 10000"));
+  }
+  if (limits.max_free_text_bytes() > limits.max_event_bytes() ||
+      limits.max_text_bytes() > limits.max_free_text_bytes()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limits.max_text_bytes (", limits.max_text_bytes(),
+                     ") <= limits.max_free_text_bytes (", limits.max_free_text_bytes(),
+                     ") <= limits.max_event_bytes (", limits.max_event_bytes(), ") must hold"));
   }
   if (limits.max_case_id_bytes() > 256) {
     return absl::InvalidArgumentError(absl::StrCat(

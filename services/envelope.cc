@@ -11,6 +11,7 @@
 
 #include "auth/data_classes.h"
 #include "proto/status_macros.h"
+#include "services/request_validation.h"
 
 namespace hub::services {
 namespace {
@@ -42,7 +43,7 @@ google::protobuf::Timestamp ToTimestamp(absl::Time time) {
 
 // Checks one envelope and stamps what the hub owns.
 absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::string& case_id,
-                           absl::Time now, const std::string& where,
+                           absl::Time now, const std::string& where, const TextLimits& text_limits,
                            hub::v1::EventEnvelope* envelope) {
   if (!IsUuid(envelope->event_id())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -91,6 +92,11 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
                      " has fields or an event type this hub does not know (a newer contract?); "
                      "unknown fields have no data class, so they are refused"));
   }
+  // Stored numbers outside the contract would reach every reader: the
+  // timeline as "?", the panel list as a risk level no one defined.
+  HUB_RETURN_IF_ERROR(CheckKnownEnums(*envelope, where));
+  HUB_RETURN_IF_ERROR(
+      CheckText(*event, absl::StrCat(where, ".", auth::EventTypeName(*envelope)), text_limits));
   const google::protobuf::Timestamp& occurred = envelope->occurred_time();
   if (!envelope->has_occurred_time() || occurred.seconds() < TimeUtil::kTimestampMinSeconds ||
       occurred.seconds() > TimeUtil::kTimestampMaxSeconds || occurred.nanos() < 0 ||
@@ -143,6 +149,11 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(
                                                    " events; the limit is ",
                                                    limits.max_events_per_append()));
   }
+  TextLimits text_limits;
+  if (limits.max_text_bytes() != 0) text_limits.max_text_bytes = limits.max_text_bytes();
+  if (limits.max_free_text_bytes() != 0) {
+    text_limits.max_free_text_bytes = limits.max_free_text_bytes();
+  }
   storage::AppendRequest append;
   append.case_id = request.case_id();
   if (request.has_expected_version()) append.expected_version = request.expected_version();
@@ -150,7 +161,7 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(
   for (int i = 0; i < request.events_size(); ++i) {
     hub::v1::EventEnvelope envelope = request.events(i);
     absl::Status stamped = StampEnvelope(principal, request.case_id(), now,
-                                         absl::StrCat("events[", i, "]"), &envelope);
+                                         absl::StrCat("events[", i, "]"), text_limits, &envelope);
     if (!stamped.ok()) return stamped;
     storage::EventToAppend event;
     event.event_id = envelope.event_id();

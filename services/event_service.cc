@@ -15,6 +15,7 @@
 #include "services/envelope.h"
 #include "services/grpc_status.h"
 #include "services/metrics.h"
+#include "services/request_validation.h"
 #include "services/server_log.h"
 #include "services/timeline.h"
 #include "services/view_access.h"
@@ -437,6 +438,9 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
       *authenticator_, *context, log_, hub::v1::AUDIT_READ_CASE, request->case_id());
   if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
+  if (absl::Status known = CheckKnownEnums(*request, ""); !known.ok()) {
+    return FinishUnary(context, call.Record(known));
+  }
   absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
                                                hub::v1::AUDIT_READ_CASE, request->case_id());
   if (!declared.ok()) return FinishUnary(context, call.Record(declared));
@@ -510,6 +514,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventService::Subscribe(
   absl::Status valid =
       parses ? principal.status()
              : absl::InvalidArgumentError("the request is not a serialized SubscribeRequest");
+  if (valid.ok()) valid = CheckKnownEnums(request, "");
   if (valid.ok()) {
     valid = CheckDeclaredPurpose(*views_, *principal, request.purpose(), log_,
                                  hub::v1::AUDIT_DELIVER, request.case_id());

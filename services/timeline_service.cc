@@ -15,6 +15,7 @@
 #include "services/audit_trail.h"
 #include "services/envelope.h"
 #include "services/grpc_status.h"
+#include "services/request_validation.h"
 #include "services/timeline.h"
 #include "services/view_access.h"
 
@@ -260,6 +261,9 @@ grpc::ServerUnaryReactor* TimelineService::GetCaseTimeline(
   absl::StatusOr<hub::v1::Principal> principal = CaseContentReader(
       *authenticator_, *context, log_, hub::v1::AUDIT_READ_TIMELINE, request->case_id());
   if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
+  if (absl::Status known = CheckKnownEnums(*request, ""); !known.ok()) {
+    return FinishUnary(context, call.Record(known));
+  }
   absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
                                                hub::v1::AUDIT_READ_TIMELINE, request->case_id());
   if (!declared.ok()) return FinishUnary(context, call.Record(declared));
@@ -276,6 +280,9 @@ grpc::ServerUnaryReactor* TimelineService::ListCases(grpc::CallbackServerContext
   absl::StatusOr<hub::v1::Principal> principal =
       CaseContentReader(*authenticator_, *context, log_, hub::v1::AUDIT_LIST_CASES, "");
   if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
+  if (absl::Status known = CheckKnownEnums(*request, ""); !known.ok()) {
+    return FinishUnary(context, call.Record(known));
+  }
   absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
                                                hub::v1::AUDIT_LIST_CASES, "");
   if (!declared.ok()) return FinishUnary(context, call.Record(declared));

@@ -313,10 +313,20 @@ TEST_F(EventServiceTest, BadInputGetsAClearStatusAndChangesNothing) {
          for (uint64_t i = 0; i < 256; ++i) *r.add_events() = Envelope(1000 + i);
        },
        grpc::StatusCode::INVALID_ARGUMENT, "257 events; the limit is 256"},
-      {"oversized event", "police-agency",
+      {"oversized free text", "police-agency",
        [](auto& r) {
          r.mutable_events(0)->mutable_disruption_recorded()->set_conditions(
              std::string(70000, 'x'));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "conditions is 70000 bytes; the limit is 8192"},
+      {"oversized event, every field within its limit", "police-agency",
+       [](auto& r) {
+         r.mutable_events(0)->clear_disruption_recorded();
+         r.mutable_events(0)->set_purpose(hub::v1::PURPOSE_CASE_MANAGEMENT);
+         for (int i = 0; i < 9; ++i) {
+           r.mutable_events(0)->mutable_intervention_plan_agreed()->add_disruption_goals(
+               std::string(8000, 'x'));
+         }
        },
        grpc::StatusCode::INVALID_ARGUMENT, "bytes; the limit is 65536"},
       {"oversized message", "police-agency",

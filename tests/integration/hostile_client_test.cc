@@ -1,0 +1,159 @@
+// A careless or hostile client, played over real mutual TLS: what the
+// contract does not define is refused with INVALID_ARGUMENT naming the
+// field, and nothing of it is stored.
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+
+#include "tests/integration/hub_process.h"
+#include "tests/testing/temp_dir.h"
+
+#include "hub/v1/event_service.grpc.pb.h"
+#include "hub/v1/timeline_service.grpc.pb.h"
+
+namespace hub::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr char kCase[] = "C-2026-00700";
+
+class HostileClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, dir_.Sub("data")));
+    ASSERT_TRUE(started.ok()) << started.status();
+    hub_ = std::move(started).value();
+    ASSERT_TRUE(OpenCases(pki_, hub_->address(), {kCase}).ok());
+  }
+
+  grpc::Status Publish(const std::string& as, hub::v1::Purpose purpose,
+                       const std::function<void(hub::v1::EventEnvelope*)>& fill,
+                       const std::string& case_id = kCase) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(case_id);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(absl::StrFormat("4b051000-0000-4000-8000-%012x", ++published_));
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(purpose);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+    fill(event);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    hub::v1::PublishResponse response;
+    return hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
+        ->Publish(&context, request, &response);
+  }
+
+  // Everything the hub holds, as the log's own count of positions.
+  uint64_t LastPosition() {
+    hub::v1::PublishResponse response;
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id(kCase);
+    request.set_page_size(1000);
+    grpc::ClientContext context;
+    hub::v1::ReadCaseResponse read;
+    EXPECT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
+                    ->ReadCase(&context, request, &read)
+                    .ok());
+    return read.events().empty() ? 0 : read.events().rbegin()->global_position();
+  }
+
+  TempDir dir_;
+  TestPki pki_{dir_.Sub("pki")};
+  std::unique_ptr<HubProcess> hub_;
+  uint64_t published_ = 0;
+};
+
+TEST_F(HostileClientTest, EnumNumbersTheContractDoesNotDefineAreRefused) {
+  const uint64_t before = LastPosition();
+  grpc::Status status = Publish("police-agency", hub::v1::PURPOSE_SAFEGUARDING, [](auto* e) {
+    e->mutable_risk_assessed()->set_risk_level(static_cast<hub::v1::RiskLevel>(77));
+  });
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              AllOf(HasSubstr("events[0].risk_assessed.risk_level is 77"), HasSubstr("RISK_HIGH")));
+
+  status = Publish("police-agency", static_cast<hub::v1::Purpose>(99),
+                   [](auto* e) { e->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH); });
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("events[0].purpose is 99"));
+
+  status = Publish(
+      "police-agency", hub::v1::PURPOSE_CASE_MANAGEMENT,
+      [](auto* e) {
+        e->mutable_referral_received()->set_route(static_cast<hub::v1::ReferralRoute>(42));
+      },
+      "C-2026-00701");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("referral_received.route is 42"));
+  EXPECT_EQ(LastPosition(), before) << "a refused publish stored something";
+
+  // Reads refuse them too, rather than answer a question no one can ask.
+  hub::v1::ListCasesRequest list;
+  list.set_min_risk_level(static_cast<hub::v1::RiskLevel>(77));
+  grpc::ClientContext context;
+  hub::v1::ListCasesResponse cases;
+  status = hub::v1::TimelineService::NewStub(pki_.Channel(hub_->address(), "dapp-coordinator"))
+               ->ListCases(&context, list, &cases);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("min_risk_level is 77"));
+}
+
+TEST_F(HostileClientTest, TextIsBoundedPerFieldAndShortFieldsAreOneLine) {
+  const uint64_t before = LastPosition();
+  struct Attempt {
+    std::string name;
+    std::function<void(hub::v1::EventEnvelope*)> fill;
+    std::string message;
+  };
+  const std::vector<Attempt> refused = {
+      {"a description past the free-text limit",
+       [](auto* e) {
+         e->mutable_action_tasked()->set_action_id("A-9");
+         e->mutable_action_tasked()->set_owner_agency("housing");
+         e->mutable_action_tasked()->set_description(std::string(8193, 'x'));
+       },
+       "events[0].action_tasked.description is 8193 bytes; the limit is 8192"},
+      {"an action id past the short-text limit",
+       [](auto* e) { e->mutable_action_tasked()->set_action_id(std::string(257, 'A')); },
+       "events[0].action_tasked.action_id is 257 bytes; the limit is 256"},
+      {"a line break in an owner agency",
+       [](auto* e) {
+         e->mutable_action_tasked()->set_action_id("A-9");
+         e->mutable_action_tasked()->set_owner_agency("housing\npolice");
+       },
+       "owner_agency holds a control character"},
+      {"a right-to-left override that makes a note read otherwise",
+       [](auto* e) {
+         e->mutable_action_tasked()->set_action_id("A-9");
+         e->mutable_action_tasked()->set_owner_agency("housing");
+         e->mutable_action_tasked()->set_description("visit \u202Eon 12 May\u202C");
+       },
+       "description holds a Unicode bidirectional override"},
+  };
+  for (const Attempt& attempt : refused) {
+    grpc::Status status = Publish("dapp-coordinator", hub::v1::PURPOSE_PANEL, attempt.fill);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << attempt.name;
+    EXPECT_THAT(status.error_message(), HasSubstr(attempt.message)) << attempt.name;
+  }
+  EXPECT_EQ(LastPosition(), before) << "a refused publish stored something";
+
+  // Free text keeps its paragraphs, up to its limit.
+  grpc::Status stored = Publish("dapp-coordinator", hub::v1::PURPOSE_PANEL, [](auto* e) {
+    e->mutable_action_tasked()->set_action_id("A-9");
+    e->mutable_action_tasked()->set_owner_agency("housing");
+    e->mutable_action_tasked()->set_description("Visit on 12 May.\n\tConfirm locks fitted." +
+                                                std::string(8192 - 39, '.'));
+  });
+  EXPECT_TRUE(stored.ok()) << stored.error_message();
+}
+
+}  // namespace
+}  // namespace hub::testing
