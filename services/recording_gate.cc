@@ -1,6 +1,8 @@
 #include "services/recording_gate.h"
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 #include "proto/status_macros.h"
 #include "services/envelope.h"
@@ -11,6 +13,23 @@ namespace {
 // Cases whose history is kept in memory; each holds its event ids and
 // entities, a few KiB for a long case.
 constexpr size_t kMaxCachedCases = 8192;
+
+// What an event says, without what the hub stamped on it when it was
+// stored (the time), so a stored event and its resend compare equal.
+storage::Sha256Digest ContentDigest(const hub::v1::EventEnvelope& envelope) {
+  hub::v1::EventEnvelope content = envelope;
+  content.clear_recorded_time();
+  content.clear_global_position();
+  content.clear_stream_version();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    content.SerializeToCodedStream(&out);
+  }
+  return storage::Sha256(bytes);
+}
 
 }  // namespace
 
@@ -37,18 +56,19 @@ std::shared_ptr<const auth::RecordingPolicy> RecordingGate::policy() const {
   return policy_;
 }
 
-absl::StatusOr<auth::CaseWriteState> RecordingGate::Load(
+absl::StatusOr<RecordingGate::Entry> RecordingGate::Load(
     const std::string& case_id, const auth::RecordingPolicy& policy) const {
-  auth::CaseWriteState state;
+  Entry entry;
   const size_t page = log_->limits().max_read_events;
   for (;;) {
     HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> events,
-                         log_->ReadCase(case_id, state.version + 1, page));
+                         log_->ReadCase(case_id, entry.state.version + 1, page));
     for (const storage::StoredEvent& stored : events) {
       HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(stored));
-      policy.Apply(envelope, &state);
+      policy.Apply(envelope, &entry.state);
+      entry.contents[envelope.event_id()] = ContentDigest(envelope);
     }
-    if (events.size() < page) return state;
+    if (events.size() < page) return entry;
   }
 }
 
@@ -98,19 +118,32 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
                                              "with the same event ids"));
     }
     mu_.Unlock();
-    absl::StatusOr<auth::CaseWriteState> loaded = Load(case_id, *policy);
+    absl::StatusOr<Entry> loaded = Load(case_id, *policy);
     mu_.Lock();
     if (!loaded.ok()) return loaded.status();
     if (policy_ == policy && !cases_.contains(case_id)) {
       TrimLocked();
-      Entry entry;
-      entry.state = *std::move(loaded);
-      entry.lineage = next_lineage_++;
-      cases_.emplace(case_id, std::move(entry));
+      loaded->lineage = next_lineage_++;
+      cases_.emplace(case_id, *std::move(loaded));
     }
   }
   Entry& entry = found->second;
   auth::CaseWriteState& state = entry.state;
+  // A resend must be a retry: the same id with other content would be
+  // answered already_stored and the new content silently dropped.
+  std::vector<storage::Sha256Digest> digests;
+  digests.reserve(envelopes.size());
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    digests.push_back(ContentDigest(envelopes[i]));
+    auto stored = entry.contents.find(envelopes[i].event_id());
+    if (stored != entry.contents.end() && stored->second != digests.back()) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "events[", i, "].event_id ", envelopes[i].event_id(), " is already stored in case ",
+          case_id,
+          " with different content; a retry must resend exactly the same event, and a new event "
+          "needs a new event id"));
+    }
+  }
   if (append->expected_version.has_value() && *append->expected_version != state.version) {
     bool retry = true;
     for (const hub::v1::EventEnvelope& envelope : envelopes) {
@@ -150,6 +183,9 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
     }
   }
   if (scratch.has_value()) state = *std::move(scratch);
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    entry.contents[envelopes[i].event_id()] = digests[i];
+  }
   append->expected_version = version;
   ++entry.pending;
   admission.tracked = true;

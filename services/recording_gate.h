@@ -33,6 +33,7 @@
 
 #include "auth/recording_policy.h"
 #include "storage/event_log.h"
+#include "storage/hash_chain.h"
 
 #include "hub/v1/events.pb.h"
 #include "hub/v1/sharing_protocol.pb.h"
@@ -65,7 +66,8 @@ class RecordingGate {
   // expected_version is not the case's, ABORTED while the case's history is
   // being reloaded, and the log's read errors. A publish that resends event
   // ids the case holds is passed to the log unjudged at the case's version
-  // (a retry: the log answers already_stored, or refuses new content).
+  // (a retry: the log answers already_stored) if it is the same content;
+  // ALREADY_EXISTS if an id holds other content than the one stored.
   // Every OK must be followed by exactly one Submit().
   absl::StatusOr<Admission> Admit(const hub::v1::Principal& principal,
                                   const std::vector<hub::v1::EventEnvelope>& envelopes,
@@ -86,6 +88,10 @@ class RecordingGate {
  private:
   struct Entry {
     auth::CaseWriteState state;
+    // What each event id of the case holds (its content without the
+    // hub's stamps), so that a resend is answered as a retry only if it is
+    // one.
+    absl::flat_hash_map<std::string, storage::Sha256Digest> contents;
     // Admitted publishes not yet finished.
     int pending = 0;
     // One of them failed: the state may hold events the log does not.
@@ -100,8 +106,7 @@ class RecordingGate {
     bool submitting = false;
   };
   // The case's history folded from the log.
-  absl::StatusOr<auth::CaseWriteState> Load(const std::string& case_id,
-                                            const auth::RecordingPolicy& policy) const;
+  absl::StatusOr<Entry> Load(const std::string& case_id, const auth::RecordingPolicy& policy) const;
   // Keeps the cache bounded: forgets every case with nothing in flight.
   void TrimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

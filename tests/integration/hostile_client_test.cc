@@ -155,5 +155,45 @@ TEST_F(HostileClientTest, TextIsBoundedPerFieldAndShortFieldsAreOneLine) {
   EXPECT_TRUE(stored.ok()) << stored.error_message();
 }
 
+TEST_F(HostileClientTest, AResendIsARetryOnlyIfItSaysTheSameThing) {
+  hub::v1::PublishRequest request;
+  request.set_case_id(kCase);
+  hub::v1::EventEnvelope* event = request.add_events();
+  event->set_event_id("4b051000-0000-4000-8000-0000000000aa");
+  event->mutable_occurred_time()->set_seconds(1795000000);
+  event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
+  event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+  event->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH);
+  auto stub = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"));
+  auto publish = [&](const hub::v1::PublishRequest& r, hub::v1::PublishResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return stub->Publish(&context, r, response);
+  };
+  hub::v1::PublishResponse first;
+  ASSERT_TRUE(publish(request, &first).ok());
+
+  // The same event again (a lost answer): the original position, nothing new.
+  hub::v1::PublishResponse again;
+  ASSERT_TRUE(publish(request, &again).ok());
+  EXPECT_TRUE(again.already_stored());
+  EXPECT_EQ(again.first_position(), first.first_position());
+
+  // The same id saying something else is not a retry: refused, not dropped.
+  request.mutable_events(0)->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_STANDARD);
+  hub::v1::PublishResponse changed;
+  grpc::Status status = publish(request, &changed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(status.error_message(), HasSubstr("with different content"));
+  EXPECT_EQ(LastPosition(), first.first_position());
+
+  // Other agency, same id and content: another producer, so not a retry.
+  grpc::ClientContext context;
+  request.mutable_events(0)->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH);
+  status = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "probation-agency"))
+               ->Publish(&context, request, &changed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
 }  // namespace
 }  // namespace hub::testing

@@ -210,6 +210,17 @@ TEST_F(RecordingGateTest, ARetryIsPassedToTheLogAndAMalformedRequestIsRefusedFir
   ASSERT_TRUE(stored.ok());
   EXPECT_TRUE(stored->already_stored);
 
+  // Other content under the same id is no retry, also once the case's
+  // history comes from the log (a new gate, as after a restart).
+  gate_ = std::make_unique<RecordingGate>(log_.get(),
+                                          std::make_shared<const auth::RecordingPolicy>(protocol_));
+  Prepared changed = referral;
+  changed.envelopes[0].mutable_referral_received()->set_route(hub::v1::ROUTE_DAPP);
+  EXPECT_THAT(Admit(&changed).status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  Prepared same = referral;
+  same.envelopes[0].mutable_recorded_time()->set_seconds(1795009999);  // Stamped anew.
+  EXPECT_THAT(Admit(&same).status(), IsOk());
+
   Prepared bad = Prepare("police/agency", Referral);
   bad.append.case_id = "C 1/../x";
   EXPECT_THAT(Admit(&bad).status(), StatusIs(absl::StatusCode::kInvalidArgument));
