@@ -115,4 +115,16 @@ absl::StatusOr<std::string> CertificateSerial(std::string_view pem) {
   return SerialHex(X509_get0_serialNumber(certificate.get()));
 }
 
+absl::StatusOr<absl::Time> CertificateNotAfter(std::string_view pem) {
+  OpenSslPtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  OpenSslPtr<X509> certificate(
+      bio == nullptr ? nullptr : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  std::tm not_after{};
+  if (certificate == nullptr ||
+      ASN1_TIME_to_tm(X509_get0_notAfter(certificate.get()), &not_after) != 1) {
+    return absl::InvalidArgumentError("the peer certificate could not be parsed");
+  }
+  return absl::FromTM(not_after, absl::UTCTimeZone());
+}
+
 }  // namespace hub::auth

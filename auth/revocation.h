@@ -43,6 +43,10 @@ class RevocationList {
 // if it cannot be parsed.
 absl::StatusOr<std::string> CertificateSerial(std::string_view pem);
 
+// When a PEM certificate stops being valid (its notAfter); INVALID_ARGUMENT
+// if it cannot be parsed.
+absl::StatusOr<absl::Time> CertificateNotAfter(std::string_view pem);
+
 }  // namespace hub::auth
 
 #endif  // HUB_AUTH_REVOCATION_H_

@@ -132,6 +132,46 @@ absl::StatusOr<hub::v1::Principal> Authenticator::PrincipalOf(
   return directory()->Find(identity);
 }
 
+absl::StatusOr<Authenticator::Credential> Authenticator::CredentialOf(
+    const grpc::AuthContext& context) const {
+  if (!context.IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("the call was not authenticated");
+  }
+  const std::string pem = FirstProperty(context, "x509_pem_cert");
+  Credential credential;
+  credential.identity = FirstProperty(context, kPeerIdentityProperty);
+  absl::StatusOr<std::string> serial = SerialOf(pem);
+  absl::StatusOr<absl::Time> not_after = auth::CertificateNotAfter(pem);
+  if (!serial.ok() || !not_after.ok()) return absl::UnauthenticatedError("unreadable certificate");
+  credential.serial = *std::move(serial);
+  credential.not_after = *not_after;
+  return credential;
+}
+
+absl::Status Authenticator::Recheck(const Credential& credential, absl::Time now) const {
+  absl::Status refused;
+  if (revocation_ != nullptr && revocation_->IsRevoked(credential.serial)) {
+    refused = absl::UnauthenticatedError(
+        absl::StrCat("the client certificate (serial ", credential.serial,
+                     ") has been revoked by the partnership CA; the call has ended"));
+  } else if (now >= credential.not_after) {
+    refused = absl::UnauthenticatedError(absl::StrCat(
+        "the client certificate expired at ",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", credential.not_after, absl::UTCTimeZone()),
+        "; the call has ended (reconnect with a renewed certificate)"));
+  } else if (absl::StatusOr<hub::v1::Principal> principal = directory()->Find(credential.identity);
+             !principal.ok()) {
+    refused = absl::PermissionDeniedError(
+        absl::StrCat(credential.identity,
+                     " is no longer a principal of the sharing protocol in force; the call has "
+                     "ended"));
+  }
+  if (!refused.ok() && refusal_sink_) {
+    refusal_sink_(credential.identity, std::string(refused.message()));
+  }
+  return refused;
+}
+
 absl::Time RevocationWatcher::NextUpdate() const {
   absl::MutexLock lock(&mu_);
   return list_ != nullptr ? list_->next_update() : absl::InfiniteFuture();

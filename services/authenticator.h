@@ -77,6 +77,21 @@ class Authenticator : public grpc::AuthMetadataProcessor {
   // The principal of an already authenticated call (for handlers).
   absl::StatusOr<hub::v1::Principal> PrincipalOf(const grpc::AuthContext& context) const;
 
+  // What admitted a call, kept by long-lived calls (subscriptions) to check
+  // again while they run: the admission at the call's start is not enough
+  // when a stream outlives its certificate or its place in the protocol.
+  struct Credential {
+    std::string identity;
+    std::string serial;
+    absl::Time not_after = absl::InfiniteFuture();
+  };
+  absl::StatusOr<Credential> CredentialOf(const grpc::AuthContext& context) const;
+  // OK while a call admitted on `credential` may go on at `now`; otherwise
+  // UNAUTHENTICATED (the certificate has been revoked or has expired) or
+  // PERMISSION_DENIED (the identity left the sharing protocol), and the
+  // refusal goes to the refusal sink like a refused call.
+  absl::Status Recheck(const Credential& credential, absl::Time now) const;
+
   // The principals in force; replaced when a new sharing protocol applies.
   std::shared_ptr<const auth::PrincipalDirectory> directory() const;
   // When the CRLs in use must be renewed by (InfiniteFuture without CRLs).

@@ -63,6 +63,9 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   if (limits->max_events_per_append() == 0) limits->set_max_events_per_append(256);
   if (limits->max_case_id_bytes() == 0) limits->set_max_case_id_bytes(64);
   if (limits->max_subscriptions() == 0) limits->set_max_subscriptions(256);
+  if (limits->max_subscriptions_per_principal() == 0) {
+    limits->set_max_subscriptions_per_principal(32);
+  }
   if (!limits->has_min_free_disk_bytes()) limits->set_min_free_disk_bytes(256ull << 20);
   if (limits->max_text_bytes() == 0) limits->set_max_text_bytes(kDefaultMaxTextBytes);
   if (limits->max_free_text_bytes() == 0) limits->set_max_free_text_bytes(kDefaultMaxFreeTextBytes);

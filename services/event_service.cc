@@ -27,7 +27,11 @@ constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 // Events a subscription reads from the log at a time: its whole buffer.
 constexpr size_t kSubscriptionBatch = 128;
-constexpr size_t kSubscriptionBatchBytes = 1 << 20;
+// Reads of a batch one wake-up may make while everything is filtered out.
+constexpr int kSubscriptionReads = 32;
+// What one subscription holds in memory at most (beyond one event): a
+// stalled reader costs the hub this, whatever the events' sizes.
+constexpr size_t kSubscriptionBufferBytes = 1 << 20;
 
 // Page tokens are opaque to clients: the case and the next version, so that a
 // token cannot be replayed against another case.
@@ -89,9 +93,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   // `catch_up_target`: the log position acknowledged when the subscription
   // began; caught_up is sent once everything up to it has been delivered.
   SubscribeReactor(storage::EventLog* log, const Views* views, SubscriptionHub* hub,
-                   Metrics* metrics, hub::v1::Principal principal, uint64_t catch_up_target,
+                   Metrics* metrics, const Authenticator* authenticator,
+                   std::optional<Authenticator::Credential> credential,
+                   hub::v1::Principal principal, uint64_t catch_up_target,
                    const hub::v1::SubscribeRequest& request)
-      : log_(log),
+      : authenticator_(authenticator),
+        credential_(std::move(credential)),
+        log_(log),
         views_(views),
         hub_(hub),
         metrics_(metrics),
@@ -113,7 +121,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       EndStream(refusal);
       return;
     }
-    absl::Status registered = hub_->Register(self_);
+    absl::Status registered = hub_->Register(self_, identity_);
     if (!registered.ok()) {
       EndStream(registered);
       return;
@@ -122,6 +130,16 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   void OnLogAdvanced() override { Pump(); }
+
+  void Recheck(absl::Time now) override {
+    if (!credential_.has_value() || refused_.load(std::memory_order_relaxed)) return;
+    absl::Status allowed = authenticator_->Recheck(*credential_, now);
+    if (allowed.ok()) return;
+    refused_.store(true, std::memory_order_relaxed);
+    EndStream(allowed);
+  }
+
+  bool Backlogged() const override { return backlogged_.load(std::memory_order_relaxed); }
 
   uint64_t NextPosition() const override {
     return next_position_seen_.load(std::memory_order_relaxed);
@@ -250,26 +268,51 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     // the stream continues, from the same position, under the new protocol.
     absl::StatusOr<Views::Handle> view = views_->For(identity_);
     if (!view.ok()) return view.status();
-    // Skipping filtered-out events may take several reads; each is bounded.
-    for (int reads = 0; reads < 32 && buffer_.empty(); ++reads) {
+    // Skipping filtered-out events may take several reads; each is bounded,
+    // and a subscriber that runs out of reads is woken again at once
+    // (Backlogged), not left waiting for the log to grow.
+    backlogged_.store(false, std::memory_order_relaxed);
+    int reads = 0;
+    size_t buffered_bytes = 0;
+    bool full = false;
+    for (; reads < kSubscriptionReads && buffer_.empty() && !full; ++reads) {
       const uint64_t projected = views_->Projected();
       if (next_position_ > projected) break;
-      absl::StatusOr<std::vector<storage::ViewEvent>> events = views_->store().ReadFrom(
-          view->generation, view->principal, next_position_ - 1, kSubscriptionBatch);
+      // A case-filtered subscription reads the case's index, never the
+      // events of other cases in between.
+      absl::StatusOr<std::vector<storage::ViewEvent>> events =
+          case_id_.empty() ? views_->store().ReadFrom(view->generation, view->principal,
+                                                      next_position_ - 1, kSubscriptionBatch)
+                           : views_->store().ReadCase(view->generation, view->principal, case_id_,
+                                                      next_case_version_, kSubscriptionBatch);
       if (!events.ok()) return events.status();
       if (events->empty()) {
-        next_position_ = projected + 1;
+        next_position_ = std::max(next_position_, projected + 1);
         break;
       }
       for (const storage::ViewEvent& event : *events) {
+        if (buffered_bytes >= kSubscriptionBufferBytes) {
+          full = true;  // The rest is read again once this is written.
+          break;
+        }
+        next_case_version_ = event.stream_version + 1;
+        if (event.position < next_position_) continue;  // Before after_position.
         next_position_ = event.position + 1;
-        if (!case_id_.empty() && event.case_id != case_id_) continue;
         absl::StatusOr<EnvelopeHeader> header = ReadEnvelopeHeader(event.payload);
         if (!header.ok()) return header.status();
         if (!event_types_.empty() && !event_types_.contains(header->event_type_field)) continue;
         buffer_.push_back({AsByteBuffer(SerializedDelivery(event)), event.position,
                            header->classification, header->purpose});
+        buffered_bytes += event.payload.size();
       }
+      if (!full && !case_id_.empty() && events->size() < kSubscriptionBatch) {
+        // The end of the case: nothing of it up to `projected` is left.
+        next_position_ = std::max(next_position_, projected + 1);
+        break;
+      }
+    }
+    if (reads == kSubscriptionReads && buffer_.empty()) {
+      backlogged_.store(true, std::memory_order_relaxed);
     }
     // One audit record for the batch about to be written.
     std::optional<hub::v1::AuditRecord> audit;
@@ -301,6 +344,11 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     return audit;
   }
 
+  const Authenticator* const authenticator_;
+  // What admitted the caller, checked again while the stream runs.
+  const std::optional<Authenticator::Credential> credential_;
+  std::atomic<bool> refused_{false};
+  std::atomic<bool> backlogged_{false};
   storage::EventLog* const log_;
   const Views* const views_;
   SubscriptionHub* const hub_;
@@ -313,6 +361,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
   absl::Mutex mu_;
   uint64_t next_position_ ABSL_GUARDED_BY(mu_);
+  // For a case-filtered stream: the case's next stream version to read.
+  uint64_t next_case_version_ ABSL_GUARDED_BY(mu_) = 1;
   // next_position_ for the metrics, readable without the lock.
   std::atomic<uint64_t> next_position_seen_{0};
   const std::string case_id_;
@@ -508,9 +558,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventService::Subscribe(
           .ok();
   absl::StatusOr<hub::v1::Principal> principal =
       CaseContentReader(*authenticator_, *context, log_, hub::v1::AUDIT_DELIVER, request.case_id());
+  absl::StatusOr<Authenticator::Credential> credential =
+      authenticator_->CredentialOf(*context->auth_context());
   auto reactor = std::make_shared<SubscribeReactor>(
-      log_, views_, subscriptions_, metrics_, principal.ok() ? *principal : hub::v1::Principal(),
-      log_->LastPosition(), request);
+      log_, views_, subscriptions_, metrics_, authenticator_.get(),
+      credential.ok() ? std::optional<Authenticator::Credential>(*std::move(credential))
+                      : std::nullopt,
+      principal.ok() ? *principal : hub::v1::Principal(), log_->LastPosition(), request);
   absl::Status valid =
       parses ? principal.status()
              : absl::InvalidArgumentError("the request is not a serialized SubscribeRequest");

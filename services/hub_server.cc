@@ -132,7 +132,7 @@ class GrpcHubServer final : public HubServer {
         [views = views_.get()](uint64_t after, std::chrono::milliseconds timeout) {
           return views->WaitProjected(after + 1, timeout);
         },
-        config.limits().max_subscriptions());
+        config.limits().max_subscriptions(), config.limits().max_subscriptions_per_principal());
     HUB_ASSIGN_OR_RETURN(metrics_, Metrics::Start(config.metrics().listen_address()));
     metrics_->SetStateSource([this] {
       HubState state;

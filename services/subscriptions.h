@@ -1,18 +1,22 @@
 // Keeps track of live subscriptions: wakes them when the views grow (one
-// watcher thread, no polling per subscriber), bounds how many there are, and
-// ends them all cleanly when the hub shuts down.
+// watcher thread, no polling per subscriber), has them check every second
+// that their caller may still receive (a revoked or expired certificate, an
+// identity removed from the protocol), bounds how many there are in all and
+// per principal, and ends them all cleanly when the hub shuts down.
 #ifndef HUB_SERVICES_SUBSCRIPTIONS_H_
 #define HUB_SERVICES_SUBSCRIPTIONS_H_
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace hub::services {
 
@@ -27,19 +31,29 @@ class SubscriptionHub {
     virtual void EndStream(const absl::Status& status) = 0;
     // The next log position the subscriber will be sent (for its lag).
     virtual uint64_t NextPosition() const = 0;
+    // Ends the stream if its caller may no longer receive at `now`.
+    virtual void Recheck(absl::Time now) = 0;
+    // The subscriber stopped at its read budget with more of the views to
+    // look through (everything it read was filtered out): it is woken again
+    // at once rather than when the log next grows.
+    virtual bool Backlogged() const = 0;
   };
 
   // `wait_after(position, timeout)` blocks until what subscribers read has
   // advanced past `position` (or the timeout) and returns the new position.
   using WaitAfter = std::function<uint64_t(uint64_t, std::chrono::milliseconds)>;
-  SubscriptionHub(WaitAfter wait_after, size_t max_subscriptions);
+  SubscriptionHub(WaitAfter wait_after, size_t max_subscriptions,
+                  size_t max_subscriptions_per_principal);
   ~SubscriptionHub();
   SubscriptionHub(const SubscriptionHub&) = delete;
   SubscriptionHub& operator=(const SubscriptionHub&) = delete;
 
-  // RESOURCE_EXHAUSTED when max_subscriptions are live; UNAVAILABLE after
+  // RESOURCE_EXHAUSTED when max_subscriptions are live, or
+  // max_subscriptions_per_principal of `principal` (its identity), so that
+  // one agency cannot take every subscription; UNAVAILABLE after
   // Shutdown(). The hub keeps only a weak reference.
-  absl::Status Register(const std::shared_ptr<Subscriber>& subscriber);
+  absl::Status Register(const std::shared_ptr<Subscriber>& subscriber,
+                        const std::string& principal);
   void Unregister(const Subscriber* subscriber);
 
   // Live subscriptions, and how far behind `log_last_position` the furthest
@@ -59,9 +73,14 @@ class SubscriptionHub {
 
   const WaitAfter wait_after_;
   const size_t max_subscriptions_;
+  const size_t max_subscriptions_per_principal_;
   absl::Mutex mu_;
-  absl::flat_hash_map<const Subscriber*, std::weak_ptr<Subscriber>> subscribers_
-      ABSL_GUARDED_BY(mu_);
+  struct Registration {
+    std::weak_ptr<Subscriber> subscriber;
+    std::string principal;
+  };
+  absl::flat_hash_map<const Subscriber*, Registration> subscribers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, size_t> per_principal_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::thread watcher_;
 };
