@@ -30,7 +30,9 @@ bool Matches(const hub::v1::QueryAuditRequest& request, const hub::v1::AuditReco
   // X" includes it.
   if (!request.case_id().empty() && record.case_id() != request.case_id() &&
       std::find(record.listed_case_ids().begin(), record.listed_case_ids().end(),
-                request.case_id()) == record.listed_case_ids().end()) {
+                request.case_id()) == record.listed_case_ids().end() &&
+      std::find(record.disclosed_case_ids().begin(), record.disclosed_case_ids().end(),
+                request.case_id()) == record.disclosed_case_ids().end()) {
     return false;
   }
   if (!request.principal_identity().empty() &&

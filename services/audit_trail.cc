@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
+#include "auth/data_classes.h"
+#include "proto/absl_compat.h"
 #include "services/server_log.h"
 
 namespace hub::services {
@@ -37,6 +39,11 @@ void AuditPublish(const hub::v1::Principal& principal, const std::string& protoc
   for (const std::string& rule : recording_rules) AddDistinct(rule, record.mutable_rules());
   for (const hub::v1::EventEnvelope& event : request.events()) {
     AddDistinct(event.lawful_basis(), record.mutable_lawful_bases());
+    AddDistinctValue(event.purpose(), record.mutable_event_purposes());
+    AddDistinct(auth::EventTypeName(event), record.mutable_event_types());
+    if (const google::protobuf::Message* content = auth::EventOf(event); content != nullptr) {
+      AddDistinctValue(auth::EventClass(*content->GetDescriptor()), record.mutable_data_classes());
+    }
   }
   if (!request.events().empty()) record.set_purpose(request.events(0).purpose());
   record.set_case_id(append->case_id);
@@ -59,13 +66,24 @@ absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& reco
   return absl::OkStatus();
 }
 
+std::string Bounded(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t cut = max_bytes;
+  // Never inside a UTF-8 sequence: the record must stay valid UTF-8.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
+  return absl::StrCat(AsAbsl(text.substr(0, cut)), "... (", text.size(), " bytes)");
+}
+
 absl::Status AuditDenial(storage::EventLog* log, const hub::v1::Principal& principal,
                          hub::v1::AuditAction action, const std::string& case_id,
                          const absl::Status& denial, hub::v1::Purpose purpose) {
   hub::v1::AuditRecord record = AuditRecordFor(principal, action, hub::v1::AUDIT_DENIED);
-  record.set_case_id(case_id);
+  // What a hostile caller sends is bounded before it is audited, so that an
+  // oversized request cannot make its own refusal unauditable.
+  record.set_case_id(Bounded(case_id, kMaxAuditedCaseIdBytes));
   record.set_purpose(purpose);
-  record.set_reason(std::string(denial.message()));
+  record.set_reason(Bounded(std::string_view(denial.message().data(), denial.message().size()),
+                            kMaxAuditedReasonBytes));
   absl::Status stored = StoreAudit(log, record);
   if (!stored.ok()) LogError("a denial could not be audited", {{"error", stored.ToString()}});
   return denial;

@@ -6,9 +6,11 @@
 #define HUB_SERVICES_AUDIT_TRAIL_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "google/protobuf/repeated_field.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
 #include "storage/event_log.h"
@@ -32,6 +34,15 @@ void AuditPublish(const hub::v1::Principal& principal, const std::string& protoc
 
 // Adds `value` to a repeated field unless it is already there.
 void AddDistinct(const std::string& value, google::protobuf::RepeatedPtrField<std::string>* field);
+// The same for an enum value (unspecified values are not added).
+template <typename Enum>
+void AddDistinctValue(Enum value, google::protobuf::RepeatedField<int>* field) {
+  if (static_cast<int>(value) == 0) return;
+  for (int existing : *field) {
+    if (existing == static_cast<int>(value)) return;
+  }
+  field->Add(static_cast<int>(value));
+}
 
 // Stores one record durably; the access it describes must not proceed if
 // this fails.
@@ -39,6 +50,12 @@ absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& reco
 
 // Stores a denial (best effort: the denial stands either way) and returns
 // `denial` for the caller to send on.
+// How much of a caller's case id and of a refusal's message an audit
+// record keeps; the rest is summarised as its length.
+inline constexpr size_t kMaxAuditedCaseIdBytes = 256;
+inline constexpr size_t kMaxAuditedReasonBytes = 2048;
+std::string Bounded(std::string_view text, size_t max_bytes);
+
 absl::Status AuditDenial(storage::EventLog* log, const hub::v1::Principal& principal,
                          hub::v1::AuditAction action, const std::string& case_id,
                          const absl::Status& denial,

@@ -76,6 +76,9 @@ struct Outgoing {
   // What the event was shared as, for the rule the audit cites.
   hub::v1::DataClass classification = hub::v1::DATA_CLASS_UNSPECIFIED;
   hub::v1::Purpose purpose = hub::v1::PURPOSE_UNSPECIFIED;
+  // Which case it belongs to and its type, for the disclosure audit.
+  std::string case_id;
+  int event_type_field = 0;
 };
 
 grpc::ByteBuffer AsByteBuffer(const std::string& bytes) {
@@ -302,7 +305,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         if (!header.ok()) return header.status();
         if (!event_types_.empty() && !event_types_.contains(header->event_type_field)) continue;
         buffer_.push_back({AsByteBuffer(SerializedDelivery(event)), event.position,
-                           header->classification, header->purpose});
+                           header->classification, header->purpose, event.case_id,
+                           header->event_type_field});
         buffered_bytes += event.payload.size();
       }
       if (!full && !case_id_.empty() && events->size() < kSubscriptionBatch) {
@@ -325,8 +329,16 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       record.set_case_id(case_id_);
       record.set_purpose(purpose_);
       record.set_protocol_version(view->protocol_version);
+      // "Who received case X" is answered for every subscription, filtered
+      // by case or not.
       for (const Outgoing& item : buffer_) {
         CiteRule(*views_, identity_, item.classification, item.purpose, &record);
+        AddDistinct(item.case_id, record.mutable_disclosed_case_ids());
+        if (const google::protobuf::FieldDescriptor* type =
+                hub::v1::EventEnvelope::descriptor()->FindFieldByNumber(item.event_type_field);
+            type != nullptr) {
+          AddDistinct(type->name(), record.mutable_event_types());
+        }
       }
     }
     next_position_seen_.store(next_position_, std::memory_order_relaxed);
@@ -339,7 +351,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       sent_caught_up_ = true;
       hub::v1::SubscribeResponse response;
       response.mutable_caught_up()->set_position(next_position_ - 1);
-      buffer_.push_back({AsByteBuffer(response.SerializeAsString()), 0});
+      Outgoing marker;
+      marker.message = AsByteBuffer(response.SerializeAsString());
+      buffer_.push_back(std::move(marker));
     }
     return audit;
   }

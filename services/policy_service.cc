@@ -117,6 +117,17 @@ grpc::ServerUnaryReactor* PolicyService::GetProtocol(grpc::CallbackServerContext
   response->set_protocol_text((*current)->text);
   response->set_digest((*current)->digest);
   response->set_recorded_at_position((*current)->position);
+  // Which partner read the agreement, and which version, is governance
+  // business too.
+  hub::v1::AuditRecord record =
+      AuditRecordFor(*principal, hub::v1::AUDIT_READ_PROTOCOL, hub::v1::AUDIT_ALLOWED);
+  record.set_protocol_version((*current)->protocol.version());
+  record.set_first_position((*current)->position);
+  record.set_last_position((*current)->position);
+  if (absl::Status audited = StoreAudit(log_, record); !audited.ok()) {
+    response->Clear();
+    return FinishUnary(context, audited);
+  }
   return FinishUnary(context, absl::OkStatus());
 }
 

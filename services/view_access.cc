@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "auth/data_classes.h"
 #include "services/audit_trail.h"
 
 namespace hub::services {
@@ -59,6 +60,7 @@ absl::Status AwaitViews(const storage::EventLog& log, const Views& views) {
 void CiteRule(const Views& views, const std::string& identity, const hub::v1::EventEnvelope& event,
               hub::v1::AuditRecord* record) {
   CiteRule(views, identity, event.classification(), event.purpose(), record);
+  AddDistinct(auth::EventTypeName(event), record->mutable_event_types());
 }
 
 void CiteRule(const Views& views, const std::string& identity, hub::v1::DataClass classification,
@@ -66,6 +68,8 @@ void CiteRule(const Views& views, const std::string& identity, hub::v1::DataClas
   const auth::Decision decision = views.Decide(identity, classification, purpose);
   AddDistinct(decision.rule, record->mutable_rules());
   AddDistinct(decision.lawful_basis, record->mutable_lawful_bases());
+  AddDistinctValue(purpose, record->mutable_event_purposes());
+  AddDistinctValue(classification, record->mutable_data_classes());
 }
 
 }  // namespace hub::services

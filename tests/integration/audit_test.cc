@@ -209,6 +209,81 @@ TEST_F(AuditTrailTest, RefusedCallersAreAudited) {
   EXPECT_TRUE(found) << "the refused caller is not in the audit";
 }
 
+TEST_F(AuditTrailTest, EverySubscriptionAnswersWhoReceivedACase) {
+  // Probation follows the whole log, no case filter: the main disclosure
+  // channel, which the audit must attribute to each case it carried.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = Events("probation-agency")->Subscribe(&context, hub::v1::SubscribeRequest());
+  hub::v1::SubscribeResponse item;
+  do {
+    ASSERT_TRUE(stream->Read(&item));
+  } while (!item.has_caught_up());
+  Publish("police-agency", "C-Y", "a0000000-0000-4000-8000-0000000000c1");
+  ASSERT_TRUE(stream->Read(&item));
+  ASSERT_EQ(item.event().case_id(), "C-Y");
+  context.TryCancel();
+
+  const std::string command =
+      absl::StrCat(HUBCTL_PATH, " --hub=", hub_->address(), " --certs_dir=", pki_.dir(),
+                   " --as=governance-auditor --json audit disclosures C-Y 2>&1");
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[4096];
+  for (size_t n = 0; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) output.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("\"principal\":\"" + std::string(kPrefix) +
+                                           "probation/agency\",\"how\":\"deliver\""));
+  EXPECT_THAT(output, ::testing::HasSubstr("\"event_types\":[\"referral_received\"]"));
+  EXPECT_THAT(output, ::testing::HasSubstr("\"data_classes\":[\"RISK\"]"));
+
+  bool found = false;
+  for (const hub::v1::AuditRecord& record : AuditRecords()) {
+    if (record.action() != hub::v1::AUDIT_DELIVER || !record.case_id().empty() ||
+        record.principal_identity() != std::string(kPrefix) + "probation/agency") {
+      continue;
+    }
+    for (const std::string& disclosed : record.disclosed_case_ids()) {
+      if (disclosed != "C-Y") continue;
+      found = true;
+      EXPECT_FALSE(record.rules().empty());
+      EXPECT_FALSE(record.event_types().empty());
+      EXPECT_FALSE(record.event_purposes().empty());
+    }
+  }
+  EXPECT_TRUE(found) << "no delivery record names the case it disclosed";
+}
+
+TEST_F(AuditTrailTest, ReadingTheProtocolAndOversizedRefusalsAreAudited) {
+  {
+    grpc::ClientContext context;
+    hub::v1::GetProtocolResponse response;
+    ASSERT_TRUE(hub::v1::PolicyService::NewStub(pki_.Channel(hub_->address(), "housing-agency"))
+                    ->GetProtocol(&context, hub::v1::GetProtocolRequest(), &response)
+                    .ok());
+  }
+  // A refused read whose case id alone is nearly as large as an audit
+  // record may be.
+  const std::string huge(60000, 'x');
+  EXPECT_EQ(Read("governance-auditor", huge).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  bool protocol_read = false;
+  bool huge_refusal = false;
+  for (const hub::v1::AuditRecord& record : AuditRecords()) {
+    protocol_read |= record.action() == hub::v1::AUDIT_READ_PROTOCOL &&
+                     record.principal_identity() == std::string(kPrefix) + "housing/agency" &&
+                     !record.protocol_version().empty();
+    if (record.action() == hub::v1::AUDIT_READ_CASE && record.decision() == hub::v1::AUDIT_DENIED &&
+        record.case_id().find("(60000 bytes)") != std::string::npos) {
+      huge_refusal = true;
+      EXPECT_LT(record.ByteSizeLong(), 8192u);
+    }
+  }
+  EXPECT_TRUE(protocol_read) << "GetProtocol is not audited";
+  EXPECT_TRUE(huge_refusal) << "the refusal of an oversized read escaped the audit";
+}
+
 auth::TreeHead HeadOf(const hub::v1::SignedTreeHead& sth) {
   auth::TreeHead head;
   head.tree_size = sth.tree_size();

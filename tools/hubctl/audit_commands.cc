@@ -7,7 +7,11 @@
 #include <sstream>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
@@ -80,6 +84,101 @@ int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAudi
     }
     query.set_page_token(response.next_page_token());
   } while (!query.page_token().empty());
+  return 0;
+}
+
+namespace {
+
+bool Discloses(hub::v1::AuditAction action) {
+  return action == hub::v1::AUDIT_READ_CASE || action == hub::v1::AUDIT_READ_TIMELINE ||
+         action == hub::v1::AUDIT_LIST_CASES || action == hub::v1::AUDIT_DELIVER;
+}
+
+std::string JsonString(const std::string& text) {
+  google::protobuf::Value value;
+  value.set_string_value(text);
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(value, &json);
+  return json;
+}
+
+std::string JsonArray(const std::vector<std::string>& items) {
+  std::vector<std::string> quoted;
+  for (const std::string& item : items) quoted.push_back(JsonString(item));
+  return absl::StrCat("[", absl::StrJoin(quoted, ","), "]");
+}
+
+template <typename Enum, typename Name>
+std::vector<std::string> Names(const google::protobuf::RepeatedField<int>& values, Name name) {
+  std::vector<std::string> names;
+  for (int value : values) names.push_back(name(static_cast<Enum>(value)));
+  return names;
+}
+
+}  // namespace
+
+int AuditDisclosures(const std::shared_ptr<grpc::Channel>& channel, const std::string& case_id,
+                     const OutputOptions& output) {
+  auto stub = hub::v1::AuditService::NewStub(channel);
+  hub::v1::QueryAuditRequest query;
+  query.set_case_id(case_id);
+  query.set_decision(hub::v1::AUDIT_ALLOWED);
+  query.set_page_size(1000);
+  if (!output.json) {
+    std::printf("%-24s %-24s %-12s %-28s %-44s %-14s %s\n", "time", "who", "how", "event types",
+                "data classes", "purpose", "rules");
+  }
+  size_t disclosures = 0;
+  do {
+    grpc::ClientContext context;
+    SetDeadline(&context, output.timeout_ms);
+    hub::v1::QueryAuditResponse response;
+    grpc::Status status = stub->QueryAudit(&context, query, &response);
+    if (!status.ok()) return Fail(Describe(status));
+    for (const hub::v1::AuditEntry& entry : response.entries()) {
+      const hub::v1::AuditRecord& record = entry.record();
+      if (!Discloses(record.action())) continue;
+      ++disclosures;
+      const std::string how = absl::StrReplaceAll(
+          absl::AsciiStrToLower(hub::v1::AuditAction_Name(record.action())), {{"audit_", ""}});
+      const std::vector<std::string> classes = Names<hub::v1::DataClass>(
+          record.data_classes(), [](hub::v1::DataClass c) { return hub::v1::DataClass_Name(c); });
+      const std::vector<std::string> purposes = Names<hub::v1::Purpose>(
+          record.event_purposes(), [](hub::v1::Purpose p) { return hub::v1::Purpose_Name(p); });
+      const std::string declared = record.purpose() == hub::v1::PURPOSE_UNSPECIFIED
+                                       ? ""
+                                       : hub::v1::Purpose_Name(record.purpose());
+      const std::string when = google::protobuf::util::TimeUtil::ToString(record.time());
+      const std::string who = record.principal_identity();
+      const std::vector<std::string> types(record.event_types().begin(),
+                                           record.event_types().end());
+      const std::vector<std::string> rules(record.rules().begin(), record.rules().end());
+      const std::vector<std::string> bases(record.lawful_bases().begin(),
+                                           record.lawful_bases().end());
+      if (output.json) {
+        std::printf(
+            "{\"audit_index\":%llu,\"time\":%s,\"principal\":%s,\"how\":%s,"
+            "\"event_types\":%s,\"data_classes\":%s,\"declared_purpose\":%s,"
+            "\"event_purposes\":%s,\"rules\":%s,\"lawful_bases\":%s,\"events\":%llu,"
+            "\"protocol_version\":%s}\n",
+            static_cast<unsigned long long>(entry.index()), JsonString(when).c_str(),
+            JsonString(who).c_str(), JsonString(how).c_str(), JsonArray(types).c_str(),
+            JsonArray(classes).c_str(), JsonString(declared).c_str(), JsonArray(purposes).c_str(),
+            JsonArray(rules).c_str(), JsonArray(bases).c_str(),
+            static_cast<unsigned long long>(record.event_count()),
+            JsonString(record.protocol_version()).c_str());
+        continue;
+      }
+      std::printf("%-24s %-24s %-12s %-28s %-44s %-14s %s\n", when.substr(0, 23).c_str(),
+                  absl::StrCat(record.agency(), "/", hub::v1::Role_Name(record.role())).c_str(),
+                  how.c_str(), absl::StrJoin(types, ",").c_str(),
+                  absl::StrJoin(classes, ",").c_str(),
+                  (declared.empty() ? absl::StrJoin(purposes, ",") : declared).c_str(),
+                  absl::StrJoin(rules, ",").c_str());
+    }
+    query.set_page_token(response.next_page_token());
+  } while (!query.page_token().empty());
+  if (!output.json) std::printf("%zu disclosures of case %s\n", disclosures, case_id.c_str());
   return 0;
 }
 

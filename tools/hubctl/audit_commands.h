@@ -19,6 +19,14 @@ namespace hub::tools {
 int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAuditRequest query,
                const OutputOptions& output);
 
+// Who received what of `case_id`: every allowed read, timeline, case-list
+// entry and delivery (subscriptions with or without a case filter) that
+// disclosed anything of the case, with when, the event types and data
+// classes, the rules, the declared and recorded purposes and the lawful
+// bases; a table, or one JSON object per disclosure.
+int AuditDisclosures(const std::shared_ptr<grpc::Channel>& channel, const std::string& case_id,
+                     const OutputOptions& output);
+
 // Prints the current signed tree head.
 int AuditHead(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output);
 

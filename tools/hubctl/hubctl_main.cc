@@ -117,6 +117,9 @@ constexpr char kUsage[] =
     "                                       the cases you can see, for panel preparation\n"
     "  hubctl audit query [--case_id=C] [--agency=A] [--principal=ID] [--newest_first]\n"
     "                                       the access audit (auditor certificate)\n"
+    "  hubctl audit disclosures CASE_ID [--json]\n"
+    "                                       who received what of a case: every read, timeline,\n"
+    "                                       case list and delivery, with classes, rules, purpose\n"
     "  hubctl audit head                    the current signed tree head of the audit\n"
     "  hubctl audit export FILE [--first_record=I] [--last_record=J] [--since=T] [--until=T]\n"
     "                                       a signed head and the chosen records (default all),\n"
@@ -428,6 +431,9 @@ int main(int argc, char** argv) {
       return hub::tools::AuditQuery(*channel, query, output);
     }
     if (command == Command{"audit", "head"}) return hub::tools::AuditHead(*channel, output);
+    if (command.size() == 3 && command[1] == "disclosures") {
+      return hub::tools::AuditDisclosures(*channel, command[2], output);
+    }
     if (command.size() == 3 && command[1] == "export") {
       hub::tools::AuditExportRange range;
       range.first_record = absl::GetFlag(FLAGS_first_record);
