@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
+#include "auth/redactor.h"
 #include "services/audit_trail.h"
 #include "services/envelope.h"
 #include "services/grpc_status.h"
@@ -275,6 +276,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     // and a subscriber that runs out of reads is woken again at once
     // (Backlogged), not left waiting for the log to grow.
     backlogged_.store(false, std::memory_order_relaxed);
+    // A declared purpose binds: only what the caller's rules for it allow.
+    const auth::ClassMask purpose_classes = views_->ClassesFor(identity_, purpose_);
+    const bool narrowed = purpose_ != hub::v1::PURPOSE_UNSPECIFIED;
     int reads = 0;
     size_t buffered_bytes = 0;
     bool full = false;
@@ -304,8 +308,18 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         absl::StatusOr<EnvelopeHeader> header = ReadEnvelopeHeader(event.payload);
         if (!header.ok()) return header.status();
         if (!event_types_.empty() && !event_types_.contains(header->event_type_field)) continue;
-        buffer_.push_back({AsByteBuffer(SerializedDelivery(event)), event.position,
-                           header->classification, header->purpose, event.case_id,
+        std::optional<storage::ViewEvent> narrowed_event;
+        if (narrowed) {
+          hub::v1::EventEnvelope envelope;
+          if (!envelope.ParseFromString(event.payload)) {
+            return absl::DataLossError("an event of a view does not parse");
+          }
+          if (!auth::Redact(purpose_classes, &envelope)) continue;
+          narrowed_event = event;
+          narrowed_event->payload = envelope.SerializeAsString();
+        }
+        buffer_.push_back({AsByteBuffer(SerializedDelivery(narrowed ? *narrowed_event : event)),
+                           event.position, header->classification, header->purpose, event.case_id,
                            header->event_type_field});
         buffered_bytes += event.payload.size();
       }
@@ -532,9 +546,13 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   absl::StatusOr<std::vector<storage::ViewEvent>> events = views_->store().ReadCase(
       view->generation, view->principal, request->case_id(), from_version, page_size + 1);
   if (!events.ok()) return FinishUnary(context, call.Record(events.status()));
+  // A declared purpose binds: only what the caller's rules for it allow.
+  const auth::ClassMask purpose_classes =
+      views_->ClassesFor(principal->identity(), request->purpose());
   for (size_t i = 0; i < events->size() && i < page_size; ++i) {
     absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf((*events)[i]);
     if (!envelope.ok()) return FinishUnary(context, call.Record(envelope.status()));
+    if (!auth::Redact(purpose_classes, &*envelope)) continue;
     *response->add_events() = *std::move(envelope);
   }
   if (events->size() > page_size) {

@@ -11,6 +11,7 @@
 #include "google/protobuf/util/time_util.h"
 
 #include "auth/data_classes.h"
+#include "auth/redactor.h"
 #include "proto/status_macros.h"
 #include "services/audit_trail.h"
 #include "services/envelope.h"
@@ -83,6 +84,9 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
   HUB_RETURN_IF_ERROR(AwaitViews(*log_, *views_));
   HUB_ASSIGN_OR_RETURN(Views::Handle view, views_->For(principal.identity()));
   std::vector<hub::v1::EventEnvelope> events;
+  // A declared purpose binds: only what the caller's rules for it allow.
+  const auth::ClassMask purpose_classes =
+      views_->ClassesFor(principal.identity(), request.purpose());
   for (uint64_t next_version = 1;;) {
     HUB_ASSIGN_OR_RETURN(std::vector<storage::ViewEvent> chunk,
                          views_->store().ReadCase(view.generation, view.principal,
@@ -90,6 +94,7 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
     if (chunk.empty()) break;
     for (const storage::ViewEvent& stored : chunk) {
       HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope event, EnvelopeOf(stored));
+      if (!auth::Redact(purpose_classes, &event)) continue;
       events.push_back(std::move(event));
     }
     next_version = chunk.back().stream_version + 1;

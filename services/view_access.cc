@@ -70,6 +70,13 @@ void CiteRule(const Views& views, const std::string& identity, hub::v1::DataClas
   AddDistinct(decision.lawful_basis, record->mutable_lawful_bases());
   AddDistinctValue(purpose, record->mutable_event_purposes());
   AddDistinctValue(classification, record->mutable_data_classes());
+  // A read for a declared purpose also cites the rule for that purpose: the
+  // one that bound what it was shown.
+  if (record->purpose() != hub::v1::PURPOSE_UNSPECIFIED && record->purpose() != purpose) {
+    const auth::Decision declared = views.Decide(identity, classification, record->purpose());
+    AddDistinct(declared.rule, record->mutable_rules());
+    AddDistinct(declared.lawful_basis, record->mutable_lawful_bases());
+  }
 }
 
 }  // namespace hub::services

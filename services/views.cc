@@ -174,6 +174,15 @@ auth::Decision Views::Decide(std::string_view identity, hub::v1::DataClass data_
   return projector->policy().Decide(identity, data_class, purpose, auth::kEveryRelation);
 }
 
+auth::ClassMask Views::ClassesFor(std::string_view identity, hub::v1::Purpose purpose) const {
+  if (purpose == hub::v1::PURPOSE_UNSPECIFIED) return auth::ClassMask().set();
+  std::shared_ptr<Projector> projector = active();
+  if (projector == nullptr) return auth::ClassMask();
+  auth::ClassMask classes = projector->policy().Allowed(identity, purpose, auth::kEveryRelation);
+  classes.set(hub::v1::CASE_ADMINISTRATION);
+  return classes;
+}
+
 uint64_t Views::Projected() const {
   std::shared_ptr<Projector> projector = active();
   return projector == nullptr ? 0 : projector->checkpoint();

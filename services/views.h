@@ -53,6 +53,14 @@ class Views {
   auth::Decision Decide(std::string_view identity, hub::v1::DataClass data_class,
                         hub::v1::Purpose purpose) const;
 
+  // What a read declared for `purpose` may show of the events in
+  // `identity`'s view: the classes its rules for that purpose allow (under
+  // any relationship: the view has applied the case's relationships
+  // already), plus case administration (ids, positions, who recorded it),
+  // without which nothing can be cited or paged. Every class when `purpose`
+  // is unspecified.
+  auth::ClassMask ClassesFor(std::string_view identity, hub::v1::Purpose purpose) const;
+
   // The last log position reflected in the active views.
   uint64_t Projected() const;
   // Waits until the active views reflect `position` (or the timeout);

@@ -195,5 +195,70 @@ TEST_F(HostileClientTest, AResendIsARetryOnlyIfItSaysTheSameThing) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
 }
 
+TEST_F(HostileClientTest, ADeclaredPurposeBindsWhatAReadReturns) {
+  ASSERT_TRUE(Publish("police-agency", hub::v1::PURPOSE_SAFEGUARDING, [](auto* e) {
+                e->mutable_subject_linked()->mutable_victim()->set_subject_id("V-1");
+              }).ok());
+  ASSERT_TRUE(Publish("police-agency", hub::v1::PURPOSE_SAFEGUARDING, [](auto* e) {
+                e->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH);
+                e->mutable_risk_assessed()->set_victim_subject_id("V-1");
+              }).ok());
+  auto coordinator =
+      hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "dapp-coordinator"));
+  auto read = [&](hub::v1::Purpose purpose) {
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id(kCase);
+    request.set_purpose(purpose);
+    grpc::ClientContext context;
+    hub::v1::ReadCaseResponse response;
+    EXPECT_TRUE(coordinator->ReadCase(&context, request, &response).ok());
+    return response;
+  };
+  // For the panel, the coordinator sees who the victim is.
+  const hub::v1::ReadCaseResponse panel = read(hub::v1::PURPOSE_PANEL);
+  ASSERT_EQ(panel.events_size(), 3);
+  EXPECT_EQ(panel.events(1).subject_linked().victim().subject_id(), "V-1");
+  EXPECT_EQ(panel.events(2).risk_assessed().victim_subject_id(), "V-1");
+
+  // For evaluation, only what the evaluation rule allows: the risk level,
+  // never the victim, although the coordinator's other rules would show it.
+  const hub::v1::ReadCaseResponse evaluation = read(hub::v1::PURPOSE_EVALUATION);
+  ASSERT_EQ(evaluation.events_size(), 3);
+  EXPECT_FALSE(evaluation.events(1).subject_linked().has_victim());
+  EXPECT_EQ(evaluation.events(2).risk_assessed().risk_level(), hub::v1::RISK_HIGH);
+  EXPECT_EQ(evaluation.events(2).risk_assessed().victim_subject_id(), "");
+  EXPECT_EQ(evaluation.SerializeAsString().find("V-1"), std::string::npos);
+
+  // So is the timeline.
+  {
+    hub::v1::GetCaseTimelineRequest request;
+    request.set_case_id(kCase);
+    request.set_purpose(hub::v1::PURPOSE_EVALUATION);
+    grpc::ClientContext context;
+    hub::v1::GetCaseTimelineResponse timeline;
+    ASSERT_TRUE(hub::v1::TimelineService::NewStub(pki_.Channel(hub_->address(), "dapp-coordinator"))
+                    ->GetCaseTimeline(&context, request, &timeline)
+                    .ok());
+    EXPECT_EQ(timeline.entries_size(), 3);
+    EXPECT_EQ(timeline.SerializeAsString().find("V-1"), std::string::npos);
+  }
+
+  // A subscription for evaluation is bound the same way.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  hub::v1::SubscribeRequest subscribe;
+  subscribe.set_case_id(kCase);
+  subscribe.set_purpose(hub::v1::PURPOSE_EVALUATION);
+  auto stream = coordinator->Subscribe(&context, subscribe);
+  hub::v1::SubscribeResponse item;
+  int events = 0;
+  while (stream->Read(&item) && !item.has_caught_up()) {
+    ++events;
+    EXPECT_EQ(item.SerializeAsString().find("V-1"), std::string::npos);
+  }
+  EXPECT_EQ(events, 3);
+  context.TryCancel();
+}
+
 }  // namespace
 }  // namespace hub::testing
