@@ -423,13 +423,29 @@ void LogStorageTrouble(const absl::Status& status) {
 }  // namespace
 
 grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* context,
-                                                const hub::v1::PublishRequest* request,
-                                                hub::v1::PublishResponse* response) {
+                                                const grpc::ByteBuffer* serialized_request,
+                                                grpc::ByteBuffer* serialized_response) {
   CountedCall call(metrics_, "Publish");
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
   if (!principal.ok()) return FinishUnary(context, call.Record(principal.status()));
   call.SetPrincipal(*principal);
+  // Parsed here rather than by gRPC, which answers bytes it cannot parse
+  // with UNIMPLEMENTED and no message, as if the method did not exist.
+  auto request = std::make_unique<hub::v1::PublishRequest>();
+  grpc::ByteBuffer request_bytes(*serialized_request);
+  if (!grpc::SerializationTraits<hub::v1::PublishRequest>::Deserialize(&request_bytes,
+                                                                       request.get())
+           .ok()) {
+    return FinishUnary(
+        context,
+        call.Record(AuditDenial(
+            log_, *principal, hub::v1::AUDIT_PUBLISH, "",
+            absl::InvalidArgumentError(
+                "the request is not a well-formed hub.v1.PublishRequest (bytes that are not a "
+                "protobuf of that message, or a string field that is not valid UTF-8); nothing "
+                "was stored"))));
+  }
   const absl::Time now = absl::Now();
   std::vector<hub::v1::EventEnvelope> stamped;
   absl::StatusOr<storage::AppendRequest> append =
@@ -468,7 +484,7 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
   const std::string case_id = request->case_id();
   gate_->Submit(
       case_id, *admission,
-      [this, context, now, reactor, response, call, case_id, caller_expected_version,
+      [this, context, now, reactor, serialized_response, call, case_id, caller_expected_version,
        admission = *admission, append = *std::move(append)]() mutable {
         // A caller that has already given up must not get a write it never sees.
         if (absl::FromChrono(context->deadline()) <= now || context->IsCancelled()) {
@@ -477,31 +493,36 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
               "the call's deadline passed before the events were written; nothing was stored"))));
           return;
         }
-        log_->AppendAsync(std::move(append),
-                          [reactor, response, call, gate = gate_, case_id, caller_expected_version,
-                           admission](absl::StatusOr<storage::AppendResult> result) mutable {
-                            gate->Finished(case_id, admission, result.ok());
-                            if (!result.ok()) {
-                              absl::Status status = result.status();
-                              // The version was the hub's choice, not the caller's: a
-                              // publish admitted before this one failed.
-                              if (!caller_expected_version && storage::IsVersionConflict(status)) {
-                                status = absl::AbortedError(absl::StrCat(
-                                    "a concurrent publish to case ", case_id,
-                                    " failed before this one was written; nothing of this one was "
-                                    "stored; retry with the same event ids"));
-                              }
-                              LogStorageTrouble(status);
-                              reactor->Finish(ToGrpcStatus(call.Record(status)));
-                              return;
-                            }
-                            response->set_first_position(result->first_position);
-                            response->set_last_position(result->last_position);
-                            response->set_first_version(result->first_version);
-                            response->set_last_version(result->last_version);
-                            response->set_already_stored(result->already_stored);
-                            reactor->Finish(ToGrpcStatus(call.Record(absl::OkStatus())));
-                          });
+        log_->AppendAsync(
+            std::move(append),
+            [reactor, serialized_response, call, gate = gate_, case_id, caller_expected_version,
+             admission](absl::StatusOr<storage::AppendResult> result) mutable {
+              gate->Finished(case_id, admission, result.ok());
+              if (!result.ok()) {
+                absl::Status status = result.status();
+                // The version was the hub's choice, not the caller's: a
+                // publish admitted before this one failed.
+                if (!caller_expected_version && storage::IsVersionConflict(status)) {
+                  status = absl::AbortedError(
+                      absl::StrCat("a concurrent publish to case ", case_id,
+                                   " failed before this one was written; nothing of this one was "
+                                   "stored; retry with the same event ids"));
+                }
+                LogStorageTrouble(status);
+                reactor->Finish(ToGrpcStatus(call.Record(status)));
+                return;
+              }
+              hub::v1::PublishResponse response;
+              response.set_first_position(result->first_position);
+              response.set_last_position(result->last_position);
+              response.set_first_version(result->first_version);
+              response.set_last_version(result->last_version);
+              response.set_already_stored(result->already_stored);
+              bool own_buffer = false;
+              (void)grpc::SerializationTraits<hub::v1::PublishResponse>::Serialize(
+                  response, serialized_response, &own_buffer);
+              reactor->Finish(ToGrpcStatus(call.Record(absl::OkStatus())));
+            });
       });
   return reactor;
 }

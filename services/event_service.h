@@ -20,8 +20,9 @@
 namespace hub::services {
 
 // Subscribe is registered raw: it streams the views' stored bytes as they
-// are, without parsing and re-serializing every event it delivers.
-using EventServiceBase = hub::v1::EventService::WithCallbackMethod_Publish<
+// are, without parsing and re-serializing every event it delivers. Publish
+// is raw so that the hub, not gRPC, answers a request that does not parse.
+using EventServiceBase = hub::v1::EventService::WithRawCallbackMethod_Publish<
     hub::v1::EventService::WithCallbackMethod_ReadCase<
         hub::v1::EventService::WithRawCallbackMethod_Subscribe<hub::v1::EventService::Service>>>;
 
@@ -38,9 +39,11 @@ class EventService final : public EventServiceBase {
         limits_(std::move(limits)),
         metrics_(metrics) {}
 
+  // A serialized hub.v1.PublishRequest in, parsed by the hub so that bytes
+  // that are not one get INVALID_ARGUMENT; a serialized PublishResponse out.
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
-                                    const hub::v1::PublishRequest* request,
-                                    hub::v1::PublishResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
 
   grpc::ServerUnaryReactor* ReadCase(grpc::CallbackServerContext* context,
                                      const hub::v1::ReadCaseRequest* request,

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   };
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  hub::services::RouteLibraryLogsToServerLog();
 
 #ifndef HUB_JEMALLOC
   // Without jemalloc (the sanitizer build): glibc gives each busy thread its

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/protobuf/stubs/logging.h"
+#include "grpc/support/log.h"
 
 namespace hub::services {
 namespace {
@@ -46,7 +48,31 @@ void Write(const char* level, const std::string& message, const LogFields& field
   (void)ignored;
 }
 
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename, int line,
+                 const std::string& message) {
+  const char* severity = level >= google::protobuf::LOGLEVEL_ERROR     ? "error"
+                         : level == google::protobuf::LOGLEVEL_WARNING ? "warn"
+                                                                       : "info";
+  Write(severity, message,
+        {{"source", "protobuf"},
+         {"at", absl::StrCat(filename == nullptr ? "" : filename, ":", line)}});
+}
+
+void GrpcLog(gpr_log_func_args* args) {
+  const char* severity = args->severity == GPR_LOG_SEVERITY_ERROR  ? "error"
+                         : args->severity == GPR_LOG_SEVERITY_INFO ? "info"
+                                                                   : "debug";
+  Write(severity, args->message == nullptr ? "" : args->message,
+        {{"source", "grpc"},
+         {"at", absl::StrCat(args->file == nullptr ? "" : args->file, ":", args->line)}});
+}
+
 }  // namespace
+
+void RouteLibraryLogsToServerLog() {
+  google::protobuf::SetLogHandler(&ProtobufLog);
+  gpr_set_log_function(&GrpcLog);
+}
 
 std::string FormatLogLine(const char* level, const std::string& message, const LogFields& fields) {
   std::string line = absl::StrCat("level=", level, " msg=");

@@ -19,6 +19,12 @@ void LogInfo(const std::string& message, const LogFields& fields);
 void LogWarning(const std::string& message, const LogFields& fields);
 void LogError(const std::string& message, const LogFields& fields);
 
+// Sends what Protocol Buffers and gRPC log themselves (a request that does
+// not parse, a connection error) through the same structured lines, with
+// source=protobuf or source=grpc, instead of their own formats on stderr.
+// Their messages name fields and peers, never field values.
+void RouteLibraryLogsToServerLog();
+
 // The line LogInfo/LogWarning/LogError would write, without the timestamp.
 std::string FormatLogLine(const char* level, const std::string& message, const LogFields& fields);
 

@@ -3,11 +3,15 @@
 // field, and nothing of it is stored.
 #include <chrono>
 #include <functional>
+#include <future>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 
 #include "tests/integration/hub_process.h"
@@ -258,6 +262,47 @@ TEST_F(HostileClientTest, ADeclaredPurposeBindsWhatAReadReturns) {
   }
   EXPECT_EQ(events, 3);
   context.TryCancel();
+}
+
+// Sends `bytes` as the body of a Publish call, as a client built from
+// another contract, or a broken one, would.
+grpc::Status PublishRawBytes(const std::shared_ptr<grpc::Channel>& channel,
+                             const std::string& bytes) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/hub.v1.EventService/Publish", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(status); });
+  return done.get_future().get();
+}
+
+TEST_F(HostileClientTest, BytesThatDoNotParseAreRefusedWithAReason) {
+  const uint64_t before = LastPosition();
+  auto channel = pki_.Channel(hub_->address(), "police-agency");
+  // Not a protobuf at all.
+  grpc::Status garbage = PublishRawBytes(channel, "\xff\xff\xff\xff not a protobuf");
+  EXPECT_EQ(garbage.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(garbage.error_message(), HasSubstr("not a well-formed hub.v1.PublishRequest"));
+
+  // A well-formed request whose case_id (field 1) is not valid UTF-8.
+  hub::v1::PublishRequest request;
+  request.set_case_id(kCase);
+  std::string bytes = request.SerializeAsString();
+  bytes += std::string("\x0a\x02\xff\xfe", 4);
+  grpc::Status invalid_utf8 = PublishRawBytes(channel, bytes);
+  EXPECT_EQ(invalid_utf8.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(invalid_utf8.error_message(), HasSubstr("not valid UTF-8"));
+  EXPECT_EQ(LastPosition(), before);
+
+  // What the protobuf library says about it arrives in the hub's own format.
+  EXPECT_TRUE(hub_->WaitForLog("source=protobuf", absl::Seconds(5))) << hub_->Logs();
+  for (absl::string_view line : absl::StrSplit(hub_->Logs(), '\n', absl::SkipEmpty())) {
+    EXPECT_TRUE(absl::StartsWith(line, "ts=")) << "a log line outside the hub's format: " << line;
+  }
 }
 
 }  // namespace
