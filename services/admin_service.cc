@@ -4,15 +4,18 @@
 
 #include "services/audit_trail.h"
 #include "services/grpc_status.h"
+#include "services/metrics.h"
 
 namespace hub::services {
 
 grpc::ServerUnaryReactor* AdminService::Backup(grpc::CallbackServerContext* context,
                                                const hub::v1::BackupRequest* /*request*/,
                                                hub::v1::BackupResponse* response) {
+  CountedCall call(metrics_, "Backup");
+  call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
-  if (!principal.ok()) return FinishUnary(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, call, principal.status());
   if (principal->role() != hub::v1::ADMIN) {
     return FinishUnary(context,
                        AuditDenial(log_, *principal, hub::v1::AUDIT_BACKUP, "",
@@ -33,10 +36,10 @@ grpc::ServerUnaryReactor* AdminService::Backup(grpc::CallbackServerContext* cont
   }
   // A backup copies the whole log: who took it is recorded, whatever happened.
   absl::Status audited = StoreAudit(log_, record);
-  if (!taken.ok()) return FinishUnary(context, taken.status());
-  if (!audited.ok()) return FinishUnary(context, audited);
+  if (!taken.ok()) return FinishUnary(context, call, taken.status());
+  if (!audited.ok()) return FinishUnary(context, call, audited);
   *response = *std::move(taken);
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, call, absl::OkStatus());
 }
 
 }  // namespace hub::services

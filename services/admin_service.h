@@ -7,6 +7,7 @@
 
 #include "services/authenticator.h"
 #include "services/backups.h"
+#include "services/metrics.h"
 #include "storage/event_log.h"
 
 #include "hub/v1/admin_service.grpc.pb.h"
@@ -16,8 +17,8 @@ namespace hub::services {
 class AdminService final : public hub::v1::AdminService::CallbackService {
  public:
   AdminService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
-               Backups* backups)
-      : authenticator_(std::move(authenticator)), log_(log), backups_(backups) {}
+               Backups* backups, Metrics* metrics)
+      : authenticator_(std::move(authenticator)), log_(log), backups_(backups), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
                                    const hub::v1::BackupRequest* request,
@@ -27,6 +28,7 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;
   Backups* const backups_;
+  Metrics* const metrics_;
 };
 
 }  // namespace hub::services

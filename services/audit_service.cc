@@ -10,6 +10,7 @@
 #include "proto/status_macros.h"
 #include "services/audit_trail.h"
 #include "services/grpc_status.h"
+#include "services/metrics.h"
 #include "services/request_validation.h"
 #include "storage/merkle_tree.h"
 
@@ -130,44 +131,50 @@ absl::Status AuditService::Query(const hub::v1::QueryAuditRequest& request,
 grpc::ServerUnaryReactor* AuditService::QueryAudit(grpc::CallbackServerContext* context,
                                                    const hub::v1::QueryAuditRequest* request,
                                                    hub::v1::QueryAuditResponse* response) {
+  CountedCall call(metrics_, "QueryAudit");
+  call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> auditor =
       Auditor(context, absl::StrCat("query: ", request->ShortDebugString()));
-  if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  if (!auditor.ok()) return FinishUnary(context, call, auditor.status());
   if (absl::Status known = CheckKnownEnums(*request, ""); !known.ok()) {
-    return FinishUnary(context, known);
+    return FinishUnary(context, call, known);
   }
-  return FinishUnary(context, Query(*request, response));
+  return FinishUnary(context, call, Query(*request, response));
 }
 
 grpc::ServerUnaryReactor* AuditService::GetSignedTreeHead(grpc::CallbackServerContext* context,
                                                           const hub::v1::GetSignedTreeHeadRequest*,
                                                           hub::v1::SignedTreeHead* response) {
+  CountedCall call(metrics_, "GetSignedTreeHead");
+  call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> auditor = Auditor(context, "signed tree head");
-  if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  if (!auditor.ok()) return FinishUnary(context, call, auditor.status());
   // The auditor's own query record is part of the head it receives.
   auth::TreeHead head;
   head.tree_size = log_->AuditSize();
   absl::StatusOr<storage::Sha256Digest> root =
       storage::MerkleRoot(log_->AuditTree(), head.tree_size);
-  if (!root.ok()) return FinishUnary(context, root.status());
+  if (!root.ok()) return FinishUnary(context, call, root.status());
   head.root_hash = *root;
   head.timestamp_ms = absl::ToUnixMillis(absl::Now());
   absl::StatusOr<std::string> signature = signer_->Sign(head);
-  if (!signature.ok()) return FinishUnary(context, signature.status());
+  if (!signature.ok()) return FinishUnary(context, call, signature.status());
   response->set_tree_size(head.tree_size);
   response->set_root_hash(Bytes(head.root_hash));
   response->set_timestamp_ms(head.timestamp_ms);
   response->set_signature(*signature);
   response->set_public_key_pem(signer_->public_key_pem());
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, call, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* AuditService::GetInclusionProof(
     grpc::CallbackServerContext* context, const hub::v1::GetInclusionProofRequest* request,
     hub::v1::InclusionProof* response) {
+  CountedCall call(metrics_, "GetInclusionProof");
+  call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> auditor = Auditor(
       context, absl::StrCat("inclusion proof of ", request->index(), " in ", request->tree_size()));
-  if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  if (!auditor.ok()) return FinishUnary(context, call, auditor.status());
   if (request->tree_size() > log_->AuditSize()) {
     return FinishUnary(
         context, absl::InvalidArgumentError(absl::StrCat("the audit holds ", log_->AuditSize(),
@@ -175,32 +182,35 @@ grpc::ServerUnaryReactor* AuditService::GetInclusionProof(
   }
   absl::StatusOr<std::vector<storage::Sha256Digest>> path =
       storage::MerkleInclusionProof(log_->AuditTree(), request->index(), request->tree_size());
-  if (!path.ok()) return FinishUnary(context, path.status());
+  if (!path.ok()) return FinishUnary(context, call, path.status());
   response->set_index(request->index());
   response->set_tree_size(request->tree_size());
   for (const storage::Sha256Digest& node : *path) response->add_path(Bytes(node));
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, call, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(
     grpc::CallbackServerContext* context, const hub::v1::GetConsistencyProofRequest* request,
     hub::v1::ConsistencyProof* response) {
+  CountedCall call(metrics_, "GetConsistencyProof");
+  call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> auditor = Auditor(
       context,
       absl::StrCat("consistency proof ", request->first_size(), " -> ", request->second_size()));
-  if (!auditor.ok()) return FinishUnary(context, auditor.status());
+  if (!auditor.ok()) return FinishUnary(context, call, auditor.status());
   if (request->second_size() > log_->AuditSize()) {
-    return FinishUnary(context, absl::InvalidArgumentError(
-                                    absl::StrCat("the audit holds ", log_->AuditSize(),
-                                                 " records, not ", request->second_size())));
+    return FinishUnary(
+        context, call,
+        absl::InvalidArgumentError(absl::StrCat("the audit holds ", log_->AuditSize(),
+                                                " records, not ", request->second_size())));
   }
   absl::StatusOr<std::vector<storage::Sha256Digest>> path = storage::MerkleConsistencyProof(
       log_->AuditTree(), request->first_size(), request->second_size());
-  if (!path.ok()) return FinishUnary(context, path.status());
+  if (!path.ok()) return FinishUnary(context, call, path.status());
   response->set_first_size(request->first_size());
   response->set_second_size(request->second_size());
   for (const storage::Sha256Digest& node : *path) response->add_path(Bytes(node));
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, call, absl::OkStatus());
 }
 
 absl::Status AuditService::Export(const hub::v1::ExportAuditRequest& request,
@@ -245,12 +255,14 @@ absl::Status AuditService::Export(const hub::v1::ExportAuditRequest& request,
 grpc::ServerUnaryReactor* AuditService::ExportAudit(grpc::CallbackServerContext* context,
                                                     const hub::v1::ExportAuditRequest* request,
                                                     hub::v1::ExportAuditResponse* response) {
+  CountedCall call(metrics_, "ExportAudit");
+  call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> auditor = Auditor(
       context, absl::StrCat("export of records ", request->from_index(), " to ",
                             request->end_index() == 0 ? request->tree_size() : request->end_index(),
                             " of tree ", request->tree_size()));
-  if (!auditor.ok()) return FinishUnary(context, auditor.status());
-  return FinishUnary(context, Export(*request, response));
+  if (!auditor.ok()) return FinishUnary(context, call, auditor.status());
+  return FinishUnary(context, call, Export(*request, response));
 }
 
 }  // namespace hub::services

@@ -6,6 +6,7 @@
 
 #include "auth/tree_head_signer.h"
 #include "services/authenticator.h"
+#include "services/metrics.h"
 #include "storage/event_log.h"
 
 #include "hub/v1/audit_service.grpc.pb.h"
@@ -15,8 +16,11 @@ namespace hub::services {
 class AuditService final : public hub::v1::AuditService::CallbackService {
  public:
   AuditService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
-               std::shared_ptr<const auth::TreeHeadSigner> signer)
-      : authenticator_(std::move(authenticator)), log_(log), signer_(std::move(signer)) {}
+               std::shared_ptr<const auth::TreeHeadSigner> signer, Metrics* metrics)
+      : authenticator_(std::move(authenticator)),
+        log_(log),
+        signer_(std::move(signer)),
+        metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* context,
                                        const hub::v1::QueryAuditRequest* request,
@@ -47,6 +51,7 @@ class AuditService final : public hub::v1::AuditService::CallbackService {
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;
   std::shared_ptr<const auth::TreeHeadSigner> signer_;
+  Metrics* const metrics_;
 };
 
 }  // namespace hub::services

@@ -114,26 +114,28 @@ class GrpcHubServer final : public HubServer {
           refusals->Record(identity, reason);
         });
     HUB_ASSIGN_OR_RETURN(views_, Views::Open(event_log_.get(), config.data_dir() + "/views"));
+    HUB_ASSIGN_OR_RETURN(metrics_, Metrics::Start(config.metrics().listen_address()));
     recording_gate_ = std::make_unique<RecordingGate>(
         event_log_.get(), std::make_shared<const auth::RecordingPolicy>(protocol));
-    policy_service_ = std::make_unique<PolicyService>(
-        authenticator_, event_log_.get(), views_.get(), recording_gate_.get(), &health_);
+    policy_service_ =
+        std::make_unique<PolicyService>(authenticator_, event_log_.get(), views_.get(),
+                                        recording_gate_.get(), &health_, metrics_.get());
     HUB_ASSIGN_OR_RETURN(
         std::unique_ptr<auth::TreeHeadSigner> created_signer,
         auth::TreeHeadSigner::LoadOrCreate(config.data_dir() + "/audit/audit-key.pem"));
     std::shared_ptr<const auth::TreeHeadSigner> signer = std::move(created_signer);
-    audit_service_ = std::make_unique<AuditService>(authenticator_, event_log_.get(), signer);
+    audit_service_ =
+        std::make_unique<AuditService>(authenticator_, event_log_.get(), signer, metrics_.get());
     tree_heads_ = std::make_unique<TreeHeadPublisher>(
         event_log_.get(), signer, config.data_dir() + "/audit/tree-heads.txt",
         std::chrono::seconds(config.audit().tree_head_interval_seconds()));
 
-    identity_service_ = std::make_unique<IdentityService>(authenticator_);
+    identity_service_ = std::make_unique<IdentityService>(authenticator_, metrics_.get());
     subscriptions_ = std::make_unique<SubscriptionHub>(
         [views = views_.get()](uint64_t after, std::chrono::milliseconds timeout) {
           return views->WaitProjected(after + 1, timeout);
         },
         config.limits().max_subscriptions(), config.limits().max_subscriptions_per_principal());
-    HUB_ASSIGN_OR_RETURN(metrics_, Metrics::Start(config.metrics().listen_address()));
     metrics_->SetStateSource([this] {
       HubState state;
       state.log_last_position = event_log_->LastPosition();
@@ -157,8 +159,8 @@ class GrpcHubServer final : public HubServer {
     timeline_service_ = std::make_unique<TimelineService>(authenticator_, event_log_.get(),
                                                           views_.get(), metrics_.get());
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
-    admin_service_ =
-        std::make_unique<AdminService>(authenticator_, event_log_.get(), backups_.get());
+    admin_service_ = std::make_unique<AdminService>(authenticator_, event_log_.get(),
+                                                    backups_.get(), metrics_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
     HUB_RETURN_IF_ERROR(StartHealthServer(config.health()));

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "services/authenticator.h"
+#include "services/metrics.h"
 
 #include "hub/v1/identity_service.grpc.pb.h"
 
@@ -12,8 +13,8 @@ namespace hub::services {
 
 class IdentityService final : public hub::v1::IdentityService::CallbackService {
  public:
-  explicit IdentityService(std::shared_ptr<const Authenticator> authenticator)
-      : authenticator_(std::move(authenticator)) {}
+  IdentityService(std::shared_ptr<const Authenticator> authenticator, Metrics* metrics)
+      : authenticator_(std::move(authenticator)), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* context,
                                    const hub::v1::WhoAmIRequest* request,
@@ -21,6 +22,7 @@ class IdentityService final : public hub::v1::IdentityService::CallbackService {
 
  private:
   std::shared_ptr<const Authenticator> authenticator_;
+  Metrics* const metrics_;
 };
 
 }  // namespace hub::services

@@ -89,13 +89,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Help("Events delivered to subscribers, by principal.")
                     .Register(*registry_);
   // Durable publishes wait for an fsync: buckets from 0.5 ms to 1 s.
-  publish_latency_ =
-      &prometheus::BuildHistogram()
-           .Name("hub_publish_latency_seconds")
-           .Help("Time from receiving a publish to acknowledging it durably.")
-           .Register(*registry_)
-           .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
-                                                            0.05, 0.1, 0.25, 0.5, 1.0});
+  durations_ = &prometheus::BuildHistogram()
+                    .Name("hub_request_duration_seconds")
+                    .Help("How long calls took to answer, by method (a publish: until durable).")
+                    .Register(*registry_);
   // Which build is running, as Prometheus conventions have it: a gauge of 1
   // whose labels say what it is.
   prometheus::BuildGauge()
@@ -143,8 +140,11 @@ void Metrics::CountRequest(std::string_view method, const std::string& principal
       .Increment();
 }
 
-void Metrics::ObservePublishLatency(absl::Duration latency) {
-  publish_latency_->Observe(absl::ToDoubleSeconds(latency));
+void Metrics::ObserveDuration(std::string_view method, absl::Duration duration) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets{
+      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0};
+  durations_->Add({{"method", std::string(method)}}, kBuckets)
+      .Observe(absl::ToDoubleSeconds(duration));
 }
 
 void Metrics::CountDelivered(const std::string& principal, uint64_t events) {

@@ -3,11 +3,14 @@
 // the operator's monitoring. They carry no case content: labels are the gRPC
 // method, the calling principal as "agency/role" and the status code.
 //
-//   hub_requests_total{method,principal,code}   publishes, reads, timeline
-//                                               reads, case lists,
-//                                               subscriptions (denials are
+//   hub_requests_total{method,principal,code}   every call of every hub service
+//                                               (denials are
 //                                               code="PERMISSION_DENIED")
-//   hub_publish_latency_seconds                 histogram of durable publishes
+//   hub_request_duration_seconds{method}        histogram: how long each call
+//                                               took to answer (a publish:
+//                                               until durable; a
+//                                               subscription: how long it was
+//                                               refused in, or lasted)
 //   hub_events_delivered_total{principal}       events sent to subscribers
 //   hub_subscribers, hub_subscriber_lag_events  live subscriptions, the most
 //                                               any one is behind the log
@@ -27,6 +30,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+
+#include "services/authenticator.h"
+#include "services/grpc_status.h"
 
 #include "hub/v1/sharing_protocol.pb.h"
 #include "prometheus/counter.h"
@@ -65,7 +71,8 @@ class Metrics {
   static std::string PrincipalLabel(const hub::v1::Principal* principal);
 
   void CountRequest(std::string_view method, const std::string& principal, absl::StatusCode code);
-  void ObservePublishLatency(absl::Duration latency);
+  // How long a call took to answer (unary) or lasted (a subscription).
+  void ObserveDuration(std::string_view method, absl::Duration duration);
   void CountDelivered(const std::string& principal, uint64_t events);
 
  private:
@@ -74,7 +81,7 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
   prometheus::Family<prometheus::Counter>* delivered_ = nullptr;
-  prometheus::Histogram* publish_latency_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* durations_ = nullptr;
   std::shared_ptr<prometheus::Collectable> state_collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::string address_;
@@ -90,13 +97,19 @@ class CountedCall {
   void SetPrincipal(const hub::v1::Principal& principal) {
     principal_ = Metrics::PrincipalLabel(&principal);
   }
+  // The caller of `context` as the authenticator sees it, if it is one.
+  void SetPrincipalOf(const Authenticator& authenticator, const grpc::ServerContextBase& context) {
+    if (absl::StatusOr<hub::v1::Principal> caller =
+            authenticator.PrincipalOf(*context.auth_context());
+        caller.ok()) {
+      SetPrincipal(*caller);
+    }
+  }
   const std::string& principal() const { return principal_; }
   const absl::Status& Record(const absl::Status& status) {
     if (metrics_ != nullptr) {
       metrics_->CountRequest(method_, principal_, status.code());
-      if (status.ok() && method_ == "Publish") {
-        metrics_->ObservePublishLatency(absl::Now() - started_);
-      }
+      metrics_->ObserveDuration(method_, absl::Now() - started_);
     }
     return status;
   }
@@ -107,6 +120,12 @@ class CountedCall {
   const absl::Time started_;
   std::string principal_ = Metrics::PrincipalLabel(nullptr);
 };
+
+// Finishes a unary call with `status`, counted.
+inline grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
+                                             CountedCall& call, const absl::Status& status) {
+  return FinishUnary(context, call.Record(status));
+}
 
 }  // namespace hub::services
 

@@ -8,6 +8,7 @@
 #include "proto/status_macros.h"
 #include "services/audit_trail.h"
 #include "services/grpc_status.h"
+#include "services/metrics.h"
 #include "services/protocol_records.h"
 #include "services/server_log.h"
 
@@ -78,9 +79,11 @@ absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std
 grpc::ServerUnaryReactor* PolicyService::ApplyProtocol(grpc::CallbackServerContext* context,
                                                        const hub::v1::ApplyProtocolRequest* request,
                                                        hub::v1::ApplyProtocolResponse* response) {
+  CountedCall call(metrics_, "ApplyProtocol");
+  call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
-  if (!principal.ok()) return FinishUnary(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, call, principal.status());
   absl::Status applied = Apply(*principal, request->protocol_text(), response);
   if (applied.code() == absl::StatusCode::kPermissionDenied) {
     return FinishUnary(context,
@@ -99,19 +102,22 @@ grpc::ServerUnaryReactor* PolicyService::ApplyProtocol(grpc::CallbackServerConte
     if (!audited.ok())
       LogError("a protocol change could not be audited", {{"error", audited.ToString()}});
   }
-  return FinishUnary(context, applied);
+  return FinishUnary(context, call, applied);
 }
 
 grpc::ServerUnaryReactor* PolicyService::GetProtocol(grpc::CallbackServerContext* context,
                                                      const hub::v1::GetProtocolRequest*,
                                                      hub::v1::GetProtocolResponse* response) {
+  CountedCall call(metrics_, "GetProtocol");
+  call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
-  if (!principal.ok()) return FinishUnary(context, principal.status());
+  if (!principal.ok()) return FinishUnary(context, call, principal.status());
   absl::StatusOr<std::optional<RecordedProtocol>> current = LatestRecordedProtocol(*log_);
-  if (!current.ok()) return FinishUnary(context, current.status());
+  if (!current.ok()) return FinishUnary(context, call, current.status());
   if (!current->has_value()) {
-    return FinishUnary(context, absl::FailedPreconditionError("no protocol has been recorded"));
+    return FinishUnary(context, call,
+                       absl::FailedPreconditionError("no protocol has been recorded"));
   }
   *response->mutable_protocol() = (*current)->protocol;
   response->set_protocol_text((*current)->text);
@@ -126,9 +132,9 @@ grpc::ServerUnaryReactor* PolicyService::GetProtocol(grpc::CallbackServerContext
   record.set_last_position((*current)->position);
   if (absl::Status audited = StoreAudit(log_, record); !audited.ok()) {
     response->Clear();
-    return FinishUnary(context, audited);
+    return FinishUnary(context, call, audited);
   }
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, call, absl::OkStatus());
 }
 
 }  // namespace hub::services

@@ -8,6 +8,7 @@
 
 #include "services/authenticator.h"
 #include "services/health.h"
+#include "services/metrics.h"
 #include "services/recording_gate.h"
 #include "services/views.h"
 #include "storage/event_log.h"
@@ -21,12 +22,13 @@ class PolicyService final : public hub::v1::PolicyService::CallbackService {
   // `health` (may be null) reports NOT_SERVING while views are rebuilt.
   // `gate` (may be null) takes each new protocol's recording rules.
   PolicyService(std::shared_ptr<Authenticator> authenticator, storage::EventLog* log, Views* views,
-                RecordingGate* gate, Health* health)
+                RecordingGate* gate, Health* health, Metrics* metrics)
       : authenticator_(std::move(authenticator)),
         log_(log),
         views_(views),
         gate_(gate),
-        health_(health) {}
+        health_(health),
+        metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* ApplyProtocol(grpc::CallbackServerContext* context,
                                           const hub::v1::ApplyProtocolRequest* request,
@@ -45,6 +47,7 @@ class PolicyService final : public hub::v1::PolicyService::CallbackService {
   Views* const views_;
   RecordingGate* const gate_;
   Health* const health_;
+  Metrics* const metrics_;
   absl::Mutex apply_mu_;  // one protocol change at a time
 };
 

@@ -70,6 +70,9 @@ struct ShapedEvent {
 // that would lose nothing sees the event as stored, without redacting.
 // The event is first folded into its case's `relations`, so that the event
 // that makes a principal related is one it may see.
+// A shape that left nothing of the event's content: not shown at all.
+constexpr uint8_t kEmptied = 255;
+
 absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
                                        const auth::SharingPolicy& policy,
                                        const std::vector<std::string>& principals,
@@ -126,10 +129,20 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
         auth::Redact(seen, copy);
         variant = copy;
       }
+      // An event whose every field of content is redacted away would still
+      // say that something happened (a victim linked, a child), which is
+      // itself what the principal may not know: it is not in the view.
+      const google::protobuf::Message* content = auth::EventOf(*variant);
+      if (event_message->ByteSizeLong() > 0 &&
+          (content == nullptr || content->ByteSizeLong() == 0)) {
+        it->second = kEmptied;
+        continue;
+      }
       it->second = static_cast<uint8_t>(shaped.parsed.size());
       shaped.parsed.push_back(variant);
       shaped.stored.variants.push_back(variant->SerializeAsString());
     }
+    if (it->second == kEmptied) continue;
     shaped.stored.visible_to.emplace_back(static_cast<uint16_t>(p), it->second);
   }
   return shaped;

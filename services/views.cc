@@ -31,7 +31,7 @@ namespace {
 // projector that derives something new must not resume views built by an
 // older one. Raise this whenever projection changes what it stores; a
 // generation built under another number is rebuilt on start.
-constexpr int kProjectionFormat = 4;
+constexpr int kProjectionFormat = 5;
 
 // What identifies a view generation: the protocol and how it was projected.
 std::string GenerationDigest(const hub::v1::SharingProtocol& protocol) {

@@ -264,6 +264,44 @@ TEST_F(HostileClientTest, ADeclaredPurposeBindsWhatAReadReturns) {
   context.TryCancel();
 }
 
+TEST_F(HostileClientTest, AnEventWithNothingLeftToShowIsNotInTheView) {
+  // A child is linked to the case. Drive's rules give it no child
+  // safeguarding data: an empty "subject linked" would still tell it that
+  // a child is involved, and the count of them.
+  ASSERT_TRUE(Publish("police-agency", hub::v1::PURPOSE_SAFEGUARDING, [](auto* e) {
+                e->mutable_subject_linked()->mutable_child()->set_subject_id("CH-1");
+              }).ok());
+  auto read = [&](const std::string& as) {
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id(kCase);
+    grpc::ClientContext context;
+    hub::v1::ReadCaseResponse response;
+    EXPECT_TRUE(hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
+                    ->ReadCase(&context, request, &response)
+                    .ok());
+    return response;
+  };
+  EXPECT_EQ(read("police-agency").events_size(), 2) << "the referral and the child";
+  const hub::v1::ReadCaseResponse drive = read("drive-agency");
+  ASSERT_EQ(drive.events_size(), 1) << "only the referral";
+  EXPECT_TRUE(drive.events(0).has_referral_received());
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  hub::v1::SubscribeRequest subscribe;
+  subscribe.set_case_id(kCase);
+  auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "drive-agency"))
+                    ->Subscribe(&context, subscribe);
+  hub::v1::SubscribeResponse item;
+  int events = 0;
+  while (stream->Read(&item) && !item.has_caught_up()) {
+    ++events;
+    EXPECT_FALSE(item.event().has_subject_linked());
+  }
+  EXPECT_EQ(events, 1);
+  context.TryCancel();
+}
+
 // Sends `bytes` as the body of a Publish call, as a client built from
 // another contract, or a broken one, would.
 grpc::Status PublishRawBytes(const std::shared_ptr<grpc::Channel>& channel,

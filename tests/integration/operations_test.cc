@@ -37,6 +37,7 @@
 
 #include "hub/v1/admin_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
+#include "hub/v1/identity_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
 #include "tools/demo/demo_site.h"
 
@@ -418,6 +419,13 @@ TEST_F(OperationsTest, PrometheusMetricsCountCallsByPrincipalAndStatusAndReportT
   PublishMany(/*publishes=*/1, /*events_each=*/3);
   {
     grpc::ClientContext context;
+    hub::v1::WhoAmIResponse response;
+    ASSERT_TRUE(hub::v1::IdentityService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
+                    ->WhoAmI(&context, hub::v1::WhoAmIRequest(), &response)
+                    .ok());
+  }
+  {
+    grpc::ClientContext context;
     hub::v1::ReadCaseRequest request;
     request.set_case_id("C-LOAD-0");
     hub::v1::ReadCaseResponse response;
@@ -446,7 +454,11 @@ TEST_F(OperationsTest, PrometheusMetricsCountCallsByPrincipalAndStatusAndReportT
                         "agency\"} 1"));
   EXPECT_THAT(body, ::testing::HasSubstr("hub_requests_total{code=\"PERMISSION_DENIED\",method="
                                          "\"ReadCase\",principal=\"governance/auditor\"} 1"));
-  EXPECT_THAT(body, ::testing::HasSubstr("hub_publish_latency_seconds_count 1"));
+  EXPECT_THAT(body,
+              ::testing::HasSubstr("hub_request_duration_seconds_count{method=\"Publish\"} 1"));
+  // Every service's calls are counted, not only the event services'.
+  EXPECT_THAT(body, ::testing::HasSubstr("hub_requests_total{code=\"OK\",method=\"WhoAmI\""));
+  EXPECT_THAT(body, ::testing::HasSubstr("hub_request_duration_seconds_count{method=\"WhoAmI\"}"));
   EXPECT_THAT(body,
               ::testing::HasSubstr("hub_events_delivered_total{principal=\"idva/agency\"} 3"));
   EXPECT_THAT(body, ::testing::HasSubstr("hub_log_last_position 4"));
