@@ -78,12 +78,8 @@ absl::StatusOr<hub::v1::Principal> AuditService::Auditor(grpc::CallbackServerCon
 
 absl::Status AuditService::Query(const hub::v1::QueryAuditRequest& request,
                                  hub::v1::QueryAuditResponse* response) const {
-  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat("page_size is ", request.page_size(),
-                                                   "; it must be between 0 (default ",
-                                                   kDefaultPageSize, ") and ", kMaxPageSize));
-  }
-  const size_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  HUB_ASSIGN_OR_RETURN(const size_t page_size,
+                       ServedPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
   const uint64_t size = log_->AuditSize();
   // The token is the next index to examine (scanning forwards) or one past
   // it (scanning backwards).
@@ -217,10 +213,8 @@ absl::Status AuditService::Export(const hub::v1::ExportAuditRequest& request,
                                   hub::v1::ExportAuditResponse* response) const {
   constexpr int kDefaultExportPage = 500;
   constexpr int kMaxExportPage = 2000;
-  if (request.page_size() < 0 || request.page_size() > kMaxExportPage) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size is ", request.page_size(), "; at most ", kMaxExportPage));
-  }
+  HUB_ASSIGN_OR_RETURN(const uint64_t page,
+                       ServedPageSize(request.page_size(), kDefaultExportPage, kMaxExportPage));
   if (request.tree_size() == 0 || request.tree_size() > log_->AuditSize()) {
     return absl::InvalidArgumentError(
         absl::StrCat("tree_size must be that of a signed head, 1 to ", log_->AuditSize()));
@@ -234,7 +228,6 @@ absl::Status AuditService::Export(const hub::v1::ExportAuditRequest& request,
     return absl::InvalidArgumentError(absl::StrCat("from_index ", request.from_index(),
                                                    " is not before the end of the range, ", end));
   }
-  const uint64_t page = request.page_size() == 0 ? kDefaultExportPage : request.page_size();
   const uint64_t count = std::min(page, end - request.from_index());
   HUB_ASSIGN_OR_RETURN(std::vector<std::string> raw, log_->ReadAudit(request.from_index(), count));
   for (size_t i = 0; i < raw.size(); ++i) {

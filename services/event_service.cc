@@ -546,19 +546,16 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   if (request->case_id().empty()) {
     return FinishUnary(context, call.Record(absl::InvalidArgumentError("case_id is required")));
   }
-  if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return FinishUnary(
-        context, call.Record(absl::InvalidArgumentError(absl::StrCat(
-                     "page_size is ", request->page_size(), "; it must be between 0 (default ",
-                     kDefaultPageSize, ") and ", kMaxPageSize))));
-  }
+  absl::StatusOr<size_t> served_page_size =
+      ServedPageSize(request->page_size(), kDefaultPageSize, kMaxPageSize);
+  if (!served_page_size.ok()) return FinishUnary(context, call.Record(served_page_size.status()));
+  const size_t page_size = *served_page_size;
   uint64_t from_version = std::max<uint64_t>(request->from_version(), 1);
   if (!request->page_token().empty()) {
     absl::StatusOr<uint64_t> next = NextVersionFromToken(request->page_token(), request->case_id());
     if (!next.ok()) return FinishUnary(context, call.Record(next.status()));
     from_version = *next;
   }
-  const size_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   absl::Status current = AwaitViews(*log_, *views_);
   if (!current.ok()) return FinishUnary(context, call.Record(current));
   absl::StatusOr<Views::Handle> view = views_->For(principal->identity());

@@ -1,5 +1,6 @@
 #include "services/request_validation.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,16 @@ absl::Status CheckText(const Message& message, std::string_view path, const Text
     }
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<size_t> ServedPageSize(int32_t requested, size_t default_size, size_t max_size) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size is ", requested, "; it must be 0 (the default, ", default_size,
+                     ") or more (at most ", max_size, " are served per page)"));
+  }
+  if (requested == 0) return default_size;
+  return std::min<size_t>(static_cast<size_t>(requested), max_size);
 }
 
 }  // namespace hub::services

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
 
 namespace hub::services {
@@ -38,6 +39,12 @@ struct TextLimits {
 // already.
 absl::Status CheckText(const google::protobuf::Message& message, std::string_view path,
                        const TextLimits& limits);
+
+// The page size a list call serves, as AIP-158 has it: 0 means
+// `default_size`, a size above `max_size` is served as `max_size` (the
+// response's next_page_token says more follows); only a negative size is
+// INVALID_ARGUMENT.
+absl::StatusOr<size_t> ServedPageSize(int32_t requested, size_t default_size, size_t max_size);
 
 }  // namespace hub::services
 

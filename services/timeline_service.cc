@@ -34,15 +34,6 @@ constexpr size_t kCaseReadChunk = 1000;
 constexpr size_t kMaxCasesExamined = 5000;
 constexpr size_t kSummaryChunk = 500;
 
-absl::Status ValidatePageSize(int32_t page_size) {
-  if (page_size < 0 || page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat("page_size is ", page_size,
-                                                   "; it must be between 0 (default ",
-                                                   kDefaultPageSize, ") and ", kMaxPageSize));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateTime(const google::protobuf::Timestamp& time, const std::string& field) {
   using google::protobuf::util::TimeUtil;
   if (time.seconds() < TimeUtil::kTimestampMinSeconds ||
@@ -71,7 +62,8 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
                                        const hub::v1::GetCaseTimelineRequest& request,
                                        hub::v1::GetCaseTimelineResponse* response) const {
   if (request.case_id().empty()) return absl::InvalidArgumentError("case_id is required");
-  HUB_RETURN_IF_ERROR(ValidatePageSize(request.page_size()));
+  HUB_ASSIGN_OR_RETURN(const size_t page_size,
+                       ServedPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
   HUB_RETURN_IF_ERROR(ValidateEventTypeNames(request.event_types()));
   if (request.has_from_time()) HUB_RETURN_IF_ERROR(ValidateTime(request.from_time(), "from_time"));
   if (request.has_to_time()) HUB_RETURN_IF_ERROR(ValidateTime(request.to_time(), "to_time"));
@@ -79,7 +71,6 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
   if (!request.page_token().empty()) {
     HUB_ASSIGN_OR_RETURN(after, TimelinePlaceFromToken(request.page_token(), request.case_id()));
   }
-  const size_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
 
   HUB_RETURN_IF_ERROR(AwaitViews(*log_, *views_));
   HUB_ASSIGN_OR_RETURN(Views::Handle view, views_->For(principal.identity()));
@@ -161,14 +152,14 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
 absl::Status TimelineService::List(const hub::v1::Principal& principal,
                                    const hub::v1::ListCasesRequest& request,
                                    hub::v1::ListCasesResponse* response) const {
-  HUB_RETURN_IF_ERROR(ValidatePageSize(request.page_size()));
+  HUB_ASSIGN_OR_RETURN(const size_t page_size,
+                       ServedPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
   HUB_RETURN_IF_ERROR(ValidateDate(request.as_of(), "as_of"));
   HUB_RETURN_IF_ERROR(ValidateDate(request.referred_on_or_after(), "referred_on_or_after"));
   std::string after_case;
   if (!request.page_token().empty()) {
     HUB_ASSIGN_OR_RETURN(after_case, CaseAfterToken(request.page_token()));
   }
-  const size_t page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   const hub::v1::CalendarDate as_of =
       request.as_of().year() != 0 ? request.as_of() : DateOf(absl::Now());
 

@@ -182,6 +182,15 @@ TEST_F(EventServiceTest, ReadCasePagesWithTokensBoundToTheCase) {
   ASSERT_EQ(versions.size(), 26u);
   for (size_t i = 0; i < versions.size(); ++i) EXPECT_EQ(versions[i], i + 1);
 
+  // An oversized page is served at the largest size (AIP-158), not refused.
+  {
+    hub::v1::ReadCaseRequest big = request;
+    big.clear_page_token();
+    big.set_page_size(5000);
+    grpc::ClientContext context;
+    hub::v1::ReadCaseResponse served;
+    EXPECT_TRUE(stub->ReadCase(&context, big, &served).ok());
+  }
   // A token from C-1 used for C-2, a forged token, a bad page size.
   grpc::ClientContext first_page;
   hub::v1::ReadCaseResponse response;
@@ -192,7 +201,7 @@ TEST_F(EventServiceTest, ReadCasePagesWithTokensBoundToTheCase) {
            {[&](auto& r) { r.set_case_id("C-2"), r.set_page_token(response.next_page_token()); },
             "another case"},
            {[](auto& r) { r.set_page_token("forged"); }, "not one this hub issued"},
-           {[](auto& r) { r.set_page_size(5000); }, "page_size is 5000"},
+           {[](auto& r) { r.set_page_size(-1); }, "page_size is -1"},
            {[](auto& r) { r.clear_case_id(); }, "case_id is required"}}) {
     hub::v1::ReadCaseRequest bad;
     bad.set_case_id("C-1");

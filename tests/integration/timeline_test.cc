@@ -347,6 +347,11 @@ TEST_F(TimelineTest, BadRequestsAreRefusedWithAReason) {
   hub::v1::GetCaseTimelineRequest big_page;
   big_page.set_case_id(kCase);
   big_page.set_page_size(5000);
+  {
+    hub::v1::GetCaseTimelineResponse served;
+    EXPECT_TRUE(Timeline("police-agency", big_page, &served).ok()) << "AIP-158: served, clamped";
+  }
+  big_page.set_page_size(-1);
   EXPECT_EQ(Timeline("police-agency", big_page, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   hub::v1::ListCasesRequest bad_date;
