@@ -76,6 +76,12 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   if (backup->keep() == 0) backup->set_keep(7);
   Default(config->mutable_metrics()->mutable_listen_address(), "127.0.0.1:9464");
   Default(config->mutable_health()->mutable_listen_address(), "off");
+  hub::v1::KeepaliveConfig* keepalive = config->mutable_keepalive();
+  if (keepalive->time_seconds() == 0) keepalive->set_time_seconds(60);
+  if (keepalive->timeout_seconds() == 0) keepalive->set_timeout_seconds(20);
+  if (keepalive->min_client_ping_interval_seconds() == 0) {
+    keepalive->set_min_client_ping_interval_seconds(30);
+  }
   if (config->audit().tree_head_interval_seconds() == 0) {
     config->mutable_audit()->set_tree_head_interval_seconds(3600);
   }
@@ -124,6 +130,17 @@ absl::Status ValidateHubConfig(const hub::v1::HubConfig& config) {
         absl::StrCat("limits.max_text_bytes (", limits.max_text_bytes(),
                      ") <= limits.max_free_text_bytes (", limits.max_free_text_bytes(),
                      ") <= limits.max_event_bytes (", limits.max_event_bytes(), ") must hold"));
+  }
+  const hub::v1::KeepaliveConfig& keepalive = config.keepalive();
+  for (const auto& [field, seconds] : std::vector<std::pair<std::string, uint32_t>>{
+           {"keepalive.time_seconds", keepalive.time_seconds()},
+           {"keepalive.timeout_seconds", keepalive.timeout_seconds()},
+           {"keepalive.min_client_ping_interval_seconds",
+            keepalive.min_client_ping_interval_seconds()}}) {
+    if (seconds > 86400) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": ", seconds, " is above the ceiling of 86400 (a day)"));
+    }
   }
   if (limits.max_case_id_bytes() > 256) {
     return absl::InvalidArgumentError(absl::StrCat(

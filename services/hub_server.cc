@@ -176,6 +176,19 @@ class GrpcHubServer final : public HubServer {
     builder.RegisterService(audit_service_.get());
     builder.RegisterService(timeline_service_.get());
     builder.RegisterService(admin_service_.get());
+    // Long-lived subscriptions cross NAT and firewalls that forget idle
+    // flows: the hub pings, and lets clients ping within reason, even
+    // while no call is active.
+    const hub::v1::KeepaliveConfig& keepalive = config.keepalive();
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                               static_cast<int>(keepalive.time_seconds() * 1000));
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                               static_cast<int>(keepalive.timeout_seconds() * 1000));
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(
+        GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+        static_cast<int>(keepalive.min_client_ping_interval_seconds() * 1000));
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
     // A message holds at most one append: its events plus envelope overhead.
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(
         config.limits().max_event_bytes() * uint64_t{config.limits().max_events_per_append()} +

@@ -69,6 +69,8 @@ TEST_F(ConfigTest, ErrorsNameTheField) {
       {"limits { max_event_bytes: 99999999 }", "limits.max_event_bytes"},
       {"limits { max_events_per_append: 20000 }", "limits.max_events_per_append"},
       {"limits { max_case_id_bytes: 1000 }", "limits.max_case_id_bytes"},
+      {"keepalive { time_seconds: 100000 }", "keepalive.time_seconds"},
+      {"limits { max_text_bytes: 9000 }", "limits.max_text_bytes"},
       {"no_such_option: 1", "hubd.textproto:3:15: Message type \"hub.v1.HubConfig\" has no field"},
   };
   for (const auto& [text, message] : cases) {
