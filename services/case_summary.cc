@@ -1,10 +1,23 @@
 #include "services/case_summary.h"
 
 #include <algorithm>
+#include <string>
+#include <string_view>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
 
 namespace hub::services {
 namespace {
+
+// `text` cut to at most `max_bytes` at a UTF-8 boundary, marked as cut.
+std::string Abbreviated(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  static constexpr absl::string_view kEllipsis = "\u2026";
+  size_t cut = max_bytes - kEllipsis.size();
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
+  return absl::StrCat(absl::string_view(text.data(), cut), kEllipsis);
+}
 
 bool IsFinal(hub::v1::ActionStatus status) {
   return status == hub::v1::ACTION_COMPLETED || status == hub::v1::ACTION_NOT_DONE_AGENCY_FAILED ||
@@ -67,7 +80,7 @@ void ApplyToSummary(const hub::v1::EventEnvelope& visible, hub::v1::CaseSummary*
       action->set_action_id(tasked.action_id());
       action->set_owner_agency(tasked.owner_agency());
       *action->mutable_due_on() = tasked.due_on();
-      action->set_description(tasked.description());
+      action->set_description(Abbreviated(tasked.description(), kSummaryDescriptionBytes));
       action->set_status(hub::v1::ACTION_OPEN);
       break;
     }

@@ -1,5 +1,6 @@
 #include "services/case_summary.h"
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -57,6 +58,23 @@ TEST(CaseSummaryTest, FoldsRiskRouteManagerActionsAndClosure) {
   ApplyToSummary(closed, &summary);
   EXPECT_TRUE(summary.closed());
   EXPECT_EQ(summary.closure_reason(), hub::v1::RISK_REDUCED);
+}
+
+TEST(CaseSummaryTest, ASummaryKeepsARecognisablePartOfLongFreeText) {
+  hub::v1::CaseSummary summary;
+  hub::v1::EventEnvelope tasked;
+  tasked.mutable_action_tasked()->set_action_id("A-1");
+  // 8 KiB of text, in two-byte characters so the cut falls mid-character.
+  std::string description;
+  while (description.size() < 8192) description += "\u00e9";
+  tasked.mutable_action_tasked()->set_description(description);
+  ApplyToSummary(tasked, &summary);
+  ASSERT_EQ(summary.open_actions_size(), 1);
+  const std::string& kept = summary.open_actions(0).description();
+  EXPECT_LE(kept.size(), kSummaryDescriptionBytes);
+  EXPECT_TRUE(absl::EndsWith(kept, "\u2026"));
+  hub::v1::CaseSummary reparsed;
+  EXPECT_TRUE(reparsed.ParseFromString(summary.SerializeAsString())) << "not valid UTF-8";
 }
 
 TEST(CaseSummaryTest, ARedactedRiskAssessmentLeavesTheLevelAlone) {
