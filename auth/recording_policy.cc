@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 
 #include "proto/absl_compat.h"
+#include "proto/error_details.h"
 
 namespace hub::auth {
 namespace {
@@ -183,37 +184,50 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
   const std::string type = EventTypeOf(envelope);
   RecordingDecision decision = MayRecord(principal.identity(), type, envelope.purpose());
   if (!decision.allowed) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        AsAbsl(where), " (", type, ") is refused: ", decision.reason, "; nothing was stored"));
+    return WithErrorInfo(
+        absl::PermissionDeniedError(absl::StrCat(
+            AsAbsl(where), " (", type, ") is refused: ", decision.reason, "; nothing was stored")),
+        "NO_RECORDING_RULE",
+        {{"event_type", type},
+         {"purpose", hub::v1::Purpose_Name(envelope.purpose())},
+         {"principal", principal.identity()}});
   }
   if (rule != nullptr) *rule = std::move(decision.rule);
   const auto prefix = [&] { return absl::StrCat(AsAbsl(where), " (", type, "): "); };
   if (!opened_by_.empty()) {
     if (state.version == 0 && !opened_by_.contains(type)) {
-      return absl::FailedPreconditionError(absl::StrCat(prefix(), "case ", AsAbsl(case_id),
-                                                        " has no events yet; a case begins with ",
-                                                        Join(opened_by_)));
+      return WithErrorInfo(absl::FailedPreconditionError(absl::StrCat(
+                               prefix(), "case ", AsAbsl(case_id),
+                               " has no events yet; a case begins with ", Join(opened_by_))),
+                           "CASE_NOT_OPENED",
+                           {{"case_id", std::string(case_id)}, {"opened_by", Join(opened_by_)}});
     }
     if (state.version > 0 && opened_by_.contains(type)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          prefix(), "case ", AsAbsl(case_id), " exists already; ", type,
-          " begins a case and is recorded once (use a new case id for a new referral)"));
+      return WithErrorInfo(
+          absl::AlreadyExistsError(absl::StrCat(
+              prefix(), "case ", AsAbsl(case_id), " exists already; ", type,
+              " begins a case and is recorded once (use a new case id for a new referral)")),
+          "CASE_EXISTS", {{"case_id", std::string(case_id)}});
     }
   }
   if (reopened_by_.contains(type)) {
     if (!state.closed) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(prefix(), "case ", AsAbsl(case_id), " is not closed"));
+      return WithErrorInfo(absl::FailedPreconditionError(
+                               absl::StrCat(prefix(), "case ", AsAbsl(case_id), " is not closed")),
+                           "CASE_NOT_CLOSED", {{"case_id", std::string(case_id)}});
     }
     if (!MayClose(principal.identity())) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(prefix(), "only a principal that may close cases (", Join(closed_by_),
-                       ") may reopen one; ", principal.identity(), " may not"));
+      return WithErrorInfo(
+          absl::PermissionDeniedError(
+              absl::StrCat(prefix(), "only a principal that may close cases (", Join(closed_by_),
+                           ") may reopen one; ", principal.identity(), " may not")),
+          "MAY_NOT_REOPEN", {{"principal", principal.identity()}});
     }
   } else if (state.closed) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(prefix(), "case ", AsAbsl(case_id), " is closed; it accepts only ",
-                     reopened_by_.empty() ? "nothing more" : Join(reopened_by_)));
+    return WithErrorInfo(absl::FailedPreconditionError(absl::StrCat(
+                             prefix(), "case ", AsAbsl(case_id), " is closed; it accepts only ",
+                             reopened_by_.empty() ? "nothing more" : Join(reopened_by_))),
+                         "CASE_CLOSED", {{"case_id", std::string(case_id)}});
   }
   // The entity key an event names at `field`: nullopt if the event does not
   // reach the field, INVALID_ARGUMENT if it leaves the key empty.
@@ -221,8 +235,10 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
     std::string key;
     if (!ValueAt(envelope, field.path, &key)) return std::optional<std::string>();
     if (key.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          prefix(), field.path.text, " is required: it names the ", entities_[field.entity].name));
+      return WithFieldViolation(absl::InvalidArgumentError(absl::StrCat(
+                                    prefix(), field.path.text, " is required: it names the ",
+                                    entities_[field.entity].name)),
+                                absl::StrCat(AsAbsl(where), ".", field.path.text), "required");
     }
     return std::optional<std::string>(std::move(key));
   };
@@ -234,9 +250,10 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
       const std::string& key = **named;
       const Entity& entity = entities_[field.entity];
       if (state.entities.contains(std::make_pair(entity.name, key))) {
-        return absl::AlreadyExistsError(absl::StrCat(prefix(), entity.name, " ", key,
-                                                     " exists already in case ", AsAbsl(case_id),
-                                                     "; a ", entity.name, " is created once"));
+        return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
+                                 prefix(), entity.name, " ", key, " exists already in case ",
+                                 AsAbsl(case_id), "; a ", entity.name, " is created once")),
+                             "ENTITY_EXISTS", {{"entity", entity.name}, {"key", key}});
       }
       std::string owner;
       if (entity.owner.has_value() && ValueAt(envelope, *entity.owner, &owner)) {
@@ -261,16 +278,19 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
       const Entity& entity = entities_[field.entity];
       auto found = state.entities.find(std::make_pair(entity.name, key));
       if (found == state.entities.end()) {
-        return absl::NotFoundError(
-            absl::StrCat(prefix(), "case ", AsAbsl(case_id), " has no ", entity.name, " ", key));
+        return WithErrorInfo(absl::NotFoundError(absl::StrCat(prefix(), "case ", AsAbsl(case_id),
+                                                              " has no ", entity.name, " ", key)),
+                             "ENTITY_NOT_FOUND", {{"entity", entity.name}, {"key", key}});
       }
       const std::string& owner = found->second;
       if (!owner.empty() && owner != principal.agency() &&
           !entity.also_changed_by.contains(principal.identity())) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            prefix(), entity.name, " ", key, " is owned by ", owner, "; only its owner",
-            entity.also_changed_by.empty() ? "" : " or ", Join(entity.also_changed_by),
-            " may change it, not ", principal.identity()));
+        return WithErrorInfo(
+            absl::PermissionDeniedError(absl::StrCat(
+                prefix(), entity.name, " ", key, " is owned by ", owner, "; only its owner",
+                entity.also_changed_by.empty() ? "" : " or ", Join(entity.also_changed_by),
+                " may change it, not ", principal.identity())),
+            "NOT_THE_OWNER", {{"entity", entity.name}, {"key", key}, {"owner", owner}});
       }
     }
   }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 
 #include "proto/absl_compat.h"
+#include "proto/error_details.h"
 
 #include "hub/v1/options.pb.h"
 
@@ -90,10 +91,12 @@ absl::Status CheckKnownEnums(const Message& message, std::string_view path) {
     const int number = index < 0 ? reflection.GetEnumValue(message, &field)
                                  : reflection.GetRepeatedEnumValue(message, &field, index);
     if (field.enum_type()->FindValueByNumber(number) != nullptr) return absl::OkStatus();
-    return absl::InvalidArgumentError(
-        absl::StrCat(FieldPath(path, field, index), " is ", number, ", which is not a ",
-                     field.enum_type()->full_name(), " this hub knows (",
-                     DeclaredValues(*field.enum_type()), "); nothing was done"));
+    return WithFieldViolation(
+        absl::InvalidArgumentError(
+            absl::StrCat(FieldPath(path, field, index), " is ", number, ", which is not a ",
+                         field.enum_type()->full_name(), " this hub knows (",
+                         DeclaredValues(*field.enum_type()), "); nothing was done")),
+        FieldPath(path, field, index), "an enum number the contract does not declare");
   });
 }
 
@@ -113,16 +116,20 @@ absl::Status CheckText(const Message& message, std::string_view path, const Text
     const bool free_text = field.options().GetExtension(hub::v1::free_text);
     const uint32_t limit = free_text ? limits.max_free_text_bytes : limits.max_text_bytes;
     if (text.size() > limit) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(FieldPath(path, field, index), " is ", text.size(), " bytes; the limit is ",
-                       limit, free_text ? " for free text" : " for a short text field", " (limits.",
-                       free_text ? "max_free_text_bytes" : "max_text_bytes", ")"));
+      return WithFieldViolation(
+          absl::InvalidArgumentError(absl::StrCat(
+              FieldPath(path, field, index), " is ", text.size(), " bytes; the limit is ", limit,
+              free_text ? " for free text" : " for a short text field", " (limits.",
+              free_text ? "max_free_text_bytes" : "max_text_bytes", ")")),
+          FieldPath(path, field, index), "longer than its limit");
     }
     if (std::string_view found = ForbiddenCharacter(text, free_text); !found.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(FieldPath(path, field, index), " holds ", AsAbsl(found),
-                       free_text ? "" : " (short text fields are one line: no line breaks or tabs)",
-                       "; remove it and retry"));
+      return WithFieldViolation(
+          absl::InvalidArgumentError(absl::StrCat(
+              FieldPath(path, field, index), " holds ", AsAbsl(found),
+              free_text ? "" : " (short text fields are one line: no line breaks or tabs)",
+              "; remove it and retry")),
+          FieldPath(path, field, index), absl::StrCat("holds ", AsAbsl(found)));
     }
     return absl::OkStatus();
   });

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
+#include "proto/error_details.h"
+
 namespace hub::services {
 
 namespace {
@@ -34,16 +36,21 @@ absl::Status SubscriptionHub::Register(const std::shared_ptr<Subscriber>& subscr
   if (shutting_down_) return absl::UnavailableError("the hub is shutting down");
   size_t& held = per_principal_[principal];
   if (held >= max_subscriptions_per_principal_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        principal, " already holds ", held,
-        " subscriptions, its quota (limits.max_subscriptions_per_principal); close one (or "
-        "share one stream between readers) and retry"));
+    return WithQuotaViolation(
+        absl::ResourceExhaustedError(absl::StrCat(
+            principal, " already holds ", held,
+            " subscriptions, its quota (limits.max_subscriptions_per_principal); close one (or "
+            "share one stream between readers) and retry")),
+        "limits.max_subscriptions_per_principal",
+        absl::StrCat(held, " of ", max_subscriptions_per_principal_, " held by ", principal));
   }
   if (subscribers_.size() >= max_subscriptions_) {
     if (held == 0) per_principal_.erase(principal);
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the hub already serves ", subscribers_.size(),
-                     " subscriptions, its limit (limits.max_subscriptions); retry later"));
+    return WithQuotaViolation(
+        absl::ResourceExhaustedError(
+            absl::StrCat("the hub already serves ", subscribers_.size(),
+                         " subscriptions, its limit (limits.max_subscriptions); retry later")),
+        "limits.max_subscriptions", absl::StrCat(subscribers_.size(), " subscriptions served"));
   }
   ++held;
   subscribers_[subscriber.get()] = Registration{subscriber, principal};

@@ -12,6 +12,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 
+#include "tests/integration/error_details.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -154,6 +155,11 @@ TEST_F(EventServiceTest, AVersionConflictIsAFailedPreconditionNamingTheVersion) 
   grpc::Status status = Publish("probation-agency", request);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("case C-1 is at version 2, expected 1"));
+  // And for a program, without parsing the message.
+  const auto info = DetailOf<google::rpc::ErrorInfo>(status);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->reason(), "VERSION_CONFLICT");
+  EXPECT_EQ(info->metadata().at("current_version"), "2");
   request.set_expected_version(2);
   EXPECT_TRUE(Publish("probation-agency", request).ok());
 }

@@ -14,6 +14,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 
+#include "tests/integration/error_details.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -83,6 +84,11 @@ TEST_F(HostileClientTest, EnumNumbersTheContractDoesNotDefineAreRefused) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(),
               AllOf(HasSubstr("events[0].risk_assessed.risk_level is 77"), HasSubstr("RISK_HIGH")));
+  // A program learns the field from a google.rpc.BadRequest.
+  const auto bad_request = DetailOf<google::rpc::BadRequest>(status);
+  ASSERT_TRUE(bad_request.has_value());
+  ASSERT_EQ(bad_request->field_violations_size(), 1);
+  EXPECT_EQ(bad_request->field_violations(0).field(), "events[0].risk_assessed.risk_level");
 
   status = Publish("police-agency", static_cast<hub::v1::Purpose>(99),
                    [](auto* e) { e->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH); });

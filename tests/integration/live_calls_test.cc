@@ -14,6 +14,7 @@
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 
+#include "tests/integration/error_details.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -165,6 +166,10 @@ TEST_F(LiveCallsTest, OnePrincipalCannotTakeEverySubscription) {
   const grpc::Status status = refused.stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(), HasSubstr("limits.max_subscriptions_per_principal"));
+  const auto quota = DetailOf<google::rpc::QuotaFailure>(status);
+  ASSERT_TRUE(quota.has_value());
+  EXPECT_EQ(quota->violations(0).subject(), "limits.max_subscriptions_per_principal");
+  EXPECT_TRUE(DetailOf<google::rpc::RetryInfo>(status).has_value()) << "when to retry";
 
   // Another agency still subscribes and receives live.
   Subscription probation = Subscribe("probation-agency");

@@ -11,6 +11,7 @@
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 
+#include "tests/integration/error_details.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -148,6 +149,14 @@ TEST_F(WriteAuthorityTest, APartnerCannotRecordWhatTheProtocolDoesNotLetIt) {
     const grpc::Status status = Publish(attempt.as, attempt.purpose, attempt.fill);
     EXPECT_EQ(status.error_code(), attempt.code) << attempt.name << ": " << status.error_message();
     EXPECT_THAT(status.error_message(), HasSubstr(attempt.message)) << attempt.name;
+    // Every refusal also says why in a form a program can act on.
+    const auto info = DetailOf<google::rpc::ErrorInfo>(status);
+    ASSERT_TRUE(info.has_value()) << attempt.name;
+    EXPECT_EQ(info->domain(), "hub.drive-partnership");
+    if (attempt.code == grpc::StatusCode::PERMISSION_DENIED &&
+        attempt.message.rfind("record ", 0) == 0) {
+      EXPECT_EQ(info->reason(), "NO_RECORDING_RULE") << attempt.name;
+    }
   }
   // A case that was never referred cannot be written into.
   EXPECT_EQ(Publish(
