@@ -28,8 +28,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   // as an ErrorInfo rather than by parsing the message.
   if (std::optional<uint64_t> current = storage::CurrentVersionFromConflict(status);
       current.has_value()) {
-    return WithDetails(WithErrorInfo(status, "VERSION_CONFLICT",
-                                     {{"current_version", absl::StrCat(*current)}}));
+    return WithDetails(
+        WithErrorInfo(status, "VERSION_CONFLICT", {{"current_version", absl::StrCat(*current)}}));
   }
   return WithDetails(status);
 }
