@@ -41,19 +41,8 @@ class HostileClientTest : public ::testing::Test {
   grpc::Status Publish(const std::string& as, hub::v1::Purpose purpose,
                        const std::function<void(hub::v1::EventEnvelope*)>& fill,
                        const std::string& case_id = kCase) {
-    hub::v1::PublishRequest request;
-    request.set_case_id(case_id);
-    hub::v1::EventEnvelope* event = request.add_events();
-    event->set_event_id(absl::StrFormat("4b051000-0000-4000-8000-%012x", ++published_));
-    event->mutable_occurred_time()->set_seconds(1795000000);
-    event->set_purpose(purpose);
-    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
-    fill(event);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    hub::v1::PublishResponse response;
-    return hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
-        ->Publish(&context, request, &response);
+    return PublishOne(pki_, hub_->address(), as, case_id, "4b051000-0000-4000-8000-", ++published_,
+                      purpose, fill);
   }
 
   // Everything the hub holds, as the log's own count of positions.

@@ -215,4 +215,23 @@ absl::Status OpenCases(const TestPki& pki, const std::string& address,
   return absl::OkStatus();
 }
 
+grpc::Status PublishOne(const TestPki& pki, const std::string& address, const std::string& as,
+                        const std::string& case_id, const std::string& id_prefix, uint64_t number,
+                        hub::v1::Purpose purpose,
+                        const std::function<void(hub::v1::EventEnvelope*)>& fill) {
+  hub::v1::PublishRequest request;
+  request.set_case_id(case_id);
+  hub::v1::EventEnvelope* event = request.add_events();
+  event->set_event_id(absl::StrFormat("%s%012x", id_prefix, number));
+  event->mutable_occurred_time()->set_seconds(1795000000);
+  event->set_purpose(purpose);
+  event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+  fill(event);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  hub::v1::PublishResponse response;
+  return hub::v1::EventService::NewStub(pki.Channel(address, as))
+      ->Publish(&context, request, &response);
+}
+
 }  // namespace hub::testing

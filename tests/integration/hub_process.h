@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +16,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/support/status.h"
+
+#include "hub/v1/events.pb.h"
 
 namespace hub::testing {
 
@@ -92,6 +96,14 @@ std::string HubConfigText(const TestPki& pki, const std::string& data_dir,
 // from the case id, so opening twice is an idempotent retry.
 absl::Status OpenCases(const TestPki& pki, const std::string& address,
                        const std::vector<std::string>& case_ids);
+
+// Publishes one event into `case_id` as the client `as`: its id is
+// `id_prefix` (the first 24 characters of a UUID) followed by `number`,
+// with an occurred time, `purpose` and a lawful basis; `fill` sets the rest.
+grpc::Status PublishOne(const TestPki& pki, const std::string& address, const std::string& as,
+                        const std::string& case_id, const std::string& id_prefix, uint64_t number,
+                        hub::v1::Purpose purpose,
+                        const std::function<void(hub::v1::EventEnvelope*)>& fill);
 
 }  // namespace hub::testing
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/status/statusor.h"
@@ -49,6 +50,23 @@ absl::StatusOr<std::optional<uint64_t>> FirstMatch(hub::v1::AuditService::Stub& 
   return std::nullopt;
 }
 
+// Calls `visit` with every entry matching `query`, following page tokens;
+// the call's failure, described, if one fails.
+absl::Status ForEachAuditEntry(hub::v1::AuditService::Stub& stub, hub::v1::QueryAuditRequest query,
+                               int timeout_ms,
+                               const std::function<void(const hub::v1::AuditEntry&)>& visit) {
+  do {
+    grpc::ClientContext context;
+    SetDeadline(&context, timeout_ms);
+    hub::v1::QueryAuditResponse response;
+    grpc::Status status = stub.QueryAudit(&context, query, &response);
+    if (!status.ok()) return absl::UnavailableError(Describe(status));
+    for (const hub::v1::AuditEntry& entry : response.entries()) visit(entry);
+    query.set_page_token(response.next_page_token());
+  } while (!query.page_token().empty());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAuditRequest query,
@@ -58,32 +76,27 @@ int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAudi
     std::printf("%8s  %-30s %-22s %-16s %-12s %-14s %s\n", "index", "time", "who", "action",
                 "decision", "case", "positions");
   }
-  do {
-    grpc::ClientContext context;
-    SetDeadline(&context, output.timeout_ms);
-    hub::v1::QueryAuditResponse response;
-    grpc::Status status = stub->QueryAudit(&context, query, &response);
-    if (!status.ok()) return Fail(Describe(status));
-    for (const hub::v1::AuditEntry& entry : response.entries()) {
-      const hub::v1::AuditRecord& record = entry.record();
-      if (output.json) {
-        std::string json;
-        (void)google::protobuf::util::MessageToJsonString(record, &json);
-        std::printf("{\"index\":%llu,\"record\":%s}\n",
-                    static_cast<unsigned long long>(entry.index()), json.c_str());
-        continue;
-      }
-      std::printf("%8llu  %-30s %-22s %-16s %-12s %-14s %llu-%llu\n",
-                  static_cast<unsigned long long>(entry.index()),
-                  google::protobuf::util::TimeUtil::ToString(record.time()).c_str(),
-                  absl::StrCat(record.agency(), "/", hub::v1::Role_Name(record.role())).c_str(),
-                  hub::v1::AuditAction_Name(record.action()).c_str(),
-                  hub::v1::AuditDecision_Name(record.decision()).c_str(), record.case_id().c_str(),
-                  static_cast<unsigned long long>(record.first_position()),
-                  static_cast<unsigned long long>(record.last_position()));
-    }
-    query.set_page_token(response.next_page_token());
-  } while (!query.page_token().empty());
+  absl::Status listed =
+      ForEachAuditEntry(*stub, query, output.timeout_ms, [&](const hub::v1::AuditEntry& entry) {
+        const hub::v1::AuditRecord& record = entry.record();
+        if (output.json) {
+          std::string json;
+          (void)google::protobuf::util::MessageToJsonString(record, &json);
+          std::printf("{\"index\":%llu,\"record\":%s}\n",
+                      static_cast<unsigned long long>(entry.index()), json.c_str());
+          return;
+        }
+        std::printf("%8llu  %-30s %-22s %-16s %-12s %-14s %llu-%llu\n",
+                    static_cast<unsigned long long>(entry.index()),
+                    google::protobuf::util::TimeUtil::ToString(record.time()).c_str(),
+                    absl::StrCat(record.agency(), "/", hub::v1::Role_Name(record.role())).c_str(),
+                    hub::v1::AuditAction_Name(record.action()).c_str(),
+                    hub::v1::AuditDecision_Name(record.decision()).c_str(),
+                    record.case_id().c_str(),
+                    static_cast<unsigned long long>(record.first_position()),
+                    static_cast<unsigned long long>(record.last_position()));
+      });
+  if (!listed.ok()) return Fail(std::string(listed.message()));
   return 0;
 }
 
@@ -129,55 +142,49 @@ int AuditDisclosures(const std::shared_ptr<grpc::Channel>& channel, const std::s
                 "data classes", "purpose", "rules");
   }
   size_t disclosures = 0;
-  do {
-    grpc::ClientContext context;
-    SetDeadline(&context, output.timeout_ms);
-    hub::v1::QueryAuditResponse response;
-    grpc::Status status = stub->QueryAudit(&context, query, &response);
-    if (!status.ok()) return Fail(Describe(status));
-    for (const hub::v1::AuditEntry& entry : response.entries()) {
-      const hub::v1::AuditRecord& record = entry.record();
-      if (!Discloses(record.action())) continue;
-      ++disclosures;
-      const std::string how = absl::StrReplaceAll(
-          absl::AsciiStrToLower(hub::v1::AuditAction_Name(record.action())), {{"audit_", ""}});
-      const std::vector<std::string> classes = Names<hub::v1::DataClass>(
-          record.data_classes(), [](hub::v1::DataClass c) { return hub::v1::DataClass_Name(c); });
-      const std::vector<std::string> purposes = Names<hub::v1::Purpose>(
-          record.event_purposes(), [](hub::v1::Purpose p) { return hub::v1::Purpose_Name(p); });
-      const std::string declared = record.purpose() == hub::v1::PURPOSE_UNSPECIFIED
-                                       ? ""
-                                       : hub::v1::Purpose_Name(record.purpose());
-      const std::string when = google::protobuf::util::TimeUtil::ToString(record.time());
-      const std::string who = record.principal_identity();
-      const std::vector<std::string> types(record.event_types().begin(),
-                                           record.event_types().end());
-      const std::vector<std::string> rules(record.rules().begin(), record.rules().end());
-      const std::vector<std::string> bases(record.lawful_bases().begin(),
-                                           record.lawful_bases().end());
-      if (output.json) {
-        std::printf(
-            "{\"audit_index\":%llu,\"time\":%s,\"principal\":%s,\"how\":%s,"
-            "\"event_types\":%s,\"data_classes\":%s,\"declared_purpose\":%s,"
-            "\"event_purposes\":%s,\"rules\":%s,\"lawful_bases\":%s,\"events\":%llu,"
-            "\"protocol_version\":%s}\n",
-            static_cast<unsigned long long>(entry.index()), JsonString(when).c_str(),
-            JsonString(who).c_str(), JsonString(how).c_str(), JsonArray(types).c_str(),
-            JsonArray(classes).c_str(), JsonString(declared).c_str(), JsonArray(purposes).c_str(),
-            JsonArray(rules).c_str(), JsonArray(bases).c_str(),
-            static_cast<unsigned long long>(record.event_count()),
-            JsonString(record.protocol_version()).c_str());
-        continue;
-      }
-      std::printf("%-24s %-24s %-12s %-28s %-44s %-14s %s\n", when.substr(0, 23).c_str(),
-                  absl::StrCat(record.agency(), "/", hub::v1::Role_Name(record.role())).c_str(),
-                  how.c_str(), absl::StrJoin(types, ",").c_str(),
-                  absl::StrJoin(classes, ",").c_str(),
-                  (declared.empty() ? absl::StrJoin(purposes, ",") : declared).c_str(),
-                  absl::StrJoin(rules, ",").c_str());
-    }
-    query.set_page_token(response.next_page_token());
-  } while (!query.page_token().empty());
+  absl::Status listed =
+      ForEachAuditEntry(*stub, query, output.timeout_ms, [&](const hub::v1::AuditEntry& entry) {
+        const hub::v1::AuditRecord& record = entry.record();
+        if (!Discloses(record.action())) return;
+        ++disclosures;
+        const std::string how = absl::StrReplaceAll(
+            absl::AsciiStrToLower(hub::v1::AuditAction_Name(record.action())), {{"audit_", ""}});
+        const std::vector<std::string> classes = Names<hub::v1::DataClass>(
+            record.data_classes(), [](hub::v1::DataClass c) { return hub::v1::DataClass_Name(c); });
+        const std::vector<std::string> purposes = Names<hub::v1::Purpose>(
+            record.event_purposes(), [](hub::v1::Purpose p) { return hub::v1::Purpose_Name(p); });
+        const std::string declared = record.purpose() == hub::v1::PURPOSE_UNSPECIFIED
+                                         ? ""
+                                         : hub::v1::Purpose_Name(record.purpose());
+        const std::string when = google::protobuf::util::TimeUtil::ToString(record.time());
+        const std::string who = record.principal_identity();
+        const std::vector<std::string> types(record.event_types().begin(),
+                                             record.event_types().end());
+        const std::vector<std::string> rules(record.rules().begin(), record.rules().end());
+        const std::vector<std::string> bases(record.lawful_bases().begin(),
+                                             record.lawful_bases().end());
+        if (output.json) {
+          std::printf(
+              "{\"audit_index\":%llu,\"time\":%s,\"principal\":%s,\"how\":%s,"
+              "\"event_types\":%s,\"data_classes\":%s,\"declared_purpose\":%s,"
+              "\"event_purposes\":%s,\"rules\":%s,\"lawful_bases\":%s,\"events\":%llu,"
+              "\"protocol_version\":%s}\n",
+              static_cast<unsigned long long>(entry.index()), JsonString(when).c_str(),
+              JsonString(who).c_str(), JsonString(how).c_str(), JsonArray(types).c_str(),
+              JsonArray(classes).c_str(), JsonString(declared).c_str(), JsonArray(purposes).c_str(),
+              JsonArray(rules).c_str(), JsonArray(bases).c_str(),
+              static_cast<unsigned long long>(record.event_count()),
+              JsonString(record.protocol_version()).c_str());
+          return;
+        }
+        std::printf("%-24s %-24s %-12s %-28s %-44s %-14s %s\n", when.substr(0, 23).c_str(),
+                    absl::StrCat(record.agency(), "/", hub::v1::Role_Name(record.role())).c_str(),
+                    how.c_str(), absl::StrJoin(types, ",").c_str(),
+                    absl::StrJoin(classes, ",").c_str(),
+                    (declared.empty() ? absl::StrJoin(purposes, ",") : declared).c_str(),
+                    absl::StrJoin(rules, ",").c_str());
+      });
+  if (!listed.ok()) return Fail(std::string(listed.message()));
   if (!output.json) std::printf("%zu disclosures of case %s\n", disclosures, case_id.c_str());
   return 0;
 }
