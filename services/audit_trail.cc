@@ -5,6 +5,7 @@
 
 #include "auth/data_classes.h"
 #include "proto/absl_compat.h"
+#include "services/request_validation.h"
 #include "services/server_log.h"
 
 namespace hub::services {
@@ -68,10 +69,9 @@ absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& reco
 
 std::string Bounded(std::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
-  size_t cut = max_bytes;
   // Never inside a UTF-8 sequence: the record must stay valid UTF-8.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
-  return absl::StrCat(AsAbsl(text.substr(0, cut)), "... (", text.size(), " bytes)");
+  return absl::StrCat(AsAbsl(text.substr(0, Utf8PrefixLength(text, max_bytes))), "... (",
+                      text.size(), " bytes)");
 }
 
 absl::Status AuditDenial(storage::EventLog* log, const hub::v1::Principal& principal,

@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "services/request_validation.h"
+
 namespace hub::services {
 namespace {
 
@@ -14,8 +16,7 @@ namespace {
 std::string Abbreviated(const std::string& text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
   static constexpr absl::string_view kEllipsis = "\u2026";
-  size_t cut = max_bytes - kEllipsis.size();
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
+  const size_t cut = Utf8PrefixLength(text, max_bytes - kEllipsis.size());
   return absl::StrCat(absl::string_view(text.data(), cut), kEllipsis);
 }
 

@@ -135,6 +135,13 @@ absl::Status CheckText(const Message& message, std::string_view path, const Text
   });
 }
 
+size_t Utf8PrefixLength(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text.size();
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
+  return cut;
+}
+
 absl::StatusOr<size_t> ServedPageSize(int32_t requested, size_t default_size, size_t max_size) {
   if (requested < 0) {
     return absl::InvalidArgumentError(

@@ -6,6 +6,7 @@
 #ifndef HUB_SERVICES_REQUEST_VALIDATION_H_
 #define HUB_SERVICES_REQUEST_VALIDATION_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -39,6 +40,10 @@ struct TextLimits {
 // already.
 absl::Status CheckText(const google::protobuf::Message& message, std::string_view path,
                        const TextLimits& limits);
+
+// How many leading bytes of `text` to keep so that at most `max_bytes`
+// remain and no UTF-8 sequence is cut (what is kept stays valid UTF-8).
+size_t Utf8PrefixLength(std::string_view text, size_t max_bytes);
 
 // The page size a list call serves, as AIP-158 has it: 0 means
 // `default_size`, a size above `max_size` is served as `max_size` (the
