@@ -91,6 +91,12 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   // case it names is looked up.
   HUB_RETURN_IF_ERROR(storage::ValidateAppendRequest(*append, log_->limits()));
   std::shared_ptr<const auth::RecordingPolicy> policy = this->policy();
+  // What each event says, hashed before the lock that every publish takes.
+  std::vector<storage::Sha256Digest> digests;
+  digests.reserve(envelopes.size());
+  for (const hub::v1::EventEnvelope& envelope : envelopes) {
+    digests.push_back(ContentDigest(envelope));
+  }
   absl::MutexLock lock(&mu_);
   // The case's history, loaded from the log without the lock if need be
   // (a history loaded meanwhile by another publish wins).
@@ -131,12 +137,9 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   auth::CaseWriteState& state = entry.state;
   // A resend must be a retry: the same id with other content would be
   // answered already_stored and the new content silently dropped.
-  std::vector<storage::Sha256Digest> digests;
-  digests.reserve(envelopes.size());
   for (size_t i = 0; i < envelopes.size(); ++i) {
-    digests.push_back(ContentDigest(envelopes[i]));
     auto stored = entry.contents.find(envelopes[i].event_id());
-    if (stored != entry.contents.end() && stored->second != digests.back()) {
+    if (stored != entry.contents.end() && stored->second != digests[i]) {
       return absl::AlreadyExistsError(absl::StrCat(
           "events[", i, "].event_id ", envelopes[i].event_id(), " is already stored in case ",
           case_id,

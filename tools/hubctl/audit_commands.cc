@@ -17,6 +17,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
 
+#include "proto/status_macros.h"
 #include "storage/hash_chain.h"
 
 #include "hub/v1/audit_service.grpc.pb.h"
@@ -32,39 +33,38 @@ std::string Hex(const std::string& bytes) {
   return storage::DigestToHex(digest);
 }
 
+// Calls `visit` with every entry matching `query`, following page tokens,
+// until it returns false; the call's failure, described, if one fails.
+absl::Status ForEachAuditEntry(hub::v1::AuditService::Stub& stub, hub::v1::QueryAuditRequest query,
+                               int timeout_ms,
+                               const std::function<bool(const hub::v1::AuditEntry&)>& visit) {
+  do {
+    grpc::ClientContext context;
+    SetDeadline(&context, timeout_ms);
+    hub::v1::QueryAuditResponse response;
+    grpc::Status status = stub.QueryAudit(&context, query, &response);
+    if (!status.ok()) return absl::UnavailableError(Describe(status));
+    for (const hub::v1::AuditEntry& entry : response.entries()) {
+      if (!visit(entry)) return absl::OkStatus();
+    }
+    query.set_page_token(response.next_page_token());
+  } while (!query.page_token().empty());
+  return absl::OkStatus();
+}
+
 // The index of the first record (oldest first) or last record (newest
 // first) matching `query`, if any.
 absl::StatusOr<std::optional<uint64_t>> FirstMatch(hub::v1::AuditService::Stub& stub,
                                                    hub::v1::QueryAuditRequest query,
                                                    int timeout_ms) {
   query.set_page_size(1);
-  do {
-    grpc::ClientContext context;
-    SetDeadline(&context, timeout_ms);
-    hub::v1::QueryAuditResponse response;
-    grpc::Status status = stub.QueryAudit(&context, query, &response);
-    if (!status.ok()) return absl::UnavailableError(Describe(status));
-    if (response.entries_size() > 0) return response.entries(0).index();
-    query.set_page_token(response.next_page_token());
-  } while (!query.page_token().empty());
-  return std::nullopt;
-}
-
-// Calls `visit` with every entry matching `query`, following page tokens;
-// the call's failure, described, if one fails.
-absl::Status ForEachAuditEntry(hub::v1::AuditService::Stub& stub, hub::v1::QueryAuditRequest query,
-                               int timeout_ms,
-                               const std::function<void(const hub::v1::AuditEntry&)>& visit) {
-  do {
-    grpc::ClientContext context;
-    SetDeadline(&context, timeout_ms);
-    hub::v1::QueryAuditResponse response;
-    grpc::Status status = stub.QueryAudit(&context, query, &response);
-    if (!status.ok()) return absl::UnavailableError(Describe(status));
-    for (const hub::v1::AuditEntry& entry : response.entries()) visit(entry);
-    query.set_page_token(response.next_page_token());
-  } while (!query.page_token().empty());
-  return absl::OkStatus();
+  std::optional<uint64_t> first;
+  HUB_RETURN_IF_ERROR(
+      ForEachAuditEntry(stub, query, timeout_ms, [&first](const hub::v1::AuditEntry& entry) {
+        first = entry.index();
+        return false;
+      }));
+  return first;
 }
 
 }  // namespace
@@ -84,7 +84,7 @@ int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAudi
           (void)google::protobuf::util::MessageToJsonString(record, &json);
           std::printf("{\"index\":%llu,\"record\":%s}\n",
                       static_cast<unsigned long long>(entry.index()), json.c_str());
-          return;
+          return true;
         }
         std::printf("%8llu  %-30s %-22s %-16s %-12s %-14s %llu-%llu\n",
                     static_cast<unsigned long long>(entry.index()),
@@ -95,6 +95,7 @@ int AuditQuery(const std::shared_ptr<grpc::Channel>& channel, hub::v1::QueryAudi
                     record.case_id().c_str(),
                     static_cast<unsigned long long>(record.first_position()),
                     static_cast<unsigned long long>(record.last_position()));
+        return true;
       });
   if (!listed.ok()) return Fail(std::string(listed.message()));
   return 0;
@@ -145,7 +146,7 @@ int AuditDisclosures(const std::shared_ptr<grpc::Channel>& channel, const std::s
   absl::Status listed =
       ForEachAuditEntry(*stub, query, output.timeout_ms, [&](const hub::v1::AuditEntry& entry) {
         const hub::v1::AuditRecord& record = entry.record();
-        if (!Discloses(record.action())) return;
+        if (!Discloses(record.action())) return true;
         ++disclosures;
         const std::string how = absl::StrReplaceAll(
             absl::AsciiStrToLower(hub::v1::AuditAction_Name(record.action())), {{"audit_", ""}});
@@ -175,7 +176,7 @@ int AuditDisclosures(const std::shared_ptr<grpc::Channel>& channel, const std::s
               JsonArray(rules).c_str(), JsonArray(bases).c_str(),
               static_cast<unsigned long long>(record.event_count()),
               JsonString(record.protocol_version()).c_str());
-          return;
+          return true;
         }
         std::printf("%-24s %-24s %-12s %-28s %-44s %-14s %s\n", when.substr(0, 23).c_str(),
                     absl::StrCat(record.agency(), "/", hub::v1::Role_Name(record.role())).c_str(),
@@ -183,6 +184,7 @@ int AuditDisclosures(const std::shared_ptr<grpc::Channel>& channel, const std::s
                     absl::StrJoin(classes, ",").c_str(),
                     (declared.empty() ? absl::StrJoin(purposes, ",") : declared).c_str(),
                     absl::StrJoin(rules, ",").c_str());
+        return true;
       });
   if (!listed.ok()) return Fail(std::string(listed.message()));
   if (!output.json) std::printf("%zu disclosures of case %s\n", disclosures, case_id.c_str());
