@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
+#include "proto/error_details.h"
 #include "services/grpc_status.h"
 #include "services/server_log.h"
 
@@ -151,20 +152,25 @@ absl::StatusOr<Authenticator::Credential> Authenticator::CredentialOf(
 absl::Status Authenticator::Recheck(const Credential& credential, absl::Time now) const {
   absl::Status refused;
   if (revocation_ != nullptr && revocation_->IsRevoked(credential.serial)) {
-    refused = absl::UnauthenticatedError(
-        absl::StrCat("the client certificate (serial ", credential.serial,
-                     ") has been revoked by the partnership CA; the call has ended"));
+    refused = WithErrorInfo(absl::UnauthenticatedError(absl::StrCat(
+                                "the client certificate (serial ", credential.serial,
+                                ") has been revoked by the partnership CA; the call has ended")),
+                            "CERTIFICATE_REVOKED", {{"serial", credential.serial}});
   } else if (now >= credential.not_after) {
-    refused = absl::UnauthenticatedError(absl::StrCat(
-        "the client certificate expired at ",
-        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", credential.not_after, absl::UTCTimeZone()),
-        "; the call has ended (reconnect with a renewed certificate)"));
+    refused = WithErrorInfo(
+        absl::UnauthenticatedError(absl::StrCat(
+            "the client certificate expired at ",
+            absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", credential.not_after, absl::UTCTimeZone()),
+            "; the call has ended (reconnect with a renewed certificate)")),
+        "CERTIFICATE_EXPIRED", {{"serial", credential.serial}});
   } else if (absl::StatusOr<hub::v1::Principal> principal = directory()->Find(credential.identity);
              !principal.ok()) {
-    refused = absl::PermissionDeniedError(
-        absl::StrCat(credential.identity,
-                     " is no longer a principal of the sharing protocol in force; the call has "
-                     "ended"));
+    refused =
+        WithErrorInfo(absl::PermissionDeniedError(absl::StrCat(
+                          credential.identity,
+                          " is no longer a principal of the sharing protocol in force; the call "
+                          "has ended")),
+                      "NOT_A_PRINCIPAL", {{"principal", credential.identity}});
   }
   if (!refused.ok() && refusal_sink_) {
     refusal_sink_(credential.identity, std::string(refused.message()));

@@ -4,6 +4,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
+#include "proto/error_details.h"
 #include "proto/status_macros.h"
 #include "services/envelope.h"
 
@@ -140,11 +141,13 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   for (size_t i = 0; i < envelopes.size(); ++i) {
     auto stored = entry.contents.find(envelopes[i].event_id());
     if (stored != entry.contents.end() && stored->second != digests[i]) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "events[", i, "].event_id ", envelopes[i].event_id(), " is already stored in case ",
-          case_id,
-          " with different content; a retry must resend exactly the same event, and a new event "
-          "needs a new event id"));
+      return WithErrorInfo(
+          absl::AlreadyExistsError(absl::StrCat(
+              "events[", i, "].event_id ", envelopes[i].event_id(), " is already stored in case ",
+              case_id,
+              " with different content; a retry must resend exactly the same event, and a new "
+              "event needs a new event id")),
+          "EVENT_ID_REUSED", {{"event_id", envelopes[i].event_id()}});
     }
   }
   if (append->expected_version.has_value() && *append->expected_version != state.version) {

@@ -36,21 +36,25 @@ absl::Status SubscriptionHub::Register(const std::shared_ptr<Subscriber>& subscr
   if (shutting_down_) return absl::UnavailableError("the hub is shutting down");
   size_t& held = per_principal_[principal];
   if (held >= max_subscriptions_per_principal_) {
-    return WithQuotaViolation(
-        absl::ResourceExhaustedError(absl::StrCat(
-            principal, " already holds ", held,
-            " subscriptions, its quota (limits.max_subscriptions_per_principal); close one (or "
-            "share one stream between readers) and retry")),
-        "limits.max_subscriptions_per_principal",
-        absl::StrCat(held, " of ", max_subscriptions_per_principal_, " held by ", principal));
+    return WithErrorInfo(
+        WithQuotaViolation(
+            absl::ResourceExhaustedError(absl::StrCat(
+                principal, " already holds ", held,
+                " subscriptions, its quota (limits.max_subscriptions_per_principal); close one (or "
+                "share one stream between readers) and retry")),
+            "limits.max_subscriptions_per_principal",
+            absl::StrCat(held, " of ", max_subscriptions_per_principal_, " held by ", principal)),
+        "QUOTA_EXCEEDED", {{"setting", "limits.max_subscriptions_per_principal"}});
   }
   if (subscribers_.size() >= max_subscriptions_) {
     if (held == 0) per_principal_.erase(principal);
-    return WithQuotaViolation(
-        absl::ResourceExhaustedError(
-            absl::StrCat("the hub already serves ", subscribers_.size(),
-                         " subscriptions, its limit (limits.max_subscriptions); retry later")),
-        "limits.max_subscriptions", absl::StrCat(subscribers_.size(), " subscriptions served"));
+    return WithErrorInfo(
+        WithQuotaViolation(
+            absl::ResourceExhaustedError(
+                absl::StrCat("the hub already serves ", subscribers_.size(),
+                             " subscriptions, its limit (limits.max_subscriptions); retry later")),
+            "limits.max_subscriptions", absl::StrCat(subscribers_.size(), " subscriptions served")),
+        "QUOTA_EXCEEDED", {{"setting", "limits.max_subscriptions"}});
   }
   ++held;
   subscribers_[subscriber.get()] = Registration{subscriber, principal};

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "auth/data_classes.h"
+#include "proto/error_details.h"
 #include "services/audit_trail.h"
 
 namespace hub::services {
@@ -42,10 +43,13 @@ absl::Status CheckDeclaredPurpose(const Views& views, const hub::v1::Principal& 
   }
   return AuditDenial(
       log, principal, action, case_id,
-      absl::PermissionDeniedError(absl::StrCat("the sharing protocol gives ", principal.identity(),
-                                               " no rule for ", hub::v1::Purpose_Name(purpose),
-                                               "; read for a purpose you have a rule "
-                                               "for, or leave purpose unset")),
+      WithErrorInfo(
+          absl::PermissionDeniedError(
+              absl::StrCat("the sharing protocol gives ", principal.identity(), " no rule for ",
+                           hub::v1::Purpose_Name(purpose),
+                           "; read for a purpose you have a rule for, or leave purpose unset")),
+          "NO_READING_RULE",
+          {{"principal", principal.identity()}, {"purpose", hub::v1::Purpose_Name(purpose)}}),
       purpose);
 }
 

@@ -8,6 +8,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 #include "proto/absl_compat.h"
+#include "proto/error_details.h"
 #include "proto/status_macros.h"
 #include "services/server_log.h"
 #include "storage/hash_chain.h"
@@ -163,8 +164,12 @@ absl::StatusOr<Views::Handle> Views::For(std::string_view identity) const {
       return Handle{generation->generation, static_cast<uint16_t>(i), generation->protocol_version};
     }
   }
-  return absl::PermissionDeniedError(absl::StrCat(
-      AsAbsl(identity), " has no view under sharing protocol ", generation->protocol_version));
+  return WithErrorInfo(
+      absl::PermissionDeniedError(absl::StrCat(AsAbsl(identity),
+                                               " is not a principal of sharing protocol ",
+                                               generation->protocol_version, ", so has no view")),
+      "NOT_A_PRINCIPAL",
+      {{"principal", std::string(identity)}, {"protocol_version", generation->protocol_version}});
 }
 
 auth::Decision Views::Decide(std::string_view identity, hub::v1::DataClass data_class,

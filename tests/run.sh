@@ -15,6 +15,7 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 
 deploy/setup.sh
+tests/npm_install.sh
 cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j2
 ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -j2

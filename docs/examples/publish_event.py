@@ -6,7 +6,8 @@ and stubs generated from proto/ with Debian's protoc and grpc_python_plugin:
 
   protoc -I proto --python_out=STUBS --grpc_python_out=STUBS \
       --plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin \
-      proto/hub/v1/options.proto proto/hub/v1/events.proto proto/hub/v1/event_service.proto
+      proto/hub/v1/options.proto proto/hub/v1/events.proto proto/hub/v1/event_service.proto \
+      proto/google/rpc/status.proto proto/google/rpc/error_details.proto
 
 Usage: publish_event.py STUBS HUB_ADDRESS CERTS_DIR CLIENT_NAME CASE_ID
   e.g. publish_event.py /tmp/stubs localhost:7443 data/certs idva-agency C-2026-0001
@@ -19,7 +20,26 @@ stubs, address, certs, client, case_id = sys.argv[1:6]
 sys.path.insert(0, stubs)
 
 import grpc  # noqa: E402
+from google.rpc import error_details_pb2, status_pb2  # noqa: E402
 from hub.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2  # noqa: E402
+
+
+def explain(error):
+    """What a program acts on in a hub error: the google.rpc.Status details in
+    the grpc-status-details-bin trailer (the message is for people)."""
+    parts = [error.code().name]
+    for key, value in error.trailing_metadata() or ():
+        if key != "grpc-status-details-bin":
+            continue
+        for detail in status_pb2.Status.FromString(value).details:
+            info = error_details_pb2.ErrorInfo()
+            bad_request = error_details_pb2.BadRequest()
+            if detail.Unpack(info):
+                parts.append(f"reason={info.reason}")
+                parts.extend(f"{k}={v}" for k, v in sorted(info.metadata.items()))
+            elif detail.Unpack(bad_request):
+                parts.extend(f"field={v.field}" for v in bad_request.field_violations)
+    return " ".join(parts)
 
 
 def read(path):
@@ -46,3 +66,12 @@ with grpc.secure_channel(address, credentials) as channel:
         event_service_pb2.PublishRequest(case_id=case_id, events=[event]), timeout=10)
     print(f"stored at position {response.first_position}, "
           f"version {response.first_version} of case {case_id}")
+
+    # The same event id with other content is not a retry: refused, and the
+    # details say why without parsing the message.
+    event.victim_safety_information.risk_change = events_pb2.SIGNIFICANTLY_INCREASED
+    try:
+        stub.Publish(event_service_pb2.PublishRequest(case_id=case_id, events=[event]), timeout=10)
+        print("refused: nothing (unexpected)")
+    except grpc.RpcError as error:
+        print(f"refused: {explain(error)}")

@@ -22,6 +22,19 @@ for file in examples/hubd.textproto examples/sharing_protocol.textproto certs.sh
 done
 [ -n "$(find "$root/staged" -path '*/doc/*/OPERATIONS.md')" ] || { echo "no OPERATIONS.md"; fail=1; }
 
+# systemd's own checks of the installed unit: it parses cleanly (any warning
+# fails) with its ExecStart pointing at the staged hubd, and its sandboxing
+# keeps the exposure score at 2.0 ("OK") or below.
+sed "s|^ExecStart=$hubd|ExecStart=$root/staged$hubd|" "$unit" > "$root/hubd.service"
+if ! systemd-analyze verify --man=no "$root/hubd.service" > "$root/verify.log" 2>&1 ||
+   [ -s "$root/verify.log" ]; then
+  cat "$root/verify.log"; echo "systemd-analyze verify found fault with the unit"; fail=1
+fi
+exposure=$(systemd-analyze security --offline=true --root="$root/staged" "$unit" 2>&1 |
+           sed -n 's/.*Overall exposure level for hubd.service: \([0-9.]*\).*/\1/p')
+systemd-analyze security --offline=true --threshold=20 --root="$root/staged" "$unit" \
+  > /dev/null 2>&1 || { echo "the unit's exposure is ${exposure:-unknown}, above 2.0"; fail=1; }
+
 # The package: the same files, and the runtime libraries as dependencies.
 (cd "$build" && cpack -G DEB -B "$root/package" > "$root/cpack.log" 2>&1) ||
   { cat "$root/cpack.log"; echo "cpack failed"; exit 1; }
@@ -34,5 +47,6 @@ depends=$(dpkg-deb -f "$deb" Depends)
 for library in libgrpc++ libprotobuf libssl libprometheus-cpp-pull libzstd; do
   echo "$depends" | grep -q "$library" || { echo "the package does not depend on $library"; fail=1; }
 done
-[ "$fail" -eq 0 ] && echo "installed and packaged: $(basename "$deb"), depends on: $depends"
+[ "$fail" -eq 0 ] && echo "installed and packaged: $(basename "$deb"), depends on: $depends;" \
+  "systemd-analyze verify clean, exposure $exposure"
 exit "$fail"

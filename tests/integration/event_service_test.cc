@@ -1,12 +1,15 @@
 // EventService against a real hubd over mutual TLS: publishing, idempotent
 // retries, optimistic concurrency, paging, subscriptions that catch up and
 // follow live, and every kind of bad input refused without a write.
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -27,8 +30,9 @@ using ::testing::HasSubstr;
 // begins with one) before the test: so a case's own events start at
 // version 2.
 const std::vector<std::string>& OpenedCases() {
-  static const auto* cases = new std::vector<std::string>{
-      "C-0", "C-1", "C-2", "C-3", "C-4", "C-5", "C-6", "C-live-0", "C-live-1", "C-live-2", "C-py"};
+  static const auto* cases =
+      new std::vector<std::string>{"C-0", "C-1",      "C-2",      "C-3",      "C-4",  "C-5",
+                                   "C-6", "C-live-0", "C-live-1", "C-live-2", "C-py", "C-node"};
   return *cases;
 }
 // Position 1 of every new hub records the sharing protocol in force, the
@@ -546,7 +550,9 @@ TEST_F(EventServiceTest, APythonClientPublishesThroughTheContract) {
                             "/proto --python_out=", stubs, " --grpc_python_out=", stubs,
                             " --plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin ", source,
                             "/proto/hub/v1/options.proto ", source, "/proto/hub/v1/events.proto ",
-                            source, "/proto/hub/v1/event_service.proto")
+                            source, "/proto/hub/v1/event_service.proto ", source,
+                            "/proto/google/rpc/status.proto ", source,
+                            "/proto/google/rpc/error_details.proto")
                             .c_str()),
             0);
   const std::string output = dir_.Sub("python.out");
@@ -559,6 +565,46 @@ TEST_F(EventServiceTest, APythonClientPublishesThroughTheContract) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].producing_agency(), "idva");
   EXPECT_EQ(events[1].victim_safety_information().risk_change(), hub::v1::SIGNIFICANTLY_REDUCED);
+  // The example decodes the refusal's google.rpc details.
+  EXPECT_THAT(ReadFile(output),
+              HasSubstr(absl::StrCat("refused: ALREADY_EXISTS reason=EVENT_ID_REUSED event_id=",
+                                     events[1].event_id())));
+}
+
+// The Node.js example (@grpc/grpc-js and @grpc/proto-loader from npm, loading
+// the contract from proto/) publishes, retries, follows its subscription and
+// reads the hub's structured errors.
+TEST_F(EventServiceTest, ANodeClientPublishesSubscribesAndReadsErrorDetails) {
+  const std::string source = HUB_SOURCE_DIR;
+  ASSERT_EQ(
+      access(absl::StrCat(source, "/docs/examples/node/node_modules/@grpc/grpc-js").c_str(), F_OK),
+      0)
+      << "the Node.js example's packages are not installed: run tests/npm_install.sh";
+  // The certificate names localhost; TLS does not send an IP address as the
+  // server name.
+  const std::string address = absl::StrReplaceAll(hub_->address(), {{"127.0.0.1", "localhost"}});
+  const std::string output = dir_.Sub("node.out");
+  ASSERT_EQ(
+      std::system(absl::StrCat("node ", source, "/docs/examples/node/publish_and_subscribe.js ",
+                               source, "/proto ", address, " ", pki_.dir(),
+                               " idva-agency C-node > ", output)
+                      .c_str()),
+      0)
+      << ReadFile(output);
+  std::vector<hub::v1::EventEnvelope> events = ReadAll("C-node");
+  ASSERT_EQ(events.size(), 2u) << "the retry stored nothing, the refusals nothing";
+  const hub::v1::EventEnvelope& published = events[1];
+  EXPECT_EQ(published.producing_agency(), "idva");
+  const std::string printed = ReadFile(output);
+  EXPECT_THAT(printed, HasSubstr(absl::StrCat("stored at position ", published.global_position())));
+  EXPECT_THAT(printed, HasSubstr("retry: already_stored=true"));
+  EXPECT_THAT(printed, HasSubstr(absl::StrCat("delivered ", published.event_id(), " at position ",
+                                              published.global_position())));
+  EXPECT_THAT(printed, HasSubstr("refused: PERMISSION_DENIED reason=NO_RECORDING_RULE "
+                                 "domain=hub.drive-partnership event_type=disruption_recorded"));
+  EXPECT_THAT(printed, HasSubstr("refused: INVALID_ARGUMENT "
+                                 "field=events[0].victim_safety_information.risk_change"));
+  EXPECT_THAT(printed, HasSubstr("refused: ALREADY_EXISTS reason=EVENT_ID_REUSED"));
 }
 
 }  // namespace

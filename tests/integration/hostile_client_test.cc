@@ -184,6 +184,10 @@ TEST_F(HostileClientTest, AResendIsARetryOnlyIfItSaysTheSameThing) {
   grpc::Status status = publish(request, &changed);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_THAT(status.error_message(), HasSubstr("with different content"));
+  const auto reused = DetailOf<google::rpc::ErrorInfo>(status);
+  ASSERT_TRUE(reused.has_value());
+  EXPECT_EQ(reused->reason(), "EVENT_ID_REUSED");
+  EXPECT_EQ(reused->metadata().at("event_id"), request.events(0).event_id());
   EXPECT_EQ(LastPosition(), first.first_position());
 
   // Other agency, same id and content: another producer, so not a retry.

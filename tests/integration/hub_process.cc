@@ -25,13 +25,6 @@ extern char** environ;
 namespace hub::testing {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
-
 int RunProgram(std::vector<std::string> args) {
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
@@ -49,6 +42,13 @@ int RunProgram(std::vector<std::string> args) {
 }
 
 }  // namespace
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
 
 std::string ExampleProtocolPath() {
   return std::string(HUB_SOURCE_DIR) + "/deploy/examples/sharing_protocol.textproto";

@@ -25,6 +25,9 @@ namespace hub::testing {
 // The example sharing protocol shipped in deploy/examples.
 std::string ExampleProtocolPath();
 
+// The whole of a file ("" if it cannot be read).
+std::string ReadFile(const std::string& path);
+
 // A certificate authority folder managed with deploy/certs.sh.
 class TestPki {
  public:

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
@@ -20,6 +21,7 @@
 
 #include "hub/v1/audit_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
+#include "hub/v1/policy_service.grpc.pb.h"
 
 namespace hub::testing {
 namespace {
@@ -121,6 +123,9 @@ TEST_F(LiveCallsTest, RevokingACertificateEndsItsOpenStream) {
   EXPECT_LT(absl::Now() - revoked, absl::Seconds(10));
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(ended.error_message(), HasSubstr("revoked"));
+  const auto revoked_info = DetailOf<google::rpc::ErrorInfo>(ended);
+  ASSERT_TRUE(revoked_info.has_value());
+  EXPECT_EQ(revoked_info->reason(), "CERTIFICATE_REVOKED");
 
   // Everyone else's stream goes on.
   ASSERT_TRUE(PublishRisk("C-2026-00800", {1}).ok());
@@ -152,7 +157,50 @@ TEST_F(LiveCallsTest, ACertificateThatExpiresEndsItsOpenStream) {
   const grpc::Status ended = expiring.stream->Finish();
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(ended.error_message(), HasSubstr("expired"));
+  const auto expired_info = DetailOf<google::rpc::ErrorInfo>(ended);
+  ASSERT_TRUE(expired_info.has_value());
+  EXPECT_EQ(expired_info->reason(), "CERTIFICATE_EXPIRED");
   EXPECT_LT(absl::Now() - now, absl::Seconds(15));
+}
+
+TEST_F(LiveCallsTest, AnIdentityRemovedFromTheProtocolLosesItsOpenStream) {
+  Subscription removed = Subscribe("health-agency");
+  ASSERT_TRUE(removed.ReadUntilCaughtUp());
+  Subscription other = Subscribe("probation-agency");
+  ASSERT_TRUE(other.ReadUntilCaughtUp());
+
+  // The partnership's new protocol no longer names the health service's
+  // identity (its rules now name a successor the old certificate is not).
+  std::string protocol = ReadFile(ExampleProtocolPath());
+  protocol =
+      absl::StrReplaceAll(protocol, {{"2026-11-1", "2026-11-7"},
+                                     {"agency/health/agency\"", "agency/health-trust/agency\""},
+                                     {"\"health\"", "\"health-trust\""}});
+  grpc::ClientContext context;
+  hub::v1::ApplyProtocolRequest request;
+  request.set_protocol_text(protocol);
+  hub::v1::ApplyProtocolResponse response;
+  const grpc::Status applied =
+      hub::v1::PolicyService::NewStub(pki_.Channel(hub_->address(), "operator-admin"))
+          ->ApplyProtocol(&context, request, &response);
+  ASSERT_TRUE(applied.ok()) << applied.error_message();
+  const absl::Time changed = absl::Now();
+
+  EXPECT_FALSE(removed.ReadUntilCaughtUp());
+  const grpc::Status ended = removed.stream->Finish();
+  EXPECT_LT(absl::Now() - changed, absl::Seconds(10));
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(), HasSubstr("agency/health/agency"));
+  const auto info = DetailOf<google::rpc::ErrorInfo>(ended);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->reason(), "NOT_A_PRINCIPAL");
+
+  // A principal still in the protocol keeps its stream.
+  ASSERT_TRUE(PublishRisk("C-2026-00800", {2}).ok());
+  hub::v1::SubscribeResponse item;
+  ASSERT_TRUE(other.stream->Read(&item));
+  EXPECT_TRUE(item.has_event());
+  other.context->TryCancel();
 }
 
 TEST_F(LiveCallsTest, OnePrincipalCannotTakeEverySubscription) {
@@ -169,6 +217,10 @@ TEST_F(LiveCallsTest, OnePrincipalCannotTakeEverySubscription) {
   const auto quota = DetailOf<google::rpc::QuotaFailure>(status);
   ASSERT_TRUE(quota.has_value());
   EXPECT_EQ(quota->violations(0).subject(), "limits.max_subscriptions_per_principal");
+  const auto quota_info = DetailOf<google::rpc::ErrorInfo>(status);
+  ASSERT_TRUE(quota_info.has_value());
+  EXPECT_EQ(quota_info->reason(), "QUOTA_EXCEEDED");
+  EXPECT_EQ(quota_info->metadata().at("setting"), "limits.max_subscriptions_per_principal");
   EXPECT_TRUE(DetailOf<google::rpc::RetryInfo>(status).has_value()) << "when to retry";
 
   // Another agency still subscribes and receives live.

@@ -15,6 +15,7 @@
 #include "auth/redactor.h"
 #include "auth/sharing_policy.h"
 #include "auth/sharing_protocol.h"
+#include "tests/integration/error_details.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -477,6 +478,10 @@ TEST_F(TimelineTest, ADeclaredPurposeIsAuditedAndMustBeOneTheCallerHasARuleFor) 
   grpc::Status status = Timeline("police-agency", for_evaluation, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(status.error_message(), HasSubstr("no rule for PURPOSE_EVALUATION"));
+  const auto no_rule = DetailOf<google::rpc::ErrorInfo>(status);
+  ASSERT_TRUE(no_rule.has_value());
+  EXPECT_EQ(no_rule->reason(), "NO_READING_RULE");
+  EXPECT_EQ(no_rule->metadata().at("purpose"), "PURPOSE_EVALUATION");
   hub::v1::GetCaseTimelineRequest nonsense = for_panel;
   nonsense.set_purpose(static_cast<hub::v1::Purpose>(99));
   EXPECT_EQ(Timeline("police-agency", nonsense, &response).error_code(),
