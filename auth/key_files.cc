@@ -74,4 +74,12 @@ absl::Status CheckSecretKeyFolder(const std::string& path, const std::string& da
   return Check(path, data_dir, /*folder=*/true);
 }
 
+absl::Status EnsureSecretKeyFolder(const std::string& path, const std::string& data_dir) {
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create the key folder ", path, ": ", std::strerror(errno)));
+  }
+  return CheckSecretKeyFolder(path, data_dir);
+}
+
 }  // namespace hub::auth

@@ -22,6 +22,10 @@ absl::Status CheckSecretKeyFile(const std::string& path, const std::string& data
 // stricter, outside `data_dir`.
 absl::Status CheckSecretKeyFolder(const std::string& path, const std::string& data_dir);
 
+// Creates `path` (mode 0700) if it does not exist, then checks it as
+// CheckSecretKeyFolder does.
+absl::Status EnsureSecretKeyFolder(const std::string& path, const std::string& data_dir);
+
 }  // namespace hub::auth
 
 #endif  // HUB_AUTH_KEY_FILES_H_

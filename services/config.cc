@@ -73,6 +73,7 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   std::string data_dir = config->data_dir();
   while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
   Default(backup->mutable_directory(), data_dir + "-backups");
+  Default(config->mutable_keys_dir(), data_dir + "-keys");
   if (backup->keep() == 0) backup->set_keep(7);
   Default(config->mutable_metrics()->mutable_listen_address(), "127.0.0.1:9464");
   Default(config->mutable_health()->mutable_listen_address(), "off");

@@ -1,7 +1,14 @@
 #include "services/hub_server.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -17,6 +24,7 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 
+#include "auth/key_files.h"
 #include "auth/sharing_protocol.h"
 #include "proto/status_macros.h"
 #include "services/admin_service.h"
@@ -40,6 +48,56 @@
 
 namespace hub::services {
 namespace {
+
+std::optional<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::nullopt;
+  std::stringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+// Releases up to 0.1 kept the audit signing key in <data_dir>/audit, where
+// every backup copied it. Moves it to the keys folder (once, durably) and
+// says that the copies in earlier backups expose it.
+absl::Status MoveAuditKeyOutOfTheDataFolder(const std::string& old_path,
+                                            const std::string& new_path) {
+  const std::optional<std::string> old_key = ReadWholeFile(old_path);
+  if (!old_key.has_value()) return absl::OkStatus();
+  if (const std::optional<std::string> new_key = ReadWholeFile(new_path); new_key.has_value()) {
+    if (*new_key != *old_key) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("two audit keys: ", old_path, " (in the data folder) and ", new_path,
+                       "; keep the one the governance group holds the public key of in ", new_path,
+                       " and delete the other"));
+    }
+  } else {
+    const int fd = open(new_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot create ", new_path, ": ", std::strerror(errno)));
+    }
+    const bool written =
+        write(fd, old_key->data(), old_key->size()) == static_cast<ssize_t>(old_key->size()) &&
+        fsync(fd) == 0;
+    close(fd);
+    if (!written) {
+      unlink(new_path.c_str());
+      return absl::FailedPreconditionError(absl::StrCat("cannot write ", new_path));
+    }
+    if (const std::optional<std::string> public_key = ReadWholeFile(old_path + ".pub")) {
+      std::ofstream(new_path + ".pub") << *public_key;
+    }
+  }
+  std::error_code ignored;
+  std::filesystem::remove(old_path, ignored);
+  std::filesystem::remove(old_path + ".pub", ignored);
+  LogWarning(
+      "moved the audit signing key out of the data folder; backups taken before hold a copy of "
+      "it, so keep them as safe as the key (docs/OPERATIONS.md)",
+      {{"from", old_path}, {"to", new_path}});
+  return absl::OkStatus();
+}
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const hub::v1::TlsConfig& tls) {
   // The provider re-reads the key, certificate and CA files when they change,
@@ -120,12 +178,23 @@ class GrpcHubServer final : public HubServer {
     policy_service_ =
         std::make_unique<PolicyService>(authenticator_, event_log_.get(), views_.get(),
                                         recording_gate_.get(), &health_, metrics_.get());
-    HUB_ASSIGN_OR_RETURN(
-        std::unique_ptr<auth::TreeHeadSigner> created_signer,
-        auth::TreeHeadSigner::LoadOrCreate(config.data_dir() + "/audit/audit-key.pem"));
+    // Whoever holds the data folder or a backup must not hold the signing
+    // key too, or they could edit the audit and sign it again.
+    HUB_RETURN_IF_ERROR(auth::EnsureSecretKeyFolder(config.keys_dir(), config.data_dir()));
+    const std::string audit_key = config.keys_dir() + "/audit-key.pem";
+    HUB_RETURN_IF_ERROR(
+        MoveAuditKeyOutOfTheDataFolder(config.data_dir() + "/audit/audit-key.pem", audit_key));
+    if (std::filesystem::exists(audit_key)) {
+      HUB_RETURN_IF_ERROR(auth::CheckSecretKeyFile(audit_key, config.data_dir()));
+    }
+    HUB_ASSIGN_OR_RETURN(std::unique_ptr<auth::TreeHeadSigner> created_signer,
+                         auth::TreeHeadSigner::LoadOrCreate(audit_key));
     std::shared_ptr<const auth::TreeHeadSigner> signer = std::move(created_signer);
     audit_service_ =
         std::make_unique<AuditService>(authenticator_, event_log_.get(), signer, metrics_.get());
+    // The signed heads the governance group collects (no secret in them).
+    std::error_code unused;
+    std::filesystem::create_directories(config.data_dir() + "/audit", unused);
     tree_heads_ = std::make_unique<TreeHeadPublisher>(
         event_log_.get(), signer, config.data_dir() + "/audit/tree-heads.txt",
         std::chrono::seconds(config.audit().tree_head_interval_seconds()));

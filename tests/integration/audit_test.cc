@@ -169,7 +169,7 @@ TEST_F(AuditTrailTest, TheAuditAnswersWhoSawACase) {
   int64_t timestamp_ms = 0;
   fields >> size >> root_hex >> timestamp_ms >> signature_base64;
   EXPECT_EQ(size, records.size());
-  std::ifstream key_file(dir_.Sub("data") + "/audit/audit-key.pem.pub");
+  std::ifstream key_file(dir_.Sub("data-keys") + "/audit-key.pem.pub");
   std::string key((std::istreambuf_iterator<char>(key_file)), std::istreambuf_iterator<char>());
   auth::TreeHead head;
   head.tree_size = size;
@@ -340,7 +340,7 @@ TEST_F(AuditTrailTest, TheAuditorQueriesAndProvesTheAuditOverGrpc) {
     grpc::ClientContext context;
     ASSERT_TRUE(audit->GetSignedTreeHead(&context, {}, &first).ok());
   }
-  std::ifstream key_file(dir_.Sub("data") + "/audit/audit-key.pem.pub");
+  std::ifstream key_file(dir_.Sub("data-keys") + "/audit-key.pem.pub");
   std::string exported((std::istreambuf_iterator<char>(key_file)),
                        std::istreambuf_iterator<char>());
   EXPECT_EQ(exported, first.public_key_pem());

@@ -106,7 +106,7 @@ TEST_F(HubctlTest, TheAuditIsQueriedExportedAndVerifiedOffline) {
   const std::string exported = dir_.Sub("audit.export");
   Result export_run = Hubctl("governance-auditor", "audit export " + exported);
   EXPECT_EQ(export_run.exit_status, 0) << export_run.output;
-  const std::string key = "--public_key=" + dir_.Sub("data") + "/audit/audit-key.pem.pub";
+  const std::string key = "--public_key=" + dir_.Sub("data-keys") + "/audit-key.pem.pub";
   Result verified = Hubctl("governance-auditor", "audit verify " + exported + " " + key);
   EXPECT_EQ(verified.exit_status, 0) << verified.output;
   EXPECT_THAT(verified.output, HasSubstr("audit export verified"));
@@ -131,7 +131,7 @@ TEST_F(HubctlTest, TheAuditIsQueriedExportedAndVerifiedOffline) {
 TEST_F(HubctlTest, ARangeOfTheAuditIsExportedAndVerified) {
   ASSERT_EQ(Hubctl("police-agency", "publish " + example_).exit_status, 0);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(Hubctl("drive-agency", "read C-2026-0001").exit_status, 0);
-  const std::string key = "--public_key=" + dir_.Sub("data") + "/audit/audit-key.pem.pub";
+  const std::string key = "--public_key=" + dir_.Sub("data-keys") + "/audit-key.pem.pub";
   const std::string exported = dir_.Sub("range.export");
 
   Result export_run =

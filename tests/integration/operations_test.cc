@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -406,6 +407,90 @@ std::string Scrape(const std::string& address) {
   close(fd);
   const size_t body = response.find("\r\n\r\n");
   return body == std::string::npos ? "" : response.substr(body + 4);
+}
+
+// Every file under `root` whose bytes contain `needle`.
+std::vector<std::string> FilesContaining(const std::string& root, const std::string& needle) {
+  std::vector<std::string> found;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root, ignored)) {
+    if (!entry.is_regular_file()) continue;
+    if (ReadFile(entry.path().string()).find(needle) != std::string::npos) {
+      found.push_back(entry.path().string());
+    }
+  }
+  return found;
+}
+
+// Whoever holds the data folder or a backup must not hold the audit signing
+// key too: with it they could edit the audit and sign it again.
+TEST_F(OperationsTest, NeitherTheDataFolderNorABackupHoldsTheAuditSigningKey) {
+  StartHub();
+  ASSERT_TRUE(OpenCases(pki_, hub_->address(), {"C-KEY-0"}).ok());
+  hub::v1::BackupResponse backup;
+  {
+    grpc::ClientContext context;
+    const grpc::Status status =
+        hub::v1::AdminService::NewStub(pki_.Channel(hub_->address(), "operator-admin"))
+            ->Backup(&context, hub::v1::BackupRequest(), &backup);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_EQ(hub_->Stop(), 0);
+
+  const std::string key_path = dir_.Sub("data-keys") + "/audit-key.pem";
+  const std::string key = ReadFile(key_path);
+  ASSERT_THAT(key, ::testing::HasSubstr("PRIVATE KEY"));
+  struct stat info;
+  ASSERT_EQ(stat(key_path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(dir_.Sub("data-keys").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0700u);
+  // The key's body, a line of it, and any private key at all.
+  const std::vector<std::string> lines = absl::StrSplit(key, '\n');
+  ASSERT_GT(lines.size(), 2u);
+  for (const std::string& root : {dir_.Sub("data"), backup.path()}) {
+    EXPECT_THAT(FilesContaining(root, lines[1]), ::testing::IsEmpty()) << root;
+    EXPECT_THAT(FilesContaining(root, "PRIVATE KEY"), ::testing::IsEmpty()) << root;
+  }
+  // The public half is beside the key, for the governance group.
+  EXPECT_THAT(ReadFile(key_path + ".pub"), ::testing::HasSubstr("PUBLIC KEY"));
+}
+
+TEST_F(OperationsTest, HubdRefusesAKeysFolderInsideTheDataOrReadableByOthers) {
+  const std::string data = dir_.Sub("data");
+  std::filesystem::create_directories(data);
+  absl::StatusOr<std::unique_ptr<HubProcess>> refused = HubProcess::Start(
+      dir_.path(), HubConfigText(pki_, data, absl::StrCat("keys_dir: \"", data, "/keys\"\n")));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("inside the data folder"));
+
+  const std::string shared = dir_.Sub("shared-keys");
+  std::filesystem::create_directories(shared);
+  ASSERT_EQ(chmod(shared.c_str(), 0755), 0);
+  refused = HubProcess::Start(
+      dir_.path(), HubConfigText(pki_, data, absl::StrCat("keys_dir: \"", shared, "\"\n")));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("chmod 700"));
+}
+
+// A key an older release kept in <data_dir>/audit is moved out at start,
+// the same key (the governance group's public key still verifies).
+TEST_F(OperationsTest, AnAuditKeyInTheDataFolderIsMovedOutOfIt) {
+  StartHub();
+  ASSERT_EQ(hub_->Stop(), 0);
+  const std::string keys = dir_.Sub("data-keys");
+  const std::string old_path = dir_.Sub("data") + "/audit/audit-key.pem";
+  const std::string key = ReadFile(keys + "/audit-key.pem");
+  std::filesystem::rename(keys + "/audit-key.pem", old_path);
+  std::filesystem::rename(keys + "/audit-key.pem.pub", old_path + ".pub");
+
+  StartHub();
+  EXPECT_TRUE(
+      hub_->WaitForLog("moved the audit signing key out of the data folder", absl::Seconds(5)));
+  EXPECT_FALSE(std::filesystem::exists(old_path));
+  EXPECT_FALSE(std::filesystem::exists(old_path + ".pub"));
+  EXPECT_EQ(ReadFile(keys + "/audit-key.pem"), key);
+  EXPECT_THAT(FilesContaining(dir_.Sub("data"), "PRIVATE KEY"), ::testing::IsEmpty());
 }
 
 TEST_F(OperationsTest, PrometheusMetricsCountCallsByPrincipalAndStatusAndReportTheHubsState) {

@@ -88,7 +88,7 @@ ABSL_FLAG(uint64_t, seed, 2026, "demo: the seed the site is generated from.");
 ABSL_FLAG(double, scale, 1.0, "demo: size of the site (1: about 175 perpetrators).");
 ABSL_FLAG(std::string, end_date, "2026-11-20", "demo: the site's last day, YYYY-MM-DD.");
 ABSL_FLAG(int, parallel, 8, "demo: cases published at once.");
-ABSL_FLAG(std::string, public_key, "data/audit/audit-key.pem.pub",
+ABSL_FLAG(std::string, public_key, "data-keys/audit-key.pem.pub",
           "audit verify: the hub's exported audit public key.");
 
 namespace {
