@@ -9,9 +9,11 @@
 
 #include "absl/strings/str_cat.h"
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 namespace hub::auth {
 namespace {
@@ -117,20 +119,23 @@ absl::StatusOr<std::unique_ptr<TreeHeadSigner>> TreeHeadSigner::LoadOrCreate(
 TreeHeadSigner::~TreeHeadSigner() { EVP_PKEY_free(static_cast<EVP_PKEY*>(key_)); }
 
 absl::StatusOr<std::string> TreeHeadSigner::Sign(const TreeHead& head) const {
-  const std::string bytes = TreeHeadSignedBytes(head);
+  return SignMessage(TreeHeadSignedBytes(head));
+}
+
+absl::StatusOr<std::string> TreeHeadSigner::SignMessage(std::string_view message) const {
   Owned<EVP_MD_CTX> context(EVP_MD_CTX_new());
   size_t length = 0;
   if (context == nullptr ||
       EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr,
                          static_cast<EVP_PKEY*>(key_)) != 1 ||
       EVP_DigestSign(context.get(), nullptr, &length,
-                     reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()) != 1) {
-    return absl::InternalError("cannot sign the tree head");
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    return absl::InternalError("cannot sign with the audit key");
   }
   std::string signature(length, '\0');
   if (EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
-                     reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()) != 1) {
-    return absl::InternalError("cannot sign the tree head");
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    return absl::InternalError("cannot sign with the audit key");
   }
   signature.resize(length);
   return signature;
@@ -138,17 +143,34 @@ absl::StatusOr<std::string> TreeHeadSigner::Sign(const TreeHead& head) const {
 
 bool VerifyTreeHead(std::string_view public_key_pem, const TreeHead& head,
                     std::string_view signature) {
+  return VerifyMessage(public_key_pem, TreeHeadSignedBytes(head), signature);
+}
+
+bool VerifyMessage(std::string_view public_key_pem, std::string_view message,
+                   std::string_view signature) {
   Owned<BIO> bio(BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
   Owned<EVP_PKEY> key(bio == nullptr ? nullptr
                                      : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   if (key == nullptr) return false;
-  const std::string bytes = TreeHeadSignedBytes(head);
   Owned<EVP_MD_CTX> context(EVP_MD_CTX_new());
   return context != nullptr &&
          EVP_DigestVerifyInit(context.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
          EVP_DigestVerify(context.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                          signature.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                          bytes.size()) == 1;
+                          signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
+                          message.size()) == 1;
+}
+
+absl::StatusOr<std::string> PublicKeyDer(std::string_view public_key_pem) {
+  Owned<BIO> bio(BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
+  Owned<EVP_PKEY> key(bio == nullptr ? nullptr
+                                     : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr) return absl::InvalidArgumentError("not a PEM public key");
+  unsigned char* der = nullptr;
+  const int length = i2d_PUBKEY(key.get(), &der);
+  if (length <= 0) return absl::InternalError("cannot encode the public key");
+  std::string encoded(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
+  OPENSSL_free(der);
+  return encoded;
 }
 
 }  // namespace hub::auth

@@ -39,6 +39,8 @@ class TreeHeadSigner {
 
   // A DER-encoded ECDSA signature of TreeHeadSignedBytes(head).
   absl::StatusOr<std::string> Sign(const TreeHead& head) const;
+  // A DER-encoded ECDSA (SHA-256) signature of `message`, e.g. a checkpoint.
+  absl::StatusOr<std::string> SignMessage(std::string_view message) const;
 
   // The public key, PEM (SubjectPublicKeyInfo).
   const std::string& public_key_pem() const { return public_key_pem_; }
@@ -53,6 +55,11 @@ class TreeHeadSigner {
 // mismatch or malformed input. Needs nothing from the hub.
 bool VerifyTreeHead(std::string_view public_key_pem, const TreeHead& head,
                     std::string_view signature);
+// The same for any message signed with SignMessage.
+bool VerifyMessage(std::string_view public_key_pem, std::string_view message,
+                   std::string_view signature);
+// The public key's DER SubjectPublicKeyInfo.
+absl::StatusOr<std::string> PublicKeyDer(std::string_view public_key_pem);
 
 }  // namespace hub::auth
 

@@ -197,6 +197,7 @@ class GrpcHubServer final : public HubServer {
     std::filesystem::create_directories(config.data_dir() + "/audit", unused);
     tree_heads_ = std::make_unique<TreeHeadPublisher>(
         event_log_.get(), signer, config.data_dir() + "/audit/tree-heads.txt",
+        config.data_dir() + "/audit/checkpoints.txt", config.audit().checkpoint_origin(),
         std::chrono::seconds(config.audit().tree_head_interval_seconds()));
 
     identity_service_ = std::make_unique<IdentityService>(authenticator_, metrics_.get());

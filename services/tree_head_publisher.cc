@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
+#include "auth/checkpoint.h"
 #include "proto/status_macros.h"
 #include "services/server_log.h"
 #include "storage/merkle_tree.h"
@@ -15,8 +16,13 @@ namespace hub::services {
 
 TreeHeadPublisher::TreeHeadPublisher(storage::EventLog* log,
                                      std::shared_ptr<const auth::TreeHeadSigner> signer,
-                                     std::string path, std::chrono::seconds interval)
-    : log_(log), signer_(std::move(signer)), path_(std::move(path)) {
+                                     std::string path, std::string checkpoints_path,
+                                     std::string origin, std::chrono::seconds interval)
+    : log_(log),
+      signer_(std::move(signer)),
+      path_(std::move(path)),
+      checkpoints_path_(std::move(checkpoints_path)),
+      origin_(std::move(origin)) {
   thread_ = std::thread([this, interval] {
     while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(interval))) {
       absl::Status published = PublishIfGrown();
@@ -32,7 +38,32 @@ TreeHeadPublisher::~TreeHeadPublisher() {
   if (thread_.joinable()) thread_.join();
 }
 
+namespace {
+
+absl::Status AppendDurably(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot open ", path));
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || !synced) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status TreeHeadPublisher::PublishIfGrown() {
+  // The event log's checkpoint: its size and chain digest there.
+  const uint64_t log_size = log_->LastPosition();
+  if (log_size != 0 && log_size != last_log_size_) {
+    auth::Checkpoint checkpoint;
+    checkpoint.origin = absl::StrCat(origin_, "/log");
+    checkpoint.size = log_size;
+    HUB_ASSIGN_OR_RETURN(checkpoint.root, log_->ChainDigestAt(log_size));
+    HUB_ASSIGN_OR_RETURN(std::string note, auth::SignCheckpoint(checkpoint, *signer_, origin_));
+    HUB_RETURN_IF_ERROR(AppendDurably(checkpoints_path_, note + "\n"));
+    last_log_size_ = log_size;
+  }
   auth::TreeHead head;
   head.tree_size = log_->AuditSize();
   if (head.tree_size == 0 || head.tree_size == last_size_) return absl::OkStatus();
@@ -42,12 +73,13 @@ absl::Status TreeHeadPublisher::PublishIfGrown() {
   const std::string line =
       absl::StrCat(head.tree_size, " ", storage::DigestToHex(head.root_hash), " ",
                    head.timestamp_ms, " ", absl::Base64Escape(signature), "\n");
-  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot open ", path_));
-  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written || !synced) return absl::UnavailableError(absl::StrCat("cannot write ", path_));
+  HUB_RETURN_IF_ERROR(AppendDurably(path_, line));
+  auth::Checkpoint checkpoint;
+  checkpoint.origin = absl::StrCat(origin_, "/audit");
+  checkpoint.size = head.tree_size;
+  checkpoint.root = head.root_hash;
+  HUB_ASSIGN_OR_RETURN(std::string note, auth::SignCheckpoint(checkpoint, *signer_, origin_));
+  HUB_RETURN_IF_ERROR(AppendDurably(checkpoints_path_, note + "\n"));
   last_size_ = head.tree_size;
   last_published_ms_.store(head.timestamp_ms);
   LogInfo("signed tree head published", {{"tree_size", std::to_string(head.tree_size)},

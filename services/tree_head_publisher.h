@@ -1,6 +1,9 @@
 // Periodically signs a tree head of the access audit, when it has grown, and
 // appends it to a file the governance group collects, so that later
-// exports can be checked for consistency with heads it already holds.
+// exports can be checked for consistency with heads it already holds; and
+// signed checkpoints (auth/checkpoint.h) of the event log and the audit to
+// another, which witnesses collect so that a later log can be proved to
+// extend them (`hubctl log verify --checkpoints`).
 #ifndef HUB_SERVICES_TREE_HEAD_PUBLISHER_H_
 #define HUB_SERVICES_TREE_HEAD_PUBLISHER_H_
 
@@ -22,8 +25,11 @@ class TreeHeadPublisher {
  public:
   // Each line of `path`: tree size, root hash (hex), timestamp (ms),
   // signature (base64), separated by spaces.
+  // `checkpoints_path` gets signed notes with origins "<origin>/log" and
+  // "<origin>/audit", signed under the key name `origin`.
   TreeHeadPublisher(storage::EventLog* log, std::shared_ptr<const auth::TreeHeadSigner> signer,
-                    std::string path, std::chrono::seconds interval);
+                    std::string path, std::string checkpoints_path, std::string origin,
+                    std::chrono::seconds interval);
   ~TreeHeadPublisher();
 
   // Signs and appends the current head now if the audit grew since the last
@@ -38,7 +44,10 @@ class TreeHeadPublisher {
   storage::EventLog* const log_;
   const std::shared_ptr<const auth::TreeHeadSigner> signer_;
   const std::string path_;
+  const std::string checkpoints_path_;
+  const std::string origin_;
   uint64_t last_size_ = 0;
+  uint64_t last_log_size_ = 0;
   std::atomic<int64_t> last_published_ms_{0};
   absl::Notification stop_;
   std::thread thread_;

@@ -276,6 +276,21 @@ class RocksEventLog final : public EventLog {
     return events;
   }
 
+  absl::StatusOr<Sha256Digest> ChainDigestAt(uint64_t position) const override {
+    absl::ReaderMutexLock lifecycle(&lifecycle_mu_);
+    HUB_RETURN_IF_ERROR(CheckOpen());
+    if (position == 0 || position > LastPosition()) {
+      return absl::NotFoundError(absl::StrCat("the log holds no position ", position,
+                                              " (it holds 1 to ", LastPosition(), ")"));
+    }
+    const std::string key = EncodePositionKey(position);
+    std::string value;
+    HUB_RETURN_IF_ERROR(
+        FromRocksStatus(db_->Get(rocksdb::ReadOptions(), log(), key, &value), "reading the log"));
+    HUB_ASSIGN_OR_RETURN(LogRecord record, DecodeAt(key, value));
+    return record.digest;
+  }
+
   absl::StatusOr<std::vector<StoredEvent>> ReadCase(std::string_view case_id, uint64_t from_version,
                                                     size_t max_events) const override {
     absl::ReaderMutexLock lifecycle(&lifecycle_mu_);

@@ -180,6 +180,12 @@ class EventLog {
   // DATA_LOSS naming the first damaged position or index entry.
   virtual absl::StatusOr<VerifiedLog> Verify() const = 0;
 
+  // The chain digest of the record at `position` (the SHA-256 its successor
+  // links to; for the last record, the chain head): what a signed checkpoint
+  // of the log commits to. NOT_FOUND past LastPosition(), DATA_LOSS if the
+  // record fails its checksum.
+  virtual absl::StatusOr<Sha256Digest> ChainDigestAt(uint64_t position) const = 0;
+
   virtual EventLogStats Stats() const = 0;
 
   // --- The audit log, kept in the same database so that an append and its

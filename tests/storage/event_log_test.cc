@@ -73,6 +73,19 @@ TEST_F(EventLogTest, AssignsDenseGlobalPositionsAndPerCaseVersions) {
   EXPECT_THAT(log_->CaseVersion("C-3"), IsOkAndHolds(0u));
 }
 
+// What a signed checkpoint commits to: the chain digest at a size, which for
+// the newest record is the chain head.
+TEST_F(EventLogTest, ChainDigestAtIsTheDigestEachRecordLinksTo) {
+  HUB_ASSERT_OK_AND_ASSIGN(AppendResult a, log_->Append(Batch("C-1", {"e1", "e2", "e3"})));
+  HUB_ASSERT_OK_AND_ASSIGN(VerifiedLog verified, log_->Verify());
+  HUB_ASSERT_OK_AND_ASSIGN(Sha256Digest last, log_->ChainDigestAt(a.last_position));
+  EXPECT_EQ(last, verified.head_digest);
+  HUB_ASSERT_OK_AND_ASSIGN(Sha256Digest first, log_->ChainDigestAt(a.first_position));
+  EXPECT_NE(first, last);
+  EXPECT_EQ(log_->ChainDigestAt(a.last_position + 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(log_->ChainDigestAt(0).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(EventLogTest, ReadFromReturnsEventsInOrderWithTheirContent) {
   ASSERT_THAT(log_->Append(Batch("C-1", {"e1", "e2"})), IsOk());
   ASSERT_THAT(log_->Append(Batch("C-2", {"e3"})), IsOk());

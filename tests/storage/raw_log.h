@@ -40,6 +40,7 @@ class RawLog {
   rocksdb::ColumnFamilyHandle* meta() { return handles_[0]; }
   rocksdb::ColumnFamilyHandle* log() { return handles_[1]; }
   rocksdb::ColumnFamilyHandle* event_ids() { return handles_[2]; }
+  rocksdb::ColumnFamilyHandle* case_index() { return handles_[3]; }
   rocksdb::ColumnFamilyHandle* audit() { return handles_[4]; }
   rocksdb::ColumnFamilyHandle* audit_nodes() { return handles_[5]; }
 

@@ -2,6 +2,7 @@
 //
 // Online commands connect to a running hub over mutual TLS with a client
 // certificate; offline commands open a stopped hub's data folder.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
@@ -25,6 +27,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 
+#include "auth/checkpoint.h"
 #include "proto/version.h"
 #include "storage/event_log.h"
 
@@ -88,6 +91,9 @@ ABSL_FLAG(uint64_t, seed, 2026, "demo: the seed the site is generated from.");
 ABSL_FLAG(double, scale, 1.0, "demo: size of the site (1: about 175 perpetrators).");
 ABSL_FLAG(std::string, end_date, "2026-11-20", "demo: the site's last day, YYYY-MM-DD.");
 ABSL_FLAG(int, parallel, 8, "demo: cases published at once.");
+ABSL_FLAG(std::string, checkpoints, "",
+          "log verify: a file of signed checkpoints collected earlier (e.g. copies of "
+          "<data_dir>/audit/checkpoints.txt); the log must extend every one");
 ABSL_FLAG(std::string, public_key, "data-keys/audit-key.pem.pub",
           "audit verify: the hub's exported audit public key.");
 
@@ -133,7 +139,9 @@ constexpr char kUsage[] =
     "                                       a new sharing protocol (operator certificate)\n\n"
     "Offline (hubd must be stopped):\n"
     "  hubctl restore BACKUP --data_dir=NEW copy a backup into a new data folder and verify it\n"
-    "  hubctl log verify [--data_dir=DIR]   verify the event log's hash chain and indexes\n"
+    "  hubctl log verify [--data_dir=DIR] [--checkpoints=FILE --public_key=PEM]\n"
+    "                                       verify the event log's hash chain and indexes, and\n"
+    "                                       that it extends signed checkpoints collected earlier\n"
     "  hubctl protocol check FILE [--principal=AGENCY/ROLE]\n"
     "                                       validate a sharing protocol and explain what each\n"
     "                                       principal may record and read\n"
@@ -267,6 +275,57 @@ absl::StatusOr<std::unique_ptr<hub::storage::EventLog>> OpenExistingLog() {
   return hub::storage::EventLog::Open(absl::GetFlag(FLAGS_data_dir) + "/events", options);
 }
 
+// Whether the log extends every log checkpoint in `file` (signed notes the
+// witnesses collected): a checkpoint of size S holds the chain digest at S,
+// which any change to an event at or before S, however the digests after it
+// were recomputed, changes; a log shorter than S was rolled back.
+int CheckLogCheckpoints(const hub::storage::EventLog& log, const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return Fail(absl::StrCat("cannot read checkpoints file ", file));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string key_path = absl::GetFlag(FLAGS_public_key);
+  std::ifstream key_in(key_path);
+  if (!key_in) return Fail(absl::StrCat("cannot read the audit public key ", key_path));
+  std::stringstream key;
+  key << key_in.rdbuf();
+  size_t checked = 0;
+  uint64_t largest = 0;
+  for (const std::string& note : hub::auth::SplitNotes(text.str())) {
+    const size_t newline = note.find('\n');
+    const std::string origin = note.substr(0, newline);
+    if (!absl::EndsWith(origin, "/log")) continue;  // the audit's: `audit verify`
+    const std::string key_name = origin.substr(0, origin.size() - 4);
+    absl::StatusOr<hub::auth::Checkpoint> checkpoint =
+        hub::auth::OpenCheckpoint(note, key.str(), key_name);
+    if (!checkpoint.ok()) {
+      return Fail(absl::StrCat("checkpoint ", checked + 1, " in ", file,
+                               " is not the hub's: ", checkpoint.status().message()));
+    }
+    if (checkpoint->size > log.LastPosition()) {
+      return Fail(absl::StrCat("the event log does NOT extend checkpoint ", origin, " size ",
+                               checkpoint->size, ": it holds only ", log.LastPosition(),
+                               " events (rolled back, or the events were removed)"));
+    }
+    absl::StatusOr<hub::storage::Sha256Digest> digest = log.ChainDigestAt(checkpoint->size);
+    if (!digest.ok()) return Fail(digest.status().ToString());
+    if (*digest != checkpoint->root) {
+      return Fail(absl::StrCat("the event log does NOT extend checkpoint ", origin, " size ",
+                               checkpoint->size, ": its chain digest there is ",
+                               hub::storage::DigestToHex(*digest), ", the checkpoint says ",
+                               hub::storage::DigestToHex(checkpoint->root),
+                               " (an event at or before position ", checkpoint->size,
+                               " was changed, and the digests recomputed)"));
+    }
+    ++checked;
+    largest = std::max(largest, checkpoint->size);
+  }
+  if (checked == 0) return Fail(absl::StrCat(file, " holds no checkpoint of the event log"));
+  std::printf("consistent with %zu signed log checkpoints (the largest at %llu events)\n", checked,
+              static_cast<unsigned long long>(largest));
+  return 0;
+}
+
 int LogVerify() {
   auto log = OpenExistingLog();
   if (!log.ok()) return Fail(log.status().ToString());
@@ -277,6 +336,9 @@ int LogVerify() {
   std::printf("event log verified: %llu events, head %s\n",
               static_cast<unsigned long long>(verified->last_position),
               hub::storage::DigestToHex(verified->head_digest).c_str());
+  if (const std::string checkpoints = absl::GetFlag(FLAGS_checkpoints); !checkpoints.empty()) {
+    return CheckLogCheckpoints(**log, checkpoints);
+  }
   return 0;
 }
 

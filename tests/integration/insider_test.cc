@@ -1,0 +1,157 @@
+// The insider: someone who holds the data folder (or a backup), edits the
+// event log in RocksDB and recomputes every digest and the chain head, so
+// that the log verifies on its own. Signed checkpoints collected earlier by
+// a witness, signed with a key held outside the data folder, expose it.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "auth/checkpoint.h"
+#include "auth/tree_head_signer.h"
+#include "storage/internal/log_format.h"
+#include "tests/integration/hub_process.h"
+#include "tests/storage/raw_log.h"
+#include "tests/testing/temp_dir.h"
+
+namespace hub::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int exit_status = -1;
+  std::string output;
+};
+
+Result RunCommand(const std::string& command) {
+  Result result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class InsiderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
+    ASSERT_TRUE(started.ok()) << started.status();
+    ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-1", "C-IN-2", "C-IN-3"}).ok());
+    // Stopping signs checkpoints of the log and the audit as they are now;
+    // the governance group's witness keeps a copy.
+    ASSERT_EQ((*started)->Stop(), 0);
+    std::filesystem::copy_file(data_ + "/audit/checkpoints.txt", witnessed_);
+  }
+
+  Result LogVerify(const std::string& extra = "") {
+    return RunCommand(absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_,
+                                   " --public_key=", keys_, "/audit-key.pem.pub", extra));
+  }
+
+  // Rewrites the log from `position` on as an insider with the format
+  // document would: each record re-encoded with a fresh checksum and linked
+  // to the (new) digest before it, then the chain head.
+  void RewriteFrom(uint64_t position, uint64_t last, const std::string& payload) {
+    storage::RawLog raw(data_ + "/events");
+    storage::Sha256Digest previous = raw.Record(position - 1).digest;
+    for (uint64_t p = position; p <= last; ++p) {
+      storage::internal::LogRecord record = raw.Record(p);
+      if (p == position) record.payload = payload;
+      record.previous_digest = previous;
+      raw.Put(raw.log(), storage::internal::EncodePositionKey(p),
+              storage::internal::EncodeRecord(&record));
+      previous = record.digest;
+    }
+    SetChainHead(&raw, last, previous);
+  }
+
+  static void SetChainHead(storage::RawLog* raw, uint64_t last,
+                           const storage::Sha256Digest& digest) {
+    std::string head = storage::internal::EncodePositionKey(last);
+    head.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+    raw->Put(raw->meta(), storage::internal::kChainHeadKey, head);
+  }
+
+  TempDir dir_;
+  TestPki pki_{dir_.Sub("pki")};
+  const std::string data_ = dir_.Sub("data");
+  const std::string keys_ = dir_.Sub("data-keys");
+  const std::string witnessed_ = dir_.Sub("witnessed-checkpoints.txt");
+};
+
+TEST_F(InsiderTest, AnUntouchedLogExtendsEveryWitnessedCheckpoint) {
+  const Result verified = LogVerify(" --checkpoints=" + witnessed_);
+  EXPECT_EQ(verified.exit_status, 0) << verified.output;
+  EXPECT_THAT(verified.output, HasSubstr("consistent with 1 signed log checkpoints"));
+}
+
+TEST_F(InsiderTest, AnEditedEventWithRecomputedDigestsIsCaughtByTheCheckpoint) {
+  RewriteFrom(2, 4, "the case record as the insider wants it");
+  // The log is consistent with itself: the chain alone cannot tell.
+  const Result alone = LogVerify();
+  EXPECT_EQ(alone.exit_status, 0) << alone.output;
+  // Against what the witness collected, it is not.
+  const Result witnessed = LogVerify(" --checkpoints=" + witnessed_);
+  EXPECT_NE(witnessed.exit_status, 0);
+  EXPECT_THAT(witnessed.output,
+              HasSubstr("does NOT extend checkpoint drive-hub/log size 4: its chain digest"));
+  EXPECT_THAT(witnessed.output, HasSubstr("an event at or before position 4 was changed"));
+}
+
+TEST_F(InsiderTest, ALogRolledBackToAnEarlierStateIsCaught) {
+  {
+    storage::RawLog raw(data_ + "/events");
+    // The newest event goes, with its index entries, and the head is set
+    // back: a consistent, older log.
+    const storage::Sha256Digest third = raw.Record(3).digest;
+    const storage::internal::LogRecord fourth = raw.Record(4);
+    raw.Delete(raw.log(), storage::internal::EncodePositionKey(4));
+    raw.Delete(raw.event_ids(), fourth.event_id);
+    raw.Delete(raw.case_index(),
+               storage::internal::EncodeCaseIndexKey(fourth.case_id, fourth.stream_version));
+    SetChainHead(&raw, 3, third);
+  }
+  const Result alone = LogVerify();
+  EXPECT_EQ(alone.exit_status, 0) << alone.output;
+  const Result witnessed = LogVerify(" --checkpoints=" + witnessed_);
+  EXPECT_NE(witnessed.exit_status, 0);
+  EXPECT_THAT(witnessed.output, HasSubstr("it holds only 3 events (rolled back"));
+}
+
+TEST_F(InsiderTest, CheckpointsReSignedWithAFreshKeyAreRefused) {
+  RewriteFrom(2, 4, "the case record as the insider wants it");
+  // The insider signs a checkpoint of the edited log with a key of their own
+  // (the hub's is not in the data folder) and swaps it into the file.
+  auto forger = auth::TreeHeadSigner::LoadOrCreate(dir_.Sub("forger.pem"));
+  ASSERT_TRUE(forger.ok());
+  auth::Checkpoint forged;
+  forged.origin = "drive-hub/log";
+  forged.size = 4;
+  {
+    storage::RawLog raw(data_ + "/events");
+    forged.root = raw.Record(4).digest;
+  }
+  const std::string note = *auth::SignCheckpoint(forged, **forger, "drive-hub");
+  std::FILE* file = std::fopen(dir_.Sub("forged.txt").c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::fputs(note.c_str(), file);
+  std::fclose(file);
+  const Result verified = LogVerify(" --checkpoints=" + dir_.Sub("forged.txt"));
+  EXPECT_NE(verified.exit_status, 0);
+  EXPECT_THAT(verified.output, HasSubstr("is not the hub's"));
+  // Nor does the data folder hold the key that would have made it pass.
+  EXPECT_FALSE(std::filesystem::exists(data_ + "/audit/audit-key.pem"));
+}
+
+}  // namespace
+}  // namespace hub::testing
