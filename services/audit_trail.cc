@@ -7,6 +7,7 @@
 #include "proto/absl_compat.h"
 #include "services/request_validation.h"
 #include "services/server_log.h"
+#include "storage/hash_chain.h"
 
 namespace hub::services {
 
@@ -53,9 +54,23 @@ void AuditPublish(const hub::v1::Principal& principal, const std::string& protoc
   append->audit_records = [record](const storage::AppendResult& result) mutable {
     record.set_first_position(result.first_position);
     record.set_last_position(result.last_position);
+    for (const storage::Sha256Digest& digest : result.event_digests) {
+      record.add_event_digests(digest.data(), digest.size());
+    }
     if (result.already_stored) record.set_reason("a retry of an append already stored");
     return std::vector<std::string>{record.SerializeAsString()};
   };
+}
+
+void DisclosureDigest::Add(std::string_view sent_bytes) {
+  const storage::Sha256Digest digest = storage::Sha256(sent_bytes);
+  digests_.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+std::string DisclosureDigest::Finish() const {
+  if (digests_.empty()) return "";
+  const storage::Sha256Digest digest = storage::Sha256(digests_);
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
 absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& record) {

@@ -44,6 +44,18 @@ void AddDistinctValue(Enum value, google::protobuf::RepeatedField<int>* field) {
   field->Add(static_cast<int>(value));
 }
 
+// What a read or delivery disclosed, as AuditRecord.disclosed_digest: the
+// SHA-256 over the SHA-256 of each message's bytes as sent, in order.
+class DisclosureDigest {
+ public:
+  void Add(std::string_view sent_bytes);
+  // Empty if nothing was added.
+  std::string Finish() const;
+
+ private:
+  std::string digests_;
+};
+
 // Stores one record durably; the access it describes must not proceed if
 // this fails.
 absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& record);

@@ -281,6 +281,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     const bool narrowed = purpose_ != hub::v1::PURPOSE_UNSPECIFIED;
     int reads = 0;
     size_t buffered_bytes = 0;
+    DisclosureDigest disclosed;
     bool full = false;
     for (; reads < kSubscriptionReads && buffer_.empty() && !full; ++reads) {
       const uint64_t projected = views_->Projected();
@@ -318,9 +319,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
           narrowed_event = event;
           narrowed_event->payload = envelope.SerializeAsString();
         }
-        buffer_.push_back({AsByteBuffer(SerializedDelivery(narrowed ? *narrowed_event : event)),
-                           event.position, header->classification, header->purpose, event.case_id,
-                           header->event_type_field});
+        const std::string delivery = SerializedDelivery(narrowed ? *narrowed_event : event);
+        disclosed.Add(delivery);
+        buffer_.push_back({AsByteBuffer(delivery), event.position, header->classification,
+                           header->purpose, event.case_id, header->event_type_field});
         buffered_bytes += event.payload.size();
       }
       if (!full && !case_id_.empty() && events->size() < kSubscriptionBatch) {
@@ -343,6 +345,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       record.set_case_id(case_id_);
       record.set_purpose(purpose_);
       record.set_protocol_version(view->protocol_version);
+      record.set_disclosed_digest(disclosed.Finish());
       // "Who received case X" is answered for every subscription, filtered
       // by case or not.
       for (const Outgoing& item : buffer_) {
@@ -591,9 +594,12 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
     record.set_last_position(response->events(response->events_size() - 1).global_position());
   }
   record.set_protocol_version(view->protocol_version);
+  DisclosureDigest disclosed;
   for (const hub::v1::EventEnvelope& event : response->events()) {
     CiteRule(*views_, principal->identity(), event, &record);
+    disclosed.Add(event.SerializeAsString());
   }
+  record.set_disclosed_digest(disclosed.Finish());
   absl::Status audited = StoreAudit(log_, record);
   if (!audited.ok()) {
     response->Clear();

@@ -137,11 +137,14 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
   record.set_protocol_version(view.protocol_version);
   uint64_t first = 0;
   uint64_t last = 0;
+  DisclosureDigest disclosed;
   for (const hub::v1::TimelineEntry& entry : response->entries()) {
     first = first == 0 ? entry.global_position() : std::min(first, entry.global_position());
     last = std::max(last, entry.global_position());
     CiteRule(*views_, principal.identity(), entry.event(), &record);
+    disclosed.Add(entry.event().SerializeAsString());
   }
+  record.set_disclosed_digest(disclosed.Finish());
   record.set_first_position(first);
   record.set_last_position(last);
   absl::Status audited = StoreAudit(log_, record);

@@ -694,6 +694,7 @@ class RocksEventLog final : public EventLog {
       const std::string position_key = EncodePositionKey(record.position);
       const std::string encoded = internal::EncodeRecord(&record);
       plan.head_digest = record.digest;
+      result.event_digests.push_back(record.digest);
       HUB_RETURN_IF_ERROR(FromRocksStatus(plan.batch.Put(log(), position_key, encoded), "batch"));
       HUB_RETURN_IF_ERROR(
           FromRocksStatus(plan.batch.Put(event_ids(), event.event_id, position_key), "batch"));

@@ -64,6 +64,9 @@ struct AppendResult {
   // True when every event id was already stored by an earlier append of this
   // same batch: the original positions are returned and nothing is written.
   bool already_stored = false;
+  // The chain digest of each record written, in position order (empty for
+  // a recognised retry).
+  std::vector<Sha256Digest> event_digests;
 };
 
 struct StoredEvent {

@@ -12,6 +12,7 @@
 
 #include "auth/tree_head_signer.h"
 #include "storage/event_log.h"
+#include "storage/hash_chain.h"
 #include "storage/merkle_tree.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
@@ -184,6 +185,62 @@ TEST_F(AuditTrailTest, TheAuditAnswersWhoSawACase) {
   // No case content in the audit: the published risk level is nowhere.
   for (const hub::v1::AuditRecord& record : records) {
     EXPECT_EQ(record.SerializeAsString().find("RISK_HIGH"), std::string::npos);
+  }
+}
+
+// The audit proves which bytes were recorded (each publish names the chain
+// digest of every record it wrote, which the log's hash chain holds) and
+// which bytes were disclosed (a read commits to the events exactly as sent).
+TEST_F(AuditTrailTest, TheAuditProvesWhatWasRecordedAndWhatWasDisclosed) {
+  const hub::v1::PublishResponse published =
+      Publish("police-agency", "C-X", "d1000000-0000-4000-8000-000000000001");
+  grpc::ClientContext context;
+  hub::v1::ReadCaseRequest request;
+  request.set_case_id("C-X");
+  hub::v1::ReadCaseResponse read;
+  ASSERT_TRUE(Events("drive-agency")->ReadCase(&context, request, &read).ok());
+  ASSERT_GT(read.events_size(), 0);
+  // What the reader holds, digested as the documentation says.
+  std::string digests;
+  for (const hub::v1::EventEnvelope& event : read.events()) {
+    const storage::Sha256Digest digest = storage::Sha256(event.SerializeAsString());
+    digests.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  }
+  const storage::Sha256Digest held = storage::Sha256(digests);
+
+  const std::vector<hub::v1::AuditRecord> records = AuditRecords();
+  storage::EventLogOptions options;
+  options.create_if_missing = false;
+  auto log = storage::EventLog::Open(dir_.Sub("data") + "/events", options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  bool publish_found = false;
+  bool read_found = false;
+  for (const hub::v1::AuditRecord& record : records) {
+    if (record.action() == hub::v1::AUDIT_PUBLISH &&
+        record.first_position() == published.first_position()) {
+      publish_found = true;
+      ASSERT_EQ(record.event_digests_size(), 1);
+      const auto stored = (*log)->ChainDigestAt(published.first_position());
+      ASSERT_TRUE(stored.ok());
+      EXPECT_EQ(record.event_digests(0),
+                std::string(reinterpret_cast<const char*>(stored->data()), stored->size()));
+    }
+    if (record.action() == hub::v1::AUDIT_READ_CASE &&
+        record.decision() == hub::v1::AUDIT_ALLOWED) {
+      read_found = true;
+      EXPECT_EQ(record.disclosed_digest(),
+                std::string(reinterpret_cast<const char*>(held.data()), held.size()));
+    }
+  }
+  EXPECT_TRUE(publish_found);
+  EXPECT_TRUE(read_found);
+  // Every publish that wrote events names a digest for each.
+  for (const hub::v1::AuditRecord& record : records) {
+    if (record.action() != hub::v1::AUDIT_PUBLISH || record.decision() != hub::v1::AUDIT_ALLOWED) {
+      continue;
+    }
+    EXPECT_EQ(static_cast<uint64_t>(record.event_digests_size()),
+              record.last_position() - record.first_position() + 1);
   }
 }
 
