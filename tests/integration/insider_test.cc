@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 
 #include "auth/checkpoint.h"
@@ -18,6 +19,8 @@
 #include "tests/integration/hub_process.h"
 #include "tests/storage/raw_log.h"
 #include "tests/testing/temp_dir.h"
+
+#include "hub/v1/admin_service.grpc.pb.h"
 
 namespace hub::testing {
 namespace {
@@ -47,6 +50,13 @@ class InsiderTest : public ::testing::Test {
     auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
     ASSERT_TRUE(started.ok()) << started.status();
     ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-1", "C-IN-2", "C-IN-3"}).ok());
+    grpc::ClientContext context;
+    hub::v1::BackupResponse backup;
+    const grpc::Status backed_up =
+        hub::v1::AdminService::NewStub(pki_.Channel((*started)->address(), "operator-admin"))
+            ->Backup(&context, hub::v1::BackupRequest(), &backup);
+    ASSERT_TRUE(backed_up.ok()) << backed_up.error_message();
+    backup_ = backup.path();
     // Stopping signs checkpoints of the log and the audit as they are now;
     // the governance group's witness keeps a copy.
     ASSERT_EQ((*started)->Stop(), 0);
@@ -58,11 +68,18 @@ class InsiderTest : public ::testing::Test {
                                    " --public_key=", keys_, "/audit-key.pem.pub", extra));
   }
 
+  Result Restore(const std::string& into) {
+    return RunCommand(absl::StrCat(HUBCTL_PATH, " restore ", backup_, " --data_dir=", into,
+                                   " --checkpoints=", witnessed_, " --public_key=", keys_,
+                                   "/audit-key.pem.pub"));
+  }
+
   // Rewrites the log from `position` on as an insider with the format
   // document would: each record re-encoded with a fresh checksum and linked
   // to the (new) digest before it, then the chain head.
-  void RewriteFrom(uint64_t position, uint64_t last, const std::string& payload) {
-    storage::RawLog raw(data_ + "/events");
+  void RewriteFrom(uint64_t position, uint64_t last, const std::string& payload,
+                   const std::string& events = "") {
+    storage::RawLog raw(events.empty() ? data_ + "/events" : events);
     storage::Sha256Digest previous = raw.Record(position - 1).digest;
     for (uint64_t p = position; p <= last; ++p) {
       storage::internal::LogRecord record = raw.Record(p);
@@ -87,6 +104,7 @@ class InsiderTest : public ::testing::Test {
   const std::string data_ = dir_.Sub("data");
   const std::string keys_ = dir_.Sub("data-keys");
   const std::string witnessed_ = dir_.Sub("witnessed-checkpoints.txt");
+  std::string backup_;
 };
 
 TEST_F(InsiderTest, AnUntouchedLogExtendsEveryWitnessedCheckpoint) {
@@ -151,6 +169,20 @@ TEST_F(InsiderTest, CheckpointsReSignedWithAFreshKeyAreRefused) {
   EXPECT_THAT(verified.output, HasSubstr("is not the hub's"));
   // Nor does the data folder hold the key that would have made it pass.
   EXPECT_FALSE(std::filesystem::exists(data_ + "/audit/audit-key.pem"));
+}
+
+TEST_F(InsiderTest, RestoreRefusesABackupAlteredAfterItWasTaken) {
+  const Result intact = Restore(dir_.Sub("restored"));
+  EXPECT_EQ(intact.exit_status, 0) << intact.output;
+  EXPECT_THAT(intact.output, HasSubstr("consistent with 1 signed log checkpoints"));
+
+  // Whoever holds the backup rewrites an event in it, digests and all.
+  RewriteFrom(3, 4, "an altered referral", backup_ + "/events");
+  const Result altered = Restore(dir_.Sub("restored-altered"));
+  EXPECT_NE(altered.exit_status, 0);
+  EXPECT_THAT(altered.output, HasSubstr("the backup does NOT match what was witnessed"));
+  EXPECT_THAT(altered.output, HasSubstr("an event at or before position 4 was changed"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("restored-altered") + "/events"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "storage/hash_chain.h"
 
 #include "hub/v1/admin_service.grpc.pb.h"
+#include "tools/hubctl/checkpoint_check.h"
 #include "tools/hubctl/cli.h"
 
 namespace hub::tools {
@@ -33,7 +34,8 @@ int Backup(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& o
   return 0;
 }
 
-int Restore(const std::string& backup_dir, const std::string& data_dir) {
+int Restore(const std::string& backup_dir, const std::string& data_dir,
+            const std::string& checkpoints, const std::string& public_key_pem) {
   const fs::path backup(backup_dir);
   if (!fs::exists(backup / "BACKUP.txt") || !fs::is_directory(backup / "events")) {
     return Fail(backup_dir + " is not a complete hub backup (no BACKUP.txt or events/)");
@@ -73,14 +75,25 @@ int Restore(const std::string& backup_dir, const std::string& data_dir) {
   if (!audit.ok()) {
     return undo(absl::StrCat("the backup's audit does NOT verify: ", audit.status().message()));
   }
+  std::string witnessed;
+  if (!checkpoints.empty()) {
+    absl::StatusOr<CheckpointsChecked> checked =
+        CheckLogExtendsCheckpoints(**log, checkpoints, public_key_pem);
+    if (!checked.ok()) {
+      log->reset();
+      return undo(absl::StrCat("the backup does NOT match what was witnessed: ",
+                               checked.status().message()));
+    }
+    witnessed = absl::StrCat(", consistent with ", checked->count, " signed log checkpoints");
+  }
   std::printf(
-      "restored %s into %s: event log verified (%llu events, head %s), audit verified (%llu "
+      "restored %s into %s: event log verified (%llu events, head %s%s), audit verified (%llu "
       "records). Start hubd with --data_dir=%s (and its certificates); it rebuilds the views "
       "from the log.\n",
       backup_dir.c_str(), data_dir.c_str(),
       static_cast<unsigned long long>(verified->last_position),
-      storage::DigestToHex(verified->head_digest).c_str(), static_cast<unsigned long long>(*audit),
-      data_dir.c_str());
+      storage::DigestToHex(verified->head_digest).c_str(), witnessed.c_str(),
+      static_cast<unsigned long long>(*audit), data_dir.c_str());
   return 0;
 }
 

@@ -17,9 +17,12 @@ int Backup(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& o
 
 // Copies the backup in `backup_dir` into `data_dir` (which must not exist or
 // be empty) and verifies what was copied: the event log's hash chain and
-// indexes, and the access audit's chain and Merkle tree. Removes the copy
-// if it does not verify.
-int Restore(const std::string& backup_dir, const std::string& data_dir);
+// indexes, and the access audit's chain and Merkle tree, and, given
+// `checkpoints` (signed checkpoints a witness collected; empty: none) and
+// the audit public key, that the backup's log extends every one of them.
+// Removes the copy if anything does not verify.
+int Restore(const std::string& backup_dir, const std::string& data_dir,
+            const std::string& checkpoints = "", const std::string& public_key_pem = "");
 
 }  // namespace hub::tools
 

@@ -27,7 +27,6 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 
-#include "auth/checkpoint.h"
 #include "proto/version.h"
 #include "storage/event_log.h"
 
@@ -35,6 +34,7 @@
 #include "hub/v1/policy_service.grpc.pb.h"
 #include "tools/hubctl/admin_commands.h"
 #include "tools/hubctl/audit_commands.h"
+#include "tools/hubctl/checkpoint_check.h"
 #include "tools/hubctl/cli.h"
 #include "tools/hubctl/connection.h"
 #include "tools/hubctl/demo_command.h"
@@ -138,7 +138,9 @@ constexpr char kUsage[] =
     "  hubctl protocol apply FILE           validate, rebuild the views under, and put in force\n"
     "                                       a new sharing protocol (operator certificate)\n\n"
     "Offline (hubd must be stopped):\n"
-    "  hubctl restore BACKUP --data_dir=NEW copy a backup into a new data folder and verify it\n"
+    "  hubctl restore BACKUP --data_dir=NEW [--checkpoints=FILE --public_key=PEM]\n"
+    "                                       copy a backup into a new data folder and verify it\n"
+    "                                       (and that it extends checkpoints collected earlier)\n"
     "  hubctl log verify [--data_dir=DIR] [--checkpoints=FILE --public_key=PEM]\n"
     "                                       verify the event log's hash chain and indexes, and\n"
     "                                       that it extends signed checkpoints collected earlier\n"
@@ -275,54 +277,26 @@ absl::StatusOr<std::unique_ptr<hub::storage::EventLog>> OpenExistingLog() {
   return hub::storage::EventLog::Open(absl::GetFlag(FLAGS_data_dir) + "/events", options);
 }
 
-// Whether the log extends every log checkpoint in `file` (signed notes the
-// witnesses collected): a checkpoint of size S holds the chain digest at S,
-// which any change to an event at or before S, however the digests after it
-// were recomputed, changes; a log shorter than S was rolled back.
-int CheckLogCheckpoints(const hub::storage::EventLog& log, const std::string& file) {
-  std::ifstream in(file);
-  if (!in) return Fail(absl::StrCat("cannot read checkpoints file ", file));
+// The whole of a file, or nullopt if it cannot be read.
+std::optional<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
   std::stringstream text;
   text << in.rdbuf();
+  return text.str();
+}
+
+int CheckLogCheckpoints(const hub::storage::EventLog& log, const std::string& file) {
+  const std::optional<std::string> text = ReadTextFile(file);
+  if (!text.has_value()) return Fail(absl::StrCat("cannot read checkpoints file ", file));
   const std::string key_path = absl::GetFlag(FLAGS_public_key);
-  std::ifstream key_in(key_path);
-  if (!key_in) return Fail(absl::StrCat("cannot read the audit public key ", key_path));
-  std::stringstream key;
-  key << key_in.rdbuf();
-  size_t checked = 0;
-  uint64_t largest = 0;
-  for (const std::string& note : hub::auth::SplitNotes(text.str())) {
-    const size_t newline = note.find('\n');
-    const std::string origin = note.substr(0, newline);
-    if (!absl::EndsWith(origin, "/log")) continue;  // the audit's: `audit verify`
-    const std::string key_name = origin.substr(0, origin.size() - 4);
-    absl::StatusOr<hub::auth::Checkpoint> checkpoint =
-        hub::auth::OpenCheckpoint(note, key.str(), key_name);
-    if (!checkpoint.ok()) {
-      return Fail(absl::StrCat("checkpoint ", checked + 1, " in ", file,
-                               " is not the hub's: ", checkpoint.status().message()));
-    }
-    if (checkpoint->size > log.LastPosition()) {
-      return Fail(absl::StrCat("the event log does NOT extend checkpoint ", origin, " size ",
-                               checkpoint->size, ": it holds only ", log.LastPosition(),
-                               " events (rolled back, or the events were removed)"));
-    }
-    absl::StatusOr<hub::storage::Sha256Digest> digest = log.ChainDigestAt(checkpoint->size);
-    if (!digest.ok()) return Fail(digest.status().ToString());
-    if (*digest != checkpoint->root) {
-      return Fail(absl::StrCat("the event log does NOT extend checkpoint ", origin, " size ",
-                               checkpoint->size, ": its chain digest there is ",
-                               hub::storage::DigestToHex(*digest), ", the checkpoint says ",
-                               hub::storage::DigestToHex(checkpoint->root),
-                               " (an event at or before position ", checkpoint->size,
-                               " was changed, and the digests recomputed)"));
-    }
-    ++checked;
-    largest = std::max(largest, checkpoint->size);
-  }
-  if (checked == 0) return Fail(absl::StrCat(file, " holds no checkpoint of the event log"));
-  std::printf("consistent with %zu signed log checkpoints (the largest at %llu events)\n", checked,
-              static_cast<unsigned long long>(largest));
+  const std::optional<std::string> key = ReadTextFile(key_path);
+  if (!key.has_value()) return Fail(absl::StrCat("cannot read the audit public key ", key_path));
+  absl::StatusOr<hub::tools::CheckpointsChecked> checked =
+      hub::tools::CheckLogExtendsCheckpoints(log, *text, *key);
+  if (!checked.ok()) return Fail(std::string(checked.status().message()));
+  std::printf("consistent with %zu signed log checkpoints (the largest at %llu events)\n",
+              checked->count, static_cast<unsigned long long>(checked->largest_size));
   return 0;
 }
 
@@ -550,7 +524,20 @@ int main(int argc, char** argv) {
                               {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
   }
   if (command.size() == 2 && command[0] == "restore") {
-    return hub::tools::Restore(command[1], absl::GetFlag(FLAGS_data_dir));
+    std::string checkpoints;
+    std::string public_key;
+    if (const std::string file = absl::GetFlag(FLAGS_checkpoints); !file.empty()) {
+      const std::optional<std::string> text = ReadTextFile(file);
+      if (!text.has_value()) return Fail(absl::StrCat("cannot read checkpoints file ", file));
+      const std::optional<std::string> key = ReadTextFile(absl::GetFlag(FLAGS_public_key));
+      if (!key.has_value()) {
+        return Fail(
+            absl::StrCat("cannot read the audit public key ", absl::GetFlag(FLAGS_public_key)));
+      }
+      checkpoints = *text;
+      public_key = *key;
+    }
+    return hub::tools::Restore(command[1], absl::GetFlag(FLAGS_data_dir), checkpoints, public_key);
   }
   if (command == Command{"log", "verify"}) return LogVerify();
   if (command == Command{"log", "read"}) return LogRead();
