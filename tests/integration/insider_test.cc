@@ -46,10 +46,19 @@ Result RunCommand(const std::string& command) {
 
 class InsiderTest : public ::testing::Test {
  protected:
+  // Two runs of the hub; each stop signs checkpoints of the log and the
+  // audit as they are then, which the governance group's witness copies.
+  // The first run leaves 4 events; a backup is taken in the second, then a
+  // fifth event is published.
   void SetUp() override {
+    {
+      auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
+      ASSERT_TRUE(started.ok()) << started.status();
+      ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-1", "C-IN-2", "C-IN-3"}).ok());
+      ASSERT_EQ((*started)->Stop(), 0);
+    }
     auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
     ASSERT_TRUE(started.ok()) << started.status();
-    ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-1", "C-IN-2", "C-IN-3"}).ok());
     grpc::ClientContext context;
     hub::v1::BackupResponse backup;
     const grpc::Status backed_up =
@@ -57,8 +66,7 @@ class InsiderTest : public ::testing::Test {
             ->Backup(&context, hub::v1::BackupRequest(), &backup);
     ASSERT_TRUE(backed_up.ok()) << backed_up.error_message();
     backup_ = backup.path();
-    // Stopping signs checkpoints of the log and the audit as they are now;
-    // the governance group's witness keeps a copy.
+    ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-4"}).ok());
     ASSERT_EQ((*started)->Stop(), 0);
     std::filesystem::copy_file(data_ + "/audit/checkpoints.txt", witnessed_);
   }
@@ -110,11 +118,11 @@ class InsiderTest : public ::testing::Test {
 TEST_F(InsiderTest, AnUntouchedLogExtendsEveryWitnessedCheckpoint) {
   const Result verified = LogVerify(" --checkpoints=" + witnessed_);
   EXPECT_EQ(verified.exit_status, 0) << verified.output;
-  EXPECT_THAT(verified.output, HasSubstr("consistent with 1 signed log checkpoints"));
+  EXPECT_THAT(verified.output, HasSubstr("consistent with 2 signed log checkpoints"));
 }
 
 TEST_F(InsiderTest, AnEditedEventWithRecomputedDigestsIsCaughtByTheCheckpoint) {
-  RewriteFrom(2, 4, "the case record as the insider wants it");
+  RewriteFrom(2, 5, "the case record as the insider wants it");
   // The log is consistent with itself: the chain alone cannot tell.
   const Result alone = LogVerify();
   EXPECT_EQ(alone.exit_status, 0) << alone.output;
@@ -131,23 +139,23 @@ TEST_F(InsiderTest, ALogRolledBackToAnEarlierStateIsCaught) {
     storage::RawLog raw(data_ + "/events");
     // The newest event goes, with its index entries, and the head is set
     // back: a consistent, older log.
-    const storage::Sha256Digest third = raw.Record(3).digest;
-    const storage::internal::LogRecord fourth = raw.Record(4);
-    raw.Delete(raw.log(), storage::internal::EncodePositionKey(4));
-    raw.Delete(raw.event_ids(), fourth.event_id);
+    const storage::Sha256Digest fourth = raw.Record(4).digest;
+    const storage::internal::LogRecord fifth = raw.Record(5);
+    raw.Delete(raw.log(), storage::internal::EncodePositionKey(5));
+    raw.Delete(raw.event_ids(), fifth.event_id);
     raw.Delete(raw.case_index(),
-               storage::internal::EncodeCaseIndexKey(fourth.case_id, fourth.stream_version));
-    SetChainHead(&raw, 3, third);
+               storage::internal::EncodeCaseIndexKey(fifth.case_id, fifth.stream_version));
+    SetChainHead(&raw, 4, fourth);
   }
   const Result alone = LogVerify();
   EXPECT_EQ(alone.exit_status, 0) << alone.output;
   const Result witnessed = LogVerify(" --checkpoints=" + witnessed_);
   EXPECT_NE(witnessed.exit_status, 0);
-  EXPECT_THAT(witnessed.output, HasSubstr("it holds only 3 events (rolled back"));
+  EXPECT_THAT(witnessed.output, HasSubstr("it holds only 4 events (rolled back"));
 }
 
 TEST_F(InsiderTest, CheckpointsReSignedWithAFreshKeyAreRefused) {
-  RewriteFrom(2, 4, "the case record as the insider wants it");
+  RewriteFrom(2, 5, "the case record as the insider wants it");
   // The insider signs a checkpoint of the edited log with a key of their own
   // (the hub's is not in the data folder) and swaps it into the file.
   auto forger = auth::TreeHeadSigner::LoadOrCreate(dir_.Sub("forger.pem"));
@@ -175,6 +183,8 @@ TEST_F(InsiderTest, RestoreRefusesABackupAlteredAfterItWasTaken) {
   const Result intact = Restore(dir_.Sub("restored"));
   EXPECT_EQ(intact.exit_status, 0) << intact.output;
   EXPECT_THAT(intact.output, HasSubstr("consistent with 1 signed log checkpoints"));
+  // The backup is older than the last checkpoint: said, not hidden.
+  EXPECT_THAT(intact.output, HasSubstr("it predates 1 later checkpoints: events up to position 5"));
 
   // Whoever holds the backup rewrites an event in it, digests and all.
   RewriteFrom(3, 4, "an altered referral", backup_ + "/events");
@@ -183,6 +193,55 @@ TEST_F(InsiderTest, RestoreRefusesABackupAlteredAfterItWasTaken) {
   EXPECT_THAT(altered.output, HasSubstr("the backup does NOT match what was witnessed"));
   EXPECT_THAT(altered.output, HasSubstr("an event at or before position 4 was changed"));
   EXPECT_FALSE(std::filesystem::exists(dir_.Sub("restored-altered") + "/events"));
+}
+
+// The insider restores an older backup and starts the hub on it with the
+// real keys: the hub serves, signs new heads and checkpoints, and every
+// export verifies on its own. What the witness collected before does not
+// fit the rebuilt audit or log.
+TEST_F(InsiderTest, AHubRestartedFromAnOlderBackupDoesNotExtendTheWitnessedCheckpoints) {
+  const std::string restored = dir_.Sub("restored");
+  ASSERT_EQ(RunCommand(absl::StrCat(HUBCTL_PATH, " restore ", backup_, " --data_dir=", restored))
+                .exit_status,
+            0);
+  std::filesystem::create_directories(dir_.Sub("restored-work"));
+  auto started = HubProcess::Start(dir_.Sub("restored-work"),
+                                   HubConfigText(pki_, restored, "keys_dir: \"" + keys_ + "\"\n"));
+  ASSERT_TRUE(started.ok()) << started.status();
+  ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-OTHER"}).ok());
+  const std::string exported = dir_.Sub("audit.export");
+  const Result export_result = RunCommand(
+      absl::StrCat(HUBCTL_PATH, " --hub=", (*started)->address(), " --certs_dir=", pki_.dir(),
+                   " --as=governance-auditor audit export ", exported));
+  ASSERT_EQ(export_result.exit_status, 0) << export_result.output;
+  ASSERT_EQ((*started)->Stop(), 0);
+
+  const std::string key = " --public_key=" + keys_ + "/audit-key.pem.pub";
+  const Result alone = RunCommand(absl::StrCat(HUBCTL_PATH, " audit verify ", exported, key));
+  EXPECT_EQ(alone.exit_status, 0) << alone.output;
+  const Result audit = RunCommand(
+      absl::StrCat(HUBCTL_PATH, " audit verify ", exported, key, " --checkpoints=", witnessed_));
+  EXPECT_NE(audit.exit_status, 0);
+  EXPECT_THAT(audit.output, HasSubstr("the audit does NOT extend checkpoint drive-hub/audit"));
+  const Result log = RunCommand(absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", restored, key,
+                                             " --checkpoints=", witnessed_));
+  EXPECT_NE(log.exit_status, 0);
+  EXPECT_THAT(log.output, HasSubstr("does NOT extend checkpoint drive-hub/log size 5"));
+}
+
+TEST_F(InsiderTest, TheHubsOwnAuditExtendsTheWitnessedCheckpoints) {
+  auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
+  ASSERT_TRUE(started.ok()) << started.status();
+  const std::string exported = dir_.Sub("audit.export");
+  const Result export_result = RunCommand(
+      absl::StrCat(HUBCTL_PATH, " --hub=", (*started)->address(), " --certs_dir=", pki_.dir(),
+                   " --as=governance-auditor audit export ", exported));
+  ASSERT_EQ(export_result.exit_status, 0) << export_result.output;
+  const Result audit =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " audit verify ", exported, " --public_key=", keys_,
+                              "/audit-key.pem.pub --checkpoints=", witnessed_));
+  EXPECT_EQ(audit.exit_status, 0) << audit.output;
+  EXPECT_THAT(audit.output, HasSubstr("consistent with 2 signed audit checkpoints"));
 }
 
 }  // namespace

@@ -78,13 +78,18 @@ int Restore(const std::string& backup_dir, const std::string& data_dir,
   std::string witnessed;
   if (!checkpoints.empty()) {
     absl::StatusOr<CheckpointsChecked> checked =
-        CheckLogExtendsCheckpoints(**log, checkpoints, public_key_pem);
+        CheckLogExtendsCheckpoints(**log, checkpoints, public_key_pem, /*log_may_be_older=*/true);
     if (!checked.ok()) {
       log->reset();
       return undo(absl::StrCat("the backup does NOT match what was witnessed: ",
                                checked.status().message()));
     }
     witnessed = absl::StrCat(", consistent with ", checked->count, " signed log checkpoints");
+    if (checked->later > 0) {
+      absl::StrAppend(&witnessed, "; it predates ", checked->later,
+                      " later checkpoints: events up to position ", checked->largest_later_size,
+                      " were witnessed that this backup does not hold");
+    }
   }
   std::printf(
       "restored %s into %s: event log verified (%llu events, head %s%s), audit verified (%llu "

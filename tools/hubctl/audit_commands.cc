@@ -272,7 +272,8 @@ int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::
   return 0;
 }
 
-int AuditVerifyFile(const std::string& export_path, const std::string& public_key_path) {
+int AuditVerifyFile(const std::string& export_path, const std::string& public_key_path,
+                    const std::string& checkpoints_path) {
   std::ifstream file(export_path, std::ios::binary);
   hub::v1::AuditExport export_file;
   if (!file || !export_file.ParseFromIstream(&file)) {
@@ -282,7 +283,15 @@ int AuditVerifyFile(const std::string& export_path, const std::string& public_ke
   if (!key_file) return Fail("cannot read the public key " + public_key_path);
   std::stringstream key;
   key << key_file.rdbuf();
-  const std::vector<std::string> problems = VerifyAuditExport(export_file, key.str());
+  std::vector<std::string> problems = VerifyAuditExport(export_file, key.str());
+  size_t witnessed = 0;
+  if (problems.empty() && !checkpoints_path.empty()) {
+    std::ifstream checkpoints_file(checkpoints_path);
+    if (!checkpoints_file) return Fail("cannot read checkpoints file " + checkpoints_path);
+    std::stringstream checkpoints;
+    checkpoints << checkpoints_file.rdbuf();
+    problems = VerifyAuditCheckpoints(export_file, checkpoints.str(), key.str(), &witnessed);
+  }
   if (problems.empty()) {
     const uint64_t tree_size = export_file.head().tree_size();
     const uint64_t end = export_file.end_index() == 0 ? tree_size : export_file.end_index();
@@ -292,6 +301,9 @@ int AuditVerifyFile(const std::string& export_path, const std::string& public_ke
         static_cast<unsigned long long>(export_file.first_index()),
         static_cast<unsigned long long>(end - 1), export_file.records_size(),
         static_cast<unsigned long long>(tree_size), Hex(export_file.head().root_hash()).c_str());
+    if (!checkpoints_path.empty()) {
+      std::printf("consistent with %zu signed audit checkpoints\n", witnessed);
+    }
     return 0;
   }
   for (const std::string& problem : problems) {

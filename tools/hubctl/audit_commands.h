@@ -49,7 +49,10 @@ int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::
 
 // Checks an export offline with the hub's audit public key (PEM file); exit
 // status 0 only if it is complete and intact, else names every problem.
-int AuditVerifyFile(const std::string& export_path, const std::string& public_key_path);
+// With `checkpoints_path`, also that the audit extends every audit checkpoint
+// in it (VerifyAuditCheckpoints).
+int AuditVerifyFile(const std::string& export_path, const std::string& public_key_path,
+                    const std::string& checkpoints_path = "");
 
 }  // namespace hub::tools
 

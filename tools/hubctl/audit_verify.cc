@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
+#include "auth/checkpoint.h"
 #include "auth/tree_head_signer.h"
 #include "storage/merkle_tree.h"
 
@@ -16,7 +18,79 @@ storage::Sha256Digest Digest(const std::string& bytes) {
   return digest;
 }
 
+// The first leaves of an exported audit, as a Merkle hash source.
+class ExportedLeaves final : public storage::MerkleHashSource {
+ public:
+  explicit ExportedLeaves(std::vector<storage::Sha256Digest> leaves) : leaves_(std::move(leaves)) {}
+
+  absl::StatusOr<storage::Sha256Digest> PerfectSubtreeHash(int level,
+                                                           uint64_t index) const override {
+    if (level == 0) {
+      if (index >= leaves_.size()) return absl::OutOfRangeError("beyond the exported records");
+      return leaves_[index];
+    }
+    absl::StatusOr<storage::Sha256Digest> left = PerfectSubtreeHash(level - 1, 2 * index);
+    if (!left.ok()) return left;
+    absl::StatusOr<storage::Sha256Digest> right = PerfectSubtreeHash(level - 1, 2 * index + 1);
+    if (!right.ok()) return right;
+    return storage::MerkleNodeHash(*left, *right);
+  }
+
+ private:
+  std::vector<storage::Sha256Digest> leaves_;
+};
+
 }  // namespace
+
+std::vector<std::string> VerifyAuditCheckpoints(const hub::v1::AuditExport& export_file,
+                                                const std::string& checkpoints_text,
+                                                const std::string& public_key_pem,
+                                                size_t* checked) {
+  std::vector<std::string> problems;
+  *checked = 0;
+  std::vector<storage::Sha256Digest> leaves;
+  for (const hub::v1::ExportedRecord& record : export_file.records()) {
+    if (record.index() != leaves.size()) break;  // only the prefix from record 0 counts
+    leaves.push_back(storage::MerkleLeafHash(record.raw()));
+  }
+  const ExportedLeaves source(leaves);
+  for (const std::string& note : auth::SplitNotes(checkpoints_text)) {
+    const std::string origin = note.substr(0, note.find('\n'));
+    if (!absl::EndsWith(origin, "/audit")) continue;  // the event log's
+    const std::string key_name = origin.substr(0, origin.size() - 6);
+    absl::StatusOr<auth::Checkpoint> checkpoint =
+        auth::OpenCheckpoint(note, public_key_pem, key_name);
+    if (!checkpoint.ok()) {
+      problems.push_back(absl::StrCat("audit checkpoint ", *checked + 1,
+                                      " is not the hub's: ", checkpoint.status().message()));
+      return problems;
+    }
+    if (checkpoint->size > export_file.head().tree_size()) {
+      problems.push_back(absl::StrCat("the audit does NOT extend checkpoint ", origin, " size ",
+                                      checkpoint->size, ": the signed head holds only ",
+                                      export_file.head().tree_size(),
+                                      " records (rolled back, or rebuilt from an older backup)"));
+      return problems;
+    }
+    if (checkpoint->size > leaves.size()) {
+      problems.push_back(absl::StrCat("checkpoint ", origin, " size ", checkpoint->size,
+                                      " cannot be checked: the export does not hold records 0 to ",
+                                      checkpoint->size - 1, " (export the whole audit)"));
+      return problems;
+    }
+    absl::StatusOr<storage::Sha256Digest> root = storage::MerkleRoot(source, checkpoint->size);
+    if (!root.ok() || *root != checkpoint->root) {
+      problems.push_back(
+          absl::StrCat("the audit does NOT extend checkpoint ", origin, " size ", checkpoint->size,
+                       ": its first ", checkpoint->size,
+                       " records are not the ones witnessed (the audit was rewritten or forked)"));
+      return problems;
+    }
+    ++*checked;
+  }
+  if (*checked == 0) problems.push_back("the checkpoints file holds no checkpoint of the audit");
+  return problems;
+}
 
 std::vector<std::string> VerifyAuditExport(const hub::v1::AuditExport& export_file,
                                            const std::string& public_key_pem) {

@@ -18,6 +18,16 @@ namespace hub::tools {
 std::vector<std::string> VerifyAuditExport(const hub::v1::AuditExport& export_file,
                                            const std::string& public_key_pem);
 
+// Every problem with the export against the audit checkpoints (origin
+// ending "/audit") in `checkpoints_text` that a witness collected: each must
+// be signed by `public_key_pem`, and the export's records must rebuild its
+// root at its size (an audit rolled back, or rebuilt from an older backup,
+// does not). Needs an export of the whole audit from record 0. `checked`
+// gets how many checkpoints held. Call after VerifyAuditExport found nothing.
+std::vector<std::string> VerifyAuditCheckpoints(const hub::v1::AuditExport& export_file,
+                                                const std::string& checkpoints_text,
+                                                const std::string& public_key_pem, size_t* checked);
+
 }  // namespace hub::tools
 
 #endif  // HUB_TOOLS_HUBCTL_AUDIT_VERIFY_H_

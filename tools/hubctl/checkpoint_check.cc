@@ -12,7 +12,8 @@ namespace hub::tools {
 
 absl::StatusOr<CheckpointsChecked> CheckLogExtendsCheckpoints(const storage::EventLog& log,
                                                               const std::string& checkpoints_text,
-                                                              const std::string& public_key_pem) {
+                                                              const std::string& public_key_pem,
+                                                              bool log_may_be_older) {
   CheckpointsChecked checked;
   for (const std::string& note : auth::SplitNotes(checkpoints_text)) {
     const std::string origin = note.substr(0, note.find('\n'));
@@ -24,6 +25,11 @@ absl::StatusOr<CheckpointsChecked> CheckLogExtendsCheckpoints(const storage::Eve
       return absl::FailedPreconditionError(
           absl::StrCat("log checkpoint ", checked.count + 1,
                        " is not the hub's: ", checkpoint.status().message()));
+    }
+    if (checkpoint->size > log.LastPosition() && log_may_be_older) {
+      ++checked.later;
+      checked.largest_later_size = std::max(checked.largest_later_size, checkpoint->size);
+      continue;
     }
     if (checkpoint->size > log.LastPosition()) {
       return absl::FailedPreconditionError(
@@ -43,7 +49,7 @@ absl::StatusOr<CheckpointsChecked> CheckLogExtendsCheckpoints(const storage::Eve
     ++checked.count;
     checked.largest_size = std::max(checked.largest_size, checkpoint->size);
   }
-  if (checked.count == 0) {
+  if (checked.count == 0 && checked.later == 0) {
     return absl::FailedPreconditionError(
         "the checkpoints file holds no checkpoint of the event log");
   }

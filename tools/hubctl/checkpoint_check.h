@@ -16,6 +16,10 @@ namespace hub::tools {
 struct CheckpointsChecked {
   size_t count = 0;
   uint64_t largest_size = 0;
+  // With `log_may_be_older`: checkpoints beyond the log's end (events
+  // witnessed after it was copied), and the largest of them.
+  size_t later = 0;
+  uint64_t largest_later_size = 0;
 };
 
 // Checks every log checkpoint (origin ending "/log") in `checkpoints_text`:
@@ -24,9 +28,12 @@ struct CheckpointsChecked {
 // every event up to S, so an event changed at or before S (whatever digests
 // were recomputed after it) or a log shorter than S fails. FAILED_PRECONDITION
 // naming the first checkpoint that fails, or if there is none.
+// A backup may be older than some checkpoints (`log_may_be_older`): those are
+// counted, not failed; every one it reaches must still match.
 absl::StatusOr<CheckpointsChecked> CheckLogExtendsCheckpoints(const storage::EventLog& log,
                                                               const std::string& checkpoints_text,
-                                                              const std::string& public_key_pem);
+                                                              const std::string& public_key_pem,
+                                                              bool log_may_be_older = false);
 
 }  // namespace hub::tools
 

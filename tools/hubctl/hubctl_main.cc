@@ -92,8 +92,9 @@ ABSL_FLAG(double, scale, 1.0, "demo: size of the site (1: about 175 perpetrators
 ABSL_FLAG(std::string, end_date, "2026-11-20", "demo: the site's last day, YYYY-MM-DD.");
 ABSL_FLAG(int, parallel, 8, "demo: cases published at once.");
 ABSL_FLAG(std::string, checkpoints, "",
-          "log verify: a file of signed checkpoints collected earlier (e.g. copies of "
-          "<data_dir>/audit/checkpoints.txt); the log must extend every one");
+          "log verify, audit verify, restore: a file of signed checkpoints collected earlier "
+          "(e.g. copies of <data_dir>/audit/checkpoints.txt); the log (or the audit) must "
+          "extend every one");
 ABSL_FLAG(std::string, public_key, "data-keys/audit-key.pem.pub",
           "audit verify: the hub's exported audit public key.");
 
@@ -147,7 +148,7 @@ constexpr char kUsage[] =
     "  hubctl protocol check FILE [--principal=AGENCY/ROLE]\n"
     "                                       validate a sharing protocol and explain what each\n"
     "                                       principal may record and read\n"
-    "  hubctl audit verify FILE [--public_key=PEM]\n"
+    "  hubctl audit verify FILE [--public_key=PEM] [--checkpoints=FILE]\n"
     "                                       check an audit export offline; names every missing\n"
     "                                       or altered record\n"
     "  hubctl log read [--data_dir=DIR] [--from=N] [--limit=N]\n"
@@ -451,7 +452,8 @@ int main(int argc, char** argv) {
     return hub::tools::ReadCase(*channel, request, output);
   }
   if (command.size() == 3 && command[0] == "audit" && command[1] == "verify") {
-    return hub::tools::AuditVerifyFile(command[2], absl::GetFlag(FLAGS_public_key));
+    return hub::tools::AuditVerifyFile(command[2], absl::GetFlag(FLAGS_public_key),
+                                       absl::GetFlag(FLAGS_checkpoints));
   }
   if (!command.empty() && command[0] == "audit") {
     auto channel = ConnectFromFlags();
