@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
+#include "auth/checkpoint.h"
 #include "proto/status_macros.h"
 #include "services/audit_trail.h"
 #include "services/grpc_status.h"
@@ -159,6 +160,48 @@ grpc::ServerUnaryReactor* AuditService::GetSignedTreeHead(grpc::CallbackServerCo
   response->set_root_hash(Bytes(head.root_hash));
   response->set_timestamp_ms(head.timestamp_ms);
   response->set_signature(*signature);
+  response->set_public_key_pem(signer_->public_key_pem());
+  return FinishUnary(context, call, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AuditService::GetCheckpoints(grpc::CallbackServerContext* context,
+                                                       const hub::v1::GetCheckpointsRequest*,
+                                                       hub::v1::GetCheckpointsResponse* response) {
+  CountedCall call(metrics_, "GetCheckpoints");
+  call.SetPrincipalOf(*authenticator_, *context);
+  // Any principal may witness the hub: the checkpoints carry no case content.
+  absl::StatusOr<hub::v1::Principal> principal =
+      authenticator_->PrincipalOf(*context->auth_context());
+  if (!principal.ok()) return FinishUnary(context, call, principal.status());
+  hub::v1::AuditRecord record =
+      AuditRecordFor(*principal, hub::v1::AUDIT_READ_CHECKPOINTS, hub::v1::AUDIT_ALLOWED);
+  if (absl::Status audited = StoreAudit(log_, record); !audited.ok()) {
+    return FinishUnary(context, call, audited);
+  }
+  // The log first: its checkpoint is then never newer than the audit's.
+  auth::Checkpoint log_checkpoint;
+  log_checkpoint.origin = absl::StrCat(checkpoint_origin_, "/log");
+  log_checkpoint.size = log_->LastPosition();
+  if (log_checkpoint.size > 0) {
+    absl::StatusOr<storage::Sha256Digest> head = log_->ChainDigestAt(log_checkpoint.size);
+    if (!head.ok()) return FinishUnary(context, call, head.status());
+    log_checkpoint.root = *head;
+  }
+  auth::Checkpoint audit_checkpoint;
+  audit_checkpoint.origin = absl::StrCat(checkpoint_origin_, "/audit");
+  audit_checkpoint.size = log_->AuditSize();
+  absl::StatusOr<storage::Sha256Digest> root =
+      storage::MerkleRoot(log_->AuditTree(), audit_checkpoint.size);
+  if (!root.ok()) return FinishUnary(context, call, root.status());
+  audit_checkpoint.root = *root;
+  absl::StatusOr<std::string> log_note =
+      auth::SignCheckpoint(log_checkpoint, *signer_, checkpoint_origin_);
+  if (!log_note.ok()) return FinishUnary(context, call, log_note.status());
+  absl::StatusOr<std::string> audit_note =
+      auth::SignCheckpoint(audit_checkpoint, *signer_, checkpoint_origin_);
+  if (!audit_note.ok()) return FinishUnary(context, call, audit_note.status());
+  response->set_log_checkpoint(*log_note);
+  response->set_audit_checkpoint(*audit_note);
   response->set_public_key_pem(signer_->public_key_pem());
   return FinishUnary(context, call, absl::OkStatus());
 }

@@ -15,12 +15,16 @@ namespace hub::services {
 
 class AuditService final : public hub::v1::AuditService::CallbackService {
  public:
+  // `checkpoint_origin`: the name in signed checkpoints (origins
+  // "<name>/log" and "<name>/audit", and the signature's key name).
   AuditService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
-               std::shared_ptr<const auth::TreeHeadSigner> signer, Metrics* metrics)
+               std::shared_ptr<const auth::TreeHeadSigner> signer, Metrics* metrics,
+               std::string checkpoint_origin)
       : authenticator_(std::move(authenticator)),
         log_(log),
         signer_(std::move(signer)),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        checkpoint_origin_(std::move(checkpoint_origin)) {}
 
   grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* context,
                                        const hub::v1::QueryAuditRequest* request,
@@ -37,6 +41,9 @@ class AuditService final : public hub::v1::AuditService::CallbackService {
   grpc::ServerUnaryReactor* ExportAudit(grpc::CallbackServerContext* context,
                                         const hub::v1::ExportAuditRequest* request,
                                         hub::v1::ExportAuditResponse* response) override;
+  grpc::ServerUnaryReactor* GetCheckpoints(grpc::CallbackServerContext* context,
+                                           const hub::v1::GetCheckpointsRequest* request,
+                                           hub::v1::GetCheckpointsResponse* response) override;
 
  private:
   // The auditor making the call, after auditing the call itself (`what`
@@ -52,6 +59,7 @@ class AuditService final : public hub::v1::AuditService::CallbackService {
   storage::EventLog* const log_;
   std::shared_ptr<const auth::TreeHeadSigner> signer_;
   Metrics* const metrics_;
+  const std::string checkpoint_origin_;
 };
 
 }  // namespace hub::services

@@ -191,7 +191,8 @@ class GrpcHubServer final : public HubServer {
                          auth::TreeHeadSigner::LoadOrCreate(audit_key));
     std::shared_ptr<const auth::TreeHeadSigner> signer = std::move(created_signer);
     audit_service_ =
-        std::make_unique<AuditService>(authenticator_, event_log_.get(), signer, metrics_.get());
+        std::make_unique<AuditService>(authenticator_, event_log_.get(), signer, metrics_.get(),
+                                       config.audit().checkpoint_origin());
     // The signed heads the governance group collects (no secret in them).
     std::error_code unused;
     std::filesystem::create_directories(config.data_dir() + "/audit", unused);

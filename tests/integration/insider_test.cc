@@ -244,5 +244,33 @@ TEST_F(InsiderTest, TheHubsOwnAuditExtendsTheWitnessedCheckpoints) {
   EXPECT_THAT(audit.output, HasSubstr("consistent with 2 signed audit checkpoints"));
 }
 
+// Any partner witnesses the hub over gRPC: the checkpoints it collects prove
+// the log it is later shown, and tamper with it shows.
+TEST_F(InsiderTest, APartnerWitnessesTheHubOverGrpc) {
+  auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
+  ASSERT_TRUE(started.ok()) << started.status();
+  const Result collected = RunCommand(absl::StrCat(HUBCTL_PATH, " --hub=", (*started)->address(),
+                                                   " --certs_dir=", pki_.dir(),
+                                                   " --as=probation-agency audit checkpoints"));
+  ASSERT_EQ(collected.exit_status, 0) << collected.output;
+  EXPECT_THAT(collected.output, HasSubstr("drive-hub/log\n5\n"));
+  EXPECT_THAT(collected.output, HasSubstr("drive-hub/audit\n"));
+  const std::string partner = dir_.Sub("probation-witnessed.txt");
+  std::FILE* file = std::fopen(partner.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::fputs(collected.output.c_str(), file);
+  std::fclose(file);
+  ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-5"}).ok());
+  ASSERT_EQ((*started)->Stop(), 0);
+
+  const Result verified = LogVerify(" --checkpoints=" + partner);
+  EXPECT_EQ(verified.exit_status, 0) << verified.output;
+  EXPECT_THAT(verified.output, HasSubstr("consistent with 1 signed log checkpoints"));
+  RewriteFrom(5, 6, "what the probation service was never told");
+  const Result tampered = LogVerify(" --checkpoints=" + partner);
+  EXPECT_NE(tampered.exit_status, 0);
+  EXPECT_THAT(tampered.output, HasSubstr("does NOT extend checkpoint drive-hub/log size 5"));
+}
+
 }  // namespace
 }  // namespace hub::testing

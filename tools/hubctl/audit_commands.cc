@@ -206,6 +206,18 @@ int AuditHead(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions
   return 0;
 }
 
+int AuditCheckpoints(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output) {
+  grpc::ClientContext context;
+  SetDeadline(&context, output.timeout_ms);
+  hub::v1::GetCheckpointsResponse checkpoints;
+  grpc::Status status = hub::v1::AuditService::NewStub(channel)->GetCheckpoints(
+      &context, hub::v1::GetCheckpointsRequest(), &checkpoints);
+  if (!status.ok()) return Fail(Describe(status));
+  std::printf("%s\n%s\n", checkpoints.log_checkpoint().c_str(),
+              checkpoints.audit_checkpoint().c_str());
+  return 0;
+}
+
 int AuditExportToFile(const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
                       const AuditExportRange& range, const OutputOptions& output) {
   auto stub = hub::v1::AuditService::NewStub(channel);

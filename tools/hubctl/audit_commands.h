@@ -30,6 +30,10 @@ int AuditDisclosures(const std::shared_ptr<grpc::Channel>& channel, const std::s
 // Prints the current signed tree head.
 int AuditHead(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output);
 
+// Prints the hub's signed checkpoints of the log and the audit as they are
+// now (any principal), for a witness to append to the file it keeps.
+int AuditCheckpoints(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output);
+
 // Which records an export holds. Record indexes select directly; times
 // select from the first record at or after `since` to the last at or before
 // `until` (records are appended in time order, give or take the few

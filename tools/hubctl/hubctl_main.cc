@@ -128,6 +128,8 @@ constexpr char kUsage[] =
     "                                       who received what of a case: every read, timeline,\n"
     "                                       case list and delivery, with classes, rules, purpose\n"
     "  hubctl audit head                    the current signed tree head of the audit\n"
+    "  hubctl audit checkpoints             signed checkpoints of the log and the audit now (any\n"
+    "                                       principal), to append to a witness's file\n"
     "  hubctl audit export FILE [--first_record=I] [--last_record=J] [--since=T] [--until=T]\n"
     "                                       a signed head and the chosen records (default all),\n"
     "                                       each with its proof; times are RFC 3339\n"
@@ -469,6 +471,9 @@ int main(int argc, char** argv) {
       return hub::tools::AuditQuery(*channel, query, output);
     }
     if (command == Command{"audit", "head"}) return hub::tools::AuditHead(*channel, output);
+    if (command == Command{"audit", "checkpoints"}) {
+      return hub::tools::AuditCheckpoints(*channel, output);
+    }
     if (command.size() == 3 && command[1] == "disclosures") {
       return hub::tools::AuditDisclosures(*channel, command[2], output);
     }
