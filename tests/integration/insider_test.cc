@@ -21,6 +21,7 @@
 #include "tests/testing/temp_dir.h"
 
 #include "hub/v1/admin_service.grpc.pb.h"
+#include "hub/v1/audit_service.grpc.pb.h"
 
 namespace hub::testing {
 namespace {
@@ -46,29 +47,66 @@ Result RunCommand(const std::string& command) {
 
 class InsiderTest : public ::testing::Test {
  protected:
-  // Two runs of the hub; each stop signs checkpoints of the log and the
-  // audit as they are then, which the governance group's witness copies.
-  // The first run leaves 4 events; a backup is taken in the second, then a
-  // fifth event is published.
-  void SetUp() override {
+  // Once for the test binary: a hub opens 4 cases' worth of events, a
+  // witness collects signed checkpoints of them, a backup is taken, a fifth
+  // event is published and the hub stops (signing checkpoints again, which
+  // the witness also keeps). Each test works on its own copy of the result.
+  static void SetUpTestSuite() {
+    base_ = new TempDir();
+    shared_pki_ = new TestPki(base_->Sub("pki"));
+    base_ready_ = BuildBase();
+  }
+  static void TearDownTestSuite() {
+    delete shared_pki_;
+    delete base_;
+  }
+
+  static bool BuildBase() {
+    const std::string data = base_->Sub("data");
+    auto started = HubProcess::Start(base_->path(), HubConfigText(*shared_pki_, data));
+    if (!started.ok()) return false;
+    const std::string address = (*started)->address();
+    if (!OpenCases(*shared_pki_, address, {"C-IN-1", "C-IN-2", "C-IN-3"}).ok()) return false;
+    // The witness collects checkpoints of the first 4 events over gRPC...
+    hub::v1::GetCheckpointsResponse checkpoints;
     {
-      auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
-      ASSERT_TRUE(started.ok()) << started.status();
-      ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-1", "C-IN-2", "C-IN-3"}).ok());
-      ASSERT_EQ((*started)->Stop(), 0);
+      grpc::ClientContext context;
+      if (!hub::v1::AuditService::NewStub(shared_pki_->Channel(address, "governance-auditor"))
+               ->GetCheckpoints(&context, hub::v1::GetCheckpointsRequest(), &checkpoints)
+               .ok()) {
+        return false;
+      }
     }
-    auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
-    ASSERT_TRUE(started.ok()) << started.status();
-    grpc::ClientContext context;
     hub::v1::BackupResponse backup;
-    const grpc::Status backed_up =
-        hub::v1::AdminService::NewStub(pki_.Channel((*started)->address(), "operator-admin"))
-            ->Backup(&context, hub::v1::BackupRequest(), &backup);
-    ASSERT_TRUE(backed_up.ok()) << backed_up.error_message();
-    backup_ = backup.path();
-    ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-4"}).ok());
-    ASSERT_EQ((*started)->Stop(), 0);
-    std::filesystem::copy_file(data_ + "/audit/checkpoints.txt", witnessed_);
+    {
+      grpc::ClientContext context;
+      if (!hub::v1::AdminService::NewStub(shared_pki_->Channel(address, "operator-admin"))
+               ->Backup(&context, hub::v1::BackupRequest(), &backup)
+               .ok()) {
+        return false;
+      }
+    }
+    backup_name_ = std::filesystem::path(backup.path()).filename().string();
+    if (!OpenCases(*shared_pki_, address, {"C-IN-4"}).ok()) return false;
+    // ... and those the hub signs as it stops, with the fifth.
+    if ((*started)->Stop() != 0) return false;
+    std::FILE* file = std::fopen(base_->Sub("witnessed-checkpoints.txt").c_str(), "w");
+    if (file == nullptr) return false;
+    std::fputs(absl::StrCat(checkpoints.log_checkpoint(), "\n", checkpoints.audit_checkpoint(),
+                            "\n", ReadFile(data + "/audit/checkpoints.txt"))
+                   .c_str(),
+               file);
+    std::fclose(file);
+    return true;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(base_ready_) << "building the suite's hub state failed";
+    for (const char* name : {"data", "data-keys", "data-backups", "witnessed-checkpoints.txt"}) {
+      std::filesystem::copy(base_->Sub(name), dir_.Sub(name),
+                            std::filesystem::copy_options::recursive);
+    }
+    backup_ = dir_.Sub("data-backups") + "/" + backup_name_;
   }
 
   Result LogVerify(const std::string& extra = "") {
@@ -107,13 +145,23 @@ class InsiderTest : public ::testing::Test {
     raw->Put(raw->meta(), storage::internal::kChainHeadKey, head);
   }
 
+  static TempDir* base_;
+  static TestPki* shared_pki_;
+  static bool base_ready_;
+  static std::string backup_name_;
+
   TempDir dir_;
-  TestPki pki_{dir_.Sub("pki")};
+  TestPki& pki_ = *shared_pki_;
   const std::string data_ = dir_.Sub("data");
   const std::string keys_ = dir_.Sub("data-keys");
   const std::string witnessed_ = dir_.Sub("witnessed-checkpoints.txt");
   std::string backup_;
 };
+
+TempDir* InsiderTest::base_ = nullptr;
+TestPki* InsiderTest::shared_pki_ = nullptr;
+bool InsiderTest::base_ready_ = false;
+std::string InsiderTest::backup_name_;
 
 TEST_F(InsiderTest, AnUntouchedLogExtendsEveryWitnessedCheckpoint) {
   const Result verified = LogVerify(" --checkpoints=" + witnessed_);
