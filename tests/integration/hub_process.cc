@@ -18,6 +18,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 
+#include "hub/v1/admin_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
 
 extern char** environ;
@@ -48,6 +49,27 @@ std::string ReadFile(const std::string& path) {
   std::stringstream contents;
   contents << file.rdbuf();
   return contents.str();
+}
+
+CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+absl::StatusOr<hub::v1::BackupResponse> TakeBackup(const TestPki& pki, const std::string& address) {
+  grpc::ClientContext context;
+  hub::v1::BackupResponse backup;
+  const grpc::Status status = hub::v1::AdminService::NewStub(pki.Channel(address, "operator-admin"))
+                                  ->Backup(&context, hub::v1::BackupRequest(), &backup);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  return backup;
 }
 
 std::string ExampleProtocolPath() {

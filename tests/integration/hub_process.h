@@ -18,6 +18,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/support/status.h"
 
+#include "hub/v1/admin_service.pb.h"
 #include "hub/v1/events.pb.h"
 
 namespace hub::testing {
@@ -27,6 +28,15 @@ std::string ExampleProtocolPath();
 
 // The whole of a file ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
+
+// What a command run through the shell printed (stdout and stderr) and its
+// exit status (-1 if it did not exit).
+struct CommandResult {
+  int exit_status = -1;
+  std::string output;
+};
+CommandResult RunCommand(const std::string& command);
+
 
 // A certificate authority folder managed with deploy/certs.sh.
 class TestPki {
@@ -93,6 +103,9 @@ class HubProcess {
 // `data_dir`, listening on a free loopback port; `extra` is appended.
 std::string HubConfigText(const TestPki& pki, const std::string& data_dir,
                           const std::string& extra = "");
+
+// A backup taken by the hub at `address`, asked for as the operator.
+absl::StatusOr<hub::v1::BackupResponse> TakeBackup(const TestPki& pki, const std::string& address);
 
 // Opens `case_ids` as the police would: each case's first event must be a
 // referral (the example protocol's case_lifecycle). Event ids are derived

@@ -18,10 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int exit_status = -1;
-  std::string output;  // stdout and stderr
-};
+using Result = CommandResult;
 
 class HubctlTest : public ::testing::Test {
  protected:
@@ -32,18 +29,8 @@ class HubctlTest : public ::testing::Test {
   }
 
   Result Hubctl(const std::string& as, const std::string& arguments) {
-    const std::string command =
-        absl::StrCat(HUBCTL_PATH, " --hub=", hub_->address(), " --certs_dir=", pki_.dir(),
-                     " --as=", as, " ", arguments, " 2>&1");
-    Result result;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return result;
-    char buffer[4096];
-    size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
-    const int status = pclose(pipe);
-    result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
+    return RunCommand(absl::StrCat(HUBCTL_PATH, " --hub=", hub_->address(),
+                                   " --certs_dir=", pki_.dir(), " --as=", as, " ", arguments));
   }
 
   const std::string example_ =
@@ -222,12 +209,9 @@ TEST_F(HubctlTest, BothProgramsNameTheirVersionAndCommit) {
   EXPECT_THAT(hubctl.output,
               ::testing::ContainsRegex(
                   "^hubctl [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit ([0-9a-f]+|unknown)\\)"));
-  FILE* pipe = popen(absl::StrCat(HUBD_PATH, " --version 2>&1").c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  char buffer[256] = {};
-  const size_t n = fread(buffer, 1, sizeof(buffer) - 1, pipe);
-  EXPECT_EQ(pclose(pipe), 0);
-  EXPECT_THAT(std::string(buffer, n),
+  const CommandResult hubd = RunCommand(absl::StrCat(HUBD_PATH, " --version"));
+  EXPECT_EQ(hubd.exit_status, 0);
+  EXPECT_THAT(hubd.output,
               ::testing::ContainsRegex("^hubd [0-9.]+ \\(commit ([0-9a-f]+|unknown)\\)"));
   EXPECT_THAT(hub_->Logs(), ::testing::ContainsRegex("msg=starting version=[0-9.]+ commit="));
 }

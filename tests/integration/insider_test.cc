@@ -2,8 +2,6 @@
 // event log in RocksDB and recomputes every digest and the chain head, so
 // that the log verifies on its own. Signed checkpoints collected earlier by
 // a witness, signed with a key held outside the data folder, expose it.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -20,7 +18,6 @@
 #include "tests/storage/raw_log.h"
 #include "tests/testing/temp_dir.h"
 
-#include "hub/v1/admin_service.grpc.pb.h"
 #include "hub/v1/audit_service.grpc.pb.h"
 
 namespace hub::testing {
@@ -28,22 +25,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int exit_status = -1;
-  std::string output;
-};
-
-Result RunCommand(const std::string& command) {
-  Result result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using Result = CommandResult;
 
 class InsiderTest : public ::testing::Test {
  protected:
@@ -77,16 +59,9 @@ class InsiderTest : public ::testing::Test {
         return false;
       }
     }
-    hub::v1::BackupResponse backup;
-    {
-      grpc::ClientContext context;
-      if (!hub::v1::AdminService::NewStub(shared_pki_->Channel(address, "operator-admin"))
-               ->Backup(&context, hub::v1::BackupRequest(), &backup)
-               .ok()) {
-        return false;
-      }
-    }
-    backup_name_ = std::filesystem::path(backup.path()).filename().string();
+    absl::StatusOr<hub::v1::BackupResponse> backup = TakeBackup(*shared_pki_, address);
+    if (!backup.ok()) return false;
+    backup_name_ = std::filesystem::path(backup->path()).filename().string();
     if (!OpenCases(*shared_pki_, address, {"C-IN-4"}).ok()) return false;
     // ... and those the hub signs as it stops, with the fifth.
     if ((*started)->Stop() != 0) return false;

@@ -282,14 +282,9 @@ TEST_F(OperationsTest, ABackupTakenWhilePublishingRestoresEveryAcknowledgedEvent
     absl::MutexLock lock(&mu);
     before_backup = acknowledged;
   }
-  hub::v1::BackupResponse backup;
-  {
-    grpc::ClientContext context;
-    const grpc::Status status =
-        hub::v1::AdminService::NewStub(pki_.Channel(hub_->address(), "operator-admin"))
-            ->Backup(&context, hub::v1::BackupRequest(), &backup);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  absl::StatusOr<hub::v1::BackupResponse> taken = TakeBackup(pki_, hub_->address());
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  const hub::v1::BackupResponse& backup = *taken;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   stop = true;
   for (std::thread& publisher : publishers) publisher.join();
@@ -308,17 +303,11 @@ TEST_F(OperationsTest, ABackupTakenWhilePublishingRestoresEveryAcknowledgedEvent
 
   // Restore into a new folder: hubctl verifies both chains and the indexes.
   const std::string restored = dir_.Sub("restored-data");
-  const std::string command =
-      absl::StrCat(HUBCTL_PATH, " restore ", backup.path(), " --data_dir=", restored, " 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[1024];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  ASSERT_EQ(pclose(pipe), 0) << output;
-  EXPECT_THAT(output, ::testing::HasSubstr("event log verified"));
-  EXPECT_THAT(output, ::testing::HasSubstr("audit verified"));
+  const CommandResult restore =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " restore ", backup.path(), " --data_dir=", restored));
+  ASSERT_EQ(restore.exit_status, 0) << restore.output;
+  EXPECT_THAT(restore.output, ::testing::HasSubstr("event log verified"));
+  EXPECT_THAT(restore.output, ::testing::HasSubstr("audit verified"));
 
   // A hub started on it verifies both chains, rebuilds its views and serves.
   std::filesystem::create_directories(dir_.Sub("restored-work"));
@@ -427,14 +416,9 @@ std::vector<std::string> FilesContaining(const std::string& root, const std::str
 TEST_F(OperationsTest, NeitherTheDataFolderNorABackupHoldsTheAuditSigningKey) {
   StartHub();
   ASSERT_TRUE(OpenCases(pki_, hub_->address(), {"C-KEY-0"}).ok());
-  hub::v1::BackupResponse backup;
-  {
-    grpc::ClientContext context;
-    const grpc::Status status =
-        hub::v1::AdminService::NewStub(pki_.Channel(hub_->address(), "operator-admin"))
-            ->Backup(&context, hub::v1::BackupRequest(), &backup);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  absl::StatusOr<hub::v1::BackupResponse> taken = TakeBackup(pki_, hub_->address());
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  const hub::v1::BackupResponse& backup = *taken;
   ASSERT_EQ(hub_->Stop(), 0);
 
   const std::string key_path = dir_.Sub("data-keys") + "/audit-key.pem";
