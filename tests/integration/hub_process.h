@@ -37,7 +37,6 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::string& command);
 
-
 // A certificate authority folder managed with deploy/certs.sh.
 class TestPki {
  public:
