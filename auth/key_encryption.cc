@@ -1,9 +1,7 @@
 #include "auth/key_encryption.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -101,29 +99,11 @@ absl::StatusOr<std::string> KeyFolder::AddKey(const std::string& folder, absl::T
   OPENSSL_cleanse(key->data(), key->size());
   for (int attempt = 0; attempt < 100; ++attempt) {
     const std::string id = attempt == 0 ? stamp : absl::StrCat(stamp, "-", attempt);
-    const std::string path = absl::StrCat(folder, "/", id, kSuffix);
-    // O_EXCL: never overwrite a key, which would destroy every data key it wraps.
-    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-    if (fd < 0 && errno == EEXIST) continue;
-    if (fd < 0) {
-      OPENSSL_cleanse(encoded.data(), encoded.size());
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot create key file ", path, ": ", std::strerror(errno)));
-    }
-    const bool written =
-        write(fd, encoded.data(), encoded.size()) == static_cast<ssize_t>(encoded.size()) &&
-        fsync(fd) == 0;
-    close(fd);
+    const absl::Status written =
+        WriteNewKeyFile(absl::StrCat(folder, "/", id, kSuffix), encoded, 0400);
+    if (absl::IsAlreadyExists(written)) continue;
     OPENSSL_cleanse(encoded.data(), encoded.size());
-    if (!written) {
-      unlink(path.c_str());
-      return absl::FailedPreconditionError(absl::StrCat("cannot write key file ", path));
-    }
-    // The file's name must be durable too, or a crash could lose the key.
-    if (const int dir = open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
-      fsync(dir);
-      close(dir);
-    }
+    if (!written.ok()) return written;
     return id;
   }
   OPENSSL_cleanse(encoded.data(), encoded.size());

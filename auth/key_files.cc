@@ -1,5 +1,6 @@
 #include "auth/key_files.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,6 +73,34 @@ absl::Status CheckSecretKeyFile(const std::string& path, const std::string& data
 
 absl::Status CheckSecretKeyFolder(const std::string& path, const std::string& data_dir) {
   return Check(path, data_dir, /*folder=*/true);
+}
+
+absl::Status WriteNewKeyFile(const std::string& path, std::string_view contents,
+                             unsigned int mode) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0 && errno == EEXIST) {
+    return absl::AlreadyExistsError(absl::StrCat(path, " already exists"));
+  }
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+  }
+  const bool written =
+      write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()) &&
+      fsync(fd) == 0;
+  close(fd);
+  if (!written) {
+    unlink(path.c_str());
+    return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
+  }
+  const std::string folder = path.substr(0, path.find_last_of('/') + 1);
+  if (const int dir =
+          open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      dir >= 0) {
+    fsync(dir);
+    close(dir);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status EnsureSecretKeyFolder(const std::string& path, const std::string& data_dir) {

@@ -7,6 +7,7 @@
 #define HUB_AUTH_KEY_FILES_H_
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 
@@ -21,6 +22,14 @@ absl::Status CheckSecretKeyFile(const std::string& path, const std::string& data
 // The same for a folder of key files: owned by this user, mode 0700 or
 // stricter, outside `data_dir`.
 absl::Status CheckSecretKeyFolder(const std::string& path, const std::string& data_dir);
+
+// Writes `contents` into a new file `path` with `mode`, then syncs it and
+// its folder, so that a key is never half-written or lost in a crash.
+// Never replaces a file (a key overwritten destroys all it protected):
+// ALREADY_EXISTS if `path` exists, FAILED_PRECONDITION if it cannot be
+// written (nothing is left behind then).
+absl::Status WriteNewKeyFile(const std::string& path, std::string_view contents,
+                             unsigned int mode = 0600);
 
 // Creates `path` (mode 0700) if it does not exist, then checks it as
 // CheckSecretKeyFolder does.

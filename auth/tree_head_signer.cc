@@ -1,10 +1,5 @@
 #include "auth/tree_head_signer.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+
+#include "auth/key_files.h"
 
 namespace hub::auth {
 namespace {
@@ -47,18 +44,6 @@ absl::StatusOr<std::string> PublicKeyPem(EVP_PKEY* key) {
   char* data = nullptr;
   const long length = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(length));
-}
-
-absl::Status WriteFile(const std::string& path, const std::string& contents, mode_t mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, mode);
-  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot create ", path));
-  const bool written =
-      ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size());
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written || !synced)
-    return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -98,11 +83,12 @@ absl::StatusOr<std::unique_ptr<TreeHeadSigner>> TreeHeadSigner::LoadOrCreate(
     const long length = BIO_get_mem_data(pem.get(), &data);
     std::error_code ignored;
     std::filesystem::create_directories(std::filesystem::path(key_path).parent_path(), ignored);
-    absl::Status saved = WriteFile(key_path, std::string(data, static_cast<size_t>(length)), 0600);
+    absl::Status saved =
+        WriteNewKeyFile(key_path, std::string_view(data, static_cast<size_t>(length)), 0600);
     if (saved.ok()) {
       absl::StatusOr<std::string> public_pem = PublicKeyPem(raw);
-      saved =
-          public_pem.ok() ? WriteFile(key_path + ".pub", *public_pem, 0644) : public_pem.status();
+      saved = public_pem.ok() ? WriteNewKeyFile(key_path + ".pub", *public_pem, 0644)
+                              : public_pem.status();
     }
     if (!saved.ok()) {
       EVP_PKEY_free(raw);

@@ -1,11 +1,6 @@
 #include "services/hub_server.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -72,19 +67,7 @@ absl::Status MoveAuditKeyOutOfTheDataFolder(const std::string& old_path,
                        " and delete the other"));
     }
   } else {
-    const int fd = open(new_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot create ", new_path, ": ", std::strerror(errno)));
-    }
-    const bool written =
-        write(fd, old_key->data(), old_key->size()) == static_cast<ssize_t>(old_key->size()) &&
-        fsync(fd) == 0;
-    close(fd);
-    if (!written) {
-      unlink(new_path.c_str());
-      return absl::FailedPreconditionError(absl::StrCat("cannot write ", new_path));
-    }
+    HUB_RETURN_IF_ERROR(auth::WriteNewKeyFile(new_path, *old_key));
     if (const std::optional<std::string> public_key = ReadWholeFile(old_path + ".pub")) {
       std::ofstream(new_path + ".pub") << *public_key;
     }
