@@ -66,6 +66,12 @@ TEST_F(HubctlTest, RefusalsExitNonZeroWithTheHubsReason) {
   Result auditor = Hubctl("governance-auditor", "publish " + example_);
   EXPECT_EQ(auditor.exit_status, 1);
   EXPECT_THAT(auditor.output, HasSubstr("only agency systems and coordinators publish"));
+  // The refusal's google.rpc details, not only its message: a program
+  // wrapping hubctl, or a person, reads the stable reason.
+  Result unruled = Hubctl("health-agency", "publish " + example_);
+  EXPECT_EQ(unruled.exit_status, 1);
+  EXPECT_THAT(unruled.output, HasSubstr("the hub answered PERMISSION_DENIED: "));
+  EXPECT_THAT(unruled.output, HasSubstr("[NO_RECORDING_RULE event_type="));
   Result missing = Hubctl("police-agency", "publish /nonexistent.textproto");
   EXPECT_EQ(missing.exit_status, 1);
   EXPECT_THAT(missing.output, HasSubstr("cannot read /nonexistent.textproto"));

@@ -5,9 +5,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
 
@@ -19,9 +25,44 @@ inline int Fail(const std::string& message) {
   return 1;
 }
 
-// The hub's answer, code and reason, for a failed call.
+// The hub's answer for a failed call: the code's name, the message, and
+// what its google.rpc details say (the stable reason and its particulars,
+// the fields at fault, the quota, when to retry), e.g.
+//   the hub answered PERMISSION_DENIED: ... [NO_RECORDING_RULE event_type=...]
 inline std::string Describe(const grpc::Status& status) {
-  return absl::StrCat("the hub answered ", status.error_code(), ": ", status.error_message());
+  std::string described =
+      absl::StrCat("the hub answered ",
+                   absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
+                   ": ", status.error_message());
+  google::rpc::Status details;
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
+    return described;
+  }
+  std::vector<std::string> parts;
+  for (const google::protobuf::Any& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    google::rpc::BadRequest bad_request;
+    google::rpc::QuotaFailure quota;
+    google::rpc::RetryInfo retry;
+    if (any.UnpackTo(&info)) {
+      std::map<std::string, std::string> sorted(info.metadata().begin(), info.metadata().end());
+      std::string part = info.reason();
+      for (const auto& [key, value] : sorted) absl::StrAppend(&part, " ", key, "=", value);
+      parts.push_back(part);
+    } else if (any.UnpackTo(&bad_request)) {
+      for (const auto& violation : bad_request.field_violations()) {
+        parts.push_back(absl::StrCat("field ", violation.field()));
+      }
+    } else if (any.UnpackTo(&quota)) {
+      for (const auto& violation : quota.violations()) {
+        parts.push_back(absl::StrCat("quota ", violation.subject()));
+      }
+    } else if (any.UnpackTo(&retry)) {
+      parts.push_back(absl::StrCat("retry after ", retry.retry_delay().seconds(), " s"));
+    }
+  }
+  if (!parts.empty()) absl::StrAppend(&described, " [", absl::StrJoin(parts, "; "), "]");
+  return described;
 }
 
 inline void SetDeadline(grpc::ClientContext* context, int timeout_ms) {
