@@ -477,6 +477,25 @@ TEST_F(OperationsTest, AnAuditKeyInTheDataFolderIsMovedOutOfIt) {
   EXPECT_THAT(FilesContaining(dir_.Sub("data"), "PRIVATE KEY"), ::testing::IsEmpty());
 }
 
+// Two different audit keys (one left in the data folder, another in the
+// keys folder): hubd will not guess which one the governance group trusts.
+TEST_F(OperationsTest, TwoDifferentAuditKeysStopHubdFromStarting) {
+  StartHub();
+  ASSERT_EQ(hub_->Stop(), 0);
+  const std::string stray = dir_.Sub("data") + "/audit/audit-key.pem";
+  ASSERT_EQ(std::system(absl::StrCat("openssl ecparam -name prime256v1 -genkey -noout -out ", stray,
+                                     " 2>/dev/null")
+                            .c_str()),
+            0);
+  const std::string key = ReadFile(dir_.Sub("data-keys") + "/audit-key.pem");
+  auto refused = HubProcess::Start(dir_.path(), HubConfigText(pki_, dir_.Sub("data")));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("two audit keys"));
+  // Neither key was touched.
+  EXPECT_EQ(ReadFile(dir_.Sub("data-keys") + "/audit-key.pem"), key);
+  EXPECT_TRUE(std::filesystem::exists(stray));
+}
+
 TEST_F(OperationsTest, PrometheusMetricsCountCallsByPrincipalAndStatusAndReportTheHubsState) {
   StartHub();
   const std::string marker = "msg=\"metrics served\" address=";
