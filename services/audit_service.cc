@@ -7,12 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
-#include "auth/checkpoint.h"
 #include "proto/status_macros.h"
 #include "services/audit_trail.h"
 #include "services/grpc_status.h"
 #include "services/metrics.h"
 #include "services/request_validation.h"
+#include "services/tree_head_publisher.h"
 #include "storage/merkle_tree.h"
 
 namespace hub::services {
@@ -179,26 +179,14 @@ grpc::ServerUnaryReactor* AuditService::GetCheckpoints(grpc::CallbackServerConte
     return FinishUnary(context, call, audited);
   }
   // The log first: its checkpoint is then never newer than the audit's.
-  auth::Checkpoint log_checkpoint;
-  log_checkpoint.origin = absl::StrCat(checkpoint_origin_, "/log");
-  log_checkpoint.size = log_->LastPosition();
-  if (log_checkpoint.size > 0) {
-    absl::StatusOr<storage::Sha256Digest> head = log_->ChainDigestAt(log_checkpoint.size);
-    if (!head.ok()) return FinishUnary(context, call, head.status());
-    log_checkpoint.root = *head;
-  }
-  auth::Checkpoint audit_checkpoint;
-  audit_checkpoint.origin = absl::StrCat(checkpoint_origin_, "/audit");
-  audit_checkpoint.size = log_->AuditSize();
-  absl::StatusOr<storage::Sha256Digest> root =
-      storage::MerkleRoot(log_->AuditTree(), audit_checkpoint.size);
-  if (!root.ok()) return FinishUnary(context, call, root.status());
-  audit_checkpoint.root = *root;
   absl::StatusOr<std::string> log_note =
-      auth::SignCheckpoint(log_checkpoint, *signer_, checkpoint_origin_);
+      SignedLogCheckpoint(*log_, *signer_, checkpoint_origin_, log_->LastPosition());
   if (!log_note.ok()) return FinishUnary(context, call, log_note.status());
+  const uint64_t audit_size = log_->AuditSize();
+  absl::StatusOr<storage::Sha256Digest> root = storage::MerkleRoot(log_->AuditTree(), audit_size);
+  if (!root.ok()) return FinishUnary(context, call, root.status());
   absl::StatusOr<std::string> audit_note =
-      auth::SignCheckpoint(audit_checkpoint, *signer_, checkpoint_origin_);
+      SignedAuditCheckpoint(*signer_, checkpoint_origin_, audit_size, *root);
   if (!audit_note.ok()) return FinishUnary(context, call, audit_note.status());
   response->set_log_checkpoint(*log_note);
   response->set_audit_checkpoint(*audit_note);

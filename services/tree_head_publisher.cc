@@ -52,15 +52,33 @@ absl::Status AppendDurably(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+absl::StatusOr<std::string> SignedLogCheckpoint(const storage::EventLog& log,
+                                                const auth::TreeHeadSigner& signer,
+                                                const std::string& origin, uint64_t size) {
+  auth::Checkpoint checkpoint;
+  checkpoint.origin = absl::StrCat(origin, "/log");
+  checkpoint.size = size;
+  if (size > 0) {
+    HUB_ASSIGN_OR_RETURN(checkpoint.root, log.ChainDigestAt(size));
+  }
+  return auth::SignCheckpoint(checkpoint, signer, origin);
+}
+
+absl::StatusOr<std::string> SignedAuditCheckpoint(const auth::TreeHeadSigner& signer,
+                                                  const std::string& origin, uint64_t size,
+                                                  const storage::Sha256Digest& root) {
+  auth::Checkpoint checkpoint;
+  checkpoint.origin = absl::StrCat(origin, "/audit");
+  checkpoint.size = size;
+  checkpoint.root = root;
+  return auth::SignCheckpoint(checkpoint, signer, origin);
+}
+
 absl::Status TreeHeadPublisher::PublishIfGrown() {
   // The event log's checkpoint: its size and chain digest there.
   const uint64_t log_size = log_->LastPosition();
   if (log_size != 0 && log_size != last_log_size_) {
-    auth::Checkpoint checkpoint;
-    checkpoint.origin = absl::StrCat(origin_, "/log");
-    checkpoint.size = log_size;
-    HUB_ASSIGN_OR_RETURN(checkpoint.root, log_->ChainDigestAt(log_size));
-    HUB_ASSIGN_OR_RETURN(std::string note, auth::SignCheckpoint(checkpoint, *signer_, origin_));
+    HUB_ASSIGN_OR_RETURN(std::string note, SignedLogCheckpoint(*log_, *signer_, origin_, log_size));
     HUB_RETURN_IF_ERROR(AppendDurably(checkpoints_path_, note + "\n"));
     last_log_size_ = log_size;
   }
@@ -74,11 +92,8 @@ absl::Status TreeHeadPublisher::PublishIfGrown() {
       absl::StrCat(head.tree_size, " ", storage::DigestToHex(head.root_hash), " ",
                    head.timestamp_ms, " ", absl::Base64Escape(signature), "\n");
   HUB_RETURN_IF_ERROR(AppendDurably(path_, line));
-  auth::Checkpoint checkpoint;
-  checkpoint.origin = absl::StrCat(origin_, "/audit");
-  checkpoint.size = head.tree_size;
-  checkpoint.root = head.root_hash;
-  HUB_ASSIGN_OR_RETURN(std::string note, auth::SignCheckpoint(checkpoint, *signer_, origin_));
+  HUB_ASSIGN_OR_RETURN(std::string note,
+                       SignedAuditCheckpoint(*signer_, origin_, head.tree_size, head.root_hash));
   HUB_RETURN_IF_ERROR(AppendDurably(checkpoints_path_, note + "\n"));
   last_size_ = head.tree_size;
   last_published_ms_.store(head.timestamp_ms);

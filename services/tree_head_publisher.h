@@ -14,12 +14,25 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 
 #include "auth/tree_head_signer.h"
 #include "storage/event_log.h"
 
 namespace hub::services {
+
+// The signed checkpoint (auth/checkpoint.h) of the event log's first `size`
+// positions, origin "<origin>/log": its root is the chain digest there (all
+// zero for an empty log).
+absl::StatusOr<std::string> SignedLogCheckpoint(const storage::EventLog& log,
+                                                const auth::TreeHeadSigner& signer,
+                                                const std::string& origin, uint64_t size);
+// The signed checkpoint of an audit tree of `size` records with `root`,
+// origin "<origin>/audit".
+absl::StatusOr<std::string> SignedAuditCheckpoint(const auth::TreeHeadSigner& signer,
+                                                  const std::string& origin, uint64_t size,
+                                                  const storage::Sha256Digest& root);
 
 class TreeHeadPublisher {
  public:
