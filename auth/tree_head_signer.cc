@@ -159,4 +159,27 @@ absl::StatusOr<std::string> PublicKeyDer(std::string_view public_key_pem) {
   return encoded;
 }
 
+absl::StatusOr<std::string> PublicKeyPemFromDer(std::string_view der) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(der.data());
+  Owned<EVP_PKEY> key(d2i_PUBKEY(nullptr, &bytes, static_cast<long>(der.size())));
+  if (key == nullptr || bytes != reinterpret_cast<const unsigned char*>(der.data()) + der.size() ||
+      !EVP_PKEY_is_a(key.get(), "EC")) {
+    return absl::InvalidArgumentError("not a DER ECDSA public key");
+  }
+  char curve[64] = {};
+  size_t curve_length = 0;
+  if (EVP_PKEY_get_utf8_string_param(key.get(), "group", curve, sizeof(curve), &curve_length) !=
+          1 ||
+      std::string_view(curve, curve_length) != "prime256v1") {
+    return absl::InvalidArgumentError("not a P-256 public key");
+  }
+  Owned<BIO> bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) {
+    return absl::InternalError("cannot encode the public key");
+  }
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(length));
+}
+
 }  // namespace hub::auth

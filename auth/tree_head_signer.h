@@ -60,6 +60,9 @@ bool VerifyMessage(std::string_view public_key_pem, std::string_view message,
                    std::string_view signature);
 // The public key's DER SubjectPublicKeyInfo.
 absl::StatusOr<std::string> PublicKeyDer(std::string_view public_key_pem);
+// The PEM of a DER SubjectPublicKeyInfo of an ECDSA P-256 key;
+// INVALID_ARGUMENT for anything else.
+absl::StatusOr<std::string> PublicKeyPemFromDer(std::string_view der);
 
 }  // namespace hub::auth
 

@@ -1,12 +1,15 @@
 #include "services/audit_service.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
+#include "auth/checkpoint.h"
 #include "proto/status_macros.h"
 #include "services/audit_trail.h"
 #include "services/grpc_status.h"
@@ -191,6 +194,15 @@ grpc::ServerUnaryReactor* AuditService::GetCheckpoints(grpc::CallbackServerConte
   response->set_log_checkpoint(*log_note);
   response->set_audit_checkpoint(*audit_note);
   response->set_public_key_pem(signer_->public_key_pem());
+  // Written once per rotation by this process before it serves, so read
+  // without a lock.
+  if (std::ifstream rotations(key_rotations_path_); rotations) {
+    std::stringstream text;
+    text << rotations.rdbuf();
+    for (std::string& note : auth::SplitNotes(text.str())) {
+      response->add_key_rotations(std::move(note));
+    }
+  }
   return FinishUnary(context, call, absl::OkStatus());
 }
 

@@ -17,14 +17,17 @@ class AuditService final : public hub::v1::AuditService::CallbackService {
  public:
   // `checkpoint_origin`: the name in signed checkpoints (origins
   // "<name>/log" and "<name>/audit", and the signature's key name).
+  // `key_rotations_path`: the file of key rotation notes (see
+  // CompleteAuditKeyRotation), handed to witnesses with the checkpoints.
   AuditService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
                std::shared_ptr<const auth::TreeHeadSigner> signer, Metrics* metrics,
-               std::string checkpoint_origin)
+               std::string checkpoint_origin, std::string key_rotations_path)
       : authenticator_(std::move(authenticator)),
         log_(log),
         signer_(std::move(signer)),
         metrics_(metrics),
-        checkpoint_origin_(std::move(checkpoint_origin)) {}
+        checkpoint_origin_(std::move(checkpoint_origin)),
+        key_rotations_path_(std::move(key_rotations_path)) {}
 
   grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* context,
                                        const hub::v1::QueryAuditRequest* request,
@@ -60,6 +63,7 @@ class AuditService final : public hub::v1::AuditService::CallbackService {
   std::shared_ptr<const auth::TreeHeadSigner> signer_;
   Metrics* const metrics_;
   const std::string checkpoint_origin_;
+  const std::string key_rotations_path_;
 };
 
 }  // namespace hub::services

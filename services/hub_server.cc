@@ -170,15 +170,23 @@ class GrpcHubServer final : public HubServer {
     if (std::filesystem::exists(audit_key)) {
       HUB_RETURN_IF_ERROR(auth::CheckSecretKeyFile(audit_key, config.data_dir()));
     }
+    std::error_code unused;
+    std::filesystem::create_directories(config.data_dir() + "/audit", unused);
+    const std::string next_audit_key = config.keys_dir() + "/audit-key.next.pem";
+    if (std::filesystem::exists(next_audit_key)) {
+      HUB_RETURN_IF_ERROR(auth::CheckSecretKeyFile(next_audit_key, config.data_dir()));
+      HUB_RETURN_IF_ERROR(CompleteAuditKeyRotation(*event_log_, audit_key, next_audit_key,
+                                                   config.audit().checkpoint_origin(),
+                                                   config.data_dir() + "/audit/checkpoints.txt",
+                                                   config.data_dir() + "/audit/key-rotations.txt"));
+    }
     HUB_ASSIGN_OR_RETURN(std::unique_ptr<auth::TreeHeadSigner> created_signer,
                          auth::TreeHeadSigner::LoadOrCreate(audit_key));
     std::shared_ptr<const auth::TreeHeadSigner> signer = std::move(created_signer);
-    audit_service_ =
-        std::make_unique<AuditService>(authenticator_, event_log_.get(), signer, metrics_.get(),
-                                       config.audit().checkpoint_origin());
+    audit_service_ = std::make_unique<AuditService>(
+        authenticator_, event_log_.get(), signer, metrics_.get(),
+        config.audit().checkpoint_origin(), config.data_dir() + "/audit/key-rotations.txt");
     // The signed heads the governance group collects (no secret in them).
-    std::error_code unused;
-    std::filesystem::create_directories(config.data_dir() + "/audit", unused);
     tree_heads_ = std::make_unique<TreeHeadPublisher>(
         event_log_.get(), signer, config.data_dir() + "/audit/tree-heads.txt",
         config.data_dir() + "/audit/checkpoints.txt", config.audit().checkpoint_origin(),

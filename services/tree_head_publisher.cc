@@ -3,9 +3,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 #include "auth/checkpoint.h"
 #include "proto/status_macros.h"
@@ -62,6 +66,53 @@ absl::StatusOr<std::string> SignedLogCheckpoint(const storage::EventLog& log,
     HUB_ASSIGN_OR_RETURN(checkpoint.root, log.ChainDigestAt(size));
   }
   return auth::SignCheckpoint(checkpoint, signer, origin);
+}
+
+absl::Status CompleteAuditKeyRotation(const storage::EventLog& log, const std::string& key_path,
+                                      const std::string& next_key_path, const std::string& origin,
+                                      const std::string& checkpoints_path,
+                                      const std::string& rotations_path) {
+  std::error_code error;
+  if (!std::filesystem::exists(next_key_path, error)) return absl::OkStatus();
+  HUB_ASSIGN_OR_RETURN(std::unique_ptr<auth::TreeHeadSigner> current,
+                       auth::TreeHeadSigner::LoadOrCreate(key_path));
+  HUB_ASSIGN_OR_RETURN(std::unique_ptr<auth::TreeHeadSigner> next,
+                       auth::TreeHeadSigner::LoadOrCreate(next_key_path));
+  auth::Checkpoint checkpoint;
+  checkpoint.origin = absl::StrCat(origin, "/log");
+  checkpoint.size = log.LastPosition();
+  if (checkpoint.size > 0) {
+    HUB_ASSIGN_OR_RETURN(checkpoint.root, log.ChainDigestAt(checkpoint.size));
+  }
+  checkpoint.next_key_pem = next->public_key_pem();
+  HUB_ASSIGN_OR_RETURN(std::string note,
+                       auth::SignCheckpoint(checkpoint, {current.get(), next.get()}, origin));
+  // Announced before the old key goes: witnesses must be able to follow.
+  HUB_RETURN_IF_ERROR(AppendDurably(checkpoints_path, note + "\n"));
+  HUB_RETURN_IF_ERROR(AppendDurably(rotations_path, note + "\n"));
+  const std::string retired_public =
+      absl::StrCat(key_path, ".retired-",
+                   absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()), ".pub");
+  std::ofstream(retired_public) << current->public_key_pem();
+  // The rename replaces the old private key in one step.
+  std::filesystem::rename(next_key_path, key_path, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot move ", next_key_path, " to ", key_path, ": ", error.message()));
+  }
+  std::filesystem::rename(next_key_path + ".pub", key_path + ".pub", error);
+  if (error) {
+    // The private key moved: its public half can be derived again.
+    std::ofstream(key_path + ".pub") << next->public_key_pem();
+  }
+  const int folder = ::open(std::filesystem::path(key_path).parent_path().c_str(), O_RDONLY);
+  if (folder >= 0) {
+    ::fsync(folder);
+    ::close(folder);
+  }
+  LogInfo("audit key rotated: the new key is announced in a checkpoint signed by both",
+          {{"log_size", std::to_string(checkpoint.size)}, {"retired_public_key", retired_public}});
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> SignedAuditCheckpoint(const auth::TreeHeadSigner& signer,

@@ -34,6 +34,19 @@ absl::StatusOr<std::string> SignedAuditCheckpoint(const auth::TreeHeadSigner& si
                                                   const std::string& origin, uint64_t size,
                                                   const storage::Sha256Digest& root);
 
+// Completes an audit key rotation an operator prepared (`hubctl keys
+// rotate` wrote `next_key_path`): signs a checkpoint of the log announcing
+// the next key with both keys, appends it durably to `checkpoints_path` and
+// `rotations_path`, then puts the next key in place of `key_path` (whose
+// private key is gone after; its public key stays, renamed
+// "<key_path>.retired-<UTC time>.pub", for whoever verifies older heads).
+// Does nothing when there is no next key. A crash part-way repeats the
+// announcement at the next start, which verifiers accept.
+absl::Status CompleteAuditKeyRotation(const storage::EventLog& log, const std::string& key_path,
+                                      const std::string& next_key_path, const std::string& origin,
+                                      const std::string& checkpoints_path,
+                                      const std::string& rotations_path);
+
 class TreeHeadPublisher {
  public:
   // Each line of `path`: tree size, root hash (hex), timestamp (ms),

@@ -105,5 +105,77 @@ TEST_F(CheckpointTest, AFileOfNotesSplitsIntoThem) {
   EXPECT_EQ(OpenCheckpoint(notes[1], signer_->public_key_pem(), name_)->size, 2000u);
 }
 
+// Rotation: the old key vouches for the new one in a note both sign.
+class KeyRotationTest : public CheckpointTest {
+ protected:
+  std::string Note(uint64_t size, const std::vector<const TreeHeadSigner*>& signers,
+                   const TreeHeadSigner* next = nullptr) {
+    Checkpoint checkpoint = Example();
+    checkpoint.size = size;
+    if (next != nullptr) checkpoint.next_key_pem = next->public_key_pem();
+    return *SignCheckpoint(checkpoint, signers, name_);
+  }
+  // The key the hub rotates to (`other_` plays whoever holds the disk).
+  std::unique_ptr<TreeHeadSigner> next_ = *TreeHeadSigner::LoadOrCreate(dir_.Sub("next.pem"));
+};
+
+TEST_F(KeyRotationTest, TheAnnouncementCarriesTheNextKeyAndBothSignatures) {
+  const std::string note = Note(10, {signer_.get(), next_.get()}, next_.get());
+  EXPECT_THAT(note, HasSubstr("\nnext-key MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"));
+  const absl::StatusOr<Checkpoint> opened = OpenCheckpoint(note, signer_->public_key_pem(), name_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->next_key_pem, next_->public_key_pem());
+  EXPECT_TRUE(OpenCheckpoint(note, next_->public_key_pem(), name_).ok());
+}
+
+TEST_F(KeyRotationTest, AWitnessFollowsTheChainOfKeys) {
+  CheckpointKeyChain chain(signer_->public_key_pem());
+  EXPECT_TRUE(chain.Open(Note(5, {signer_.get()}), name_).ok());
+  EXPECT_TRUE(chain.Open(Note(10, {signer_.get(), next_.get()}, next_.get()), name_).ok());
+  EXPECT_EQ(chain.rotations(), 1u);
+  EXPECT_EQ(chain.key_in_force_pem(), next_->public_key_pem());
+  const absl::StatusOr<Checkpoint> after = chain.Open(Note(20, {next_.get()}), name_);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->size, 20u);
+  // The hub's list of rotations, appended again, is accepted and changes
+  // nothing.
+  EXPECT_TRUE(chain.Open(Note(10, {signer_.get(), next_.get()}, next_.get()), name_).ok());
+  EXPECT_EQ(chain.key_in_force_pem(), next_->public_key_pem());
+}
+
+// Whoever stole the old key signs a later checkpoint with it.
+TEST_F(KeyRotationTest, TheRetiredKeySignsNothingAfterItsRotation) {
+  CheckpointKeyChain chain(signer_->public_key_pem());
+  ASSERT_TRUE(chain.Open(Note(10, {signer_.get(), next_.get()}, next_.get()), name_).ok());
+  const absl::Status refused = chain.Open(Note(30, {signer_.get()}), name_).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.message(), HasSubstr("retired at rotation 1"));
+  // Nor may it announce a key of its own choosing.
+  const absl::Status rerouted =
+      chain.Open(Note(30, {signer_.get(), other_.get()}, other_.get()), name_).status();
+  EXPECT_EQ(rerouted.code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(KeyRotationTest, AnAnnouncedKeyMustHaveSigned) {
+  // The hub's key signed a note naming a key that did not sign it: no
+  // proof that anyone holds it, so nobody follows.
+  CheckpointKeyChain chain(signer_->public_key_pem());
+  const absl::Status refused = chain.Open(Note(10, {signer_.get()}, other_.get()), name_).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.message(), HasSubstr("announces a next key that did not sign it"));
+  EXPECT_EQ(chain.key_in_force_pem(), signer_->public_key_pem());
+  // Nor does one starting from the new key accept what only the old signed.
+  CheckpointKeyChain from_new(next_->public_key_pem());
+  EXPECT_FALSE(from_new.Open(Note(5, {signer_.get()}), name_).ok());
+}
+
+TEST_F(KeyRotationTest, AMalformedNextKeyIsRefused) {
+  std::string note = Note(10, {signer_.get(), next_.get()}, next_.get());
+  const size_t line = note.find("next-key ") + 9;
+  note.replace(line, note.find('\n', line) - line, "bm90IGEga2V5");
+  EXPECT_EQ(OpenCheckpoint(note, signer_->public_key_pem(), name_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace hub::auth

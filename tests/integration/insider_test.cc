@@ -295,5 +295,92 @@ TEST_F(InsiderTest, APartnerWitnessesTheHubOverGrpc) {
   EXPECT_THAT(tampered.output, HasSubstr("does NOT extend checkpoint drive-hub/log size 5"));
 }
 
+// The operator rotates the audit key; the governance group keeps trusting
+// the key it holds and follows the rotation. Whoever stole the old key
+// signs nothing that a witness accepts after it.
+TEST_F(InsiderTest, AWitnessFollowsAnAuditKeyRotationAndTheOldKeyIsRetired) {
+  const std::string first_key = dir_.Sub("first-key.pub");
+  std::filesystem::copy(keys_ + "/audit-key.pem.pub", first_key);
+  const std::string stolen = ReadFile(keys_ + "/audit-key.pem");
+  std::filesystem::copy(keys_ + "/audit-key.pem", dir_.Sub("stolen.pem"));
+  const Result prepared = RunCommand(
+      absl::StrCat(HUBCTL_PATH, " keys rotate --keys_dir=", keys_, " --data_dir=", data_));
+  ASSERT_EQ(prepared.exit_status, 0) << prepared.output;
+  EXPECT_EQ(RunCommand(
+                absl::StrCat(HUBCTL_PATH, " keys rotate --keys_dir=", keys_, " --data_dir=", data_))
+                .exit_status,
+            1);
+
+  auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
+  ASSERT_TRUE(started.ok()) << started.status();
+  ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-5"}).ok());
+  const std::string connect =
+      absl::StrCat(HUBCTL_PATH, " --hub=", (*started)->address(), " --certs_dir=", pki_.dir());
+  const Result collected = RunCommand(connect + " --as=probation-agency audit checkpoints");
+  ASSERT_EQ(collected.exit_status, 0) << collected.output;
+  EXPECT_THAT(collected.output, HasSubstr("\nnext-key "));
+  const std::string exported = dir_.Sub("audit.export");
+  ASSERT_EQ(RunCommand(connect + " --as=governance-auditor audit export " + exported).exit_status,
+            0);
+  ASSERT_EQ((*started)->Stop(), 0);
+
+  // The old private key is gone from the keys folder; its public half stays.
+  EXPECT_NE(ReadFile(keys_ + "/audit-key.pem"), stolen);
+  EXPECT_FALSE(std::filesystem::exists(keys_ + "/audit-key.next.pem"));
+  size_t retired = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(keys_)) {
+    if (entry.path().filename().string().find(".retired-") != std::string::npos) {
+      EXPECT_EQ(ReadFile(entry.path().string()), ReadFile(first_key));
+      ++retired;
+    }
+  }
+  EXPECT_EQ(retired, 1u);
+
+  // The witness appends what it collected and checks from the first key.
+  std::FILE* file = std::fopen(witnessed_.c_str(), "a");
+  ASSERT_NE(file, nullptr);
+  std::fputs(collected.output.c_str(), file);
+  std::fclose(file);
+  const std::string from_first = " --public_key=" + first_key + " --checkpoints=";
+  const Result log = RunCommand(
+      absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_, from_first, witnessed_));
+  EXPECT_EQ(log.exit_status, 0) << log.output;
+  const Result audit =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " audit verify ", exported, from_first, witnessed_));
+  EXPECT_EQ(audit.exit_status, 0) << audit.output;
+  EXPECT_THAT(audit.output, HasSubstr("rotated"));
+  // The hub's own file, which holds the announcement too, verifies the same.
+  EXPECT_EQ(RunCommand(absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_, from_first,
+                                    data_, "/audit/checkpoints.txt"))
+                .exit_status,
+            0);
+
+  // The thief edits the log and signs a checkpoint of it with the old key.
+  // After the rotation (at size 5), where no witnessed checkpoint reaches.
+  RewriteFrom(6, 6, "the case record as the thief wants it");
+  auto thief = auth::TreeHeadSigner::LoadOrCreate(dir_.Sub("stolen.pem"));
+  ASSERT_TRUE(thief.ok());
+  auth::Checkpoint forged;
+  forged.origin = "drive-hub/log";
+  forged.size = 6;
+  {
+    storage::RawLog raw(data_ + "/events");
+    forged.root = raw.Record(6).digest;
+  }
+  // A new witness is handed the hub's rotations and the forged checkpoint.
+  const std::string offered = dir_.Sub("offered-checkpoints.txt");
+  file = std::fopen(offered.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::fputs((ReadFile(data_ + "/audit/key-rotations.txt") + "\n" +
+              *auth::SignCheckpoint(forged, **thief, "drive-hub"))
+                 .c_str(),
+             file);
+  std::fclose(file);
+  const Result refused =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_, from_first, offered));
+  EXPECT_NE(refused.exit_status, 0);
+  EXPECT_THAT(refused.output, HasSubstr("retired at rotation 1"));
+}
+
 }  // namespace
 }  // namespace hub::testing

@@ -213,6 +213,11 @@ int AuditCheckpoints(const std::shared_ptr<grpc::Channel>& channel, const Output
   grpc::Status status = hub::v1::AuditService::NewStub(channel)->GetCheckpoints(
       &context, hub::v1::GetCheckpointsRequest(), &checkpoints);
   if (!status.ok()) return Fail(Describe(status));
+  // Rotations first, in order, so that a witness file appended to follows
+  // the key; those it holds already are accepted again.
+  for (const std::string& rotation : checkpoints.key_rotations()) {
+    std::printf("%s\n", rotation.c_str());
+  }
   std::printf("%s\n%s\n", checkpoints.log_checkpoint().c_str(),
               checkpoints.audit_checkpoint().c_str());
   return 0;
@@ -295,24 +300,32 @@ int AuditVerifyFile(const std::string& export_path, const std::string& public_ke
   if (!key_file) return Fail("cannot read the public key " + public_key_path);
   std::stringstream key;
   key << key_file.rdbuf();
-  std::vector<std::string> problems = VerifyAuditExport(export_file, key.str());
-  size_t witnessed = 0;
-  if (problems.empty() && !checkpoints_path.empty()) {
+  std::string checkpoints;
+  if (!checkpoints_path.empty()) {
     std::ifstream checkpoints_file(checkpoints_path);
     if (!checkpoints_file) return Fail("cannot read checkpoints file " + checkpoints_path);
-    std::stringstream checkpoints;
-    checkpoints << checkpoints_file.rdbuf();
-    problems = VerifyAuditCheckpoints(export_file, checkpoints.str(), key.str(), &witnessed);
+    std::stringstream text;
+    text << checkpoints_file.rdbuf();
+    checkpoints = text.str();
+  }
+  // After a key rotation the head is signed by the key the checkpoints
+  // announced, which the given (first trusted) key vouched for.
+  const std::string head_key = checkpoints.empty() ? key.str() : KeyInForce(checkpoints, key.str());
+  std::vector<std::string> problems = VerifyAuditExport(export_file, head_key);
+  size_t witnessed = 0;
+  if (problems.empty() && !checkpoints_path.empty()) {
+    problems = VerifyAuditCheckpoints(export_file, checkpoints, key.str(), &witnessed);
   }
   if (problems.empty()) {
     const uint64_t tree_size = export_file.head().tree_size();
     const uint64_t end = export_file.end_index() == 0 ? tree_size : export_file.end_index();
     std::printf(
         "audit export verified: records %llu to %llu (%d records) of tree size %llu, root %s, "
-        "signed by the given key\n",
+        "signed by the given key%s\n",
         static_cast<unsigned long long>(export_file.first_index()),
         static_cast<unsigned long long>(end - 1), export_file.records_size(),
-        static_cast<unsigned long long>(tree_size), Hex(export_file.head().root_hash()).c_str());
+        static_cast<unsigned long long>(tree_size), Hex(export_file.head().root_hash()).c_str(),
+        head_key == key.str() ? "" : " (rotated: the key in force, which it vouched for)");
     if (!checkpoints_path.empty()) {
       std::printf("consistent with %zu signed audit checkpoints\n", witnessed);
     }

@@ -54,12 +54,19 @@ std::vector<std::string> VerifyAuditCheckpoints(const hub::v1::AuditExport& expo
     leaves.push_back(storage::MerkleLeafHash(record.raw()));
   }
   const ExportedLeaves source(leaves);
+  auth::CheckpointKeyChain keys(public_key_pem);
   for (const std::string& note : auth::SplitNotes(checkpoints_text)) {
     const std::string origin = note.substr(0, note.find('\n'));
-    if (!absl::EndsWith(origin, "/audit")) continue;  // the event log's
-    const std::string key_name = origin.substr(0, origin.size() - 6);
-    absl::StatusOr<auth::Checkpoint> checkpoint =
-        auth::OpenCheckpoint(note, public_key_pem, key_name);
+    const bool audit = absl::EndsWith(origin, "/audit");
+    // The event log's checkpoints are opened too: one may rotate the key.
+    const std::string key_name = origin.substr(0, origin.rfind('/'));
+    absl::StatusOr<auth::Checkpoint> checkpoint = keys.Open(note, key_name);
+    if (!audit) {
+      if (checkpoint.ok()) continue;
+      problems.push_back(absl::StrCat("a checkpoint among the audit's is not the hub's: ",
+                                      checkpoint.status().message()));
+      return problems;
+    }
     if (!checkpoint.ok()) {
       problems.push_back(absl::StrCat("audit checkpoint ", *checked + 1,
                                       " is not the hub's: ", checkpoint.status().message()));
@@ -90,6 +97,15 @@ std::vector<std::string> VerifyAuditCheckpoints(const hub::v1::AuditExport& expo
   }
   if (*checked == 0) problems.push_back("the checkpoints file holds no checkpoint of the audit");
   return problems;
+}
+
+std::string KeyInForce(const std::string& checkpoints_text, const std::string& first_key_pem) {
+  auth::CheckpointKeyChain keys(first_key_pem);
+  for (const std::string& note : auth::SplitNotes(checkpoints_text)) {
+    const std::string origin = note.substr(0, note.find('\n'));
+    if (!keys.Open(note, origin.substr(0, origin.rfind('/'))).ok()) break;
+  }
+  return keys.key_in_force_pem();
 }
 
 std::vector<std::string> VerifyAuditExport(const hub::v1::AuditExport& export_file,

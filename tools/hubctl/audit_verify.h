@@ -28,6 +28,11 @@ std::vector<std::string> VerifyAuditCheckpoints(const hub::v1::AuditExport& expo
                                                 const std::string& checkpoints_text,
                                                 const std::string& public_key_pem, size_t* checked);
 
+// The key that signs after every rotation announced in `checkpoints_text`
+// (auth::CheckpointKeyChain), starting from `first_key_pem`; it stops at
+// the first note that does not open (VerifyAuditCheckpoints names it).
+std::string KeyInForce(const std::string& checkpoints_text, const std::string& first_key_pem);
+
 }  // namespace hub::tools
 
 #endif  // HUB_TOOLS_HUBCTL_AUDIT_VERIFY_H_

@@ -15,12 +15,18 @@ absl::StatusOr<CheckpointsChecked> CheckLogExtendsCheckpoints(const storage::Eve
                                                               const std::string& public_key_pem,
                                                               bool log_may_be_older) {
   CheckpointsChecked checked;
+  auth::CheckpointKeyChain keys(public_key_pem);
   for (const std::string& note : auth::SplitNotes(checkpoints_text)) {
     const std::string origin = note.substr(0, note.find('\n'));
-    if (!absl::EndsWith(origin, "/log")) continue;  // the audit's
-    const std::string key_name = origin.substr(0, origin.size() - 4);
-    absl::StatusOr<auth::Checkpoint> checkpoint =
-        auth::OpenCheckpoint(note, public_key_pem, key_name);
+    const bool of_the_log = absl::EndsWith(origin, "/log");
+    // The audit's checkpoints are opened too: one may rotate the key.
+    const std::string key_name = origin.substr(0, origin.rfind('/'));
+    absl::StatusOr<auth::Checkpoint> checkpoint = keys.Open(note, key_name);
+    if (!of_the_log) {
+      if (checkpoint.ok()) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "a checkpoint among the log's is not the hub's: ", checkpoint.status().message()));
+    }
     if (!checkpoint.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat("log checkpoint ", checked.count + 1,

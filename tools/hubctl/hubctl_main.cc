@@ -4,6 +4,7 @@
 // certificate; offline commands open a stopped hub's data folder.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -27,6 +28,8 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 
+#include "auth/key_files.h"
+#include "auth/tree_head_signer.h"
 #include "proto/version.h"
 #include "storage/event_log.h"
 
@@ -52,6 +55,7 @@ ABSL_FLAG(std::string, cert, "", "Overrides <certs_dir>/clients/<as>.crt.");
 ABSL_FLAG(std::string, key, "", "Overrides <certs_dir>/clients/<as>.key.");
 ABSL_FLAG(int, timeout_ms, 10000, "Deadline of each call.");
 ABSL_FLAG(std::string, data_dir, "./data", "The hub's data folder (offline commands).");
+ABSL_FLAG(std::string, keys_dir, "./data-keys", "keys rotate: the hub's keys folder (keys_dir).");
 ABSL_FLAG(uint64_t, from, 1, "log read: first global position.");
 ABSL_FLAG(uint64_t, limit, 20, "log read: how many events at most.");
 ABSL_FLAG(bool, json, false, "Print JSON, one object per line, for scripts.");
@@ -129,7 +133,8 @@ constexpr char kUsage[] =
     "                                       case list and delivery, with classes, rules, purpose\n"
     "  hubctl audit head                    the current signed tree head of the audit\n"
     "  hubctl audit checkpoints             signed checkpoints of the log and the audit now (any\n"
-    "                                       principal), to append to a witness's file\n"
+    "                                       principal), to append to a witness's file, after\n"
+    "                                       the audit key's rotations\n"
     "  hubctl audit export FILE [--first_record=I] [--last_record=J] [--since=T] [--until=T]\n"
     "                                       a signed head and the chosen records (default all),\n"
     "                                       each with its proof; times are RFC 3339\n"
@@ -153,9 +158,35 @@ constexpr char kUsage[] =
     "  hubctl audit verify FILE [--public_key=PEM] [--checkpoints=FILE]\n"
     "                                       check an audit export offline; names every missing\n"
     "                                       or altered record\n"
+    "  hubctl keys rotate [--keys_dir=DIR] prepare a new audit signing key; hubd announces it at\n"
+    "                                       its next start in a checkpoint signed by both keys,\n"
+    "                                       then destroys the old private key\n"
     "  hubctl log read [--data_dir=DIR] [--from=N] [--limit=N]\n"
     "                                       list events (position, case, version, id, size)\n\n"
     "Exit status: 0 on success, 1 when the hub or the data says no, 2 on bad usage.\n";
+
+int KeysRotate() {
+  const std::string dir = absl::GetFlag(FLAGS_keys_dir);
+  if (absl::Status folder = hub::auth::CheckSecretKeyFolder(dir, absl::GetFlag(FLAGS_data_dir));
+      !folder.ok()) {
+    return Fail(std::string(folder.message()));
+  }
+  const std::string next = dir + "/audit-key.next.pem";
+  if (std::filesystem::exists(next)) {
+    return Fail(
+        absl::StrCat("a rotation is already prepared (", next, "); restart hubd to announce it"));
+  }
+  absl::StatusOr<std::unique_ptr<hub::auth::TreeHeadSigner>> key =
+      hub::auth::TreeHeadSigner::LoadOrCreate(next);
+  if (!key.ok()) return Fail(std::string(key.status().message()));
+  std::printf(
+      "prepared the next audit key %s\n"
+      "hubd announces it at its next start, in a checkpoint signed by the current key and this "
+      "one, then destroys the current private key. Witnesses keep trusting the key they hold: "
+      "hubctl log/audit verify --checkpoints follow the rotation.\n",
+      next.c_str());
+  return 0;
+}
 
 std::string Or(const std::string& value, const std::string& fallback) {
   return value.empty() ? fallback : value;
@@ -546,6 +577,7 @@ int main(int argc, char** argv) {
     }
     return hub::tools::Restore(command[1], absl::GetFlag(FLAGS_data_dir), checkpoints, public_key);
   }
+  if (command == Command{"keys", "rotate"}) return KeysRotate();
   if (command == Command{"log", "verify"}) return LogVerify();
   if (command == Command{"log", "read"}) return LogRead();
   if (!command.empty()) {
