@@ -34,12 +34,11 @@ namespace {
 // generation built under another number is rebuilt on start.
 constexpr int kProjectionFormat = 5;
 
-// What identifies a view generation: the protocol and how it was projected.
+}  // namespace
+
 std::string GenerationDigest(const hub::v1::SharingProtocol& protocol) {
   return absl::StrCat(ProtocolDigest(protocol), "/projection-", kProjectionFormat);
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Views>> Views::Open(storage::EventLog* log,
                                                    const std::string& directory) {

@@ -23,6 +23,8 @@ namespace hub::services {
 
 // A digest of the whole protocol (deterministic serialization, SHA-256 hex).
 std::string ProtocolDigest(const hub::v1::SharingProtocol& protocol);
+// What identifies a view generation: the protocol and how it was projected.
+std::string GenerationDigest(const hub::v1::SharingProtocol& protocol);
 
 class Views {
  public:

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 
 #include "auth/checkpoint.h"
 #include "auth/tree_head_signer.h"
@@ -380,6 +381,71 @@ TEST_F(InsiderTest, AWitnessFollowsAnAuditKeyRotationAndTheOldKeyIsRetired) {
       RunCommand(absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_, from_first, offered));
   EXPECT_NE(refused.exit_status, 0);
   EXPECT_THAT(refused.output, HasSubstr("retired at rotation 1"));
+}
+
+// The views are derived data outside every chain: an insider edits one
+// agency's view directly. Deriving them again from the log shows it.
+TEST_F(InsiderTest, ADamagedViewIsDetectedAndRebuilt) {
+  const std::string verify = absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_);
+  const Result intact = RunCommand(verify);
+  ASSERT_EQ(intact.exit_status, 0) << intact.output;
+  EXPECT_THAT(intact.output, HasSubstr("views verified"));
+  EXPECT_THAT(intact.output, HasSubstr("log positions 1 to 5"));
+  // The views database opened directly, as whoever holds the disk can.
+  const auto tamper = [this](auto&& change) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name :
+         {"default", "view_content", "view_index", "view_cases", "view_summaries"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::Options(), data_ + "/views", families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    change(db.get(), handles);
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    ASSERT_TRUE(db->Close().ok());
+  };
+  // An event hidden from one principal: its last index entry removed.
+  tamper([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), families[2]));
+    it->SeekToLast();
+    ASSERT_TRUE(it->Valid());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), families[2], it->key()).ok());
+  });
+  const Result hidden = RunCommand(verify);
+  EXPECT_NE(hidden.exit_status, 0);
+  EXPECT_THAT(hidden.output, HasSubstr("is damaged: the event at position"));
+  EXPECT_THAT(hidden.output, HasSubstr("is missing"));
+  EXPECT_THAT(hidden.output, HasSubstr("the views do NOT verify (1 damaged)"));
+  // What the agencies are shown of an event, changed in place.
+  tamper([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), families[1]));
+    it->SeekToFirst();
+    ASSERT_TRUE(it->Valid());
+    std::string content = it->value().ToString();
+    content[content.size() - 3] ^= 0x20;
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), families[1], it->key(), content).ok());
+  });
+  const Result altered = RunCommand(verify);
+  EXPECT_NE(altered.exit_status, 0);
+  EXPECT_THAT(altered.output, HasSubstr("(case C-IN-1) was altered"));
+
+  const Result repaired = RunCommand(verify + " --repair");
+  EXPECT_EQ(repaired.exit_status, 0) << repaired.output;
+  EXPECT_THAT(repaired.output, HasSubstr("views repaired"));
+  const Result again = RunCommand(verify);
+  EXPECT_EQ(again.exit_status, 0) << again.output;
+  EXPECT_FALSE(std::filesystem::exists(data_ + "/views.rederived"));
+  // hubd resumes the rebuilt views, and they grow as before.
+  auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
+  ASSERT_TRUE(started.ok()) << started.status();
+  ASSERT_TRUE(OpenCases(pki_, (*started)->address(), {"C-IN-6"}).ok());
+  ASSERT_EQ((*started)->Stop(), 0);
+  const Result grown = RunCommand(verify);
+  EXPECT_EQ(grown.exit_status, 0) << grown.output;
+  EXPECT_THAT(grown.output, HasSubstr("log positions 1 to 6"));
 }
 
 }  // namespace

@@ -31,7 +31,9 @@
 #include "auth/key_files.h"
 #include "auth/tree_head_signer.h"
 #include "proto/version.h"
+#include "services/views_check.h"
 #include "storage/event_log.h"
+#include "storage/view_store.h"
 
 #include "hub/v1/identity_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
@@ -55,6 +57,8 @@ ABSL_FLAG(std::string, cert, "", "Overrides <certs_dir>/clients/<as>.crt.");
 ABSL_FLAG(std::string, key, "", "Overrides <certs_dir>/clients/<as>.key.");
 ABSL_FLAG(int, timeout_ms, 10000, "Deadline of each call.");
 ABSL_FLAG(std::string, data_dir, "./data", "The hub's data folder (offline commands).");
+ABSL_FLAG(bool, repair, false,
+          "views verify: replace damaged views with the ones derived again from the log.");
 ABSL_FLAG(std::string, keys_dir, "./data-keys", "keys rotate: the hub's keys folder (keys_dir).");
 ABSL_FLAG(uint64_t, from, 1, "log read: first global position.");
 ABSL_FLAG(uint64_t, limit, 20, "log read: how many events at most.");
@@ -158,6 +162,10 @@ constexpr char kUsage[] =
     "  hubctl audit verify FILE [--public_key=PEM] [--checkpoints=FILE]\n"
     "                                       check an audit export offline; names every missing\n"
     "                                       or altered record\n"
+    "  hubctl views verify [--data_dir=DIR] [--repair]\n"
+    "                                       derive the views again from the log and compare them\n"
+    "                                       with the stored ones (--repair: replace them if\n"
+    "                                       damaged)\n"
     "  hubctl keys rotate [--keys_dir=DIR] prepare a new audit signing key; hubd announces it at\n"
     "                                       its next start in a checkpoint signed by both keys,\n"
     "                                       then destroys the old private key\n"
@@ -331,6 +339,58 @@ int CheckLogCheckpoints(const hub::storage::EventLog& log, const std::string& fi
   if (!checked.ok()) return Fail(std::string(checked.status().message()));
   std::printf("consistent with %zu signed log checkpoints (the largest at %llu events)\n",
               checked->count, static_cast<unsigned long long>(checked->largest_size));
+  return 0;
+}
+
+int ViewsVerify() {
+  auto log = OpenExistingLog();
+  if (!log.ok()) return Fail(log.status().ToString());
+  const std::string views_dir = absl::GetFlag(FLAGS_data_dir) + "/views";
+  const std::string scratch = views_dir + ".rederived";
+  absl::StatusOr<hub::services::ViewsCheck> check;
+  {
+    if (!std::filesystem::exists(views_dir + "/CURRENT")) {
+      return Fail(
+          absl::StrCat("there are no views in ", views_dir, ": hubd builds them when it starts"));
+    }
+    auto stored = hub::storage::ViewStore::Open(views_dir);
+    if (!stored.ok()) return Fail(stored.status().ToString());
+    check = hub::services::CheckViews(log->get(), **stored, scratch);
+  }
+  if (!check.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(scratch, ignored);
+    return Fail(check.status().ToString());
+  }
+  check->rebuilt.reset();  // closed, so that it can be moved
+  std::printf(
+      "derived the views again from log positions 1 to %llu under protocol %s: %zu principals, "
+      "%llu view events, %llu cases compared\n",
+      static_cast<unsigned long long>(check->checkpoint), check->protocol_version.c_str(),
+      check->principals, static_cast<unsigned long long>(check->events),
+      static_cast<unsigned long long>(check->cases));
+  std::error_code error;
+  if (check->damage.empty()) {
+    std::filesystem::remove_all(scratch, error);
+    std::printf("views verified: they are what the log and the protocol in force derive\n");
+    return 0;
+  }
+  for (const std::string& damage : check->damage) {
+    std::fprintf(stderr, "hubctl: %s\n", damage.c_str());
+  }
+  if (!absl::GetFlag(FLAGS_repair)) {
+    std::filesystem::remove_all(scratch, error);
+    return Fail(absl::StrCat("the views do NOT verify (", check->damage.size(),
+                             " damaged); run again with --repair, or remove ", views_dir,
+                             " and hubd rebuilds them"));
+  }
+  // The damaged views go (they are derived data, and hold case content).
+  const std::string damaged = views_dir + ".damaged";
+  std::filesystem::rename(views_dir, damaged, error);
+  if (!error) std::filesystem::rename(scratch, views_dir, error);
+  if (error) return Fail(absl::StrCat("cannot put the rebuilt views in place: ", error.message()));
+  std::filesystem::remove_all(damaged, error);
+  std::printf("views repaired: the damaged views were replaced by the ones derived from the log\n");
   return 0;
 }
 
@@ -578,6 +638,7 @@ int main(int argc, char** argv) {
     return hub::tools::Restore(command[1], absl::GetFlag(FLAGS_data_dir), checkpoints, public_key);
   }
   if (command == Command{"keys", "rotate"}) return KeysRotate();
+  if (command == Command{"views", "verify"}) return ViewsVerify();
   if (command == Command{"log", "verify"}) return LogVerify();
   if (command == Command{"log", "read"}) return LogRead();
   if (!command.empty()) {
