@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The partnership's certificate authority, around the openssl CLI.
 #
-#   certs.sh init    DIR PARTNERSHIP            create the CA (ECDSA P-256) and an empty CRL
+#   certs.sh init    DIR PARTNERSHIP [--crl-url URL]
+#                                               create the CA (ECDSA P-256) and an empty CRL;
+#                                               certificates name URL (default
+#                                               http://PARTNERSHIP/hub-ca.crl) as where the
+#                                               CRL is published (serve DIR/hub-ca.crl there)
 #   certs.sh server  DIR NAME [--dns D]... [--ip A]... [--days N]
 #   certs.sh client  DIR AGENCY ROLE [--days N] [--start YYYYMMDDHHMMSSZ --end YYYYMMDDHHMMSSZ]
 #   certs.sh revoke  DIR NAME                   revoke NAME's certificate and publish a new CRL
@@ -13,6 +17,7 @@
 #
 # Layout of DIR: ca.crt, ca.key (0600), server/NAME.{crt,key}, clients/NAME.{crt,key},
 # crl/ (CRLs hashed with `openssl rehash`, what hubd's tls.crl_dir points at),
+# hub-ca.crl (the same CRL in DER, to publish at the URL certificates name),
 # and the CA's database (index.txt, serial, crlnumber, issued/).
 # A client certificate's identity is the single SAN URI
 #   spiffe://PARTNERSHIP/agency/AGENCY/ROLE
@@ -20,7 +25,7 @@
 set -euo pipefail
 
 die() { echo "certs.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 [ $# -ge 2 ] || usage
 command=$1 dir=$(realpath -m "$2")
@@ -64,6 +69,12 @@ publish_crl() {  # openssl ca validity options
   openssl ca -config "$dir/ca.cnf" -gencrl "$@" -out "$dir/crl/ca.crl.pem" 2>/dev/null ||
     die "openssl ca could not publish the CRL"
   openssl rehash "$dir/crl" 2>/dev/null || c_rehash "$dir/crl" >/dev/null
+  openssl crl -in "$dir/crl/ca.crl.pem" -outform DER -out "$dir/hub-ca.crl"
+}
+
+# Where relying parties fetch the CRL: named in every certificate issued.
+crl_url() {
+  if [ -f "$dir/crl_url" ]; then cat "$dir/crl_url"; else echo "http://$(partnership)/hub-ca.crl"; fi
 }
 
 # Signs the CSR at $1 into $2 with the extensions in $3; more args go to `openssl ca`.
@@ -85,10 +96,15 @@ fi
 
 case "$command" in
   init)
-    [ $# -eq 1 ] || usage
+    [ $# -eq 1 ] || [ $# -eq 3 ] || usage
     [ ! -e "$dir/ca.key" ] || die "$dir already holds a CA"
     mkdir -p "$dir/issued" "$dir/server" "$dir/clients" "$dir/crl"
     echo "$1" > "$dir/partnership"
+    if [ $# -eq 3 ]; then
+      [ "$2" = --crl-url ] || usage
+      [[ "$3" =~ ^https?:// ]] || die "--crl-url must be an http:// or https:// URL"
+      echo "$3" > "$dir/crl_url"
+    fi
     : > "$dir/index.txt"
     echo 1000 > "$dir/crlnumber"
     openssl rand -hex 16 > "$dir/serial"
@@ -117,8 +133,8 @@ case "$command" in
     openssl req -new -key "$dir/server/$name.key" -subj "/O=$(partnership)/CN=$name" \
       -out "$dir/server/$name.csr"
     ext=$(mktemp)
-    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' \
-      "$(IFS=,; echo "${sans[*]}")" > "$ext"
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\ncrlDistributionPoints=URI:%s\n' \
+      "$(IFS=,; echo "${sans[*]}")" "$(crl_url)" > "$ext"
     sign "$dir/server/$name.csr" "$dir/server/$name.crt" "$ext" -days "$days"
     rm -f "$ext" "$dir/server/$name.csr"
     echo "issued server certificate $dir/server/$name.crt"
@@ -143,8 +159,8 @@ case "$command" in
     openssl req -new -key "$dir/clients/$name.key" -subj "/O=$(partnership)/CN=$name" \
       -out "$dir/clients/$name.csr"
     ext=$(mktemp)
-    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:%s\n' \
-      "$identity" > "$ext"
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:%s\ncrlDistributionPoints=URI:%s\n' \
+      "$identity" "$(crl_url)" > "$ext"
     sign "$dir/clients/$name.csr" "$dir/clients/$name.crt" "$ext" "${validity[@]}"
     rm -f "$ext" "$dir/clients/$name.csr"
     echo "issued $identity -> $dir/clients/$name.crt"

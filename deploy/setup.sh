@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   librocksdb-dev libabsl-dev libssl-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev libsystemd-dev
-  systemd
+  systemd testssl.sh
   python3 python3-grpcio python3-protobuf
 )
 

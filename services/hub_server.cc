@@ -37,6 +37,7 @@
 #include "services/server_log.h"
 #include "services/subscriptions.h"
 #include "services/timeline_service.h"
+#include "services/tls_policy.h"
 #include "services/tree_head_publisher.h"
 #include "services/views.h"
 #include "storage/event_log.h"
@@ -82,7 +83,9 @@ absl::Status MoveAuditKeyOutOfTheDataFolder(const std::string& old_path,
   return absl::OkStatus();
 }
 
-std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const hub::v1::TlsConfig& tls) {
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const hub::v1::TlsConfig& tls) {
+  HUB_RETURN_IF_ERROR(ApplyServerTlsPolicy());
   // The provider re-reads the key, certificate and CA files when they change,
   // so certificates are replaced without a restart.
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
@@ -228,7 +231,8 @@ class GrpcHubServer final : public HubServer {
     HUB_RETURN_IF_ERROR(StartHealthServer(config.health()));
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
-    std::shared_ptr<grpc::ServerCredentials> credentials = ServerCredentials(config.tls());
+    HUB_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                         ServerCredentials(config.tls()));
     credentials->SetAuthMetadataProcessor(authenticator_);
     int port = 0;
     builder.AddListeningPort(config.listen_address(), credentials, &port);

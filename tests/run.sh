@@ -19,3 +19,4 @@ tests/npm_install.sh
 cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j2
 ctest --test-dir "$build_dir" --output-on-failure --timeout 600 -j2
+if [ -f "$build_dir/tls-scan-verdict.txt" ]; then cat "$build_dir/tls-scan-verdict.txt"; fi
