@@ -1,0 +1,94 @@
+// Data keys: one per subject (or per case where no subject applies), the
+// keys personal data is encrypted with at rest. Each is stored only wrapped
+// by a key-encryption key (auth/key_encryption.h), one file per key, in a
+// folder outside the data folder, so that no backup of the data holds one.
+// Erasing a data key deletes its file: whatever it encrypted, in the log,
+// the views and every backup, can no longer be read (crypto-shredding),
+// while the log stays append-only and its proofs intact.
+//
+// Key file names are key ids: a keyed hash (HMAC-SHA-256 under the folder's
+// own index secret) of what the key is for, so that the folder does not
+// list subject ids, which are personal data too.
+//
+// Thread safety: all methods may be called concurrently.
+#ifndef HUB_AUTH_DATA_KEYS_H_
+#define HUB_AUTH_DATA_KEYS_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+#include "auth/key_encryption.h"
+
+namespace hub::auth {
+
+// Why and when a data key was destroyed: kept (with no key material) so
+// that reads can say that a field was erased, when and under which rule.
+struct Erasure {
+  absl::Time erased_at;
+  // The retention rule, or "request".
+  std::string rule;
+  // The request's reference or the rule's reason, for the record.
+  std::string reference;
+};
+
+class DataKeyStore {
+ public:
+  // Opens (creating if need be, 0700) the store in `folder`, which must lie
+  // outside `data_dir`, with its data keys wrapped by `keks`.
+  static absl::StatusOr<std::unique_ptr<DataKeyStore>> Open(
+      const std::string& folder, const std::string& data_dir,
+      std::shared_ptr<const KeyEncryptionService> keks);
+  ~DataKeyStore();
+  DataKeyStore(const DataKeyStore&) = delete;
+  DataKeyStore& operator=(const DataKeyStore&) = delete;
+
+  // The id of the key for `scope` ("subject", "case") and `name` (a subject
+  // or case id): 32 hex characters that reveal neither.
+  std::string KeyId(std::string_view scope, std::string_view name) const;
+
+  // The data key `key_id`, made (and stored durably) if it does not exist.
+  // FAILED_PRECONDITION if it was erased: nothing more is encrypted under
+  // an erased subject's key (a new key would let content of the same
+  // subject be read again after its erasure).
+  absl::StatusOr<std::string> GetOrCreate(const std::string& key_id);
+  // The data key, NOT_FOUND if it never existed or was erased (Erased()
+  // says which), DATA_LOSS if its file was altered.
+  absl::StatusOr<std::string> Get(const std::string& key_id) const;
+
+  // Destroys the key for good and records why. Idempotent (the first
+  // erasure's record stays).
+  absl::Status Erase(const std::string& key_id, const Erasure& why);
+  std::optional<Erasure> Erased(const std::string& key_id) const;
+
+  // Wraps every data key again under the active KEK (after a KEK was
+  // added), so that the old KEK can be removed; returns how many.
+  absl::StatusOr<size_t> Rewrap();
+
+ private:
+  DataKeyStore(std::string folder, std::shared_ptr<const KeyEncryptionService> keks,
+               std::string index_secret)
+      : folder_(std::move(folder)),
+        keks_(std::move(keks)),
+        index_secret_(std::move(index_secret)) {}
+  std::string KeyPath(const std::string& key_id) const;
+  std::string ErasurePath(const std::string& key_id) const;
+  absl::StatusOr<std::string> Load(const std::string& key_id) const;
+
+  const std::string folder_;
+  const std::shared_ptr<const KeyEncryptionService> keks_;
+  const std::string index_secret_;
+  mutable absl::Mutex mu_;
+  // Unwrapped keys in use (wiped when erased or on destruction).
+  mutable std::map<std::string, std::string> cache_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hub::auth
+
+#endif  // HUB_AUTH_DATA_KEYS_H_
