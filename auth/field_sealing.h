@@ -1,0 +1,86 @@
+// Personal data at rest. Before an event is stored, every field that holds
+// personal data (a class marked personal in the contract, or free text) is
+// taken out of it and encrypted, one part per class, under the data key of
+// whom it is about (auth/data_keys.h): victim and child classes under the
+// key of the one subject the event names, everything else under the key of
+// the case (the perpetrator's). What remains in the clear is what routing,
+// ordering and auditing need: ids, times, the event's type and its
+// non-personal fields. Erasing a key leaves the parts it sealed unreadable
+// while the stored bytes, and every proof over them, stay as they were.
+//
+// An event naming several subjects (an order protecting two victims) keeps
+// its victim fields under the case's key: erasing one of the victims must
+// not erase what concerns the others.
+#ifndef HUB_AUTH_FIELD_SEALING_H_
+#define HUB_AUTH_FIELD_SEALING_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/descriptor.h"
+
+#include "auth/data_keys.h"
+
+#include "hub/v1/events.pb.h"
+
+namespace hub::auth {
+
+// Whether the contract marks `data_class` as personal.
+bool IsPersonalClass(hub::v1::DataClass data_class);
+// Whether a field holds personal data: a personal class, or free text.
+bool IsPersonalField(const google::protobuf::FieldDescriptor& field);
+
+// The subjects an event names (its subject_reference fields), in order,
+// each once.
+std::vector<std::string> SubjectsOf(const hub::v1::EventEnvelope& envelope);
+
+// Whose data key seals `data_class` of `envelope`: ("subject", id) or
+// ("case", case id).
+struct KeyOwner {
+  std::string scope;
+  std::string name;
+};
+KeyOwner KeyOwnerOf(const hub::v1::EventEnvelope& envelope, hub::v1::DataClass data_class);
+
+// A part of an event that could not be opened because its key was erased.
+struct ErasedPart {
+  hub::v1::DataClass data_class = hub::v1::DATA_CLASS_UNSPECIFIED;
+  std::string key_id;
+  Erasure erasure;
+};
+
+class FieldSealer {
+ public:
+  explicit FieldSealer(DataKeyStore* keys) : keys_(keys) {}
+
+  // The bytes to store for `envelope`: its serialization if it holds no
+  // personal field; otherwise a zero byte (which no serialized envelope
+  // begins with) and a hub.storage.v1.SealedEnvelope. FAILED_PRECONDITION
+  // if a key it needs was erased.
+  absl::StatusOr<std::string> Seal(const hub::v1::EventEnvelope& envelope) const;
+
+  // The envelope in stored bytes of either form, with every part whose key
+  // is held; the parts whose key was erased are left out and described in
+  // `erased` (if given). DATA_LOSS if the bytes do not parse or a part was
+  // altered; FAILED_PRECONDITION if a key is missing without having been
+  // erased (a keys folder lost or not restored).
+  absl::StatusOr<hub::v1::EventEnvelope> Open(std::string_view stored,
+                                              std::vector<ErasedPart>* erased = nullptr) const;
+
+  // Whether stored bytes are in the sealed form.
+  static bool IsSealed(std::string_view stored) { return !stored.empty() && stored[0] == '\0'; }
+  // The data keys the sealed parts of stored bytes use (none if plain).
+  static absl::StatusOr<std::vector<std::string>> KeyIdsOf(std::string_view stored);
+
+  DataKeyStore& keys() const { return *keys_; }
+
+ private:
+  DataKeyStore* const keys_;
+};
+
+}  // namespace hub::auth
+
+#endif  // HUB_AUTH_FIELD_SEALING_H_

@@ -1,0 +1,188 @@
+// Personal fields at rest, played with canaries: every personal value is
+// absent from what is stored, comes back whole with its key, and is gone
+// (and said to be gone) once its subject's key is erased, while the rest
+// of the event stays readable.
+#include "auth/field_sealing.h"
+
+#include <string>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+#include "tests/testing/temp_dir.h"
+
+#include "hub/storage/v1/sealed.pb.h"
+
+namespace hub::auth {
+namespace {
+
+using ::hub::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const absl::Time kNow = absl::FromUnixSeconds(1796000000);
+
+class FieldSealingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(KeyFolder::AddKey(dir_.Sub("keks"), kNow).ok());
+    auto keks = KeyFolder::Open(dir_.Sub("keks"), dir_.Sub("data"));
+    ASSERT_TRUE(keks.ok());
+    auto store = DataKeyStore::Open(dir_.Sub("data-keys"), dir_.Sub("data"),
+                                    std::shared_ptr<const KeyFolder>(*std::move(keks)));
+    ASSERT_TRUE(store.ok()) << store.status();
+    keys_ = *std::move(store);
+    sealer_ = std::make_unique<FieldSealer>(keys_.get());
+  }
+
+  static hub::v1::EventEnvelope SafetyInformation() {
+    hub::v1::EventEnvelope envelope;
+    envelope.set_event_id("e-1");
+    envelope.set_case_id("C-1");
+    envelope.set_producing_agency("idva");
+    envelope.set_lawful_basis("UK GDPR Art 6(1)(e)");
+    auto* info = envelope.mutable_victim_safety_information();
+    info->set_victim_subject_id("CANARY-SUBJECT-V1");
+    info->set_risk_change(hub::v1::REDUCED);
+    info->set_current_address("CANARY-ADDRESS 14 Example Road");
+    info->set_in_refuge(true);
+    info->set_disclosure_notes("CANARY-NOTES she said");
+    return envelope;
+  }
+
+  static bool Same(const hub::v1::EventEnvelope& a, const hub::v1::EventEnvelope& b) {
+    return google::protobuf::util::MessageDifferencer::Equals(a, b);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<DataKeyStore> keys_;
+  std::unique_ptr<FieldSealer> sealer_;
+};
+
+TEST_F(FieldSealingTest, TheContractMarksPersonalClasses) {
+  for (hub::v1::DataClass personal :
+       {hub::v1::PERPETRATOR_IDENTITY, hub::v1::VICTIM_IDENTITY, hub::v1::VICTIM_LOCATION,
+        hub::v1::VICTIM_DISCLOSURE, hub::v1::HEALTH, hub::v1::CHILD_SAFEGUARDING,
+        hub::v1::OFFENDING}) {
+    EXPECT_TRUE(IsPersonalClass(personal)) << hub::v1::DataClass_Name(personal);
+  }
+  EXPECT_FALSE(IsPersonalClass(hub::v1::CASE_ADMINISTRATION));
+  EXPECT_FALSE(IsPersonalClass(hub::v1::PROTOCOL_GOVERNANCE));
+  // Free text is personal whatever its class.
+  const auto* reason = hub::v1::ReferralReceived::descriptor()->FindFieldByName("decline_reason");
+  EXPECT_TRUE(IsPersonalField(*reason));
+}
+
+TEST_F(FieldSealingTest, NoPersonalValueIsStoredInTheClearAndAllComeBack) {
+  const hub::v1::EventEnvelope envelope = SafetyInformation();
+  const absl::StatusOr<std::string> stored = sealer_->Seal(envelope);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(FieldSealer::IsSealed(*stored));
+  EXPECT_THAT(*stored, Not(HasSubstr("CANARY")));
+  // What routing and auditing need stays readable.
+  EXPECT_THAT(*stored, HasSubstr("C-1"));
+  EXPECT_THAT(*stored, HasSubstr("UK GDPR Art 6(1)(e)"));
+  const absl::StatusOr<hub::v1::EventEnvelope> opened = sealer_->Open(*stored);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_TRUE(Same(*opened, envelope)) << opened->DebugString();
+}
+
+TEST_F(FieldSealingTest, AnEventWithoutPersonalFieldsIsStoredAsItIs) {
+  hub::v1::EventEnvelope envelope;
+  envelope.set_event_id("e-2");
+  envelope.set_case_id("C-1");
+  envelope.mutable_case_allocated()->set_case_manager_id("cm-7");
+  EXPECT_EQ(*sealer_->Seal(envelope), envelope.SerializeAsString());
+  EXPECT_TRUE(Same(*sealer_->Open(envelope.SerializeAsString()), envelope));
+}
+
+TEST_F(FieldSealingTest, ErasingTheVictimLeavesTheCaseAndSaysWhatWent) {
+  hub::v1::EventEnvelope disruption;
+  disruption.set_event_id("e-3");
+  disruption.set_case_id("C-1");
+  auto* order = disruption.mutable_disruption_recorded();
+  order->set_kind(hub::v1::DVPO);
+  order->set_conditions("CANARY-CONDITIONS not to contact");
+  order->add_protected_subject_ids("CANARY-SUBJECT-V1");
+  order->set_exclusion_zone("CANARY-ZONE Example Road");
+  const std::string stored_safety = *sealer_->Seal(SafetyInformation());
+  const std::string stored_order = *sealer_->Seal(disruption);
+
+  ASSERT_TRUE(
+      keys_->Erase(keys_->KeyId("subject", "CANARY-SUBJECT-V1"), {kNow, "request", "ERASURE-17"})
+          .ok());
+  std::vector<ErasedPart> erased;
+  const absl::StatusOr<hub::v1::EventEnvelope> safety = sealer_->Open(stored_safety, &erased);
+  ASSERT_TRUE(safety.ok()) << safety.status();
+  EXPECT_THAT(safety->DebugString(), Not(HasSubstr("CANARY")));
+  EXPECT_TRUE(safety->has_victim_safety_information());
+  EXPECT_EQ(safety->case_id(), "C-1");
+  ASSERT_FALSE(erased.empty());
+  EXPECT_EQ(erased.front().erasure.reference, "ERASURE-17");
+  std::vector<hub::v1::DataClass> classes;
+  for (const ErasedPart& part : erased) classes.push_back(part.data_class);
+  EXPECT_THAT(classes, ::testing::UnorderedElementsAre(
+                           hub::v1::VICTIM_IDENTITY, hub::v1::VICTIM_LOCATION,
+                           hub::v1::VICTIM_DISCLOSURE, hub::v1::VICTIM_RISK_SUMMARY));
+  // The order is the perpetrator's: its conditions stay; whom it protects
+  // and where go with the victim.
+  erased.clear();
+  const absl::StatusOr<hub::v1::EventEnvelope> still = sealer_->Open(stored_order, &erased);
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(erased.size(), 2u);
+  EXPECT_EQ(still->disruption_recorded().conditions(), "CANARY-CONDITIONS not to contact");
+  EXPECT_EQ(still->disruption_recorded().kind(), hub::v1::DVPO);
+  EXPECT_THAT(still->disruption_recorded().exclusion_zone(), ::testing::IsEmpty());
+  EXPECT_THAT(still->disruption_recorded().protected_subject_ids(), ::testing::IsEmpty());
+  // Nothing more is recorded under the erased subject's key.
+  EXPECT_EQ(sealer_->Seal(SafetyInformation()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(FieldSealingTest, VictimFieldsOfSeveralVictimsStayWithTheCase) {
+  hub::v1::EventEnvelope disruption;
+  disruption.set_event_id("e-4");
+  disruption.set_case_id("C-1");
+  disruption.mutable_disruption_recorded()->add_protected_subject_ids("V-1");
+  disruption.mutable_disruption_recorded()->add_protected_subject_ids("V-2");
+  EXPECT_EQ(KeyOwnerOf(disruption, hub::v1::VICTIM_IDENTITY).scope, "case");
+  EXPECT_EQ(KeyOwnerOf(SafetyInformation(), hub::v1::VICTIM_LOCATION).name, "CANARY-SUBJECT-V1");
+  EXPECT_EQ(KeyOwnerOf(SafetyInformation(), hub::v1::OFFENDING).scope, "case");
+}
+
+TEST_F(FieldSealingTest, APartAlteredOrMovedToAnotherEventDoesNotOpen) {
+  const std::string stored = *sealer_->Seal(SafetyInformation());
+  hub::storage::v1::SealedEnvelope sealed;
+  ASSERT_TRUE(sealed.ParseFromString(stored.substr(1)));
+  // Moved: the same parts under another event id.
+  sealed.mutable_open()->set_event_id("e-other");
+  EXPECT_EQ(sealer_->Open(std::string(1, '\0') + sealed.SerializeAsString()).status().code(),
+            absl::StatusCode::kDataLoss);
+  // Relabelled as another class.
+  ASSERT_TRUE(sealed.ParseFromString(stored.substr(1)));
+  sealed.mutable_parts(0)->set_data_class(hub::v1::CASE_ADMINISTRATION);
+  EXPECT_EQ(sealer_->Open(std::string(1, '\0') + sealed.SerializeAsString()).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(sealer_->Open(std::string(1, '\0') + "garbage").status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST_F(FieldSealingTest, AMissingKeyThatWasNotErasedIsNotTakenForAnErasure) {
+  const std::string stored = *sealer_->Seal(SafetyInformation());
+  TempDir elsewhere;
+  ASSERT_TRUE(KeyFolder::AddKey(elsewhere.Sub("keks"), kNow).ok());
+  auto keks = KeyFolder::Open(elsewhere.Sub("keks"), elsewhere.Sub("data"));
+  auto empty = DataKeyStore::Open(elsewhere.Sub("data-keys"), elsewhere.Sub("data"),
+                                  std::shared_ptr<const KeyFolder>(*std::move(keks)));
+  ASSERT_TRUE(empty.ok());
+  const FieldSealer without_keys(empty->get());
+  const absl::Status refused = without_keys.Open(stored).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.message(), HasSubstr("restore the keys folder"));
+  EXPECT_EQ(FieldSealer::KeyIdsOf(stored)->size(), 1u);
+}
+
+}  // namespace
+}  // namespace hub::auth
