@@ -74,6 +74,8 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
   Default(backup->mutable_directory(), data_dir + "-backups");
   Default(config->mutable_keys_dir(), data_dir + "-keys");
+  Default(config->mutable_encryption()->mutable_kek_dir(), config->keys_dir() + "/kek");
+  Default(config->mutable_encryption()->mutable_data_keys_dir(), config->keys_dir() + "/data-keys");
   if (backup->keep() == 0) backup->set_keep(7);
   Default(config->mutable_metrics()->mutable_listen_address(), "127.0.0.1:9464");
   Default(config->mutable_health()->mutable_listen_address(), "off");

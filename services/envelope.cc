@@ -126,9 +126,12 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
 
 }  // namespace
 
-absl::StatusOr<storage::AppendRequest> PrepareAppend(
-    const hub::v1::Principal& principal, const hub::v1::PublishRequest& request, absl::Time now,
-    const hub::v1::LimitsConfig& limits, std::vector<hub::v1::EventEnvelope>* envelopes) {
+absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& principal,
+                                                     const hub::v1::PublishRequest& request,
+                                                     absl::Time now,
+                                                     const hub::v1::LimitsConfig& limits,
+                                                     std::vector<hub::v1::EventEnvelope>* envelopes,
+                                                     const auth::FieldSealer* sealer) {
   if (principal.role() != hub::v1::AGENCY && principal.role() != hub::v1::COORDINATOR) {
     return absl::PermissionDeniedError(absl::StrCat(
         "principal ", principal.identity(), " has role ", hub::v1::Role_Name(principal.role()),
@@ -165,11 +168,24 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(
     if (!stamped.ok()) return stamped;
     storage::EventToAppend event;
     event.event_id = envelope.event_id();
-    envelope.SerializeToString(&event.payload);
-    if (event.payload.size() > limits.max_event_bytes()) {
-      return absl::InvalidArgumentError(absl::StrCat("events[", i, "] is ", event.payload.size(),
-                                                     " bytes; the limit is ",
-                                                     limits.max_event_bytes()));
+    // The limit is the publisher's: sealing adds a few bytes of its own.
+    if (const size_t bytes = envelope.ByteSizeLong(); bytes > limits.max_event_bytes()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "events[", i, "] is ", bytes, " bytes; the limit is ", limits.max_event_bytes()));
+    }
+    if (sealer != nullptr) {
+      absl::StatusOr<std::string> sealed = sealer->Seal(envelope);
+      if (!sealed.ok()) {
+        if (absl::IsFailedPrecondition(sealed.status())) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "events[", i, "] is about a subject or case whose personal data was erased; ",
+              "nothing more is recorded about them (", sealed.status().message(), ")"));
+        }
+        return sealed.status();
+      }
+      event.payload = *std::move(sealed);
+    } else {
+      envelope.SerializeToString(&event.payload);
     }
     append.events.push_back(std::move(event));
     if (envelopes != nullptr) envelopes->push_back(std::move(envelope));
@@ -199,13 +215,30 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& even
   return envelope;
 }
 
-absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event) {
-  hub::v1::EventEnvelope envelope;
-  HUB_RETURN_IF_ERROR(ParseEnvelope(event, &envelope));
+absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event,
+                                                  const auth::FieldSealer* sealer,
+                                                  std::vector<auth::ErasedPart>* erased) {
+  if (!auth::FieldSealer::IsSealed(event.payload)) {
+    hub::v1::EventEnvelope envelope;
+    HUB_RETURN_IF_ERROR(ParseEnvelope(event, &envelope));
+    return envelope;
+  }
+  if (sealer == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("the event at position ", event.position,
+                                                      " is sealed and no data keys were given"));
+  }
+  HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, sealer->Open(event.payload, erased));
+  envelope.set_global_position(event.position);
+  envelope.set_stream_version(event.stream_version);
   return envelope;
 }
 
-absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope) {
+absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope,
+                           const auth::FieldSealer* sealer) {
+  if (auth::FieldSealer::IsSealed(event.payload)) {
+    HUB_ASSIGN_OR_RETURN(*envelope, EnvelopeOf(event, sealer));
+    return absl::OkStatus();
+  }
   return ParseWithPosition(event.payload, event.position, event.stream_version, envelope);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+#include "auth/field_sealing.h"
 #include "storage/event_log.h"
 #include "storage/view_store.h"
 
@@ -32,16 +33,24 @@ inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 //                     producing agency or identity than the certificate's;
 //  INVALID_ARGUMENT   anything malformed, naming the envelope and field.
 // Nothing is written either way. `envelopes`, if given, receives the stamped
-// envelopes in order (what the append's payloads serialize).
+// envelopes in order (what the append's payloads hold). With a `sealer`,
+// the payloads hold their personal fields encrypted (auth/field_sealing.h);
+// FAILED_PRECONDITION if a subject or case they need a key of was erased.
 absl::StatusOr<storage::AppendRequest> PrepareAppend(
     const hub::v1::Principal& principal, const hub::v1::PublishRequest& request, absl::Time now,
-    const hub::v1::LimitsConfig& limits, std::vector<hub::v1::EventEnvelope>* envelopes = nullptr);
+    const hub::v1::LimitsConfig& limits, std::vector<hub::v1::EventEnvelope>* envelopes = nullptr,
+    const auth::FieldSealer* sealer = nullptr);
 
-// The envelope for a stored event, with its position and version filled in.
-// DATA_LOSS if the stored payload does not parse.
-absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event);
+// The envelope for a stored event, with its position and version filled in,
+// its sealed parts opened with `sealer` (parts whose key was erased are left
+// out and described in `erased`, if given). DATA_LOSS if the stored payload
+// does not parse; FAILED_PRECONDITION for a sealed payload without a sealer.
+absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event,
+                                                  const auth::FieldSealer* sealer = nullptr,
+                                                  std::vector<auth::ErasedPart>* erased = nullptr);
 // The same into `envelope` (which may live on an arena).
-absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope);
+absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope,
+                           const auth::FieldSealer* sealer = nullptr);
 // The same for an event of a view (already shaped for its principal).
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event);
 

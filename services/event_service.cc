@@ -452,7 +452,7 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
   const absl::Time now = absl::Now();
   std::vector<hub::v1::EventEnvelope> stamped;
   absl::StatusOr<storage::AppendRequest> append =
-      PrepareAppend(*principal, *request, now, limits_, &stamped);
+      PrepareAppend(*principal, *request, now, limits_, &stamped, sealer_);
   if (!append.ok()) {
     if (append.status().code() == absl::StatusCode::kPermissionDenied) {
       AuditDenial(log_, *principal, hub::v1::AUDIT_PUBLISH, request->case_id(), append.status())

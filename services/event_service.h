@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "auth/field_sealing.h"
 #include "services/authenticator.h"
 #include "services/metrics.h"
 #include "services/recording_gate.h"
@@ -30,14 +31,16 @@ class EventService final : public EventServiceBase {
  public:
   EventService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
                const Views* views, RecordingGate* gate, SubscriptionHub* subscriptions,
-               hub::v1::LimitsConfig limits, Metrics* metrics)
+               hub::v1::LimitsConfig limits, Metrics* metrics,
+               const auth::FieldSealer* sealer = nullptr)
       : authenticator_(std::move(authenticator)),
         log_(log),
         views_(views),
         gate_(gate),
         subscriptions_(subscriptions),
         limits_(std::move(limits)),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        sealer_(sealer) {}
 
   // A serialized hub.v1.PublishRequest in, parsed by the hub so that bytes
   // that are not one get INVALID_ARGUMENT; a serialized PublishResponse out.
@@ -62,6 +65,8 @@ class EventService final : public EventServiceBase {
   SubscriptionHub* const subscriptions_;
   const hub::v1::LimitsConfig limits_;
   Metrics* const metrics_;
+  // Seals the personal fields of what is published (null: stored as sent).
+  const auth::FieldSealer* const sealer_;
 };
 
 }  // namespace hub::services

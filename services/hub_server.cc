@@ -19,6 +19,9 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 
+#include "auth/data_keys.h"
+#include "auth/field_sealing.h"
+#include "auth/key_encryption.h"
 #include "auth/key_files.h"
 #include "auth/sharing_protocol.h"
 #include "proto/status_macros.h"
@@ -83,6 +86,30 @@ absl::Status MoveAuditKeyOutOfTheDataFolder(const std::string& old_path,
   return absl::OkStatus();
 }
 
+// What sealing adds to an event at most: per sealed class a key id, the
+// class, a nonce and a tag, and the framing.
+constexpr uint32_t kSealingAllowanceBytes = 4096;
+
+// The key-encryption keys (the first made if there is none: a development
+// hub, or the first start of a new one) and the data keys they wrap.
+absl::StatusOr<std::unique_ptr<auth::DataKeyStore>> OpenDataKeys(const hub::v1::HubConfig& config) {
+  const std::string& kek_dir = config.encryption().kek_dir();
+  HUB_RETURN_IF_ERROR(auth::EnsureSecretKeyFolder(kek_dir, config.data_dir()));
+  absl::StatusOr<std::unique_ptr<auth::KeyFolder>> keks =
+      auth::KeyFolder::Open(kek_dir, config.data_dir());
+  if (absl::IsNotFound(keks.status())) {
+    HUB_ASSIGN_OR_RETURN(std::string made, auth::KeyFolder::AddKey(kek_dir, absl::Now()));
+    LogInfo(
+        "created the first key-encryption key; back up the keys folder apart from the data "
+        "(docs/OPERATIONS.md)",
+        {{"kek_dir", kek_dir}, {"kek_id", made}});
+    keks = auth::KeyFolder::Open(kek_dir, config.data_dir());
+  }
+  if (!keks.ok()) return keks.status();
+  return auth::DataKeyStore::Open(config.encryption().data_keys_dir(), config.data_dir(),
+                                  std::shared_ptr<const auth::KeyFolder>(*std::move(keks)));
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
     const hub::v1::TlsConfig& tls) {
   HUB_RETURN_IF_ERROR(ApplyServerTlsPolicy());
@@ -140,7 +167,9 @@ class GrpcHubServer final : public HubServer {
 
   absl::Status Init(const hub::v1::HubConfig& config) {
     storage::EventLogOptions log_options;
-    log_options.limits.max_event_bytes = config.limits().max_event_bytes();
+    // The configured limit is on what a publisher sends (checked before
+    // sealing); sealed personal fields carry key ids and tags on top.
+    log_options.limits.max_event_bytes = config.limits().max_event_bytes() + kSealingAllowanceBytes;
     log_options.limits.max_events_per_append = config.limits().max_events_per_append();
     log_options.limits.max_case_id_bytes = config.limits().max_case_id_bytes();
     log_options.min_free_bytes = config.limits().min_free_disk_bytes();
@@ -157,16 +186,19 @@ class GrpcHubServer final : public HubServer {
         [refusals = refusals_.get()](const std::string& identity, const std::string& reason) {
           refusals->Record(identity, reason);
         });
-    HUB_ASSIGN_OR_RETURN(views_, Views::Open(event_log_.get(), config.data_dir() + "/views"));
+    // Whoever holds the data folder or a backup must not hold the keys that
+    // open it, nor the audit's signing key.
+    HUB_RETURN_IF_ERROR(auth::EnsureSecretKeyFolder(config.keys_dir(), config.data_dir()));
+    HUB_ASSIGN_OR_RETURN(data_keys_, OpenDataKeys(config));
+    sealer_ = std::make_unique<auth::FieldSealer>(data_keys_.get());
+    HUB_ASSIGN_OR_RETURN(
+        views_, Views::Open(event_log_.get(), config.data_dir() + "/views", sealer_.get()));
     HUB_ASSIGN_OR_RETURN(metrics_, Metrics::Start(config.metrics().listen_address()));
     recording_gate_ = std::make_unique<RecordingGate>(
-        event_log_.get(), std::make_shared<const auth::RecordingPolicy>(protocol));
+        event_log_.get(), std::make_shared<const auth::RecordingPolicy>(protocol), sealer_.get());
     policy_service_ =
         std::make_unique<PolicyService>(authenticator_, event_log_.get(), views_.get(),
                                         recording_gate_.get(), &health_, metrics_.get());
-    // Whoever holds the data folder or a backup must not hold the signing
-    // key too, or they could edit the audit and sign it again.
-    HUB_RETURN_IF_ERROR(auth::EnsureSecretKeyFolder(config.keys_dir(), config.data_dir()));
     const std::string audit_key = config.keys_dir() + "/audit-key.pem";
     HUB_RETURN_IF_ERROR(
         MoveAuditKeyOutOfTheDataFolder(config.data_dir() + "/audit/audit-key.pem", audit_key));
@@ -220,7 +252,7 @@ class GrpcHubServer final : public HubServer {
     }
     event_service_ = std::make_unique<EventService>(authenticator_, event_log_.get(), views_.get(),
                                                     recording_gate_.get(), subscriptions_.get(),
-                                                    config.limits(), metrics_.get());
+                                                    config.limits(), metrics_.get(), sealer_.get());
     timeline_service_ = std::make_unique<TimelineService>(authenticator_, event_log_.get(),
                                                           views_.get(), metrics_.get());
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
@@ -382,6 +414,8 @@ class GrpcHubServer final : public HubServer {
   Health health_;
   std::shared_ptr<Authenticator> authenticator_;
   std::unique_ptr<storage::EventLog> event_log_;
+  std::unique_ptr<auth::DataKeyStore> data_keys_;
+  std::unique_ptr<auth::FieldSealer> sealer_;
   std::unique_ptr<Views> views_;
   std::unique_ptr<RecordingGate> recording_gate_;
   std::unique_ptr<RefusalAuditor> refusals_;

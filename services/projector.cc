@@ -78,10 +78,11 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
                                        const std::vector<std::string>& principals,
                                        const Allowances& allowances,
                                        hub::v1::CaseRelations* relations,
-                                       google::protobuf::Arena* arena) {
+                                       google::protobuf::Arena* arena,
+                                       const auth::FieldSealer* sealer) {
   ShapedEvent shaped;
   shaped.envelope = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
-  HUB_RETURN_IF_ERROR(ParseEnvelope(event, shaped.envelope));
+  HUB_RETURN_IF_ERROR(ParseEnvelope(event, shaped.envelope, sealer));
   shaped.stored.position = event.position;
   shaped.stored.stream_version = event.stream_version;
   shaped.stored.case_id = event.case_id;
@@ -152,8 +153,13 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
 
 Projector::Projector(storage::EventLog* log, storage::ViewStore* views,
                      storage::GenerationInfo generation,
-                     std::shared_ptr<const auth::SharingPolicy> policy)
-    : log_(log), views_(views), generation_(std::move(generation)), policy_(std::move(policy)) {}
+                     std::shared_ptr<const auth::SharingPolicy> policy,
+                     const auth::FieldSealer* sealer)
+    : log_(log),
+      views_(views),
+      generation_(std::move(generation)),
+      policy_(std::move(policy)),
+      sealer_(sealer) {}
 
 Projector::~Projector() { Stop(); }
 
@@ -308,10 +314,10 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
                              SummariesFor(stored[i].case_id, in_flight, &part.summaries));
       }
       hub::v1::CaseRelations unused;
-      HUB_ASSIGN_OR_RETURN(
-          shaped[i],
-          ShapeEvent(stored[i], *policy_, principals, allowances,
-                     case_state != nullptr ? &case_state->relations : &unused, &part.arena));
+      HUB_ASSIGN_OR_RETURN(shaped[i],
+                           ShapeEvent(stored[i], *policy_, principals, allowances,
+                                      case_state != nullptr ? &case_state->relations : &unused,
+                                      &part.arena, sealer_));
       const ShapedEvent& event = shaped[i];
       if (event.stored.visible_to.empty()) continue;
       if (case_state == nullptr) {

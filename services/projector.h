@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
+#include "auth/field_sealing.h"
 #include "auth/sharing_policy.h"
 #include "storage/event_log.h"
 #include "storage/view_store.h"
@@ -26,8 +27,11 @@ namespace hub::services {
 
 class Projector {
  public:
+  // `sealer` opens events stored with sealed personal fields (null: the log
+  // holds none).
   Projector(storage::EventLog* log, storage::ViewStore* views, storage::GenerationInfo generation,
-            std::shared_ptr<const auth::SharingPolicy> policy);
+            std::shared_ptr<const auth::SharingPolicy> policy,
+            const auth::FieldSealer* sealer = nullptr);
   ~Projector();
   Projector(const Projector&) = delete;
   Projector& operator=(const Projector&) = delete;
@@ -89,6 +93,7 @@ class Projector {
   storage::ViewStore* const views_;
   const storage::GenerationInfo generation_;
   const std::shared_ptr<const auth::SharingPolicy> policy_;
+  const auth::FieldSealer* const sealer_;
 
   std::atomic<uint64_t> checkpoint_{0};
   mutable absl::Mutex mu_;

@@ -35,8 +35,9 @@ storage::Sha256Digest ContentDigest(const hub::v1::EventEnvelope& envelope) {
 }  // namespace
 
 RecordingGate::RecordingGate(const storage::EventLog* log,
-                             std::shared_ptr<const auth::RecordingPolicy> policy)
-    : log_(log), policy_(std::move(policy)) {}
+                             std::shared_ptr<const auth::RecordingPolicy> policy,
+                             const auth::FieldSealer* sealer)
+    : log_(log), sealer_(sealer), policy_(std::move(policy)) {}
 
 void RecordingGate::ReplacePolicy(std::shared_ptr<const auth::RecordingPolicy> policy) {
   absl::MutexLock lock(&mu_);
@@ -65,7 +66,7 @@ absl::StatusOr<RecordingGate::Entry> RecordingGate::Load(
     HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> events,
                          log_->ReadCase(case_id, entry.state.version + 1, page));
     for (const storage::StoredEvent& stored : events) {
-      HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(stored));
+      HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(stored, sealer_));
       policy.Apply(envelope, &entry.state);
       entry.contents[envelope.event_id()] = ContentDigest(envelope);
     }

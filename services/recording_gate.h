@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
+#include "auth/field_sealing.h"
 #include "auth/recording_policy.h"
 #include "storage/event_log.h"
 #include "storage/hash_chain.h"
@@ -42,7 +43,9 @@ namespace hub::services {
 
 class RecordingGate {
  public:
-  RecordingGate(const storage::EventLog* log, std::shared_ptr<const auth::RecordingPolicy> policy);
+  // `sealer` opens the log's sealed events (null: it holds none).
+  RecordingGate(const storage::EventLog* log, std::shared_ptr<const auth::RecordingPolicy> policy,
+                const auth::FieldSealer* sealer = nullptr);
 
   // A new protocol: later publishes are judged by `policy`; every case's
   // history is reloaded (entities are whatever the protocol says they are).
@@ -111,6 +114,7 @@ class RecordingGate {
   void TrimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const storage::EventLog* const log_;
+  const auth::FieldSealer* const sealer_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const auth::RecordingPolicy> policy_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Entry> cases_ ABSL_GUARDED_BY(mu_);

@@ -41,10 +41,11 @@ std::string GenerationDigest(const hub::v1::SharingProtocol& protocol) {
 }
 
 absl::StatusOr<std::unique_ptr<Views>> Views::Open(storage::EventLog* log,
-                                                   const std::string& directory) {
+                                                   const std::string& directory,
+                                                   const auth::FieldSealer* sealer) {
   HUB_ASSIGN_OR_RETURN(std::unique_ptr<storage::ViewStore> store,
                        storage::ViewStore::Open(directory));
-  return std::unique_ptr<Views>(new Views(log, std::move(store)));
+  return std::unique_ptr<Views>(new Views(log, std::move(store), sealer));
 }
 
 absl::Status Views::Start(const hub::v1::SharingProtocol& protocol) {
@@ -52,7 +53,7 @@ absl::Status Views::Start(const hub::v1::SharingProtocol& protocol) {
   const std::optional<storage::GenerationInfo> active = store_->Active();
   if (active.has_value() && active->protocol_digest == GenerationDigest(protocol)) {
     auto policy = std::make_shared<const auth::SharingPolicy>(protocol);
-    auto projector = std::make_unique<Projector>(log_, store_.get(), *active, policy);
+    auto projector = std::make_unique<Projector>(log_, store_.get(), *active, policy, sealer_);
     HUB_RETURN_IF_ERROR(projector->Start());
     absl::MutexLock lock(&mu_);
     active_ = std::move(projector);
@@ -98,8 +99,9 @@ absl::StatusOr<std::unique_ptr<Projector>> Views::Build(const hub::v1::SharingPr
   HUB_ASSIGN_OR_RETURN(storage::GenerationInfo generation,
                        store_->CreateGeneration(protocol.version(), GenerationDigest(protocol),
                                                 std::move(principals)));
-  auto projector = std::make_unique<Projector>(
-      log_, store_.get(), generation, std::make_shared<const auth::SharingPolicy>(protocol));
+  auto projector =
+      std::make_unique<Projector>(log_, store_.get(), generation,
+                                  std::make_shared<const auth::SharingPolicy>(protocol), sealer_);
   HUB_RETURN_IF_ERROR(projector->Start());
   const absl::Time started = absl::Now();
   const absl::Time deadline = started + absl::FromChrono(timeout);

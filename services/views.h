@@ -30,8 +30,10 @@ class Views {
  public:
   // Opens the views in `directory`. They answer nothing (UNAVAILABLE) until
   // Start() has returned.
+  // `sealer` opens the log's sealed events (null: it holds none).
   static absl::StatusOr<std::unique_ptr<Views>> Open(storage::EventLog* log,
-                                                     const std::string& directory);
+                                                     const std::string& directory,
+                                                     const auth::FieldSealer* sealer = nullptr);
   // Makes sure the active generation is for `protocol`: resumes it, or
   // builds one from the log before returning (which takes a while for a
   // large log; hubd reports NOT_SERVING meanwhile). Once only.
@@ -83,14 +85,16 @@ class Views {
   void Stop();
 
  private:
-  Views(storage::EventLog* log, std::unique_ptr<storage::ViewStore> store)
-      : log_(log), store_(std::move(store)) {}
+  Views(storage::EventLog* log, std::unique_ptr<storage::ViewStore> store,
+        const auth::FieldSealer* sealer)
+      : log_(log), store_(std::move(store)), sealer_(sealer) {}
   absl::StatusOr<std::unique_ptr<Projector>> Build(const hub::v1::SharingProtocol& protocol,
                                                    std::chrono::milliseconds timeout);
   std::shared_ptr<Projector> active() const;
 
   storage::EventLog* const log_;
   std::unique_ptr<storage::ViewStore> store_;
+  const auth::FieldSealer* const sealer_;
   mutable absl::Mutex mu_;
   // Shared so that a reader holding it is safe across a protocol switch.
   std::shared_ptr<Projector> active_ ABSL_GUARDED_BY(mu_);

@@ -124,7 +124,8 @@ absl::StatusOr<std::string> ComparePrincipal(const storage::ViewStore& stored, u
 }  // namespace
 
 absl::StatusOr<ViewsCheck> CheckViews(storage::EventLog* log, const storage::ViewStore& stored,
-                                      const std::string& scratch_directory) {
+                                      const std::string& scratch_directory,
+                                      const auth::FieldSealer* sealer) {
   const std::optional<storage::GenerationInfo> active = stored.Active();
   if (!active.has_value()) {
     return absl::FailedPreconditionError(
@@ -154,7 +155,7 @@ absl::StatusOr<ViewsCheck> CheckViews(storage::EventLog* log, const storage::Vie
                            active->protocol_version, active->protocol_digest, active->principals));
   {
     Projector projector(log, check.rebuilt.get(), generation,
-                        std::make_shared<const auth::SharingPolicy>(recorded->protocol));
+                        std::make_shared<const auth::SharingPolicy>(recorded->protocol), sealer);
     while (projector.checkpoint() < check.checkpoint) {
       HUB_ASSIGN_OR_RETURN(uint64_t covered,
                            projector.ProjectOnce(check.checkpoint - projector.checkpoint()));

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 
+#include "auth/field_sealing.h"
 #include "storage/event_log.h"
 #include "storage/view_store.h"
 
@@ -41,8 +42,10 @@ struct ViewsCheck {
 // must not exist). FAILED_PRECONDITION when there is nothing to compare (no
 // active views, or views for another protocol than the one in force: hubd
 // rebuilds those at start).
+// `sealer` opens the log's sealed events (null: it holds none).
 absl::StatusOr<ViewsCheck> CheckViews(storage::EventLog* log, const storage::ViewStore& stored,
-                                      const std::string& scratch_directory);
+                                      const std::string& scratch_directory,
+                                      const auth::FieldSealer* sealer = nullptr);
 
 }  // namespace hub::services
 

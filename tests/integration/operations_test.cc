@@ -309,9 +309,12 @@ TEST_F(OperationsTest, ABackupTakenWhilePublishingRestoresEveryAcknowledgedEvent
   EXPECT_THAT(restore.output, ::testing::HasSubstr("event log verified"));
   EXPECT_THAT(restore.output, ::testing::HasSubstr("audit verified"));
 
-  // A hub started on it verifies both chains, rebuilds its views and serves.
+  // A hub started on it (with the keys folder, kept apart from the data)
+  // verifies both chains, rebuilds its views and serves.
   std::filesystem::create_directories(dir_.Sub("restored-work"));
-  auto started = HubProcess::Start(dir_.Sub("restored-work"), HubConfigText(pki_, restored));
+  auto started = HubProcess::Start(
+      dir_.Sub("restored-work"),
+      HubConfigText(pki_, restored, "keys_dir: \"" + dir_.Sub("data-keys") + "\"\n"));
   ASSERT_TRUE(started.ok()) << started.status();
   {
     grpc::ClientContext context;
