@@ -92,7 +92,9 @@ std::vector<std::string> PublishableEventTypes() {
   std::vector<std::string> types;
   const google::protobuf::OneofDescriptor& events = EventOneof();
   for (int i = 0; i < events.field_count(); ++i) {
-    if (events.field(i)->name() != "protocol_changed") types.push_back(events.field(i)->name());
+    // The hub's own records.
+    const std::string& name = events.field(i)->name();
+    if (name != "protocol_changed" && name != "data_erased") types.push_back(name);
   }
   return types;
 }

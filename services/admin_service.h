@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "auth/data_keys.h"
 #include "services/authenticator.h"
 #include "services/backups.h"
 #include "services/metrics.h"
@@ -16,19 +17,28 @@ namespace hub::services {
 
 class AdminService final : public hub::v1::AdminService::CallbackService {
  public:
+  // `data_keys`: where erasure destroys keys (null: erasure is refused).
   AdminService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
-               Backups* backups, Metrics* metrics)
-      : authenticator_(std::move(authenticator)), log_(log), backups_(backups), metrics_(metrics) {}
+               Backups* backups, Metrics* metrics, auth::DataKeyStore* data_keys = nullptr)
+      : authenticator_(std::move(authenticator)),
+        log_(log),
+        backups_(backups),
+        metrics_(metrics),
+        data_keys_(data_keys) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
                                    const hub::v1::BackupRequest* request,
                                    hub::v1::BackupResponse* response) override;
+  grpc::ServerUnaryReactor* EraseSubject(grpc::CallbackServerContext* context,
+                                         const hub::v1::EraseSubjectRequest* request,
+                                         hub::v1::EraseSubjectResponse* response) override;
 
  private:
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;
   Backups* const backups_;
   Metrics* const metrics_;
+  auth::DataKeyStore* const data_keys_;
 };
 
 }  // namespace hub::services

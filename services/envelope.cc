@@ -86,6 +86,10 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
                      " is a protocol_changed event, which only the hub records (use "
                      "PolicyService.ApplyProtocol)"));
   }
+  if (envelope->has_data_erased()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        where, " is a data_erased event, which only the hub records (AdminService.EraseSubject)"));
+  }
   if (auth::HasUnknownFields(*envelope)) {
     return absl::InvalidArgumentError(
         absl::StrCat(where,

@@ -256,8 +256,8 @@ class GrpcHubServer final : public HubServer {
     timeline_service_ = std::make_unique<TimelineService>(authenticator_, event_log_.get(),
                                                           views_.get(), metrics_.get());
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
-    admin_service_ = std::make_unique<AdminService>(authenticator_, event_log_.get(),
-                                                    backups_.get(), metrics_.get());
+    admin_service_ = std::make_unique<AdminService>(
+        authenticator_, event_log_.get(), backups_.get(), metrics_.get(), data_keys_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
     HUB_RETURN_IF_ERROR(StartHealthServer(config.health()));

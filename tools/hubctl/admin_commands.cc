@@ -34,6 +34,29 @@ int Backup(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& o
   return 0;
 }
 
+int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, bool is_case,
+          const std::string& reason, const std::string& reference, const OutputOptions& output) {
+  hub::v1::EraseSubjectRequest request;
+  if (is_case) {
+    request.set_case_id(id);
+  } else {
+    request.set_subject_id(id);
+  }
+  request.set_reason(reason);
+  request.set_reference(reference);
+  grpc::ClientContext context;
+  SetDeadline(&context, output.timeout_ms);
+  hub::v1::EraseSubjectResponse response;
+  grpc::Status status =
+      hub::v1::AdminService::NewStub(channel)->EraseSubject(&context, request, &response);
+  if (!status.ok()) return Fail(Describe(status));
+  std::printf("%s %s: data key %s destroyed%s; recorded at log position %llu\n",
+              is_case ? "case" : "subject", id.c_str(), response.key_id().c_str(),
+              response.newly_erased() ? "" : " (it had been erased before)",
+              static_cast<unsigned long long>(response.position()));
+  return 0;
+}
+
 int Restore(const std::string& backup_dir, const std::string& data_dir,
             const std::string& checkpoints, const std::string& public_key_pem) {
   const fs::path backup(backup_dir);

@@ -15,6 +15,12 @@ namespace hub::tools {
 // Asks the hub for a backup (operator certificate) and prints where it is.
 int Backup(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output);
 
+// Erases a subject's (or, with `is_case`, a case's) personal data on
+// request (operator certificate): the hub destroys its data key and records
+// why. Prints the record's position and the key destroyed.
+int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, bool is_case,
+          const std::string& reason, const std::string& reference, const OutputOptions& output);
+
 // Copies the backup in `backup_dir` into `data_dir` (which must not exist or
 // be empty) and verifies what was copied: the event log's hash chain and
 // indexes, and the access audit's chain and Merkle tree, and, given

@@ -57,6 +57,9 @@ ABSL_FLAG(std::string, cert, "", "Overrides <certs_dir>/clients/<as>.crt.");
 ABSL_FLAG(std::string, key, "", "Overrides <certs_dir>/clients/<as>.key.");
 ABSL_FLAG(int, timeout_ms, 10000, "Deadline of each call.");
 ABSL_FLAG(std::string, data_dir, "./data", "The hub's data folder (offline commands).");
+ABSL_FLAG(std::string, subject_id, "", "erase: the subject whose personal data goes.");
+ABSL_FLAG(std::string, reason, "", "erase: why (required, recorded).");
+ABSL_FLAG(std::string, reference, "", "erase: the request's reference (required, recorded).");
 ABSL_FLAG(bool, repair, false,
           "views verify: replace damaged views with the ones derived again from the log.");
 ABSL_FLAG(std::string, keys_dir, "./data-keys", "keys rotate: the hub's keys folder (keys_dir).");
@@ -146,6 +149,9 @@ constexpr char kUsage[] =
     "                                       publish the demonstration Drive site, each event as\n"
     "                                       its agency (uses every client in --certs_dir)\n"
     "  hubctl backup                        a consistent backup while the hub serves (operator)\n"
+    "  hubctl erase (--subject_id=S | --case_id=C) --reason=R --reference=REF\n"
+    "                                       erase personal data on request by destroying its\n"
+    "                                       data key (operator; recorded; cannot be undone)\n"
     "  hubctl protocol show                 the sharing protocol in force (text format)\n"
     "  hubctl protocol apply FILE           validate, rebuild the views under, and put in force\n"
     "                                       a new sharing protocol (operator certificate)\n\n"
@@ -620,6 +626,19 @@ int main(int argc, char** argv) {
     if (!channel.ok()) return Fail(channel.status().ToString());
     return hub::tools::Backup(*channel,
                               {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+  }
+  if (command == Command{"erase"}) {
+    const std::string subject = absl::GetFlag(FLAGS_subject_id);
+    const std::string case_id = absl::GetFlag(FLAGS_case_id);
+    if (subject.empty() == case_id.empty()) {
+      std::fprintf(stderr, "hubctl: erase takes one of --subject_id or --case_id\n");
+      return 2;
+    }
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    return hub::tools::Erase(*channel, subject.empty() ? case_id : subject, subject.empty(),
+                             absl::GetFlag(FLAGS_reason), absl::GetFlag(FLAGS_reference),
+                             {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
   }
   if (command.size() == 2 && command[0] == "restore") {
     std::string checkpoints;

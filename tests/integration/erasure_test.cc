@@ -1,0 +1,203 @@
+// Forgetting lawfully, played with canaries: a victim's whereabouts and
+// what she told her advocate are never on disk in the clear; erasing her on
+// request destroys her key, is recorded, and leaves the log's proofs whole.
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+
+#include "tests/integration/hub_process.h"
+#include "tests/testing/temp_dir.h"
+
+#include "hub/v1/admin_service.grpc.pb.h"
+#include "hub/v1/event_service.grpc.pb.h"
+
+namespace hub::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// Each one unique, so that finding it anywhere on disk means it leaked.
+constexpr char kVictim[] = "CANARY-SUBJ-V9";
+constexpr char kAddress[] = "CANARY-ADDR 51 Refuge Road";
+constexpr char kDisclosure[] = "CANARY-DISCLOSURE he waits outside the school";
+constexpr char kConditions[] = "CANARY-CONDITIONS no contact with V9";
+
+std::vector<std::string> FilesContaining(const std::string& root, const std::string& needle) {
+  std::vector<std::string> found;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root, ignored)) {
+    if (!entry.is_regular_file()) continue;
+    if (ReadFile(entry.path().string()).find(needle) != std::string::npos) {
+      found.push_back(entry.path().string());
+    }
+  }
+  return found;
+}
+
+class ErasureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Start();
+    ASSERT_TRUE(OpenCases(pki_, hub_->address(), {"C-9"}).ok());
+    ASSERT_TRUE(Publish("idva-agency", [](hub::v1::EventEnvelope* e) {
+                  auto* victim = e->mutable_subject_linked()->mutable_victim();
+                  victim->set_subject_id(kVictim);
+                  victim->add_supporting_agencies("idva");
+                }).ok());
+    ASSERT_TRUE(Publish("idva-agency", [](hub::v1::EventEnvelope* e) {
+                  hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+                  safety->set_victim_subject_id(kVictim);
+                  safety->set_risk_change(hub::v1::SIGNIFICANTLY_REDUCED);
+                  safety->set_current_address(kAddress);
+                  safety->set_disclosure_notes(kDisclosure);
+                }).ok());
+    ASSERT_TRUE(Publish("police-agency", [](hub::v1::EventEnvelope* e) {
+                  hub::v1::DisruptionRecorded* order = e->mutable_disruption_recorded();
+                  order->set_kind(hub::v1::DVPO);
+                  order->set_conditions(kConditions);
+                }).ok());
+  }
+
+  void Start() {
+    auto started = HubProcess::Start(dir_.path(), HubConfigText(pki_, data_));
+    ASSERT_TRUE(started.ok()) << started.status();
+    hub_ = std::move(started).value();
+  }
+
+  grpc::Status Publish(const std::string& as,
+                       const std::function<void(hub::v1::EventEnvelope*)>& fill) {
+    hub::v1::PublishRequest request;
+    request.set_case_id("C-9");
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(absl::StrFormat("e9a5e000-0000-4000-8000-%012x", ++published_));
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e); DPA 2018 Sch 1 para 18");
+    fill(event);
+    grpc::ClientContext context;
+    hub::v1::PublishResponse response;
+    return hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
+        ->Publish(&context, request, &response);
+  }
+
+  std::vector<hub::v1::EventEnvelope> Read(const std::string& as) {
+    grpc::ClientContext context;
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id("C-9");
+    hub::v1::ReadCaseResponse response;
+    grpc::Status status = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
+                              ->ReadCase(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << as << ": " << status.error_message();
+    return {response.events().begin(), response.events().end()};
+  }
+
+  CommandResult Hubctl(const std::string& as, const std::string& arguments) {
+    return RunCommand(absl::StrCat(HUBCTL_PATH, " --hub=", hub_->address(),
+                                   " --certs_dir=", pki_.dir(), " --as=", as, " ", arguments));
+  }
+
+  TempDir dir_;
+  TestPki pki_{dir_.Sub("pki")};
+  const std::string data_ = dir_.Sub("data");
+  std::unique_ptr<HubProcess> hub_;
+  int published_ = 0;
+};
+
+TEST_F(ErasureTest, TheLogAndItsBackupsHoldNoPersonalValueInTheClear) {
+  // Readers still get everything the protocol gives them.
+  bool seen = false;
+  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+    if (!event.has_victim_safety_information()) continue;
+    EXPECT_EQ(event.victim_safety_information().current_address(), kAddress);
+    EXPECT_EQ(event.victim_safety_information().disclosure_notes(), kDisclosure);
+    seen = true;
+  }
+  EXPECT_TRUE(seen);
+  absl::StatusOr<hub::v1::BackupResponse> backup = TakeBackup(pki_, hub_->address());
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  ASSERT_EQ(hub_->Stop(), 0);
+  for (const char* canary : {kVictim, kAddress, kDisclosure, kConditions}) {
+    EXPECT_THAT(FilesContaining(data_ + "/events", canary), IsEmpty()) << canary;
+    EXPECT_THAT(FilesContaining(data_ + "/audit", canary), IsEmpty()) << canary;
+    EXPECT_THAT(FilesContaining(backup->path(), canary), IsEmpty()) << canary;
+    // Nor do the data keys' names give the subject away.
+    EXPECT_THAT(FilesContaining(data_ + "-keys", canary), IsEmpty()) << canary;
+  }
+  const CommandResult verified =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_));
+  EXPECT_EQ(verified.exit_status, 0) << verified.output;
+}
+
+TEST_F(ErasureTest, OnlyTheOperatorErasesAndOnlyWithAReasonAndAReference) {
+  const CommandResult partner = Hubctl(
+      "police-agency", absl::StrCat("erase --subject_id=", kVictim, " --reason=r --reference=x"));
+  EXPECT_NE(partner.exit_status, 0);
+  EXPECT_THAT(partner.output, HasSubstr("PERMISSION_DENIED"));
+  const CommandResult unexplained =
+      Hubctl("operator-admin", absl::StrCat("erase --subject_id=", kVictim, " --reference=x"));
+  EXPECT_NE(unexplained.exit_status, 0);
+  EXPECT_THAT(unexplained.output, HasSubstr("INVALID_ARGUMENT"));
+  // Nothing was erased.
+  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+    if (event.has_victim_safety_information()) {
+      EXPECT_EQ(event.victim_safety_information().current_address(), kAddress);
+    }
+  }
+}
+
+TEST_F(ErasureTest, AnErasedVictimIsGoneFromTheRebuiltViewsAndTheProofsHold) {
+  const std::string erase = absl::StrCat("erase --subject_id=", kVictim,
+                                         " --reason='erasure request upheld by the DPO'"
+                                         " --reference=DPO-2026-041");
+  const CommandResult erased = Hubctl("operator-admin", erase);
+  ASSERT_EQ(erased.exit_status, 0) << erased.output;
+  EXPECT_THAT(erased.output, HasSubstr("destroyed; recorded at log position"));
+  const CommandResult again = Hubctl("operator-admin", erase);
+  EXPECT_EQ(again.exit_status, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("had been erased before"));
+  // Nothing more is recorded about her.
+  const grpc::Status refused = Publish("idva-agency", [](hub::v1::EventEnvelope* e) {
+    hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+    safety->set_victim_subject_id(kVictim);
+    safety->set_current_address("CANARY-NEW-ADDRESS");
+  });
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  ASSERT_EQ(hub_->Stop(), 0);
+
+  // The views are derived: rebuilt from the log, they hold nothing of her.
+  std::filesystem::remove_all(data_ + "/views");
+  Start();
+  bool seen = false;
+  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+    EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr("CANARY-ADDR")))
+        << event.DebugString();
+    if (event.has_victim_safety_information()) {
+      seen = true;
+      EXPECT_THAT(event.victim_safety_information().current_address(), IsEmpty());
+      EXPECT_THAT(event.victim_safety_information().disclosure_notes(), IsEmpty());
+    }
+    // The perpetrator's order is the case's: it stays.
+    if (event.has_disruption_recorded()) {
+      EXPECT_EQ(event.disruption_recorded().conditions(), kConditions);
+    }
+  }
+  EXPECT_TRUE(seen);
+  ASSERT_EQ(hub_->Stop(), 0);
+  for (const char* canary : {kVictim, kAddress, kDisclosure}) {
+    EXPECT_THAT(FilesContaining(data_, canary), IsEmpty()) << canary;
+  }
+  const CommandResult verified =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_));
+  EXPECT_EQ(verified.exit_status, 0) << verified.output;
+}
+
+}  // namespace
+}  // namespace hub::testing
