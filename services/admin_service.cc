@@ -140,6 +140,21 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
                            " but the key could not be destroyed yet (", destroyed.message(),
                            "); retry the same request")));
   }
+  // The views hold what was shown before: derived again, they hold what
+  // can still be opened.
+  if (newly && rebuild_views_) {
+    absl::StatusOr<uint64_t> rebuilt = rebuild_views_(absl::StrCat("erasure of ", key_id));
+    if (!rebuilt.ok()) {
+      return FinishUnary(context, call,
+                         absl::UnavailableError(absl::StrCat(
+                             "the data key is destroyed and the erasure recorded at position ",
+                             stored->first_position, ", but the views could not be rebuilt (",
+                             rebuilt.status().message(),
+                             "); they are rebuilt at the next start of hubd, or remove the views "
+                             "folder")));
+    }
+    response->set_views_rebuilt_through(*rebuilt);
+  }
   LogInfo(
       "data erased on request",
       {{"key_id", key_id}, {"scope", scope}, {"position", std::to_string(stored->first_position)}});

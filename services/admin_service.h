@@ -3,6 +3,7 @@
 #ifndef HUB_SERVICES_ADMIN_SERVICE_H_
 #define HUB_SERVICES_ADMIN_SERVICE_H_
 
+#include <functional>
 #include <memory>
 
 #include "auth/data_keys.h"
@@ -17,14 +18,17 @@ namespace hub::services {
 
 class AdminService final : public hub::v1::AdminService::CallbackService {
  public:
-  // `data_keys`: where erasure destroys keys (null: erasure is refused).
+  // `data_keys`: where erasure destroys keys (null: erasure is refused);
+  // `rebuild_views`: takes what an erasure left unreadable out of the views.
   AdminService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
-               Backups* backups, Metrics* metrics, auth::DataKeyStore* data_keys = nullptr)
+               Backups* backups, Metrics* metrics, auth::DataKeyStore* data_keys = nullptr,
+               std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views = {})
       : authenticator_(std::move(authenticator)),
         log_(log),
         backups_(backups),
         metrics_(metrics),
-        data_keys_(data_keys) {}
+        data_keys_(data_keys),
+        rebuild_views_(std::move(rebuild_views)) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
                                    const hub::v1::BackupRequest* request,
@@ -39,6 +43,7 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   Backups* const backups_;
   Metrics* const metrics_;
   auth::DataKeyStore* const data_keys_;
+  const std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views_;
 };
 
 }  // namespace hub::services

@@ -257,7 +257,10 @@ class GrpcHubServer final : public HubServer {
                                                           views_.get(), metrics_.get());
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
     admin_service_ = std::make_unique<AdminService>(
-        authenticator_, event_log_.get(), backups_.get(), metrics_.get(), data_keys_.get());
+        authenticator_, event_log_.get(), backups_.get(), metrics_.get(), data_keys_.get(),
+        [policy = policy_service_.get()](const std::string& why) {
+          return policy->RebuildViews(why);
+        });
 
     grpc::EnableDefaultHealthCheckService(true);
     HUB_RETURN_IF_ERROR(StartHealthServer(config.health()));

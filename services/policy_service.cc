@@ -76,6 +76,23 @@ absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint64_t> PolicyService::RebuildViews(const std::string& why) {
+  absl::MutexLock lock(&apply_mu_);
+  HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> current, LatestRecordedProtocol(*log_));
+  if (!current.has_value()) return absl::FailedPreconditionError("no protocol is in force");
+  Health::Scope rebuilding(health_, Health::Reason::kRebuildingViews);
+  const absl::Time started = absl::Now();
+  HUB_ASSIGN_OR_RETURN(std::unique_ptr<Projector> next,
+                       views_->BuildNext(current->protocol, kRebuildTimeout));
+  const uint64_t rebuilt_through = next->checkpoint();
+  HUB_RETURN_IF_ERROR(views_->Activate(std::move(next)));
+  LogInfo("views rebuilt",
+          {{"why", why},
+           {"through_position", std::to_string(rebuilt_through)},
+           {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))}});
+  return rebuilt_through;
+}
+
 grpc::ServerUnaryReactor* PolicyService::ApplyProtocol(grpc::CallbackServerContext* context,
                                                        const hub::v1::ApplyProtocolRequest* request,
                                                        hub::v1::ApplyProtocolResponse* response) {

@@ -38,6 +38,12 @@ class PolicyService final : public hub::v1::PolicyService::CallbackService {
                                         const hub::v1::GetProtocolRequest* request,
                                         hub::v1::GetProtocolResponse* response) override;
 
+  // Builds the views again from the log under the protocol in force and
+  // switches to them (after an erasure: what can no longer be opened leaves
+  // the views). Serialized with protocol changes; returns the position the
+  // new views reached.
+  absl::StatusOr<uint64_t> RebuildViews(const std::string& why);
+
  private:
   absl::Status Apply(const hub::v1::Principal& principal, const std::string& text,
                      hub::v1::ApplyProtocolResponse* response);

@@ -289,9 +289,9 @@ std::string DescribeEvent(const hub::v1::EventEnvelope& visible) {
     case EventEnvelope::kProtocolChanged:
       return Line("Sharing protocol changed", visible.protocol_changed().version());
     case EventEnvelope::kDataErased:
-      return Line("Personal data erased", Details({visible.data_erased().scope(),
-                                                   visible.data_erased().rule(),
-                                                   visible.data_erased().reference()}));
+      return Line("Personal data erased",
+                  Details({visible.data_erased().scope(), visible.data_erased().rule(),
+                           visible.data_erased().reference()}));
     case EventEnvelope::EVENT_NOT_SET:
       break;
   }

@@ -271,7 +271,7 @@ class RocksViewStore final : public ViewStore {
   }
 
   absl::Status Activate(uint32_t generation) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::ReleasableMutexLock lock(&write_mu_);
     HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> generations, Generations());
     std::optional<GenerationInfo> chosen;
     for (const GenerationInfo& info : generations) {
@@ -292,9 +292,15 @@ class RocksViewStore final : public ViewStore {
       absl::MutexLock active_lock(&mu_);
       active_ = chosen;
     }
+    std::vector<uint32_t> dropped;
     for (const GenerationInfo& info : generations) {
-      if (info.generation != generation) HUB_RETURN_IF_ERROR(DropLocked(info.generation));
+      if (info.generation != generation) {
+        HUB_RETURN_IF_ERROR(DropLocked(info.generation));
+        dropped.push_back(info.generation);
+      }
     }
+    lock.Release();
+    for (uint32_t old : dropped) HUB_RETURN_IF_ERROR(CompactAway(old));
     return absl::OkStatus();
   }
 
@@ -526,6 +532,24 @@ class RocksViewStore final : public ViewStore {
       events.push_back(std::move(*event));
     }
     return events;
+  }
+
+  // Rewrites the files that held a dropped generation, so that its content
+  // (which may be what an erasure or a narrower protocol took away) leaves
+  // the disk rather than waiting for compaction to reach it. Without the
+  // write lock: readers and the active generation's writer go on meanwhile.
+  absl::Status CompactAway(uint32_t generation) {
+    const std::string begin = GenerationKey(generation);
+    const std::string end = GenerationKey(generation + 1);
+    const rocksdb::Slice begin_slice(begin);
+    const rocksdb::Slice end_slice(end);
+    rocksdb::CompactRangeOptions options;
+    options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    for (Family f : {kContent, kIndex, kCases, kSummaries}) {
+      HUB_RETURN_IF_ERROR(FromRocksStatus(
+          db_->CompactRange(options, family(f), &begin_slice, &end_slice), "compacting a view"));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status DropLocked(uint32_t generation) {

@@ -45,7 +45,8 @@ int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, 
   request.set_reason(reason);
   request.set_reference(reference);
   grpc::ClientContext context;
-  SetDeadline(&context, output.timeout_ms);
+  // The views are rebuilt before the call returns.
+  SetDeadline(&context, std::max(output.timeout_ms, 600000));
   hub::v1::EraseSubjectResponse response;
   grpc::Status status =
       hub::v1::AdminService::NewStub(channel)->EraseSubject(&context, request, &response);
@@ -54,6 +55,10 @@ int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, 
               is_case ? "case" : "subject", id.c_str(), response.key_id().c_str(),
               response.newly_erased() ? "" : " (it had been erased before)",
               static_cast<unsigned long long>(response.position()));
+  if (response.views_rebuilt_through() != 0) {
+    std::printf("the views were rebuilt from the log (through position %llu) without it\n",
+                static_cast<unsigned long long>(response.views_rebuilt_through()));
+  }
   return 0;
 }
 
