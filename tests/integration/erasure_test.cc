@@ -196,6 +196,11 @@ TEST_F(ErasureTest, AnErasedVictimIsGoneFromEveryFileAndTheProofsHold) {
   const CommandResult verified =
       RunCommand(absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_));
   EXPECT_EQ(verified.exit_status, 0) << verified.output;
+  // The views are what the sealed log, opened with the keys left, derives.
+  const CommandResult views =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_));
+  EXPECT_EQ(views.exit_status, 0) << views.output;
+  EXPECT_THAT(views.output, HasSubstr("views verified"));
 }
 
 }  // namespace

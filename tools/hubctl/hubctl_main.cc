@@ -28,6 +28,9 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 
+#include "auth/data_keys.h"
+#include "auth/field_sealing.h"
+#include "auth/key_encryption.h"
 #include "auth/key_files.h"
 #include "auth/tree_head_signer.h"
 #include "proto/version.h"
@@ -62,7 +65,9 @@ ABSL_FLAG(std::string, reason, "", "erase: why (required, recorded).");
 ABSL_FLAG(std::string, reference, "", "erase: the request's reference (required, recorded).");
 ABSL_FLAG(bool, repair, false,
           "views verify: replace damaged views with the ones derived again from the log.");
-ABSL_FLAG(std::string, keys_dir, "./data-keys", "keys rotate: the hub's keys folder (keys_dir).");
+ABSL_FLAG(std::string, keys_dir, "./data-keys",
+          "keys rotate, views verify: the hub's keys folder (keys_dir; views verify defaults "
+          "to <data_dir>-keys).");
 ABSL_FLAG(uint64_t, from, 1, "log read: first global position.");
 ABSL_FLAG(uint64_t, limit, 20, "log read: how many events at most.");
 ABSL_FLAG(bool, json, false, "Print JSON, one object per line, for scripts.");
@@ -168,7 +173,7 @@ constexpr char kUsage[] =
     "  hubctl audit verify FILE [--public_key=PEM] [--checkpoints=FILE]\n"
     "                                       check an audit export offline; names every missing\n"
     "                                       or altered record\n"
-    "  hubctl views verify [--data_dir=DIR] [--repair]\n"
+    "  hubctl views verify [--data_dir=DIR] [--keys_dir=DIR] [--repair]\n"
     "                                       derive the views again from the log and compare them\n"
     "                                       with the stored ones (--repair: replace them if\n"
     "                                       damaged)\n"
@@ -361,7 +366,22 @@ int ViewsVerify() {
     }
     auto stored = hub::storage::ViewStore::Open(views_dir);
     if (!stored.ok()) return Fail(stored.status().ToString());
-    check = hub::services::CheckViews(log->get(), **stored, scratch);
+    // The log's personal fields are sealed: deriving the views opens them
+    // with the hub's data keys, as hubd does.
+    std::string keys_dir = absl::GetFlag(FLAGS_keys_dir);
+    if (keys_dir == "./data-keys") {
+      std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+      while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
+      keys_dir = data_dir + "-keys";
+    }
+    auto keks = hub::auth::KeyFolder::Open(keys_dir + "/kek", absl::GetFlag(FLAGS_data_dir));
+    if (!keks.ok()) return Fail(absl::StrCat("the hub's keys: ", keks.status().ToString()));
+    auto data_keys = hub::auth::DataKeyStore::Open(
+        keys_dir + "/data-keys", absl::GetFlag(FLAGS_data_dir),
+        std::shared_ptr<const hub::auth::KeyFolder>(*std::move(keks)));
+    if (!data_keys.ok()) return Fail(data_keys.status().ToString());
+    const hub::auth::FieldSealer sealer(data_keys->get());
+    check = hub::services::CheckViews(log->get(), **stored, scratch, &sealer);
   }
   if (!check.ok()) {
     std::error_code ignored;
