@@ -154,6 +154,9 @@ TEST_F(ErasureTest, OnlyTheOperatorErasesAndOnlyWithAReasonAndAReference) {
 }
 
 TEST_F(ErasureTest, AnErasedVictimIsGoneFromEveryFileAndTheProofsHold) {
+  // A backup taken before the erasure (it keeps her, sealed).
+  absl::StatusOr<hub::v1::BackupResponse> backup = TakeBackup(pki_, hub_->address());
+  ASSERT_TRUE(backup.ok()) << backup.status();
   const std::string erase = absl::StrCat("erase --subject_id=", kVictim,
                                          " --reason='erasure request upheld by the DPO'"
                                          " --reference=DPO-2026-041");
@@ -201,6 +204,27 @@ TEST_F(ErasureTest, AnErasedVictimIsGoneFromEveryFileAndTheProofsHold) {
       RunCommand(absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_));
   EXPECT_EQ(views.exit_status, 0) << views.output;
   EXPECT_THAT(views.output, HasSubstr("views verified"));
+
+  // The old backup, restored with the keys folder as it now is, shows
+  // nothing of her either.
+  const std::string restored = dir_.Sub("restored");
+  ASSERT_EQ(
+      RunCommand(absl::StrCat(HUBCTL_PATH, " restore ", backup->path(), " --data_dir=", restored))
+          .exit_status,
+      0);
+  std::filesystem::create_directories(dir_.Sub("restored-work"));
+  auto restarted = HubProcess::Start(
+      dir_.Sub("restored-work"),
+      HubConfigText(pki_, restored, absl::StrCat("keys_dir: \"", data_, "-keys\"\n")));
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  hub_ = std::move(restarted).value();
+  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+    EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr("CANARY-ADDR")));
+  }
+  ASSERT_EQ(hub_->Stop(), 0);
+  for (const char* canary : {kVictim, kAddress, kDisclosure}) {
+    EXPECT_THAT(FilesContaining(restored, canary), IsEmpty()) << canary;
+  }
 }
 
 }  // namespace
