@@ -1,9 +1,11 @@
 // Forgetting lawfully, played with canaries: a victim's whereabouts and
 // what she told her advocate are never on disk in the clear; erasing her on
 // request destroys her key, is recorded, and leaves the log's proofs whole.
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -225,6 +227,41 @@ TEST_F(ErasureTest, AnErasedVictimIsGoneFromEveryFileAndTheProofsHold) {
   for (const char* canary : {kVictim, kAddress, kDisclosure}) {
     EXPECT_THAT(FilesContaining(restored, canary), IsEmpty()) << canary;
   }
+}
+
+// The key-encryption key rotates: the data keys are wrapped again, the old
+// KEK removed, the log untouched, and everything still opens.
+TEST_F(ErasureTest, TheKeyEncryptionKeyRotatesWithoutRewritingTheLog) {
+  ASSERT_EQ(hub_->Stop(), 0);
+  const std::string verify = absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_);
+  const std::string head_before = RunCommand(verify).output;
+  const std::string keys = absl::StrCat(" --keys_dir=", data_, "-keys --data_dir=", data_);
+  std::vector<std::string> old_keks;
+  for (const auto& entry : std::filesystem::directory_iterator(data_ + "-keys/kek")) {
+    old_keks.push_back(entry.path().string());
+  }
+  ASSERT_EQ(old_keks.size(), 1u);
+  // A second apart, so that the new key's name sorts after the old one's.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const CommandResult added = RunCommand(absl::StrCat(HUBCTL_PATH, " keys add", keys));
+  ASSERT_EQ(added.exit_status, 0) << added.output;
+  const CommandResult rewrapped = RunCommand(absl::StrCat(HUBCTL_PATH, " keys rewrap", keys));
+  ASSERT_EQ(rewrapped.exit_status, 0) << rewrapped.output;
+  EXPECT_THAT(rewrapped.output, HasSubstr("data keys wrapped again"));
+  std::filesystem::permissions(old_keks[0], std::filesystem::perms::owner_all);
+  std::filesystem::remove(old_keks[0]);
+  EXPECT_EQ(RunCommand(verify).output, head_before);
+
+  // Views derived again open every sealed field with the rewrapped keys.
+  std::filesystem::remove_all(data_ + "/views");
+  Start();
+  bool seen = false;
+  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+    if (!event.has_victim_safety_information()) continue;
+    EXPECT_EQ(event.victim_safety_information().current_address(), kAddress);
+    seen = true;
+  }
+  EXPECT_TRUE(seen);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/client_context.h"
@@ -177,12 +178,51 @@ constexpr char kUsage[] =
     "                                       derive the views again from the log and compare them\n"
     "                                       with the stored ones (--repair: replace them if\n"
     "                                       damaged)\n"
+    "  hubctl keys add [--keys_dir=DIR]    a new key-encryption key (in <keys_dir>/kek), which\n"
+    "                                       wraps new data keys from hubd's next start\n"
+    "  hubctl keys rewrap [--keys_dir=DIR] [--data_dir=DIR]\n"
+    "                                       wrap every data key under the newest key-encryption\n"
+    "                                       key, after which older ones can be removed\n"
     "  hubctl keys rotate [--keys_dir=DIR] prepare a new audit signing key; hubd announces it at\n"
     "                                       its next start in a checkpoint signed by both keys,\n"
     "                                       then destroys the old private key\n"
     "  hubctl log read [--data_dir=DIR] [--from=N] [--limit=N]\n"
     "                                       list events (position, case, version, id, size)\n\n"
     "Exit status: 0 on success, 1 when the hub or the data says no, 2 on bad usage.\n";
+
+int KeysAdd() {
+  const std::string folder = absl::GetFlag(FLAGS_keys_dir) + "/kek";
+  if (absl::Status ensured =
+          hub::auth::EnsureSecretKeyFolder(folder, absl::GetFlag(FLAGS_data_dir));
+      !ensured.ok()) {
+    return Fail(std::string(ensured.message()));
+  }
+  absl::StatusOr<std::string> id = hub::auth::KeyFolder::AddKey(folder, absl::Now());
+  if (!id.ok()) return Fail(std::string(id.status().message()));
+  std::printf(
+      "added key-encryption key %s/%s.kek; restart hubd to wrap new data keys with it, then run "
+      "`hubctl keys rewrap` before removing an older one\n",
+      folder.c_str(), id->c_str());
+  return 0;
+}
+
+int KeysRewrap() {
+  const std::string keys_dir = absl::GetFlag(FLAGS_keys_dir);
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  auto keks = hub::auth::KeyFolder::Open(keys_dir + "/kek", data_dir);
+  if (!keks.ok()) return Fail(keks.status().ToString());
+  const std::string active = (*keks)->ActiveKeyId();
+  auto data_keys =
+      hub::auth::DataKeyStore::Open(keys_dir + "/data-keys", data_dir,
+                                    std::shared_ptr<const hub::auth::KeyFolder>(*std::move(keks)));
+  if (!data_keys.ok()) return Fail(data_keys.status().ToString());
+  absl::StatusOr<size_t> rewrapped = (*data_keys)->Rewrap();
+  if (!rewrapped.ok()) return Fail(rewrapped.status().ToString());
+  std::printf(
+      "%zu data keys wrapped again under key-encryption key %s; older ones wrap nothing now\n",
+      *rewrapped, active.c_str());
+  return 0;
+}
 
 int KeysRotate() {
   const std::string dir = absl::GetFlag(FLAGS_keys_dir);
@@ -677,6 +717,8 @@ int main(int argc, char** argv) {
     return hub::tools::Restore(command[1], absl::GetFlag(FLAGS_data_dir), checkpoints, public_key);
   }
   if (command == Command{"keys", "rotate"}) return KeysRotate();
+  if (command == Command{"keys", "add"}) return KeysAdd();
+  if (command == Command{"keys", "rewrap"}) return KeysRewrap();
   if (command == Command{"views", "verify"}) return ViewsVerify();
   if (command == Command{"log", "verify"}) return LogVerify();
   if (command == Command{"log", "read"}) return LogRead();
