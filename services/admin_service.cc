@@ -9,6 +9,21 @@
 #include "services/server_log.h"
 
 namespace hub::services {
+namespace {
+
+// OK for the hub operator; otherwise PERMISSION_DENIED, audited.
+absl::Status RequireOperator(storage::EventLog* log, const hub::v1::Principal& principal,
+                             hub::v1::AuditAction action, const std::string& case_id,
+                             const std::string& what) {
+  if (principal.role() == hub::v1::ADMIN) return absl::OkStatus();
+  return AuditDenial(
+      log, principal, action, case_id,
+      absl::PermissionDeniedError(absl::StrCat("principal ", principal.identity(), " has role ",
+                                               hub::v1::Role_Name(principal.role()),
+                                               "; only the hub operator (admin role) ", what)));
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* AdminService::Backup(grpc::CallbackServerContext* context,
                                                const hub::v1::BackupRequest* /*request*/,
@@ -18,13 +33,10 @@ grpc::ServerUnaryReactor* AdminService::Backup(grpc::CallbackServerContext* cont
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
   if (!principal.ok()) return FinishUnary(context, call, principal.status());
-  if (principal->role() != hub::v1::ADMIN) {
-    return FinishUnary(context,
-                       AuditDenial(log_, *principal, hub::v1::AUDIT_BACKUP, "",
-                                   absl::PermissionDeniedError(absl::StrCat(
-                                       "principal ", principal->identity(), " has role ",
-                                       hub::v1::Role_Name(principal->role()),
-                                       "; only the hub operator (admin role) takes backups"))));
+  if (absl::Status operator_only =
+          RequireOperator(log_, *principal, hub::v1::AUDIT_BACKUP, "", "takes backups");
+      !operator_only.ok()) {
+    return FinishUnary(context, call, operator_only);
   }
   absl::StatusOr<hub::v1::BackupResponse> taken = backups_->Take();
   hub::v1::AuditRecord record =
@@ -76,13 +88,10 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   absl::StatusOr<hub::v1::Principal> principal =
       authenticator_->PrincipalOf(*context->auth_context());
   if (!principal.ok()) return FinishUnary(context, call, principal.status());
-  if (principal->role() != hub::v1::ADMIN) {
-    return FinishUnary(context,
-                       AuditDenial(log_, *principal, hub::v1::AUDIT_ERASE, request->case_id(),
-                                   absl::PermissionDeniedError(absl::StrCat(
-                                       "principal ", principal->identity(), " has role ",
-                                       hub::v1::Role_Name(principal->role()),
-                                       "; only the hub operator (admin role) erases data"))));
+  if (absl::Status operator_only = RequireOperator(log_, *principal, hub::v1::AUDIT_ERASE,
+                                                   request->case_id(), "erases data");
+      !operator_only.ok()) {
+    return FinishUnary(context, call, operator_only);
   }
   if (absl::Status valid = ValidateErasure(*request); !valid.ok()) {
     return FinishUnary(context, call, valid);

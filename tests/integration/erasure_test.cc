@@ -32,18 +32,6 @@ constexpr char kAddress[] = "CANARY-ADDR 51 Refuge Road";
 constexpr char kDisclosure[] = "CANARY-DISCLOSURE he waits outside the school";
 constexpr char kConditions[] = "CANARY-CONDITIONS no contact with V9";
 
-std::vector<std::string> FilesContaining(const std::string& root, const std::string& needle) {
-  std::vector<std::string> found;
-  std::error_code ignored;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(root, ignored)) {
-    if (!entry.is_regular_file()) continue;
-    if (ReadFile(entry.path().string()).find(needle) != std::string::npos) {
-      found.push_back(entry.path().string());
-    }
-  }
-  return found;
-}
-
 class ErasureTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -76,18 +64,8 @@ class ErasureTest : public ::testing::Test {
 
   grpc::Status Publish(const std::string& as,
                        const std::function<void(hub::v1::EventEnvelope*)>& fill) {
-    hub::v1::PublishRequest request;
-    request.set_case_id("C-9");
-    hub::v1::EventEnvelope* event = request.add_events();
-    event->set_event_id(absl::StrFormat("e9a5e000-0000-4000-8000-%012x", ++published_));
-    event->mutable_occurred_time()->set_seconds(1795000000);
-    event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
-    event->set_lawful_basis("UK GDPR Art 6(1)(e); DPA 2018 Sch 1 para 18");
-    fill(event);
-    grpc::ClientContext context;
-    hub::v1::PublishResponse response;
-    return hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
-        ->Publish(&context, request, &response);
+    return PublishOne(pki_, hub_->address(), as, "C-9", "e9a5e000-0000-4000-8000-", ++published_,
+                      hub::v1::PURPOSE_SAFEGUARDING, fill);
   }
 
   std::vector<hub::v1::EventEnvelope> Read(const std::string& as) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -235,6 +236,18 @@ absl::Status OpenCases(const TestPki& pki, const std::string& address,
     }
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> FilesContaining(const std::string& root, const std::string& needle) {
+  std::vector<std::string> found;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root, ignored)) {
+    if (!entry.is_regular_file()) continue;
+    if (ReadFile(entry.path().string()).find(needle) != std::string::npos) {
+      found.push_back(entry.path().string());
+    }
+  }
+  return found;
 }
 
 grpc::Status PublishOne(const TestPki& pki, const std::string& address, const std::string& as,

@@ -29,6 +29,9 @@ std::string ExampleProtocolPath();
 // The whole of a file ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
 
+// Every file below `root` whose bytes contain `needle` (a secret, a canary).
+std::vector<std::string> FilesContaining(const std::string& root, const std::string& needle);
+
 // What a command run through the shell printed (stdout and stderr) and its
 // exit status (-1 if it did not exit).
 struct CommandResult {

@@ -402,18 +402,6 @@ std::string Scrape(const std::string& address) {
 }
 
 // Every file under `root` whose bytes contain `needle`.
-std::vector<std::string> FilesContaining(const std::string& root, const std::string& needle) {
-  std::vector<std::string> found;
-  std::error_code ignored;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(root, ignored)) {
-    if (!entry.is_regular_file()) continue;
-    if (ReadFile(entry.path().string()).find(needle) != std::string::npos) {
-      found.push_back(entry.path().string());
-    }
-  }
-  return found;
-}
-
 // Whoever holds the data folder or a backup must not hold the audit signing
 // key too: with it they could edit the audit and sign it again.
 TEST_F(OperationsTest, NeitherTheDataFolderNorABackupHoldsTheAuditSigningKey) {
