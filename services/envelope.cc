@@ -130,12 +130,9 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
 
 }  // namespace
 
-absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& principal,
-                                                     const hub::v1::PublishRequest& request,
-                                                     absl::Time now,
-                                                     const hub::v1::LimitsConfig& limits,
-                                                     std::vector<hub::v1::EventEnvelope>* envelopes,
-                                                     const auth::FieldSealer* sealer) {
+absl::StatusOr<storage::AppendRequest> PrepareAppend(
+    const hub::v1::Principal& principal, const hub::v1::PublishRequest& request, absl::Time now,
+    const hub::v1::LimitsConfig& limits, std::vector<hub::v1::EventEnvelope>* envelopes) {
   if (principal.role() != hub::v1::AGENCY && principal.role() != hub::v1::COORDINATOR) {
     return absl::PermissionDeniedError(absl::StrCat(
         "principal ", principal.identity(), " has role ", hub::v1::Role_Name(principal.role()),
@@ -172,25 +169,12 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(const hub::v1::Principal& p
     if (!stamped.ok()) return stamped;
     storage::EventToAppend event;
     event.event_id = envelope.event_id();
-    // The limit is the publisher's: sealing adds a few bytes of its own.
+    // The limit is the publisher's: sealing (once admitted) adds a few bytes.
     if (const size_t bytes = envelope.ByteSizeLong(); bytes > limits.max_event_bytes()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "events[", i, "] is ", bytes, " bytes; the limit is ", limits.max_event_bytes()));
     }
-    if (sealer != nullptr) {
-      absl::StatusOr<std::string> sealed = sealer->Seal(envelope);
-      if (!sealed.ok()) {
-        if (absl::IsFailedPrecondition(sealed.status())) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "events[", i, "] is about a subject or case whose personal data was erased; ",
-              "nothing more is recorded about them (", sealed.status().message(), ")"));
-        }
-        return sealed.status();
-      }
-      event.payload = *std::move(sealed);
-    } else {
-      envelope.SerializeToString(&event.payload);
-    }
+    envelope.SerializeToString(&event.payload);
     append.events.push_back(std::move(event));
     if (envelopes != nullptr) envelopes->push_back(std::move(envelope));
   }

@@ -33,13 +33,11 @@ inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 //                     producing agency or identity than the certificate's;
 //  INVALID_ARGUMENT   anything malformed, naming the envelope and field.
 // Nothing is written either way. `envelopes`, if given, receives the stamped
-// envelopes in order (what the append's payloads hold). With a `sealer`,
-// the payloads hold their personal fields encrypted (auth/field_sealing.h);
-// FAILED_PRECONDITION if a subject or case they need a key of was erased.
+// envelopes in order (what the append's payloads serialize, before they are
+// sealed).
 absl::StatusOr<storage::AppendRequest> PrepareAppend(
     const hub::v1::Principal& principal, const hub::v1::PublishRequest& request, absl::Time now,
-    const hub::v1::LimitsConfig& limits, std::vector<hub::v1::EventEnvelope>* envelopes = nullptr,
-    const auth::FieldSealer* sealer = nullptr);
+    const hub::v1::LimitsConfig& limits, std::vector<hub::v1::EventEnvelope>* envelopes = nullptr);
 
 // The envelope for a stored event, with its position and version filled in,
 // its sealed parts opened with `sealer` (parts whose key was erased are left

@@ -425,6 +425,25 @@ void LogStorageTrouble(const absl::Status& status) {
 
 }  // namespace
 
+absl::Status EventService::SealPayloads(const std::vector<hub::v1::EventEnvelope>& stamped,
+                                        storage::AppendRequest* append) const {
+  if (sealer_ == nullptr) return absl::OkStatus();
+  for (size_t i = 0; i < stamped.size(); ++i) {
+    absl::StatusOr<std::string> sealed = sealer_->Seal(stamped[i]);
+    if (!sealed.ok()) {
+      if (absl::IsFailedPrecondition(sealed.status())) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("events[", i,
+                         "] is about a subject or case whose personal data was erased; nothing "
+                         "more is recorded about them, and nothing of this publish was stored"));
+      }
+      return sealed.status();
+    }
+    append->events[i].payload = *std::move(sealed);
+  }
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* context,
                                                 const grpc::ByteBuffer* serialized_request,
                                                 grpc::ByteBuffer* serialized_response) {
@@ -452,7 +471,7 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
   const absl::Time now = absl::Now();
   std::vector<hub::v1::EventEnvelope> stamped;
   absl::StatusOr<storage::AppendRequest> append =
-      PrepareAppend(*principal, *request, now, limits_, &stamped, sealer_);
+      PrepareAppend(*principal, *request, now, limits_, &stamped);
   if (!append.ok()) {
     if (append.status().code() == absl::StatusCode::kPermissionDenied) {
       AuditDenial(log_, *principal, hub::v1::AUDIT_PUBLISH, request->case_id(), append.status())
@@ -475,6 +494,24 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
     }
     return FinishUnary(context, call.Record(admission.status()));
   }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const std::string case_id = request->case_id();
+  // Sealed only once admitted: a refused publish makes no data key. An
+  // admitted one about an erased subject is refused here, audited, and
+  // still handed to the gate's order (every admission is submitted once).
+  if (absl::Status sealed = SealPayloads(stamped, &*append); !sealed.ok()) {
+    if (absl::IsFailedPrecondition(sealed)) {
+      AuditDenial(log_, *principal, hub::v1::AUDIT_PUBLISH, case_id, sealed,
+                  stamped.front().purpose())
+          .IgnoreError();
+    }
+    gate_->Submit(case_id, *admission,
+                  [gate = gate_, reactor, call, case_id, admission = *admission, sealed]() mutable {
+                    gate->Finished(case_id, admission, /*stored=*/false);
+                    reactor->Finish(ToGrpcStatus(call.Record(sealed)));
+                  });
+    return reactor;
+  }
   // The publish and its audit record are one atomic write.
   AuditPublish(*principal, authenticator_->directory()->protocol_version(), *request,
                admission->rules, &*append);
@@ -482,9 +519,7 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
   // gRPC thread waits for the fsync, so as many publishes can be in flight
   // as the group commit can take in one group. The log receives the case's
   // publishes in the order the gate judged them.
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const bool caller_expected_version = request->has_expected_version();
-  const std::string case_id = request->case_id();
   gate_->Submit(
       case_id, *admission,
       [this, context, now, reactor, serialized_response, call, case_id, caller_expected_version,

@@ -58,6 +58,11 @@ class EventService final : public EventServiceBase {
                                                         const grpc::ByteBuffer* request) override;
 
  private:
+  // Replaces the payloads of an admitted append with its events sealed
+  // (auth/field_sealing.h); FAILED_PRECONDITION about an erased subject.
+  absl::Status SealPayloads(const std::vector<hub::v1::EventEnvelope>& stamped,
+                            storage::AppendRequest* append) const;
+
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;
   const Views* const views_;

@@ -116,6 +116,27 @@ TEST_F(ErasureTest, TheLogAndItsBackupsHoldNoPersonalValueInTheClear) {
   EXPECT_EQ(verified.exit_status, 0) << verified.output;
 }
 
+// A publish the protocol refuses changes nothing, not even the key folder:
+// data keys are made only for what is admitted.
+TEST_F(ErasureTest, ARefusedPublishMakesNoDataKey) {
+  const auto key_files = [this] {
+    size_t count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(data_ + "-keys/data-keys")) {
+      count += entry.path().extension() == ".key" ? 1 : 0;
+    }
+    return count;
+  };
+  const size_t before = key_files();
+  // Housing does not record victims' safety (the example protocol).
+  const grpc::Status refused = Publish("housing-agency", [](hub::v1::EventEnvelope* e) {
+    hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+    safety->set_victim_subject_id("V-NEVER-ADMITTED");
+    safety->set_current_address("CANARY-REFUSED-ADDRESS");
+  });
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
+  EXPECT_EQ(key_files(), before);
+}
+
 TEST_F(ErasureTest, OnlyTheOperatorErasesAndOnlyWithAReasonAndAReference) {
   const CommandResult partner = Hubctl(
       "police-agency", absl::StrCat("erase --subject_id=", kVictim, " --reason=r --reference=x"));
