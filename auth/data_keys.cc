@@ -71,7 +71,28 @@ absl::StatusOr<std::unique_ptr<DataKeyStore>> DataKeyStore::Open(
     return ensured;
   }
   const std::string secret_path = absl::StrCat(folder, "/", kIndexSecretFile);
+  std::unique_ptr<DIR, ClosesDir> listing(opendir(folder.c_str()));
+  if (listing == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot list ", folder));
+  }
+  std::vector<std::string> key_ids;
+  std::vector<std::string> erased;
+  while (const dirent* entry = readdir(listing.get())) {
+    const std::string name = entry->d_name;
+    if (absl::EndsWith(name, kErasureSuffix)) {
+      erased.push_back(name.substr(0, name.size() - (sizeof(kErasureSuffix) - 1)));
+    } else if (absl::EndsWith(name, kKeySuffix)) {
+      key_ids.push_back(name);
+    }
+  }
   if (ReadSmallFile(secret_path) == std::nullopt) {
+    // A new secret would name every key differently: the keys held would
+    // never be found again, and the data they seal would be lost unseen.
+    if (!key_ids.empty() || !erased.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          folder, " holds data keys but no ", kIndexSecretFile,
+          ", without which none of them can be found; restore it from the keys folder's backup"));
+    }
     absl::StatusOr<std::string> secret = NewAeadKey();
     if (!secret.ok()) return secret.status();
     std::string encoded = absl::StrCat(absl::Base64Escape(*secret), "\n");
@@ -95,17 +116,6 @@ absl::StatusOr<std::unique_ptr<DataKeyStore>> DataKeyStore::Open(
       std::unique_ptr<DataKeyStore>(new DataKeyStore(folder, std::move(keks), std::move(secret)));
   // An erasure interrupted between its record and the key's removal is
   // finished now.
-  std::unique_ptr<DIR, ClosesDir> listing(opendir(folder.c_str()));
-  if (listing == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot list ", folder));
-  }
-  std::vector<std::string> erased;
-  while (const dirent* entry = readdir(listing.get())) {
-    const std::string name = entry->d_name;
-    if (absl::EndsWith(name, kErasureSuffix)) {
-      erased.push_back(name.substr(0, name.size() - (sizeof(kErasureSuffix) - 1)));
-    }
-  }
   for (const std::string& key_id : erased) {
     if (::unlink(store->KeyPath(key_id).c_str()) == 0) {
       if (absl::Status synced = SyncFolder(folder); !synced.ok()) return synced;

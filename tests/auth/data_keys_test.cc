@@ -153,6 +153,23 @@ TEST_F(DataKeyStoreTest, KeyEncryptionKeysRotateWithoutTouchingTheData) {
   EXPECT_EQ(*store_->Get(id), key);
 }
 
+// Whoever deletes the index secret (or restores the keys without it) must
+// not get a store that quietly names every key anew and loses them all.
+TEST_F(DataKeyStoreTest, AStoreWithKeysButNoIndexSecretIsRefused) {
+  const std::string id = store_->KeyId("subject", "V-1");
+  ASSERT_TRUE(store_->GetOrCreate(id).ok());
+  store_.reset();
+  std::filesystem::remove(folder_ + "/index.secret");
+  auto keks = KeyFolder::Open(dir_.Sub("keks"), data_);
+  ASSERT_TRUE(keks.ok());
+  const absl::Status refused =
+      DataKeyStore::Open(folder_, data_, std::shared_ptr<const KeyFolder>(*std::move(keks)))
+          .status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.message(), HasSubstr("index.secret"));
+  EXPECT_FALSE(std::filesystem::exists(folder_ + "/index.secret"));
+}
+
 TEST_F(DataKeyStoreTest, TheStoreMayNotLieInsideTheDataFolder) {
   auto keks = KeyFolder::Open(dir_.Sub("keks"), data_);
   ASSERT_TRUE(keks.ok());

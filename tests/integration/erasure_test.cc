@@ -137,6 +137,16 @@ TEST_F(ErasureTest, ARefusedPublishMakesNoDataKey) {
   EXPECT_EQ(key_files(), before);
 }
 
+// A partner cannot forge an erasure record (nor hide a case behind one).
+TEST_F(ErasureTest, APartnerCannotRecordAnErasure) {
+  const grpc::Status refused = Publish("police-agency", [](hub::v1::EventEnvelope* e) {
+    e->mutable_data_erased()->set_key_id("0123456789abcdef0123456789abcdef");
+    e->mutable_data_erased()->set_rule("request");
+  });
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("only the hub records"));
+}
+
 TEST_F(ErasureTest, OnlyTheOperatorErasesAndOnlyWithAReasonAndAReference) {
   const CommandResult partner = Hubctl(
       "police-agency", absl::StrCat("erase --subject_id=", kVictim, " --reason=r --reference=x"));

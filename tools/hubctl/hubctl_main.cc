@@ -66,9 +66,9 @@ ABSL_FLAG(std::string, reason, "", "erase: why (required, recorded).");
 ABSL_FLAG(std::string, reference, "", "erase: the request's reference (required, recorded).");
 ABSL_FLAG(bool, repair, false,
           "views verify: replace damaged views with the ones derived again from the log.");
-ABSL_FLAG(std::string, keys_dir, "./data-keys",
-          "keys rotate, views verify: the hub's keys folder (keys_dir; views verify defaults "
-          "to <data_dir>-keys).");
+ABSL_FLAG(std::string, keys_dir, "",
+          "keys, views verify: the hub's keys folder (keys_dir; default <data_dir>-keys, as "
+          "hubd's).");
 ABSL_FLAG(uint64_t, from, 1, "log read: first global position.");
 ABSL_FLAG(uint64_t, limit, 20, "log read: how many events at most.");
 ABSL_FLAG(bool, json, false, "Print JSON, one object per line, for scripts.");
@@ -190,8 +190,16 @@ constexpr char kUsage[] =
     "                                       list events (position, case, version, id, size)\n\n"
     "Exit status: 0 on success, 1 when the hub or the data says no, 2 on bad usage.\n";
 
+// --keys_dir, or hubd's default for --data_dir.
+std::string KeysDir() {
+  if (std::string keys_dir = absl::GetFlag(FLAGS_keys_dir); !keys_dir.empty()) return keys_dir;
+  std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
+  return data_dir + "-keys";
+}
+
 int KeysAdd() {
-  const std::string folder = absl::GetFlag(FLAGS_keys_dir) + "/kek";
+  const std::string folder = KeysDir() + "/kek";
   if (absl::Status ensured =
           hub::auth::EnsureSecretKeyFolder(folder, absl::GetFlag(FLAGS_data_dir));
       !ensured.ok()) {
@@ -207,7 +215,7 @@ int KeysAdd() {
 }
 
 int KeysRewrap() {
-  const std::string keys_dir = absl::GetFlag(FLAGS_keys_dir);
+  const std::string keys_dir = KeysDir();
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   auto keks = hub::auth::KeyFolder::Open(keys_dir + "/kek", data_dir);
   if (!keks.ok()) return Fail(keks.status().ToString());
@@ -225,7 +233,7 @@ int KeysRewrap() {
 }
 
 int KeysRotate() {
-  const std::string dir = absl::GetFlag(FLAGS_keys_dir);
+  const std::string dir = KeysDir();
   if (absl::Status folder = hub::auth::CheckSecretKeyFolder(dir, absl::GetFlag(FLAGS_data_dir));
       !folder.ok()) {
     return Fail(std::string(folder.message()));
@@ -408,12 +416,7 @@ int ViewsVerify() {
     if (!stored.ok()) return Fail(stored.status().ToString());
     // The log's personal fields are sealed: deriving the views opens them
     // with the hub's data keys, as hubd does.
-    std::string keys_dir = absl::GetFlag(FLAGS_keys_dir);
-    if (keys_dir == "./data-keys") {
-      std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-      while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
-      keys_dir = data_dir + "-keys";
-    }
+    const std::string keys_dir = KeysDir();
     auto keks = hub::auth::KeyFolder::Open(keys_dir + "/kek", absl::GetFlag(FLAGS_data_dir));
     if (!keks.ok()) return Fail(absl::StrCat("the hub's keys: ", keks.status().ToString()));
     auto data_keys = hub::auth::DataKeyStore::Open(
