@@ -18,9 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "auth/aead.h"
 #include "auth/key_files.h"
@@ -129,14 +131,50 @@ DataKeyStore::~DataKeyStore() {
   for (auto& [id, key] : cache_) OPENSSL_cleanse(key.data(), key.size());
 }
 
+DataKeyStore::DataKeyStore(std::string folder, std::shared_ptr<const KeyEncryptionService> keks,
+                           std::string index_secret)
+    : folder_(std::move(folder)), keks_(std::move(keks)), index_secret_(std::move(index_secret)) {
+  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (hmac == nullptr) return;
+  keyed_index_mac_.reset(EVP_MAC_CTX_new(hmac));
+  EVP_MAC_free(hmac);
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (keyed_index_mac_ != nullptr &&
+      EVP_MAC_init(keyed_index_mac_.get(),
+                   reinterpret_cast<const unsigned char*>(index_secret_.data()),
+                   index_secret_.size(), params) != 1) {
+    keyed_index_mac_.reset();
+  }
+}
+
+void DataKeyStore::MacContextFree::operator()(EVP_MAC_CTX* context) const {
+  EVP_MAC_CTX_free(context);
+}
+
 std::string DataKeyStore::KeyId(std::string_view scope, std::string_view name) const {
   const std::string message = absl::StrCat(AsAbsl(scope), "\n", AsAbsl(name));
   unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), index_secret_.data(), static_cast<int>(index_secret_.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
+  size_t length = 0;
+  std::unique_ptr<EVP_MAC_CTX, MacContextFree> mac(
+      keyed_index_mac_ != nullptr ? EVP_MAC_CTX_dup(keyed_index_mac_.get()) : nullptr);
+  const bool hashed =
+      mac != nullptr &&
+      EVP_MAC_update(mac.get(), reinterpret_cast<const unsigned char*>(message.data()),
+                     message.size()) == 1 &&
+      EVP_MAC_final(mac.get(), digest, &length, sizeof(digest)) == 1;
+  if (!hashed) {
+    // Only if OpenSSL cannot copy a context (out of memory): the one-shot
+    // form gives the same id.
+    unsigned int one_shot_length = 0;
+    HMAC(EVP_sha256(), index_secret_.data(), static_cast<int>(index_secret_.size()),
+         reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest,
+         &one_shot_length);
+    length = one_shot_length;
+  }
   return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), std::min<unsigned int>(length, 16)));
+      absl::string_view(reinterpret_cast<const char*>(digest), std::min<size_t>(length, 16)));
 }
 
 std::string DataKeyStore::KeyPath(const std::string& key_id) const {

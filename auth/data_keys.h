@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include <openssl/types.h>
 
 #include "auth/key_encryption.h"
 
@@ -73,10 +74,7 @@ class DataKeyStore {
 
  private:
   DataKeyStore(std::string folder, std::shared_ptr<const KeyEncryptionService> keks,
-               std::string index_secret)
-      : folder_(std::move(folder)),
-        keks_(std::move(keks)),
-        index_secret_(std::move(index_secret)) {}
+               std::string index_secret);
   std::string KeyPath(const std::string& key_id) const;
   std::string ErasurePath(const std::string& key_id) const;
   absl::StatusOr<std::string> Load(const std::string& key_id) const;
@@ -84,6 +82,13 @@ class DataKeyStore {
   const std::string folder_;
   const std::shared_ptr<const KeyEncryptionService> keks_;
   const std::string index_secret_;
+  struct MacContextFree {
+    void operator()(EVP_MAC_CTX* context) const;
+  };
+  // HMAC-SHA-256 keyed with the index secret once; each KeyId copies it
+  // (one-shot HMAC() looked the digest up and keyed it anew every call, on
+  // every publish's path).
+  std::unique_ptr<EVP_MAC_CTX, MacContextFree> keyed_index_mac_;
   mutable absl::Mutex mu_;
   // Unwrapped keys in use (wiped when erased or on destruction).
   mutable std::map<std::string, std::string> cache_ ABSL_GUARDED_BY(mu_);

@@ -7,9 +7,12 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "auth/key_encryption.h"
 #include "tests/testing/temp_dir.h"
@@ -69,6 +72,27 @@ TEST_F(DataKeyStoreTest, KeyIdsNameNoSubject) {
                                         std::shared_ptr<const KeyFolder>(*std::move(keks)));
   ASSERT_TRUE(other_store.ok());
   EXPECT_NE((*other_store)->KeyId("subject", "V-2026-0042"), id);
+}
+
+// Key files written by any earlier build must keep their names: an id is
+// the first 16 bytes of HMAC-SHA-256(index secret, scope "\n" name), hex.
+TEST_F(DataKeyStoreTest, KeyIdsAreTheDocumentedKeyedHash) {
+  std::ifstream file(folder_ + "/index.secret");
+  std::string encoded(std::istreambuf_iterator<char>(file), {});
+  while (!encoded.empty() && (encoded.back() == '\n' || encoded.back() == '\r')) {
+    encoded.pop_back();
+  }
+  std::string secret;
+  ASSERT_TRUE(absl::Base64Unescape(encoded, &secret));
+  const std::string message = "subject\nV-2026-0042";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  ASSERT_NE(
+      HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length),
+      nullptr);
+  EXPECT_EQ(store_->KeyId("subject", "V-2026-0042"),
+            absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 16)));
 }
 
 TEST_F(DataKeyStoreTest, AKeyIsMadeOnceAndOutlivesTheProcess) {
