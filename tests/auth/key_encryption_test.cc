@@ -4,12 +4,17 @@
 #include "auth/key_encryption.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -54,6 +59,50 @@ TEST(AeadTest, SealedDataOpensOnlyUnchangedUnderItsKeyAndPlace) {
   EXPECT_EQ(Open(key, sealed->substr(0, 20), "event 7 field location").status().code(),
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(Seal("short", secret, "").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// GCM under one key is broken by a single repeated nonce: nonces come from
+// per-thread pools, so check many seals, on several threads, and a forked
+// child (which inherits its parent's pool) never repeat one.
+TEST(AeadTest, NoncesNeverRepeatAcrossSealsThreadsOrAFork) {
+  const std::string key(kAeadKeyBytes, 'k');
+  std::set<std::string> nonces;
+  absl::Mutex mu;
+  auto seal_many = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      absl::StatusOr<std::string> sealed = Seal(key, "same text", "same place");
+      ASSERT_TRUE(sealed.ok());
+      absl::MutexLock lock(&mu);
+      EXPECT_TRUE(nonces.insert(sealed->substr(0, kAeadNonceBytes)).second);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(seal_many, 1000);
+  for (std::thread& thread : threads) thread.join();
+  seal_many(10);
+  EXPECT_EQ(nonces.size(), 4010u);
+
+  int pipe_ends[2];
+  ASSERT_EQ(::pipe(pipe_ends), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    absl::StatusOr<std::string> sealed = Seal(key, "same text", "same place");
+    const std::string nonce = sealed.ok() ? sealed->substr(0, kAeadNonceBytes) : "";
+    const ssize_t written = ::write(pipe_ends[1], nonce.data(), nonce.size());
+    ::_exit(written == static_cast<ssize_t>(kAeadNonceBytes) ? 0 : 1);
+  }
+  ::close(pipe_ends[1]);
+  std::string child_nonce(kAeadNonceBytes, '\0');
+  EXPECT_EQ(::read(pipe_ends[0], child_nonce.data(), child_nonce.size()),
+            static_cast<ssize_t>(kAeadNonceBytes));
+  ::close(pipe_ends[0]);
+  int wait_status = 0;
+  ::waitpid(child, &wait_status, 0);
+  absl::StatusOr<std::string> parent_next = Seal(key, "same text", "same place");
+  ASSERT_TRUE(parent_next.ok());
+  EXPECT_NE(child_nonce, parent_next->substr(0, kAeadNonceBytes));
+  EXPECT_EQ(nonces.count(child_nonce), 0u);
 }
 
 TEST(AeadTest, EmptyPlaintextStillAuthenticates) {
