@@ -30,6 +30,7 @@
 #include "storage/internal/event_log_testing.h"
 #include "storage/internal/group_commit.h"
 #include "storage/internal/log_format.h"
+#include "storage/internal/memtable_hints.h"
 #include "storage/internal/rocksdb_status.h"
 #include "storage/merkle_tree.h"
 
@@ -1155,6 +1156,14 @@ rocksdb::ColumnFamilyOptions IndexFamilyOptions(const std::shared_ptr<rocksdb::C
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions options;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.memtable_insert_with_hint_prefix_extractor = internal::HintByKeyWithoutCounter();
+  return options;
+}
+
+// Event ids are random: a hint per id would only grow the memtable.
+rocksdb::ColumnFamilyOptions RandomKeyFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions options = IndexFamilyOptions(cache);
+  options.memtable_insert_with_hint_prefix_extractor.reset();
   return options;
 }
 
@@ -1224,11 +1233,12 @@ absl::StatusOr<std::unique_ptr<EventLog>> internal::OpenEventLogWithEnv(
   log_table.block_cache = cache;
   rocksdb::ColumnFamilyOptions log_options;
   log_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(log_table));
+  log_options.memtable_insert_with_hint_prefix_extractor = internal::HintByKeyWithoutCounter();
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, IndexFamilyOptions(cache)},
       {internal::kLogFamily, log_options},
-      {internal::kEventIdFamily, IndexFamilyOptions(cache)},
+      {internal::kEventIdFamily, RandomKeyFamilyOptions(cache)},
       {internal::kCaseIndexFamily, IndexFamilyOptions(cache)},
       {internal::kAuditFamily, log_options},
       {internal::kAuditNodeFamily, IndexFamilyOptions(cache)},

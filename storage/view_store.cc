@@ -15,6 +15,7 @@
 #include "rocksdb/write_buffer_manager.h"
 
 #include "proto/status_macros.h"
+#include "storage/internal/memtable_hints.h"
 #include "storage/internal/rocksdb_status.h"
 
 namespace hub::storage {
@@ -595,6 +596,7 @@ absl::StatusOr<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& di
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
   rocksdb::ColumnFamilyOptions family_options;
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  family_options.memtable_insert_with_hint_prefix_extractor = internal::HintByKeyWithoutCounter();
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : kFamilyNames) families.emplace_back(name, family_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
