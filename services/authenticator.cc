@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 
 #include "proto/error_details.h"
+#include "proto/thread_name.h"
 #include "services/grpc_status.h"
 #include "services/server_log.h"
 
@@ -30,7 +31,10 @@ absl::StatusOr<std::unique_ptr<RevocationWatcher>> RevocationWatcher::Start(
   }
   absl::Status loaded = watcher->Reload();
   if (!loaded.ok()) return loaded;
-  watcher->watcher_ = std::thread([w = watcher.get()] { w->WatchLoop(); });
+  watcher->watcher_ = std::thread([w = watcher.get()] {
+    NameThisThread("cert-watch");
+    w->WatchLoop();
+  });
   return watcher;
 }
 

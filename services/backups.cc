@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 
 #include "proto/status_macros.h"
+#include "proto/thread_name.h"
 #include "services/server_log.h"
 
 namespace hub::services {
@@ -105,6 +106,7 @@ absl::StatusOr<hub::v1::BackupResponse> Backups::Take() {
 void Backups::StartSchedule() {
   if (config_.interval_seconds() == 0) return;
   scheduler_ = std::thread([this] {
+    NameThisThread("backups");
     absl::MutexLock lock(&schedule_mu_);
     for (;;) {
       schedule_mu_.AwaitWithTimeout(absl::Condition(&stopping_),

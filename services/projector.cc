@@ -16,6 +16,7 @@
 #include "auth/data_classes.h"
 #include "auth/redactor.h"
 #include "proto/status_macros.h"
+#include "proto/thread_name.h"
 #include "services/case_summary.h"
 #include "services/envelope.h"
 #include "services/server_log.h"
@@ -166,7 +167,10 @@ Projector::~Projector() { Stop(); }
 absl::Status Projector::Start() {
   HUB_ASSIGN_OR_RETURN(uint64_t checkpoint, views_->Checkpoint(generation_.generation));
   checkpoint_.store(checkpoint, std::memory_order_release);
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("projector");
+    Loop();
+  });
   return absl::OkStatus();
 }
 

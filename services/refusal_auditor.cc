@@ -4,13 +4,17 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "proto/thread_name.h"
 #include "services/audit_trail.h"
 #include "services/server_log.h"
 
 namespace hub::services {
 
 RefusalAuditor::RefusalAuditor(storage::EventLog* log, size_t max_pending)
-    : log_(log), max_pending_(max_pending), thread_([this] { Loop(); }) {}
+    : log_(log), max_pending_(max_pending), thread_([this] {
+        NameThisThread("refusal-audit");
+        Loop();
+      }) {}
 
 RefusalAuditor::~RefusalAuditor() { Stop(); }
 

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 
 #include "proto/error_details.h"
+#include "proto/thread_name.h"
 
 namespace hub::services {
 
@@ -23,7 +24,10 @@ SubscriptionHub::SubscriptionHub(WaitAfter wait_after, size_t max_subscriptions,
     : wait_after_(std::move(wait_after)),
       max_subscriptions_(max_subscriptions),
       max_subscriptions_per_principal_(max_subscriptions_per_principal),
-      watcher_([this] { WatchLoop(); }) {}
+      watcher_([this] {
+        NameThisThread("subscriptions");
+        WatchLoop();
+      }) {}
 
 SubscriptionHub::~SubscriptionHub() {
   Shutdown(absl::UnavailableError("the hub is shutting down"));

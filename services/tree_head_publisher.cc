@@ -13,6 +13,7 @@
 
 #include "auth/checkpoint.h"
 #include "proto/status_macros.h"
+#include "proto/thread_name.h"
 #include "services/server_log.h"
 #include "storage/merkle_tree.h"
 
@@ -28,6 +29,7 @@ TreeHeadPublisher::TreeHeadPublisher(storage::EventLog* log,
       checkpoints_path_(std::move(checkpoints_path)),
       origin_(std::move(origin)) {
   thread_ = std::thread([this, interval] {
+    NameThisThread("checkpoints");
     while (!stop_.WaitForNotificationWithTimeout(absl::FromChrono(interval))) {
       absl::Status published = PublishIfGrown();
       if (!published.ok()) {

@@ -26,6 +26,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
+#include "proto/thread_name.h"
+
 namespace hub::storage::internal {
 
 template <typename Request, typename Result>
@@ -52,8 +54,14 @@ class GroupCommitQueue {
       : limits_(limits),
         cost_(std::move(cost)),
         stage_(std::move(stage)),
-        stager_([this] { StageLoop(); }),
-        finisher_([this] { FinishLoop(); }) {}
+        stager_([this] {
+          NameThisThread("log-stage");
+          StageLoop();
+        }),
+        finisher_([this] {
+          NameThisThread("log-sync");
+          FinishLoop();
+        }) {}
 
   ~GroupCommitQueue() { Close(); }
 
