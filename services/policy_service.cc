@@ -53,6 +53,7 @@ absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std
   // Build first: if it fails, nothing is recorded and nothing changes.
   HUB_ASSIGN_OR_RETURN(std::unique_ptr<Projector> next,
                        views_->BuildNext(loaded.protocol, kRebuildTimeout));
+  const absl::Duration projecting = absl::Now() - started;
   HUB_ASSIGN_OR_RETURN(
       uint64_t position,
       RecordProtocol(log_, loaded.protocol, text, previous,
@@ -72,7 +73,8 @@ absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std
   LogInfo("sharing protocol applied",
           {{"version", loaded.protocol.version()},
            {"position", std::to_string(position)},
-           {"rebuild_ms", std::to_string(response->rebuild_milliseconds())}});
+           {"rebuild_ms", std::to_string(response->rebuild_milliseconds())},
+           {"projecting_ms", std::to_string(absl::ToInt64Milliseconds(projecting))}});
   return absl::OkStatus();
 }
 

@@ -42,8 +42,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
@@ -676,6 +678,12 @@ int main(int argc, char** argv) {
     if (!status.ok()) {
       std::fprintf(stderr, "ApplyProtocol failed: %s\n", status.error_message().c_str());
       return 1;
+    }
+  }
+  // hubd's own account of the rebuild (projecting, then activating).
+  for (absl::string_view line : absl::StrSplit(hubd.Logs(), '\n')) {
+    if (absl::StrContains(line, "sharing protocol applied")) {
+      std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
     }
   }
   const double rebuild_rate = static_cast<double>(applied.rebuilt_through_position()) /
