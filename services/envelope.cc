@@ -69,11 +69,12 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
   }
   if (envelope->has_recorded_time() || envelope->global_position() != 0 ||
       envelope->stream_version() != 0 ||
-      envelope->classification() != hub::v1::DATA_CLASS_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where,
-                     " sets recorded_time, global_position, stream_version or classification, "
-                     "which the hub stamps; leave them unset"));
+      envelope->classification() != hub::v1::DATA_CLASS_UNSPECIFIED ||
+      envelope->erased_size() > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where,
+        " sets recorded_time, global_position, stream_version, classification or erased, "
+        "which the hub stamps; leave them unset"));
   }
   const google::protobuf::Message* event = auth::EventOf(*envelope);
   if (event == nullptr) {
@@ -215,9 +216,19 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& ev
     return absl::FailedPreconditionError(absl::StrCat("the event at position ", event.position,
                                                       " is sealed and no data keys were given"));
   }
-  HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, sealer->Open(event.payload, erased));
+  std::vector<auth::ErasedPart> gone;
+  HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, sealer->Open(event.payload, &gone));
   envelope.set_global_position(event.position);
   envelope.set_stream_version(event.stream_version);
+  // Readers are told what went, when and why (the projector shows each
+  // entry only to those who could have seen its class).
+  for (const auth::ErasedPart& part : gone) {
+    hub::v1::ErasedContent* entry = envelope.add_erased();
+    entry->set_erased_class(part.data_class);
+    entry->mutable_erased_at()->set_seconds(absl::ToUnixSeconds(part.erasure.erased_at));
+    entry->set_rule(part.erasure.rule);
+  }
+  if (erased != nullptr) *erased = std::move(gone);
   return envelope;
 }
 

@@ -1,5 +1,6 @@
 #include "services/projector.h"
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <future>
@@ -102,6 +103,15 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
     shaped.envelope->DiscardUnknownFields();
     present = auth::ClassesPresent(*shaped.envelope);
   }
+  // Classes of content erased from the event: each principal is told of
+  // those it could have seen, and only of those.
+  auth::ClassMask erased_classes;
+  for (const hub::v1::ErasedContent& erased : shaped.envelope->erased()) {
+    if (erased.erased_class() > 0 && erased.erased_class() < hub::v1::DataClass_ARRAYSIZE) {
+      erased_classes.set(erased.erased_class());
+    }
+  }
+  const bool had_content = event_message->ByteSizeLong() > 0 || erased_classes.any();
   // The event's subjects, found once for every principal.
   const std::vector<std::string> subjects = allowances.relational && !relations->subjects().empty()
                                                 ? auth::SharingPolicy::SubjectsOf(*shaped.envelope)
@@ -117,7 +127,7 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
         if (held[relation]) allowed |= allowance.by_relation[purpose][relation];
       }
     }
-    const auth::ClassMask seen = allowed & present;
+    const auth::ClassMask seen = allowed & (present | erased_classes);
     if (!seen[event_class]) continue;
     auto [it, inserted] = variant_of.try_emplace(seen.to_ulong(), 0);
     if (inserted) {
@@ -125,18 +135,33 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
         return absl::InternalError("more than 254 distinct shapes of one event");
       }
       const hub::v1::EventEnvelope* variant = shaped.envelope;
-      if (seen != present) {
+      const bool redacted = (seen & present) != present;
+      const bool erasures_hidden = (erased_classes & ~seen).any();
+      if (redacted || erasures_hidden) {
         auto* copy = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
         copy->CopyFrom(*shaped.envelope);
-        auth::Redact(seen, copy);
+        if (redacted) auth::Redact(seen, copy);
+        if (erasures_hidden) {
+          auto* erased = copy->mutable_erased();
+          erased->erase(std::remove_if(erased->begin(), erased->end(),
+                                       [&seen](const hub::v1::ErasedContent& entry) {
+                                         return entry.erased_class() <= 0 ||
+                                                entry.erased_class() >=
+                                                    hub::v1::DataClass_ARRAYSIZE ||
+                                                !seen[entry.erased_class()];
+                                       }),
+                        erased->end());
+        }
         variant = copy;
       }
       // An event whose every field of content is redacted away would still
       // say that something happened (a victim linked, a child), which is
-      // itself what the principal may not know: it is not in the view.
+      // itself what the principal may not know: it is not in the view. The
+      // same holds once content is erased, unless the principal is told of
+      // the erasure (it could have seen what went).
       const google::protobuf::Message* content = auth::EventOf(*variant);
-      if (event_message->ByteSizeLong() > 0 &&
-          (content == nullptr || content->ByteSizeLong() == 0)) {
+      if (had_content && (content == nullptr || content->ByteSizeLong() == 0) &&
+          variant->erased_size() == 0) {
         it->second = kEmptied;
         continue;
       }

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 
 #include "auth/data_classes.h"
@@ -425,6 +426,23 @@ CalendarDate DateOf(absl::Time time) {
   date.set_month(day.month());
   date.set_day(day.day());
   return date;
+}
+
+std::string DescribeErasures(const hub::v1::EventEnvelope& visible) {
+  // One clause per (date, rule), naming the classes that went together.
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> clauses;
+  for (const hub::v1::ErasedContent& erased : visible.erased()) {
+    const std::string day = absl::FormatTime(
+        "%Y-%m-%d", absl::FromUnixSeconds(erased.erased_at().seconds()), absl::UTCTimeZone());
+    clauses[{day, erased.rule()}].push_back(Words(erased.erased_class()));
+  }
+  std::string text;
+  for (const auto& [when, classes] : clauses) {
+    absl::StrAppend(&text, text.empty() ? " — erased: " : "; ", absl::StrJoin(classes, ", "),
+                    " on ", when.first, " (",
+                    when.second.empty() ? "no rule recorded" : when.second, ")");
+  }
+  return text;
 }
 
 }  // namespace hub::services

@@ -44,6 +44,11 @@ absl::StatusOr<TimelinePlace> TimelinePlaceFromToken(const std::string& token,
 // mentioned.
 std::string DescribeEvent(const hub::v1::EventEnvelope& visible);
 
+// What of `visible` was erased, when and under which rule, for a person
+// (" — erased: victim location, victim disclosure on 2026-11-30 (request)"),
+// or "" if nothing the caller could have seen was erased.
+std::string DescribeErasures(const hub::v1::EventEnvelope& visible);
+
 // INVALID_ARGUMENT naming the first entry that is not an event type
 // (EventEnvelope's oneof field names, e.g. "risk_assessed").
 absl::Status ValidateEventTypeNames(const google::protobuf::RepeatedPtrField<std::string>& types);

@@ -4,12 +4,14 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
@@ -236,6 +238,62 @@ TEST_F(ErasureTest, AnErasedVictimIsGoneFromEveryFileAndTheProofsHold) {
   for (const char* canary : {kVictim, kAddress, kDisclosure}) {
     EXPECT_THAT(FilesContaining(restored, canary), IsEmpty()) << canary;
   }
+}
+
+// After an erasure, readers are told what went, when and under which rule,
+// each only of the classes its rules would have let it see.
+TEST_F(ErasureTest, ReadersAreToldWhatWasErasedOnlyIfTheyCouldHaveSeenIt) {
+  const CommandResult erased =
+      Hubctl("operator-admin", absl::StrCat("erase --subject_id=", kVictim,
+                                            " --reason='erasure request upheld by the DPO'"
+                                            " --reference=DPO-2026-042"));
+  ASSERT_EQ(erased.exit_status, 0) << erased.output;
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  auto erased_classes = [&](const std::string& as) {
+    std::set<hub::v1::DataClass> classes;
+    bool found = false;
+    for (const hub::v1::EventEnvelope& event : Read(as)) {
+      if (!event.has_victim_safety_information()) continue;
+      found = true;
+      for (const hub::v1::ErasedContent& entry : event.erased()) {
+        classes.insert(entry.erased_class());
+        EXPECT_EQ(entry.rule(), "request");
+        EXPECT_NEAR(entry.erased_at().seconds(), now, 600);
+      }
+    }
+    EXPECT_TRUE(found) << as << " no longer sees the event at all";
+    return classes;
+  };
+  // The police could see where she was and her risk, not what she told the IDVA.
+  const std::set<hub::v1::DataClass> police = erased_classes("police-agency");
+  EXPECT_TRUE(police.count(hub::v1::VICTIM_LOCATION));
+  EXPECT_TRUE(police.count(hub::v1::VICTIM_RISK_SUMMARY));
+  EXPECT_FALSE(police.count(hub::v1::VICTIM_DISCLOSURE));
+  // The IDVA could see her disclosure.
+  EXPECT_TRUE(erased_classes("idva-agency").count(hub::v1::VICTIM_DISCLOSURE));
+  // Probation saw only the risk summary: it learns of nothing else.
+  const std::set<hub::v1::DataClass> probation = erased_classes("probation-agency");
+  EXPECT_TRUE(probation.count(hub::v1::VICTIM_RISK_SUMMARY));
+  EXPECT_FALSE(probation.count(hub::v1::VICTIM_LOCATION));
+  EXPECT_FALSE(probation.count(hub::v1::VICTIM_DISCLOSURE));
+
+  // The timeline says it in words.
+  const CommandResult timeline = Hubctl("police-agency", "timeline C-9");
+  ASSERT_EQ(timeline.exit_status, 0) << timeline.output;
+  EXPECT_THAT(timeline.output, HasSubstr("erased: "));
+  EXPECT_THAT(timeline.output, HasSubstr("victim location"));
+  EXPECT_THAT(timeline.output, HasSubstr("(request)"));
+  EXPECT_THAT(timeline.output, ::testing::Not(HasSubstr("victim disclosure")));
+}
+
+// A publisher cannot claim an erasure of its own on an event.
+TEST_F(ErasureTest, APublisherCannotStampErasedContent) {
+  const grpc::Status refused = Publish("police-agency", [](hub::v1::EventEnvelope* e) {
+    e->mutable_disruption_recorded()->set_kind(hub::v1::DVPO);
+    e->add_erased()->set_erased_class(hub::v1::OFFENDING);
+  });
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("erased"));
 }
 
 // The key-encryption key rotates: the data keys are wrapped again, the old
