@@ -145,11 +145,40 @@ KeyOwner KeyOwnerOf(const hub::v1::EventEnvelope& envelope, hub::v1::DataClass d
   return {"case", envelope.case_id()};
 }
 
-absl::StatusOr<std::string> FieldSealer::Seal(const hub::v1::EventEnvelope& envelope) const {
+std::string DataKeyIdOf(const DataKeyStore& keys, const KeyOwner& owner,
+                        hub::v1::DataClass data_class) {
+  return keys.KeyId(absl::StrCat(owner.scope, "/", static_cast<int>(data_class)), owner.name);
+}
+
+std::vector<std::string> AllDataKeyIdsOf(const DataKeyStore& keys, const KeyOwner& owner) {
+  std::vector<std::string> ids = {keys.KeyId(owner.scope, owner.name)};
+  for (const hub::v1::DataClass data_class : PersonalClasses()) {
+    ids.push_back(DataKeyIdOf(keys, owner, data_class));
+  }
+  return ids;
+}
+
+std::vector<hub::v1::DataClass> PersonalClasses() {
+  std::vector<hub::v1::DataClass> classes;
+  for (int number = 0; number < hub::v1::DataClass_ARRAYSIZE; ++number) {
+    if (hub::v1::DataClass_IsValid(number) &&
+        IsPersonalClass(static_cast<hub::v1::DataClass>(number))) {
+      classes.push_back(static_cast<hub::v1::DataClass>(number));
+    }
+  }
+  return classes;
+}
+
+std::vector<hub::v1::DataClass> PersonalClassesIn(const hub::v1::EventEnvelope& envelope) {
   std::vector<hub::v1::DataClass> classes;
   CollectPersonalClasses(envelope, &classes);
   std::sort(classes.begin(), classes.end());
   classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+  return classes;
+}
+
+absl::StatusOr<std::string> FieldSealer::Seal(const hub::v1::EventEnvelope& envelope) const {
+  const std::vector<hub::v1::DataClass> classes = PersonalClassesIn(envelope);
   if (classes.empty()) return envelope.SerializeAsString();
 
   hub::storage::v1::SealedEnvelope sealed;
@@ -167,7 +196,7 @@ absl::StatusOr<std::string> FieldSealer::Seal(const hub::v1::EventEnvelope& enve
     part.clear_case_id();
     part.clear_event_id();
     const KeyOwner owner = KeyOwnerOf(envelope, data_class);
-    const std::string key_id = keys_->KeyId(owner.scope, owner.name);
+    const std::string key_id = DataKeyIdOf(*keys_, owner, data_class);
     absl::StatusOr<std::string> key = keys_->GetOrCreate(key_id);
     if (!key.ok()) return key.status();
     absl::StatusOr<std::string> ciphertext =
@@ -184,7 +213,8 @@ absl::StatusOr<std::string> FieldSealer::Seal(const hub::v1::EventEnvelope& enve
 }
 
 absl::StatusOr<hub::v1::EventEnvelope> FieldSealer::Open(std::string_view stored,
-                                                         std::vector<ErasedPart>* erased) const {
+                                                         std::vector<ErasedPart>* erased,
+                                                         const WithheldKeys* withheld) const {
   hub::v1::EventEnvelope envelope;
   if (!IsSealed(stored)) {
     if (!envelope.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
@@ -198,6 +228,15 @@ absl::StatusOr<hub::v1::EventEnvelope> FieldSealer::Open(std::string_view stored
   }
   envelope = std::move(*sealed.mutable_open());
   for (const hub::storage::v1::SealedPart& part : sealed.parts()) {
+    if (withheld != nullptr) {
+      if (const auto found = withheld->find(part.key_id()); found != withheld->end()) {
+        if (erased != nullptr) {
+          erased->push_back(
+              {part.data_class(), part.key_id(), {found->second, "restricted", ""}, true});
+        }
+        continue;
+      }
+    }
     absl::StatusOr<std::string> key = keys_->Get(part.key_id());
     if (!key.ok()) {
       if (std::optional<Erasure> erasure = keys_->Erased(part.key_id()); erasure.has_value()) {

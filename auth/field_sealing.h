@@ -14,6 +14,7 @@
 #ifndef HUB_AUTH_FIELD_SEALING_H_
 #define HUB_AUTH_FIELD_SEALING_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,12 +46,34 @@ struct KeyOwner {
 };
 KeyOwner KeyOwnerOf(const hub::v1::EventEnvelope& envelope, hub::v1::DataClass data_class);
 
+// The data key of `owner`'s content of `data_class`: one key per owner and
+// class, so that a retention rule can destroy one class (a victim's
+// whereabouts) and keep the rest (the case record).
+std::string DataKeyIdOf(const DataKeyStore& keys, const KeyOwner& owner,
+                        hub::v1::DataClass data_class);
+// Every key that can hold content of `owner`: one per personal class, and
+// the single key per owner that events sealed before keys were per class
+// used (erasing an owner destroys them all).
+std::vector<std::string> AllDataKeyIdsOf(const DataKeyStore& keys, const KeyOwner& owner);
+// The classes whose fields are sealed, in number order.
+std::vector<hub::v1::DataClass> PersonalClasses();
+// The personal classes `envelope` holds content of (each sealed apart,
+// under KeyOwnerOf(envelope, class)), in number order.
+std::vector<hub::v1::DataClass> PersonalClassesIn(const hub::v1::EventEnvelope& envelope);
+
 // A part of an event that could not be opened because its key was erased.
 struct ErasedPart {
   hub::v1::DataClass data_class = hub::v1::DATA_CLASS_UNSPECIFIED;
   std::string key_id;
   Erasure erasure;
+  // Not erased: withheld under a restriction of processing (erasure's
+  // erased_at is when the restriction began).
+  bool restricted = false;
 };
+
+// Keys whose content is withheld under a restriction of processing, and
+// since when.
+using WithheldKeys = std::map<std::string, absl::Time>;
 
 class FieldSealer {
  public:
@@ -67,8 +90,11 @@ class FieldSealer {
   // `erased` (if given). DATA_LOSS if the bytes do not parse or a part was
   // altered; FAILED_PRECONDITION if a key is missing without having been
   // erased (a keys folder lost or not restored).
+  // Parts under a key in `withheld` are left closed and described in
+  // `erased` as restricted.
   absl::StatusOr<hub::v1::EventEnvelope> Open(std::string_view stored,
-                                              std::vector<ErasedPart>* erased = nullptr) const;
+                                              std::vector<ErasedPart>* erased = nullptr,
+                                              const WithheldKeys* withheld = nullptr) const;
 
   // Whether stored bytes are in the sealed form.
   static bool IsSealed(std::string_view stored) { return !stored.empty() && stored[0] == '\0'; }

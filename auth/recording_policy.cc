@@ -94,7 +94,9 @@ std::vector<std::string> PublishableEventTypes() {
   for (int i = 0; i < events.field_count(); ++i) {
     // The hub's own records.
     const std::string& name = events.field(i)->name();
-    if (name != "protocol_changed" && name != "data_erased") types.push_back(name);
+    if (name != "protocol_changed" && name != "data_erased" && name != "processing_restricted") {
+      types.push_back(name);
+    }
   }
   return types;
 }

@@ -11,6 +11,7 @@
 #include "google/protobuf/text_format.h"
 
 #include "auth/data_classes.h"
+#include "auth/field_sealing.h"
 #include "auth/recording_policy.h"
 #include "auth/spiffe_id.h"
 #include "proto/absl_compat.h"
@@ -421,6 +422,58 @@ absl::Status ValidateRecording(const hub::v1::SharingProtocol& protocol, const L
   return absl::OkStatus();
 }
 
+absl::Status ValidateRetention(const hub::v1::SharingProtocol& protocol, const Locator& at) {
+  const std::vector<std::string> publishable = PublishableEventTypes();
+  const absl::flat_hash_set<std::string> event_types(publishable.begin(), publishable.end());
+  const google::protobuf::Descriptor& descriptor = *hub::v1::RetentionRule::descriptor();
+  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_map<int, std::string> rule_of_class;
+  for (int r = 0; r < protocol.retention_size(); ++r) {
+    const hub::v1::RetentionRule& rule = protocol.retention(r);
+    auto at_rule = [&](const char* field, int element = -1) {
+      return at.AtIn("retention", r, descriptor, field, element);
+    };
+    if (rule.name().empty() || !names.insert(rule.name()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(at_rule("name"), "retention rule ", r + 1,
+                                                     " needs a name of its own (\"", rule.name(),
+                                                     "\")"));
+    }
+    const std::string named = absl::StrCat("retention rule \"", rule.name(), "\"");
+    if (rule.data_classes().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at_rule("name"), named, " names no data_classes"));
+    }
+    for (int i = 0; i < rule.data_classes_size(); ++i) {
+      const auto data_class = static_cast<hub::v1::DataClass>(rule.data_classes(i));
+      if (!IsPersonalClass(data_class)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            at_rule("data_classes", i), named, ": ", hub::v1::DataClass_Name(data_class),
+            " is not a personal class; only personal content is sealed, and so can be erased"));
+      }
+      auto [it, inserted] = rule_of_class.try_emplace(data_class, rule.name());
+      if (!inserted) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            at_rule("data_classes", i), named, ": ", hub::v1::DataClass_Name(data_class),
+            " is already kept by retention rule \"", it->second, "\"; one rule per class"));
+      }
+    }
+    if (!event_types.contains(rule.after())) {
+      return absl::InvalidArgumentError(absl::StrCat(at_rule("after"), named, ": after names \"",
+                                                     rule.after(),
+                                                     "\", which is not an event type"));
+    }
+    if (rule.keep_days() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at_rule("keep_days"), named, " needs keep_days of 1 or more"));
+    }
+    if (rule.reason().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at_rule("name"), named, " needs a reason (the policy or law it follows)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LoadedProtocol> ParseSharingProtocol(std::string_view text,
@@ -449,6 +502,8 @@ absl::StatusOr<LoadedProtocol> ParseSharingProtocol(std::string_view text,
   if (!rules.ok()) return rules;
   absl::Status recording = ValidateRecording(loaded.protocol, at, &loaded.warnings);
   if (!recording.ok()) return recording;
+  absl::Status retention = ValidateRetention(loaded.protocol, at);
+  if (!retention.ok()) return retention;
   if (loaded.protocol.principals_size() == 0) {
     loaded.warnings.push_back(
         absl::StrCat(AsAbsl(source_name), ": no principals are listed; every caller is refused"));

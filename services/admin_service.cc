@@ -3,9 +3,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
+#include "auth/field_sealing.h"
 #include "services/audit_trail.h"
 #include "services/grpc_status.h"
 #include "services/metrics.h"
+#include "services/restrictions.h"
 #include "services/server_log.h"
 
 namespace hub::services {
@@ -58,18 +60,21 @@ grpc::ServerUnaryReactor* AdminService::Backup(grpc::CallbackServerContext* cont
 
 namespace {
 
-constexpr char kErasureCase[] = "hub.erasures";
 constexpr size_t kMaxErasureText = 1000;
 
-absl::Status ValidateErasure(const hub::v1::EraseSubjectRequest& request) {
+// Erasure and restriction requests name a subject or a case, and say why
+// and under which reference, for the record.
+template <typename Request>
+absl::Status ValidateDataRequest(const Request& request, const char* what) {
   const std::string& target = request.has_subject_id() ? request.subject_id() : request.case_id();
-  if (request.target_case() == hub::v1::EraseSubjectRequest::TARGET_NOT_SET || target.empty()) {
-    return absl::InvalidArgumentError("name what to erase: subject_id or case_id");
+  if (request.target_case() == Request::TARGET_NOT_SET || target.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name what to ", what, ": subject_id or case_id"));
   }
   if (target.size() > 256) return absl::InvalidArgumentError("the id is longer than 256 bytes");
   if (request.reason().empty() || request.reference().empty()) {
-    return absl::InvalidArgumentError(
-        "an erasure needs a reason and the request's reference, for the record");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a request to ", what, " needs a reason and the request's reference, for the record"));
   }
   if (request.reason().size() > kMaxErasureText || request.reference().size() > kMaxErasureText) {
     return absl::InvalidArgumentError(
@@ -93,7 +98,7 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
       !operator_only.ok()) {
     return FinishUnary(context, call, operator_only);
   }
-  if (absl::Status valid = ValidateErasure(*request); !valid.ok()) {
+  if (absl::Status valid = ValidateDataRequest(*request, "erase"); !valid.ok()) {
     return FinishUnary(context, call, valid);
   }
   if (data_keys_ == nullptr) {
@@ -102,8 +107,11 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   }
   const bool subject = request->has_subject_id();
   const std::string scope = subject ? "subject" : "case";
-  const std::string key_id =
-      data_keys_->KeyId(scope, subject ? request->subject_id() : request->case_id());
+  const auth::KeyOwner owner{scope, subject ? request->subject_id() : request->case_id()};
+  // The owner's key from before keys were per class names the erasure; the
+  // record covers every key of the owner.
+  const std::vector<std::string> key_ids = auth::AllDataKeyIdsOf(*data_keys_, owner);
+  const std::string& key_id = key_ids.front();
   const bool newly = !data_keys_->Erased(key_id).has_value();
   const absl::Time now = absl::Now();
 
@@ -141,13 +149,15 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   };
   absl::StatusOr<storage::AppendResult> stored = log_->Append(append);
   if (!stored.ok()) return FinishUnary(context, call, stored.status());
-  if (absl::Status destroyed = data_keys_->Erase(key_id, {now, "request", request->reference()});
-      !destroyed.ok()) {
-    return FinishUnary(context, call,
-                       absl::UnavailableError(absl::StrCat(
-                           "the erasure is recorded at position ", stored->first_position,
-                           " but the key could not be destroyed yet (", destroyed.message(),
-                           "); retry the same request")));
+  for (const std::string& id : key_ids) {
+    if (absl::Status destroyed = data_keys_->Erase(id, {now, "request", request->reference()});
+        !destroyed.ok()) {
+      return FinishUnary(context, call,
+                         absl::UnavailableError(absl::StrCat(
+                             "the erasure is recorded at position ", stored->first_position,
+                             " but a key could not be destroyed yet (", destroyed.message(),
+                             "); retry the same request")));
+    }
   }
   // The views hold what was shown before: derived again, they hold what
   // can still be opened.
@@ -170,6 +180,147 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   response->set_position(stored->first_position);
   response->set_key_id(key_id);
   response->set_newly_erased(newly);
+  return FinishUnary(context, call, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::RunRetention(grpc::CallbackServerContext* context,
+                                                     const hub::v1::RunRetentionRequest* request,
+                                                     hub::v1::RunRetentionResponse* response) {
+  CountedCall call(metrics_, "RunRetention");
+  call.SetPrincipalOf(*authenticator_, *context);
+  absl::StatusOr<hub::v1::Principal> principal =
+      authenticator_->PrincipalOf(*context->auth_context());
+  if (!principal.ok()) return FinishUnary(context, call, principal.status());
+  if (absl::Status operator_only =
+          RequireOperator(log_, *principal, hub::v1::AUDIT_ERASE, "", "applies retention");
+      !operator_only.ok()) {
+    return FinishUnary(context, call, operator_only);
+  }
+  if (retention_ == nullptr) {
+    return FinishUnary(context, call,
+                       absl::FailedPreconditionError("this hub stores no data under data keys"));
+  }
+  const absl::Time now = absl::Now();
+  absl::Time as_of = now;
+  if (request->has_as_of()) {
+    if (request->as_of().seconds() <= 0 || request->as_of().seconds() > 253402300799) {
+      return FinishUnary(context, call,
+                         absl::InvalidArgumentError("as_of is not a time between 1970 and 9999"));
+    }
+    as_of = absl::FromUnixSeconds(request->as_of().seconds());
+  }
+  // Ahead of now, rules would erase content before its time: a preview
+  // may look ahead, an erasure only on a site that simulates its clock.
+  if (as_of > now + absl::Minutes(1) && !request->dry_run() && !allow_simulated_clock_) {
+    return FinishUnary(
+        context, call,
+        absl::FailedPreconditionError(absl::StrCat(
+            "as_of ", absl::FormatTime(as_of),
+            " is in the future: erasing as of then would destroy content before its time. "
+            "Look ahead with dry_run; only a demonstration or test site may set "
+            "retention.allow_simulated_clock")));
+  }
+  absl::StatusOr<hub::v1::RunRetentionResponse> ran =
+      retention_->Run(as_of, request->dry_run(), *principal);
+  if (!ran.ok()) return FinishUnary(context, call, ran.status());
+  *response = *std::move(ran);
+  // A preview names subjects and cases to the operator: that is a
+  // disclosure, and audited like one (a real run is audited with its
+  // erasures).
+  if (request->dry_run()) {
+    hub::v1::AuditRecord record =
+        AuditRecordFor(*principal, hub::v1::AUDIT_QUERY, hub::v1::AUDIT_ALLOWED);
+    record.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
+    record.set_reason(absl::StrCat("retention preview as of ", absl::FormatTime(as_of), ": ",
+                                   response->erasures_size(), " data key(s) would be destroyed"));
+    if (absl::Status audited = StoreAudit(log_, record); !audited.ok()) {
+      return FinishUnary(context, call, audited);
+    }
+  }
+  LogInfo(request->dry_run() ? "retention previewed" : "retention applied",
+          {{"as_of", absl::FormatTime(as_of)},
+           {"keys", std::to_string(response->erasures_size())},
+           {"first_position", std::to_string(response->first_position())}});
+  return FinishUnary(context, call, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::RestrictProcessing(
+    grpc::CallbackServerContext* context, const hub::v1::RestrictProcessingRequest* request,
+    hub::v1::RestrictProcessingResponse* response) {
+  CountedCall call(metrics_, "RestrictProcessing");
+  call.SetPrincipalOf(*authenticator_, *context);
+  absl::StatusOr<hub::v1::Principal> principal =
+      authenticator_->PrincipalOf(*context->auth_context());
+  if (!principal.ok()) return FinishUnary(context, call, principal.status());
+  if (absl::Status operator_only = RequireOperator(log_, *principal, hub::v1::AUDIT_RESTRICT,
+                                                   request->case_id(), "restricts processing");
+      !operator_only.ok()) {
+    return FinishUnary(context, call, operator_only);
+  }
+  if (absl::Status valid = ValidateDataRequest(*request, "restrict"); !valid.ok()) {
+    return FinishUnary(context, call, valid);
+  }
+  if (data_keys_ == nullptr || !rebuild_views_) {
+    return FinishUnary(context, call,
+                       absl::FailedPreconditionError("this hub stores no data under data keys"));
+  }
+  const bool subject = request->has_subject_id();
+  const auth::KeyOwner owner{subject ? "subject" : "case",
+                             subject ? request->subject_id() : request->case_id()};
+  const absl::Time now = absl::Now();
+  hub::v1::EventEnvelope envelope;
+  envelope.set_event_id(absl::StrCat(request->lift() ? "lift-" : "restrict-",
+                                     data_keys_->KeyId(owner.scope, owner.name), "-",
+                                     absl::ToUnixNanos(now)));
+  envelope.set_case_id(kRestrictionsCase);
+  envelope.set_producing_agency("hub");
+  envelope.set_producer_identity(principal->identity());
+  envelope.mutable_recorded_time()->set_seconds(absl::ToUnixSeconds(now));
+  *envelope.mutable_occurred_time() = envelope.recorded_time();
+  envelope.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
+  envelope.set_lawful_basis("UK GDPR Art 18; DPA 2018 s47(2) (restriction of processing)");
+  envelope.set_classification(hub::v1::PROTOCOL_GOVERNANCE);
+  hub::v1::ProcessingRestricted* restricted = envelope.mutable_processing_restricted();
+  for (const std::string& key_id : auth::AllDataKeyIdsOf(*data_keys_, owner)) {
+    restricted->add_key_ids(key_id);
+  }
+  restricted->set_scope(owner.scope);
+  restricted->set_lifted(request->lift());
+  restricted->set_reason(request->reason());
+  restricted->set_reference(request->reference());
+  storage::AppendRequest append;
+  append.case_id = kRestrictionsCase;
+  append.events.push_back({envelope.event_id(), envelope.SerializeAsString()});
+  hub::v1::AuditRecord record =
+      AuditRecordFor(*principal, hub::v1::AUDIT_RESTRICT, hub::v1::AUDIT_ALLOWED);
+  record.set_case_id(subject ? "" : request->case_id());
+  record.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
+  record.set_reason(absl::StrCat(request->lift() ? "lifted the restriction of processing of a "
+                                                 : "restricted processing of a ",
+                                 owner.scope, ": ", request->reason(), " (reference ",
+                                 request->reference(), ")"));
+  append.audit_records = [record](const storage::AppendResult& result) mutable {
+    record.set_first_position(result.first_position);
+    record.set_last_position(result.last_position);
+    return std::vector<std::string>{record.SerializeAsString()};
+  };
+  absl::StatusOr<storage::AppendResult> stored = log_->Append(append);
+  if (!stored.ok()) return FinishUnary(context, call, stored.status());
+  // The views are derived again under the new restrictions before the call
+  // returns; should that fail, hubd derives them when it next starts.
+  absl::StatusOr<uint64_t> rebuilt =
+      rebuild_views_(request->lift() ? "restriction lifted" : "processing restricted");
+  if (!rebuilt.ok()) {
+    return FinishUnary(context, call,
+                       absl::UnavailableError(absl::StrCat(
+                           "the restriction is recorded at position ", stored->first_position,
+                           " but the views could not be rebuilt yet (", rebuilt.status().message(),
+                           "); restart hubd, which rebuilds them under it before serving")));
+  }
+  LogInfo(request->lift() ? "restriction of processing lifted" : "processing restricted",
+          {{"scope", owner.scope}, {"position", std::to_string(stored->first_position)}});
+  response->set_position(stored->first_position);
+  response->set_views_rebuilt_through(*rebuilt);
   return FinishUnary(context, call, absl::OkStatus());
 }
 

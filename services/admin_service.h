@@ -10,6 +10,7 @@
 #include "services/authenticator.h"
 #include "services/backups.h"
 #include "services/metrics.h"
+#include "services/retention.h"
 #include "storage/event_log.h"
 
 #include "hub/v1/admin_service.grpc.pb.h"
@@ -22,13 +23,16 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   // `rebuild_views`: takes what an erasure left unreadable out of the views.
   AdminService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
                Backups* backups, Metrics* metrics, auth::DataKeyStore* data_keys = nullptr,
-               std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views = {})
+               std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views = {},
+               Retention* retention = nullptr, bool allow_simulated_clock = false)
       : authenticator_(std::move(authenticator)),
         log_(log),
         backups_(backups),
         metrics_(metrics),
         data_keys_(data_keys),
-        rebuild_views_(std::move(rebuild_views)) {}
+        rebuild_views_(std::move(rebuild_views)),
+        retention_(retention),
+        allow_simulated_clock_(allow_simulated_clock) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
                                    const hub::v1::BackupRequest* request,
@@ -36,6 +40,12 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* EraseSubject(grpc::CallbackServerContext* context,
                                          const hub::v1::EraseSubjectRequest* request,
                                          hub::v1::EraseSubjectResponse* response) override;
+  grpc::ServerUnaryReactor* RestrictProcessing(
+      grpc::CallbackServerContext* context, const hub::v1::RestrictProcessingRequest* request,
+      hub::v1::RestrictProcessingResponse* response) override;
+  grpc::ServerUnaryReactor* RunRetention(grpc::CallbackServerContext* context,
+                                         const hub::v1::RunRetentionRequest* request,
+                                         hub::v1::RunRetentionResponse* response) override;
 
  private:
   std::shared_ptr<const Authenticator> authenticator_;
@@ -44,6 +54,8 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   Metrics* const metrics_;
   auth::DataKeyStore* const data_keys_;
   const std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views_;
+  Retention* const retention_;
+  const bool allow_simulated_clock_;
 };
 
 }  // namespace hub::services

@@ -77,6 +77,9 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   Default(config->mutable_encryption()->mutable_kek_dir(), config->keys_dir() + "/kek");
   Default(config->mutable_encryption()->mutable_data_keys_dir(), config->keys_dir() + "/data-keys");
   if (backup->keep() == 0) backup->set_keep(7);
+  if (config->retention().interval_seconds() == 0) {
+    config->mutable_retention()->set_interval_seconds(86400);
+  }
   Default(config->mutable_metrics()->mutable_listen_address(), "127.0.0.1:9464");
   Default(config->mutable_health()->mutable_listen_address(), "off");
   hub::v1::KeepaliveConfig* keepalive = config->mutable_keepalive();

@@ -91,6 +91,12 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
     return absl::PermissionDeniedError(absl::StrCat(
         where, " is a data_erased event, which only the hub records (AdminService.EraseSubject)"));
   }
+  if (envelope->has_processing_restricted()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(where,
+                     " is a processing_restricted event, which only the hub records "
+                     "(AdminService.RestrictProcessing)"));
+  }
   if (auth::HasUnknownFields(*envelope)) {
     return absl::InvalidArgumentError(
         absl::StrCat(where,
@@ -206,7 +212,8 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& even
 
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event,
                                                   const auth::FieldSealer* sealer,
-                                                  std::vector<auth::ErasedPart>* erased) {
+                                                  std::vector<auth::ErasedPart>* erased,
+                                                  const auth::WithheldKeys* withheld) {
   if (!auth::FieldSealer::IsSealed(event.payload)) {
     hub::v1::EventEnvelope envelope;
     HUB_RETURN_IF_ERROR(ParseEnvelope(event, &envelope));
@@ -217,7 +224,8 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& ev
                                                       " is sealed and no data keys were given"));
   }
   std::vector<auth::ErasedPart> gone;
-  HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, sealer->Open(event.payload, &gone));
+  HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope,
+                       sealer->Open(event.payload, &gone, withheld));
   envelope.set_global_position(event.position);
   envelope.set_stream_version(event.stream_version);
   // Readers are told what went, when and why (the projector shows each
@@ -227,15 +235,16 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& ev
     entry->set_erased_class(part.data_class);
     entry->mutable_erased_at()->set_seconds(absl::ToUnixSeconds(part.erasure.erased_at));
     entry->set_rule(part.erasure.rule);
+    entry->set_restricted(part.restricted);
   }
   if (erased != nullptr) *erased = std::move(gone);
   return envelope;
 }
 
 absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope,
-                           const auth::FieldSealer* sealer) {
+                           const auth::FieldSealer* sealer, const auth::WithheldKeys* withheld) {
   if (auth::FieldSealer::IsSealed(event.payload)) {
-    HUB_ASSIGN_OR_RETURN(*envelope, EnvelopeOf(event, sealer));
+    HUB_ASSIGN_OR_RETURN(*envelope, EnvelopeOf(event, sealer, nullptr, withheld));
     return absl::OkStatus();
   }
   return ParseWithPosition(event.payload, event.position, event.stream_version, envelope);

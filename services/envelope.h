@@ -43,12 +43,16 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(
 // its sealed parts opened with `sealer` (parts whose key was erased are left
 // out and described in `erased`, if given). DATA_LOSS if the stored payload
 // does not parse; FAILED_PRECONDITION for a sealed payload without a sealer.
+// Parts under a key in `withheld` (a restriction of processing) stay closed
+// and are described as restricted.
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event,
                                                   const auth::FieldSealer* sealer = nullptr,
-                                                  std::vector<auth::ErasedPart>* erased = nullptr);
+                                                  std::vector<auth::ErasedPart>* erased = nullptr,
+                                                  const auth::WithheldKeys* withheld = nullptr);
 // The same into `envelope` (which may live on an arena).
 absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope,
-                           const auth::FieldSealer* sealer = nullptr);
+                           const auth::FieldSealer* sealer = nullptr,
+                           const auth::WithheldKeys* withheld = nullptr);
 // The same for an event of a view (already shaped for its principal).
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event);
 

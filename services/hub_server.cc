@@ -37,6 +37,7 @@
 #include "services/protocol_records.h"
 #include "services/recording_gate.h"
 #include "services/refusal_auditor.h"
+#include "services/retention.h"
 #include "services/server_log.h"
 #include "services/subscriptions.h"
 #include "services/timeline_service.h"
@@ -256,11 +257,15 @@ class GrpcHubServer final : public HubServer {
     timeline_service_ = std::make_unique<TimelineService>(authenticator_, event_log_.get(),
                                                           views_.get(), metrics_.get());
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
+    auto rebuild_views = [policy = policy_service_.get()](const std::string& why) {
+      return policy->RebuildViews(why);
+    };
+    retention_ = std::make_unique<Retention>(event_log_.get(), data_keys_.get(), sealer_.get(),
+                                             rebuild_views);
+    retention_->StartSchedule(absl::Seconds(config.retention().interval_seconds()));
     admin_service_ = std::make_unique<AdminService>(
         authenticator_, event_log_.get(), backups_.get(), metrics_.get(), data_keys_.get(),
-        [policy = policy_service_.get()](const std::string& why) {
-          return policy->RebuildViews(why);
-        });
+        rebuild_views, retention_.get(), config.retention().allow_simulated_clock());
 
     grpc::EnableDefaultHealthCheckService(true);
     HUB_RETURN_IF_ERROR(StartHealthServer(config.health()));
@@ -430,6 +435,7 @@ class GrpcHubServer final : public HubServer {
   std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<TimelineService> timeline_service_;
   std::unique_ptr<Backups> backups_;
+  std::unique_ptr<Retention> retention_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -75,16 +75,14 @@ struct ShapedEvent {
 // A shape that left nothing of the event's content: not shown at all.
 constexpr uint8_t kEmptied = 255;
 
-absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
-                                       const auth::SharingPolicy& policy,
-                                       const std::vector<std::string>& principals,
-                                       const Allowances& allowances,
-                                       hub::v1::CaseRelations* relations,
-                                       google::protobuf::Arena* arena,
-                                       const auth::FieldSealer* sealer) {
+absl::StatusOr<ShapedEvent> ShapeEvent(
+    const storage::StoredEvent& event, const auth::SharingPolicy& policy,
+    const std::vector<std::string>& principals, const Allowances& allowances,
+    hub::v1::CaseRelations* relations, google::protobuf::Arena* arena,
+    const auth::FieldSealer* sealer, const auth::WithheldKeys* withheld) {
   ShapedEvent shaped;
   shaped.envelope = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
-  HUB_RETURN_IF_ERROR(ParseEnvelope(event, shaped.envelope, sealer));
+  HUB_RETURN_IF_ERROR(ParseEnvelope(event, shaped.envelope, sealer, withheld));
   shaped.stored.position = event.position;
   shaped.stored.stream_version = event.stream_version;
   shaped.stored.case_id = event.case_id;
@@ -180,12 +178,14 @@ absl::StatusOr<ShapedEvent> ShapeEvent(const storage::StoredEvent& event,
 Projector::Projector(storage::EventLog* log, storage::ViewStore* views,
                      storage::GenerationInfo generation,
                      std::shared_ptr<const auth::SharingPolicy> policy,
-                     const auth::FieldSealer* sealer)
+                     const auth::FieldSealer* sealer,
+                     std::shared_ptr<const auth::WithheldKeys> withheld)
     : log_(log),
       views_(views),
       generation_(std::move(generation)),
       policy_(std::move(policy)),
-      sealer_(sealer) {}
+      sealer_(sealer),
+      withheld_(std::move(withheld)) {}
 
 Projector::~Projector() { Stop(); }
 
@@ -346,7 +346,7 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
       HUB_ASSIGN_OR_RETURN(shaped[i],
                            ShapeEvent(stored[i], *policy_, principals, allowances,
                                       case_state != nullptr ? &case_state->relations : &unused,
-                                      &part.arena, sealer_));
+                                      &part.arena, sealer_, withheld_.get()));
       const ShapedEvent& event = shaped[i];
       if (event.stored.visible_to.empty()) continue;
       if (case_state == nullptr) {

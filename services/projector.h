@@ -28,10 +28,12 @@ namespace hub::services {
 class Projector {
  public:
   // `sealer` opens events stored with sealed personal fields (null: the log
-  // holds none).
+  // holds none); content under `withheld` keys (restricted processing) is
+  // shown to no one.
   Projector(storage::EventLog* log, storage::ViewStore* views, storage::GenerationInfo generation,
             std::shared_ptr<const auth::SharingPolicy> policy,
-            const auth::FieldSealer* sealer = nullptr);
+            const auth::FieldSealer* sealer = nullptr,
+            std::shared_ptr<const auth::WithheldKeys> withheld = nullptr);
   ~Projector();
   Projector(const Projector&) = delete;
   Projector& operator=(const Projector&) = delete;
@@ -94,6 +96,7 @@ class Projector {
   const storage::GenerationInfo generation_;
   const std::shared_ptr<const auth::SharingPolicy> policy_;
   const auth::FieldSealer* const sealer_;
+  const std::shared_ptr<const auth::WithheldKeys> withheld_;
 
   std::atomic<uint64_t> checkpoint_{0};
   mutable absl::Mutex mu_;

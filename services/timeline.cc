@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -293,6 +294,11 @@ std::string DescribeEvent(const hub::v1::EventEnvelope& visible) {
       return Line("Personal data erased",
                   Details({visible.data_erased().scope(), visible.data_erased().rule(),
                            visible.data_erased().reference()}));
+    case EventEnvelope::kProcessingRestricted:
+      return Line(visible.processing_restricted().lifted() ? "Restriction of processing lifted"
+                                                           : "Processing restricted",
+                  Details({visible.processing_restricted().scope(),
+                           visible.processing_restricted().reference()}));
     case EventEnvelope::EVENT_NOT_SET:
       break;
   }
@@ -429,18 +435,22 @@ CalendarDate DateOf(absl::Time time) {
 }
 
 std::string DescribeErasures(const hub::v1::EventEnvelope& visible) {
-  // One clause per (date, rule), naming the classes that went together.
-  std::map<std::pair<std::string, std::string>, std::vector<std::string>> clauses;
+  // One clause per (kind, date, rule), naming the classes that went together.
+  std::map<std::tuple<bool, std::string, std::string>, std::vector<std::string>> clauses;
   for (const hub::v1::ErasedContent& erased : visible.erased()) {
     const std::string day = absl::FormatTime(
         "%Y-%m-%d", absl::FromUnixSeconds(erased.erased_at().seconds()), absl::UTCTimeZone());
-    clauses[{day, erased.rule()}].push_back(Words(erased.erased_class()));
+    clauses[{erased.restricted(), day, erased.rule()}].push_back(Words(erased.erased_class()));
   }
   std::string text;
   for (const auto& [when, classes] : clauses) {
-    absl::StrAppend(&text, text.empty() ? " — erased: " : "; ", absl::StrJoin(classes, ", "),
-                    " on ", when.first, " (",
-                    when.second.empty() ? "no rule recorded" : when.second, ")");
+    const auto& [restricted, day, rule] = when;
+    absl::StrAppend(
+        &text, text.empty() ? " — " : "; ",
+        restricted ? "withheld (processing restricted since " : "erased: ",
+        restricted ? day : absl::StrJoin(classes, ", "), restricted ? "): " : " on ",
+        restricted ? absl::StrJoin(classes, ", ") : day,
+        restricted ? "" : absl::StrCat(" (", rule.empty() ? "no rule recorded" : rule, ")"));
   }
   return text;
 }

@@ -10,6 +10,8 @@
 #include "proto/absl_compat.h"
 #include "proto/error_details.h"
 #include "proto/status_macros.h"
+#include "services/restrictions.h"
+#include "services/retention.h"
 #include "services/server_log.h"
 #include "storage/hash_chain.h"
 
@@ -36,8 +38,12 @@ constexpr int kProjectionFormat = 5;
 
 }  // namespace
 
-std::string GenerationDigest(const hub::v1::SharingProtocol& protocol) {
-  return absl::StrCat(ProtocolDigest(protocol), "/projection-", kProjectionFormat);
+absl::StatusOr<std::string> GenerationDigest(const hub::v1::SharingProtocol& protocol,
+                                             const storage::EventLog& log) {
+  HUB_ASSIGN_OR_RETURN(uint64_t erasures, log.CaseVersion(kErasureCase));
+  HUB_ASSIGN_OR_RETURN(uint64_t restrictions, log.CaseVersion(kRestrictionsCase));
+  return absl::StrCat(ProtocolDigest(protocol), "/projection-", kProjectionFormat, "/erasures-",
+                      erasures, "/restrictions-", restrictions);
 }
 
 absl::StatusOr<std::unique_ptr<Views>> Views::Open(storage::EventLog* log,
@@ -51,9 +57,13 @@ absl::StatusOr<std::unique_ptr<Views>> Views::Open(storage::EventLog* log,
 absl::Status Views::Start(const hub::v1::SharingProtocol& protocol) {
   if (active() != nullptr) return absl::FailedPreconditionError("the views are already started");
   const std::optional<storage::GenerationInfo> active = store_->Active();
-  if (active.has_value() && active->protocol_digest == GenerationDigest(protocol)) {
+  HUB_ASSIGN_OR_RETURN(const std::string digest, GenerationDigest(protocol, *log_));
+  if (active.has_value() && active->protocol_digest == digest) {
     auto policy = std::make_shared<const auth::SharingPolicy>(protocol);
-    auto projector = std::make_unique<Projector>(log_, store_.get(), *active, policy, sealer_);
+    HUB_ASSIGN_OR_RETURN(auth::WithheldKeys withheld, RestrictionsOf(*log_));
+    auto projector = std::make_unique<Projector>(
+        log_, store_.get(), *active, policy, sealer_,
+        std::make_shared<const auth::WithheldKeys>(std::move(withheld)));
     HUB_RETURN_IF_ERROR(projector->Start());
     absl::MutexLock lock(&mu_);
     active_ = std::move(projector);
@@ -96,12 +106,15 @@ absl::StatusOr<std::unique_ptr<Projector>> Views::Build(const hub::v1::SharingPr
   for (const hub::v1::Principal& principal : protocol.principals()) {
     principals.push_back(principal.identity());
   }
+  // Restrictions read before the digest: a restriction recorded between
+  // the two makes the next start build again rather than miss it.
+  HUB_ASSIGN_OR_RETURN(auth::WithheldKeys withheld, RestrictionsOf(*log_));
+  HUB_ASSIGN_OR_RETURN(const std::string digest, GenerationDigest(protocol, *log_));
   HUB_ASSIGN_OR_RETURN(storage::GenerationInfo generation,
-                       store_->CreateGeneration(protocol.version(), GenerationDigest(protocol),
-                                                std::move(principals)));
-  auto projector =
-      std::make_unique<Projector>(log_, store_.get(), generation,
-                                  std::make_shared<const auth::SharingPolicy>(protocol), sealer_);
+                       store_->CreateGeneration(protocol.version(), digest, std::move(principals)));
+  auto projector = std::make_unique<Projector>(
+      log_, store_.get(), generation, std::make_shared<const auth::SharingPolicy>(protocol),
+      sealer_, std::make_shared<const auth::WithheldKeys>(std::move(withheld)));
   HUB_RETURN_IF_ERROR(projector->Start());
   const absl::Time started = absl::Now();
   const absl::Time deadline = started + absl::FromChrono(timeout);

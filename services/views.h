@@ -23,8 +23,12 @@ namespace hub::services {
 
 // A digest of the whole protocol (deterministic serialization, SHA-256 hex).
 std::string ProtocolDigest(const hub::v1::SharingProtocol& protocol);
-// What identifies a view generation: the protocol and how it was projected.
-std::string GenerationDigest(const hub::v1::SharingProtocol& protocol);
+// What identifies a view generation: the protocol, how it was projected,
+// and how far the log's erasures and restrictions went (a change to either,
+// including one whose rebuild was interrupted, makes hubd build the views
+// again when it starts).
+absl::StatusOr<std::string> GenerationDigest(const hub::v1::SharingProtocol& protocol,
+                                             const storage::EventLog& log);
 
 class Views {
  public:

@@ -11,6 +11,7 @@
 #include "proto/status_macros.h"
 #include "services/projector.h"
 #include "services/protocol_records.h"
+#include "services/restrictions.h"
 #include "services/views.h"
 
 namespace hub::services {
@@ -135,11 +136,14 @@ absl::StatusOr<ViewsCheck> CheckViews(storage::EventLog* log, const storage::Vie
   if (!recorded.has_value()) {
     return absl::FailedPreconditionError("the log records no sharing protocol to derive views by");
   }
-  if (active->protocol_digest != GenerationDigest(recorded->protocol)) {
+  HUB_ASSIGN_OR_RETURN(const std::string digest, GenerationDigest(recorded->protocol, *log));
+  HUB_ASSIGN_OR_RETURN(auth::WithheldKeys withheld, RestrictionsOf(*log));
+  if (active->protocol_digest != digest) {
     return absl::FailedPreconditionError(
         absl::StrCat("the views were built for protocol ", active->protocol_version,
                      ", not for the one in force (", recorded->protocol.version(),
-                     ") or by another release: hubd rebuilds them when it starts"));
+                     ") or by another release, or before the latest erasure or restriction: "
+                     "hubd rebuilds them when it starts"));
   }
   std::error_code error;
   if (std::filesystem::exists(scratch_directory, error)) {
@@ -155,7 +159,8 @@ absl::StatusOr<ViewsCheck> CheckViews(storage::EventLog* log, const storage::Vie
                            active->protocol_version, active->protocol_digest, active->principals));
   {
     Projector projector(log, check.rebuilt.get(), generation,
-                        std::make_shared<const auth::SharingPolicy>(recorded->protocol), sealer);
+                        std::make_shared<const auth::SharingPolicy>(recorded->protocol), sealer,
+                        std::make_shared<const auth::WithheldKeys>(std::move(withheld)));
     while (projector.checkpoint() < check.checkpoint) {
       HUB_ASSIGN_OR_RETURN(uint64_t covered,
                            projector.ProjectOnce(check.checkpoint - projector.checkpoint()));

@@ -286,6 +286,68 @@ TEST_F(ErasureTest, ReadersAreToldWhatWasErasedOnlyIfTheyCouldHaveSeenIt) {
   EXPECT_THAT(timeline.output, ::testing::Not(HasSubstr("victim disclosure")));
 }
 
+// Restriction of processing: the content is kept but shown to no one (not
+// even those the protocol lets see it) until lifted; it survives a restart;
+// only the operator restricts, and no partner can record a restriction.
+TEST_F(ErasureTest, RestrictedContentIsShownToNoOneUntilLifted) {
+  auto address_seen_by = [&](const std::string& as) {
+    for (const hub::v1::EventEnvelope& event : Read(as)) {
+      if (event.victim_safety_information().current_address() == kAddress) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(address_seen_by("police-agency"));
+  const CommandResult partner =
+      Hubctl("police-agency",
+             absl::StrCat("restrict --subject_id=", kVictim, " --reason=r --reference=REF-1"));
+  EXPECT_NE(partner.exit_status, 0);
+  EXPECT_THAT(partner.output, HasSubstr("PERMISSION_DENIED"));
+  const grpc::Status forged = Publish("police-agency", [](hub::v1::EventEnvelope* e) {
+    e->mutable_processing_restricted()->add_key_ids("0123456789abcdef0123456789abcdef");
+    e->mutable_processing_restricted()->set_lifted(true);
+  });
+  EXPECT_EQ(forged.error_code(), grpc::StatusCode::PERMISSION_DENIED) << forged.error_message();
+
+  const CommandResult restricted =
+      Hubctl("operator-admin", absl::StrCat("restrict --subject_id=", kVictim,
+                                            " --reason='accuracy contested by the data subject'"
+                                            " --reference=DPO-2026-050"));
+  ASSERT_EQ(restricted.exit_status, 0) << restricted.output;
+  EXPECT_THAT(restricted.output, HasSubstr("processing restricted"));
+  for (const char* as : {"police-agency", "idva-agency", "childrens-services-agency"}) {
+    EXPECT_FALSE(address_seen_by(as)) << as;
+  }
+  bool told = false;
+  for (const hub::v1::EventEnvelope& event : Read("police-agency")) {
+    EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr("CANARY-ADDR")))
+        << event.DebugString();
+    for (const hub::v1::ErasedContent& entry : event.erased()) {
+      if (entry.restricted() && entry.erased_class() == hub::v1::VICTIM_LOCATION) told = true;
+    }
+    // The case's own content is not the subject's: it stays.
+    if (event.has_disruption_recorded()) {
+      EXPECT_EQ(event.disruption_recorded().conditions(), kConditions);
+    }
+  }
+  EXPECT_TRUE(told);
+  const CommandResult timeline = Hubctl("police-agency", "timeline C-9");
+  EXPECT_THAT(timeline.output, HasSubstr("withheld (processing restricted since"));
+
+  // A restart keeps it withheld.
+  ASSERT_EQ(hub_->Stop(), 0);
+  Start();
+  EXPECT_FALSE(address_seen_by("police-agency"));
+
+  const CommandResult lifted = Hubctl(
+      "operator-admin", absl::StrCat("restrict --lift --subject_id=", kVictim,
+                                     " --reason='accuracy confirmed' --reference=DPO-2026-050"));
+  ASSERT_EQ(lifted.exit_status, 0) << lifted.output;
+  EXPECT_TRUE(address_seen_by("police-agency"));
+  // Lifting gives back only what the protocol allows: probation still sees
+  // no address.
+  EXPECT_FALSE(address_seen_by("probation-agency"));
+}
+
 // A publisher cannot claim an erasure of its own on an event.
 TEST_F(ErasureTest, APublisherCannotStampErasedContent) {
   const grpc::Status refused = Publish("police-agency", [](hub::v1::EventEnvelope* e) {

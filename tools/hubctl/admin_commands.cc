@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 
 #include "storage/event_log.h"
@@ -55,6 +56,84 @@ int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, 
               is_case ? "case" : "subject", id.c_str(), response.key_id().c_str(),
               response.newly_erased() ? "" : " (it had been erased before)",
               static_cast<unsigned long long>(response.position()));
+  if (response.views_rebuilt_through() != 0) {
+    std::printf("the views were rebuilt from the log (through position %llu) without it\n",
+                static_cast<unsigned long long>(response.views_rebuilt_through()));
+  }
+  return 0;
+}
+
+int Restrict(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, bool is_case,
+             bool lift, const std::string& reason, const std::string& reference,
+             const OutputOptions& output) {
+  hub::v1::RestrictProcessingRequest request;
+  if (is_case) {
+    request.set_case_id(id);
+  } else {
+    request.set_subject_id(id);
+  }
+  request.set_lift(lift);
+  request.set_reason(reason);
+  request.set_reference(reference);
+  grpc::ClientContext context;
+  // The views are rebuilt before the call returns.
+  SetDeadline(&context, std::max(output.timeout_ms, 600000));
+  hub::v1::RestrictProcessingResponse response;
+  grpc::Status status =
+      hub::v1::AdminService::NewStub(channel)->RestrictProcessing(&context, request, &response);
+  if (!status.ok()) return Fail(Describe(status));
+  std::printf(
+      "%s %s: %s; recorded at log position %llu; the views were rebuilt (through "
+      "position %llu)\n",
+      is_case ? "case" : "subject", id.c_str(),
+      lift ? "restriction lifted, its content is shown again as the protocol allows"
+           : "processing restricted, its content is kept and shown to no one",
+      static_cast<unsigned long long>(response.position()),
+      static_cast<unsigned long long>(response.views_rebuilt_through()));
+  return 0;
+}
+
+int RunRetention(const std::shared_ptr<grpc::Channel>& channel, bool dry_run,
+                 std::optional<absl::Time> as_of, const OutputOptions& output) {
+  hub::v1::RunRetentionRequest request;
+  request.set_dry_run(dry_run);
+  if (as_of.has_value()) request.mutable_as_of()->set_seconds(absl::ToUnixSeconds(*as_of));
+  grpc::ClientContext context;
+  // The log is read whole and the views rebuilt before the call returns.
+  SetDeadline(&context, std::max(output.timeout_ms, 600000));
+  hub::v1::RunRetentionResponse response;
+  grpc::Status status =
+      hub::v1::AdminService::NewStub(channel)->RunRetention(&context, request, &response);
+  if (!status.ok()) return Fail(Describe(status));
+  const std::string when =
+      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(response.as_of().seconds()),
+                       absl::UTCTimeZone());
+  if (output.json) {
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(response, &json);
+    std::printf("%s\n", json.c_str());
+    return 0;
+  }
+  std::printf("%s as of %s: %d data key(s) %s\n", dry_run ? "retention preview" : "retention",
+              when.c_str(), response.erasures_size(), dry_run ? "would be destroyed" : "destroyed");
+  if (response.erasures_size() > 0) {
+    std::printf("%-28s %-8s %-22s %-22s %-10s %s\n", "rule", "scope", "owner", "class", "due",
+                "key");
+  }
+  for (const hub::v1::RetentionErasure& erasure : response.erasures()) {
+    std::printf("%-28s %-8s %-22s %-22s %-10s %s\n", erasure.rule().c_str(),
+                erasure.scope().c_str(), erasure.owner().c_str(),
+                hub::v1::DataClass_Name(erasure.data_class()).c_str(),
+                absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(erasure.due().seconds()),
+                                 absl::UTCTimeZone())
+                    .c_str(),
+                erasure.key_id().c_str());
+  }
+  if (response.first_position() != 0) {
+    std::printf("recorded at log positions %llu-%llu\n",
+                static_cast<unsigned long long>(response.first_position()),
+                static_cast<unsigned long long>(response.last_position()));
+  }
   if (response.views_rebuilt_through() != 0) {
     std::printf("the views were rebuilt from the log (through position %llu) without it\n",
                 static_cast<unsigned long long>(response.views_rebuilt_through()));

@@ -4,8 +4,10 @@
 #define HUB_TOOLS_HUBCTL_ADMIN_COMMANDS_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "absl/time/time.h"
 #include "grpcpp/channel.h"
 
 #include "tools/hubctl/event_commands.h"
@@ -21,6 +23,17 @@ int Backup(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& o
 int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, bool is_case,
           const std::string& reason, const std::string& reference, const OutputOptions& output);
 
+// Restricts processing of a subject's (or, with `is_case`, a case's)
+// personal data (operator certificate), or with `lift` ends the
+// restriction: the content is kept but every view is rebuilt without it.
+int Restrict(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, bool is_case,
+             bool lift, const std::string& reason, const std::string& reference,
+             const OutputOptions& output);
+// Applies the sharing protocol's retention rules as of `as_of` (operator
+// certificate; nullopt: now), or with `dry_run` only says what would go.
+// Prints one line per data key erased (or that would be).
+int RunRetention(const std::shared_ptr<grpc::Channel>& channel, bool dry_run,
+                 std::optional<absl::Time> as_of, const OutputOptions& output);
 // Copies the backup in `backup_dir` into `data_dir` (which must not exist or
 // be empty) and verifies what was copied: the event log's hash chain and
 // indexes, and the access audit's chain and Merkle tree, and, given

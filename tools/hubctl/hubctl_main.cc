@@ -61,9 +61,11 @@ ABSL_FLAG(std::string, cert, "", "Overrides <certs_dir>/clients/<as>.crt.");
 ABSL_FLAG(std::string, key, "", "Overrides <certs_dir>/clients/<as>.key.");
 ABSL_FLAG(int, timeout_ms, 10000, "Deadline of each call.");
 ABSL_FLAG(std::string, data_dir, "./data", "The hub's data folder (offline commands).");
-ABSL_FLAG(std::string, subject_id, "", "erase: the subject whose personal data goes.");
-ABSL_FLAG(std::string, reason, "", "erase: why (required, recorded).");
-ABSL_FLAG(std::string, reference, "", "erase: the request's reference (required, recorded).");
+ABSL_FLAG(std::string, subject_id, "",
+          "erase, restrict: the subject whose personal data is meant.");
+ABSL_FLAG(std::string, reason, "", "erase, restrict: why (required, recorded).");
+ABSL_FLAG(std::string, reference, "",
+          "erase, restrict: the request's reference (required, recorded).");
 ABSL_FLAG(bool, repair, false,
           "views verify: replace damaged views with the ones derived again from the log.");
 ABSL_FLAG(std::string, keys_dir, "",
@@ -104,6 +106,11 @@ ABSL_FLAG(std::string, route, "", "cases: only this referral route: marac|dapp|m
 ABSL_FLAG(std::string, case_manager, "", "cases: only cases allocated to this case manager.");
 ABSL_FLAG(bool, include_closed, false, "cases: include closed cases.");
 ABSL_FLAG(std::string, as_of, "", "cases: judge overdue actions as of YYYY-MM-DD (default today).");
+ABSL_FLAG(bool, lift, false, "restrict: end the restriction instead.");
+ABSL_FLAG(bool, dry_run, false, "retention run: say what would go; destroy nothing.");
+ABSL_FLAG(std::string, retention_as_of, "",
+          "retention run: apply the rules as of YYYY-MM-DD (default now; a future date only "
+          "with --dry_run, or on a hub configured with retention.allow_simulated_clock).");
 ABSL_FLAG(uint64_t, seed, 2026, "demo: the seed the site is generated from.");
 ABSL_FLAG(double, scale, 1.0, "demo: size of the site (1: about 175 perpetrators).");
 ABSL_FLAG(std::string, end_date, "2026-11-20", "demo: the site's last day, YYYY-MM-DD.");
@@ -158,6 +165,13 @@ constexpr char kUsage[] =
     "  hubctl erase (--subject_id=S | --case_id=C) --reason=R --reference=REF\n"
     "                                       erase personal data on request by destroying its\n"
     "                                       data key (operator; recorded; cannot be undone)\n"
+    "  hubctl restrict (--subject_id=S | --case_id=C) --reason=R --reference=REF [--lift]\n"
+    "                                       restrict processing: keep the data but show it to\n"
+    "                                       no one until lifted (operator; recorded)\n"
+    "  hubctl retention run [--dry_run] [--retention_as_of=YYYY-MM-DD]\n"
+    "                                       apply the protocol's retention rules now: destroy\n"
+    "                                       the data keys of content whose time has run out\n"
+    "                                       (operator; recorded; --dry_run only lists them)\n"
     "  hubctl protocol show                 the sharing protocol in force (text format)\n"
     "  hubctl protocol apply FILE           validate, rebuild the views under, and put in force\n"
     "                                       a new sharing protocol (operator certificate)\n\n"
@@ -594,6 +608,11 @@ int main(int argc, char** argv) {
     return absl::StrCat("hubctl ", hub::kVersion, " (commit ", hub::kGitCommit, ")\n");
   };
   absl::SetFlagsUsageConfig(usage);
+  // "--dry-run" as people type it is --dry_run.
+  std::string dry_run_flag = "--dry_run";
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--dry-run") argv[i] = dry_run_flag.data();
+  }
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::vector<std::string> command(args.begin() + 1, args.end());
   using Command = std::vector<std::string>;
@@ -689,6 +708,34 @@ int main(int argc, char** argv) {
     if (!channel.ok()) return Fail(channel.status().ToString());
     return hub::tools::Backup(*channel,
                               {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+  }
+  if (command == Command{"restrict"}) {
+    const std::string subject = absl::GetFlag(FLAGS_subject_id);
+    const std::string case_id = absl::GetFlag(FLAGS_case_id);
+    if (subject.empty() == case_id.empty()) {
+      std::fprintf(stderr, "hubctl: restrict takes one of --subject_id or --case_id\n");
+      return 2;
+    }
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    return hub::tools::Restrict(*channel, subject.empty() ? case_id : subject, subject.empty(),
+                                absl::GetFlag(FLAGS_lift), absl::GetFlag(FLAGS_reason),
+                                absl::GetFlag(FLAGS_reference),
+                                {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+  }
+  if (command == Command{"retention", "run"}) {
+    std::optional<absl::Time> as_of;
+    if (const std::string day_text = absl::GetFlag(FLAGS_retention_as_of); !day_text.empty()) {
+      absl::CivilDay day;
+      if (!absl::ParseCivilTime(day_text, &day)) {
+        return Fail(absl::StrCat("--retention_as_of=", day_text, " is not a date; use YYYY-MM-DD"));
+      }
+      as_of = absl::FromCivil(day, absl::UTCTimeZone());
+    }
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    return hub::tools::RunRetention(*channel, absl::GetFlag(FLAGS_dry_run), as_of,
+                                    {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
   }
   if (command == Command{"erase"}) {
     const std::string subject = absl::GetFlag(FLAGS_subject_id);
