@@ -5,6 +5,7 @@
 
 #include "auth/field_sealing.h"
 #include "services/audit_trail.h"
+#include "services/envelope.h"
 #include "services/grpc_status.h"
 #include "services/metrics.h"
 #include "services/restrictions.h"
@@ -117,16 +118,9 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
 
   // Recorded first: a key destroyed without a record would be a silent
   // loss. The event id makes a retry find the first record.
-  hub::v1::EventEnvelope envelope;
-  envelope.set_event_id(absl::StrCat("erasure-", key_id));
-  envelope.set_case_id(kErasureCase);
-  envelope.set_producing_agency("hub");
-  envelope.set_producer_identity(principal->identity());
-  envelope.mutable_recorded_time()->set_seconds(absl::ToUnixSeconds(now));
-  *envelope.mutable_occurred_time() = envelope.recorded_time();
-  envelope.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
-  envelope.set_lawful_basis("UK GDPR Art 17; DPA 2018 s47 (erasure)");
-  envelope.set_classification(hub::v1::PROTOCOL_GOVERNANCE);
+  hub::v1::EventEnvelope envelope =
+      HubRecord(absl::StrCat("erasure-", key_id), kErasureCase, principal->identity(), now,
+                "UK GDPR Art 17; DPA 2018 s47 (erasure)");
   hub::v1::DataErased* erased = envelope.mutable_data_erased();
   erased->set_key_id(key_id);
   erased->set_scope(scope);
@@ -142,11 +136,7 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   record.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
   record.set_reason(absl::StrCat("erased the data key ", key_id, " of a ", scope, ": ",
                                  request->reason(), " (reference ", request->reference(), ")"));
-  append.audit_records = [record](const storage::AppendResult& result) mutable {
-    record.set_first_position(result.first_position);
-    record.set_last_position(result.last_position);
-    return std::vector<std::string>{record.SerializeAsString()};
-  };
+  AuditAppend(std::move(record), &append);
   absl::StatusOr<storage::AppendResult> stored = log_->Append(append);
   if (!stored.ok()) return FinishUnary(context, call, stored.status());
   for (const std::string& id : key_ids) {
@@ -268,18 +258,11 @@ grpc::ServerUnaryReactor* AdminService::RestrictProcessing(
   const auth::KeyOwner owner{subject ? "subject" : "case",
                              subject ? request->subject_id() : request->case_id()};
   const absl::Time now = absl::Now();
-  hub::v1::EventEnvelope envelope;
-  envelope.set_event_id(absl::StrCat(request->lift() ? "lift-" : "restrict-",
-                                     data_keys_->KeyId(owner.scope, owner.name), "-",
-                                     absl::ToUnixNanos(now)));
-  envelope.set_case_id(kRestrictionsCase);
-  envelope.set_producing_agency("hub");
-  envelope.set_producer_identity(principal->identity());
-  envelope.mutable_recorded_time()->set_seconds(absl::ToUnixSeconds(now));
-  *envelope.mutable_occurred_time() = envelope.recorded_time();
-  envelope.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
-  envelope.set_lawful_basis("UK GDPR Art 18; DPA 2018 s47(2) (restriction of processing)");
-  envelope.set_classification(hub::v1::PROTOCOL_GOVERNANCE);
+  hub::v1::EventEnvelope envelope = HubRecord(
+      absl::StrCat(request->lift() ? "lift-" : "restrict-",
+                   data_keys_->KeyId(owner.scope, owner.name), "-", absl::ToUnixNanos(now)),
+      kRestrictionsCase, principal->identity(), now,
+      "UK GDPR Art 18; DPA 2018 s47(2) (restriction of processing)");
   hub::v1::ProcessingRestricted* restricted = envelope.mutable_processing_restricted();
   for (const std::string& key_id : auth::AllDataKeyIdsOf(*data_keys_, owner)) {
     restricted->add_key_ids(key_id);
@@ -299,11 +282,7 @@ grpc::ServerUnaryReactor* AdminService::RestrictProcessing(
                                                  : "restricted processing of a ",
                                  owner.scope, ": ", request->reason(), " (reference ",
                                  request->reference(), ")"));
-  append.audit_records = [record](const storage::AppendResult& result) mutable {
-    record.set_first_position(result.first_position);
-    record.set_last_position(result.last_position);
-    return std::vector<std::string>{record.SerializeAsString()};
-  };
+  AuditAppend(std::move(record), &append);
   absl::StatusOr<storage::AppendResult> stored = log_->Append(append);
   if (!stored.ok()) return FinishUnary(context, call, stored.status());
   // The views are derived again under the new restrictions before the call

@@ -51,13 +51,19 @@ void AuditPublish(const hub::v1::Principal& principal, const std::string& protoc
   record.set_case_id(append->case_id);
   record.set_event_count(append->events.size());
   record.set_protocol_version(protocol_version);
+  AuditAppend(std::move(record), append);
+}
+
+void AuditAppend(hub::v1::AuditRecord record, storage::AppendRequest* append) {
   append->audit_records = [record](const storage::AppendResult& result) mutable {
     record.set_first_position(result.first_position);
     record.set_last_position(result.last_position);
     for (const storage::Sha256Digest& digest : result.event_digests) {
       record.add_event_digests(digest.data(), digest.size());
     }
-    if (result.already_stored) record.set_reason("a retry of an append already stored");
+    if (result.already_stored && record.reason().empty()) {
+      record.set_reason("a retry of an append already stored");
+    }
     return std::vector<std::string>{record.SerializeAsString()};
   };
 }

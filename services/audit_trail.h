@@ -56,6 +56,11 @@ class DisclosureDigest {
   std::string digests_;
 };
 
+// Makes `append` also write `record`, completed with the positions and the
+// digest of each event the append stored (a retry of an append already
+// stored says so, unless the record gives its own reason).
+void AuditAppend(hub::v1::AuditRecord record, storage::AppendRequest* append);
+
 // Stores one record durably; the access it describes must not proceed if
 // this fails.
 absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& record);

@@ -188,6 +188,21 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(
   return append;
 }
 
+hub::v1::EventEnvelope HubRecord(std::string event_id, const std::string& case_id,
+                                 const std::string& by, absl::Time now, std::string lawful_basis) {
+  hub::v1::EventEnvelope envelope;
+  envelope.set_event_id(std::move(event_id));
+  envelope.set_case_id(case_id);
+  envelope.set_producing_agency("hub");
+  envelope.set_producer_identity(by);
+  envelope.mutable_recorded_time()->set_seconds(absl::ToUnixSeconds(now));
+  *envelope.mutable_occurred_time() = envelope.recorded_time();
+  envelope.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
+  envelope.set_lawful_basis(std::move(lawful_basis));
+  envelope.set_classification(hub::v1::PROTOCOL_GOVERNANCE);
+  return envelope;
+}
+
 namespace {
 
 absl::Status ParseWithPosition(const std::string& payload, uint64_t position,

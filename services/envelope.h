@@ -43,6 +43,12 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(
 // its sealed parts opened with `sealer` (parts whose key was erased are left
 // out and described in `erased`, if given). DATA_LOSS if the stored payload
 // does not parse; FAILED_PRECONDITION for a sealed payload without a sealer.
+// An event the hub records itself (a protocol change, an erasure, a
+// restriction): into `case_id`, by `by` (the identity that asked) at `now`,
+// for governance under `lawful_basis`. The caller sets the event.
+hub::v1::EventEnvelope HubRecord(std::string event_id, const std::string& case_id,
+                                 const std::string& by, absl::Time now, std::string lawful_basis);
+
 // Parts under a key in `withheld` (a restriction of processing) stay closed
 // and are described as restricted.
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event,

@@ -40,17 +40,9 @@ absl::StatusOr<uint64_t> RecordProtocol(storage::EventLog* log,
                                         const std::string& text,
                                         const std::string& previous_version,
                                         uint64_t expected_version, const std::string& recorded_by) {
-  hub::v1::EventEnvelope envelope;
-  envelope.set_event_id(absl::StrCat("hub-protocol-", expected_version + 1));
-  envelope.set_case_id(kProtocolCase);
-  envelope.set_producing_agency("hub");
-  envelope.set_producer_identity(recorded_by);
-  const absl::Time now = absl::Now();
-  envelope.mutable_recorded_time()->set_seconds(absl::ToUnixSeconds(now));
-  *envelope.mutable_occurred_time() = envelope.recorded_time();
-  envelope.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
-  envelope.set_lawful_basis("UK GDPR Art 5(2) and Art 30 (accountability, records of processing)");
-  envelope.set_classification(hub::v1::PROTOCOL_GOVERNANCE);
+  hub::v1::EventEnvelope envelope =
+      HubRecord(absl::StrCat("hub-protocol-", expected_version + 1), kProtocolCase, recorded_by,
+                absl::Now(), "UK GDPR Art 5(2) and Art 30 (accountability, records of processing)");
   hub::v1::ProtocolChanged* changed = envelope.mutable_protocol_changed();
   changed->set_version(protocol.version());
   changed->set_digest(ProtocolDigest(protocol));

@@ -188,16 +188,11 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
     std::set<std::string> rules;
     for (size_t i = from; i < to; ++i) {
       const Planned& erasure = planned[i];
-      hub::v1::EventEnvelope envelope;
-      envelope.set_event_id(absl::StrCat("erasure-", erasure.key_id));
-      envelope.set_case_id(kErasureCase);
-      envelope.set_producing_agency("hub");
-      envelope.set_producer_identity(by.identity());
-      *envelope.mutable_recorded_time() = Timestamp(now);
+      hub::v1::EventEnvelope envelope =
+          HubRecord(absl::StrCat("erasure-", erasure.key_id), kErasureCase, by.identity(), now,
+                    "UK GDPR Art 5(1)(e) (storage limitation); DPA 2018 s39");
+      // It occurred when the period ran out.
       *envelope.mutable_occurred_time() = Timestamp(erasure.due.due);
-      envelope.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
-      envelope.set_lawful_basis("UK GDPR Art 5(1)(e) (storage limitation); DPA 2018 s39");
-      envelope.set_classification(hub::v1::PROTOCOL_GOVERNANCE);
       hub::v1::DataErased* erased = envelope.mutable_data_erased();
       erased->set_key_id(erasure.key_id);
       erased->set_scope(erasure.due.owner.scope);
@@ -212,11 +207,7 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
     record.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
     record.set_reason(absl::StrCat("retention: erased ", to - from, " data keys under rule(s) ",
                                    absl::StrJoin(rules, ", "), " as of ", absl::FormatTime(as_of)));
-    append.audit_records = [record](const storage::AppendResult& result) mutable {
-      record.set_first_position(result.first_position);
-      record.set_last_position(result.last_position);
-      return std::vector<std::string>{record.SerializeAsString()};
-    };
+    AuditAppend(std::move(record), &append);
     HUB_ASSIGN_OR_RETURN(storage::AppendResult stored, log_->Append(append));
     if (response.first_position() == 0) response.set_first_position(stored.first_position);
     response.set_last_position(stored.last_position);
