@@ -71,19 +71,11 @@ class ErasureTest : public ::testing::Test {
   }
 
   std::vector<hub::v1::EventEnvelope> Read(const std::string& as) {
-    grpc::ClientContext context;
-    hub::v1::ReadCaseRequest request;
-    request.set_case_id("C-9");
-    hub::v1::ReadCaseResponse response;
-    grpc::Status status = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
-                              ->ReadCase(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << as << ": " << status.error_message();
-    return {response.events().begin(), response.events().end()};
+    return ReadCaseAs(pki_, hub_->address(), as, "C-9");
   }
 
   CommandResult Hubctl(const std::string& as, const std::string& arguments) {
-    return RunCommand(absl::StrCat(HUBCTL_PATH, " --hub=", hub_->address(),
-                                   " --certs_dir=", pki_.dir(), " --as=", as, " ", arguments));
+    return hub::testing::Hubctl(pki_, hub_->address(), as, arguments);
   }
 
   TempDir dir_;

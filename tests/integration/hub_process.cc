@@ -18,6 +18,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "gtest/gtest.h"
 
 #include "hub/v1/admin_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
@@ -267,6 +268,24 @@ grpc::Status PublishOne(const TestPki& pki, const std::string& address, const st
   hub::v1::PublishResponse response;
   return hub::v1::EventService::NewStub(pki.Channel(address, as))
       ->Publish(&context, request, &response);
+}
+
+CommandResult Hubctl(const TestPki& pki, const std::string& address, const std::string& as,
+                     const std::string& arguments) {
+  return RunCommand(absl::StrCat(HUBCTL_PATH, " --hub=", address, " --certs_dir=", pki.dir(),
+                                 " --as=", as, " ", arguments));
+}
+
+std::vector<hub::v1::EventEnvelope> ReadCaseAs(const TestPki& pki, const std::string& address,
+                                               const std::string& as, const std::string& case_id) {
+  grpc::ClientContext context;
+  hub::v1::ReadCaseRequest request;
+  request.set_case_id(case_id);
+  hub::v1::ReadCaseResponse response;
+  const grpc::Status status = hub::v1::EventService::NewStub(pki.Channel(address, as))
+                                  ->ReadCase(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << as << " reading " << case_id << ": " << status.error_message();
+  return {response.events().begin(), response.events().end()};
 }
 
 }  // namespace hub::testing

@@ -123,6 +123,15 @@ grpc::Status PublishOne(const TestPki& pki, const std::string& address, const st
                         hub::v1::Purpose purpose,
                         const std::function<void(hub::v1::EventEnvelope*)>& fill);
 
+// Runs hubctl `arguments` against the hub at `address` as the client `as`.
+CommandResult Hubctl(const TestPki& pki, const std::string& address, const std::string& as,
+                     const std::string& arguments);
+
+// `as`'s view of a case (EventService.ReadCase over mutual TLS); a refusal
+// fails the calling test and yields no events.
+std::vector<hub::v1::EventEnvelope> ReadCaseAs(const TestPki& pki, const std::string& address,
+                                               const std::string& as, const std::string& case_id);
+
 }  // namespace hub::testing
 
 #endif  // HUB_TESTS_INTEGRATION_HUB_PROCESS_H_

@@ -70,19 +70,11 @@ class RetentionTest : public ::testing::Test {
   }
 
   std::vector<hub::v1::EventEnvelope> Read(const std::string& as, const std::string& case_id) {
-    grpc::ClientContext context;
-    hub::v1::ReadCaseRequest request;
-    request.set_case_id(case_id);
-    hub::v1::ReadCaseResponse response;
-    grpc::Status status = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), as))
-                              ->ReadCase(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << as << ": " << status.error_message();
-    return {response.events().begin(), response.events().end()};
+    return ReadCaseAs(pki_, hub_->address(), as, case_id);
   }
 
   CommandResult Hubctl(const std::string& as, const std::string& arguments) {
-    return RunCommand(absl::StrCat(HUBCTL_PATH, " --hub=", hub_->address(),
-                                   " --certs_dir=", pki_.dir(), " --as=", as, " ", arguments));
+    return hub::testing::Hubctl(pki_, hub_->address(), as, arguments);
   }
 
   // The table rows of `hubctl retention run` (one per data key).
