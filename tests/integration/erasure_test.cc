@@ -324,6 +324,23 @@ TEST_F(ErasureTest, RestrictedContentIsShownToNoOneUntilLifted) {
   EXPECT_TRUE(told);
   const CommandResult timeline = Hubctl("police-agency", "timeline C-9");
   EXPECT_THAT(timeline.output, HasSubstr("withheld (processing restricted since"));
+  // What is recorded about her while restricted is withheld as it arrives.
+  ASSERT_TRUE(Publish("idva-agency", [](hub::v1::EventEnvelope* e) {
+                hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+                safety->set_victim_subject_id(kVictim);
+                safety->set_current_address("CANARY-ADDR-WHILE-RESTRICTED");
+              }).ok());
+  int safety_events = 0;
+  for (int attempt = 0; attempt < 50 && safety_events < 2; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    safety_events = 0;
+    for (const hub::v1::EventEnvelope& event : Read("police-agency")) {
+      EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr("WHILE-RESTRICTED")));
+      if (event.has_victim_safety_information()) ++safety_events;
+    }
+  }
+  // The police see that it was recorded, and that its content is withheld.
+  EXPECT_EQ(safety_events, 2);
 
   // A restart keeps it withheld.
   ASSERT_EQ(hub_->Stop(), 0);
