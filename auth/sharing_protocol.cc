@@ -422,7 +422,8 @@ absl::Status ValidateRecording(const hub::v1::SharingProtocol& protocol, const L
   return absl::OkStatus();
 }
 
-absl::Status ValidateRetention(const hub::v1::SharingProtocol& protocol, const Locator& at) {
+absl::Status ValidateRetention(const hub::v1::SharingProtocol& protocol, const Locator& at,
+                               std::vector<std::string>* warnings) {
   const std::vector<std::string> publishable = PublishableEventTypes();
   const absl::flat_hash_set<std::string> event_types(publishable.begin(), publishable.end());
   const google::protobuf::Descriptor& descriptor = *hub::v1::RetentionRule::descriptor();
@@ -471,6 +472,33 @@ absl::Status ValidateRetention(const hub::v1::SharingProtocol& protocol, const L
           absl::StrCat(at_rule("name"), named, " needs a reason (the policy or law it follows)"));
     }
   }
+  // A victim's other content is found through her id (VICTIM_IDENTITY):
+  // once a rule destroys the id, content of hers still kept can no longer
+  // be found to be erased, by a later rule or on request.
+  auto rule_for = [&](hub::v1::DataClass data_class) -> const hub::v1::RetentionRule* {
+    const auto found = rule_of_class.find(data_class);
+    if (found == rule_of_class.end()) return nullptr;
+    for (const hub::v1::RetentionRule& rule : protocol.retention()) {
+      if (rule.name() == found->second) return &rule;
+    }
+    return nullptr;
+  };
+  if (const hub::v1::RetentionRule* identity = rule_for(hub::v1::VICTIM_IDENTITY)) {
+    for (const hub::v1::DataClass data_class :
+         {hub::v1::VICTIM_LOCATION, hub::v1::VICTIM_DISCLOSURE, hub::v1::VICTIM_RISK_SUMMARY}) {
+      const hub::v1::RetentionRule* kept = rule_for(data_class);
+      if (kept == nullptr || kept->after() != identity->after() ||
+          kept->keep_days() > identity->keep_days()) {
+        warnings->push_back(absl::StrCat(
+            "retention: ", hub::v1::DataClass_Name(data_class),
+            " may outlive VICTIM_IDENTITY (retention rule \"", identity->name(),
+            "\"); once a victim's id is destroyed, her remaining ",
+            hub::v1::DataClass_Name(data_class),
+            " can no longer be found to be erased. Keep it no longer than her id, from the same "
+            "event"));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -502,7 +530,7 @@ absl::StatusOr<LoadedProtocol> ParseSharingProtocol(std::string_view text,
   if (!rules.ok()) return rules;
   absl::Status recording = ValidateRecording(loaded.protocol, at, &loaded.warnings);
   if (!recording.ok()) return recording;
-  absl::Status retention = ValidateRetention(loaded.protocol, at);
+  absl::Status retention = ValidateRetention(loaded.protocol, at, &loaded.warnings);
   if (!retention.ok()) return retention;
   if (loaded.protocol.principals_size() == 0) {
     loaded.warnings.push_back(

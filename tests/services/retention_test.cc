@@ -208,5 +208,35 @@ TEST(RetentionTest, TheProtocolRefusesRulesThatCannotBeApplied) {
   }
 }
 
+TEST(RetentionTest, TheProtocolWarnsWhenAVictimsContentOutlivesHerId) {
+  const absl::StatusOr<auth::LoadedProtocol> loaded =
+      auth::ParseSharingProtocol(R"pb(
+                                   partnership: "drive.example"
+                                   version: "1"
+                                   retention {
+                                     name: "id-1y"
+                                     data_classes: [ VICTIM_IDENTITY ]
+                                     after: "case_closed"
+                                     keep_days: 365
+                                     reason: "r"
+                                   }
+                                   retention {
+                                     name: "whereabouts-2y"
+                                     data_classes: [ VICTIM_LOCATION ]
+                                     after: "case_closed"
+                                     keep_days: 730
+                                     reason: "r"
+                                   }
+                                 )pb",
+                                 "test");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT(
+      loaded->warnings,
+      ::testing::Contains(::testing::HasSubstr("VICTIM_LOCATION may outlive VICTIM_IDENTITY")));
+  // Her disclosures have no rule at all: kept until erased on request, after her id is gone.
+  EXPECT_THAT(loaded->warnings,
+              ::testing::Contains(::testing::HasSubstr("VICTIM_DISCLOSURE may outlive")));
+}
+
 }  // namespace
 }  // namespace hub::services
