@@ -14,15 +14,20 @@
 namespace hub::services {
 namespace {
 
-// OK for the hub operator; otherwise PERMISSION_DENIED, audited.
-absl::Status RequireOperator(storage::EventLog* log, const hub::v1::Principal& principal,
-                             hub::v1::AuditAction action, const std::string& case_id,
-                             const std::string& what) {
-  if (principal.role() == hub::v1::ADMIN) return absl::OkStatus();
+// The caller, if it is the hub operator; otherwise its refusal
+// (UNAUTHENTICATED, or PERMISSION_DENIED, audited).
+absl::StatusOr<hub::v1::Principal> OperatorCalling(const Authenticator& authenticator,
+                                                   storage::EventLog* log,
+                                                   const grpc::CallbackServerContext& context,
+                                                   hub::v1::AuditAction action,
+                                                   const std::string& case_id,
+                                                   const std::string& what) {
+  absl::StatusOr<hub::v1::Principal> principal = authenticator.PrincipalOf(*context.auth_context());
+  if (!principal.ok() || principal->role() == hub::v1::ADMIN) return principal;
   return AuditDenial(
-      log, principal, action, case_id,
-      absl::PermissionDeniedError(absl::StrCat("principal ", principal.identity(), " has role ",
-                                               hub::v1::Role_Name(principal.role()),
+      log, *principal, action, case_id,
+      absl::PermissionDeniedError(absl::StrCat("principal ", principal->identity(), " has role ",
+                                               hub::v1::Role_Name(principal->role()),
                                                "; only the hub operator (admin role) ", what)));
 }
 
@@ -34,13 +39,8 @@ grpc::ServerUnaryReactor* AdminService::Backup(grpc::CallbackServerContext* cont
   CountedCall call(metrics_, "Backup");
   call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> principal =
-      authenticator_->PrincipalOf(*context->auth_context());
+      OperatorCalling(*authenticator_, log_, *context, hub::v1::AUDIT_BACKUP, "", "takes backups");
   if (!principal.ok()) return FinishUnary(context, call, principal.status());
-  if (absl::Status operator_only =
-          RequireOperator(log_, *principal, hub::v1::AUDIT_BACKUP, "", "takes backups");
-      !operator_only.ok()) {
-    return FinishUnary(context, call, operator_only);
-  }
   absl::StatusOr<hub::v1::BackupResponse> taken = backups_->Take();
   hub::v1::AuditRecord record =
       AuditRecordFor(*principal, hub::v1::AUDIT_BACKUP,
@@ -91,14 +91,9 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
                                                      hub::v1::EraseSubjectResponse* response) {
   CountedCall call(metrics_, "EraseSubject");
   call.SetPrincipalOf(*authenticator_, *context);
-  absl::StatusOr<hub::v1::Principal> principal =
-      authenticator_->PrincipalOf(*context->auth_context());
+  absl::StatusOr<hub::v1::Principal> principal = OperatorCalling(
+      *authenticator_, log_, *context, hub::v1::AUDIT_ERASE, request->case_id(), "erases data");
   if (!principal.ok()) return FinishUnary(context, call, principal.status());
-  if (absl::Status operator_only = RequireOperator(log_, *principal, hub::v1::AUDIT_ERASE,
-                                                   request->case_id(), "erases data");
-      !operator_only.ok()) {
-    return FinishUnary(context, call, operator_only);
-  }
   if (absl::Status valid = ValidateDataRequest(*request, "erase"); !valid.ok()) {
     return FinishUnary(context, call, valid);
   }
@@ -178,14 +173,9 @@ grpc::ServerUnaryReactor* AdminService::RunRetention(grpc::CallbackServerContext
                                                      hub::v1::RunRetentionResponse* response) {
   CountedCall call(metrics_, "RunRetention");
   call.SetPrincipalOf(*authenticator_, *context);
-  absl::StatusOr<hub::v1::Principal> principal =
-      authenticator_->PrincipalOf(*context->auth_context());
+  absl::StatusOr<hub::v1::Principal> principal = OperatorCalling(
+      *authenticator_, log_, *context, hub::v1::AUDIT_ERASE, "", "applies retention");
   if (!principal.ok()) return FinishUnary(context, call, principal.status());
-  if (absl::Status operator_only =
-          RequireOperator(log_, *principal, hub::v1::AUDIT_ERASE, "", "applies retention");
-      !operator_only.ok()) {
-    return FinishUnary(context, call, operator_only);
-  }
   if (retention_ == nullptr) {
     return FinishUnary(context, call,
                        absl::FailedPreconditionError("this hub stores no data under data keys"));
@@ -240,13 +230,9 @@ grpc::ServerUnaryReactor* AdminService::RestrictProcessing(
   CountedCall call(metrics_, "RestrictProcessing");
   call.SetPrincipalOf(*authenticator_, *context);
   absl::StatusOr<hub::v1::Principal> principal =
-      authenticator_->PrincipalOf(*context->auth_context());
+      OperatorCalling(*authenticator_, log_, *context, hub::v1::AUDIT_RESTRICT, request->case_id(),
+                      "restricts processing");
   if (!principal.ok()) return FinishUnary(context, call, principal.status());
-  if (absl::Status operator_only = RequireOperator(log_, *principal, hub::v1::AUDIT_RESTRICT,
-                                                   request->case_id(), "restricts processing");
-      !operator_only.ok()) {
-    return FinishUnary(context, call, operator_only);
-  }
   if (absl::Status valid = ValidateDataRequest(*request, "restrict"); !valid.ok()) {
     return FinishUnary(context, call, valid);
   }

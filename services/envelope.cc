@@ -33,14 +33,6 @@ absl::Time ToAbslTime(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
 }
 
-google::protobuf::Timestamp ToTimestamp(absl::Time time) {
-  google::protobuf::Timestamp timestamp;
-  const int64_t nanos = absl::ToUnixNanos(time);
-  timestamp.set_seconds(nanos / 1000000000);
-  timestamp.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return timestamp;
-}
-
 // Checks one envelope and stamps what the hub owns.
 absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::string& case_id,
                            absl::Time now, const std::string& where, const TextLimits& text_limits,
@@ -186,6 +178,14 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(
     if (envelopes != nullptr) envelopes->push_back(std::move(envelope));
   }
   return append;
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time time) {
+  google::protobuf::Timestamp timestamp;
+  const int64_t nanos = absl::ToUnixNanos(time);
+  timestamp.set_seconds(nanos / 1000000000);
+  timestamp.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return timestamp;
 }
 
 hub::v1::EventEnvelope HubRecord(std::string event_id, const std::string& case_id,

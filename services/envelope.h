@@ -43,6 +43,8 @@ absl::StatusOr<storage::AppendRequest> PrepareAppend(
 // its sealed parts opened with `sealer` (parts whose key was erased are left
 // out and described in `erased`, if given). DATA_LOSS if the stored payload
 // does not parse; FAILED_PRECONDITION for a sealed payload without a sealer.
+google::protobuf::Timestamp ToTimestamp(absl::Time time);
+
 // An event the hub records itself (a protocol change, an erasure, a
 // restriction): into `case_id`, by `by` (the identity that asked) at `now`,
 // for governance under `lawful_basis`. The caller sets the event.

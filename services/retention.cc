@@ -27,12 +27,6 @@ absl::Time RecordedTime(const hub::v1::EventEnvelope& envelope) {
   return absl::FromUnixSeconds(envelope.recorded_time().seconds());
 }
 
-google::protobuf::Timestamp Timestamp(absl::Time time) {
-  google::protobuf::Timestamp stamp;
-  stamp.set_seconds(absl::ToUnixSeconds(time));
-  return stamp;
-}
-
 }  // namespace
 
 RetentionFacts::RetentionFacts(const hub::v1::SharingProtocol& protocol) : protocol_(protocol) {
@@ -140,7 +134,7 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
                                                              const hub::v1::Principal& by) {
   absl::MutexLock lock(&run_mu_);
   hub::v1::RunRetentionResponse response;
-  *response.mutable_as_of() = Timestamp(as_of);
+  *response.mutable_as_of() = ToTimestamp(as_of);
   HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> recorded, LatestRecordedProtocol(*log_));
   if (!recorded.has_value() || recorded->protocol.retention().empty()) return response;
 
@@ -171,7 +165,7 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
     entry->set_scope(due.owner.scope);
     entry->set_owner(due.owner.name);
     entry->set_data_class(due.data_class);
-    *entry->mutable_due() = Timestamp(due.due);
+    *entry->mutable_due() = ToTimestamp(due.due);
     entry->set_key_id(key_id);
     planned.push_back({std::move(due), std::move(key_id)});
   }
@@ -192,7 +186,7 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
           HubRecord(absl::StrCat("erasure-", erasure.key_id), kErasureCase, by.identity(), now,
                     "UK GDPR Art 5(1)(e) (storage limitation); DPA 2018 s39");
       // It occurred when the period ran out.
-      *envelope.mutable_occurred_time() = Timestamp(erasure.due.due);
+      *envelope.mutable_occurred_time() = ToTimestamp(erasure.due.due);
       hub::v1::DataErased* erased = envelope.mutable_data_erased();
       erased->set_key_id(erasure.key_id);
       erased->set_scope(erasure.due.owner.scope);
