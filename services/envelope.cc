@@ -218,10 +218,12 @@ absl::Status ParseWithPosition(const std::string& payload, uint64_t position,
 
 }  // namespace
 
-absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event) {
+absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event,
+                                                  uint32_t generation) {
   hub::v1::EventEnvelope envelope;
-  HUB_RETURN_IF_ERROR(
-      ParseWithPosition(event.payload, event.position, event.stream_version, &envelope));
+  HUB_RETURN_IF_ERROR(ParseWithPosition(event.payload,
+                                        ReaderPosition(generation, event.view_position),
+                                        event.view_version, &envelope));
   return envelope;
 }
 
@@ -334,13 +336,13 @@ absl::StatusOr<EnvelopeHeader> ReadEnvelopeHeader(std::string_view payload) {
   return header;
 }
 
-std::string SerializedDelivery(const storage::ViewEvent& event) {
+std::string SerializedDelivery(const storage::ViewEvent& event, uint32_t generation) {
   using google::protobuf::io::CodedOutputStream;
   const int position_field = hub::v1::EventEnvelope::kGlobalPositionFieldNumber;
   const int version_field = hub::v1::EventEnvelope::kStreamVersionFieldNumber;
-  const size_t envelope_size = event.payload.size() +
-                               VarintFieldSize(position_field, event.position) +
-                               VarintFieldSize(version_field, event.stream_version);
+  const uint64_t position = ReaderPosition(generation, event.view_position);
+  const size_t envelope_size = event.payload.size() + VarintFieldSize(position_field, position) +
+                               VarintFieldSize(version_field, event.view_version);
   const uint32_t event_tag = WireFormatLite::MakeTag(hub::v1::SubscribeResponse::kEventFieldNumber,
                                                      WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
   std::string message(CodedOutputStream::VarintSize32(event_tag) +
@@ -351,8 +353,8 @@ std::string SerializedDelivery(const storage::ViewEvent& event) {
   out = CodedOutputStream::WriteVarint64ToArray(envelope_size, out);
   std::memcpy(out, event.payload.data(), event.payload.size());
   out += event.payload.size();
-  out = WriteVarintField(position_field, event.position, out);
-  WriteVarintField(version_field, event.stream_version, out);
+  out = WriteVarintField(position_field, position, out);
+  WriteVarintField(version_field, event.view_version, out);
   return message;
 }
 

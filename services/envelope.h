@@ -61,8 +61,22 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& ev
 absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope,
                            const auth::FieldSealer* sealer = nullptr,
                            const auth::WithheldKeys* withheld = nullptr);
-// The same for an event of a view (already shaped for its principal).
-absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event);
+// What a reader is told of where an event is: its number in the reader's
+// own view (1, 2, 3, ... with no gaps for events it does not see) plus the
+// view generation times kGenerationStride. A protocol change numbers every
+// view afresh under a new generation, so a position a reader kept still
+// names the event it named.
+inline constexpr uint64_t kGenerationStride = 1'000'000'000'000;
+inline uint64_t ReaderPosition(uint32_t generation, uint64_t view_position) {
+  return generation * kGenerationStride + view_position;
+}
+
+// The same for an event of a view (already shaped for its principal), with
+// the numbers of the principal's view in `generation`: global_position is
+// its ReaderPosition, stream_version its version in the case as the
+// principal sees it.
+absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event,
+                                                  uint32_t generation);
 
 // What a stream needs to know of a view's event to filter and audit it,
 // read from the top level of its stored bytes without parsing it whole.
@@ -81,7 +95,7 @@ absl::StatusOr<EnvelopeHeader> ReadEnvelopeHeader(std::string_view payload);
 // last value of a repeated scalar field, so readers see exactly what
 // EnvelopeOf(event) would give them, without the hub parsing and
 // re-serializing every event it streams.
-std::string SerializedDelivery(const storage::ViewEvent& event);
+std::string SerializedDelivery(const storage::ViewEvent& event, uint32_t generation);
 
 }  // namespace hub::services
 

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 
 #include "auth/redactor.h"
+#include "proto/status_macros.h"
 #include "services/audit_trail.h"
 #include "services/envelope.h"
 #include "services/grpc_status.h"
@@ -36,25 +37,34 @@ constexpr size_t kSubscriptionBufferBytes = 1 << 20;
 
 // Page tokens are opaque to clients: the case and the next version, so that a
 // token cannot be replayed against another case.
-std::string PageToken(const std::string& case_id, uint64_t next_version) {
-  return absl::WebSafeBase64Escape(absl::StrCat("v1\n", case_id, "\n", next_version));
+// Page tokens hold the next version in the reader's view (never the case's
+// own count, which would tell how many events it does not see) and the view
+// generation it is numbered in.
+std::string PageToken(const std::string& case_id, uint32_t generation, uint64_t next_version) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat("v2\n", case_id, "\n", generation, "\n", next_version));
 }
 
-absl::StatusOr<uint64_t> NextVersionFromToken(const std::string& token,
-                                              const std::string& case_id) {
+struct PagePlace {
+  uint32_t generation = 0;
+  uint64_t next_version = 0;
+};
+
+absl::StatusOr<PagePlace> PagePlaceFromToken(const std::string& token, const std::string& case_id) {
   std::string decoded;
   const std::vector<std::string> parts =
       absl::WebSafeBase64Unescape(token, &decoded)
           ? std::vector<std::string>(absl::StrSplit(decoded, '\n'))
           : std::vector<std::string>();
-  uint64_t version = 0;
-  if (parts.size() != 3 || parts[0] != "v1" || !absl::SimpleAtoi(parts[2], &version)) {
+  PagePlace place;
+  if (parts.size() != 4 || parts[0] != "v2" || !absl::SimpleAtoi(parts[2], &place.generation) ||
+      !absl::SimpleAtoi(parts[3], &place.next_version)) {
     return absl::InvalidArgumentError("page_token is not one this hub issued");
   }
   if (parts[1] != case_id) {
     return absl::InvalidArgumentError("page_token belongs to another case");
   }
-  return version;
+  return place;
 }
 
 // The field numbers of the event types a subscription asks for (names that
@@ -96,11 +106,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
  public:
   // `catch_up_target`: the log position acknowledged when the subscription
   // began; caught_up is sent once everything up to it has been delivered.
+  // `after_log_position`: where request.after_position is in the log.
   SubscribeReactor(storage::EventLog* log, const Views* views, SubscriptionHub* hub,
                    Metrics* metrics, const Authenticator* authenticator,
                    std::optional<Authenticator::Credential> credential,
                    hub::v1::Principal principal, uint64_t catch_up_target,
-                   const hub::v1::SubscribeRequest& request)
+                   const hub::v1::SubscribeRequest& request, uint64_t after_log_position)
       : authenticator_(authenticator),
         credential_(std::move(credential)),
         log_(log),
@@ -111,8 +122,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         principal_label_(Metrics::PrincipalLabel(&principal_)),
         identity_(principal_.identity()),
         catch_up_target_(catch_up_target),
-        next_position_(request.after_position() + 1),
-        next_position_seen_(request.after_position() + 1),
+        next_position_(after_log_position + 1),
+        last_reader_position_(request.after_position()),
+        next_position_seen_(after_log_position + 1),
         case_id_(request.case_id()),
         purpose_(request.purpose()),
         event_types_(EventTypeFieldNumbers(request)) {}
@@ -272,6 +284,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     // the stream continues, from the same position, under the new protocol.
     absl::StatusOr<Views::Handle> view = views_->For(identity_);
     if (!view.ok()) return view.status();
+    if (view->generation != generation_) {
+      // Versions are numbered afresh in a new generation; what was already
+      // delivered is skipped by its log position.
+      if (generation_ != 0) next_case_version_ = 1;
+      generation_ = view->generation;
+    }
     // Skipping filtered-out events may take several reads; each is bounded,
     // and a subscriber that runs out of reads is woken again at once
     // (Backlogged), not left waiting for the log to grow.
@@ -303,9 +321,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
           full = true;  // The rest is read again once this is written.
           break;
         }
-        next_case_version_ = event.stream_version + 1;
+        next_case_version_ = event.view_version + 1;
         if (event.position < next_position_) continue;  // Before after_position.
         next_position_ = event.position + 1;
+        last_reader_position_ = ReaderPosition(view->generation, event.view_position);
         absl::StatusOr<EnvelopeHeader> header = ReadEnvelopeHeader(event.payload);
         if (!header.ok()) return header.status();
         if (!event_types_.empty() && !event_types_.contains(header->event_type_field)) continue;
@@ -319,7 +338,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
           narrowed_event = event;
           narrowed_event->payload = envelope.SerializeAsString();
         }
-        const std::string delivery = SerializedDelivery(narrowed ? *narrowed_event : event);
+        const std::string delivery =
+            SerializedDelivery(narrowed ? *narrowed_event : event, view->generation);
         disclosed.Add(delivery);
         buffer_.push_back({AsByteBuffer(delivery), event.position, header->classification,
                            header->purpose, event.case_id, header->event_type_field});
@@ -367,7 +387,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         projected >= catch_up_target_) {
       sent_caught_up_ = true;
       hub::v1::SubscribeResponse response;
-      response.mutable_caught_up()->set_position(next_position_ - 1);
+      response.mutable_caught_up()->set_position(last_reader_position_);
       Outgoing marker;
       marker.message = AsByteBuffer(response.SerializeAsString());
       buffer_.push_back(std::move(marker));
@@ -391,7 +411,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   std::shared_ptr<SubscribeReactor> self_;
 
   absl::Mutex mu_;
+  // The next log position to deliver from (the log's numbers stay inside
+  // the hub: readers are told their own view's, see ReaderPosition).
   uint64_t next_position_ ABSL_GUARDED_BY(mu_);
+  // The reader position of the last event read for this stream.
+  uint64_t last_reader_position_ ABSL_GUARDED_BY(mu_);
+  // The view generation read last (0: none yet).
+  uint32_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   // For a case-filtered stream: the case's next stream version to read.
   uint64_t next_case_version_ ABSL_GUARDED_BY(mu_) = 1;
   // next_position_ for the metrics, readable without the lock.
@@ -407,6 +433,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   bool sent_caught_up_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_;
 };
+
+absl::Status ChangedWhilePublishing(const std::string& case_id) {
+  return absl::AbortedError(absl::StrCat(
+      "case ", case_id,
+      " changed while this conditional publish was judged; nothing was stored; read the case "
+      "again and retry with the version you then see"));
+}
 
 // Tells the operator when the log cannot store (a full disk, a failing
 // device): once, then at most every 30 s while it lasts, not once per call.
@@ -424,6 +457,31 @@ void LogStorageTrouble(const absl::Status& status) {
 }
 
 }  // namespace
+
+absl::Status EventService::CheckVersionInView(const hub::v1::Principal& principal,
+                                              const hub::v1::PublishRequest& request,
+                                              storage::AppendRequest* append) const {
+  // The case's own version first: the views then hold at least that much,
+  // and anything published since makes the append conflict (never pass).
+  HUB_ASSIGN_OR_RETURN(const uint64_t case_version, log_->CaseVersion(request.case_id()));
+  HUB_RETURN_IF_ERROR(AwaitViews(*log_, *views_));
+  HUB_ASSIGN_OR_RETURN(const Views::Handle view, views_->For(principal.identity()));
+  HUB_ASSIGN_OR_RETURN(std::optional<std::string> summary,
+                       views_->store().Summary(view.generation, view.principal, request.case_id()));
+  uint64_t seen = 0;
+  if (summary.has_value()) {
+    hub::v1::CaseSummary parsed;
+    if (!parsed.ParseFromString(*summary)) {
+      return absl::DataLossError("a case summary of the views does not parse");
+    }
+    seen = parsed.visible_events();
+  }
+  if (seen != request.expected_version()) {
+    return storage::VersionConflictError(request.case_id(), seen, request.expected_version());
+  }
+  append->expected_version = case_version;
+  return absl::OkStatus();
+}
 
 absl::Status EventService::SealPayloads(const std::vector<hub::v1::EventEnvelope>& stamped,
                                         storage::AppendRequest* append) const {
@@ -479,10 +537,29 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
     }
     return FinishUnary(context, call.Record(append.status()));
   }
+  // A conditional publish is judged on the case as the caller sees it: the
+  // case's own count would tell it how many events it does not see.
+  const bool caller_expected_version = request->has_expected_version();
+  if (caller_expected_version) {
+    absl::Status in_view = CheckVersionInView(*principal, *request, &*append);
+    if (!in_view.ok()) {
+      if (storage::IsVersionConflict(in_view)) {
+        AuditDenial(log_, *principal, hub::v1::AUDIT_PUBLISH, request->case_id(), in_view,
+                    stamped.front().purpose())
+            .IgnoreError();
+      }
+      return FinishUnary(context, call.Record(in_view));
+    }
+  }
   // The protocol's recording rules and the case's history decide; every
   // refusal is in the audit (attempted writes are the governance group's
   // business as much as reads).
   absl::StatusOr<RecordingGate::Admission> admission = gate_->Admit(*principal, stamped, &*append);
+  if (!admission.ok() && storage::IsVersionConflict(admission.status())) {
+    // The case changed between the caller's view and the gate (its own
+    // version is not the caller's business).
+    admission = ChangedWhilePublishing(request->case_id());
+  }
   if (!admission.ok()) {
     const absl::StatusCode code = admission.status().code();
     if (code == absl::StatusCode::kPermissionDenied || code == absl::StatusCode::kAlreadyExists ||
@@ -519,7 +596,6 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
   // gRPC thread waits for the fsync, so as many publishes can be in flight
   // as the group commit can take in one group. The log receives the case's
   // publishes in the order the gate judged them.
-  const bool caller_expected_version = request->has_expected_version();
   gate_->Submit(
       case_id, *admission,
       [this, context, now, reactor, serialized_response, call, case_id, caller_expected_version,
@@ -538,23 +614,25 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
               gate->Finished(case_id, admission, result.ok());
               if (!result.ok()) {
                 absl::Status status = result.status();
-                // The version was the hub's choice, not the caller's: a
-                // publish admitted before this one failed.
-                if (!caller_expected_version && storage::IsVersionConflict(status)) {
-                  status = absl::AbortedError(
-                      absl::StrCat("a concurrent publish to case ", case_id,
-                                   " failed before this one was written; nothing of this one was "
-                                   "stored; retry with the same event ids"));
+                if (storage::IsVersionConflict(status)) {
+                  // Either the version was the hub's choice (a publish
+                  // admitted before this one failed) or the case changed
+                  // since the caller's view was checked; never the case's
+                  // own version, which is not the caller's business.
+                  status = caller_expected_version
+                               ? ChangedWhilePublishing(case_id)
+                               : absl::AbortedError(absl::StrCat(
+                                     "a concurrent publish to case ", case_id,
+                                     " failed before this one was written; nothing of this one "
+                                     "was stored; retry with the same event ids"));
                 }
                 LogStorageTrouble(status);
                 reactor->Finish(ToGrpcStatus(call.Record(status)));
                 return;
               }
+              // No positions or versions: the log's would count events
+              // the caller does not see (readers are told their own).
               hub::v1::PublishResponse response;
-              response.set_first_position(result->first_position);
-              response.set_last_position(result->last_position);
-              response.set_first_version(result->first_version);
-              response.set_last_version(result->last_version);
               response.set_already_stored(result->already_stored);
               bool own_buffer = false;
               (void)grpc::SerializationTraits<hub::v1::PublishResponse>::Serialize(
@@ -589,15 +667,23 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   if (!served_page_size.ok()) return FinishUnary(context, call.Record(served_page_size.status()));
   const size_t page_size = *served_page_size;
   uint64_t from_version = std::max<uint64_t>(request->from_version(), 1);
+  std::optional<PagePlace> page;
   if (!request->page_token().empty()) {
-    absl::StatusOr<uint64_t> next = NextVersionFromToken(request->page_token(), request->case_id());
-    if (!next.ok()) return FinishUnary(context, call.Record(next.status()));
-    from_version = *next;
+    absl::StatusOr<PagePlace> place = PagePlaceFromToken(request->page_token(), request->case_id());
+    if (!place.ok()) return FinishUnary(context, call.Record(place.status()));
+    page = *place;
+    from_version = place->next_version;
   }
   absl::Status current = AwaitViews(*log_, *views_);
   if (!current.ok()) return FinishUnary(context, call.Record(current));
   absl::StatusOr<Views::Handle> view = views_->For(principal->identity());
   if (!view.ok()) return FinishUnary(context, call.Record(view.status()));
+  if (page.has_value() && page->generation != view->generation) {
+    return FinishUnary(
+        context, call.Record(absl::AbortedError(
+                     "the sharing protocol changed since the previous page, and with it the "
+                     "versions of your view of the case; read the case again from version 1")));
+  }
   // One more than the page tells whether another page follows.
   absl::StatusOr<std::vector<storage::ViewEvent>> events = views_->store().ReadCase(
       view->generation, view->principal, request->case_id(), from_version, page_size + 1);
@@ -605,18 +691,23 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   // A declared purpose binds: only what the caller's rules for it allow.
   const auth::ClassMask purpose_classes =
       views_->ClassesFor(principal->identity(), request->purpose());
+  // The log positions disclosed, for the audit (readers see their own).
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
   for (size_t i = 0; i < events->size() && i < page_size; ++i) {
-    absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf((*events)[i]);
+    absl::StatusOr<hub::v1::EventEnvelope> envelope = EnvelopeOf((*events)[i], view->generation);
     if (!envelope.ok()) return FinishUnary(context, call.Record(envelope.status()));
     if (request->purpose() != hub::v1::PURPOSE_UNSPECIFIED &&
         !auth::Redact(purpose_classes, &*envelope)) {
       continue;
     }
+    if (first_position == 0) first_position = (*events)[i].position;
+    last_position = (*events)[i].position;
     *response->add_events() = *std::move(envelope);
   }
   if (events->size() > page_size) {
     response->set_next_page_token(
-        PageToken(request->case_id(), (*events)[page_size].stream_version));
+        PageToken(request->case_id(), view->generation, (*events)[page_size].view_version));
   }
   // The read is in the audit before the data leaves.
   hub::v1::AuditRecord record =
@@ -625,8 +716,8 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   record.set_purpose(request->purpose());
   record.set_event_count(response->events_size());
   if (response->events_size() > 0) {
-    record.set_first_position(response->events(0).global_position());
-    record.set_last_position(response->events(response->events_size() - 1).global_position());
+    record.set_first_position(first_position);
+    record.set_last_position(last_position);
   }
   record.set_protocol_version(view->protocol_version);
   DisclosureDigest disclosed;
@@ -654,11 +745,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventService::Subscribe(
       CaseContentReader(*authenticator_, *context, log_, hub::v1::AUDIT_DELIVER, request.case_id());
   absl::StatusOr<Authenticator::Credential> credential =
       authenticator_->CredentialOf(*context->auth_context());
-  auto reactor = std::make_shared<SubscribeReactor>(
-      log_, views_, subscriptions_, metrics_, authenticator_.get(),
-      credential.ok() ? std::optional<Authenticator::Credential>(*std::move(credential))
-                      : std::nullopt,
-      principal.ok() ? *principal : hub::v1::Principal(), log_->LastPosition(), request);
+  const uint64_t catch_up_target = log_->LastPosition();
   absl::Status valid =
       parses ? principal.status()
              : absl::InvalidArgumentError("the request is not a serialized SubscribeRequest");
@@ -668,6 +755,22 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventService::Subscribe(
                                  hub::v1::AUDIT_DELIVER, request.case_id());
   }
   if (valid.ok()) valid = ValidateEventTypeNames(request.event_types());
+  uint64_t after_log_position = 0;
+  if (valid.ok()) {
+    absl::StatusOr<uint64_t> after =
+        views_->LogPositionOf(principal->identity(), request.after_position());
+    if (after.ok()) {
+      after_log_position = *after;
+    } else {
+      valid = after.status();
+    }
+  }
+  auto reactor = std::make_shared<SubscribeReactor>(
+      log_, views_, subscriptions_, metrics_, authenticator_.get(),
+      credential.ok() ? std::optional<Authenticator::Credential>(*std::move(credential))
+                      : std::nullopt,
+      principal.ok() ? *principal : hub::v1::Principal(), catch_up_target, request,
+      after_log_position);
   CountedCall call(metrics_, "Subscribe");
   if (auto caller = authenticator_->PrincipalOf(*context->auth_context()); caller.ok()) {
     call.SetPrincipal(*caller);

@@ -60,6 +60,12 @@ class EventService final : public EventServiceBase {
  private:
   // Replaces the payloads of an admitted append with its events sealed
   // (auth/field_sealing.h); FAILED_PRECONDITION about an erased subject.
+  // For a conditional publish: refuses it (VERSION_CONFLICT) unless the
+  // case is at the caller's expected_version as the caller sees it; then
+  // makes the append conditional on the case's own version at that moment.
+  absl::Status CheckVersionInView(const hub::v1::Principal& principal,
+                                  const hub::v1::PublishRequest& request,
+                                  storage::AppendRequest* append) const;
   absl::Status SealPayloads(const std::vector<hub::v1::EventEnvelope>& stamped,
                             storage::AppendRequest* append) const;
 

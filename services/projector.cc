@@ -168,7 +168,9 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
       shaped.stored.variants.push_back(variant->SerializeAsString());
     }
     if (it->second == kEmptied) continue;
-    shaped.stored.visible_to.emplace_back(static_cast<uint16_t>(p), it->second);
+    storage::ProjectionBatch::Shaped::Sight& sight = shaped.stored.visible_to.emplace_back();
+    sight.principal = static_cast<uint16_t>(p);
+    sight.variant = it->second;
   }
   return shaped;
 }
@@ -228,7 +230,10 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   if (from > log_->LastPosition()) return 0;
   HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> stored, ReadBatch(from, max_events));
   HUB_ASSIGN_OR_RETURN(Prepared prepared, Prepare(std::move(stored), nullptr));
-  HUB_RETURN_IF_ERROR(views_->Apply(generation_.generation, prepared.batch));
+  if (absl::Status applied = views_->Apply(generation_.generation, prepared.batch); !applied.ok()) {
+    ForgetUnwritten();
+    return applied;
+  }
   Publish(prepared.batch.checkpoint);
   RememberWritten(std::move(prepared.summaries));
   return prepared.covered;
@@ -241,6 +246,11 @@ void Projector::RememberWritten(SummariesByCase summaries) {
   for (auto& [case_id, state] : summaries) {
     if (!state.summaries.empty()) written_summaries_[case_id] = std::move(state);
   }
+}
+
+void Projector::ForgetUnwritten() {
+  written_summaries_.clear();
+  view_positions_known_ = false;
 }
 
 void Projector::Publish(uint64_t checkpoint) {
@@ -347,16 +357,19 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
                            ShapeEvent(stored[i], *policy_, principals, allowances,
                                       case_state != nullptr ? &case_state->relations : &unused,
                                       &part.arena, sealer_, withheld_.get()));
-      const ShapedEvent& event = shaped[i];
+      ShapedEvent& event = shaped[i];
       if (event.stored.visible_to.empty()) continue;
       if (case_state == nullptr) {
         HUB_ASSIGN_OR_RETURN(case_state,
                              SummariesFor(event.stored.case_id, in_flight, &part.summaries));
       }
-      for (const auto& [principal, variant] : event.stored.visible_to) {
-        std::optional<hub::v1::CaseSummary>& summary = case_state->summaries[principal];
+      for (storage::ProjectionBatch::Shaped::Sight& sight : event.stored.visible_to) {
+        std::optional<hub::v1::CaseSummary>& summary = case_state->summaries[sight.principal];
         if (!summary.has_value()) summary.emplace();
-        ApplyToSummary(*event.parsed[variant], &*summary);
+        ApplyToSummary(*event.parsed[sight.variant], &*summary);
+        // The principal's count of the case's events is the event's
+        // version in its view.
+        sight.view_version = summary->visible_events();
       }
     }
     for (auto& [case_id, state] : part.summaries) {
@@ -380,12 +393,23 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
   if (helper.joinable()) helper.join();
   for (const Part& part : parts) HUB_RETURN_IF_ERROR(part.status);
 
+  // Each principal's view positions continue from the last batch's, in
+  // log order.
+  if (!view_positions_known_) {
+    HUB_ASSIGN_OR_RETURN(last_view_positions_, views_->LastViewPositions(generation_.generation));
+    last_view_positions_.resize(principals.size(), 0);
+    view_positions_known_ = true;
+  }
   Prepared prepared;
   prepared.covered = stored.size();
   storage::ProjectionBatch& batch = prepared.batch;
   batch.checkpoint = stored.back().position;
   for (ShapedEvent& event : shaped) {
-    if (!event.stored.visible_to.empty()) batch.events.push_back(std::move(event.stored));
+    if (event.stored.visible_to.empty()) continue;
+    for (storage::ProjectionBatch::Shaped::Sight& sight : event.stored.visible_to) {
+      sight.view_position = ++last_view_positions_[sight.principal];
+    }
+    batch.events.push_back(std::move(event.stored));
   }
   for (Part& part : parts) {
     prepared.summaries.merge(part.summaries);
@@ -448,7 +472,7 @@ void Projector::Loop() {
         // What was prepared on top of it is discarded with it.
         status = written;
         prepared.reset();
-        written_summaries_.clear();
+        ForgetUnwritten();
       }
       in_flight.reset();
     }
@@ -459,7 +483,7 @@ void Projector::Loop() {
           Publish(prepared->batch.checkpoint);
           RememberWritten(std::move(prepared->summaries));
         } else {
-          written_summaries_.clear();
+          ForgetUnwritten();
         }
       } else {
         in_flight.emplace();

@@ -89,6 +89,9 @@ class Projector {
   void Publish(uint64_t checkpoint);
   // Keeps the summaries of a written batch for the batches after it.
   void RememberWritten(SummariesByCase summaries);
+  // After a failed write: what was prepared beyond the store is read from
+  // the store again.
+  void ForgetUnwritten();
   void Loop();
 
   storage::EventLog* const log_;
@@ -106,6 +109,10 @@ class Projector {
   std::thread thread_;
   // Summaries as last written (only the projecting thread uses them).
   SummariesByCase written_summaries_;
+  // Each principal's last view position handed out (only the projecting
+  // thread uses them); read from the store when not known.
+  std::vector<uint64_t> last_view_positions_;
+  bool view_positions_known_ = false;
 };
 
 }  // namespace hub::services

@@ -74,7 +74,13 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
 
   HUB_RETURN_IF_ERROR(AwaitViews(*log_, *views_));
   HUB_ASSIGN_OR_RETURN(Views::Handle view, views_->For(principal.identity()));
-  std::vector<hub::v1::EventEnvelope> events;
+  // Each event with its log position (for the audit; the reader is told
+  // its place in its own view).
+  struct Read {
+    hub::v1::EventEnvelope event;
+    uint64_t log_position = 0;
+  };
+  std::vector<Read> events;
   // A declared purpose binds: only what the caller's rules for it allow.
   const auth::ClassMask purpose_classes =
       views_->ClassesFor(principal.identity(), request.purpose());
@@ -84,14 +90,14 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
                                                   request.case_id(), next_version, kCaseReadChunk));
     if (chunk.empty()) break;
     for (const storage::ViewEvent& stored : chunk) {
-      HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope event, EnvelopeOf(stored));
+      HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope event, EnvelopeOf(stored, view.generation));
       if (request.purpose() != hub::v1::PURPOSE_UNSPECIFIED &&
           !auth::Redact(purpose_classes, &event)) {
         continue;
       }
-      events.push_back(std::move(event));
+      events.push_back({std::move(event), stored.position});
     }
-    next_version = chunk.back().stream_version + 1;
+    next_version = chunk.back().view_version + 1;
     if (events.size() > kMaxTimelineEvents) {
       return absl::FailedPreconditionError(
           absl::StrCat("case ", request.case_id(), " has more than ", kMaxTimelineEvents,
@@ -99,14 +105,14 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
     }
   }
   std::sort(events.begin(), events.end(),
-            [](const hub::v1::EventEnvelope& a, const hub::v1::EventEnvelope& b) {
-              return PlaceOf(a) < PlaceOf(b);
-            });
+            [](const Read& a, const Read& b) { return PlaceOf(a.event) < PlaceOf(b.event); });
   response->set_case_id(request.case_id());
   response->set_visible_events(events.size());
   response->set_protocol_version(view.protocol_version);
   std::optional<TimelinePlace> last_returned;
-  for (hub::v1::EventEnvelope& event : events) {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  for (auto& [event, log_position] : events) {
     const TimelinePlace place = PlaceOf(event);
     if (after.has_value() && !(*after < place)) continue;
     if (!InTimeline(request, event)) continue;
@@ -126,6 +132,8 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
     entry->set_stream_version(event.stream_version());
     *entry->mutable_event() = std::move(event);
     last_returned = place;
+    first = first == 0 ? log_position : std::min(first, log_position);
+    last = std::max(last, log_position);
   }
 
   // The read is in the audit before the data leaves.
@@ -135,12 +143,8 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
   record.set_purpose(request.purpose());
   record.set_event_count(response->entries_size());
   record.set_protocol_version(view.protocol_version);
-  uint64_t first = 0;
-  uint64_t last = 0;
   DisclosureDigest disclosed;
   for (const hub::v1::TimelineEntry& entry : response->entries()) {
-    first = first == 0 ? entry.global_position() : std::min(first, entry.global_position());
-    last = std::max(last, entry.global_position());
     CiteRule(*views_, principal.identity(), entry.event(), &record);
     disclosed.Add(entry.event().SerializeAsString());
   }

@@ -1,5 +1,6 @@
 #include "services/views.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +11,7 @@
 #include "proto/absl_compat.h"
 #include "proto/error_details.h"
 #include "proto/status_macros.h"
+#include "services/envelope.h"
 #include "services/restrictions.h"
 #include "services/retention.h"
 #include "services/server_log.h"
@@ -34,7 +36,7 @@ namespace {
 // projector that derives something new must not resume views built by an
 // older one. Raise this whenever projection changes what it stores; a
 // generation built under another number is rebuilt on start.
-constexpr int kProjectionFormat = 5;
+constexpr int kProjectionFormat = 6;
 
 }  // namespace
 
@@ -163,6 +165,51 @@ absl::Status Views::Activate(std::unique_ptr<Projector> next) {
     active_ = std::move(next);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Views::LogPositionOf(std::string_view identity,
+                                              uint64_t reader_position) const {
+  if (reader_position == 0) return 0;
+  const uint64_t generation = reader_position / kGenerationStride;
+  const uint64_t view_position = reader_position % kGenerationStride;
+  const std::optional<storage::GenerationInfo> active = store_->Active();
+  if (!active.has_value()) {
+    return absl::UnavailableError(
+        "the hub is starting: its views are still being built; retry shortly");
+  }
+  std::optional<storage::GenerationInfo> named;
+  if (generation == active->generation) {
+    named = active;
+  } else {
+    HUB_ASSIGN_OR_RETURN(std::vector<storage::GenerationInfo> retired,
+                         store_->RetiredGenerations());
+    for (storage::GenerationInfo& info : retired) {
+      if (info.generation == generation) named = std::move(info);
+    }
+  }
+  const std::string not_given =
+      absl::StrCat("position ", reader_position,
+                   " is not one the hub gave you: positions are those of the events delivered to "
+                   "you (0: from the start)");
+  if (!named.has_value()) {
+    if (generation > active->generation || generation == 0) {
+      return absl::InvalidArgumentError(not_given);
+    }
+    return WithErrorInfo(
+        absl::FailedPreconditionError(absl::StrCat(
+            "position ", reader_position, " was given under view generation ", generation,
+            ", which the hub no longer keeps (it keeps the last ", storage::ViewStore::kRetiredKept,
+            " replaced by protocol changes); subscribe again from 0 and skip the event ids you "
+            "already hold")),
+        "VIEW_GENERATION_FORGOTTEN", {{"generation", std::to_string(generation)}});
+  }
+  const auto principal = std::find(named->principals.begin(), named->principals.end(), identity);
+  if (principal == named->principals.end()) return absl::InvalidArgumentError(not_given);
+  absl::StatusOr<uint64_t> position = store_->LogPositionOf(
+      named->generation, static_cast<uint16_t>(principal - named->principals.begin()),
+      view_position);
+  if (absl::IsNotFound(position.status())) return absl::InvalidArgumentError(not_given);
+  return position;
 }
 
 absl::StatusOr<Views::Handle> Views::For(std::string_view identity) const {

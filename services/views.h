@@ -52,6 +52,11 @@ class Views {
   // The active view of `identity`. PERMISSION_DENIED if the protocol gives
   // it no view; UNAVAILABLE if projecting has failed.
   absl::StatusOr<Handle> For(std::string_view identity) const;
+  // The log position of the event a reader was told is at `reader_position`
+  // (see ReaderPosition), in the active generation or one it replaced whose
+  // index is kept; 0 for 0. INVALID_ARGUMENT for a position the reader was
+  // never given; FAILED_PRECONDITION for one of a generation no longer kept.
+  absl::StatusOr<uint64_t> LogPositionOf(std::string_view identity, uint64_t reader_position) const;
 
   const storage::ViewStore& store() const { return *store_; }
 

@@ -21,6 +21,7 @@ constexpr size_t kPage = 1000;
 
 bool SameEvent(const storage::ViewEvent& a, const storage::ViewEvent& b) {
   return a.position == b.position && a.stream_version == b.stream_version &&
+         a.view_position == b.view_position && a.view_version == b.view_version &&
          a.case_id == b.case_id && a.payload == b.payload;
 }
 
@@ -116,7 +117,7 @@ absl::StatusOr<std::string> ComparePrincipal(const storage::ViewStore& stored, u
         return absl::StrCat("reading case ", case_id, " by version: ", difference);
       }
       if (mine.size() < kPage) break;
-      from = mine.back().stream_version + 1;
+      from = mine.back().view_version + 1;
     }
   }
   return "";

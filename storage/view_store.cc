@@ -29,6 +29,8 @@ constexpr const char* kFamilyNames[kFamilyCount] = {"default", "view_content", "
                                                     "view_cases", "view_summaries"};
 constexpr char kActiveKey[] = "active";
 constexpr char kGenerationPrefix[] = "gen/";
+// Generations replaced by a later one, whose index is kept.
+constexpr char kRetiredPrefix[] = "retired/";
 constexpr char kCheckpointPrefix[] = "ckpt/";
 
 void PutBigEndian(uint64_t value, int bytes, std::string* out) {
@@ -49,6 +51,25 @@ std::string GenerationKey(uint32_t generation) {
   std::string key;
   PutBigEndian(generation, 4, &key);
   return key;
+}
+
+void PutVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+// False if `bytes` ends inside the varint.
+bool GetVarint(std::string_view bytes, size_t* offset, uint64_t* value) {
+  *value = 0;
+  for (int shift = 0; shift < 64 && *offset < bytes.size(); shift += 7) {
+    const uint8_t byte = static_cast<uint8_t>(bytes[(*offset)++]);
+    *value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
 }
 
 std::string PrincipalKey(uint32_t generation, uint16_t principal) {
@@ -76,18 +97,31 @@ constexpr uint8_t kNotVisible = 0xff;
 // One byte per principal: the variant it sees, or kNotVisible.
 std::string VisibilityOf(const ProjectionBatch::Shaped& event, size_t principals) {
   std::string visibility(principals, static_cast<char>(kNotVisible));
-  for (const auto& [principal, variant] : event.visible_to) {
-    visibility[principal] = static_cast<char>(variant);
+  for (const ProjectionBatch::Shaped::Sight& sight : event.visible_to) {
+    visibility[sight.principal] = static_cast<char>(sight.variant);
   }
   return visibility;
 }
 
 // Content value: stream version, case id (2-byte length), visibility (2-byte
-// principal count, a byte each), variant count (1 byte), then each variant
-// with a 4-byte length.
+// principal count, a byte each), for each principal that sees the event (in
+// principal order) its view position and view version as varints, variant
+// count (1 byte), then each variant with a 4-byte length.
 std::string EncodeContent(const ProjectionBatch::Shaped& event, const std::string& visibility) {
+  std::string numbers;
+  {
+    std::vector<const ProjectionBatch::Shaped::Sight*> by_principal(visibility.size());
+    for (const ProjectionBatch::Shaped::Sight& sight : event.visible_to) {
+      by_principal[sight.principal] = &sight;
+    }
+    for (const ProjectionBatch::Shaped::Sight* sight : by_principal) {
+      if (sight == nullptr) continue;
+      PutVarint(sight->view_position, &numbers);
+      PutVarint(sight->view_version, &numbers);
+    }
+  }
   std::string value;
-  size_t size = 8 + 2 + event.case_id.size() + 2 + visibility.size() + 1;
+  size_t size = 8 + 2 + event.case_id.size() + 2 + visibility.size() + numbers.size() + 1;
   for (const std::string& variant : event.variants) size += 4 + variant.size();
   value.reserve(size);
   PutBigEndian(event.stream_version, 8, &value);
@@ -95,6 +129,7 @@ std::string EncodeContent(const ProjectionBatch::Shaped& event, const std::strin
   value.append(event.case_id);
   PutBigEndian(visibility.size(), 2, &value);
   value.append(visibility);
+  value.append(numbers);
   PutBigEndian(event.variants.size(), 1, &value);
   for (const std::string& variant : event.variants) {
     PutBigEndian(variant.size(), 4, &value);
@@ -122,10 +157,23 @@ absl::StatusOr<std::optional<ViewEvent>> DecodeContentFor(uint64_t position, uin
   if (!take(case_length + 2)) return truncated();
   const size_t principals = GetBigEndian(value, offset - 2, 2);
   const size_t visibility_offset = offset;
-  if (!take(principals + 1)) return truncated();
+  if (!take(principals)) return truncated();
   if (principal >= principals) return std::optional<ViewEvent>();
   const uint8_t wanted = static_cast<uint8_t>(value[visibility_offset + principal]);
   if (wanted == kNotVisible) return std::optional<ViewEvent>();
+  for (size_t other = 0; other < principals; ++other) {
+    if (static_cast<uint8_t>(value[visibility_offset + other]) == kNotVisible) continue;
+    uint64_t view_position = 0;
+    uint64_t view_version = 0;
+    if (!GetVarint(value, &offset, &view_position) || !GetVarint(value, &offset, &view_version)) {
+      return truncated();
+    }
+    if (other == principal) {
+      event.view_position = view_position;
+      event.view_version = view_version;
+    }
+  }
+  if (!take(1)) return truncated();
   const size_t variants = GetBigEndian(value, offset - 1, 1);
   if (wanted >= variants) return absl::DataLossError("a view record names a missing variant");
   for (size_t v = 0;; ++v) {
@@ -234,17 +282,7 @@ class RocksViewStore final : public ViewStore {
   }
 
   absl::StatusOr<std::vector<GenerationInfo>> Generations() const override {
-    std::vector<GenerationInfo> generations;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kMeta)));
-    for (it->Seek(kGenerationPrefix); it->Valid() && it->key().starts_with(kGenerationPrefix);
-         it->Next()) {
-      const std::string_view key(it->key().data(), it->key().size());
-      generations.push_back(DecodeGeneration(
-          static_cast<uint32_t>(GetBigEndian(key, sizeof(kGenerationPrefix) - 1, 4)),
-          it->value().ToString()));
-    }
-    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "listing view generations"));
-    return generations;
+    return GenerationsUnder(kGenerationPrefix);
   }
 
   absl::StatusOr<GenerationInfo> CreateGeneration(std::string protocol_version,
@@ -255,6 +293,9 @@ class RocksViewStore final : public ViewStore {
     }
     absl::MutexLock lock(&write_mu_);
     HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> existing, Generations());
+    // Never a retired generation's number: readers' positions name it.
+    HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> retired, RetiredGenerations());
+    existing.insert(existing.end(), retired.begin(), retired.end());
     GenerationInfo info;
     info.generation = 1;
     for (const GenerationInfo& g : existing)
@@ -281,6 +322,13 @@ class RocksViewStore final : public ViewStore {
     if (!chosen.has_value()) {
       return absl::NotFoundError(absl::StrCat("view generation ", generation, " does not exist"));
     }
+    std::optional<uint32_t> replaced;
+    {
+      absl::MutexLock active_lock(&mu_);
+      if (active_.has_value() && active_->generation != generation) {
+        replaced = active_->generation;
+      }
+    }
     // What was projected without the WAL is on disk before it is read.
     rocksdb::FlushOptions flush;
     flush.wait = true;
@@ -295,10 +343,13 @@ class RocksViewStore final : public ViewStore {
     }
     std::vector<uint32_t> dropped;
     for (const GenerationInfo& info : generations) {
-      if (info.generation != generation) {
+      if (info.generation == generation) continue;
+      if (replaced == info.generation) {
+        HUB_RETURN_IF_ERROR(RetireLocked(info));
+      } else {
         HUB_RETURN_IF_ERROR(DropLocked(info.generation));
-        dropped.push_back(info.generation);
       }
+      dropped.push_back(info.generation);
     }
     lock.Release();
     for (uint32_t old : dropped) HUB_RETURN_IF_ERROR(CompactAway(old));
@@ -337,7 +388,7 @@ class RocksViewStore final : public ViewStore {
     // buffer by doubling copied each of them several times.
     size_t reserve = 64;
     for (const ProjectionBatch::Shaped& event : projection.events) {
-      reserve += 2 * event.case_id.size() + 80 + 16 * event.visible_to.size();
+      reserve += 2 * event.case_id.size() + 80 + 24 * event.visible_to.size();
       for (const std::string& variant : event.variants) reserve += variant.size() + 4;
     }
     for (const ProjectionBatch::CaseSummaries& summaries : projection.summaries) {
@@ -348,20 +399,32 @@ class RocksViewStore final : public ViewStore {
     }
     rocksdb::WriteBatch batch(reserve);
     // Per principal, the positions it sees in this batch: one index entry
-    // per principal and batch, keyed by the first of them.
+    // per principal and batch, keyed by the first of them, holding the view
+    // position of the first and then the log positions.
     std::map<uint16_t, std::string> positions_by_principal;
+    // Each principal's next view position in this batch, so that a batch
+    // that would leave a gap or a repeat in a view is refused.
+    std::map<uint16_t, uint64_t> next_view_position;
     std::map<std::string, std::string> case_entries;
     for (const ProjectionBatch::Shaped& event : projection.events) {
       if (event.variants.size() >= kNotVisible) {
         return absl::InvalidArgumentError("an event may have at most 254 shapes");
       }
       uint16_t principals = 0;
-      for (const auto& [principal, variant] : event.visible_to) {
-        if (variant >= event.variants.size()) {
+      for (const ProjectionBatch::Shaped::Sight& sight : event.visible_to) {
+        if (sight.variant >= event.variants.size()) {
           return absl::InvalidArgumentError("a principal is given a shape the event lacks");
         }
-        principals = std::max<uint16_t>(principals, principal + 1);
-        PutBigEndian(event.position, 8, &positions_by_principal[principal]);
+        principals = std::max<uint16_t>(principals, sight.principal + 1);
+        auto [next, first] = next_view_position.try_emplace(sight.principal, sight.view_position);
+        if (sight.view_position == 0 || sight.view_position != next->second) {
+          return absl::InvalidArgumentError(
+              "a principal's view positions must continue without a gap or a repeat");
+        }
+        ++next->second;
+        std::string& positions = positions_by_principal[sight.principal];
+        if (first) PutBigEndian(sight.view_position, 8, &positions);
+        PutBigEndian(event.position, 8, &positions);
       }
       const std::string visibility = VisibilityOf(event, principals);
       HUB_RETURN_IF_ERROR(
@@ -375,6 +438,20 @@ class RocksViewStore final : public ViewStore {
       case_value.append(visibility);
       case_entries.emplace(std::move(case_key), std::move(case_value));
     }
+    // Each principal's view continues the one stored, without a gap.
+    if (!positions_by_principal.empty()) {
+      std::unique_ptr<rocksdb::Iterator> it(
+          db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
+      for (const auto& [principal, positions] : positions_by_principal) {
+        HUB_ASSIGN_OR_RETURN(const uint64_t last,
+                             LastViewPosition(it.get(), generation, principal));
+        if (GetBigEndian(positions, 0, 8) != last + 1) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "a batch must continue each principal's view: principal ", principal, " is at ", last,
+              ", the batch starts at ", GetBigEndian(positions, 0, 8)));
+        }
+      }
+    }
     // In key order: RocksDB's memtable inserts ascending keys of a batch
     // next to each other instead of searching from the top each time.
     for (const auto& [key, value] : case_entries) {
@@ -382,7 +459,7 @@ class RocksViewStore final : public ViewStore {
     }
     for (const auto& [principal, positions] : positions_by_principal) {
       std::string key = PrincipalKey(generation, principal);
-      key.append(positions, 0, 8);
+      key.append(positions, 8, 8);
       HUB_RETURN_IF_ERROR(FromRocksStatus(batch.Put(family(kIndex), key, positions), "batch"));
     }
     for (const ProjectionBatch::CaseSummaries& summaries : projection.summaries) {
@@ -426,8 +503,10 @@ class RocksViewStore final : public ViewStore {
     for (; it->Valid() && it->key().starts_with(prefix) && positions.size() < max_events;
          it->Next()) {
       const std::string_view value(it->value().data(), it->value().size());
-      if (value.size() % 8 != 0) return absl::DataLossError("a view index entry is damaged");
-      for (size_t offset = 0; offset < value.size() && positions.size() < max_events; offset += 8) {
+      if (value.size() < 16 || value.size() % 8 != 0) {
+        return absl::DataLossError("a view index entry is damaged");
+      }
+      for (size_t offset = 8; offset < value.size() && positions.size() < max_events; offset += 8) {
         const uint64_t position = GetBigEndian(value, offset, 8);
         if (position > after_position) positions.push_back(position);
       }
@@ -441,8 +520,12 @@ class RocksViewStore final : public ViewStore {
                                                   size_t max_events) const override {
     const std::string prefix = CaseKey(generation, case_id);
     std::string start = prefix;
-    PutBigEndian(from_version, 8, &start);
+    // The principal's n-th event of the case is at least the case's n-th.
+    PutBigEndian(std::max<uint64_t>(from_version, 1), 8, &start);
     std::vector<uint64_t> positions;
+    // The view version of the next event the principal sees, once known:
+    // the first one's is read from its content, the rest follow it.
+    std::optional<uint64_t> next_version;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kCases)));
     for (it->Seek(start);
          it->Valid() && it->key().starts_with(prefix) && positions.size() < max_events;
@@ -451,10 +534,100 @@ class RocksViewStore final : public ViewStore {
       if (value.size() < 8) return absl::DataLossError("a view case entry is damaged");
       const bool visible = 8u + principal < value.size() &&
                            static_cast<uint8_t>(value[8 + principal]) != kNotVisible;
-      if (visible) positions.push_back(GetBigEndian(value, 0, 8));
+      if (!visible) continue;
+      const uint64_t position = GetBigEndian(value, 0, 8);
+      if (!next_version.has_value()) {
+        HUB_ASSIGN_OR_RETURN(std::vector<ViewEvent> first,
+                             Contents(generation, principal, {position}));
+        next_version = first.front().view_version;
+      }
+      if (*next_version >= from_version) positions.push_back(position);
+      ++*next_version;
     }
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
     return Contents(generation, principal, positions);
+  }
+
+  absl::StatusOr<uint64_t> LogPositionOf(uint32_t generation, uint16_t principal,
+                                         uint64_t view_position) const override {
+    if (view_position == 0) return 0;
+    const std::string prefix = PrincipalKey(generation, principal);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
+    // The index entry at or before log position `at`: its key's position,
+    // its first view position and its log positions.
+    struct Entry {
+      uint64_t first_position = 0;
+      uint64_t first_view_position = 0;
+      std::string positions;
+    };
+    const auto entry_at = [&](uint64_t at) -> absl::StatusOr<std::optional<Entry>> {
+      std::string key = prefix;
+      PutBigEndian(at, 8, &key);
+      it->SeekForPrev(key);
+      HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view index"));
+      if (!it->Valid() || !it->key().starts_with(prefix)) return std::optional<Entry>();
+      const std::string_view value(it->value().data(), it->value().size());
+      if (value.size() < 16 || value.size() % 8 != 0 || it->key().size() != prefix.size() + 8) {
+        return absl::DataLossError("a view index entry is damaged");
+      }
+      Entry entry;
+      entry.first_position =
+          GetBigEndian(std::string_view(it->key().data(), it->key().size()), prefix.size(), 8);
+      entry.first_view_position = GetBigEndian(value, 0, 8);
+      entry.positions = std::string(value.substr(8));
+      return std::optional<Entry>(std::move(entry));
+    };
+    // View positions grow with log positions: search the log positions for
+    // the last entry whose first view position is at most the one asked.
+    HUB_ASSIGN_OR_RETURN(std::optional<Entry> last, entry_at(~uint64_t{0}));
+    if (!last.has_value()) return absl::NotFoundError("the view holds no events");
+    // The first entry: the search keeps `low` at an entry that starts at or
+    // before the wanted view position.
+    it->Seek(prefix);
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view index"));
+    if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) {
+      return absl::DataLossError("a view index lost its first entry");
+    }
+    uint64_t low =
+        GetBigEndian(std::string_view(it->key().data(), it->key().size()), prefix.size(), 8);
+    uint64_t high = last->first_position;
+    while (low < high) {
+      const uint64_t middle = low + (high - low + 1) / 2;
+      HUB_ASSIGN_OR_RETURN(std::optional<Entry> entry, entry_at(middle));
+      if (entry.has_value() && entry->first_view_position <= view_position) {
+        low = middle;
+      } else {
+        high = middle - 1;
+      }
+    }
+    HUB_ASSIGN_OR_RETURN(std::optional<Entry> found, entry_at(low));
+    if (!found.has_value() || found->first_view_position > view_position ||
+        view_position - found->first_view_position >= found->positions.size() / 8) {
+      return absl::NotFoundError(absl::StrCat("the view holds no event ", view_position));
+    }
+    return GetBigEndian(found->positions, 8 * (view_position - found->first_view_position), 8);
+  }
+
+  absl::StatusOr<std::vector<uint64_t>> LastViewPositions(uint32_t generation) const override {
+    std::optional<GenerationInfo> info;
+    HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> generations, Generations());
+    for (GenerationInfo& candidate : generations) {
+      if (candidate.generation == generation) info = std::move(candidate);
+    }
+    if (!info.has_value()) {
+      return absl::NotFoundError(absl::StrCat("view generation ", generation, " does not exist"));
+    }
+    std::vector<uint64_t> last(info->principals.size(), 0);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
+    for (size_t principal = 0; principal < last.size(); ++principal) {
+      HUB_ASSIGN_OR_RETURN(last[principal], LastViewPosition(it.get(), generation,
+                                                             static_cast<uint16_t>(principal)));
+    }
+    return last;
+  }
+
+  absl::StatusOr<std::vector<GenerationInfo>> RetiredGenerations() const override {
+    return GenerationsUnder(kRetiredPrefix);
   }
 
   absl::StatusOr<StoredCase> CaseSummaries(uint32_t generation,
@@ -549,6 +722,69 @@ class RocksViewStore final : public ViewStore {
     for (Family f : {kContent, kIndex, kCases, kSummaries}) {
       HUB_RETURN_IF_ERROR(FromRocksStatus(
           db_->CompactRange(options, family(f), &begin_slice, &end_slice), "compacting a view"));
+    }
+    return absl::OkStatus();
+  }
+
+  // The principal's last view position (0: none), read with `it` (an
+  // iterator over the index).
+  static absl::StatusOr<uint64_t> LastViewPosition(rocksdb::Iterator* it, uint32_t generation,
+                                                   uint16_t principal) {
+    const std::string prefix = PrincipalKey(generation, principal);
+    it->SeekForPrev(prefix + std::string(8, '\xff'));
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view index"));
+    if (!it->Valid() || !it->key().starts_with(prefix)) return 0;
+    const std::string_view value(it->value().data(), it->value().size());
+    if (value.size() < 16 || value.size() % 8 != 0) {
+      return absl::DataLossError("a view index entry is damaged");
+    }
+    return GetBigEndian(value, 0, 8) + (value.size() - 8) / 8 - 1;
+  }
+
+  absl::StatusOr<std::vector<GenerationInfo>> GenerationsUnder(std::string_view prefix) const {
+    std::vector<GenerationInfo> generations;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kMeta)));
+    for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+         it->Valid() && it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
+         it->Next()) {
+      const std::string_view key(it->key().data(), it->key().size());
+      if (key.size() != prefix.size() + 4) continue;
+      generations.push_back(DecodeGeneration(
+          static_cast<uint32_t>(GetBigEndian(key, prefix.size(), 4)), it->value().ToString()));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "listing view generations"));
+    return generations;
+  }
+
+  // Deletes a replaced generation's data but its index (what a reader's
+  // position in it meant), and forgets the indexes of the oldest retired
+  // generations beyond kRetiredKept.
+  absl::Status RetireLocked(const GenerationInfo& info) {
+    const std::string begin = GenerationKey(info.generation);
+    const std::string end = GenerationKey(info.generation + 1);
+    for (Family f : {kContent, kCases, kSummaries}) {
+      HUB_RETURN_IF_ERROR(FromRocksStatus(
+          db_->DeleteRange(rocksdb::WriteOptions(), family(f), begin, end), "retiring a view"));
+    }
+    rocksdb::WriteBatch batch;
+    HUB_RETURN_IF_ERROR(
+        FromRocksStatus(batch.Delete(family(kMeta), kGenerationPrefix + begin), "batch"));
+    HUB_RETURN_IF_ERROR(
+        FromRocksStatus(batch.Delete(family(kMeta), kCheckpointPrefix + begin), "batch"));
+    HUB_RETURN_IF_ERROR(FromRocksStatus(
+        batch.Put(family(kMeta), kRetiredPrefix + begin, EncodeGeneration(info)), "batch"));
+    HUB_RETURN_IF_ERROR(Write(&batch, /*sync=*/true));
+    HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> retired, RetiredGenerations());
+    for (size_t i = 0; i + kRetiredKept < retired.size(); ++i) {
+      const std::string old_begin = GenerationKey(retired[i].generation);
+      const std::string old_end = GenerationKey(retired[i].generation + 1);
+      HUB_RETURN_IF_ERROR(FromRocksStatus(
+          db_->DeleteRange(rocksdb::WriteOptions(), family(kIndex), old_begin, old_end),
+          "forgetting a retired view"));
+      rocksdb::WriteBatch forget;
+      HUB_RETURN_IF_ERROR(
+          FromRocksStatus(forget.Delete(family(kMeta), kRetiredPrefix + old_begin), "batch"));
+      HUB_RETURN_IF_ERROR(Write(&forget, /*sync=*/true));
     }
     return absl::OkStatus();
   }

@@ -1,6 +1,8 @@
 // Per-principal views of the event log: for each principal, the events it
 // may see, already shaped (redacted) by the sharing protocol, indexed by
-// global position and by case, plus one summary per case. The views are
+// global position and by case, plus one summary per case. Each principal's
+// events are numbered in its own view (1, 2, 3, ... overall, and per case),
+// so the numbers it is given say nothing of events it does not see. The views are
 // derived data, kept in their own RocksDB database (<data_dir>/views): they
 // can always be rebuilt from the log.
 //
@@ -37,8 +39,13 @@ struct GenerationInfo {
 };
 
 struct ViewEvent {
+  // Where the event is in the log (for the audit; never shown to readers).
   uint64_t position = 0;
   uint64_t stream_version = 0;
+  // Its number among the events the principal sees (1, 2, 3, ...), and
+  // among those it sees of the case: what the principal is told.
+  uint64_t view_position = 0;
+  uint64_t view_version = 0;
   std::string case_id;
   // The shaped event as the principal may see it.
   std::string payload;
@@ -52,8 +59,16 @@ struct ProjectionBatch {
     std::string case_id;
     // One payload per distinct shape of the event; principals share them.
     std::vector<std::string> variants;
-    // (principal index, variant index) for each principal that sees it.
-    std::vector<std::pair<uint16_t, uint8_t>> visible_to;
+    // Each principal that sees it: which variant, and the event's numbers
+    // in that principal's view (each principal's view positions continue
+    // the generation's without a gap, in log order).
+    struct Sight {
+      uint16_t principal = 0;
+      uint8_t variant = 0;
+      uint64_t view_position = 0;
+      uint64_t view_version = 0;
+    };
+    std::vector<Sight> visible_to;
   };
   std::vector<Shaped> events;
   // Every principal's summary of a case after these events (nullopt: the
@@ -79,6 +94,9 @@ struct StoredCase {
 
 class ViewStore {
  public:
+  // How many replaced generations keep their index.
+  static constexpr int kRetiredKept = 4;
+
   // Opens or creates the views database in `directory`.
   static absl::StatusOr<std::unique_ptr<ViewStore>> Open(const std::string& directory);
   virtual ~ViewStore() = default;
@@ -93,7 +111,9 @@ class ViewStore {
                                                           std::string protocol_digest,
                                                           std::vector<std::string> principals) = 0;
   // Makes `generation` the one readers use, atomically; then deletes the
-  // data of every other generation.
+  // data of every other generation, except that the generation it replaces
+  // keeps its index (view positions to log positions) so that readers'
+  // positions in it can still be translated (the last kRetiredKept).
   virtual absl::Status Activate(uint32_t generation) = 0;
   // Deletes a generation that is not active.
   virtual absl::Status Drop(uint32_t generation) = 0;
@@ -111,15 +131,26 @@ class ViewStore {
   // read-only error state, which succeeds once the cause is gone.
   virtual absl::Status Resume() = 0;
 
-  // The principal's events with positions > after_position, in log order.
+  // The principal's events with log positions > after_position, in log
+  // order.
   virtual absl::StatusOr<std::vector<ViewEvent>> ReadFrom(uint32_t generation, uint16_t principal,
                                                           uint64_t after_position,
                                                           size_t max_events) const = 0;
-  // The principal's events of one case with stream versions >= from_version.
+  // The principal's events of one case with view versions >= from_version.
   virtual absl::StatusOr<std::vector<ViewEvent>> ReadCase(uint32_t generation, uint16_t principal,
                                                           const std::string& case_id,
                                                           uint64_t from_version,
                                                           size_t max_events) const = 0;
+  // The log position of the principal's event numbered `view_position` in
+  // `generation` (active, being built or retired); 0 for view position 0.
+  // NOT_FOUND if the view holds no such event (or the generation's index
+  // is no longer kept).
+  virtual absl::StatusOr<uint64_t> LogPositionOf(uint32_t generation, uint16_t principal,
+                                                 uint64_t view_position) const = 0;
+  // Each principal's last view position in `generation` (0: none yet).
+  virtual absl::StatusOr<std::vector<uint64_t>> LastViewPositions(uint32_t generation) const = 0;
+  // Generations replaced by a later one whose index is still kept.
+  virtual absl::StatusOr<std::vector<GenerationInfo>> RetiredGenerations() const = 0;
   // The principal's summary of a case, or nullopt if it sees none of it.
   virtual absl::StatusOr<std::optional<std::string>> Summary(uint32_t generation,
                                                              uint16_t principal,

@@ -64,8 +64,9 @@ with grpc.secure_channel(address, credentials) as channel:
     event.victim_safety_information.safety_plan_in_place = True
     response = stub.Publish(
         event_service_pb2.PublishRequest(case_id=case_id, events=[event]), timeout=10)
-    print(f"stored at position {response.first_position}, "
-          f"version {response.first_version} of case {case_id}")
+    # Where it went is each reader's own: ReadCase and Subscribe number the
+    # events a reader sees, never those it does not.
+    print(f"stored in case {case_id}: already_stored={response.already_stored}")
 
     # The same event id with other content is not a retry: refused, and the
     # details say why without parsing the message.

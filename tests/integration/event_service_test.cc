@@ -35,9 +35,6 @@ const std::vector<std::string>& OpenedCases() {
                                    "C-6", "C-live-0", "C-live-1", "C-live-2", "C-py", "C-node"};
   return *cases;
 }
-// Position 1 of every new hub records the sharing protocol in force, the
-// referrals opening the cases follow; a test's own events start here.
-const uint64_t kFirst = 2 + OpenedCases().size();
 
 std::string Uuid(uint64_t n) {
   return absl::StrFormat("%08x-0000-4000-8000-%012x", static_cast<uint32_t>(n >> 48),
@@ -117,10 +114,10 @@ class EventServiceTest : public ::testing::Test {
 TEST_F(EventServiceTest, PublishedEventsAreStampedAndSurviveARestart) {
   hub::v1::PublishResponse response;
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1, 2}), &response).ok());
-  EXPECT_EQ(response.first_position(), kFirst);
-  EXPECT_EQ(response.last_position(), kFirst + 1);
-  EXPECT_EQ(response.first_version(), 2u);
   EXPECT_FALSE(response.already_stored());
+  // Where they went in the log is not the publisher's business: positions
+  // and versions are each reader's own.
+  EXPECT_EQ(response.ByteSizeLong(), 0u);
 
   Restart();
   std::vector<hub::v1::EventEnvelope> events = ReadAll("C-1");
@@ -131,22 +128,23 @@ TEST_F(EventServiceTest, PublishedEventsAreStampedAndSurviveARestart) {
   EXPECT_EQ(events[1].producing_agency(), "police");
   EXPECT_EQ(events[1].producer_identity(),
             "spiffe://drive.example-county.gov.uk/agency/police/agency");
-  EXPECT_EQ(events[1].global_position(), kFirst + 1);
+  // Numbered in the police's own view (generation 1): one after the other.
+  EXPECT_EQ(events[1].global_position(), events[0].global_position() + 1);
+  EXPECT_EQ(events[1].global_position() / 1'000'000'000'000, 1u);
   EXPECT_EQ(events[1].stream_version(), 3u);
   EXPECT_EQ(events[1].classification(), hub::v1::OFFENDING);
   EXPECT_GT(events[1].recorded_time().seconds(), 1795000000);
   EXPECT_EQ(events[1].disruption_recorded().conditions(), "no contact");
 }
 
-TEST_F(EventServiceTest, ARetryReturnsTheOriginalPositionsAndStoresNothing) {
+TEST_F(EventServiceTest, ARetryIsAnsweredAlreadyStoredAndStoresNothing) {
   hub::v1::PublishResponse first;
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1, 2}), &first).ok());
+  EXPECT_FALSE(first.already_stored());
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {3})).ok());
   hub::v1::PublishResponse retry;
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1, 2}), &retry).ok());
   EXPECT_TRUE(retry.already_stored());
-  EXPECT_EQ(retry.first_position(), first.first_position());
-  EXPECT_EQ(retry.last_position(), first.last_position());
   EXPECT_EQ(ReadAll("C-1").size(), 4u);
 }
 
@@ -371,10 +369,10 @@ TEST_F(EventServiceTest, BadInputGetsAClearStatusAndChangesNothing) {
             grpc::StatusCode::DEADLINE_EXCEEDED);
 
   EXPECT_EQ(ReadAll("C-1").size(), 1u) << "a refused publish wrote something";
-  // And the first valid publish still gets position 1: nothing was consumed.
-  hub::v1::PublishResponse first;
-  ASSERT_TRUE(Publish("police-agency", Request("C-1", {1}), &first).ok());
-  EXPECT_EQ(first.first_position(), kFirst);
+  // And the first valid publish comes next in the police's view.
+  const uint64_t end = ViewEnd(pki_, hub_->address(), "police-agency");
+  ASSERT_TRUE(Publish("police-agency", Request("C-1", {1})).ok());
+  EXPECT_EQ(ViewEnd(pki_, hub_->address(), "police-agency"), end + 1);
 }
 
 // Reads a subscription until `count` events arrived (or the stream ends),
@@ -401,15 +399,18 @@ TEST_F(EventServiceTest, ASubscriberCatchesUpThenFollowsLiveWithoutGapsOrDuplica
   grpc::ClientContext context;
   // A lost event must fail the test, not hang it.
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  // The police's view: the referrals it sees, then the backlog.
+  const uint64_t after_backlog = ViewEnd(pki_, hub_->address(), "police-agency");
+  const uint64_t first = after_backlog - kBacklog + 1;
   hub::v1::SubscribeRequest after_referrals;
-  after_referrals.set_after_position(kFirst - 1);
+  after_referrals.set_after_position(first - 1);
   auto stream = stub->Subscribe(&context, after_referrals);
   std::vector<uint64_t> positions;
   ReadEvents(stream.get(), kBacklog, &positions);
   ASSERT_EQ(positions.size(), kBacklog);
   hub::v1::SubscribeResponse item;
   ASSERT_TRUE(stream->Read(&item));
-  EXPECT_EQ(item.caught_up().position(), kBacklog + kFirst - 1);
+  EXPECT_EQ(item.caught_up().position(), after_backlog);
 
   // Two agencies publish concurrently while the subscriber follows.
   constexpr uint64_t kLivePerAgency = 150;
@@ -426,26 +427,46 @@ TEST_F(EventServiceTest, ASubscriberCatchesUpThenFollowsLiveWithoutGapsOrDuplica
   for (std::thread& publisher : publishers) publisher.join();
   ASSERT_EQ(positions.size(), kBacklog + 2 * kLivePerAgency);
   for (size_t i = 0; i < positions.size(); ++i) {
-    ASSERT_EQ(positions[i], i + kFirst) << "gap or duplicate at index " << i;
+    ASSERT_EQ(positions[i], i + first) << "gap or duplicate at index " << i;
   }
   context.TryCancel();
 
-  // Reconnecting after position 3100 resumes exactly at 3101.
-  const uint64_t last = kBacklog + 2 * kLivePerAgency + kFirst;
+  // Reconnecting after the 3,100th resumes exactly at the 3,101st.
+  const uint64_t last = first + kBacklog + 2 * kLivePerAgency;
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {999999})).ok());
   grpc::ClientContext resumed_context;
   hub::v1::SubscribeRequest resume;
-  resume.set_after_position(3100);
+  resume.set_after_position(first + 3099);
   auto resumed = stub->Subscribe(&resumed_context, resume);
   std::vector<uint64_t> rest;
-  ReadEvents(resumed.get(), last - 3100, &rest);
+  ReadEvents(resumed.get(), last - (first + 3099), &rest);
   ASSERT_FALSE(rest.empty());
-  EXPECT_EQ(rest.front(), 3101u);
+  EXPECT_EQ(rest.front(), first + 3100);
   EXPECT_EQ(rest.back(), last);
   resumed_context.TryCancel();
 }
 
+// A position names an event of the reader's own view: one it was never
+// given (beyond its view, of a generation that never was) is refused rather
+// than read as some other place.
+TEST_F(EventServiceTest, APositionTheReaderWasNeverGivenIsRefused) {
+  ASSERT_TRUE(Publish("police-agency", Request("C-1", {1})).ok());
+  const uint64_t end = ViewEnd(pki_, hub_->address(), "police-agency");
+  for (const uint64_t never_given : {end + 5, uint64_t{7} * 1'000'000'000'000 + 1, uint64_t{42}}) {
+    grpc::ClientContext context;
+    hub::v1::SubscribeRequest request;
+    request.set_after_position(never_given);
+    auto stream = Stub("police-agency")->Subscribe(&context, request);
+    hub::v1::SubscribeResponse item;
+    EXPECT_FALSE(stream->Read(&item)) << never_given;
+    const grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << never_given;
+    EXPECT_THAT(status.error_message(), HasSubstr("is not one the hub gave you"));
+  }
+}
+
 TEST_F(EventServiceTest, SubscriptionsFilterByCaseAndEventType) {
+  const uint64_t start = ViewEnd(pki_, hub_->address(), "police-agency");
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1, 2})).ok());
   ASSERT_TRUE(Publish("police-agency", Request("C-2", {4})).ok());
   hub::v1::PublishRequest other = Request("C-2", {3});
@@ -456,19 +477,19 @@ TEST_F(EventServiceTest, SubscriptionsFilterByCaseAndEventType) {
   auto stub = Stub("police-agency");
   for (const auto& [request, expected] :
        std::vector<std::pair<hub::v1::SubscribeRequest, std::vector<uint64_t>>>{
-           {[] {
+           {[start] {
               hub::v1::SubscribeRequest r;
               r.set_case_id("C-2");
-              r.set_after_position(kFirst - 1);
+              r.set_after_position(start);
               return r;
             }(),
-            {kFirst + 2, kFirst + 3}},
+            {start + 3, start + 4}},
            {[] {
               hub::v1::SubscribeRequest r;
               r.add_event_types("case_closed");
               return r;
             }(),
-            {kFirst + 3}}}) {
+            {start + 4}}}) {
     grpc::ClientContext context;
     auto stream = stub->Subscribe(&context, request);
     std::vector<uint64_t> positions;
@@ -521,10 +542,11 @@ TEST_F(EventServiceTest, ASubscribeRequestThatIsNotOneIsRefused) {
 }
 
 TEST_F(EventServiceTest, ShutdownEndsSubscriptionsCleanlyAndExitsZero) {
+  const uint64_t start = ViewEnd(pki_, hub_->address(), "police-agency");
   ASSERT_TRUE(Publish("police-agency", Request("C-1", {1})).ok());
   grpc::ClientContext context;
   hub::v1::SubscribeRequest after_referrals;
-  after_referrals.set_after_position(kFirst - 1);
+  after_referrals.set_after_position(start);
   auto stream = Stub("police-agency")->Subscribe(&context, after_referrals);
   std::vector<uint64_t> positions;
   ReadEvents(stream.get(), 1, &positions);
@@ -591,15 +613,17 @@ TEST_F(EventServiceTest, ANodeClientPublishesSubscribesAndReadsErrorDetails) {
                       .c_str()),
       0)
       << ReadFile(output);
-  std::vector<hub::v1::EventEnvelope> events = ReadAll("C-node");
+  std::vector<hub::v1::EventEnvelope> events = ReadAll("C-node", "idva-agency");
   ASSERT_EQ(events.size(), 2u) << "the retry stored nothing, the refusals nothing";
   const hub::v1::EventEnvelope& published = events[1];
   EXPECT_EQ(published.producing_agency(), "idva");
   const std::string printed = ReadFile(output);
-  EXPECT_THAT(printed, HasSubstr(absl::StrCat("stored at position ", published.global_position())));
+  EXPECT_THAT(printed, HasSubstr("stored in case C-node: already_stored=false"));
   EXPECT_THAT(printed, HasSubstr("retry: already_stored=true"));
+  // Delivered with its place in the IDVA's own view, as the IDVA reads it.
   EXPECT_THAT(printed, HasSubstr(absl::StrCat("delivered ", published.event_id(), " at position ",
-                                              published.global_position())));
+                                              published.global_position(), ", version ",
+                                              published.stream_version(), " of the case")));
   EXPECT_THAT(printed, HasSubstr("refused: PERMISSION_DENIED reason=NO_RECORDING_RULE "
                                  "domain=hub.drive-partnership event_type=disruption_recorded"));
   EXPECT_THAT(printed, HasSubstr("refused: INVALID_ARGUMENT "

@@ -5,6 +5,7 @@
 #include <functional>
 #include <future>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
@@ -45,9 +46,8 @@ class HostileClientTest : public ::testing::Test {
                       purpose, fill);
   }
 
-  // Everything the hub holds, as the log's own count of positions.
+  // The police's position of the last event of the case it sees.
   uint64_t LastPosition() {
-    hub::v1::PublishResponse response;
     hub::v1::ReadCaseRequest request;
     request.set_case_id(kCase);
     request.set_page_size(1000);
@@ -172,11 +172,12 @@ TEST_F(HostileClientTest, AResendIsARetryOnlyIfItSaysTheSameThing) {
   hub::v1::PublishResponse first;
   ASSERT_TRUE(publish(request, &first).ok());
 
-  // The same event again (a lost answer): the original position, nothing new.
+  const uint64_t stored_at = LastPosition();
+  // The same event again (a lost answer): nothing new.
   hub::v1::PublishResponse again;
   ASSERT_TRUE(publish(request, &again).ok());
   EXPECT_TRUE(again.already_stored());
-  EXPECT_EQ(again.first_position(), first.first_position());
+  EXPECT_EQ(LastPosition(), stored_at);
 
   // The same id saying something else is not a retry: refused, not dropped.
   request.mutable_events(0)->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_STANDARD);
@@ -188,7 +189,7 @@ TEST_F(HostileClientTest, AResendIsARetryOnlyIfItSaysTheSameThing) {
   ASSERT_TRUE(reused.has_value());
   EXPECT_EQ(reused->reason(), "EVENT_ID_REUSED");
   EXPECT_EQ(reused->metadata().at("event_id"), request.events(0).event_id());
-  EXPECT_EQ(LastPosition(), first.first_position());
+  EXPECT_EQ(LastPosition(), stored_at);
 
   // Other agency, same id and content: another producer, so not a retry.
   grpc::ClientContext context;
@@ -315,6 +316,67 @@ grpc::Status PublishRawBytes(const std::shared_ptr<grpc::Channel>& channel,
   stub.UnaryCall(&context, "/hub.v1.EventService/Publish", grpc::StubOptions(), &request, &response,
                  [&done](grpc::Status status) { done.set_value(status); });
   return done.get_future().get();
+}
+
+// The Drive provider may not see child safeguarding. Played as it would
+// probe: counting gaps in its positions and versions, and conditional
+// publishes at the case's true version. It learns only its own view.
+TEST_F(HostileClientTest, PositionsVersionsAndConflictsCountOnlyWhatTheCallerSees) {
+  const uint64_t drive_start = ViewEnd(pki_, hub_->address(), "drive-agency");
+  ASSERT_TRUE(Publish("childrens-services-agency", hub::v1::PURPOSE_SAFEGUARDING, [](auto* e) {
+                auto* child = e->mutable_child_safeguarding_information();
+                child->set_plan_status(hub::v1::CHILD_PROTECTION_PLAN);
+                child->set_social_worker_notes("seen at school");
+              }).ok());
+  ASSERT_TRUE(Publish("police-agency", hub::v1::PURPOSE_DISRUPTION, [](auto* e) {
+                e->mutable_disruption_recorded()->set_kind(hub::v1::ARREST);
+              }).ok());
+
+  // The police see all three events of the case; the Drive provider two,
+  // numbered as if the third did not exist.
+  const std::vector<hub::v1::EventEnvelope> police =
+      ReadCaseAs(pki_, hub_->address(), "police-agency", kCase);
+  ASSERT_EQ(police.size(), 3u);
+  EXPECT_EQ(police[2].stream_version(), 3u);
+  const std::vector<hub::v1::EventEnvelope> drive =
+      ReadCaseAs(pki_, hub_->address(), "drive-agency", kCase);
+  ASSERT_EQ(drive.size(), 2u);
+  EXPECT_TRUE(drive[1].has_disruption_recorded());
+  EXPECT_EQ(drive[1].stream_version(), 2u);
+  EXPECT_EQ(drive[1].global_position(), drive_start + 1) << "a gap counts the hidden record";
+  EXPECT_EQ(ViewEnd(pki_, hub_->address(), "drive-agency"), drive_start + 1);
+
+  // Conditional publishes probing the case's true version are answered
+  // with the caller's own version, and store nothing.
+  auto allocate = [&](uint64_t expected_version, uint64_t number) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(kCase);
+    request.set_expected_version(expected_version);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(absl::StrFormat("4b051000-0000-4000-8000-%012x", 0xa110c + number));
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(hub::v1::PURPOSE_CASE_MANAGEMENT);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+    event->mutable_case_allocated()->set_case_manager_id("CM-7");
+    grpc::ClientContext context;
+    hub::v1::PublishResponse response;
+    return hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "drive-agency"))
+        ->Publish(&context, request, &response);
+  };
+  for (const uint64_t probe : {uint64_t{3}, uint64_t{1}}) {
+    const grpc::Status status = allocate(probe, probe);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << probe;
+    const auto conflict = DetailOf<google::rpc::ErrorInfo>(status);
+    ASSERT_TRUE(conflict.has_value());
+    EXPECT_EQ(conflict->reason(), "VERSION_CONFLICT");
+    EXPECT_EQ(conflict->metadata().at("current_version"), "2");
+    EXPECT_THAT(status.error_message(), HasSubstr("at version 2"));
+  }
+  EXPECT_EQ(ReadCaseAs(pki_, hub_->address(), "police-agency", kCase).size(), 3u);
+  // At the version it sees, the publish goes through.
+  const grpc::Status at_own = allocate(2, 2);
+  EXPECT_TRUE(at_own.ok()) << at_own.error_message();
+  EXPECT_EQ(ReadCaseAs(pki_, hub_->address(), "drive-agency", kCase).back().stream_version(), 3u);
 }
 
 TEST_F(HostileClientTest, BytesThatDoNotParseAreRefusedWithAReason) {

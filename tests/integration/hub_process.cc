@@ -276,6 +276,22 @@ CommandResult Hubctl(const TestPki& pki, const std::string& address, const std::
                                  " --as=", as, " ", arguments));
 }
 
+uint64_t ViewEnd(const TestPki& pki, const std::string& address, const std::string& as) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = hub::v1::EventService::NewStub(pki.Channel(address, as))->Subscribe(&context, {});
+  hub::v1::SubscribeResponse item;
+  while (stream->Read(&item)) {
+    if (item.has_caught_up()) {
+      context.TryCancel();
+      return item.caught_up().position();
+    }
+  }
+  ADD_FAILURE() << as
+                << "'s subscription ended before catching up: " << stream->Finish().error_message();
+  return 0;
+}
+
 std::vector<hub::v1::EventEnvelope> ReadCaseAs(const TestPki& pki, const std::string& address,
                                                const std::string& as, const std::string& case_id) {
   grpc::ClientContext context;

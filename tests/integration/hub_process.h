@@ -127,6 +127,10 @@ grpc::Status PublishOne(const TestPki& pki, const std::string& address, const st
 CommandResult Hubctl(const TestPki& pki, const std::string& address, const std::string& as,
                      const std::string& arguments);
 
+// Where `as`'s view ends now: the position of the last event of its view
+// (what a subscription from 0 says when it has caught up); 0 if empty.
+uint64_t ViewEnd(const TestPki& pki, const std::string& address, const std::string& as);
+
 // `as`'s view of a case (EventService.ReadCase over mutual TLS); a refusal
 // fails the calling test and yields no events.
 std::vector<hub::v1::EventEnvelope> ReadCaseAs(const TestPki& pki, const std::string& address,

@@ -43,10 +43,10 @@ class HubctlTest : public ::testing::Test {
 TEST_F(HubctlTest, PublishIsIdempotentAndReadShowsTheCallersView) {
   Result published = Hubctl("police-agency", "publish " + example_);
   EXPECT_EQ(published.exit_status, 0) << published.output;
-  EXPECT_THAT(published.output, HasSubstr("stored at positions 2-3, versions 1-2"));
+  EXPECT_THAT(published.output, HasSubstr("stored 2 event(s) of case C-2026-0001"));
   Result again = Hubctl("police-agency", "publish " + example_);
   EXPECT_EQ(again.exit_status, 0);
-  EXPECT_THAT(again.output, HasSubstr("already stored at positions 2-3"));
+  EXPECT_THAT(again.output, HasSubstr("already stored: nothing written for 2 event(s)"));
 
   Result read = Hubctl("drive-agency", "read C-2026-0001");
   EXPECT_EQ(read.exit_status, 0) << read.output;
@@ -59,7 +59,8 @@ TEST_F(HubctlTest, PublishIsIdempotentAndReadShowsTheCallersView) {
 
   Result tail = Hubctl("idva-agency", "tail --until_caught_up");
   EXPECT_EQ(tail.exit_status, 0) << tail.output;
-  EXPECT_THAT(tail.output, HasSubstr("caught up at position 3"));
+  // The IDVA's own view: both events, in view generation 1.
+  EXPECT_THAT(tail.output, HasSubstr("caught up at position 1000000000002"));
 }
 
 TEST_F(HubctlTest, RefusalsExitNonZeroWithTheHubsReason) {

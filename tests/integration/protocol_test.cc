@@ -38,10 +38,6 @@ std::string ProtocolWithoutHousingSummary() {
   return text;
 }
 
-// Position 1 records the protocol; the referral opening case C-9 and an
-// action tasked to housing (so that housing works on the case) follow.
-constexpr uint64_t kReferralPosition = 3;
-
 class ProtocolChangeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -144,17 +140,19 @@ TEST_F(ProtocolChangeTest, OnlyTheOperatorAppliesAndBadProtocolsAreRefused) {
 }
 
 TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
+  const uint64_t before_update = ViewEnd(pki_, hub_->address(), "housing-agency");
+  const uint64_t police_before_update = ViewEnd(pki_, hub_->address(), "police-agency");
   PublishSafetyUpdate("00000000-0000-4000-8000-000000000001");
   ASSERT_EQ(Visible("housing-agency"), 1u);
 
   // Housing follows its subscription across the change.
   grpc::ClientContext housing_context;
   hub::v1::SubscribeRequest after_referral;
-  after_referral.set_after_position(kReferralPosition);
+  after_referral.set_after_position(before_update);
   auto housing = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "housing-agency"))
                      ->Subscribe(&housing_context, after_referral);
   hub::v1::SubscribeResponse item;
-  ASSERT_TRUE(housing->Read(&item));
+  ASSERT_TRUE(housing->Read(&item)) << housing->Finish().error_message();
   ASSERT_TRUE(item.has_event());
   ASSERT_TRUE(housing->Read(&item));
   ASSERT_TRUE(item.has_caught_up());
@@ -177,14 +175,23 @@ TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
   EXPECT_EQ(VersionInForce("housing-agency"), "2026-12-1");
 
   // From then on, housing's live stream no longer carries such updates,
-  // while the police's does.
+  // while the police's does. The police resume from a position of the
+  // replaced generation's view: it still means the same place.
   PublishSafetyUpdate("00000000-0000-4000-8000-000000000002");
   grpc::ClientContext police_context;
+  hub::v1::SubscribeRequest police_resume;
+  police_resume.set_after_position(police_before_update);
   auto police = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
-                    ->Subscribe(&police_context, after_referral);
-  int police_events = 0;
-  while (police->Read(&item) && !item.has_caught_up()) ++police_events;
-  EXPECT_EQ(police_events, 2);
+                    ->Subscribe(&police_context, police_resume);
+  std::vector<uint64_t> police_positions;
+  while (police->Read(&item) && !item.has_caught_up()) {
+    police_positions.push_back(item.event().global_position());
+  }
+  ASSERT_EQ(police_positions.size(), 2u);
+  // Numbered in the new generation's view, one after the other.
+  EXPECT_EQ(police_positions[0] / 1'000'000'000'000, police_before_update / 1'000'000'000'000 + 1);
+  EXPECT_EQ(police_positions[1], police_positions[0] + 1);
+  EXPECT_EQ(item.caught_up().position(), police_positions[1]);
   police_context.TryCancel();
   // A case allocation housing may still see, published after the update:
   // the next thing on housing's stream must be it, not the update.
@@ -207,6 +214,9 @@ TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
   ASSERT_TRUE(item.has_event());
   EXPECT_TRUE(item.event().has_case_allocated())
       << "housing received an event the new protocol withholds: " << item.DebugString();
+  // The open stream went on under the new generation's numbering.
+  EXPECT_EQ(item.event().global_position() / 1'000'000'000'000,
+            before_update / 1'000'000'000'000 + 1);
   housing_context.TryCancel();
 
   // The log is authoritative: a restart keeps the applied protocol, even

@@ -42,13 +42,17 @@ std::vector<storage::ViewEvent> DemoViewEvents() {
       for (const storage::EventToAppend& stored : append->events) {
         ++position;
         ++version;
-        events.push_back({position, version, demo_case.case_id, stored.payload});
+        // The view's own numbers differ from the log's.
+        const uint64_t view_position = position - 999'999'000;
+        events.push_back(
+            {position, version, view_position, version, demo_case.case_id, stored.payload});
         hub::v1::EventEnvelope redacted;
         EXPECT_TRUE(redacted.ParseFromString(stored.payload));
         auth::ClassMask allowed;
         allowed.set(hub::v1::CASE_ADMINISTRATION);
         auth::Redact(allowed, &redacted);
-        events.push_back({position, version, demo_case.case_id, redacted.SerializeAsString()});
+        events.push_back({position, version, view_position, version, demo_case.case_id,
+                          redacted.SerializeAsString()});
       }
     }
   }
@@ -60,10 +64,13 @@ TEST(EnvelopeTest, ADeliveryReadsAsTheEventWithItsPositionAndVersion) {
   ASSERT_GT(events.size(), 500u);
   for (const storage::ViewEvent& event : events) {
     hub::v1::SubscribeResponse delivered;
-    ASSERT_TRUE(delivered.ParseFromString(SerializedDelivery(event)));
+    ASSERT_TRUE(delivered.ParseFromString(SerializedDelivery(event, /*generation=*/3)));
     ASSERT_TRUE(delivered.has_event());
-    absl::StatusOr<hub::v1::EventEnvelope> expected = EnvelopeOf(event);
+    absl::StatusOr<hub::v1::EventEnvelope> expected = EnvelopeOf(event, /*generation=*/3);
     ASSERT_TRUE(expected.ok());
+    // The reader is told its own view's numbers, never the log's.
+    EXPECT_EQ(expected->global_position(), 3 * kGenerationStride + event.view_position);
+    EXPECT_EQ(expected->stream_version(), event.view_version);
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(delivered.event(), *expected))
         << delivered.event().DebugString() << "\nexpected\n"
         << expected->DebugString();
@@ -76,9 +83,9 @@ TEST(EnvelopeTest, APositionAlreadyInTheStoredBytesIsOverriddenNotDuplicated) {
   stale.set_global_position(7);
   stale.set_stream_version(3);
   hub::v1::SubscribeResponse delivered;
-  ASSERT_TRUE(
-      delivered.ParseFromString(SerializedDelivery({42, 5, "C-1", stale.SerializeAsString()})));
-  EXPECT_EQ(delivered.event().global_position(), 42u);
+  ASSERT_TRUE(delivered.ParseFromString(
+      SerializedDelivery({420, 50, 42, 5, "C-1", stale.SerializeAsString()}, /*generation=*/1)));
+  EXPECT_EQ(delivered.event().global_position(), kGenerationStride + 42);
   EXPECT_EQ(delivered.event().stream_version(), 5u);
   EXPECT_EQ(delivered.event().event_id(), "e");
 }

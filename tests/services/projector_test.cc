@@ -91,6 +91,10 @@ class ProjectorTest : public ::testing::Test {
       seen.push_back(absl::StrCat(event.position, " ", event.case_id, " ", event.stream_version,
                                   " ", event.payload));
       ++cases[event.case_id];
+      // Numbered in the principal's own view: 1, 2, 3, ... overall and per
+      // case, whatever it does not see in between.
+      EXPECT_EQ(event.view_position, static_cast<uint64_t>(seen.size()));
+      EXPECT_EQ(event.view_version, static_cast<uint64_t>(cases[event.case_id]));
     }
     for (const auto& [case_id, count] : cases) {
       auto case_events = views_->ReadCase(generation, principal, case_id, 1, 1000000);
@@ -111,9 +115,12 @@ class ProjectorTest : public ::testing::Test {
       auto case_events = views_->ReadCase(generation, principal, case_id, 1, 1000000);
       EXPECT_TRUE(case_events.ok());
       for (const storage::ViewEvent& event : *case_events) {
-        auto envelope = EnvelopeOf(event);
+        auto envelope = EnvelopeOf(event, generation);
         EXPECT_TRUE(envelope.ok());
         if (!envelope.ok()) continue;
+        // The projector folds the event as the log numbers it.
+        envelope->set_global_position(event.position);
+        envelope->set_stream_version(event.stream_version);
         ApplyToSummary(*envelope, &folded);
       }
       hub::v1::CaseSummary stored;

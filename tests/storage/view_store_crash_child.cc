@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
     shaped.stream_version = position;
     shaped.case_id = "C-" + std::to_string(position % 7);
     shaped.variants = {"full " + std::to_string(position), "redacted " + std::to_string(position)};
-    shaped.visible_to = {{0, 0}, {1, 1}};
+    // Both see every event: each view numbers them as the log does.
+    shaped.visible_to = {{0, 0, position, position}, {1, 1, position, position}};
     return shaped;
   };
   for (uint64_t batch_number = 0; batch_number < 50; ++batch_number) {

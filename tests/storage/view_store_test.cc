@@ -1,5 +1,9 @@
 #include "storage/view_store.h"
 
+#include <map>
+#include <optional>
+#include <tuple>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -36,6 +40,19 @@ class ViewStoreTest : public ::testing::Test {
     generation_ = created->generation;
   }
 
+  // Numbers each principal's events as the projector does (1, 2, 3, ... in
+  // its view, and per case), then stores the batch.
+  absl::Status Apply(ProjectionBatch batch, std::optional<uint32_t> generation = std::nullopt) {
+    const uint32_t into = generation.value_or(generation_);
+    for (ProjectionBatch::Shaped& event : batch.events) {
+      for (ProjectionBatch::Shaped::Sight& sight : event.visible_to) {
+        sight.view_position = ++view_positions_[{into, sight.principal}];
+        sight.view_version = ++view_versions_[{into, sight.principal, event.case_id}];
+      }
+    }
+    return store_->Apply(into, batch);
+  }
+
   std::vector<std::string> Payloads(const std::vector<ViewEvent>& events) {
     std::vector<std::string> payloads;
     for (const ViewEvent& event : events) payloads.push_back(event.payload);
@@ -45,13 +62,15 @@ class ViewStoreTest : public ::testing::Test {
   hub::testing::TempDir dir_;
   std::unique_ptr<ViewStore> store_;
   uint32_t generation_ = 0;
+  std::map<std::pair<uint32_t, uint16_t>, uint64_t> view_positions_;
+  std::map<std::tuple<uint32_t, uint16_t, std::string>, uint64_t> view_versions_;
 };
 
 TEST_F(ViewStoreTest, EachPrincipalReadsItsOwnShapeInLogOrder) {
   ProjectionBatch batch;
   batch.events = {Event(2, 1, "C-1"), Event(5, 1, "C-2"), Event(7, 2, "C-1")};
   batch.checkpoint = 8;
-  ASSERT_THAT(store_->Apply(generation_, batch), IsOk());
+  ASSERT_THAT(Apply(batch), IsOk());
 
   auto full = store_->ReadFrom(generation_, 0, 0, 100);
   ASSERT_TRUE(full.ok());
@@ -75,12 +94,12 @@ TEST_F(ViewStoreTest, ReadsStartInsideABatchAndContinueAcrossBatches) {
   ProjectionBatch first;
   first.events = {Event(2, 1, "C-1"), Event(4, 2, "C-1"), Event(6, 3, "C-1")};
   first.checkpoint = 6;
-  ASSERT_THAT(store_->Apply(generation_, first), IsOk());
+  ASSERT_THAT(Apply(first), IsOk());
   ProjectionBatch second;
   second.events = {Event(9, 1, "C-2"), Event(10, 4, "C-1")};
   second.events[0].visible_to = {{1, 1}};  // principal 0 does not see 9
   second.checkpoint = 12;
-  ASSERT_THAT(store_->Apply(generation_, second), IsOk());
+  ASSERT_THAT(Apply(second), IsOk());
 
   auto from_middle = store_->ReadFrom(generation_, 0, 3, 100);
   ASSERT_TRUE(from_middle.ok());
@@ -100,11 +119,86 @@ TEST_F(ViewStoreTest, ABatchMustContinueAfterTheCheckpoint) {
   ProjectionBatch batch;
   batch.events = {Event(3, 1, "C-1")};
   batch.checkpoint = 3;
-  ASSERT_THAT(store_->Apply(generation_, batch), IsOk());
-  EXPECT_THAT(store_->Apply(generation_, batch), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(Apply(batch), IsOk());
+  EXPECT_THAT(Apply(batch), StatusIs(absl::StatusCode::kFailedPrecondition));
   ProjectionBatch older;
   older.checkpoint = 2;
-  EXPECT_THAT(store_->Apply(generation_, older), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(Apply(older), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+// A view's numbers are what readers are told: a batch that would leave a
+// gap (counting an event the principal does not see) or a repeat is refused.
+TEST_F(ViewStoreTest, ABatchThatWouldLeaveAGapInAViewIsRefused) {
+  ProjectionBatch batch;
+  batch.events = {Event(3, 1, "C-1")};
+  batch.checkpoint = 3;
+  ASSERT_THAT(Apply(batch), IsOk());
+  ProjectionBatch gap;
+  gap.events = {Event(4, 2, "C-1")};
+  gap.events[0].visible_to = {{0, 0, 3, 2}, {1, 1, 2, 2}};  // principal 0 skips 2
+  gap.checkpoint = 4;
+  EXPECT_THAT(store_->Apply(generation_, gap), StatusIs(absl::StatusCode::kInvalidArgument));
+  gap.events[0].visible_to = {{0, 0, 2, 2}, {1, 1, 2, 2}};
+  ASSERT_THAT(store_->Apply(generation_, gap), IsOk());
+  auto read = store_->ReadFrom(generation_, 0, 0, 10);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[1].view_position, 2u);
+  EXPECT_EQ((*read)[1].position, 4u);
+  EXPECT_THAT(store_->LastViewPositions(generation_),
+              IsOkAndHolds(::testing::ElementsAre(2u, 2u, 0u)));
+}
+
+// Readers keep positions: each must lead back to its event's log position,
+// wherever it falls among the index's entries.
+TEST_F(ViewStoreTest, ViewPositionsLeadBackToLogPositions) {
+  std::vector<uint64_t> seen_by_0;
+  // The first batch the principal sees starts well after position 1.
+  for (uint64_t batch_start = 5; batch_start < 400; batch_start += 40) {
+    ProjectionBatch batch;
+    for (uint64_t position = batch_start; position < batch_start + 40; position += 3) {
+      batch.events.push_back(Event(position, 1, "C-" + std::to_string(position)));
+      if (position % 2 == 0) {
+        batch.events.back().visible_to = {{1, 1}};
+      } else {
+        seen_by_0.push_back(position);
+      }
+    }
+    batch.checkpoint = batch_start + 39;
+    ASSERT_THAT(Apply(batch), IsOk());
+  }
+  for (size_t i = 0; i < seen_by_0.size(); ++i) {
+    EXPECT_THAT(store_->LogPositionOf(generation_, 0, i + 1), IsOkAndHolds(seen_by_0[i])) << i;
+  }
+  EXPECT_THAT(store_->LogPositionOf(generation_, 0, 0), IsOkAndHolds(0u));
+  EXPECT_THAT(store_->LogPositionOf(generation_, 0, seen_by_0.size() + 1),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->LogPositionOf(generation_, 2, 1), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// Per case, a principal reads from a version of its own view, however many
+// events of the case it does not see lie before it.
+TEST_F(ViewStoreTest, ACaseIsReadFromAVersionOfTheReadersView) {
+  ProjectionBatch batch;
+  for (uint64_t version = 1; version <= 12; ++version) {
+    batch.events.push_back(Event(version, version, "C-1"));
+    if (version % 3 != 0) batch.events.back().visible_to = {{1, 1}};  // 0 sees 3, 6, 9, 12
+  }
+  batch.checkpoint = 12;
+  ASSERT_THAT(Apply(batch), IsOk());
+  auto from_second = store_->ReadCase(generation_, 0, "C-1", 2, 100);
+  ASSERT_TRUE(from_second.ok());
+  EXPECT_THAT(Payloads(*from_second), ::testing::ElementsAre("full 6", "full 9", "full 12"));
+  EXPECT_EQ(from_second->front().view_version, 2u);
+  EXPECT_EQ(from_second->front().stream_version, 6u);
+  auto limited = store_->ReadCase(generation_, 0, "C-1", 3, 1);
+  ASSERT_TRUE(limited.ok());
+  EXPECT_THAT(Payloads(*limited), ::testing::ElementsAre("full 9"));
+  EXPECT_THAT(store_->ReadCase(generation_, 0, "C-1", 5, 100), IsOkAndHolds(::testing::IsEmpty()));
+  auto all_of_1 = store_->ReadCase(generation_, 1, "C-1", 1, 100);
+  ASSERT_TRUE(all_of_1.ok());
+  EXPECT_EQ(all_of_1->size(), 12u);
+  EXPECT_EQ(all_of_1->back().view_version, 12u);
 }
 
 TEST_F(ViewStoreTest, SummariesArePerPrincipalAndCase) {
@@ -112,7 +206,7 @@ TEST_F(ViewStoreTest, SummariesArePerPrincipalAndCase) {
   batch.summaries = {{"C-1", {"s0-1", "s1-1", std::nullopt}, "relations of C-1"},
                      {"C-2", {"s0-2"}, ""}};
   batch.checkpoint = 1;
-  ASSERT_THAT(store_->Apply(generation_, batch), IsOk());
+  ASSERT_THAT(Apply(batch), IsOk());
   // A case's relations are kept with its summaries, and none is none.
   auto c1 = store_->CaseSummaries(generation_, "C-1");
   ASSERT_TRUE(c1.ok());
@@ -139,7 +233,7 @@ TEST_F(ViewStoreTest, ActivatingAGenerationDropsTheOthersAndSurvivesReopening) {
   ProjectionBatch batch;
   batch.events = {Event(1, 1, "C-1")};
   batch.checkpoint = 1;
-  ASSERT_THAT(store_->Apply(generation_, batch), IsOk());
+  ASSERT_THAT(Apply(batch), IsOk());
   ASSERT_THAT(store_->Activate(generation_), IsOk());
 
   auto next = store_->CreateGeneration("v2", "digest-2", {"p0"});
@@ -148,8 +242,16 @@ TEST_F(ViewStoreTest, ActivatingAGenerationDropsTheOthersAndSurvivesReopening) {
   EXPECT_THAT(store_->Drop(generation_), StatusIs(absl::StatusCode::kFailedPrecondition));
   ASSERT_THAT(store_->Activate(next->generation), IsOk());
   EXPECT_EQ(store_->Active()->protocol_version, "v2");
-  EXPECT_THAT(store_->ReadFrom(generation_, 0, 0, 10), IsOkAndHolds(::testing::IsEmpty()));
+  // The replaced generation keeps only its index: what its readers'
+  // positions meant.
+  EXPECT_THAT(store_->ReadCase(generation_, 0, "C-1", 1, 10), IsOkAndHolds(::testing::IsEmpty()));
   EXPECT_THAT(store_->Checkpoint(generation_), IsOkAndHolds(0u));
+  EXPECT_THAT(store_->LogPositionOf(generation_, 0, 1), IsOkAndHolds(1u));
+  auto retired = store_->RetiredGenerations();
+  ASSERT_TRUE(retired.ok());
+  ASSERT_EQ(retired->size(), 1u);
+  EXPECT_EQ((*retired)[0].generation, generation_);
+  EXPECT_THAT((*retired)[0].principals, ::testing::ElementsAre("p0", "p1", "p2"));
 
   store_.reset();
   auto reopened = ViewStore::Open(dir_.Sub("views"));
@@ -158,6 +260,31 @@ TEST_F(ViewStoreTest, ActivatingAGenerationDropsTheOthersAndSurvivesReopening) {
   EXPECT_EQ((*reopened)->Active()->generation, next->generation);
   EXPECT_THAT((*reopened)->Active()->principals, ::testing::ElementsAre("p0"));
   EXPECT_THAT((*reopened)->Activate(99), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// Readers' positions name a generation: its number is never given again,
+// and only the last few replaced generations keep their index.
+TEST_F(ViewStoreTest, RetiredGenerationsKeepTheirNumberAndOnlyTheLastFewTheirIndex) {
+  ProjectionBatch batch;
+  batch.events = {Event(1, 1, "C-1")};
+  batch.checkpoint = 1;
+  ASSERT_THAT(Apply(batch), IsOk());
+  ASSERT_THAT(store_->Activate(generation_), IsOk());
+  std::vector<uint32_t> numbers = {generation_};
+  for (int i = 0; i < ViewStore::kRetiredKept + 2; ++i) {
+    auto next = store_->CreateGeneration("v", "digest", {"p0", "p1", "p2"});
+    ASSERT_TRUE(next.ok());
+    EXPECT_GT(next->generation, numbers.back());
+    ASSERT_THAT(Apply(batch, next->generation), IsOk());
+    ASSERT_THAT(store_->Activate(next->generation), IsOk());
+    numbers.push_back(next->generation);
+  }
+  auto retired = store_->RetiredGenerations();
+  ASSERT_TRUE(retired.ok());
+  ASSERT_EQ(retired->size(), static_cast<size_t>(ViewStore::kRetiredKept));
+  EXPECT_EQ(retired->back().generation, numbers[numbers.size() - 2]);
+  EXPECT_THAT(store_->LogPositionOf(numbers[0], 0, 1), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->LogPositionOf(numbers[numbers.size() - 2], 0, 1), IsOkAndHolds(1u));
 }
 
 }  // namespace

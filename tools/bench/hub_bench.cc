@@ -453,10 +453,12 @@ int main(int argc, char** argv) {
       "police-agency", "probation-agency", "childrens-services-agency", "housing-agency",
       "idva-agency",   "drive-agency",     "probation-agency",          "dapp-coordinator",
       "police-agency", "idva-agency"};
-  // The log's last position: that of a marker event published now (every
-  // publish before it has been acknowledged).
+  // Where each agency's view ends now: the position, in its own view, of a
+  // marker event published now (every publish before it has been
+  // acknowledged; actions are in every agency's view). Readers are told
+  // positions in their own views, never the log's.
   uint64_t markers = 0;
-  auto last_position = [&]() -> uint64_t {
+  auto view_ends = [&]() -> std::vector<uint64_t> {
     auto stub = hub::v1::EventService::NewStub(Channel(address, certs, "dapp-coordinator", 99));
     grpc::ClientContext context;
     hub::v1::PublishResponse response;
@@ -469,9 +471,27 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "publishing a marker failed: %s\n", status.error_message().c_str());
       std::exit(1);
     }
-    return response.last_position();
+    std::vector<uint64_t> ends;
+    for (const std::string& agency : agencies) {
+      auto reader = hub::v1::EventService::NewStub(Channel(address, certs, agency, 98));
+      hub::v1::ReadCaseRequest read;
+      read.set_case_id("C-BENCH-MARKER");
+      read.set_from_version(markers);
+      grpc::ClientContext read_context;
+      hub::v1::ReadCaseResponse events;
+      const grpc::Status read_status = reader->ReadCase(&read_context, read, &events);
+      if (!read_status.ok() || events.events_size() == 0) {
+        std::fprintf(stderr, "%s could not read the marker: %s\n", agency.c_str(),
+                     read_status.error_message().c_str());
+        std::exit(1);
+      }
+      ends.push_back(events.events(events.events_size() - 1).global_position());
+    }
+    return ends;
   };
-  const uint64_t log_size = last_position();
+  // How many events the echo streams: as many as the coordinator's view
+  // holds (about the whole log).
+  const uint64_t log_size = view_ends()[7] % 1'000'000'000'000;
   auto stream_all = [&](auto open_and_count) {
     std::atomic<uint64_t> received{0};
     std::vector<std::thread> clients;
@@ -520,7 +540,7 @@ int main(int argc, char** argv) {
   constexpr double kLiveRate = 1000;
   constexpr int kLivePublishers = 4;
   const uint64_t live_events = static_cast<uint64_t>(kLiveRate * seconds);
-  const uint64_t live_from = last_position();
+  const std::vector<uint64_t> live_from = view_ends();
   const Clock::time_point live_epoch = Clock::now();
   auto since_epoch_ms = [&] {
     return std::chrono::duration<double, std::milli>(Clock::now() - live_epoch).count();
@@ -536,7 +556,7 @@ int main(int argc, char** argv) {
     live_subscribers.emplace_back([&, c] {
       auto stub = hub::v1::EventService::NewStub(Channel(address, certs, agencies[c], 400 + c));
       hub::v1::SubscribeRequest request;
-      request.set_after_position(live_from);
+      request.set_after_position(live_from[c]);
       auto reader = stub->Subscribe(live_contexts[c].get(), request);
       hub::v1::SubscribeResponse item;
       std::vector<double> local;

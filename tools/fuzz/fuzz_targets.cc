@@ -133,14 +133,16 @@ void StoredEventTarget(std::string_view bytes) {
   // Whatever the full parser accepts, the subscription path can read.
   if (parses && !header.ok()) Broken("the header of a parsing event reads");
   storage::ViewEvent event;
-  event.position = 7;
-  event.stream_version = 3;
+  event.position = 70;
+  event.stream_version = 30;
+  event.view_position = 7;
+  event.view_version = 3;
   event.payload = std::string(bytes);
   hub::v1::SubscribeResponse delivered;
-  const std::string message = services::SerializedDelivery(event);
+  const std::string message = services::SerializedDelivery(event, /*generation=*/2);
   if (parses && !delivered.ParseFromString(message)) Broken("a delivery of a parsing event parses");
-  if (parses &&
-      (delivered.event().global_position() != 7 || delivered.event().stream_version() != 3)) {
+  if (parses && (delivered.event().global_position() != services::ReaderPosition(2, 7) ||
+                 delivered.event().stream_version() != 3)) {
     Broken("a delivery carries the view's position and version");
   }
 }

@@ -41,7 +41,7 @@ void Print(const hub::v1::EventEnvelope& envelope, const OutputOptions& output) 
     std::printf("%s\n", json.c_str());
     return;
   }
-  std::printf("%10llu  %-16s %5llu  %-30s %-20s %s\n",
+  std::printf("%14llu  %-16s %5llu  %-30s %-20s %s\n",
               static_cast<unsigned long long>(envelope.global_position()),
               envelope.case_id().c_str(),
               static_cast<unsigned long long>(envelope.stream_version()),
@@ -89,13 +89,10 @@ int PublishFromFile(const std::shared_ptr<grpc::Channel>& channel, const std::st
     (void)google::protobuf::util::MessageToJsonString(response, &json);
     std::printf("%s\n", json.c_str());
   } else {
-    std::printf("%s positions %llu-%llu, versions %llu-%llu of case %s\n",
-                response.already_stored() ? "already stored at" : "stored at",
-                static_cast<unsigned long long>(response.first_position()),
-                static_cast<unsigned long long>(response.last_position()),
-                static_cast<unsigned long long>(response.first_version()),
-                static_cast<unsigned long long>(response.last_version()),
-                request.case_id().c_str());
+    // Where they went is each reader's own (hubctl read or tail shows it).
+    std::printf("%s %d event(s) of case %s\n",
+                response.already_stored() ? "already stored: nothing written for" : "stored",
+                request.events_size(), request.case_id().c_str());
   }
   return 0;
 }

@@ -92,8 +92,9 @@ function envelope(fields) {
 }
 
 // Follows the case until the event with this id arrives. A real system keeps
-// the last global_position it processed and resubscribes with
-// after_position set to it when the stream ends (UNAVAILABLE on a restart).
+// the last global_position it processed (its place in this agency's own
+// view) and resubscribes with after_position set to it when the stream ends
+// (UNAVAILABLE on a restart).
 function waitFor(eventId) {
   return new Promise((resolve, reject) => {
     const stream = events.Subscribe({case_id: caseId, after_position: 0});
@@ -116,13 +117,14 @@ async function main() {
     victim_safety_information: {risk_change: 'SIGNIFICANTLY_REDUCED', safety_plan_in_place: true},
   });
   const stored = await publish({case_id: caseId, events: [safety]});
-  console.log(`stored at position ${stored.first_position}, version ${stored.first_version} of case ${caseId}`);
+  console.log(`stored in case ${caseId}: already_stored=${Boolean(stored.already_stored)}`);
 
   const retried = await publish({case_id: caseId, events: [safety]});
-  console.log(`retry: already_stored=${retried.already_stored} position ${retried.first_position}`);
+  console.log(`retry: already_stored=${Boolean(retried.already_stored)}`);
 
   const delivered = await waitFor(safety.event_id);
   console.log(`delivered ${delivered.event_id} at position ${delivered.global_position}, ` +
+              `version ${delivered.stream_version} of the case as we see it, ` +
               `risk change ${delivered.victim_safety_information.risk_change}`);
 
   // Errors a program acts on by their details, not by parsing messages.
