@@ -86,6 +86,11 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
   shaped.stored.position = event.position;
   shaped.stored.stream_version = event.stream_version;
   shaped.stored.case_id = event.case_id;
+  const google::protobuf::Timestamp& happened = shaped.envelope->has_occurred_time()
+                                                    ? shaped.envelope->occurred_time()
+                                                    : shaped.envelope->recorded_time();
+  shaped.stored.happened_seconds = happened.seconds();
+  shaped.stored.happened_nanos = happened.nanos();
   if (allowances.relational) policy.ApplyToRelations(*shaped.envelope, relations);
   const int purpose = shaped.envelope->purpose();
   if (purpose < 0 || purpose >= hub::v1::Purpose_ARRAYSIZE) return shaped;

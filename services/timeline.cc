@@ -94,12 +94,12 @@ std::string DescribeSubject(const hub::v1::SubjectLinked& linked) {
 TimelinePlace PlaceOf(const hub::v1::EventEnvelope& event) {
   const google::protobuf::Timestamp& time =
       event.has_occurred_time() ? event.occurred_time() : event.recorded_time();
-  return TimelinePlace{time.seconds(), time.nanos(), event.global_position()};
+  return TimelinePlace{time.seconds(), time.nanos(), event.stream_version()};
 }
 
 std::string TimelinePageToken(const std::string& case_id, const TimelinePlace& last) {
   return absl::WebSafeBase64Escape(
-      absl::StrCat("t1\n", case_id, "\n", last.seconds, "\n", last.nanos, "\n", last.position));
+      absl::StrCat("t2\n", case_id, "\n", last.seconds, "\n", last.nanos, "\n", last.version));
 }
 
 absl::StatusOr<TimelinePlace> TimelinePlaceFromToken(const std::string& token,
@@ -110,8 +110,8 @@ absl::StatusOr<TimelinePlace> TimelinePlaceFromToken(const std::string& token,
           ? std::vector<std::string>(absl::StrSplit(decoded, '\n'))
           : std::vector<std::string>();
   TimelinePlace place;
-  if (parts.size() != 5 || parts[0] != "t1" || !absl::SimpleAtoi(parts[2], &place.seconds) ||
-      !absl::SimpleAtoi(parts[3], &place.nanos) || !absl::SimpleAtoi(parts[4], &place.position)) {
+  if (parts.size() != 5 || parts[0] != "t2" || !absl::SimpleAtoi(parts[2], &place.seconds) ||
+      !absl::SimpleAtoi(parts[3], &place.nanos) || !absl::SimpleAtoi(parts[4], &place.version)) {
     return absl::InvalidArgumentError("page_token is not a timeline token this hub issued");
   }
   if (parts[1] != case_id) {

@@ -22,15 +22,17 @@
 namespace hub::services {
 
 // Where an event sits in a timeline: when it happened (recorded time if
-// the publisher gave none), then its log position, so the order is total.
+// the publisher gave none), then its version in the reader's view of the
+// case, so the order is total.
 struct TimelinePlace {
   int64_t seconds = 0;
   int32_t nanos = 0;
-  uint64_t position = 0;
+  uint64_t version = 0;
   friend bool operator<(const TimelinePlace& a, const TimelinePlace& b) {
-    return std::tie(a.seconds, a.nanos, a.position) < std::tie(b.seconds, b.nanos, b.position);
+    return std::tie(a.seconds, a.nanos, a.version) < std::tie(b.seconds, b.nanos, b.version);
   }
 };
+// Of an event as a reader received it (stream_version its view version).
 TimelinePlace PlaceOf(const hub::v1::EventEnvelope& event);
 
 // A page token for the entry after `last` of `case_id`'s timeline, and back.

@@ -25,10 +25,13 @@ namespace {
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
-// A timeline is sorted in memory. A Drive case has hundreds of events; one
-// with more than this is read with EventService.ReadCase instead.
-constexpr size_t kMaxTimelineEvents = 50000;
-constexpr size_t kCaseReadChunk = 1000;
+// A timeline is ordered from the case's entries alone (when each event
+// happened, 24 bytes each), then only a page's events are read. A Drive
+// case has hundreds of events; one with more than this is read with
+// EventService.ReadCase instead.
+constexpr size_t kMaxTimelineEvents = 200000;
+// Events read at once while filling a page (filters may skip some).
+constexpr size_t kPageReadChunk = 128;
 // Case summaries examined by one ListCases call, so that a selective filter
 // over many cases cannot hold a thread for long; the page token resumes.
 constexpr size_t kMaxCasesExamined = 5000;
@@ -74,66 +77,75 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
 
   HUB_RETURN_IF_ERROR(AwaitViews(*log_, *views_));
   HUB_ASSIGN_OR_RETURN(Views::Handle view, views_->For(principal.identity()));
-  // Each event with its log position (for the audit; the reader is told
-  // its place in its own view).
-  struct Read {
-    hub::v1::EventEnvelope event;
-    uint64_t log_position = 0;
+  // The order first, from the case's entries (no content): memory grows
+  // with the case's length by a few bytes an event, not by its events.
+  absl::StatusOr<std::vector<storage::CaseEntry>> listed = views_->store().CaseEntries(
+      view.generation, view.principal, request.case_id(), kMaxTimelineEvents);
+  if (absl::IsResourceExhausted(listed.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("case ", request.case_id(), " has more than ", kMaxTimelineEvents,
+                     " events in your view; read it in pages with EventService.ReadCase"));
+  }
+  HUB_RETURN_IF_ERROR(listed.status());
+  std::vector<storage::CaseEntry>& entries = *listed;
+  const auto place_of = [](const storage::CaseEntry& entry) {
+    return TimelinePlace{entry.happened_seconds, entry.happened_nanos, entry.view_version};
   };
-  std::vector<Read> events;
+  std::sort(entries.begin(), entries.end(),
+            [&](const storage::CaseEntry& a, const storage::CaseEntry& b) {
+              return place_of(a) < place_of(b);
+            });
+  response->set_case_id(request.case_id());
+  response->set_visible_events(entries.size());
+  response->set_protocol_version(view.protocol_version);
   // A declared purpose binds: only what the caller's rules for it allow.
   const auth::ClassMask purpose_classes =
       views_->ClassesFor(principal.identity(), request.purpose());
-  for (uint64_t next_version = 1;;) {
+  std::optional<TimelinePlace> last_returned;
+  // The log positions disclosed, for the audit (readers see their own).
+  uint64_t first = 0;
+  uint64_t last = 0;
+  size_t next = 0;
+  while (next < entries.size() && after.has_value() && !(*after < place_of(entries[next]))) ++next;
+  bool page_full = false;
+  while (next < entries.size() && !page_full) {
+    std::vector<uint64_t> positions;
+    for (size_t i = next; i < entries.size() && positions.size() < kPageReadChunk; ++i) {
+      positions.push_back(entries[i].position);
+    }
     HUB_ASSIGN_OR_RETURN(std::vector<storage::ViewEvent> chunk,
-                         views_->store().ReadCase(view.generation, view.principal,
-                                                  request.case_id(), next_version, kCaseReadChunk));
-    if (chunk.empty()) break;
-    for (const storage::ViewEvent& stored : chunk) {
+                         views_->store().ReadEvents(view.generation, view.principal, positions));
+    for (storage::ViewEvent& stored : chunk) {
+      const storage::CaseEntry& listed_entry = entries[next++];
+      if (stored.view_version != listed_entry.view_version) {
+        return absl::DataLossError("a case entry of the views disagrees with its event");
+      }
       HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope event, EnvelopeOf(stored, view.generation));
       if (request.purpose() != hub::v1::PURPOSE_UNSPECIFIED &&
           !auth::Redact(purpose_classes, &event)) {
         continue;
       }
-      events.push_back({std::move(event), stored.position});
+      if (!InTimeline(request, event)) continue;
+      if (static_cast<size_t>(response->entries_size()) == page_size) {
+        response->set_next_page_token(TimelinePageToken(request.case_id(), *last_returned));
+        page_full = true;
+        break;
+      }
+      hub::v1::TimelineEntry* entry = response->add_entries();
+      *entry->mutable_occurred_time() =
+          event.has_occurred_time() ? event.occurred_time() : event.recorded_time();
+      *entry->mutable_recorded_time() = event.recorded_time();
+      entry->set_agency(event.producing_agency());
+      entry->set_producer_identity(event.producer_identity());
+      entry->set_kind(auth::EventTypeName(event));
+      entry->set_summary(DescribeEvent(event) + DescribeErasures(event));
+      entry->set_global_position(event.global_position());
+      entry->set_stream_version(event.stream_version());
+      last_returned = place_of(listed_entry);
+      *entry->mutable_event() = std::move(event);
+      first = first == 0 ? stored.position : std::min(first, stored.position);
+      last = std::max(last, stored.position);
     }
-    next_version = chunk.back().view_version + 1;
-    if (events.size() > kMaxTimelineEvents) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("case ", request.case_id(), " has more than ", kMaxTimelineEvents,
-                       " events in your view; read it in pages with EventService.ReadCase"));
-    }
-  }
-  std::sort(events.begin(), events.end(),
-            [](const Read& a, const Read& b) { return PlaceOf(a.event) < PlaceOf(b.event); });
-  response->set_case_id(request.case_id());
-  response->set_visible_events(events.size());
-  response->set_protocol_version(view.protocol_version);
-  std::optional<TimelinePlace> last_returned;
-  uint64_t first = 0;
-  uint64_t last = 0;
-  for (auto& [event, log_position] : events) {
-    const TimelinePlace place = PlaceOf(event);
-    if (after.has_value() && !(*after < place)) continue;
-    if (!InTimeline(request, event)) continue;
-    if (static_cast<size_t>(response->entries_size()) == page_size) {
-      response->set_next_page_token(TimelinePageToken(request.case_id(), *last_returned));
-      break;
-    }
-    hub::v1::TimelineEntry* entry = response->add_entries();
-    *entry->mutable_occurred_time() =
-        event.has_occurred_time() ? event.occurred_time() : event.recorded_time();
-    *entry->mutable_recorded_time() = event.recorded_time();
-    entry->set_agency(event.producing_agency());
-    entry->set_producer_identity(event.producer_identity());
-    entry->set_kind(auth::EventTypeName(event));
-    entry->set_summary(DescribeEvent(event) + DescribeErasures(event));
-    entry->set_global_position(event.global_position());
-    entry->set_stream_version(event.stream_version());
-    *entry->mutable_event() = std::move(event);
-    last_returned = place;
-    first = first == 0 ? log_position : std::min(first, log_position);
-    last = std::max(last, log_position);
   }
 
   // The read is in the audit before the data leaves.

@@ -94,6 +94,15 @@ std::string CaseKey(uint32_t generation, const std::string& case_id) {
 // In a visibility array, the principal sees no variant of the event.
 constexpr uint8_t kNotVisible = 0xff;
 
+// Case entry value: log position (8), when the event happened (8-byte
+// seconds, 4-byte nanos), then the visibility bytes.
+constexpr size_t kCaseEntryHeader = 20;
+
+bool CaseEntryVisibleTo(std::string_view value, uint16_t principal) {
+  return kCaseEntryHeader + principal < value.size() &&
+         static_cast<uint8_t>(value[kCaseEntryHeader + principal]) != kNotVisible;
+}
+
 // One byte per principal: the variant it sees, or kNotVisible.
 std::string VisibilityOf(const ProjectionBatch::Shaped& event, size_t principals) {
   std::string visibility(principals, static_cast<char>(kNotVisible));
@@ -435,6 +444,8 @@ class RocksViewStore final : public ViewStore {
       PutBigEndian(event.stream_version, 8, &case_key);
       std::string case_value;
       PutBigEndian(event.position, 8, &case_value);
+      PutBigEndian(static_cast<uint64_t>(event.happened_seconds), 8, &case_value);
+      PutBigEndian(static_cast<uint32_t>(event.happened_nanos), 4, &case_value);
       case_value.append(visibility);
       case_entries.emplace(std::move(case_key), std::move(case_value));
     }
@@ -531,10 +542,9 @@ class RocksViewStore final : public ViewStore {
          it->Valid() && it->key().starts_with(prefix) && positions.size() < max_events;
          it->Next()) {
       const std::string_view value(it->value().data(), it->value().size());
-      if (value.size() < 8) return absl::DataLossError("a view case entry is damaged");
-      const bool visible = 8u + principal < value.size() &&
-                           static_cast<uint8_t>(value[8 + principal]) != kNotVisible;
-      if (!visible) continue;
+      if (value.size() < kCaseEntryHeader)
+        return absl::DataLossError("a view case entry is damaged");
+      if (!CaseEntryVisibleTo(value, principal)) continue;
       const uint64_t position = GetBigEndian(value, 0, 8);
       if (!next_version.has_value()) {
         HUB_ASSIGN_OR_RETURN(std::vector<ViewEvent> first,
@@ -545,6 +555,38 @@ class RocksViewStore final : public ViewStore {
       ++*next_version;
     }
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
+    return Contents(generation, principal, positions);
+  }
+
+  absl::StatusOr<std::vector<CaseEntry>> CaseEntries(uint32_t generation, uint16_t principal,
+                                                     const std::string& case_id,
+                                                     size_t max_entries) const override {
+    const std::string prefix = CaseKey(generation, case_id);
+    std::vector<CaseEntry> entries;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kCases)));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string_view value(it->value().data(), it->value().size());
+      if (value.size() < kCaseEntryHeader)
+        return absl::DataLossError("a view case entry is damaged");
+      if (!CaseEntryVisibleTo(value, principal)) continue;
+      if (entries.size() == max_entries) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("case ", case_id, " has more than ", max_entries, " events in the view"));
+      }
+      CaseEntry& entry = entries.emplace_back();
+      entry.position = GetBigEndian(value, 0, 8);
+      // The principal's events of a case are numbered from 1 in case order.
+      entry.view_version = entries.size();
+      entry.happened_seconds = static_cast<int64_t>(GetBigEndian(value, 8, 8));
+      entry.happened_nanos = static_cast<int32_t>(GetBigEndian(value, 16, 4));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
+    return entries;
+  }
+
+  absl::StatusOr<std::vector<ViewEvent>> ReadEvents(
+      uint32_t generation, uint16_t principal,
+      const std::vector<uint64_t>& positions) const override {
     return Contents(generation, principal, positions);
   }
 

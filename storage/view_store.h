@@ -57,6 +57,10 @@ struct ProjectionBatch {
     uint64_t position = 0;
     uint64_t stream_version = 0;
     std::string case_id;
+    // When it happened (occurred, else recorded): timelines are read in
+    // this order without fetching every event of the case.
+    int64_t happened_seconds = 0;
+    int32_t happened_nanos = 0;
     // One payload per distinct shape of the event; principals share them.
     std::vector<std::string> variants;
     // Each principal that sees it: which variant, and the event's numbers
@@ -84,6 +88,14 @@ struct ProjectionBatch {
   std::vector<CaseSummaries> summaries;
   // The last log position this batch covers (projected or skipped).
   uint64_t checkpoint = 0;
+};
+
+// An event of a case in a principal's view, without its content.
+struct CaseEntry {
+  uint64_t position = 0;
+  uint64_t view_version = 0;
+  int64_t happened_seconds = 0;
+  int32_t happened_nanos = 0;
 };
 
 // What a projection batch left of a case (see ProjectionBatch::CaseSummaries).
@@ -141,6 +153,16 @@ class ViewStore {
                                                           const std::string& case_id,
                                                           uint64_t from_version,
                                                           size_t max_events) const = 0;
+  // Every event of a case in the principal's view, in version order,
+  // without content: at most `max_entries` (RESOURCE_EXHAUSTED beyond).
+  virtual absl::StatusOr<std::vector<CaseEntry>> CaseEntries(uint32_t generation,
+                                                             uint16_t principal,
+                                                             const std::string& case_id,
+                                                             size_t max_entries) const = 0;
+  // The principal's events at these log positions (each one it sees), in
+  // the order given.
+  virtual absl::StatusOr<std::vector<ViewEvent>> ReadEvents(
+      uint32_t generation, uint16_t principal, const std::vector<uint64_t>& positions) const = 0;
   // The log position of the principal's event numbered `view_position` in
   // `generation` (active, being built or retired); 0 for view position 0.
   // NOT_FOUND if the view holds no such event (or the generation's index

@@ -137,22 +137,22 @@ TEST(TimelineTest, PageTokensResumeOnlyTheirOwnCase) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST(TimelineTest, EventsAreOrderedByWhenTheyHappenedThenByPosition) {
+TEST(TimelineTest, EventsAreOrderedByWhenTheyHappenedThenByVersion) {
   hub::v1::EventEnvelope late_recorded;
   late_recorded.mutable_occurred_time()->set_seconds(100);
   late_recorded.mutable_recorded_time()->set_seconds(900);
-  late_recorded.set_global_position(9);
+  late_recorded.set_stream_version(9);
   hub::v1::EventEnvelope early_recorded;
   early_recorded.mutable_occurred_time()->set_seconds(200);
   early_recorded.mutable_recorded_time()->set_seconds(300);
-  early_recorded.set_global_position(3);
+  early_recorded.set_stream_version(3);
   hub::v1::EventEnvelope no_occurred_time;
   no_occurred_time.mutable_recorded_time()->set_seconds(150);
-  no_occurred_time.set_global_position(5);
+  no_occurred_time.set_stream_version(5);
   EXPECT_TRUE(PlaceOf(late_recorded) < PlaceOf(no_occurred_time));
   EXPECT_TRUE(PlaceOf(no_occurred_time) < PlaceOf(early_recorded));
   hub::v1::EventEnvelope same_time = late_recorded;
-  same_time.set_global_position(10);
+  same_time.set_stream_version(10);
   EXPECT_TRUE(PlaceOf(late_recorded) < PlaceOf(same_time));
 }
 

@@ -149,6 +149,33 @@ TEST_F(ViewStoreTest, ABatchThatWouldLeaveAGapInAViewIsRefused) {
               IsOkAndHolds(::testing::ElementsAre(2u, 2u, 0u)));
 }
 
+// A timeline is ordered from the case's entries alone: each says where the
+// event is, its version in the principal's view and when it happened.
+TEST_F(ViewStoreTest, ACasesEntriesGiveItsOrderWithoutItsContent) {
+  ProjectionBatch batch;
+  for (uint64_t version = 1; version <= 5; ++version) {
+    batch.events.push_back(Event(10 + version, version, "C-1"));
+    batch.events.back().happened_seconds = 1000 - static_cast<int64_t>(version);  // backdated
+    batch.events.back().happened_nanos = static_cast<int32_t>(version);
+    if (version == 2) batch.events.back().visible_to = {{1, 1}};  // principal 0 misses it
+  }
+  batch.checkpoint = 15;
+  ASSERT_THAT(Apply(batch), IsOk());
+  auto entries = store_->CaseEntries(generation_, 0, "C-1", 100);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 4u);
+  EXPECT_EQ((*entries)[1].position, 13u);
+  EXPECT_EQ((*entries)[1].view_version, 2u);
+  EXPECT_EQ((*entries)[1].happened_seconds, 997);
+  EXPECT_EQ((*entries)[1].happened_nanos, 3);
+  EXPECT_THAT(store_->CaseEntries(generation_, 1, "C-1", 4),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  auto events = store_->ReadEvents(generation_, 0, {15, 11});
+  ASSERT_TRUE(events.ok());
+  EXPECT_THAT(Payloads(*events), ::testing::ElementsAre("full 15", "full 11"));
+  EXPECT_EQ((*events)[0].view_version, 4u);
+}
+
 // Readers keep positions: each must lead back to its event's log position,
 // wherever it falls among the index's entries.
 TEST_F(ViewStoreTest, ViewPositionsLeadBackToLogPositions) {
