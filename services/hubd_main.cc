@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
+#include "auth/openssl_process.h"
 #include "proto/version.h"
 #include "services/config.h"
 #include "services/hub_server.h"
@@ -59,6 +60,7 @@ std::string AllocatorName() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hub::auth::KeepOpenSslUntilExit();
   absl::SetProgramUsageMessage(
       "Runs the multi-agency hub.\n\n"
       "Usage: hubd [--config=FILE] [--listen_address=HOST:PORT] [--data_dir=DIR]\n"

@@ -33,6 +33,7 @@
 #include "auth/field_sealing.h"
 #include "auth/key_encryption.h"
 #include "auth/key_files.h"
+#include "auth/openssl_process.h"
 #include "auth/tree_head_signer.h"
 #include "proto/version.h"
 #include "services/views_check.h"
@@ -602,6 +603,7 @@ int Cases(const std::shared_ptr<grpc::Channel>& channel) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hub::auth::KeepOpenSslUntilExit();
   absl::SetProgramUsageMessage(kUsage);
   absl::FlagsUsageConfig usage;
   usage.version_string = [] {
