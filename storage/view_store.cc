@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -449,20 +450,6 @@ class RocksViewStore final : public ViewStore {
       case_value.append(visibility);
       case_entries.emplace(std::move(case_key), std::move(case_value));
     }
-    // Each principal's view continues the one stored, without a gap.
-    if (!positions_by_principal.empty()) {
-      std::unique_ptr<rocksdb::Iterator> it(
-          db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
-      for (const auto& [principal, positions] : positions_by_principal) {
-        HUB_ASSIGN_OR_RETURN(const uint64_t last,
-                             LastViewPosition(it.get(), generation, principal));
-        if (GetBigEndian(positions, 0, 8) != last + 1) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "a batch must continue each principal's view: principal ", principal, " is at ", last,
-              ", the batch starts at ", GetBigEndian(positions, 0, 8)));
-        }
-      }
-    }
     // In key order: RocksDB's memtable inserts ascending keys of a batch
     // next to each other instead of searching from the top each time.
     for (const auto& [key, value] : case_entries) {
@@ -492,12 +479,34 @@ class RocksViewStore final : public ViewStore {
     // not active when it starts a build, and Activate flushes it to disk
     // first (under write_mu_, so no unlogged batch slips in between).
     absl::MutexLock lock(&write_mu_);
+    // Each principal's view continues the one stored, without a gap (its
+    // last position is read from the index once, then remembered).
+    std::unique_ptr<rocksdb::Iterator> it;
+    for (const auto& [principal, positions] : positions_by_principal) {
+      auto known = last_view_positions_.find({generation, principal});
+      if (known == last_view_positions_.end()) {
+        if (it == nullptr) it.reset(db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
+        HUB_ASSIGN_OR_RETURN(const uint64_t stored,
+                             LastViewPosition(it.get(), generation, principal));
+        known = last_view_positions_.emplace(std::make_pair(generation, principal), stored).first;
+      }
+      if (GetBigEndian(positions, 0, 8) != known->second + 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "a batch must continue each principal's view: principal ", principal, " is at ",
+            known->second, ", the batch starts at ", GetBigEndian(positions, 0, 8)));
+      }
+    }
     bool active = false;
     {
       absl::MutexLock active_lock(&mu_);
       active = active_.has_value() && active_->generation == generation;
     }
-    return Write(&batch, /*sync=*/false, /*logged=*/active);
+    HUB_RETURN_IF_ERROR(Write(&batch, /*sync=*/false, /*logged=*/active));
+    for (const auto& [principal, positions] : positions_by_principal) {
+      last_view_positions_[{generation, principal}] =
+          GetBigEndian(positions, 0, 8) + (positions.size() - 8) / 8 - 1;
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<ViewEvent>> ReadFrom(uint32_t generation, uint16_t principal,
@@ -801,7 +810,9 @@ class RocksViewStore final : public ViewStore {
   // Deletes a replaced generation's data but its index (what a reader's
   // position in it meant), and forgets the indexes of the oldest retired
   // generations beyond kRetiredKept.
-  absl::Status RetireLocked(const GenerationInfo& info) {
+  absl::Status RetireLocked(const GenerationInfo& info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    absl::erase_if(last_view_positions_,
+                   [&info](const auto& entry) { return entry.first.first == info.generation; });
     const std::string begin = GenerationKey(info.generation);
     const std::string end = GenerationKey(info.generation + 1);
     for (Family f : {kContent, kCases, kSummaries}) {
@@ -831,7 +842,9 @@ class RocksViewStore final : public ViewStore {
     return absl::OkStatus();
   }
 
-  absl::Status DropLocked(uint32_t generation) {
+  absl::Status DropLocked(uint32_t generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    absl::erase_if(last_view_positions_,
+                   [generation](const auto& entry) { return entry.first.first == generation; });
     const std::string begin = GenerationKey(generation);
     const std::string end = GenerationKey(generation + 1);
     for (Family f : {kContent, kIndex, kCases, kSummaries}) {
@@ -849,6 +862,9 @@ class RocksViewStore final : public ViewStore {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   absl::Mutex write_mu_;
+  // Each (generation, principal)'s last view position as stored, once read.
+  absl::flat_hash_map<std::pair<uint32_t, uint16_t>, uint64_t> last_view_positions_
+      ABSL_GUARDED_BY(write_mu_);
   mutable absl::Mutex mu_;
   std::optional<GenerationInfo> active_ ABSL_GUARDED_BY(mu_);
 };
