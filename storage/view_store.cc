@@ -811,22 +811,13 @@ class RocksViewStore final : public ViewStore {
   // position in it meant), and forgets the indexes of the oldest retired
   // generations beyond kRetiredKept.
   absl::Status RetireLocked(const GenerationInfo& info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    absl::erase_if(last_view_positions_,
-                   [&info](const auto& entry) { return entry.first.first == info.generation; });
-    const std::string begin = GenerationKey(info.generation);
-    const std::string end = GenerationKey(info.generation + 1);
-    for (Family f : {kContent, kCases, kSummaries}) {
-      HUB_RETURN_IF_ERROR(FromRocksStatus(
-          db_->DeleteRange(rocksdb::WriteOptions(), family(f), begin, end), "retiring a view"));
-    }
-    rocksdb::WriteBatch batch;
-    HUB_RETURN_IF_ERROR(
-        FromRocksStatus(batch.Delete(family(kMeta), kGenerationPrefix + begin), "batch"));
-    HUB_RETURN_IF_ERROR(
-        FromRocksStatus(batch.Delete(family(kMeta), kCheckpointPrefix + begin), "batch"));
+    rocksdb::WriteBatch retired_record;
     HUB_RETURN_IF_ERROR(FromRocksStatus(
-        batch.Put(family(kMeta), kRetiredPrefix + begin, EncodeGeneration(info)), "batch"));
-    HUB_RETURN_IF_ERROR(Write(&batch, /*sync=*/true));
+        retired_record.Put(family(kMeta), kRetiredPrefix + GenerationKey(info.generation),
+                           EncodeGeneration(info)),
+        "batch"));
+    HUB_RETURN_IF_ERROR(
+        DeleteLocked(info.generation, {kContent, kCases, kSummaries}, &retired_record));
     HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> retired, RetiredGenerations());
     for (size_t i = 0; i + kRetiredKept < retired.size(); ++i) {
       const std::string old_begin = GenerationKey(retired[i].generation);
@@ -843,20 +834,27 @@ class RocksViewStore final : public ViewStore {
   }
 
   absl::Status DropLocked(uint32_t generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    rocksdb::WriteBatch nothing_more;
+    return DeleteLocked(generation, {kContent, kIndex, kCases, kSummaries}, &nothing_more);
+  }
+
+  // Deletes a generation's data in `families` and its generation and
+  // checkpoint records, writing `batch` (further records) with the latter.
+  absl::Status DeleteLocked(uint32_t generation, std::initializer_list<Family> families,
+                            rocksdb::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     absl::erase_if(last_view_positions_,
                    [generation](const auto& entry) { return entry.first.first == generation; });
     const std::string begin = GenerationKey(generation);
     const std::string end = GenerationKey(generation + 1);
-    for (Family f : {kContent, kIndex, kCases, kSummaries}) {
+    for (Family f : families) {
       HUB_RETURN_IF_ERROR(FromRocksStatus(
           db_->DeleteRange(rocksdb::WriteOptions(), family(f), begin, end), "dropping a view"));
     }
-    rocksdb::WriteBatch batch;
     HUB_RETURN_IF_ERROR(
-        FromRocksStatus(batch.Delete(family(kMeta), kGenerationPrefix + begin), "batch"));
+        FromRocksStatus(batch->Delete(family(kMeta), kGenerationPrefix + begin), "batch"));
     HUB_RETURN_IF_ERROR(
-        FromRocksStatus(batch.Delete(family(kMeta), kCheckpointPrefix + begin), "batch"));
-    return Write(&batch, /*sync=*/true);
+        FromRocksStatus(batch->Delete(family(kMeta), kCheckpointPrefix + begin), "batch"));
+    return Write(batch, /*sync=*/true);
   }
 
   std::unique_ptr<rocksdb::DB> db_;

@@ -139,6 +139,32 @@ TEST_F(ProtocolChangeTest, OnlyTheOperatorAppliesAndBadProtocolsAreRefused) {
   EXPECT_EQ(VersionInForce("police-agency"), "2026-11-1");
 }
 
+// A page token names versions of the reader's view in one generation: after
+// a protocol change renumbers the views, it is refused rather than read as
+// a place in the new numbering.
+TEST_F(ProtocolChangeTest, APageTokenOfAReplacedGenerationIsRefused) {
+  PublishSafetyUpdate("00000000-0000-4000-8000-000000000001");
+  auto police = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"));
+  hub::v1::ReadCaseRequest request;
+  request.set_case_id("C-9");
+  request.set_page_size(1);
+  hub::v1::ReadCaseResponse first_page;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(police->ReadCase(&context, request, &first_page).ok());
+  }
+  ASSERT_FALSE(first_page.next_page_token().empty());
+  hub::v1::ApplyProtocolResponse applied;
+  ASSERT_TRUE(Apply("operator-admin", ProtocolWithoutHousingSummary(), &applied).ok());
+  request.set_page_token(first_page.next_page_token());
+  grpc::ClientContext context;
+  hub::v1::ReadCaseResponse next_page;
+  const grpc::Status status = police->ReadCase(&context, request, &next_page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("read the case again from version 1"));
+  EXPECT_EQ(next_page.events_size(), 0);
+}
+
 TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
   const uint64_t before_update = ViewEnd(pki_, hub_->address(), "housing-agency");
   const uint64_t police_before_update = ViewEnd(pki_, hub_->address(), "police-agency");
