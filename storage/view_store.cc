@@ -546,9 +546,10 @@ class RocksViewStore final : public ViewStore {
     // The view version of the next event the principal sees, once known:
     // the first one's is read from its content, the rest follow it.
     std::optional<uint64_t> next_version;
+    std::optional<ViewEvent> first_wanted;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kCases)));
-    for (it->Seek(start);
-         it->Valid() && it->key().starts_with(prefix) && positions.size() < max_events;
+    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix) &&
+                          positions.size() + (first_wanted.has_value() ? 1 : 0) < max_events;
          it->Next()) {
       const std::string_view value(it->value().data(), it->value().size());
       if (value.size() < kCaseEntryHeader)
@@ -559,12 +560,20 @@ class RocksViewStore final : public ViewStore {
         HUB_ASSIGN_OR_RETURN(std::vector<ViewEvent> first,
                              Contents(generation, principal, {position}));
         next_version = first.front().view_version;
+        // Read once: kept if it is wanted, not fetched again below.
+        if (*next_version >= from_version) {
+          first_wanted = std::move(first.front());
+          ++*next_version;
+          continue;
+        }
       }
       if (*next_version >= from_version) positions.push_back(position);
       ++*next_version;
     }
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
-    return Contents(generation, principal, positions);
+    HUB_ASSIGN_OR_RETURN(std::vector<ViewEvent> events, Contents(generation, principal, positions));
+    if (first_wanted.has_value()) events.insert(events.begin(), *std::move(first_wanted));
+    return events;
   }
 
   absl::StatusOr<std::vector<CaseEntry>> CaseEntries(uint32_t generation, uint16_t principal,
