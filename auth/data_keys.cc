@@ -155,6 +155,10 @@ void DataKeyStore::MacContextFree::operator()(EVP_MAC_CTX* context) const {
 
 std::string DataKeyStore::KeyId(std::string_view scope, std::string_view name) const {
   const std::string message = absl::StrCat(AsAbsl(scope), "\n", AsAbsl(name));
+  {
+    absl::MutexLock lock(&ids_mu_);
+    if (const auto found = ids_.find(message); found != ids_.end()) return found->second;
+  }
   unsigned char digest[EVP_MAX_MD_SIZE];
   size_t length = 0;
   std::unique_ptr<EVP_MAC_CTX, MacContextFree> mac(
@@ -173,8 +177,12 @@ std::string DataKeyStore::KeyId(std::string_view scope, std::string_view name) c
          &one_shot_length);
     length = one_shot_length;
   }
-  return absl::BytesToHexString(
+  std::string id = absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), std::min<size_t>(length, 16)));
+  absl::MutexLock lock(&ids_mu_);
+  if (ids_.size() >= kRememberedIds) ids_.clear();
+  ids_.emplace(message, id);
+  return id;
 }
 
 std::string DataKeyStore::KeyPath(const std::string& key_id) const {

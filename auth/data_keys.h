@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -89,6 +90,11 @@ class DataKeyStore {
   // (one-shot HMAC() looked the digest up and keyed it anew every call, on
   // every publish's path).
   std::unique_ptr<EVP_MAC_CTX, MacContextFree> keyed_index_mac_;
+  // Ids already computed (a publish names the same few keys as the last
+  // one); cleared, not evicted piecemeal, when it reaches kRememberedIds.
+  static constexpr size_t kRememberedIds = 1 << 16;
+  mutable absl::Mutex ids_mu_;
+  mutable absl::flat_hash_map<std::string, std::string> ids_ ABSL_GUARDED_BY(ids_mu_);
   mutable absl::Mutex mu_;
   // Unwrapped keys in use (wiped when erased or on destruction).
   mutable std::map<std::string, std::string> cache_ ABSL_GUARDED_BY(mu_);
