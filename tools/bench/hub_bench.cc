@@ -74,6 +74,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
+// CPU seconds this process has used (user + system, every thread).
+double OwnCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream file(path);
   std::stringstream text;
@@ -330,6 +337,9 @@ struct Row {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // As in hubd: Abseil's lock-order graph (on in Debian's build) would cost
+  // every lock of every mutex a graph lookup, here and in the baselines.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const fs::path dir = fs::absolute(absl::GetFlag(FLAGS_dir));
   const double seconds = absl::GetFlag(FLAGS_seconds);
   fs::remove_all(dir);
@@ -398,19 +408,33 @@ int main(int argc, char** argv) {
   std::vector<double> echo_rates;
   std::vector<double> publish_rates;
   std::vector<double> publish_ratios;
+  // CPU per call, which the shared host's drift moves far less than rates:
+  // the echo's client and server both run in this process; a publish's
+  // server side is hubd's CPU, its client side this process's.
+  std::vector<double> echo_cpu_us;
+  std::vector<double> publish_hubd_cpu_us;
+  std::vector<double> publish_client_cpu_us;
   for (int round = 0; round < std::max(1, absl::GetFlag(FLAGS_rounds)); ++round) {
     Phase("echo_unary_16");
+    double own_before = OwnCpuSeconds();
     echo_rates.push_back(hub::bench::RunFor(kPublishers, seconds, [&](int t, uint64_t) {
       grpc::ClientContext context;
       hub::bench::EchoMessage response;
       return echo_stubs[t]->Unary(&context, echo_message, &response).ok();
     }));
+    echo_cpu_us.push_back((OwnCpuSeconds() - own_before) * 1e6 /
+                          std::max(echo_rates.back() * seconds, 1.0));
     Phase("publish_16");
+    own_before = OwnCpuSeconds();
+    const double hubd_before = hubd.CpuSeconds();
     publish_rates.push_back(hub::bench::RunFor(kPublishers, seconds, [&](int t, uint64_t) {
       grpc::ClientContext context;
       hub::v1::PublishResponse response;
       return publish_stubs[t]->Publish(&context, PublishRequest(t, sequence[t]++), &response).ok();
     }));
+    const double publishes = std::max(publish_rates.back() * seconds, 1.0);
+    publish_hubd_cpu_us.push_back((hubd.CpuSeconds() - hubd_before) * 1e6 / publishes);
+    publish_client_cpu_us.push_back((OwnCpuSeconds() - own_before) * 1e6 / publishes);
     publish_ratios.push_back(publish_rates.back() / std::max(echo_rates.back(), 1.0));
   }
   std::string ratio_rounds;
@@ -760,6 +784,11 @@ int main(int argc, char** argv) {
       {"publish_16",
        absl::StrFormat("%.0f publishes/s (median; ratio by round: %s)", publish_rate, ratio_rounds),
        "echo_unary_16", absl::StrFormat("%.2f", publish_ratio), ">= 0.60"},
+      {"CPU per call (median): echo, client and server / publish, hubd + client",
+       absl::StrFormat("%.0f us / %.0f + %.0f us", hub::bench::Median(echo_cpu_us),
+                       hub::bench::Median(publish_hubd_cpu_us),
+                       hub::bench::Median(publish_client_cpu_us)),
+       "", "", ""},
       {"publish latency at half load",
        absl::StrFormat("p50 %.2f ms, p99 %.2f ms (%.0f/s)", Percentile(latencies, 0.5),
                        Percentile(latencies, 0.99), target),
@@ -818,14 +847,16 @@ int main(int argc, char** argv) {
         "\"timeline_200_p50_ms\":%.3f,\"timeline_200_p99_ms\":%.3f,"
         "\"rebuild_events_per_second\":%.1f,\"rebuild_ms\":%d,"
         "\"rss_mib_with_subscribers\":%.1f,\"rss_mib_end\":%.1f,\"rss_mib_peak\":%.1f,"
-        "\"free_text_16\":%.1f,\"rss_mib_free_text_peak\":%.1f}\n",
+        "\"free_text_16\":%.1f,\"rss_mib_free_text_peak\":%.1f,\"echo_cpu_us\":%.1f,"
+        "\"publish_hubd_cpu_us\":%.1f,\"publish_client_cpu_us\":%.1f}\n",
         log_size, echo_rate, publish_rate, publish_ratio, Percentile(latencies, 0.5),
         Percentile(latencies, 0.99), echo_stream_rate, delivery_rate,
         delivery_rate / echo_stream_rate, Percentile(delivery_ms, 0.5),
         Percentile(delivery_ms, 0.99), delivery_ms.size(), expected_deliveries,
         Percentile(echo_ms, 0.99), Percentile(timeline_ms, 0.5), Percentile(timeline_ms, 0.99),
         rebuild_rate, applied.rebuild_milliseconds(), rss_attached, rss_end, rss_peak,
-        free_text_rate, rss_free_text_peak);
+        free_text_rate, rss_free_text_peak, hub::bench::Median(echo_cpu_us),
+        hub::bench::Median(publish_hubd_cpu_us), hub::bench::Median(publish_client_cpu_us));
   }
   echo_server->Shutdown();
   return 0;
