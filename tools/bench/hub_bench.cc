@@ -45,6 +45,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -408,6 +409,7 @@ int main(int argc, char** argv) {
   std::vector<double> echo_rates;
   std::vector<double> publish_rates;
   std::vector<double> publish_ratios;
+  std::vector<double> refused_ratios;
   // CPU per call, which the shared host's drift moves far less than rates:
   // the echo's client and server both run in this process; a publish's
   // server side is hubd's CPU, its client side this process's.
@@ -436,6 +438,24 @@ int main(int argc, char** argv) {
     publish_hubd_cpu_us.push_back((hubd.CpuSeconds() - hubd_before) * 1e6 / publishes);
     publish_client_cpu_us.push_back((OwnCpuSeconds() - own_before) * 1e6 / publishes);
     publish_ratios.push_back(publish_rates.back() / std::max(echo_rates.back(), 1.0));
+    // The same publishes refused at validation (an unknown enum number):
+    // hubd's transport, authentication, parsing and checks, nothing stored
+    // or audited. How much of the echo's rate is left once the hub does
+    // anything at all.
+    Phase("publish_refused_16");
+    refused_ratios.push_back(
+        hub::bench::RunFor(
+            kPublishers, seconds,
+            [&](int t, uint64_t) {
+              grpc::ClientContext context;
+              hub::v1::PublishResponse response;
+              hub::v1::PublishRequest request = PublishRequest(t, sequence[t]++);
+              request.mutable_events(0)->mutable_victim_safety_information()->set_risk_change(
+                  static_cast<hub::v1::RiskChange>(77));
+              return publish_stubs[t]->Publish(&context, request, &response).error_code() ==
+                     grpc::StatusCode::INVALID_ARGUMENT;
+            }) /
+        std::max(echo_rates.back(), 1.0));
   }
   std::string ratio_rounds;
   for (double ratio : publish_ratios) {
@@ -784,6 +804,13 @@ int main(int argc, char** argv) {
       {"publish_16",
        absl::StrFormat("%.0f publishes/s (median; ratio by round: %s)", publish_rate, ratio_rounds),
        "echo_unary_16", absl::StrFormat("%.2f", publish_ratio), ">= 0.60"},
+      {"publish_refused_16 (refused at validation: nothing stored)",
+       absl::StrFormat("ratio by round: %s", absl::StrJoin(refused_ratios, ", ",
+                                                           [](std::string* out, double ratio) {
+                                                             absl::StrAppendFormat(out, "%.2f",
+                                                                                   ratio);
+                                                           })),
+       "echo_unary_16", absl::StrFormat("%.2f", hub::bench::Median(refused_ratios)), ""},
       {"CPU per call (median): echo, client and server / publish, hubd + client",
        absl::StrFormat("%.0f us / %.0f + %.0f us", hub::bench::Median(echo_cpu_us),
                        hub::bench::Median(publish_hubd_cpu_us),
