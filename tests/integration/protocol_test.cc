@@ -3,12 +3,15 @@
 // and that the change is recorded in the log and survives a restart.
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 
+#include "tests/integration/error_details.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -163,6 +166,53 @@ TEST_F(ProtocolChangeTest, APageTokenOfAReplacedGenerationIsRefused) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_THAT(status.error_message(), HasSubstr("read the case again from version 1"));
   EXPECT_EQ(next_page.events_size(), 0);
+}
+
+TEST_F(ProtocolChangeTest, APositionOfAForgottenGenerationIsRefusedNotReinterpreted) {
+  PublishSafetyUpdate("00000000-0000-4000-8000-000000000001");
+  const uint64_t kept = ViewEnd(pki_, hub_->address(), "police-agency");
+  auto subscribe_after = [&](uint64_t position) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    hub::v1::SubscribeRequest request;
+    request.set_after_position(position);
+    auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
+                      ->Subscribe(&context, request);
+    hub::v1::SubscribeResponse item;
+    while (stream->Read(&item) && !item.has_caught_up()) {
+    }
+    if (!item.has_caught_up()) return stream->Finish();
+    context.TryCancel();
+    stream->Finish();
+    return grpc::Status::OK;
+  };
+  // The hub keeps the index of the last four replaced generations: a
+  // position kept across four protocol changes still resumes.
+  std::string text = ProtocolWithoutHousingSummary();
+  const size_t version = text.find("version: \"2026-12-1\"");
+  for (int change = 1; change <= 5; ++change) {
+    text.replace(version, 20, absl::StrCat("version: \"2026-12-", change, "\""));
+    hub::v1::ApplyProtocolResponse applied;
+    const grpc::Status status = Apply("operator-admin", text, &applied);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    if (change == 4) {
+      EXPECT_TRUE(subscribe_after(kept).ok());
+    }
+  }
+  // After a fifth, the hub no longer knows where that position was: it
+  // says so instead of resuming at a place that number means today.
+  const grpc::Status forgotten = subscribe_after(kept);
+  EXPECT_EQ(forgotten.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(forgotten.error_message(), HasSubstr("subscribe again from 0"));
+  const std::optional<google::rpc::ErrorInfo> reason = DetailOf<google::rpc::ErrorInfo>(forgotten);
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_EQ(reason->reason(), "VIEW_GENERATION_FORGOTTEN");
+  // A position of today's generation the hub never gave (past its end).
+  const uint64_t end = ViewEnd(pki_, hub_->address(), "police-agency");
+  const grpc::Status never_given = subscribe_after(end + 1000);
+  EXPECT_EQ(never_given.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(never_given.error_message(), HasSubstr("is not one the hub gave you"));
+  EXPECT_TRUE(subscribe_after(end).ok());
 }
 
 TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
