@@ -7,6 +7,8 @@
 //
 // Usage: event_log_bench [--dir=bench-data] [--seconds=2] [--rounds=3] [--json=FILE]
 // RocksDB is included directly here only to measure the raw baseline.
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -45,7 +47,14 @@ struct Figure {
   std::string name;
   int writers = 0;
   double per_second = 0;
+  double cpu_us_per_write = 0;
 };
+
+double ProcessCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
 
 double RawPuts(const std::string& path, int writers, double seconds) {
   std::filesystem::remove_all(path);
@@ -116,27 +125,35 @@ int main(int argc, char** argv) {
       {"raw_put_1", 1},    {"raw_put_16", 16},    {"log_append_1", 1},
       {"log_append_4", 4}, {"log_append_16", 16}, {"log_append_16_audited", 16}};
   std::vector<std::vector<double>> samples(plan.size());
+  // CPU per write (this process, every thread): what a durable append costs
+  // the machine, next to what it costs in time.
+  std::vector<std::vector<double>> cpu_us(plan.size());
   for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
     for (size_t f = 0; f < plan.size(); ++f) {
       const auto& [name, writers] = plan[f];
       const bool raw = name.rfind("raw_", 0) == 0;
+      const double cpu_before = ProcessCpuSeconds();
       samples[f].push_back(
           raw ? RawPuts(dir + "/raw", writers, seconds)
               : LogAppends(dir + "/log", writers, seconds, name == "log_append_16_audited"));
+      cpu_us[f].push_back((ProcessCpuSeconds() - cpu_before) * 1e6 /
+                          std::max(samples[f].back() * seconds, 1.0));
     }
   }
   std::vector<Figure> figures;
   for (size_t f = 0; f < plan.size(); ++f) {
-    figures.push_back({plan[f].first, plan[f].second, hub::bench::Median(samples[f])});
+    figures.push_back({plan[f].first, plan[f].second, hub::bench::Median(samples[f]),
+                       hub::bench::Median(cpu_us[f])});
   }
   std::filesystem::remove_all(dir);
   const Figure unaudited_16 = figures[4];
 
   const double baseline = figures[0].per_second;
-  std::printf("%-16s %8s %14s %22s\n", "figure", "writers", "writes/s", "x raw_put_1 (1 fsync)");
+  std::printf("%-22s %8s %14s %22s %14s\n", "figure", "writers", "writes/s",
+              "x raw_put_1 (1 fsync)", "CPU us/write");
   for (const Figure& figure : figures) {
-    std::printf("%-16s %8d %14.0f %22.2f\n", figure.name.c_str(), figure.writers, figure.per_second,
-                figure.per_second / baseline);
+    std::printf("%-22s %8d %14.0f %22.2f %14.1f\n", figure.name.c_str(), figure.writers,
+                figure.per_second, figure.per_second / baseline, figure.cpu_us_per_write);
   }
   const double log16 = unaudited_16.per_second;
   std::printf("\nlog_append_16 / raw_put_1 = %.2fx (target >= 5x; perfect batching of 16 = 16x)\n",
