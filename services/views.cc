@@ -112,8 +112,20 @@ absl::StatusOr<std::unique_ptr<Projector>> Views::Build(const hub::v1::SharingPr
   // the two makes the next start build again rather than miss it.
   HUB_ASSIGN_OR_RETURN(auth::WithheldKeys withheld, RestrictionsOf(*log_));
   HUB_ASSIGN_OR_RETURN(const std::string digest, GenerationDigest(protocol, *log_));
-  HUB_ASSIGN_OR_RETURN(storage::GenerationInfo generation,
-                       store_->CreateGeneration(protocol.version(), digest, std::move(principals)));
+  // Numbered so that no reader's position is read in another numbering:
+  // the number the log recorded when the same views were built before (they
+  // were lost, and are derived again: positions keep their meaning), else
+  // one above it.
+  HUB_ASSIGN_OR_RETURN(const std::optional<storage::EventLog::ViewGeneration> recorded,
+                       log_->LatestViewGeneration());
+  uint32_t at_least = 1;
+  if (recorded.has_value()) {
+    at_least = recorded->digest == digest ? recorded->generation : recorded->generation + 1;
+  }
+  HUB_ASSIGN_OR_RETURN(
+      storage::GenerationInfo generation,
+      store_->CreateGeneration(protocol.version(), digest, std::move(principals), at_least));
+  HUB_RETURN_IF_ERROR(log_->RecordViewGeneration({generation.generation, digest}));
   auto projector = std::make_unique<Projector>(
       log_, store_.get(), generation, std::make_shared<const auth::SharingPolicy>(protocol),
       sealer_, std::make_shared<const auth::WithheldKeys>(std::move(withheld)));

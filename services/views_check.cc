@@ -156,8 +156,10 @@ absl::StatusOr<ViewsCheck> CheckViews(storage::EventLog* log, const storage::Vie
   HUB_ASSIGN_OR_RETURN(check.checkpoint, stored.Checkpoint(active->generation));
   HUB_ASSIGN_OR_RETURN(check.rebuilt, storage::ViewStore::Open(scratch_directory));
   HUB_ASSIGN_OR_RETURN(storage::GenerationInfo generation,
-                       check.rebuilt->CreateGeneration(
-                           active->protocol_version, active->protocol_digest, active->principals));
+                       check.rebuilt->CreateGeneration(active->protocol_version,
+                                                       active->protocol_digest, active->principals,
+                                                       // A repair keeps readers' positions.
+                                                       active->generation));
   {
     Projector projector(log, check.rebuilt.get(), generation,
                         std::make_shared<const auth::SharingPolicy>(recorded->protocol), sealer,

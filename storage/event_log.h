@@ -218,6 +218,21 @@ class EventLog {
   // agrees with the records. DATA_LOSS naming the first bad index.
   virtual absl::StatusOr<uint64_t> VerifyAudit() const = 0;
 
+  // The views' newest generation number and the digest of what it was
+  // built from (protocol, projection format, erasures, restrictions), kept
+  // with the log because readers hold positions that name it: views built
+  // again from nothing (a lost views folder) take the same number when they
+  // derive the same thing, and a number above it otherwise, never one that
+  // meant something else. Not part of the hash chain (the views are
+  // derived data); in every checkpoint and backup. nullopt if none yet.
+  struct ViewGeneration {
+    uint32_t generation = 0;
+    std::string digest;
+  };
+  virtual absl::StatusOr<std::optional<ViewGeneration>> LatestViewGeneration() const = 0;
+  // Records a generation durably before any reader is given its positions.
+  virtual absl::Status RecordViewGeneration(const ViewGeneration& generation) = 0;
+
   // A consistent copy of the whole log (events, indexes, audit) in
   // `directory`, which must not exist, taken while appends continue: it
   // holds every append acknowledged before the call, each group of appends

@@ -297,7 +297,8 @@ class RocksViewStore final : public ViewStore {
 
   absl::StatusOr<GenerationInfo> CreateGeneration(std::string protocol_version,
                                                   std::string protocol_digest,
-                                                  std::vector<std::string> principals) override {
+                                                  std::vector<std::string> principals,
+                                                  uint32_t at_least) override {
     if (principals.size() > std::numeric_limits<uint16_t>::max()) {
       return absl::InvalidArgumentError("a protocol may list at most 65535 principals");
     }
@@ -307,7 +308,7 @@ class RocksViewStore final : public ViewStore {
     HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> retired, RetiredGenerations());
     existing.insert(existing.end(), retired.begin(), retired.end());
     GenerationInfo info;
-    info.generation = 1;
+    info.generation = std::max<uint32_t>(at_least, 1);
     for (const GenerationInfo& g : existing)
       info.generation = std::max(info.generation, g.generation + 1);
     info.protocol_version = std::move(protocol_version);

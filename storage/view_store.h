@@ -118,10 +118,12 @@ class ViewStore {
   // Every generation that exists (the active one, one being built).
   virtual absl::StatusOr<std::vector<GenerationInfo>> Generations() const = 0;
 
-  // Registers a new, empty generation (number: one above any existing).
+  // Registers a new, empty generation numbered one above any existing or
+  // retired, and at least `at_least`.
   virtual absl::StatusOr<GenerationInfo> CreateGeneration(std::string protocol_version,
                                                           std::string protocol_digest,
-                                                          std::vector<std::string> principals) = 0;
+                                                          std::vector<std::string> principals,
+                                                          uint32_t at_least = 1) = 0;
   // Makes `generation` the one readers use, atomically; then deletes the
   // data of every other generation, except that the generation it replaces
   // keeps its index (view positions to log positions) so that readers'

@@ -28,6 +28,8 @@ inline constexpr char kFormatKey[] = "format";
 inline constexpr char kFormatValue[] = "drive-hub event log v1";
 inline constexpr char kChainHeadKey[] = "chain_head";
 inline constexpr char kAuditHeadKey[] = "audit_head";
+// The views' newest generation: 4 bytes big-endian, then its digest.
+inline constexpr char kViewGenerationKey[] = "view_generation";
 
 inline constexpr uint8_t kRecordFormat = 1;
 // format byte, position, stream version, two 16-bit lengths, one 32-bit length.

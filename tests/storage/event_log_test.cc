@@ -75,6 +75,20 @@ TEST_F(EventLogTest, AssignsDenseGlobalPositionsAndPerCaseVersions) {
 
 // What a signed checkpoint commits to: the chain digest at a size, which for
 // the newest record is the chain head.
+TEST_F(EventLogTest, TheViewsGenerationIsKeptDurablyOutsideTheChain) {
+  const auto none = log_->LatestViewGeneration();
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_THAT(log_->Append(Batch("C-1", {"e1"})), IsOk());
+  ASSERT_THAT(log_->RecordViewGeneration({7, std::string("digest\0of 7", 11)}), IsOk());
+  Reopen();
+  const auto recorded = log_->LatestViewGeneration();
+  ASSERT_TRUE(recorded.ok() && recorded->has_value());
+  EXPECT_EQ((*recorded)->generation, 7u);
+  EXPECT_EQ((*recorded)->digest, std::string("digest\0of 7", 11));
+  EXPECT_THAT(log_->Verify(), IsOk());
+}
+
 TEST_F(EventLogTest, ChainDigestAtIsTheDigestEachRecordLinksTo) {
   HUB_ASSERT_OK_AND_ASSIGN(AppendResult a, log_->Append(Batch("C-1", {"e1", "e2", "e3"})));
   HUB_ASSERT_OK_AND_ASSIGN(VerifiedLog verified, log_->Verify());

@@ -314,5 +314,19 @@ TEST_F(ViewStoreTest, RetiredGenerationsKeepTheirNumberAndOnlyTheLastFewTheirInd
   EXPECT_THAT(store_->LogPositionOf(numbers[numbers.size() - 2], 0, 1), IsOkAndHolds(1u));
 }
 
+TEST_F(ViewStoreTest, AGenerationIsNumberedAtLeastAsAskedAndNeverBelowOneThatExists) {
+  // generation_ exists (the fixture's); asked for less, the next is above it.
+  auto next = store_->CreateGeneration("v", "digest", {"p0"}, 1);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->generation, generation_ + 1);
+  // Asked for more (the number the event log recorded), that number.
+  auto recorded = store_->CreateGeneration("v", "digest", {"p0"}, 40);
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_EQ(recorded->generation, 40u);
+  auto after = store_->CreateGeneration("v", "digest", {"p0"}, 40);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->generation, 41u);
+}
+
 }  // namespace
 }  // namespace hub::storage
