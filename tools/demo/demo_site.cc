@@ -21,14 +21,13 @@ namespace {
 using absl::CivilDay;
 using hub::v1::EventEnvelope;
 
-// Who publishes what: client certificate names from deploy/certs.sh dev.
+// Who publishes what: client certificate names from deploy/certs.sh dev
+// (housing and health publish nothing in the demonstration site).
 constexpr char kPolice[] = "police-agency";
 constexpr char kProbation[] = "probation-agency";
 constexpr char kChildrens[] = "childrens-services-agency";
-constexpr char kHousing[] = "housing-agency";
 constexpr char kIdva[] = "idva-agency";
 constexpr char kDrive[] = "drive-agency";
-constexpr char kHealth[] = "health-agency";
 constexpr char kCoordinator[] = "dapp-coordinator";
 
 constexpr char kLawEnforcement[] = "DPA 2018 Part 3 s35 (law enforcement processing)";

@@ -2,8 +2,8 @@
 // arbitrary input, runs it through the code that parses and judges requests
 // and protocols, and aborts if an invariant breaks (a crash or a sanitizer
 // finding is the other failure). Run by a seeded random-mutation test in
-// every build (tests/tools/fuzz_test.cc); each takes any byte string, as a
-// libFuzzer entry point would, so a coverage-guided build can drive them.
+// every build (tests/tools/fuzz_test.cc), and coverage-guided as libFuzzer
+// binaries of a clang build (tools/fuzz/run_libfuzzer.sh).
 #ifndef HUB_TOOLS_FUZZ_FUZZ_TARGETS_H_
 #define HUB_TOOLS_FUZZ_FUZZ_TARGETS_H_
 
