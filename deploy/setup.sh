@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the hub builds and runs with.
+# Installs the Debian 12 packages the hub builds and runs with, and any
+# further packages named as arguments (a tool's own: clang for fuzzing).
 # Idempotent: asks apt only for what is missing, so a prepared machine costs nothing.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev libsystemd-dev
   systemd testssl.sh
   python3 python3-grpcio python3-protobuf
+  "$@"
 )
 
 missing=()

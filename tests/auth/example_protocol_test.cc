@@ -17,6 +17,7 @@
 #include "auth/redactor.h"
 #include "auth/sharing_policy.h"
 #include "auth/sharing_protocol.h"
+#include "tests/testing/fill_message.h"
 
 namespace hub::auth {
 namespace {
@@ -122,59 +123,6 @@ const std::vector<std::string>& Principals() {
 
 // ------------------------------------------------- the corpus
 
-// Sets every field of `message` to a non-default value, recursively; in each
-// oneof, member number `choice` (or the last one).
-void Fill(Message* message, int choice) {
-  const Descriptor* descriptor = message->GetDescriptor();
-  const Reflection* reflection = message->GetReflection();
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const FieldDescriptor* field = descriptor->field(i);
-    if (const auto* oneof = field->containing_oneof()) {
-      const int chosen = std::min(choice, oneof->field_count() - 1);
-      if (oneof->field(chosen) != field) continue;
-    }
-    const int copies = field->is_repeated() ? 2 : 1;
-    for (int copy = 0; copy < copies; ++copy) {
-      const std::string text = absl::StrCat("value of ", field->full_name(), " #", copy);
-      switch (field->cpp_type()) {
-        case FieldDescriptor::CPPTYPE_STRING:
-          field->is_repeated() ? reflection->AddString(message, field, text)
-                               : reflection->SetString(message, field, text);
-          break;
-        case FieldDescriptor::CPPTYPE_INT32:
-          field->is_repeated() ? reflection->AddInt32(message, field, 7)
-                               : reflection->SetInt32(message, field, 7);
-          break;
-        case FieldDescriptor::CPPTYPE_INT64:
-          field->is_repeated() ? reflection->AddInt64(message, field, 7)
-                               : reflection->SetInt64(message, field, 7);
-          break;
-        case FieldDescriptor::CPPTYPE_UINT64:
-          field->is_repeated() ? reflection->AddUInt64(message, field, 7)
-                               : reflection->SetUInt64(message, field, 7);
-          break;
-        case FieldDescriptor::CPPTYPE_BOOL:
-          field->is_repeated() ? reflection->AddBool(message, field, true)
-                               : reflection->SetBool(message, field, true);
-          break;
-        case FieldDescriptor::CPPTYPE_ENUM: {
-          const auto* value = field->enum_type()->value(field->enum_type()->value_count() - 1);
-          field->is_repeated() ? reflection->AddEnum(message, field, value)
-                               : reflection->SetEnum(message, field, value);
-          break;
-        }
-        case FieldDescriptor::CPPTYPE_MESSAGE:
-          Fill(field->is_repeated() ? reflection->AddMessage(message, field)
-                                    : reflection->MutableMessage(message, field),
-               choice);
-          break;
-        default:
-          FAIL() << "the corpus cannot fill " << field->full_name() << "; extend Fill()";
-      }
-    }
-  }
-}
-
 // One fully populated envelope per event type and nested oneof member.
 std::vector<hub::v1::EventEnvelope> Corpus() {
   std::vector<hub::v1::EventEnvelope> corpus;
@@ -182,10 +130,10 @@ std::vector<hub::v1::EventEnvelope> Corpus() {
   for (int e = 0; e < events->field_count(); ++e) {
     for (int choice = 0; choice < 3; ++choice) {
       hub::v1::EventEnvelope envelope;
-      Fill(&envelope, e);
+      hub::testing::FillEveryField(&envelope, e);
       Message* event = envelope.GetReflection()->MutableMessage(&envelope, events->field(e));
       event->Clear();
-      Fill(event, choice);
+      hub::testing::FillEveryField(event, choice);
       corpus.push_back(envelope);
     }
   }

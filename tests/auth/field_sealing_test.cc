@@ -14,6 +14,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
+#include "tests/testing/fill_message.h"
 #include "tests/testing/temp_dir.h"
 
 #include "hub/storage/v1/sealed.pb.h"
@@ -188,52 +189,8 @@ TEST_F(FieldSealingTest, AMissingKeyThatWasNotErasedIsNotTakenForAnErasure) {
   EXPECT_EQ(FieldSealer::KeyIdsOf(stored)->size(), PersonalClassesIn(SafetyInformation()).size());
 }
 
-// Every string field of `message` and of the messages it holds set to a
-// canary naming the field, every other scalar to a non-default value; in
-// each oneof, member number `choice` (or the last one).
-void FillWithCanaries(google::protobuf::Message* message, int choice) {
-  using google::protobuf::FieldDescriptor;
-  const google::protobuf::Descriptor* descriptor = message->GetDescriptor();
-  const google::protobuf::Reflection* reflection = message->GetReflection();
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const FieldDescriptor* field = descriptor->field(i);
-    if (const auto* oneof = field->containing_oneof()) {
-      if (oneof->field(std::min(choice, oneof->field_count() - 1)) != field) continue;
-    }
-    switch (field->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_STRING: {
-        const std::string canary = absl::StrCat("CANARY<", field->full_name(), ">");
-        field->is_repeated() ? reflection->AddString(message, field, canary)
-                             : reflection->SetString(message, field, canary);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_MESSAGE:
-        FillWithCanaries(field->is_repeated() ? reflection->AddMessage(message, field)
-                                              : reflection->MutableMessage(message, field),
-                         choice);
-        break;
-      case FieldDescriptor::CPPTYPE_ENUM: {
-        const auto* value = field->enum_type()->value(field->enum_type()->value_count() - 1);
-        field->is_repeated() ? reflection->AddEnum(message, field, value)
-                             : reflection->SetEnum(message, field, value);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_BOOL:
-        if (!field->is_repeated()) reflection->SetBool(message, field, true);
-        break;
-      case FieldDescriptor::CPPTYPE_INT32:
-        if (!field->is_repeated()) reflection->SetInt32(message, field, 7);
-        break;
-      case FieldDescriptor::CPPTYPE_INT64:
-        if (!field->is_repeated()) reflection->SetInt64(message, field, 7);
-        break;
-      default:
-        break;
-    }
-  }
-}
-
-// The personal string fields of `message`'s type and those it holds.
+// What FillEveryField writes into the personal string fields of `message`'s
+// type and of those it holds.
 void PersonalCanaries(const google::protobuf::Descriptor& message,
                       std::vector<std::string>* canaries) {
   for (int i = 0; i < message.field_count(); ++i) {
@@ -242,7 +199,7 @@ void PersonalCanaries(const google::protobuf::Descriptor& message,
       PersonalCanaries(*field.message_type(), canaries);
     } else if (field.cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING &&
                IsPersonalField(field)) {
-      canaries->push_back(absl::StrCat("CANARY<", field.full_name(), ">"));
+      canaries->push_back(absl::StrCat("value of ", field.full_name(), " #"));
     }
   }
 }
@@ -258,7 +215,8 @@ TEST_F(FieldSealingTest, EveryPersonalFieldOfEveryEventTypeIsSealedAndComesBack)
       hub::v1::EventEnvelope envelope;
       envelope.set_event_id("e-every");
       envelope.set_case_id("C-EVERY");
-      FillWithCanaries(envelope.GetReflection()->MutableMessage(&envelope, type), choice);
+      hub::testing::FillEveryField(envelope.GetReflection()->MutableMessage(&envelope, type),
+                                   choice);
       const absl::StatusOr<std::string> stored = sealer_->Seal(envelope);
       ASSERT_TRUE(stored.ok()) << type->name() << ": " << stored.status();
       std::vector<std::string> canaries;

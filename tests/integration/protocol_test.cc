@@ -122,6 +122,35 @@ class ProtocolChangeTest : public ::testing::Test {
     return response.protocol().version();
   }
 
+  // The police's subscription from `position` read until it has caught up:
+  // the ids of the events delivered, and OK or why the hub refused.
+  std::vector<std::string> PoliceEventsAfter(uint64_t position, grpc::Status* status) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    hub::v1::SubscribeRequest request;
+    request.set_after_position(position);
+    auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
+                      ->Subscribe(&context, request);
+    std::vector<std::string> event_ids;
+    hub::v1::SubscribeResponse item;
+    while (stream->Read(&item) && !item.has_caught_up())
+      event_ids.push_back(item.event().event_id());
+    if (!item.has_caught_up()) {
+      *status = stream->Finish();
+      return event_ids;
+    }
+    context.TryCancel();
+    stream->Finish();
+    *status = grpc::Status::OK;
+    return event_ids;
+  }
+
+  grpc::Status SubscribeAfter(uint64_t position) {
+    grpc::Status status;
+    PoliceEventsAfter(position, &status);
+    return status;
+  }
+
   TempDir dir_;
   TestPki pki_{dir_.Sub("pki")};
   std::unique_ptr<HubProcess> hub_;
@@ -174,21 +203,6 @@ TEST_F(ProtocolChangeTest, APageTokenOfAReplacedGenerationIsRefused) {
 TEST_F(ProtocolChangeTest, APositionOfAForgottenGenerationIsRefusedNotReinterpreted) {
   PublishSafetyUpdate("00000000-0000-4000-8000-000000000001");
   const uint64_t kept = ViewEnd(pki_, hub_->address(), "police-agency");
-  auto subscribe_after = [&](uint64_t position) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    hub::v1::SubscribeRequest request;
-    request.set_after_position(position);
-    auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
-                      ->Subscribe(&context, request);
-    hub::v1::SubscribeResponse item;
-    while (stream->Read(&item) && !item.has_caught_up()) {
-    }
-    if (!item.has_caught_up()) return stream->Finish();
-    context.TryCancel();
-    stream->Finish();
-    return grpc::Status::OK;
-  };
   // The hub keeps the index of the last four replaced generations: a
   // position kept across four protocol changes still resumes.
   std::string text = ProtocolWithoutHousingSummary();
@@ -199,12 +213,12 @@ TEST_F(ProtocolChangeTest, APositionOfAForgottenGenerationIsRefusedNotReinterpre
     const grpc::Status status = Apply("operator-admin", text, &applied);
     ASSERT_TRUE(status.ok()) << status.error_message();
     if (change == 4) {
-      EXPECT_TRUE(subscribe_after(kept).ok());
+      EXPECT_TRUE(SubscribeAfter(kept).ok());
     }
   }
   // After a fifth, the hub no longer knows where that position was: it
   // says so instead of resuming at a place that number means today.
-  const grpc::Status forgotten = subscribe_after(kept);
+  const grpc::Status forgotten = SubscribeAfter(kept);
   EXPECT_EQ(forgotten.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(forgotten.error_message(), HasSubstr("subscribe again from 0"));
   const std::optional<google::rpc::ErrorInfo> reason = DetailOf<google::rpc::ErrorInfo>(forgotten);
@@ -212,10 +226,10 @@ TEST_F(ProtocolChangeTest, APositionOfAForgottenGenerationIsRefusedNotReinterpre
   EXPECT_EQ(reason->reason(), "VIEW_GENERATION_FORGOTTEN");
   // A position of today's generation the hub never gave (past its end).
   const uint64_t end = ViewEnd(pki_, hub_->address(), "police-agency");
-  const grpc::Status never_given = subscribe_after(end + 1000);
+  const grpc::Status never_given = SubscribeAfter(end + 1000);
   EXPECT_EQ(never_given.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(never_given.error_message(), HasSubstr("is not one the hub gave you"));
-  EXPECT_TRUE(subscribe_after(end).ok());
+  EXPECT_TRUE(SubscribeAfter(end).ok());
 }
 
 TEST_F(ProtocolChangeTest, ViewsBuiltAgainFromNothingKeepEveryPositionsMeaning) {
@@ -225,28 +239,8 @@ TEST_F(ProtocolChangeTest, ViewsBuiltAgainFromNothingKeepEveryPositionsMeaning) 
   PublishSafetyUpdate("00000000-0000-4000-8000-000000000001");
   const uint64_t second_generation = ViewEnd(pki_, hub_->address(), "police-agency");
   ASSERT_EQ(second_generation / 1'000'000'000'000, first_generation / 1'000'000'000'000 + 1);
-  auto events_after = [&](uint64_t position, grpc::Status* status) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    hub::v1::SubscribeRequest request;
-    request.set_after_position(position);
-    auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "police-agency"))
-                      ->Subscribe(&context, request);
-    std::vector<std::string> event_ids;
-    hub::v1::SubscribeResponse item;
-    while (stream->Read(&item) && !item.has_caught_up())
-      event_ids.push_back(item.event().event_id());
-    if (item.has_caught_up()) {
-      context.TryCancel();
-      stream->Finish();
-      *status = grpc::Status::OK;
-    } else {
-      *status = stream->Finish();
-    }
-    return event_ids;
-  };
   grpc::Status status;
-  const std::vector<std::string> before = events_after(second_generation - 2, &status);
+  const std::vector<std::string> before = PoliceEventsAfter(second_generation - 2, &status);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(before.size(), 2u);
 
@@ -258,11 +252,11 @@ TEST_F(ProtocolChangeTest, ViewsBuiltAgainFromNothingKeepEveryPositionsMeaning) 
   Restart();
   EXPECT_EQ(ViewEnd(pki_, hub_->address(), "police-agency") / 1'000'000'000'000,
             second_generation / 1'000'000'000'000);
-  EXPECT_EQ(events_after(second_generation - 2, &status), before);
+  EXPECT_EQ(PoliceEventsAfter(second_generation - 2, &status), before);
   EXPECT_TRUE(status.ok()) << status.error_message();
   // The replaced generation's index went with the folder: a position of it
   // is refused, never read in today's numbering.
-  events_after(first_generation, &status);
+  PoliceEventsAfter(first_generation, &status);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
 }
 
