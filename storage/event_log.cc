@@ -452,27 +452,21 @@ class RocksEventLog final : public EventLog {
         db_->Get(rocksdb::ReadOptions(), meta(), internal::kViewGenerationKey, &value);
     if (status.IsNotFound()) return std::nullopt;
     HUB_RETURN_IF_ERROR(FromRocksStatus(status, "reading the views' generation"));
-    if (value.size() < 4) {
+    HUB_ASSIGN_OR_RETURN(internal::ViewGenerationValue decoded,
+                         internal::DecodeViewGeneration(value));
+    if (decoded.generation > std::numeric_limits<uint32_t>::max()) {
       return absl::DataLossError("the views' generation recorded in the event log is damaged");
     }
-    ViewGeneration generation;
-    for (int i = 0; i < 4; ++i) {
-      generation.generation = (generation.generation << 8) | static_cast<uint8_t>(value[i]);
-    }
-    generation.digest = value.substr(4);
-    return generation;
+    return ViewGeneration{static_cast<uint32_t>(decoded.generation), std::move(decoded.digest)};
   }
 
   absl::Status RecordViewGeneration(const ViewGeneration& generation) override {
-    std::string value;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      value.push_back(static_cast<char>((generation.generation >> shift) & 0xff));
-    }
-    value.append(generation.digest);
     rocksdb::WriteOptions options;
     options.sync = true;
-    return FromRocksStatus(db_->Put(options, meta(), internal::kViewGenerationKey, value),
-                           "recording the views' generation");
+    return FromRocksStatus(
+        db_->Put(options, meta(), internal::kViewGenerationKey,
+                 internal::EncodeViewGeneration(generation.generation, generation.digest)),
+        "recording the views' generation");
   }
 
   void Close() override {

@@ -109,6 +109,24 @@ absl::StatusOr<ChainHead> DecodeChainHead(std::string_view value) {
   return head;
 }
 
+std::string EncodeViewGeneration(uint64_t generation, std::string_view digest) {
+  std::string value;
+  AppendBigEndian64(generation, &value);
+  value.append(digest);
+  return value;
+}
+
+absl::StatusOr<ViewGenerationValue> DecodeViewGeneration(std::string_view value) {
+  if (value.size() < 8) {
+    return absl::DataLossError(
+        absl::StrCat("stored views' generation has ", value.size(), " bytes; expected at least 8"));
+  }
+  ViewGenerationValue decoded;
+  decoded.generation = ReadBigEndian64(value);
+  decoded.digest = std::string(value.substr(8));
+  return decoded;
+}
+
 std::string EncodeRecord(LogRecord* record) {
   std::string bytes;
   bytes.reserve(kRecordFixedBytes + record->case_id.size() + record->event_id.size() +

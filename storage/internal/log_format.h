@@ -28,7 +28,7 @@ inline constexpr char kFormatKey[] = "format";
 inline constexpr char kFormatValue[] = "drive-hub event log v1";
 inline constexpr char kChainHeadKey[] = "chain_head";
 inline constexpr char kAuditHeadKey[] = "audit_head";
-// The views' newest generation: 4 bytes big-endian, then its digest.
+// The views' newest generation (EncodeViewGeneration).
 inline constexpr char kViewGenerationKey[] = "view_generation";
 
 inline constexpr uint8_t kRecordFormat = 1;
@@ -54,6 +54,15 @@ struct ChainHead {
   Sha256Digest digest = kGenesisDigest;
 };
 absl::StatusOr<ChainHead> DecodeChainHead(std::string_view value);
+
+// The views' generation value: big-endian generation number followed by the
+// digest of what it was built from.
+std::string EncodeViewGeneration(uint64_t generation, std::string_view digest);
+struct ViewGenerationValue {
+  uint64_t generation = 0;
+  std::string digest;
+};
+absl::StatusOr<ViewGenerationValue> DecodeViewGeneration(std::string_view value);
 
 struct LogRecord {
   uint64_t position = 0;

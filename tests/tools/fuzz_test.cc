@@ -6,17 +6,15 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 
-#include "tools/demo/demo_site.h"
+#include "tools/fuzz/fuzz_seeds.h"
 #include "tools/fuzz/fuzz_targets.h"
 
 namespace hub::fuzz {
@@ -120,14 +118,7 @@ uint64_t Seed() {
 }
 
 TEST(FuzzTest, PublishRequestsFromMutatedDemoPublishes) {
-  tools::DemoOptions options;
-  options.scale = 0.05;
-  std::vector<std::string> corpus;
-  for (const tools::DemoCase& demo_case : tools::GenerateDemoSite(options).cases) {
-    for (const tools::DemoPublish& publish : demo_case.publishes) {
-      corpus.push_back(publish.request.SerializeAsString());
-    }
-  }
+  const std::vector<std::string> corpus = PublishRequestSeeds(0.05);
   ASSERT_GT(corpus.size(), 20u);
   const uint64_t runs = RunMutations(corpus, PublishRequestTarget, Seed());
   std::printf("publish requests: %llu inputs from %zu seeds (HUB_FUZZ_SEED=%llu)\n",
@@ -136,26 +127,15 @@ TEST(FuzzTest, PublishRequestsFromMutatedDemoPublishes) {
 }
 
 TEST(FuzzTest, SharingProtocolsFromTheMutatedExample) {
-  std::ifstream file(std::string(HUB_SOURCE_DIR) + "/deploy/examples/sharing_protocol.textproto");
-  std::stringstream text;
-  text << file.rdbuf();
-  ASSERT_FALSE(text.str().empty());
-  const uint64_t runs = RunMutations({text.str()}, SharingProtocolTarget, Seed() + 1);
+  const std::string text = ExampleProtocolSeed();
+  ASSERT_FALSE(text.empty());
+  const uint64_t runs = RunMutations({text}, SharingProtocolTarget, Seed() + 1);
   std::printf("sharing protocols: %llu inputs (HUB_FUZZ_SEED=%llu)\n",
               static_cast<unsigned long long>(runs), static_cast<unsigned long long>(Seed()));
 }
 
 TEST(FuzzTest, StoredEventsFromMutatedEnvelopes) {
-  tools::DemoOptions options;
-  options.scale = 0.02;
-  std::vector<std::string> corpus;
-  for (const tools::DemoCase& demo_case : tools::GenerateDemoSite(options).cases) {
-    for (const tools::DemoPublish& publish : demo_case.publishes) {
-      for (const hub::v1::EventEnvelope& event : publish.request.events()) {
-        corpus.push_back(event.SerializeAsString());
-      }
-    }
-  }
+  const std::vector<std::string> corpus = StoredEventSeeds(0.02);
   ASSERT_FALSE(corpus.empty());
   const uint64_t runs = RunMutations(corpus, StoredEventTarget, Seed() + 2);
   std::printf("stored events: %llu inputs (HUB_FUZZ_SEED=%llu)\n",

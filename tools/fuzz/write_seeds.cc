@@ -8,10 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 
-#include "tools/demo/demo_site.h"
+#include "tools/fuzz/fuzz_seeds.h"
 
 namespace {
 
@@ -29,31 +30,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  for (const char* sub : {"publish", "stored", "protocol"}) {
+  const auto write_all = [&dir](const char* sub, const std::vector<std::string>& seeds) {
     std::filesystem::create_directories(dir + "/" + sub);
-  }
-  hub::tools::DemoOptions options;
-  options.scale = 0.05;
-  int publishes = 0;
-  int events = 0;
-  for (const hub::tools::DemoCase& demo_case : hub::tools::GenerateDemoSite(options).cases) {
-    for (const hub::tools::DemoPublish& publish : demo_case.publishes) {
-      if (!Write(absl::StrFormat("%s/publish/%05d", dir, publishes++),
-                 publish.request.SerializeAsString())) {
-        return 1;
-      }
-      for (const hub::v1::EventEnvelope& event : publish.request.events()) {
-        if (!Write(absl::StrFormat("%s/stored/%05d", dir, events++), event.SerializeAsString())) {
-          return 1;
-        }
-      }
+    for (size_t i = 0; i < seeds.size(); ++i) {
+      if (!Write(absl::StrFormat("%s/%s/%05d", dir, sub, i), seeds[i])) return false;
     }
+    return true;
+  };
+  const std::vector<std::string> publishes = hub::fuzz::PublishRequestSeeds(0.05);
+  const std::vector<std::string> events = hub::fuzz::StoredEventSeeds(0.05);
+  const std::string protocol = hub::fuzz::ExampleProtocolSeed();
+  if (protocol.empty() || !write_all("publish", publishes) || !write_all("stored", events) ||
+      !write_all("protocol", {protocol})) {
+    return 1;
   }
-  std::ifstream example(std::string(HUB_SOURCE_DIR) +
-                        "/deploy/examples/sharing_protocol.textproto");
-  std::string text((std::istreambuf_iterator<char>(example)), std::istreambuf_iterator<char>());
-  if (text.empty() || !Write(dir + "/protocol/example.textproto", text)) return 1;
-  std::printf("%d publish requests, %d stored events, 1 sharing protocol in %s\n", publishes,
-              events, dir.c_str());
+  std::printf("%zu publish requests, %zu stored events, 1 sharing protocol in %s\n",
+              publishes.size(), events.size(), dir.c_str());
   return 0;
 }
