@@ -180,6 +180,14 @@ std::string AssociatedData(const hub::v1::EventEnvelope& open, hub::v1::DataClas
                       static_cast<int>(data_class));
 }
 
+KeyOwner KeyOwnerOf(const std::vector<std::string>& subjects, const std::string& case_id,
+                    hub::v1::DataClass data_class) {
+  if (BelongsToTheSubject(data_class) && subjects.size() == 1) return {"subject", subjects.front()};
+  return {"case", case_id};
+}
+
+}  // namespace
+
 bool BelongsToTheSubject(hub::v1::DataClass data_class) {
   switch (data_class) {
     case hub::v1::VICTIM_IDENTITY:
@@ -192,14 +200,6 @@ bool BelongsToTheSubject(hub::v1::DataClass data_class) {
       return false;
   }
 }
-
-KeyOwner KeyOwnerOf(const std::vector<std::string>& subjects, const std::string& case_id,
-                    hub::v1::DataClass data_class) {
-  if (BelongsToTheSubject(data_class) && subjects.size() == 1) return {"subject", subjects.front()};
-  return {"case", case_id};
-}
-
-}  // namespace
 
 bool IsPersonalClass(hub::v1::DataClass data_class) {
   static const std::array<bool, hub::v1::DataClass_ARRAYSIZE> personal = [] {

@@ -34,6 +34,11 @@ bool IsPersonalClass(hub::v1::DataClass data_class);
 // Whether a field holds personal data: a personal class, or free text.
 bool IsPersonalField(const google::protobuf::FieldDescriptor& field);
 
+// Whether content of `data_class` is about a victim or a child (sealed
+// under the key of the one subject an event names) rather than about the
+// case and its perpetrator.
+bool BelongsToTheSubject(hub::v1::DataClass data_class);
+
 // The subjects an event names (its subject_reference fields), in order,
 // each once.
 std::vector<std::string> SubjectsOf(const hub::v1::EventEnvelope& envelope);

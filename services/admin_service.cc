@@ -10,6 +10,7 @@
 #include "services/metrics.h"
 #include "services/restrictions.h"
 #include "services/server_log.h"
+#include "services/subject_access.h"
 
 namespace hub::services {
 namespace {
@@ -286,6 +287,51 @@ grpc::ServerUnaryReactor* AdminService::RestrictProcessing(
           {{"scope", owner.scope}, {"position", std::to_string(stored->first_position)}});
   response->set_position(stored->first_position);
   response->set_views_rebuilt_through(*rebuilt);
+  return FinishUnary(context, call, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::SubjectAccess(grpc::CallbackServerContext* context,
+                                                      const hub::v1::SubjectAccessRequest* request,
+                                                      hub::v1::SubjectAccessResponse* response) {
+  CountedCall call(metrics_, "SubjectAccess");
+  call.SetPrincipalOf(*authenticator_, *context);
+  absl::StatusOr<hub::v1::Principal> principal =
+      OperatorCalling(*authenticator_, log_, *context, hub::v1::AUDIT_SUBJECT_ACCESS, "",
+                      "answers subject access requests");
+  if (!principal.ok()) return FinishUnary(context, call, principal.status());
+  if (request->subject_id().empty() || request->subject_id().size() > 256) {
+    return FinishUnary(context, call,
+                       absl::InvalidArgumentError("name the subject: subject_id, 1 to 256 bytes"));
+  }
+  if (request->reference().empty() || request->reference().size() > kMaxErasureText) {
+    return FinishUnary(context, call,
+                       absl::InvalidArgumentError(absl::StrCat(
+                           "a subject access request needs the request's reference (at most ",
+                           kMaxErasureText, " bytes), for the record")));
+  }
+  absl::StatusOr<hub::v1::SubjectAccessResponse> pack =
+      GatherSubjectAccess(*log_, sealer_, request->subject_id(), absl::Now());
+  if (!pack.ok()) return FinishUnary(context, call, pack.status());
+  // Stored before anything is handed over; the record names the subject's
+  // data key, as erasures do, never the subject.
+  hub::v1::AuditRecord record =
+      AuditRecordFor(*principal, hub::v1::AUDIT_SUBJECT_ACCESS, hub::v1::AUDIT_ALLOWED);
+  record.set_purpose(hub::v1::PURPOSE_GOVERNANCE);
+  record.set_last_position(pack->log_position());
+  record.set_event_count(pack->events_size());
+  record.set_reason(absl::StrCat(
+      "subject access request ", request->reference(), ": what the hub holds about the subject ",
+      data_keys_ != nullptr
+          ? absl::StrCat("of data key ", data_keys_->KeyId("subject", request->subject_id()))
+          : "",
+      " (", pack->events_size(), " event(s) in ", pack->cases_size(), " case(s), ",
+      pack->disclosures_size(), " disclosure(s))"));
+  if (absl::Status audited = StoreAudit(log_, record); !audited.ok()) {
+    return FinishUnary(context, call, audited);
+  }
+  LogInfo("subject access answered", {{"events", std::to_string(pack->events_size())},
+                                      {"disclosures", std::to_string(pack->disclosures_size())}});
+  *response = *std::move(pack);
   return FinishUnary(context, call, absl::OkStatus());
 }
 

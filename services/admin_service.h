@@ -1,5 +1,5 @@
-// AdminService: operating the hub (backups), for the operator's admin role
-// only; every call is audited.
+// AdminService: operating the hub (backups, erasure, restriction, retention,
+// subject access), for the operator's admin role only; every call is audited.
 #ifndef HUB_SERVICES_ADMIN_SERVICE_H_
 #define HUB_SERVICES_ADMIN_SERVICE_H_
 
@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "auth/data_keys.h"
+#include "auth/field_sealing.h"
 #include "services/authenticator.h"
 #include "services/backups.h"
 #include "services/metrics.h"
@@ -24,7 +25,8 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   AdminService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
                Backups* backups, Metrics* metrics, auth::DataKeyStore* data_keys = nullptr,
                std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views = {},
-               Retention* retention = nullptr, bool allow_simulated_clock = false)
+               Retention* retention = nullptr, bool allow_simulated_clock = false,
+               const auth::FieldSealer* sealer = nullptr)
       : authenticator_(std::move(authenticator)),
         log_(log),
         backups_(backups),
@@ -32,7 +34,8 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
         data_keys_(data_keys),
         rebuild_views_(std::move(rebuild_views)),
         retention_(retention),
-        allow_simulated_clock_(allow_simulated_clock) {}
+        allow_simulated_clock_(allow_simulated_clock),
+        sealer_(sealer) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
                                    const hub::v1::BackupRequest* request,
@@ -43,6 +46,9 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* RestrictProcessing(
       grpc::CallbackServerContext* context, const hub::v1::RestrictProcessingRequest* request,
       hub::v1::RestrictProcessingResponse* response) override;
+  grpc::ServerUnaryReactor* SubjectAccess(grpc::CallbackServerContext* context,
+                                          const hub::v1::SubjectAccessRequest* request,
+                                          hub::v1::SubjectAccessResponse* response) override;
   grpc::ServerUnaryReactor* RunRetention(grpc::CallbackServerContext* context,
                                          const hub::v1::RunRetentionRequest* request,
                                          hub::v1::RunRetentionResponse* response) override;
@@ -56,6 +62,8 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   const std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views_;
   Retention* const retention_;
   const bool allow_simulated_clock_;
+  // Opens sealed events for subject access (null: the hub seals nothing).
+  const auth::FieldSealer* const sealer_;
 };
 
 }  // namespace hub::services

@@ -3,6 +3,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "tools/hubctl/subject_access_view.h"
+
 namespace hub::tools {
 namespace {
 
@@ -77,6 +79,42 @@ TEST(TimelineViewTest, TheTerminalTableHasOneLinePerEvent) {
   EXPECT_THAT(table, HasSubstr("Case C-2026-00001: 1 of 1 events in your view"));
   EXPECT_THAT(table, HasSubstr("housing"));
   EXPECT_THAT(table, HasSubstr("Action <A-1> updated: in progress"));
+}
+
+// A pack is read by the subject: what a publisher wrote is text, never
+// markup, and withheld values are counted, not shown.
+TEST(SubjectAccessViewTest, ThePackEscapesEverythingAndMarksWhatNeedsReview) {
+  hub::v1::SubjectAccessResponse pack;
+  pack.set_subject_id("V-<1>");
+  hub::v1::HeldEvent* event = pack.add_events();
+  event->set_log_position(8);
+  event->set_event_type("disruption_recorded");
+  event->set_producing_agency("police");
+  hub::v1::HeldValue* zone = event->add_values();
+  zone->set_field("disruption_recorded.exclusion_zone");
+  zone->set_value("<script>alert(1)</script>");
+  zone->set_disposition(hub::v1::CONCERNS_OTHERS_TOO);
+  hub::v1::HeldValue* other = event->add_values();
+  other->set_field("disruption_recorded.protected_subject_ids");
+  other->set_data_class(hub::v1::VICTIM_IDENTITY);
+  other->set_disposition(hub::v1::OTHER_PEOPLES);
+  hub::v1::SubjectDataDisclosure* disclosure = pack.add_disclosures();
+  disclosure->set_recipient_agency("probation");
+  disclosure->set_action(hub::v1::AUDIT_DELIVER);
+  disclosure->add_log_positions(8);
+  disclosure->add_rules("probation-offending");
+
+  const std::string html = SubjectAccessHtml(pack, "SAR-\"1\"");
+  EXPECT_THAT(html, ::testing::HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;"));
+  EXPECT_THAT(html, ::testing::Not(::testing::HasSubstr("<script")));
+  EXPECT_THAT(html, ::testing::HasSubstr("Subject access pack: V-&lt;1&gt;"));
+  EXPECT_THAT(html, ::testing::HasSubstr("SAR-&quot;1&quot;"));
+  EXPECT_THAT(html, ::testing::HasSubstr("exclusion zone</dt>"));
+  EXPECT_THAT(html, ::testing::HasSubstr("review: also concerns others"));
+  EXPECT_THAT(html, ::testing::HasSubstr("1 item(s) about other people (victim identity)"));
+  EXPECT_THAT(html, ::testing::HasSubstr("delivered by subscription"));
+  EXPECT_THAT(html, ::testing::HasSubstr("<td>#1</td>"));
+  EXPECT_THAT(SubjectAccessSummary(pack), ::testing::HasSubstr("1 event(s) in 0 case(s)"));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "hub/v1/admin_service.grpc.pb.h"
 #include "tools/hubctl/checkpoint_check.h"
 #include "tools/hubctl/cli.h"
+#include "tools/hubctl/subject_access_view.h"
 
 namespace hub::tools {
 namespace fs = std::filesystem;
@@ -59,6 +60,37 @@ int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, 
   if (response.views_rebuilt_through() != 0) {
     std::printf("the views were rebuilt from the log (through position %llu) without it\n",
                 static_cast<unsigned long long>(response.views_rebuilt_through()));
+  }
+  return 0;
+}
+
+int SubjectAccess(const std::shared_ptr<grpc::Channel>& channel, const std::string& subject,
+                  const std::string& reference, const std::string& html_path,
+                  const OutputOptions& output) {
+  hub::v1::SubjectAccessRequest request;
+  request.set_subject_id(subject);
+  request.set_reference(reference);
+  grpc::ClientContext context;
+  // The hub reads its whole log and audit for it.
+  SetDeadline(&context, std::max(output.timeout_ms, 600000));
+  hub::v1::SubjectAccessResponse response;
+  grpc::Status status =
+      hub::v1::AdminService::NewStub(channel)->SubjectAccess(&context, request, &response);
+  if (!status.ok()) return Fail(Describe(status));
+  if (output.json) {
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(response, &json).ok()) {
+      return Fail("cannot write the pack as JSON");
+    }
+    std::printf("%s\n", json.c_str());
+  } else {
+    std::printf("%s", SubjectAccessSummary(response).c_str());
+  }
+  if (!html_path.empty()) {
+    if (!WriteOwnerOnlyFile(html_path, SubjectAccessHtml(response, reference))) {
+      return Fail("cannot write " + html_path);
+    }
+    if (!output.json) std::printf("wrote the pack to %s\n", html_path.c_str());
   }
   return 0;
 }

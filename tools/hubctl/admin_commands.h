@@ -34,6 +34,13 @@ int Restrict(const std::shared_ptr<grpc::Channel>& channel, const std::string& i
 // Prints one line per data key erased (or that would be).
 int RunRetention(const std::shared_ptr<grpc::Channel>& channel, bool dry_run,
                  std::optional<absl::Time> as_of, const OutputOptions& output);
+// Asks for everything the hub holds about `subject` (operator certificate),
+// for the subject access request `reference`. Prints a summary (or, with
+// json, the whole pack as JSON); with `html_path`, also writes the pack as
+// a printable page, readable by its owner only.
+int SubjectAccess(const std::shared_ptr<grpc::Channel>& channel, const std::string& subject,
+                  const std::string& reference, const std::string& html_path,
+                  const OutputOptions& output);
 // Copies the backup in `backup_dir` into `data_dir` (which must not exist or
 // be empty) and verifies what was copied: the event log's hash chain and
 // indexes, and the access audit's chain and Merkle tree, and, given

@@ -3,6 +3,11 @@
 #ifndef HUB_TOOLS_HUBCTL_CLI_H_
 #define HUB_TOOLS_HUBCTL_CLI_H_
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -63,6 +68,24 @@ inline std::string Describe(const grpc::Status& status) {
   }
   if (!parts.empty()) absl::StrAppend(&described, " [", absl::StrJoin(parts, "; "), "]");
   return described;
+}
+
+// Writes `contents` to `path` readable by its owner only (created 0600, or
+// narrowed if it existed): hubctl's pages and packs hold personal data.
+inline bool WriteOwnerOnlyFile(const std::string& path, const std::string& contents) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool written = ::fchmod(fd, 0600) == 0;
+  for (size_t done = 0; written && done < contents.size();) {
+    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      written = false;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return ::close(fd) == 0 && written;
 }
 
 inline void SetDeadline(grpc::ClientContext* context, int timeout_ms) {

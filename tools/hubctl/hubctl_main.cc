@@ -66,7 +66,7 @@ ABSL_FLAG(std::string, subject_id, "",
           "erase, restrict: the subject whose personal data is meant.");
 ABSL_FLAG(std::string, reason, "", "erase, restrict: why (required, recorded).");
 ABSL_FLAG(std::string, reference, "",
-          "erase, restrict: the request's reference (required, recorded).");
+          "erase, restrict, subject-access: the request's reference (required, recorded).");
 ABSL_FLAG(bool, repair, false,
           "views verify: replace damaged views with the ones derived again from the log.");
 ABSL_FLAG(std::string, keys_dir, "",
@@ -97,7 +97,8 @@ ABSL_FLAG(absl::Time, until, absl::InfiniteFuture(),
 ABSL_FLAG(std::string, purpose, "",
           "read, tail, timeline, cases: why you read, for the audit: safeguarding|disruption|"
           "case_management|panel|evaluation.");
-ABSL_FLAG(std::string, html, "", "timeline: write a printable HTML page to this file.");
+ABSL_FLAG(std::string, html, "",
+          "timeline, subject-access: write a printable HTML page to this file (owner-only).");
 ABSL_FLAG(std::string, event_type, "",
           "timeline: only these event types, comma-separated (e.g. risk_assessed,panel_outcome).");
 ABSL_FLAG(std::string, min_risk, "", "cases: only this risk level or above: standard|medium|high.");
@@ -169,6 +170,10 @@ constexpr char kUsage[] =
     "  hubctl restrict (--subject_id=S | --case_id=C) --reason=R --reference=REF [--lift]\n"
     "                                       restrict processing: keep the data but show it to\n"
     "                                       no one until lifted (operator; recorded)\n"
+    "  hubctl subject-access SUBJECT_ID --reference=REF [--html=FILE] [--json]\n"
+    "                                       everything the hub holds about a subject and who\n"
+    "                                       received it, each value marked as theirs, for\n"
+    "                                       review, or withheld (operator; recorded)\n"
     "  hubctl retention run [--dry_run] [--retention_as_of=YYYY-MM-DD]\n"
     "                                       apply the protocol's retention rules now: destroy\n"
     "                                       the data keys of content whose time has run out\n"
@@ -751,6 +756,13 @@ int main(int argc, char** argv) {
     return hub::tools::Erase(*channel, subject.empty() ? case_id : subject, subject.empty(),
                              absl::GetFlag(FLAGS_reason), absl::GetFlag(FLAGS_reference),
                              {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+  }
+  if (command.size() == 2 && command[0] == "subject-access") {
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    return hub::tools::SubjectAccess(*channel, command[1], absl::GetFlag(FLAGS_reference),
+                                     absl::GetFlag(FLAGS_html),
+                                     {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
   }
   if (command.size() == 2 && command[0] == "restore") {
     std::string checkpoints;

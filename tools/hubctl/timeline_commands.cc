@@ -1,7 +1,6 @@
 #include "tools/hubctl/timeline_commands.h"
 
 #include <cstdio>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -92,9 +91,7 @@ int ShowTimeline(const std::shared_ptr<grpc::Channel>& channel,
     timeline.prepared_for =
         absl::StrCat(who.principal().display_name(), " (", who.principal().identity(), ")");
   }
-  std::ofstream file(html_path, std::ios::trunc);
-  const std::string html = TimelineHtml(timeline);
-  if (!file || !file.write(html.data(), static_cast<std::streamsize>(html.size()))) {
+  if (!WriteOwnerOnlyFile(html_path, TimelineHtml(timeline))) {
     return Fail("cannot write " + html_path);
   }
   std::printf("wrote the timeline of %s (%zu events) to %s\n", timeline.case_id.c_str(),

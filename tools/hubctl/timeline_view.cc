@@ -12,22 +12,19 @@
 
 #include "auth/data_classes.h"
 #include "proto/enum_words.h"
+#include "proto/field_words.h"
 
 namespace hub::tools {
 namespace {
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-using google::protobuf::Reflection;
 
 std::string Label(const std::string& field_name) {
   return absl::StrReplaceAll(field_name, {{"_", " "}});
 }
 
-std::string Date(const hub::v1::CalendarDate& date) {
-  if (date.year() == 0) return "";
-  return absl::StrFormat("%04d-%02d-%02d", date.year(), date.month(), date.day());
-}
+std::string Date(const hub::v1::CalendarDate& date) { return DateWords(date); }
 
 std::string Time(const google::protobuf::Timestamp& time) {
   return absl::FormatTime("%Y-%m-%d %H:%M",
@@ -35,67 +32,18 @@ std::string Time(const google::protobuf::Timestamp& time) {
                           absl::UTCTimeZone());
 }
 
-std::string ScalarValue(const Message& message, const FieldDescriptor* field, int index) {
-  const Reflection* reflection = message.GetReflection();
-  const bool repeated = field->is_repeated();
-  switch (field->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_STRING:
-      return repeated ? reflection->GetRepeatedString(message, field, index)
-                      : reflection->GetString(message, field);
-    case FieldDescriptor::CPPTYPE_BOOL:
-      return (repeated ? reflection->GetRepeatedBool(message, field, index)
-                       : reflection->GetBool(message, field))
-                 ? "yes"
-                 : "no";
-    case FieldDescriptor::CPPTYPE_INT32:
-      return absl::StrCat(repeated ? reflection->GetRepeatedInt32(message, field, index)
-                                   : reflection->GetInt32(message, field));
-    case FieldDescriptor::CPPTYPE_INT64:
-      return absl::StrCat(repeated ? reflection->GetRepeatedInt64(message, field, index)
-                                   : reflection->GetInt64(message, field));
-    case FieldDescriptor::CPPTYPE_UINT32:
-      return absl::StrCat(repeated ? reflection->GetRepeatedUInt32(message, field, index)
-                                   : reflection->GetUInt32(message, field));
-    case FieldDescriptor::CPPTYPE_UINT64:
-      return absl::StrCat(repeated ? reflection->GetRepeatedUInt64(message, field, index)
-                                   : reflection->GetUInt64(message, field));
-    case FieldDescriptor::CPPTYPE_ENUM:
-      return EnumWords(repeated ? reflection->GetRepeatedEnum(message, field, index)
-                                : reflection->GetEnum(message, field));
-    case FieldDescriptor::CPPTYPE_MESSAGE: {
-      const Message& value = repeated ? reflection->GetRepeatedMessage(message, field, index)
-                                      : reflection->GetMessage(message, field);
-      if (const auto* date = dynamic_cast<const hub::v1::CalendarDate*>(&value)) {
-        return Date(*date);
-      }
-      return value.ShortDebugString();
-    }
-    default:
-      return "";
-  }
-}
-
-bool IsNested(const FieldDescriptor* field) {
-  return field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
-         field->message_type() != hub::v1::CalendarDate::descriptor();
-}
-
-void Flatten(const Message& message, const std::string& prefix,
-             std::vector<std::pair<std::string, std::string>>* out) {
-  std::vector<const FieldDescriptor*> fields;
-  message.GetReflection()->ListFields(message, &fields);
-  for (const FieldDescriptor* field : fields) {
-    const std::string label =
-        prefix.empty() ? Label(field->name()) : absl::StrCat(prefix, " ", Label(field->name()));
-    if (IsNested(field) && !field->is_repeated()) {
-      Flatten(message.GetReflection()->GetMessage(message, field), label, out);
-      continue;
-    }
-    std::vector<std::string> values;
-    const int count = field->is_repeated() ? message.GetReflection()->FieldSize(message, field) : 1;
-    for (int i = 0; i < count; ++i) values.push_back(ScalarValue(message, field, i));
-    out->emplace_back(label, absl::StrJoin(values, ", "));
-  }
+// Each field's values on one line: "abuse types" -> "physical, sexual".
+void Flatten(const Message& message, std::vector<std::pair<std::string, std::string>>* out) {
+  ForEachValue(
+      message, "",
+      [out](const FieldDescriptor* /*field*/, const std::string& path, int index,
+            std::string words) {
+        if (index > 0) {
+          absl::StrAppend(&out->back().second, ", ", words);
+        } else {
+          out->emplace_back(absl::StrReplaceAll(path, {{"_", " "}, {".", " "}}), std::move(words));
+        }
+      });
 }
 
 std::string RiskWords(hub::v1::RiskLevel level) {
@@ -179,7 +127,7 @@ std::string HtmlEscape(const std::string& text) {
 std::vector<std::pair<std::string, std::string>> EventDetails(const hub::v1::EventEnvelope& event) {
   std::vector<std::pair<std::string, std::string>> details;
   const Message* body = auth::EventOf(event);
-  if (body != nullptr) Flatten(*body, "", &details);
+  if (body != nullptr) Flatten(*body, &details);
   if (event.purpose() != hub::v1::PURPOSE_UNSPECIFIED) {
     details.emplace_back(
         "shared for", Label(absl::AsciiStrToLower(
