@@ -1,6 +1,7 @@
 #include "services/views.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -48,12 +49,36 @@ absl::StatusOr<std::string> GenerationDigest(const hub::v1::SharingProtocol& pro
                       erasures, "/restrictions-", restrictions);
 }
 
+absl::StatusOr<storage::ViewStoreOptions> EncryptedViews(auth::DataKeyStore& keys) {
+  storage::ViewStoreOptions options;
+  HUB_ASSIGN_OR_RETURN(options.encryption_key, keys.GetOrCreate(keys.KeyId("hub", "views")));
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<Views>> Views::Open(storage::EventLog* log,
                                                    const std::string& directory,
                                                    const auth::FieldSealer* sealer) {
-  HUB_ASSIGN_OR_RETURN(std::unique_ptr<storage::ViewStore> store,
-                       storage::ViewStore::Open(directory));
-  return std::unique_ptr<Views>(new Views(log, std::move(store), sealer));
+  storage::ViewStoreOptions options;
+  if (sealer != nullptr) {
+    HUB_ASSIGN_OR_RETURN(options, EncryptedViews(sealer->keys()));
+  }
+  absl::StatusOr<std::unique_ptr<storage::ViewStore>> store =
+      storage::ViewStore::Open(directory, options);
+  if (!store.ok() && storage::ViewStore::WrittenUnderAnotherKey(store.status())) {
+    // Derived data that cannot be read: what it held is in the log.
+    LogInfo("the views were not written under the views key; building them again from the log",
+            {{"views", directory}, {"error", std::string(store.status().message())}});
+    std::error_code error;
+    std::filesystem::remove_all(directory, error);
+    if (error) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the views in ", directory, " cannot be read with the views key and cannot be removed (",
+          error.message(), "); remove them, and hubd builds them again from the log"));
+    }
+    store = storage::ViewStore::Open(directory, options);
+  }
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Views>(new Views(log, *std::move(store), sealer));
 }
 
 absl::Status Views::Start(const hub::v1::SharingProtocol& protocol) {

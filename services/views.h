@@ -30,11 +30,18 @@ std::string ProtocolDigest(const hub::v1::SharingProtocol& protocol);
 absl::StatusOr<std::string> GenerationDigest(const hub::v1::SharingProtocol& protocol,
                                              const storage::EventLog& log);
 
+// The key the views are encrypted under at rest: a data key of the hub's
+// own, kept and wrapped like every other, outside the data folder.
+absl::StatusOr<storage::ViewStoreOptions> EncryptedViews(auth::DataKeyStore& keys);
+
 class Views {
  public:
   // Opens the views in `directory`. They answer nothing (UNAVAILABLE) until
   // Start() has returned.
-  // `sealer` opens the log's sealed events (null: it holds none).
+  // `sealer` opens the log's sealed events (null: it holds none); with
+  // one, the views' files are encrypted under EncryptedViews(its keys), and
+  // views found written otherwise (in the clear by an older hubd) are
+  // removed, to be built again from the log.
   static absl::StatusOr<std::unique_ptr<Views>> Open(storage::EventLog* log,
                                                      const std::string& directory,
                                                      const auth::FieldSealer* sealer = nullptr);

@@ -154,7 +154,12 @@ absl::StatusOr<ViewsCheck> CheckViews(storage::EventLog* log, const storage::Vie
   ViewsCheck check;
   check.protocol_version = recorded->protocol.version();
   HUB_ASSIGN_OR_RETURN(check.checkpoint, stored.Checkpoint(active->generation));
-  HUB_ASSIGN_OR_RETURN(check.rebuilt, storage::ViewStore::Open(scratch_directory));
+  // Encrypted like the views it checks: the scratch copy holds the same.
+  storage::ViewStoreOptions options;
+  if (sealer != nullptr) {
+    HUB_ASSIGN_OR_RETURN(options, EncryptedViews(sealer->keys()));
+  }
+  HUB_ASSIGN_OR_RETURN(check.rebuilt, storage::ViewStore::Open(scratch_directory, options));
   HUB_ASSIGN_OR_RETURN(storage::GenerationInfo generation,
                        check.rebuilt->CreateGeneration(active->protocol_version,
                                                        active->protocol_digest, active->principals,

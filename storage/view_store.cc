@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -16,6 +17,7 @@
 #include "rocksdb/write_buffer_manager.h"
 
 #include "proto/status_macros.h"
+#include "storage/internal/encrypted_files.h"
 #include "storage/internal/memtable_hints.h"
 #include "storage/internal/rocksdb_status.h"
 
@@ -263,8 +265,9 @@ GenerationInfo DecodeGeneration(uint32_t generation, const std::string& value) {
 
 class RocksViewStore final : public ViewStore {
  public:
-  RocksViewStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : db_(std::move(db)), handles_(std::move(handles)) {}
+  RocksViewStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db,
+                 std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : env_(std::move(env)), db_(std::move(db)), handles_(std::move(handles)) {}
 
   ~RocksViewStore() override {
     for (rocksdb::ColumnFamilyHandle* handle : handles_) {
@@ -867,6 +870,8 @@ class RocksViewStore final : public ViewStore {
     return Write(batch, /*sync=*/true);
   }
 
+  // The files' encryption (null: in the clear); outlives the database.
+  const std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   absl::Mutex write_mu_;
@@ -879,14 +884,32 @@ class RocksViewStore final : public ViewStore {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& directory) {
+bool ViewStore::WrittenUnderAnotherKey(const absl::Status& status) {
+  return absl::StrContains(status.message(), internal::kNotUnderThisKey);
+}
+
+absl::StatusOr<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& directory,
+                                                           const ViewStoreOptions& store_options) {
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create the views folder ", directory, ": ", error.message()));
   }
+  std::unique_ptr<rocksdb::Env> env;
+  if (!store_options.encryption_key.empty()) {
+    if (store_options.encryption_key.size() != 32) {
+      return absl::InvalidArgumentError("the views key must be 32 bytes (AES-256)");
+    }
+    if (!internal::MissingOrEncrypted(directory)) {
+      return absl::FailedPreconditionError(absl::StrCat("the views in ", directory, " are ",
+                                                        internal::kNotUnderThisKey,
+                                                        ": they were written in the clear"));
+    }
+    env = internal::NewEncryptedEnv(store_options.encryption_key);
+  }
   rocksdb::DBOptions options;
+  if (env != nullptr) options.env = env.get();
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.info_log_level = rocksdb::WARN_LEVEL;
@@ -906,7 +929,8 @@ absl::StatusOr<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& di
   HUB_RETURN_IF_ERROR(
       FromRocksStatus(rocksdb::DB::Open(options, directory, families, &handles, &raw),
                       absl::StrCat("opening the views in ", directory)));
-  auto store = std::make_unique<RocksViewStore>(std::unique_ptr<rocksdb::DB>(raw), handles);
+  auto store =
+      std::make_unique<RocksViewStore>(std::move(env), std::unique_ptr<rocksdb::DB>(raw), handles);
   HUB_RETURN_IF_ERROR(store->Load());
   return store;
 }

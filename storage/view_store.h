@@ -104,13 +104,25 @@ struct StoredCase {
   std::string relations;
 };
 
+struct ViewStoreOptions {
+  // The AES-256 key (32 bytes) every file of the views is encrypted under
+  // at rest (storage/internal/encrypted_files.h); empty: in the clear.
+  std::string encryption_key;
+};
+
 class ViewStore {
  public:
   // How many replaced generations keep their index.
   static constexpr int kRetiredKept = 4;
 
   // Opens or creates the views database in `directory`.
-  static absl::StatusOr<std::unique_ptr<ViewStore>> Open(const std::string& directory);
+  static absl::StatusOr<std::unique_ptr<ViewStore>> Open(const std::string& directory,
+                                                         const ViewStoreOptions& options = {});
+  // Whether Open failed because the folder's files were not written under
+  // the key given (in the clear by an older hubd, or under another key):
+  // unreadable rather than damaged, and derived data, built again from the
+  // log.
+  static bool WrittenUnderAnotherKey(const absl::Status& status);
   virtual ~ViewStore() = default;
 
   // The generation readers use, or nullopt before the first activation.

@@ -16,6 +16,7 @@
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 
+#include "storage/view_store.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -85,7 +86,7 @@ class ErasureTest : public ::testing::Test {
   int published_ = 0;
 };
 
-TEST_F(ErasureTest, TheLogAndItsBackupsHoldNoPersonalValueInTheClear) {
+TEST_F(ErasureTest, NoFileOfTheDataFolderNorABackupHoldsAPersonalValueInTheClear) {
   // Readers still get everything the protocol gives them.
   bool seen = false;
   for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
@@ -99,8 +100,8 @@ TEST_F(ErasureTest, TheLogAndItsBackupsHoldNoPersonalValueInTheClear) {
   ASSERT_TRUE(backup.ok()) << backup.status();
   ASSERT_EQ(hub_->Stop(), 0);
   for (const char* canary : {kVictim, kAddress, kDisclosure, kConditions}) {
-    EXPECT_THAT(FilesContaining(data_ + "/events", canary), IsEmpty()) << canary;
-    EXPECT_THAT(FilesContaining(data_ + "/audit", canary), IsEmpty()) << canary;
+    // The log, the audit and the views (encrypted under a key of their own).
+    EXPECT_THAT(FilesContaining(data_, canary), IsEmpty()) << canary;
     EXPECT_THAT(FilesContaining(backup->path(), canary), IsEmpty()) << canary;
     // Nor do the data keys' names give the subject away.
     EXPECT_THAT(FilesContaining(data_ + "-keys", canary), IsEmpty()) << canary;
@@ -108,6 +109,34 @@ TEST_F(ErasureTest, TheLogAndItsBackupsHoldNoPersonalValueInTheClear) {
   const CommandResult verified =
       RunCommand(absl::StrCat(HUBCTL_PATH, " log verify --data_dir=", data_));
   EXPECT_EQ(verified.exit_status, 0) << verified.output;
+}
+
+// Views an older hubd wrote in the clear are not read, nor left on disk:
+// hubd builds them again from the log, encrypted.
+TEST_F(ErasureTest, ViewsWrittenInTheClearAreBuiltAgainEncrypted) {
+  ASSERT_EQ(hub_->Stop(), 0);
+  std::filesystem::remove_all(data_ + "/views");
+  {
+    auto clear = storage::ViewStore::Open(data_ + "/views");
+    ASSERT_TRUE(clear.ok()) << clear.status();
+    ASSERT_TRUE((*clear)->CreateGeneration("old", "old-digest", {"someone"}).ok());
+  }
+  Start();
+  EXPECT_TRUE(hub_->WaitForLog("not written under the views key", absl::Seconds(5)))
+      << hub_->Logs();
+  bool seen = false;
+  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+    if (event.has_victim_safety_information()) {
+      seen = true;
+      EXPECT_EQ(event.victim_safety_information().current_address(), kAddress);
+    }
+  }
+  EXPECT_TRUE(seen);
+  ASSERT_EQ(hub_->Stop(), 0);
+  EXPECT_THAT(FilesContaining(data_, kAddress), IsEmpty());
+  const CommandResult views =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_));
+  EXPECT_EQ(views.exit_status, 0) << views.output;
 }
 
 // A publish the protocol refuses changes nothing, not even the key folder:

@@ -13,7 +13,10 @@
 #include "rocksdb/db.h"
 
 #include "auth/checkpoint.h"
+#include "auth/data_keys.h"
+#include "auth/key_encryption.h"
 #include "auth/tree_head_signer.h"
+#include "storage/internal/encrypted_files.h"
 #include "storage/internal/log_format.h"
 #include "tests/integration/hub_process.h"
 #include "tests/storage/raw_log.h"
@@ -391,17 +394,35 @@ TEST_F(InsiderTest, ADamagedViewIsDetectedAndRebuilt) {
   ASSERT_EQ(intact.exit_status, 0) << intact.output;
   EXPECT_THAT(intact.output, HasSubstr("views verified"));
   EXPECT_THAT(intact.output, HasSubstr("log positions 1 to 5"));
-  // The views database opened directly, as whoever holds the disk can.
-  const auto tamper = [this](auto&& change) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name :
-         {"default", "view_content", "view_index", "view_cases", "view_summaries"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name :
+       {"default", "view_content", "view_index", "view_cases", "view_summaries"}) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  // Whoever holds the disk alone cannot even read the views: they are
+  // encrypted under a key in the keys folder.
+  {
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(
+    EXPECT_FALSE(
         rocksdb::DB::Open(rocksdb::Options(), data_ + "/views", families, &handles, &raw).ok());
+  }
+  // An insider holding the keys folder too opens them through the hub's
+  // own encryption, and edits them.
+  auto keks = auth::KeyFolder::Open(keys_ + "/kek", data_);
+  ASSERT_TRUE(keks.ok()) << keks.status();
+  auto data_keys = auth::DataKeyStore::Open(
+      keys_ + "/data-keys", data_, std::shared_ptr<const auth::KeyFolder>(*std::move(keks)));
+  ASSERT_TRUE(data_keys.ok()) << data_keys.status();
+  auto views_key = (*data_keys)->Get((*data_keys)->KeyId("hub", "views"));
+  ASSERT_TRUE(views_key.ok()) << views_key.status();
+  const std::unique_ptr<rocksdb::Env> env = storage::internal::NewEncryptedEnv(*views_key);
+  const auto tamper = [&](auto&& change) {
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Options options;
+    options.env = env.get();
+    ASSERT_TRUE(rocksdb::DB::Open(options, data_ + "/views", families, &handles, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
     change(db.get(), handles);
     for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());

@@ -1,5 +1,8 @@
 #include "storage/view_store.h"
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -326,6 +329,81 @@ TEST_F(ViewStoreTest, AGenerationIsNumberedAtLeastAsAskedAndNeverBelowOneThatExi
   auto after = store_->CreateGeneration("v", "digest", {"p0"}, 40);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->generation, 41u);
+}
+
+}  // namespace
+}  // namespace hub::storage
+
+namespace hub::storage {
+namespace {
+
+// Every byte under `directory`, file by file.
+std::vector<std::string> FileContents(const std::string& directory) {
+  std::vector<std::string> contents;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(directory)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream file(entry.path(), std::ios::binary);
+    contents.emplace_back(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+  return contents;
+}
+
+// Whoever holds the disk reads nothing of the views without the views key,
+// and views written in the clear (by an older hubd) are told apart from
+// damaged ones.
+TEST(EncryptedViewStoreTest, NoFileHoldsAViewInTheClearAndOnlyItsKeyOpensIt) {
+  hub::testing::TempDir dir;
+  const std::string path = dir.Sub("views");
+  const ViewStoreOptions key{std::string(32, 'k')};
+  constexpr char kCanary[] = "CANARY-VIEW 12 Example Road";
+  {
+    auto store = ViewStore::Open(path, key);
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto created = (*store)->CreateGeneration("v1", "digest-1", {"p0"});
+    ASSERT_TRUE(created.ok());
+    ProjectionBatch batch;
+    ProjectionBatch::Shaped& shaped = batch.events.emplace_back();
+    shaped.position = 1;
+    shaped.stream_version = 1;
+    shaped.case_id = "C-1";
+    shaped.variants = {kCanary};
+    shaped.visible_to = {{0, 0, 1, 1}};
+    batch.checkpoint = 1;
+    ASSERT_TRUE((*store)->Apply(created->generation, batch).ok());
+    ASSERT_TRUE((*store)->Activate(created->generation).ok());
+  }
+  const std::vector<std::string> files = FileContents(path);
+  ASSERT_FALSE(files.empty());
+  for (const std::string& contents : files) {
+    EXPECT_EQ(contents.find(kCanary), std::string::npos);
+  }
+
+  auto reopened = ViewStore::Open(path, key);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  auto events = (*reopened)->ReadFrom((*reopened)->Active()->generation, 0, 0, 10);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->front().payload, kCanary);
+  reopened->reset();
+
+  auto other_key = ViewStore::Open(path, ViewStoreOptions{std::string(32, 'o')});
+  ASSERT_FALSE(other_key.ok());
+  EXPECT_TRUE(ViewStore::WrittenUnderAnotherKey(other_key.status())) << other_key.status();
+  EXPECT_FALSE(ViewStore::Open(path).ok());
+  EXPECT_THAT(ViewStore::Open(path, ViewStoreOptions{"short"}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+
+  // A file a crash left without its prefix: unreadable, not fatal.
+  std::ofstream(path + "/000999.log").flush();
+  auto torn = ViewStore::Open(path, key);
+  ASSERT_FALSE(torn.ok());
+  EXPECT_TRUE(ViewStore::WrittenUnderAnotherKey(torn.status())) << torn.status();
+
+  const std::string clear = dir.Sub("clear");
+  ASSERT_TRUE(ViewStore::Open(clear).ok());
+  auto upgraded = ViewStore::Open(clear, key);
+  ASSERT_FALSE(upgraded.ok());
+  EXPECT_TRUE(ViewStore::WrittenUnderAnotherKey(upgraded.status())) << upgraded.status();
 }
 
 }  // namespace

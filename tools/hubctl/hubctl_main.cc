@@ -36,6 +36,7 @@
 #include "auth/openssl_process.h"
 #include "auth/tree_head_signer.h"
 #include "proto/version.h"
+#include "services/views.h"
 #include "services/views_check.h"
 #include "storage/event_log.h"
 #include "storage/view_store.h"
@@ -432,10 +433,8 @@ int ViewsVerify() {
       return Fail(
           absl::StrCat("there are no views in ", views_dir, ": hubd builds them when it starts"));
     }
-    auto stored = hub::storage::ViewStore::Open(views_dir);
-    if (!stored.ok()) return Fail(stored.status().ToString());
-    // The log's personal fields are sealed: deriving the views opens them
-    // with the hub's data keys, as hubd does.
+    // The log's personal fields are sealed, and the views encrypted: both
+    // are opened with the hub's data keys, as hubd does.
     const std::string keys_dir = KeysDir();
     auto keks = hub::auth::KeyFolder::Open(keys_dir + "/kek", absl::GetFlag(FLAGS_data_dir));
     if (!keks.ok()) return Fail(absl::StrCat("the hub's keys: ", keks.status().ToString()));
@@ -444,6 +443,10 @@ int ViewsVerify() {
         std::shared_ptr<const hub::auth::KeyFolder>(*std::move(keks)));
     if (!data_keys.ok()) return Fail(data_keys.status().ToString());
     const hub::auth::FieldSealer sealer(data_keys->get());
+    auto views_key = hub::services::EncryptedViews(**data_keys);
+    if (!views_key.ok()) return Fail(views_key.status().ToString());
+    auto stored = hub::storage::ViewStore::Open(views_dir, *views_key);
+    if (!stored.ok()) return Fail(stored.status().ToString());
     check = hub::services::CheckViews(log->get(), **stored, scratch, &sealer);
   }
   if (!check.ok()) {
