@@ -79,6 +79,15 @@ const google::protobuf::Message* EventOf(const google::protobuf::Message& envelo
   return set == nullptr ? nullptr : &reflection->GetMessage(envelope, set);
 }
 
+google::protobuf::Message* MutableEventOf(google::protobuf::Message* envelope) {
+  const google::protobuf::OneofDescriptor* oneof =
+      envelope->GetDescriptor()->FindOneofByName(kEventOneof);
+  if (oneof == nullptr) return nullptr;
+  const google::protobuf::Reflection* reflection = envelope->GetReflection();
+  const FieldDescriptor* set = reflection->GetOneofFieldDescriptor(*envelope, oneof);
+  return set == nullptr ? nullptr : reflection->MutableMessage(envelope, set);
+}
+
 std::string EventTypeName(const google::protobuf::Message& envelope) {
   const google::protobuf::OneofDescriptor* oneof =
       envelope.GetDescriptor()->FindOneofByName(kEventOneof);

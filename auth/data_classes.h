@@ -38,6 +38,8 @@ bool HasUnknownFields(const google::protobuf::Message& message);
 
 // The event message set in an envelope's "event" oneof, or nullptr.
 const google::protobuf::Message* EventOf(const google::protobuf::Message& envelope);
+// The same, to change it.
+google::protobuf::Message* MutableEventOf(google::protobuf::Message* envelope);
 
 // The oneof field name of the event in an envelope ("risk_assessed"), or "".
 std::string EventTypeName(const google::protobuf::Message& envelope);

@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
+#include "auth/field_sealing.h"
 #include "proto/absl_compat.h"
 #include "proto/error_details.h"
 
@@ -198,6 +199,11 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
   }
   if (rule != nullptr) *rule = std::move(decision.rule);
   const auto prefix = [&] { return absl::StrCat(AsAbsl(where), " (", type, "): "); };
+  // A correction creates and changes no entity, and may come after closure:
+  // a record is put right whenever it is found wrong.
+  if (envelope.has_record_corrected()) {
+    return CheckCorrection(principal, envelope, state, case_id, prefix());
+  }
   if (!opened_by_.empty()) {
     if (state.version == 0 && !opened_by_.contains(type)) {
       return WithErrorInfo(absl::FailedPreconditionError(absl::StrCat(
@@ -301,10 +307,52 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
   return absl::OkStatus();
 }
 
+absl::Status RecordingPolicy::CheckCorrection(const hub::v1::Principal& principal,
+                                              const hub::v1::EventEnvelope& envelope,
+                                              const CaseWriteState& state, std::string_view case_id,
+                                              const std::string& prefix) const {
+  const hub::v1::RecordCorrected& correction = envelope.record_corrected();
+  auto target = state.recorded.find(correction.corrected_event_id());
+  if (target == state.recorded.end()) {
+    return WithErrorInfo(
+        absl::NotFoundError(absl::StrCat(prefix, "case ", AsAbsl(case_id), " has no event ",
+                                         correction.corrected_event_id(),
+                                         " (a correction names an earlier event of its case)")),
+        "CORRECTED_EVENT_NOT_FOUND", {{"event_id", correction.corrected_event_id()}});
+  }
+  const google::protobuf::FieldDescriptor* member =
+      correction.GetReflection()->GetOneofFieldDescriptor(
+          correction, correction.GetDescriptor()->FindOneofByName("corrected"));
+  const std::string corrected_type = member != nullptr ? member->name() : "";
+  if (corrected_type != target->second.type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefix, "event ", correction.corrected_event_id(), " is a ", target->second.type,
+        "; the correction holds ", corrected_type.empty() ? "nothing" : corrected_type));
+  }
+  if (target->second.agency != principal.agency()) {
+    return WithErrorInfo(
+        absl::PermissionDeniedError(absl::StrCat(
+            prefix, "event ", correction.corrected_event_id(), " was recorded by ",
+            target->second.agency, "; only the agency that recorded an event corrects it")),
+        "NOT_THE_RECORDER",
+        {{"event_id", correction.corrected_event_id()}, {"recorded_by", target->second.agency}});
+  }
+  if (SubjectsOf(envelope) != target->second.subjects) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefix, "a correction repeats the subject ids event ", correction.corrected_event_id(),
+        " names, in the same fields: it changes values, never whom an event is "
+        "about (link the right subject instead)"));
+  }
+  return absl::OkStatus();
+}
+
 void RecordingPolicy::Apply(const hub::v1::EventEnvelope& envelope, CaseWriteState* state) const {
   ++state->version;
   state->event_ids.insert(envelope.event_id());
   const std::string type = EventTypeOf(envelope);
+  state->recorded.try_emplace(
+      envelope.event_id(),
+      CaseWriteState::Recorded{type, envelope.producing_agency(), SubjectsOf(envelope)});
   if (IsClosing(type)) state->closed = true;
   if (reopened_by_.contains(type)) state->closed = false;
   auto creates = creates_.find(type);

@@ -38,6 +38,14 @@ struct CaseWriteState {
   absl::flat_hash_map<std::pair<std::string, std::string>, std::string> entities;
   // Every event id in the case, to tell a retry from a new event.
   absl::flat_hash_set<std::string> event_ids;
+  // What a correction must match: each event's type, the agency that
+  // recorded it and the subjects it names, by event id.
+  struct Recorded {
+    std::string type;
+    std::string agency;
+    std::vector<std::string> subjects;
+  };
+  absl::flat_hash_map<std::string, Recorded> recorded;
 };
 
 // A path of fields from EventEnvelope to a string field, e.g.
@@ -92,7 +100,12 @@ class RecordingPolicy {
   //                     anything but a reopening in a closed case, a
   //                     reopening of an open case;
   //  INVALID_ARGUMENT   an entity's key or owner left empty, an owner that
-  //                     is no agency of the protocol.
+  //                     is no agency of the protocol; a correction of
+  //                     another type than the event it names, or naming
+  //                     other subjects.
+  // A correction (record_corrected) must name an event of the case
+  // (NOT_FOUND) that the caller's agency recorded (PERMISSION_DENIED); a
+  // closed case accepts corrections.
   // `where` prefixes messages ("events[2]"); `case_id` names the case.
   // `rule`, if given, receives the recording rule that allowed the event.
   absl::Status Check(const hub::v1::Principal& principal, const hub::v1::EventEnvelope& envelope,
@@ -122,6 +135,9 @@ class RecordingPolicy {
   };
   bool IsClosing(const std::string& type) const { return closed_by_.contains(type); }
   bool MayClose(std::string_view identity) const;
+  absl::Status CheckCorrection(const hub::v1::Principal& principal,
+                               const hub::v1::EventEnvelope& envelope, const CaseWriteState& state,
+                               std::string_view case_id, const std::string& prefix) const;
 
   std::string version_;
   std::vector<hub::v1::RecordingRule> rules_;

@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 #include <cstring>
+#include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -11,10 +13,74 @@
 
 #include "auth/data_classes.h"
 #include "proto/status_macros.h"
+#include "services/audit_trail.h"
 #include "services/request_validation.h"
 
 namespace hub::services {
 namespace {
+
+// A correction names the event it corrects and the fields it replaces, by
+// their names in that event's type, and sets nothing else: a correction is
+// read as "these fields now hold this".
+absl::Status ValidateCorrection(const hub::v1::EventEnvelope& envelope, const std::string& where) {
+  const hub::v1::RecordCorrected& correction = envelope.record_corrected();
+  if (correction.corrected_event_id().empty() ||
+      correction.corrected_event_id() == envelope.event_id()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ".record_corrected.corrected_event_id must name an earlier event of the case"));
+  }
+  if (correction.reason().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ".record_corrected needs a reason, for those told of the correction"));
+  }
+  const google::protobuf::Reflection* reflection = correction.GetReflection();
+  const google::protobuf::OneofDescriptor* oneof =
+      correction.GetDescriptor()->FindOneofByName("corrected");
+  const google::protobuf::FieldDescriptor* member =
+      reflection->GetOneofFieldDescriptor(correction, oneof);
+  if (member == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where,
+                     ".record_corrected.corrected must hold the corrected event's type with the "
+                     "corrected values, e.g. victim_safety_information"));
+  }
+  const google::protobuf::Message& values = reflection->GetMessage(correction, member);
+  const google::protobuf::Descriptor* type = values.GetDescriptor();
+  if (correction.fields().empty() || correction.fields_size() > type->field_count()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ".record_corrected.fields must name the fields of ", member->name(),
+                     " that are replaced"));
+  }
+  std::set<std::string> named;
+  for (const std::string& name : correction.fields()) {
+    const google::protobuf::FieldDescriptor* field = type->FindFieldByName(name);
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(where,
+                                                     ".record_corrected.fields: ", member->name(),
+                                                     " has no field \"", Bounded(name, 64), "\""));
+    }
+    if (field->options().GetExtension(hub::v1::subject_reference)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".record_corrected.fields: ", member->name(), ".", name,
+          " names a subject, which a correction does not change; link the right subject instead"));
+    }
+    if (!named.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".record_corrected.fields names ", name, " twice"));
+    }
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> set;
+  values.GetReflection()->ListFields(values, &set);
+  for (const google::protobuf::FieldDescriptor* field : set) {
+    if (named.count(field->name()) == 0 &&
+        !field->options().GetExtension(hub::v1::subject_reference)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".record_corrected.", member->name(), ".", field->name(),
+          " is set but not named in fields: a correction sets only the fields it replaces"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 using google::protobuf::util::TimeUtil;
 
@@ -62,11 +128,11 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
   if (envelope->has_recorded_time() || envelope->global_position() != 0 ||
       envelope->stream_version() != 0 ||
       envelope->classification() != hub::v1::DATA_CLASS_UNSPECIFIED ||
-      envelope->erased_size() > 0) {
+      envelope->erased_size() > 0 || envelope->corrections_size() > 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         where,
-        " sets recorded_time, global_position, stream_version, classification or erased, "
-        "which the hub stamps; leave them unset"));
+        " sets recorded_time, global_position, stream_version, classification, erased or "
+        "corrections, which the hub stamps; leave them unset"));
   }
   const google::protobuf::Message* event = auth::EventOf(*envelope);
   if (event == nullptr) {
@@ -88,6 +154,9 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
         absl::StrCat(where,
                      " is a processing_restricted event, which only the hub records "
                      "(AdminService.RestrictProcessing)"));
+  }
+  if (envelope->has_record_corrected()) {
+    HUB_RETURN_IF_ERROR(ValidateCorrection(*envelope, where));
   }
   if (auth::HasUnknownFields(*envelope)) {
     return absl::InvalidArgumentError(
@@ -356,6 +425,35 @@ std::string SerializedDelivery(const storage::ViewEvent& event, uint32_t generat
   out = WriteVarintField(position_field, position, out);
   WriteVarintField(version_field, event.view_version, out);
   return message;
+}
+
+absl::StatusOr<bool> IsStoredCorrection(std::string_view stored) {
+  std::string_view envelope = stored;
+  if (auth::FieldSealer::IsSealed(stored)) {
+    // hub.storage.v1.SealedEnvelope: the open envelope is field 1.
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(stored.data() + 1),
+                                              static_cast<int>(stored.size() - 1));
+    envelope = std::string_view();
+    while (const uint32_t tag = in.ReadTag()) {
+      if (WireFormatLite::GetTagFieldNumber(tag) == 1 &&
+          WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        uint32_t length = 0;
+        const void* data = nullptr;
+        int available = 0;
+        if (!in.ReadVarint32(&length) || !in.GetDirectBufferPointer(&data, &available) ||
+            static_cast<uint32_t>(available) < length) {
+          return absl::DataLossError("a sealed event is truncated");
+        }
+        envelope = std::string_view(static_cast<const char*>(data), length);
+        break;
+      }
+      if (!WireFormatLite::SkipField(&in, tag)) {
+        return absl::DataLossError("a sealed event is not well-formed");
+      }
+    }
+  }
+  HUB_ASSIGN_OR_RETURN(EnvelopeHeader header, ReadEnvelopeHeader(envelope));
+  return header.event_type_field == hub::v1::EventEnvelope::kRecordCorrectedFieldNumber;
 }
 
 }  // namespace hub::services

@@ -90,6 +90,11 @@ struct EnvelopeHeader {
 // DATA_LOSS if the payload is not a well-formed message.
 absl::StatusOr<EnvelopeHeader> ReadEnvelopeHeader(std::string_view payload);
 
+// Whether a stored event (of either form: the sealed one keeps the event's
+// type in the clear) is a correction, read without opening or parsing it
+// whole. DATA_LOSS if it is not well-formed.
+absl::StatusOr<bool> IsStoredCorrection(std::string_view stored);
+
 // A SubscribeResponse carrying `event`, serialized straight from the stored
 // bytes with its position and version appended: protobuf parsers take the
 // last value of a repeated scalar field, so readers see exactly what

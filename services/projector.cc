@@ -8,11 +8,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/util/field_mask_util.h"
 
 #include "auth/data_classes.h"
 #include "auth/redactor.h"
@@ -81,14 +84,22 @@ struct ShapedEvent {
 // A shape that left nothing of the event's content: not shown at all.
 constexpr uint8_t kEmptied = 255;
 
+// `parsed`: the event already parsed (and corrected) on `arena`; null to
+// parse it here. `keep_emptied`: an event a principal saw before a
+// correction stays in its view even if the correction emptied its shape.
 absl::StatusOr<ShapedEvent> ShapeEvent(
     const storage::StoredEvent& event, const auth::SharingPolicy& policy,
     const std::vector<std::string>& principals, const Allowances& allowances,
     hub::v1::CaseRelations* relations, google::protobuf::Arena* arena,
-    const auth::FieldSealer* sealer, const auth::WithheldKeys* withheld) {
+    const auth::FieldSealer* sealer, const auth::WithheldKeys* withheld,
+    hub::v1::EventEnvelope* parsed = nullptr, bool keep_emptied = false) {
   ShapedEvent shaped;
-  shaped.envelope = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
-  HUB_RETURN_IF_ERROR(ParseEnvelope(event, shaped.envelope, sealer, withheld));
+  if (parsed != nullptr) {
+    shaped.envelope = parsed;
+  } else {
+    shaped.envelope = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
+    HUB_RETURN_IF_ERROR(ParseEnvelope(event, shaped.envelope, sealer, withheld));
+  }
   shaped.stored.position = event.position;
   shaped.stored.stream_version = event.stream_version;
   shaped.stored.case_id = event.case_id;
@@ -120,6 +131,16 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
       erased_classes.set(erased.erased_class());
     }
   }
+  // Classes of fields a correction replaced: each principal is told of the
+  // correction if it may see one of them.
+  auth::ClassMask corrected_classes;
+  for (const hub::v1::CorrectionNote& note : shaped.envelope->corrections()) {
+    for (const hub::v1::CorrectedField& field : note.fields()) {
+      if (field.field_class() > 0 && field.field_class() < hub::v1::DataClass_ARRAYSIZE) {
+        corrected_classes.set(field.field_class());
+      }
+    }
+  }
   const bool had_content = event_message->ByteSizeLong() > 0 || erased_classes.any();
   // The event's subjects, found once for every principal.
   const std::vector<std::string> subjects = allowances.relational && !relations->subjects().empty()
@@ -136,7 +157,7 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
         if (held[relation]) allowed |= allowance.by_relation[purpose][relation];
       }
     }
-    const auth::ClassMask seen = allowed & (present | erased_classes);
+    const auth::ClassMask seen = allowed & (present | erased_classes | corrected_classes);
     if (!seen[event_class]) continue;
     auto [it, inserted] = variant_of.try_emplace(seen.to_ulong(), 0);
     if (inserted) {
@@ -146,7 +167,8 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
       const hub::v1::EventEnvelope* variant = shaped.envelope;
       const bool redacted = (seen & present) != present;
       const bool erasures_hidden = (erased_classes & ~seen).any();
-      if (redacted || erasures_hidden) {
+      const bool corrections_hidden = (corrected_classes & ~seen).any();
+      if (redacted || erasures_hidden || corrections_hidden) {
         auto* copy = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
         copy->CopyFrom(*shaped.envelope);
         if (redacted) auth::Redact(seen, copy);
@@ -161,6 +183,23 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
                                        }),
                         erased->end());
         }
+        if (corrections_hidden) {
+          const auto unseen = [&seen](const hub::v1::CorrectedField& field) {
+            return field.field_class() <= 0 ||
+                   field.field_class() >= hub::v1::DataClass_ARRAYSIZE ||
+                   !seen[field.field_class()];
+          };
+          auto* notes = copy->mutable_corrections();
+          for (hub::v1::CorrectionNote& note : *notes) {
+            auto* fields = note.mutable_fields();
+            fields->erase(std::remove_if(fields->begin(), fields->end(), unseen), fields->end());
+          }
+          notes->erase(std::remove_if(notes->begin(), notes->end(),
+                                      [](const hub::v1::CorrectionNote& note) {
+                                        return note.fields().empty();
+                                      }),
+                       notes->end());
+        }
         variant = copy;
       }
       // An event whose every field of content is redacted away would still
@@ -169,7 +208,7 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
       // same holds once content is erased, unless the principal is told of
       // the erasure (it could have seen what went).
       const google::protobuf::Message* content = auth::EventOf(*variant);
-      if (had_content && (content == nullptr || content->ByteSizeLong() == 0) &&
+      if (!keep_emptied && had_content && (content == nullptr || content->ByteSizeLong() == 0) &&
           variant->erased_size() == 0) {
         it->second = kEmptied;
         continue;
@@ -184,6 +223,61 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
     sight.variant = it->second;
   }
   return shaped;
+}
+
+Allowances AllowancesOf(const auth::SharingPolicy& policy,
+                        const std::vector<std::string>& principals) {
+  Allowances allowances;
+  allowances.relational = policy.has_relation_rules();
+  allowances.principals.resize(principals.size());
+  for (size_t p = 0; p < principals.size(); ++p) {
+    for (int purpose = 0; purpose < hub::v1::Purpose_ARRAYSIZE; ++purpose) {
+      const auto as_purpose = static_cast<hub::v1::Purpose>(purpose);
+      PrincipalAllowance& allowance = allowances.principals[p];
+      allowance.base[purpose] = policy.Allowed(principals[p], as_purpose, auth::kNoRelation);
+      for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+        auth::RelationMask only;
+        only.set(relation);
+        allowance.by_relation[purpose][relation] = policy.Allowed(principals[p], as_purpose, only);
+      }
+    }
+  }
+  return allowances;
+}
+
+// Puts `correction` (an opened record_corrected event) into `target`: the
+// named fields take the corrected values (cleared where the correction
+// leaves them unset), and the target notes who corrected which fields when.
+void ApplyCorrection(const hub::v1::EventEnvelope& correction, hub::v1::EventEnvelope* target) {
+  const hub::v1::RecordCorrected& corrected = correction.record_corrected();
+  const google::protobuf::FieldDescriptor* member =
+      corrected.GetReflection()->GetOneofFieldDescriptor(
+          corrected, corrected.GetDescriptor()->FindOneofByName("corrected"));
+  google::protobuf::Message* event = auth::MutableEventOf(target);
+  if (member == nullptr || event == nullptr || auth::EventTypeName(*target) != member->name()) {
+    return;
+  }
+  const google::protobuf::Message& values =
+      corrected.GetReflection()->GetMessage(corrected, member);
+  const google::protobuf::Reflection* reflection = event->GetReflection();
+  hub::v1::CorrectionNote* note = target->add_corrections();
+  *note->mutable_corrected_at() = correction.recorded_time();
+  note->set_corrected_by(correction.producing_agency());
+  note->set_correction_event_id(correction.event_id());
+  google::protobuf::FieldMask mask;
+  for (const std::string& name : corrected.fields()) {
+    const google::protobuf::FieldDescriptor* field = event->GetDescriptor()->FindFieldByName(name);
+    if (field == nullptr) continue;
+    reflection->ClearField(event, field);
+    mask.add_paths(name);
+    hub::v1::CorrectedField* noted = note->add_fields();
+    noted->set_field(name);
+    noted->set_field_class(auth::FieldClass(*field));
+  }
+  google::protobuf::util::FieldMaskUtil::MergeOptions options;
+  options.set_replace_message_fields(true);
+  options.set_replace_repeated_fields(true);
+  google::protobuf::util::FieldMaskUtil::MergeMessageTo(values, mask, options, event);
 }
 
 }  // namespace
@@ -240,7 +334,14 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   const uint64_t from = checkpoint() + 1;
   if (from > log_->LastPosition()) return 0;
   HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> stored, ReadBatch(from, max_events));
-  HUB_ASSIGN_OR_RETURN(Prepared prepared, Prepare(std::move(stored), nullptr));
+  HUB_ASSIGN_OR_RETURN(const size_t correction, FirstCorrection(stored));
+  Prepared prepared;
+  if (correction == 0) {
+    HUB_ASSIGN_OR_RETURN(prepared, PrepareCorrection(stored.front()));
+  } else {
+    stored.resize(correction);
+    HUB_ASSIGN_OR_RETURN(prepared, Prepare(std::move(stored), nullptr));
+  }
   if (absl::Status applied = views_->Apply(generation_.generation, prepared.batch); !applied.ok()) {
     ForgetUnwritten();
     return applied;
@@ -322,22 +423,7 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
   const std::vector<std::string>& principals = generation_.principals;
   // What each principal may see, per purpose and relationship: decided once
   // per batch, not once per event.
-  Allowances allowances;
-  allowances.relational = policy_->has_relation_rules();
-  allowances.principals.resize(principals.size());
-  for (size_t p = 0; p < principals.size(); ++p) {
-    for (int purpose = 0; purpose < hub::v1::Purpose_ARRAYSIZE; ++purpose) {
-      const auto as_purpose = static_cast<hub::v1::Purpose>(purpose);
-      PrincipalAllowance& allowance = allowances.principals[p];
-      allowance.base[purpose] = policy_->Allowed(principals[p], as_purpose, auth::kNoRelation);
-      for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
-        auth::RelationMask only;
-        only.set(relation);
-        allowance.by_relation[purpose][relation] =
-            policy_->Allowed(principals[p], as_purpose, only);
-      }
-    }
-  }
+  const Allowances allowances = AllowancesOf(*policy_, principals);
 
   // Events of different cases are independent: a large batch is split by
   // case into two parts, each shaped and folded into its cases' summaries
@@ -429,6 +515,128 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
   return prepared;
 }
 
+absl::StatusOr<size_t> Projector::FirstCorrection(const std::vector<storage::StoredEvent>& stored) {
+  for (size_t i = 0; i < stored.size(); ++i) {
+    HUB_ASSIGN_OR_RETURN(const bool correction, IsStoredCorrection(stored[i].payload));
+    if (correction) return i;
+  }
+  return stored.size();
+}
+
+absl::StatusOr<Projector::Prepared> Projector::PrepareCorrection(
+    const storage::StoredEvent& correction) {
+  const std::vector<std::string>& principals = generation_.principals;
+  const Allowances allowances = AllowancesOf(*policy_, principals);
+  // The case as the log holds it, up to the correction.
+  std::vector<storage::StoredEvent> events;
+  for (uint64_t version = 1;;) {
+    HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> read,
+                         log_->ReadCase(correction.case_id, version, kBatchEvents));
+    if (read.empty()) break;
+    version = read.back().stream_version + 1;
+    for (storage::StoredEvent& event : read) {
+      if (event.position <= correction.position) events.push_back(std::move(event));
+    }
+    if (!events.empty() && events.back().position == correction.position) break;
+  }
+  if (events.empty() || events.back().position != correction.position) {
+    return absl::InternalError(absl::StrCat("case ", correction.case_id,
+                                            " does not hold the correction at log position ",
+                                            correction.position));
+  }
+  // Each event as first recorded, and as corrected since.
+  google::protobuf::Arena arena;
+  std::vector<hub::v1::EventEnvelope*> original(events.size());
+  std::vector<hub::v1::EventEnvelope*> corrected(events.size());
+  absl::flat_hash_map<std::string, size_t> index_of;
+  for (size_t i = 0; i < events.size(); ++i) {
+    original[i] = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(&arena);
+    HUB_RETURN_IF_ERROR(ParseEnvelope(events[i], original[i], sealer_, withheld_.get()));
+    corrected[i] = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(&arena);
+    corrected[i]->CopyFrom(*original[i]);
+    index_of.emplace(original[i]->event_id(), i);
+  }
+  // The target of each correction, if the case holds it before it.
+  std::vector<std::optional<size_t>> target(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (!original[i]->has_record_corrected()) continue;
+    auto found = index_of.find(original[i]->record_corrected().corrected_event_id());
+    if (found == index_of.end() || found->second >= i) continue;
+    target[i] = found->second;
+    ApplyCorrection(*original[i], corrected[found->second]);
+  }
+
+  if (!view_positions_known_) {
+    HUB_ASSIGN_OR_RETURN(last_view_positions_, views_->LastViewPositions(generation_.generation));
+    last_view_positions_.resize(principals.size(), 0);
+    view_positions_known_ = true;
+  }
+  Prepared prepared;
+  prepared.covered = 1;
+  storage::ProjectionBatch& batch = prepared.batch;
+  batch.checkpoint = correction.position;
+  CaseState state;
+  state.summaries.resize(principals.size());
+  // Who saw each event as it was first projected: a correction changes what
+  // they see, never who sees it; a correction itself is shown to those who
+  // see what it corrects.
+  std::vector<std::vector<bool>> sees(events.size(), std::vector<bool>(principals.size()));
+  // The corrections each principal is told of, by the event they correct:
+  // a correction is shown only to a principal told of it (one that may see
+  // a field it replaced).
+  std::map<std::pair<size_t, uint16_t>, std::set<std::string>> told;
+  for (size_t i = 0; i < events.size(); ++i) {
+    hub::v1::CaseRelations before = state.relations;
+    HUB_ASSIGN_OR_RETURN(ShapedEvent first,
+                         ShapeEvent(events[i], *policy_, principals, allowances, &state.relations,
+                                    &arena, sealer_, withheld_.get(), original[i]));
+    for (const auto& sight : first.stored.visible_to) {
+      sees[i][sight.principal] =
+          !original[i]->has_record_corrected() ||
+          (target[i].has_value() && sees[*target[i]][sight.principal] &&
+           told[{*target[i], sight.principal}].count(original[i]->event_id()) > 0);
+    }
+    HUB_ASSIGN_OR_RETURN(ShapedEvent shaped,
+                         ShapeEvent(events[i], *policy_, principals, allowances, &before, &arena,
+                                    sealer_, withheld_.get(), corrected[i], /*keep_emptied=*/true));
+    auto& sights = shaped.stored.visible_to;
+    sights.erase(std::remove_if(sights.begin(), sights.end(),
+                                [&](const auto& sight) { return !sees[i][sight.principal]; }),
+                 sights.end());
+    for (auto& sight : sights) {
+      for (const hub::v1::CorrectionNote& note : shaped.parsed[sight.variant]->corrections()) {
+        told[{i, sight.principal}].insert(note.correction_event_id());
+      }
+      std::optional<hub::v1::CaseSummary>& summary = state.summaries[sight.principal];
+      if (!summary.has_value()) summary.emplace();
+      ApplyToSummary(*shaped.parsed[sight.variant], &*summary);
+      sight.view_version = summary->visible_events();
+    }
+    if (sights.empty()) continue;
+    if (i + 1 < events.size()) {
+      storage::ProjectionBatch::Reshaped& reshaped = batch.reshaped.emplace_back();
+      reshaped.position = events[i].position;
+      reshaped.variants = std::move(shaped.stored.variants);
+      for (const auto& sight : sights)
+        reshaped.visible_to.emplace_back(sight.principal, sight.variant);
+    } else {
+      for (auto& sight : sights) sight.view_position = ++last_view_positions_[sight.principal];
+      batch.events.push_back(std::move(shaped.stored));
+    }
+  }
+  storage::ProjectionBatch::CaseSummaries& serialized = batch.summaries.emplace_back();
+  serialized.case_id = correction.case_id;
+  for (const std::optional<hub::v1::CaseSummary>& summary : state.summaries) {
+    serialized.by_principal.push_back(summary.has_value()
+                                          ? std::optional<std::string>(summary->SerializeAsString())
+                                          : std::nullopt);
+  }
+  if (state.relations.ByteSizeLong() > 0)
+    serialized.relations = state.relations.SerializeAsString();
+  prepared.summaries.emplace(correction.case_id, std::move(state));
+  return prepared;
+}
+
 void Projector::Loop() {
   // While catching up, batch N is written on another thread while N+1 is
   // prepared; the live trickle is written on this one.
@@ -464,14 +672,24 @@ void Projector::Loop() {
                                  return ReadBatch(after, kBatchEvents);
                                })};
       }
-      absl::StatusOr<Prepared> attempt =
-          stored.ok() ? Prepare(*std::move(stored),
-                                in_flight.has_value() ? &in_flight->prepared.summaries : nullptr)
-                      : absl::StatusOr<Prepared>(stored.status());
-      if (attempt.ok()) {
-        prepared = std::move(attempt).value();
+      // A correction is projected on its own, against the views as stored:
+      // the batch being written goes first, and a correction waits for it.
+      std::optional<absl::StatusOr<Prepared>> attempt;
+      if (!stored.ok()) {
+        attempt = stored.status();
+      } else if (absl::StatusOr<size_t> correction = FirstCorrection(*stored); !correction.ok()) {
+        attempt = correction.status();
+      } else if (*correction == 0) {
+        if (!in_flight.has_value()) attempt = PrepareCorrection(stored->front());
       } else {
-        status = attempt.status();
+        stored->resize(*correction);
+        attempt = Prepare(*std::move(stored),
+                          in_flight.has_value() ? &in_flight->prepared.summaries : nullptr);
+      }
+      if (attempt.has_value() && attempt->ok()) {
+        prepared = *std::move(*attempt);
+      } else if (attempt.has_value()) {
+        status = attempt->status();
       }
     }
     if (in_flight.has_value()) {

@@ -85,6 +85,14 @@ class Projector {
   // may call it at once for different cases.
   absl::StatusOr<CaseState*> SummariesFor(const std::string& case_id, SummariesByCase* in_flight,
                                           SummariesByCase* batch);
+  // A batch of one correction: its case projected again from its first
+  // event with every correction applied, its stored events reshaped (same
+  // principals, same numbers) and its summaries folded afresh. The views
+  // must hold everything before it.
+  absl::StatusOr<Prepared> PrepareCorrection(const storage::StoredEvent& correction);
+  // Where the first correction in `stored` is (stored.size(): none): a
+  // batch ends before one, which is projected on its own.
+  static absl::StatusOr<size_t> FirstCorrection(const std::vector<storage::StoredEvent>& stored);
   // Makes a written batch visible to readers.
   void Publish(uint64_t checkpoint);
   // Keeps the summaries of a written batch for the batches after it.

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -299,6 +300,22 @@ std::string DescribeEvent(const hub::v1::EventEnvelope& visible) {
                                                            : "Processing restricted",
                   Details({visible.processing_restricted().scope(),
                            visible.processing_restricted().reference()}));
+    case EventEnvelope::kRecordCorrected: {
+      const hub::v1::RecordCorrected& correction = visible.record_corrected();
+      const google::protobuf::FieldDescriptor* member =
+          correction.GetReflection()->GetOneofFieldDescriptor(
+              correction, correction.GetDescriptor()->FindOneofByName("corrected"));
+      const std::string corrected = member == nullptr ? "" : member->name();
+      return Line(
+          "Record corrected",
+          Details({corrected.empty() ? "" : absl::StrReplaceAll(corrected, {{"_", " "}}),
+                   correction.fields().empty()
+                       ? ""
+                       : absl::StrCat("fields: ",
+                                      absl::StrReplaceAll(absl::StrJoin(correction.fields(), ", "),
+                                                          {{"_", " "}})),
+                   correction.reason()}));
+    }
     case EventEnvelope::EVENT_NOT_SET:
       break;
   }
@@ -432,6 +449,22 @@ CalendarDate DateOf(absl::Time time) {
   date.set_month(day.month());
   date.set_day(day.day());
   return date;
+}
+
+std::string DescribeCorrections(const hub::v1::EventEnvelope& visible) {
+  std::string text;
+  for (const hub::v1::CorrectionNote& note : visible.corrections()) {
+    std::vector<std::string> fields;
+    for (const hub::v1::CorrectedField& field : note.fields()) {
+      fields.push_back(absl::StrReplaceAll(field.field(), {{"_", " "}}));
+    }
+    absl::StrAppend(
+        &text, " — corrected on ",
+        absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(note.corrected_at().seconds()),
+                         absl::UTCTimeZone()),
+        " by ", note.corrected_by(), ": ", absl::StrJoin(fields, ", "));
+  }
+  return text;
 }
 
 std::string DescribeErasures(const hub::v1::EventEnvelope& visible) {

@@ -50,6 +50,9 @@ std::string DescribeEvent(const hub::v1::EventEnvelope& visible);
 // (" — erased: victim location, victim disclosure on 2026-11-30 (request)"),
 // or "" if nothing the caller could have seen was erased.
 std::string DescribeErasures(const hub::v1::EventEnvelope& visible);
+// " — corrected on 2026-12-04 by idva: current address", per correction
+// the reader is told of (EventEnvelope.corrections); empty if none.
+std::string DescribeCorrections(const hub::v1::EventEnvelope& visible);
 
 // INVALID_ARGUMENT naming the first entry that is not an event type
 // (EventEnvelope's oneof field names, e.g. "risk_assessed").

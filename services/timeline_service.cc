@@ -138,7 +138,8 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
       entry->set_agency(event.producing_agency());
       entry->set_producer_identity(event.producer_identity());
       entry->set_kind(auth::EventTypeName(event));
-      entry->set_summary(DescribeEvent(event) + DescribeErasures(event));
+      entry->set_summary(DescribeEvent(event) + DescribeCorrections(event) +
+                         DescribeErasures(event));
       entry->set_global_position(event.global_position());
       entry->set_stream_version(event.stream_version());
       last_returned = place_of(listed_entry);

@@ -150,6 +150,42 @@ std::string EncodeContent(const ProjectionBatch::Shaped& event, const std::strin
   return value;
 }
 
+// What a content record says besides its shapes.
+struct ContentHeader {
+  uint64_t stream_version = 0;
+  std::string case_id;
+  std::string visibility;
+  // (view position, view version) of each principal that sees the event.
+  std::map<uint16_t, std::pair<uint64_t, uint64_t>> numbers;
+};
+
+absl::StatusOr<ContentHeader> DecodeContentHeader(std::string_view value) {
+  const auto truncated = [] { return absl::DataLossError("a view record is truncated"); };
+  if (value.size() < 10) return truncated();
+  ContentHeader header;
+  header.stream_version = GetBigEndian(value, 0, 8);
+  const size_t case_length = GetBigEndian(value, 8, 2);
+  size_t offset = 10;
+  if (value.size() - offset < case_length + 2) return truncated();
+  header.case_id = std::string(value.substr(offset, case_length));
+  offset += case_length;
+  const size_t principals = GetBigEndian(value, offset, 2);
+  offset += 2;
+  if (value.size() - offset < principals) return truncated();
+  header.visibility = std::string(value.substr(offset, principals));
+  offset += principals;
+  for (size_t principal = 0; principal < principals; ++principal) {
+    if (static_cast<uint8_t>(header.visibility[principal]) == kNotVisible) continue;
+    uint64_t view_position = 0;
+    uint64_t view_version = 0;
+    if (!GetVarint(value, &offset, &view_position) || !GetVarint(value, &offset, &view_version)) {
+      return truncated();
+    }
+    header.numbers[static_cast<uint16_t>(principal)] = {view_position, view_version};
+  }
+  return header;
+}
+
 // The event at `position` as `principal` sees it, or nullopt if it does not.
 absl::StatusOr<std::optional<ViewEvent>> DecodeContentFor(uint64_t position, uint16_t principal,
                                                           std::string_view value) {
@@ -274,6 +310,54 @@ class RocksViewStore final : public ViewStore {
       db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
     }
     db_->Close().PermitUncheckedError();
+  }
+
+  // Puts the new shapes of a stored event into `batch`, with its stored
+  // numbers, and its case entry's visibility into `case_entries`.
+  absl::Status Reshape(uint32_t generation, const ProjectionBatch::Reshaped& reshaped,
+                       rocksdb::WriteBatch* batch,
+                       std::map<std::string, std::string>* case_entries) const {
+    const std::string content_key = ContentKey(generation, reshaped.position);
+    std::string stored;
+    rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), family(kContent), content_key, &stored);
+    if (read.IsNotFound()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "view generation ", generation, " holds no event at position ", reshaped.position));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(read, "reading a view record"));
+    HUB_ASSIGN_OR_RETURN(ContentHeader header, DecodeContentHeader(stored));
+    ProjectionBatch::Shaped shaped;
+    shaped.position = reshaped.position;
+    shaped.stream_version = header.stream_version;
+    shaped.case_id = header.case_id;
+    shaped.variants = reshaped.variants;
+    if (reshaped.visible_to.size() != header.numbers.size()) {
+      return absl::FailedPreconditionError(
+          "a reshaped event must be seen by the principals that saw it");
+    }
+    for (const auto& [principal, variant] : reshaped.visible_to) {
+      auto numbers = header.numbers.find(principal);
+      if (numbers == header.numbers.end() || variant >= reshaped.variants.size()) {
+        return absl::FailedPreconditionError(
+            "a reshaped event must be seen by the principals that saw it");
+      }
+      shaped.visible_to.push_back(
+          {principal, variant, numbers->second.first, numbers->second.second});
+    }
+    std::string visibility = VisibilityOf(shaped, header.visibility.size());
+    HUB_RETURN_IF_ERROR(FromRocksStatus(
+        batch->Put(family(kContent), content_key, EncodeContent(shaped, visibility)), "batch"));
+    std::string case_key = CaseKey(generation, header.case_id);
+    PutBigEndian(header.stream_version, 8, &case_key);
+    std::string entry;
+    HUB_RETURN_IF_ERROR(
+        FromRocksStatus(db_->Get(rocksdb::ReadOptions(), family(kCases), case_key, &entry),
+                        "reading a case entry"));
+    if (entry.size() < kCaseEntryHeader) return absl::DataLossError("a case entry is truncated");
+    entry.resize(kCaseEntryHeader);
+    entry.append(visibility);
+    (*case_entries)[std::move(case_key)] = std::move(entry);
+    return absl::OkStatus();
   }
 
   absl::Status Load() {
@@ -453,6 +537,9 @@ class RocksViewStore final : public ViewStore {
       PutBigEndian(static_cast<uint32_t>(event.happened_nanos), 4, &case_value);
       case_value.append(visibility);
       case_entries.emplace(std::move(case_key), std::move(case_value));
+    }
+    for (const ProjectionBatch::Reshaped& reshaped : projection.reshaped) {
+      HUB_RETURN_IF_ERROR(Reshape(generation, reshaped, &batch, &case_entries));
     }
     // In key order: RocksDB's memtable inserts ascending keys of a batch
     // next to each other instead of searching from the top each time.

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -86,6 +87,16 @@ struct ProjectionBatch {
     std::string relations;
   };
   std::vector<CaseSummaries> summaries;
+  // Events already in the views whose shapes a correction changed: the same
+  // principals see them, under the same numbers; only what they see
+  // changes. Each replaces the event's stored shapes.
+  struct Reshaped {
+    uint64_t position = 0;
+    std::vector<std::string> variants;
+    // (principal, variant) for exactly the principals that see the event.
+    std::vector<std::pair<uint16_t, uint8_t>> visible_to;
+  };
+  std::vector<Reshaped> reshaped;
   // The last log position this batch covers (projected or skipped).
   uint64_t checkpoint = 0;
 };
@@ -147,7 +158,9 @@ class ViewStore {
   // The last log position projected into `generation` (0: none).
   virtual absl::StatusOr<uint64_t> Checkpoint(uint32_t generation) const = 0;
   // Stores a batch and advances the checkpoint, atomically. The batch must
-  // start after the current checkpoint (FAILED_PRECONDITION otherwise).
+  // start after the current checkpoint (FAILED_PRECONDITION otherwise); its
+  // reshaped events must be stored ones, seen by the same principals
+  // (FAILED_PRECONDITION otherwise).
   // Batches of a generation that is not active skip the write-ahead log (a
   // rebuild writes gigabytes): after a crash such a generation may be torn
   // and must be dropped, never resumed. Activate makes it durable first.

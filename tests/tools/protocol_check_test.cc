@@ -32,7 +32,8 @@ TEST(ProtocolCheckTest, HousingMayProgressItsActionsAndReadNoVictimDetail) {
   ASSERT_FALSE(HasFailure());
   const std::vector<PrincipalExplanation> housing = ExplainProtocol(protocol, "housing/agency");
   ASSERT_EQ(housing.size(), 1u);
-  EXPECT_THAT(Whats(housing[0].may_record), ElementsAre("action_updated", "action_completed"));
+  EXPECT_THAT(Whats(housing[0].may_record),
+              ElementsAre("action_updated", "action_completed", "record_corrected"));
   EXPECT_THAT(housing[0].may_record[0].rule, "action-progress");
   // Housing reads nothing of a case it is not involved in, its own detail
   // only for its own clients, and never who or where a victim is.

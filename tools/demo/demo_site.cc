@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -126,6 +127,20 @@ class CaseBuilder {
     return &pending_.back().envelope;
   }
 
+  // Adds a correction of `target` (an event added before, happening
+  // earlier); its corrected_event_id is filled in once ids are given.
+  EventEnvelope* AddCorrection(CivilDay day, int hour, int minute, const std::string& publisher,
+                               hub::v1::Purpose purpose, const std::string& lawful_basis,
+                               const EventEnvelope* target) {
+    size_t target_order = 0;
+    for (const Pending& pending : pending_) {
+      if (&pending.envelope == target) target_order = pending.order;
+    }
+    EventEnvelope* correction = Add(day, hour, minute, publisher, purpose, lawful_basis);
+    pending_.back().corrects = target_order;
+    return correction;
+  }
+
   DemoCase Finish(uint64_t* events) {
     pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
                                   [](const Pending& pending) { return !pending.happened; }),
@@ -134,11 +149,17 @@ class CaseBuilder {
                      [](const Pending& a, const Pending& b) { return a.when < b.when; });
     DemoCase result;
     result.case_id = case_id_;
+    std::map<size_t, std::string> id_of_order;
     for (size_t i = 0; i < pending_.size(); ++i) {
       Pending& pending = pending_[i];
       const absl::Time time = absl::FromCivil(pending.when, absl::UTCTimeZone());
       pending.envelope.mutable_occurred_time()->set_seconds(absl::ToUnixSeconds(time));
       pending.envelope.set_event_id(UuidFrom(absl::StrCat("demo/", seed_, "/", case_id_, "/", i)));
+      id_of_order[pending.order] = pending.envelope.event_id();
+      if (pending.corrects.has_value()) {
+        pending.envelope.mutable_record_corrected()->set_corrected_event_id(
+            id_of_order[*pending.corrects]);
+      }
       if (result.publishes.empty() || result.publishes.back().publisher != pending.publisher ||
           static_cast<size_t>(result.publishes.back().request.events_size()) >=
               kMaxEventsPerPublish) {
@@ -159,6 +180,8 @@ class CaseBuilder {
     size_t order = 0;
     std::string publisher;
     EventEnvelope envelope;
+    // For a correction: the order of the event it corrects.
+    std::optional<size_t> corrects;
   };
   const std::string case_id_;
   const uint64_t seed_;
@@ -453,12 +476,14 @@ class CaseGenerator {
       support->set_accepted(rng.Chance(0.8));
     }
 
-    // The IDVA's and children's services' updates.
+    // The IDVA's and children's services' updates. Corrections draw from
+    // their own generator, so that the rest of the site is as it was.
+    Rng fixes(options_.seed * 0x2545F4914F6CDD1DULL + index);
     for (size_t v = 0; v < victims.size(); ++v) {
       for (CivilDay day = r + rng.Between(3, 10); day < last; day += rng.Between(30, 60)) {
-        auto* safety =
-            c.Add(day, 16, static_cast<int>(v), kIdva, hub::v1::PURPOSE_SAFEGUARDING, kSafeguarding)
-                ->mutable_victim_safety_information();
+        EventEnvelope* update = c.Add(day, 16, static_cast<int>(v), kIdva,
+                                      hub::v1::PURPOSE_SAFEGUARDING, kSafeguarding);
+        auto* safety = update->mutable_victim_safety_information();
         safety->set_victim_subject_id(victims[v]);
         safety->set_risk_change(rng.Pick(
             std::vector<hub::v1::RiskChange>{hub::v1::UNCHANGED, hub::v1::REDUCED, hub::v1::REDUCED,
@@ -472,6 +497,21 @@ class CaseGenerator {
               absl::StrFormat("Flat %d, %d Example Street, Exampletown "
                               "EX1 %dAB",
                               rng.Between(1, 12), rng.Between(1, 120), rng.Between(1, 9)));
+          // A wrong house number, put right by the IDVA a few days later.
+          if (fixes.Chance(0.1)) {
+            auto* correction =
+                c.AddCorrection(day + fixes.Between(2, 6), 9, static_cast<int>(v), kIdva,
+                                hub::v1::PURPOSE_SAFEGUARDING, kSafeguarding, update)
+                    ->mutable_record_corrected();
+            correction->add_fields("current_address");
+            correction->set_reason(
+                "The house number was recorded wrongly; corrected from the tenancy agreement.");
+            auto* values = correction->mutable_victim_safety_information();
+            values->set_victim_subject_id(victims[v]);
+            values->set_current_address(
+                absl::StrFormat("Flat %d, %d Example Street, Exampletown EX1 %dAB",
+                                fixes.Between(1, 12), fixes.Between(1, 120), fixes.Between(1, 9)));
+          }
         }
         safety->set_safe_phone_number(absl::StrFormat("07700 900%03d", rng.Between(0, 999)));
         safety->set_disclosure_notes(rng.Pick(std::vector<std::string>{
