@@ -470,17 +470,7 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
       }
     }
     for (auto& [case_id, state] : part.summaries) {
-      storage::ProjectionBatch::CaseSummaries& serialized = part.serialized.emplace_back();
-      serialized.case_id = case_id;
-      serialized.by_principal.reserve(state.summaries.size());
-      for (const std::optional<hub::v1::CaseSummary>& summary : state.summaries) {
-        serialized.by_principal.push_back(
-            summary.has_value() ? std::optional<std::string>(summary->SerializeAsString())
-                                : std::nullopt);
-      }
-      if (state.relations.ByteSizeLong() > 0) {
-        serialized.relations = state.relations.SerializeAsString();
-      }
+      part.serialized.push_back(SerializedSummaries(case_id, state));
     }
     return absl::OkStatus();
   };
@@ -492,11 +482,7 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
 
   // Each principal's view positions continue from the last batch's, in
   // log order.
-  if (!view_positions_known_) {
-    HUB_ASSIGN_OR_RETURN(last_view_positions_, views_->LastViewPositions(generation_.generation));
-    last_view_positions_.resize(principals.size(), 0);
-    view_positions_known_ = true;
-  }
+  HUB_RETURN_IF_ERROR(KnowViewPositions());
   Prepared prepared;
   prepared.covered = stored.size();
   storage::ProjectionBatch& batch = prepared.batch;
@@ -513,6 +499,30 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
     std::move(part.serialized.begin(), part.serialized.end(), std::back_inserter(batch.summaries));
   }
   return prepared;
+}
+
+absl::Status Projector::KnowViewPositions() {
+  if (view_positions_known_) return absl::OkStatus();
+  HUB_ASSIGN_OR_RETURN(last_view_positions_, views_->LastViewPositions(generation_.generation));
+  last_view_positions_.resize(generation_.principals.size(), 0);
+  view_positions_known_ = true;
+  return absl::OkStatus();
+}
+
+storage::ProjectionBatch::CaseSummaries Projector::SerializedSummaries(const std::string& case_id,
+                                                                       const CaseState& state) {
+  storage::ProjectionBatch::CaseSummaries serialized;
+  serialized.case_id = case_id;
+  serialized.by_principal.reserve(state.summaries.size());
+  for (const std::optional<hub::v1::CaseSummary>& summary : state.summaries) {
+    serialized.by_principal.push_back(summary.has_value()
+                                          ? std::optional<std::string>(summary->SerializeAsString())
+                                          : std::nullopt);
+  }
+  if (state.relations.ByteSizeLong() > 0) {
+    serialized.relations = state.relations.SerializeAsString();
+  }
+  return serialized;
 }
 
 absl::StatusOr<size_t> Projector::FirstCorrection(const std::vector<storage::StoredEvent>& stored) {
@@ -566,11 +576,7 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCorrection(
     ApplyCorrection(*original[i], corrected[found->second]);
   }
 
-  if (!view_positions_known_) {
-    HUB_ASSIGN_OR_RETURN(last_view_positions_, views_->LastViewPositions(generation_.generation));
-    last_view_positions_.resize(principals.size(), 0);
-    view_positions_known_ = true;
-  }
+  HUB_RETURN_IF_ERROR(KnowViewPositions());
   Prepared prepared;
   prepared.covered = 1;
   storage::ProjectionBatch& batch = prepared.batch;
@@ -624,15 +630,7 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCorrection(
       batch.events.push_back(std::move(shaped.stored));
     }
   }
-  storage::ProjectionBatch::CaseSummaries& serialized = batch.summaries.emplace_back();
-  serialized.case_id = correction.case_id;
-  for (const std::optional<hub::v1::CaseSummary>& summary : state.summaries) {
-    serialized.by_principal.push_back(summary.has_value()
-                                          ? std::optional<std::string>(summary->SerializeAsString())
-                                          : std::nullopt);
-  }
-  if (state.relations.ByteSizeLong() > 0)
-    serialized.relations = state.relations.SerializeAsString();
+  batch.summaries.push_back(SerializedSummaries(correction.case_id, state));
   prepared.summaries.emplace(correction.case_id, std::move(state));
   return prepared;
 }

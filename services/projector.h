@@ -93,6 +93,11 @@ class Projector {
   // Where the first correction in `stored` is (stored.size(): none): a
   // batch ends before one, which is projected on its own.
   static absl::StatusOr<size_t> FirstCorrection(const std::vector<storage::StoredEvent>& stored);
+  // Reads each principal's last view position from the store, once.
+  absl::Status KnowViewPositions();
+  // A case's summaries and relations as a batch stores them.
+  static storage::ProjectionBatch::CaseSummaries SerializedSummaries(const std::string& case_id,
+                                                                     const CaseState& state);
   // Makes a written batch visible to readers.
   void Publish(uint64_t checkpoint);
   // Keeps the summaries of a written batch for the batches after it.

@@ -189,8 +189,9 @@ absl::StatusOr<hub::v1::SubjectAccessResponse> GatherSubjectAccess(const storage
         if (role == hub::v1::PERPETRATOR) case_subjects[event.case_id].perpetrators.insert(linked);
         if (linked == subject_id) roles[event.case_id] = role;
       }
-      if (Holds(auth::SubjectsOf(envelope), subject_id))
+      if (Holds(auth::SubjectsOf(envelope), subject_id)) {
         roles.emplace(event.case_id, hub::v1::SUBJECT_ROLE_UNSPECIFIED);
+      }
     }
     next = events.back().position + 1;
   }

@@ -99,12 +99,6 @@ constexpr char kStyle[] = R"css(
   dd { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
   .review { color: var(--review); font-weight: bold; }
   .gone { color: var(--muted); font-style: italic; }
-  @page { size: A4; margin: 14mm; }
-  @media print {
-    body { margin: 0; }
-    thead { display: table-header-group; }
-    tr { break-inside: avoid; }
-  }
 )css";
 
 }  // namespace
@@ -150,7 +144,7 @@ std::string SubjectAccessHtml(const hub::v1::SubjectAccessResponse& pack,
   std::string html = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<title>Subject access pack: ",
-      HtmlEscape(pack.subject_id()), "</title>\n<style>", kStyle,
+      HtmlEscape(pack.subject_id()), "</title>\n<style>", kStyle, kPrintStyle,
       "</style>\n</head>\n<body>\n<h1>Subject access pack: ", HtmlEscape(pack.subject_id()),
       "</h1>\n<p class=\"meta\">Request reference ", HtmlEscape(reference), ". Produced on ",
       HtmlEscape(Time(pack.produced_at())), " UTC from the hub's event log (through position ",

@@ -87,6 +87,11 @@ constexpr char kStyle[] = R"css(
   dl.details dd { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
   .overdue { color: var(--alert); font-weight: bold; }
   footer { margin-top: 16px; color: var(--muted); font-size: 9pt; }
+)css";
+
+}  // namespace
+
+const char kPrintStyle[] = R"css(
   @page { size: A4; margin: 14mm; }
   @media print {
     body { margin: 0; }
@@ -94,8 +99,6 @@ constexpr char kStyle[] = R"css(
     tr { break-inside: avoid; }
   }
 )css";
-
-}  // namespace
 
 std::string HtmlEscape(const std::string& text) {
   std::string out;
@@ -167,7 +170,7 @@ std::string TimelineHtml(const CaseTimeline& timeline) {
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<title>Case timeline ",
-      id, "</title>\n<style>", kStyle, "</style>\n</head>\n<body>\n",
+      id, "</title>\n<style>", kStyle, kPrintStyle, "</style>\n</head>\n<body>\n",
       "<div class=\"marking\">OFFICIAL-SENSITIVE</div>\n<header>\n<h1>Case timeline: ", id,
       "</h1>\n<p class=\"meta\">Prepared for ", HtmlEscape(timeline.prepared_for), " on ",
       HtmlEscape(

@@ -43,6 +43,10 @@ std::string CasesTable(const hub::v1::ListCasesResponse& cases);
 // Escapes text for HTML element content and attribute values.
 std::string HtmlEscape(const std::string& text);
 
+// The print rules every hubctl page shares: A4, table headers on every
+// page, rows kept whole.
+extern const char kPrintStyle[];
+
 }  // namespace hub::tools
 
 #endif  // HUB_TOOLS_HUBCTL_TIMELINE_VIEW_H_
