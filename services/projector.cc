@@ -84,6 +84,22 @@ struct ShapedEvent {
 // A shape that left nothing of the event's content: not shown at all.
 constexpr uint8_t kEmptied = 255;
 
+// The class of field `name` of the event type a correction holds
+// (unspecified if it has none).
+hub::v1::DataClass CorrectedFieldClass(const hub::v1::RecordCorrected& correction,
+                                       const std::string& name) {
+  const google::protobuf::FieldDescriptor* member =
+      correction.GetReflection()->GetOneofFieldDescriptor(
+          correction, correction.GetDescriptor()->FindOneofByName("corrected"));
+  const google::protobuf::FieldDescriptor* field =
+      member == nullptr ? nullptr : member->message_type()->FindFieldByName(name);
+  return field == nullptr ? hub::v1::DATA_CLASS_UNSPECIFIED : auth::FieldClass(*field);
+}
+
+bool InMask(const auth::ClassMask& mask, hub::v1::DataClass data_class) {
+  return data_class > 0 && data_class < hub::v1::DataClass_ARRAYSIZE && mask[data_class];
+}
+
 // `parsed`: the event already parsed (and corrected) on `arena`; null to
 // parse it here. `keep_emptied`: an event a principal saw before a
 // correction stays in its view even if the correction emptied its shape.
@@ -141,6 +157,17 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
       }
     }
   }
+  // A correction names the fields it replaced: each principal is given the
+  // names of those it may see, and nothing of the others.
+  auth::ClassMask named_classes;
+  if (shaped.envelope->has_record_corrected()) {
+    const hub::v1::RecordCorrected& correction = shaped.envelope->record_corrected();
+    for (const std::string& name : correction.fields()) {
+      const hub::v1::DataClass data_class = CorrectedFieldClass(correction, name);
+      if (data_class > 0 && data_class < hub::v1::DataClass_ARRAYSIZE)
+        named_classes.set(data_class);
+    }
+  }
   const bool had_content = event_message->ByteSizeLong() > 0 || erased_classes.any();
   // The event's subjects, found once for every principal.
   const std::vector<std::string> subjects = allowances.relational && !relations->subjects().empty()
@@ -157,7 +184,8 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
         if (held[relation]) allowed |= allowance.by_relation[purpose][relation];
       }
     }
-    const auth::ClassMask seen = allowed & (present | erased_classes | corrected_classes);
+    const auth::ClassMask seen =
+        allowed & (present | erased_classes | corrected_classes | named_classes);
     if (!seen[event_class]) continue;
     auto [it, inserted] = variant_of.try_emplace(seen.to_ulong(), 0);
     if (inserted) {
@@ -168,7 +196,8 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
       const bool redacted = (seen & present) != present;
       const bool erasures_hidden = (erased_classes & ~seen).any();
       const bool corrections_hidden = (corrected_classes & ~seen).any();
-      if (redacted || erasures_hidden || corrections_hidden) {
+      const bool names_hidden = (named_classes & ~seen).any();
+      if (redacted || erasures_hidden || corrections_hidden || names_hidden) {
         auto* copy = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
         copy->CopyFrom(*shaped.envelope);
         if (redacted) auth::Redact(seen, copy);
@@ -183,11 +212,19 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
                                        }),
                         erased->end());
         }
+        if (names_hidden) {
+          hub::v1::RecordCorrected* correction = copy->mutable_record_corrected();
+          auto* names = correction->mutable_fields();
+          names->erase(std::remove_if(names->begin(), names->end(),
+                                      [&](const std::string& name) {
+                                        return !InMask(seen,
+                                                       CorrectedFieldClass(*correction, name));
+                                      }),
+                       names->end());
+        }
         if (corrections_hidden) {
           const auto unseen = [&seen](const hub::v1::CorrectedField& field) {
-            return field.field_class() <= 0 ||
-                   field.field_class() >= hub::v1::DataClass_ARRAYSIZE ||
-                   !seen[field.field_class()];
+            return !InMask(seen, field.field_class());
           };
           auto* notes = copy->mutable_corrections();
           for (hub::v1::CorrectionNote& note : *notes) {

@@ -186,6 +186,35 @@ TEST_F(RectificationTest, ReadersGetTheCorrectedValueAndThoseWhoMaySeeItAreToldW
   }
 }
 
+// A correction of two fields, one the Drive provider may see (the risk
+// summary) and one it may not (the address): it learns of the first only.
+TEST_F(RectificationTest, EachReaderIsToldOnlyOfTheFieldsItMaySee) {
+  ASSERT_TRUE(CorrectAddress("idva-agency", [](hub::v1::RecordCorrected* c) {
+                c->add_fields("risk_change");
+                c->mutable_victim_safety_information()->set_risk_change(hub::v1::UNCHANGED);
+              }).ok());
+  const std::string correction_event = EventId(published_);
+  const std::vector<hub::v1::EventEnvelope> drive = Read("drive-agency");
+  const hub::v1::EventEnvelope* safety = Find(drive, safety_event_);
+  ASSERT_NE(safety, nullptr);
+  EXPECT_EQ(safety->victim_safety_information().risk_change(), hub::v1::UNCHANGED);
+  EXPECT_THAT(safety->victim_safety_information().current_address(), IsEmpty());
+  ASSERT_EQ(safety->corrections_size(), 1);
+  ASSERT_EQ(safety->corrections(0).fields_size(), 1);
+  EXPECT_EQ(safety->corrections(0).fields(0).field(), "risk_change");
+  const hub::v1::EventEnvelope* correction = Find(drive, correction_event);
+  ASSERT_NE(correction, nullptr);
+  EXPECT_THAT(correction->record_corrected().fields(), ::testing::ElementsAre("risk_change"));
+  EXPECT_THAT(correction->DebugString(), Not(HasSubstr("current_address")));
+  EXPECT_THAT(correction->DebugString(), Not(HasSubstr("CANARY")));
+  // The advocate is told of both.
+  const std::vector<hub::v1::EventEnvelope> idva = Read("idva-agency");
+  const hub::v1::EventEnvelope* own = Find(idva, correction_event);
+  ASSERT_NE(own, nullptr);
+  EXPECT_THAT(own->record_corrected().fields(),
+              ::testing::ElementsAre("current_address", "risk_change"));
+}
+
 TEST_F(RectificationTest, ACorrectedRiskLevelMovesTheCaseInThePanelList) {
   const CommandResult before = Hubctl("dapp-coordinator", "cases --min_risk=high");
   ASSERT_EQ(before.exit_status, 0) << before.output;
