@@ -265,8 +265,7 @@ class GrpcHubServer final : public HubServer {
     retention_->StartSchedule(absl::Seconds(config.retention().interval_seconds()));
     admin_service_ = std::make_unique<AdminService>(
         authenticator_, event_log_.get(), backups_.get(), metrics_.get(), data_keys_.get(),
-        rebuild_views, retention_.get(), config.retention().allow_simulated_clock(),
-        sealer_.get());
+        rebuild_views, retention_.get(), config.retention().allow_simulated_clock(), sealer_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
     HUB_RETURN_IF_ERROR(StartHealthServer(config.health()));
