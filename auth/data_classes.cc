@@ -88,6 +88,13 @@ google::protobuf::Message* MutableEventOf(google::protobuf::Message* envelope) {
   return set == nullptr ? nullptr : reflection->MutableMessage(envelope, set);
 }
 
+const google::protobuf::FieldDescriptor* CorrectedTypeOf(
+    const hub::v1::RecordCorrected& correction) {
+  static const google::protobuf::OneofDescriptor* const corrected =
+      hub::v1::RecordCorrected::descriptor()->FindOneofByName("corrected");
+  return correction.GetReflection()->GetOneofFieldDescriptor(correction, corrected);
+}
+
 std::string EventTypeName(const google::protobuf::Message& envelope) {
   const google::protobuf::OneofDescriptor* oneof =
       envelope.GetDescriptor()->FindOneofByName(kEventOneof);

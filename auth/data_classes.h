@@ -10,6 +10,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 
+#include "hub/v1/events.pb.h"
 #include "hub/v1/options.pb.h"
 
 namespace hub::auth {
@@ -40,6 +41,11 @@ bool HasUnknownFields(const google::protobuf::Message& message);
 const google::protobuf::Message* EventOf(const google::protobuf::Message& envelope);
 // The same, to change it.
 google::protobuf::Message* MutableEventOf(google::protobuf::Message* envelope);
+
+// The member of a correction's `corrected` oneof that is set (the corrected
+// event's type, e.g. victim_safety_information), or nullptr.
+const google::protobuf::FieldDescriptor* CorrectedTypeOf(
+    const hub::v1::RecordCorrected& correction);
 
 // The oneof field name of the event in an envelope ("risk_assessed"), or "".
 std::string EventTypeName(const google::protobuf::Message& envelope);

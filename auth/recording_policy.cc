@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
+#include "auth/data_classes.h"
 #include "auth/field_sealing.h"
 #include "proto/absl_compat.h"
 #include "proto/error_details.h"
@@ -320,9 +321,7 @@ absl::Status RecordingPolicy::CheckCorrection(const hub::v1::Principal& principa
                                          " (a correction names an earlier event of its case)")),
         "CORRECTED_EVENT_NOT_FOUND", {{"event_id", correction.corrected_event_id()}});
   }
-  const google::protobuf::FieldDescriptor* member =
-      correction.GetReflection()->GetOneofFieldDescriptor(
-          correction, correction.GetDescriptor()->FindOneofByName("corrected"));
+  const google::protobuf::FieldDescriptor* member = CorrectedTypeOf(correction);
   const std::string corrected_type = member != nullptr ? member->name() : "";
   if (corrected_type != target->second.type) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -34,10 +34,7 @@ absl::Status ValidateCorrection(const hub::v1::EventEnvelope& envelope, const st
         absl::StrCat(where, ".record_corrected needs a reason, for those told of the correction"));
   }
   const google::protobuf::Reflection* reflection = correction.GetReflection();
-  const google::protobuf::OneofDescriptor* oneof =
-      correction.GetDescriptor()->FindOneofByName("corrected");
-  const google::protobuf::FieldDescriptor* member =
-      reflection->GetOneofFieldDescriptor(correction, oneof);
+  const google::protobuf::FieldDescriptor* member = auth::CorrectedTypeOf(correction);
   if (member == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat(where,

@@ -88,9 +88,7 @@ constexpr uint8_t kEmptied = 255;
 // (unspecified if it has none).
 hub::v1::DataClass CorrectedFieldClass(const hub::v1::RecordCorrected& correction,
                                        const std::string& name) {
-  const google::protobuf::FieldDescriptor* member =
-      correction.GetReflection()->GetOneofFieldDescriptor(
-          correction, correction.GetDescriptor()->FindOneofByName("corrected"));
+  const google::protobuf::FieldDescriptor* member = auth::CorrectedTypeOf(correction);
   const google::protobuf::FieldDescriptor* field =
       member == nullptr ? nullptr : member->message_type()->FindFieldByName(name);
   return field == nullptr ? hub::v1::DATA_CLASS_UNSPECIFIED : auth::FieldClass(*field);
@@ -287,9 +285,7 @@ Allowances AllowancesOf(const auth::SharingPolicy& policy,
 // leaves them unset), and the target notes who corrected which fields when.
 void ApplyCorrection(const hub::v1::EventEnvelope& correction, hub::v1::EventEnvelope* target) {
   const hub::v1::RecordCorrected& corrected = correction.record_corrected();
-  const google::protobuf::FieldDescriptor* member =
-      corrected.GetReflection()->GetOneofFieldDescriptor(
-          corrected, corrected.GetDescriptor()->FindOneofByName("corrected"));
+  const google::protobuf::FieldDescriptor* member = auth::CorrectedTypeOf(corrected);
   google::protobuf::Message* event = auth::MutableEventOf(target);
   if (member == nullptr || event == nullptr || auth::EventTypeName(*target) != member->name()) {
     return;

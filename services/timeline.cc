@@ -302,9 +302,7 @@ std::string DescribeEvent(const hub::v1::EventEnvelope& visible) {
                            visible.processing_restricted().reference()}));
     case EventEnvelope::kRecordCorrected: {
       const hub::v1::RecordCorrected& correction = visible.record_corrected();
-      const google::protobuf::FieldDescriptor* member =
-          correction.GetReflection()->GetOneofFieldDescriptor(
-              correction, correction.GetDescriptor()->FindOneofByName("corrected"));
+      const google::protobuf::FieldDescriptor* member = auth::CorrectedTypeOf(correction);
       const std::string corrected = member == nullptr ? "" : member->name();
       return Line(
           "Record corrected",

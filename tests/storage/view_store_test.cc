@@ -69,6 +69,44 @@ class ViewStoreTest : public ::testing::Test {
   std::map<std::tuple<uint32_t, uint16_t, std::string>, uint64_t> view_versions_;
 };
 
+// A correction reshapes stored events: the same principals keep seeing
+// them under the same numbers; a reshape of an event not stored, or one
+// that would change who sees it, is refused and writes nothing.
+TEST_F(ViewStoreTest, AReshapedEventKeepsItsReadersAndTheirNumbers) {
+  ProjectionBatch batch;
+  batch.events = {Event(2, 1, "C-1"), Event(5, 2, "C-1")};
+  batch.checkpoint = 5;
+  ASSERT_THAT(Apply(batch), IsOk());
+
+  ProjectionBatch missing;
+  missing.checkpoint = 6;
+  missing.reshaped.push_back({9, {"corrected"}, {{0, 0}}});
+  EXPECT_THAT(store_->Apply(generation_, missing), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ProjectionBatch fewer;
+  fewer.checkpoint = 6;
+  fewer.reshaped.push_back({2, {"corrected"}, {{0, 0}}});
+  EXPECT_THAT(store_->Apply(generation_, fewer), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ProjectionBatch more;
+  more.checkpoint = 6;
+  more.reshaped.push_back({2, {"corrected"}, {{0, 0}, {1, 0}, {2, 0}}});
+  EXPECT_THAT(store_->Apply(generation_, more), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store_->Checkpoint(generation_), IsOkAndHolds(5u));
+
+  ProjectionBatch reshape;
+  reshape.checkpoint = 6;
+  reshape.reshaped.push_back({2, {"full corrected", "redacted corrected"}, {{0, 0}, {1, 1}}});
+  ASSERT_THAT(store_->Apply(generation_, reshape), IsOk());
+  auto full = store_->ReadFrom(generation_, 0, 0, 100);
+  ASSERT_TRUE(full.ok());
+  EXPECT_THAT(Payloads(*full), ::testing::ElementsAre("full corrected", "full 5"));
+  EXPECT_EQ((*full)[0].view_position, 1u);
+  EXPECT_EQ((*full)[0].view_version, 1u);
+  auto redacted = store_->ReadCase(generation_, 1, "C-1", 1, 100);
+  ASSERT_TRUE(redacted.ok());
+  EXPECT_THAT(Payloads(*redacted), ::testing::ElementsAre("redacted corrected", "redacted 5"));
+  EXPECT_EQ((*redacted)[0].view_version, 1u);
+}
+
 TEST_F(ViewStoreTest, EachPrincipalReadsItsOwnShapeInLogOrder) {
   ProjectionBatch batch;
   batch.events = {Event(2, 1, "C-1"), Event(5, 1, "C-2"), Event(7, 2, "C-1")};
