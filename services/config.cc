@@ -88,6 +88,9 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   if (keepalive->min_client_ping_interval_seconds() == 0) {
     keepalive->set_min_client_ping_interval_seconds(30);
   }
+  if (config->report().suppression_threshold() == 0) {
+    config->mutable_report()->set_suppression_threshold(5);
+  }
   Default(config->mutable_audit()->mutable_checkpoint_origin(), "drive-hub");
   if (config->audit().tree_head_interval_seconds() == 0) {
     config->mutable_audit()->set_tree_head_interval_seconds(3600);

@@ -37,6 +37,7 @@
 #include "services/protocol_records.h"
 #include "services/recording_gate.h"
 #include "services/refusal_auditor.h"
+#include "services/report_service.h"
 #include "services/retention.h"
 #include "services/server_log.h"
 #include "services/subscriptions.h"
@@ -256,6 +257,9 @@ class GrpcHubServer final : public HubServer {
                                                     config.limits(), metrics_.get(), sealer_.get());
     timeline_service_ = std::make_unique<TimelineService>(authenticator_, event_log_.get(),
                                                           views_.get(), metrics_.get());
+    report_service_ = std::make_unique<ReportService>(
+        authenticator_, event_log_.get(), views_.get(), signer, config.audit().checkpoint_origin(),
+        config.report(), metrics_.get());
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
     auto rebuild_views = [policy = policy_service_.get()](const std::string& why) {
       return policy->RebuildViews(why);
@@ -282,6 +286,7 @@ class GrpcHubServer final : public HubServer {
     builder.RegisterService(audit_service_.get());
     builder.RegisterService(timeline_service_.get());
     builder.RegisterService(admin_service_.get());
+    builder.RegisterService(report_service_.get());
     // Long-lived subscriptions cross NAT and firewalls that forget idle
     // flows: the hub pings, and lets clients ping within reason, even
     // while no call is active.
@@ -438,6 +443,7 @@ class GrpcHubServer final : public HubServer {
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<ReportService> report_service_;
   std::unique_ptr<grpc::Server> server_;
   HealthOnlyRefusals health_only_refusals_;
   std::unique_ptr<grpc::Server> health_server_;

@@ -23,6 +23,7 @@
 #include "proto/thread_name.h"
 #include "services/case_summary.h"
 #include "services/envelope.h"
+#include "services/report_facts.h"
 #include "services/server_log.h"
 
 namespace hub::services {
@@ -379,6 +380,7 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
     ForgetUnwritten();
     return applied;
   }
+  RememberFacts(prepared.summaries);
   Publish(prepared.batch.checkpoint);
   RememberWritten(std::move(prepared.summaries));
   return prepared.covered;
@@ -391,6 +393,37 @@ void Projector::RememberWritten(SummariesByCase summaries) {
   for (auto& [case_id, state] : summaries) {
     if (!state.summaries.empty()) written_summaries_[case_id] = std::move(state);
   }
+}
+
+void Projector::RememberFacts(const SummariesByCase& summaries) {
+  absl::MutexLock lock(&facts_mu_);
+  if (!facts_loaded_) return;
+  for (const auto& [case_id, state] : summaries) {
+    if (state.summaries.empty() || state.facts.ByteSizeLong() == 0) continue;
+    facts_[case_id] = std::make_shared<const hub::v1::CaseFacts>(state.facts);
+  }
+}
+
+absl::Status Projector::ReadFacts(const std::function<void(const FactsByCase&)>& read) const {
+  absl::MutexLock lock(&facts_mu_);
+  if (!facts_loaded_) {
+    // Batches written meanwhile are remembered once this is loaded; one
+    // that the store held before it is remembered again, the same.
+    HUB_ASSIGN_OR_RETURN(auto stored, views_->AllCaseFacts(generation_.generation));
+    FactsByCase loaded;
+    for (auto& [case_id, bytes] : stored) {
+      auto facts = std::make_shared<hub::v1::CaseFacts>();
+      if (!facts->ParseFromString(bytes)) {
+        return absl::DataLossError(
+            absl::StrCat("the report facts of case ", case_id, " do not parse; rebuild the views"));
+      }
+      loaded.emplace_hint(loaded.end(), std::move(case_id), std::move(facts));
+    }
+    facts_ = std::move(loaded);
+    facts_loaded_ = true;
+  }
+  read(facts_);
+  return absl::OkStatus();
 }
 
 void Projector::ForgetUnwritten() {
@@ -440,6 +473,9 @@ absl::StatusOr<Projector::CaseState*> Projector::SummariesFor(const std::string&
   if (!loaded.relations.ParseFromString(stored.relations)) {
     return absl::DataLossError(absl::StrCat("the relations of case ", case_id, " do not parse"));
   }
+  if (!loaded.facts.ParseFromString(stored.facts)) {
+    return absl::DataLossError(absl::StrCat("the report facts of case ", case_id, " do not parse"));
+  }
   return &batch->emplace(case_id, std::move(loaded)).first->second;
 }
 
@@ -488,11 +524,12 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
                                       case_state != nullptr ? &case_state->relations : &unused,
                                       &part.arena, sealer_, withheld_.get()));
       ShapedEvent& event = shaped[i];
-      if (event.stored.visible_to.empty()) continue;
       if (case_state == nullptr) {
         HUB_ASSIGN_OR_RETURN(case_state,
                              SummariesFor(event.stored.case_id, in_flight, &part.summaries));
       }
+      // Counted whoever sees it.
+      ApplyToFacts(*event.envelope, &case_state->facts);
       for (storage::ProjectionBatch::Shaped::Sight& sight : event.stored.visible_to) {
         std::optional<hub::v1::CaseSummary>& summary = case_state->summaries[sight.principal];
         if (!summary.has_value()) summary.emplace();
@@ -555,6 +592,7 @@ storage::ProjectionBatch::CaseSummaries Projector::SerializedSummaries(const std
   if (state.relations.ByteSizeLong() > 0) {
     serialized.relations = state.relations.SerializeAsString();
   }
+  if (state.facts.ByteSizeLong() > 0) serialized.facts = state.facts.SerializeAsString();
   return serialized;
 }
 
@@ -638,6 +676,7 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCorrection(
     HUB_ASSIGN_OR_RETURN(ShapedEvent shaped,
                          ShapeEvent(events[i], *policy_, principals, allowances, &before, &arena,
                                     sealer_, withheld_.get(), corrected[i], /*keep_emptied=*/true));
+    ApplyToFacts(*corrected[i], &state.facts);
     auto& sights = shaped.stored.visible_to;
     sights.erase(std::remove_if(sights.begin(), sights.end(),
                                 [&](const auto& sight) { return !sees[i][sight.principal]; }),
@@ -726,6 +765,7 @@ void Projector::Loop() {
     if (in_flight.has_value()) {
       absl::Status written = in_flight->written.get();
       if (written.ok()) {
+        RememberFacts(in_flight->prepared.summaries);
         Publish(in_flight->prepared.batch.checkpoint);
         RememberWritten(std::move(in_flight->prepared.summaries));
       } else {
@@ -740,6 +780,7 @@ void Projector::Loop() {
       if (prepared->covered < kParallelShapingFrom) {
         status = views_->Apply(generation_.generation, prepared->batch);
         if (status.ok()) {
+          RememberFacts(prepared->summaries);
           Publish(prepared->batch.checkpoint);
           RememberWritten(std::move(prepared->summaries));
         } else {
@@ -791,6 +832,7 @@ void Projector::Loop() {
     mu_.Lock();
   }
   if (in_flight.has_value() && in_flight->written.get().ok()) {
+    RememberFacts(in_flight->prepared.summaries);
     Publish(in_flight->prepared.batch.checkpoint);
   }
 }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,6 +59,14 @@ class Projector {
   // OK, or why projecting stopped (e.g. a stored event that does not parse).
   absl::Status health() const;
 
+  // Every case's facts for the governance report, as of checkpoint() (or a
+  // batch after it), by case id.
+  using FactsByCase = std::map<std::string, std::shared_ptr<const hub::v1::CaseFacts>>;
+  // Calls `read` with them, holding them still meanwhile (the projector
+  // waits to publish its next batch): keep it short. The first call reads
+  // them from the views; from then on each batch keeps them up to date.
+  absl::Status ReadFacts(const std::function<void(const FactsByCase&)>& read) const;
+
  private:
   // What projecting a case needs to remember: every principal's summary of
   // it (nullopt: it has seen none of it; empty: taken by a later batch) and
@@ -65,6 +74,7 @@ class Projector {
   struct CaseState {
     std::vector<std::optional<hub::v1::CaseSummary>> summaries;
     hub::v1::CaseRelations relations;
+    hub::v1::CaseFacts facts;
   };
   using SummariesByCase = std::map<std::string, CaseState>;
   // A batch ready to write, and the case summaries it leaves.
@@ -102,6 +112,9 @@ class Projector {
   void Publish(uint64_t checkpoint);
   // Keeps the summaries of a written batch for the batches after it.
   void RememberWritten(SummariesByCase summaries);
+  // Keeps the facts of a written batch's cases for ReadFacts (once it has
+  // been called).
+  void RememberFacts(const SummariesByCase& summaries);
   // After a failed write: what was prepared beyond the store is read from
   // the store again.
   void ForgetUnwritten();
@@ -126,6 +139,11 @@ class Projector {
   // thread uses them); read from the store when not known.
   std::vector<uint64_t> last_view_positions_;
   bool view_positions_known_ = false;
+  // Loaded by the first ReadFacts (a rebuild nobody reports on does not
+  // copy them batch after batch).
+  mutable absl::Mutex facts_mu_;
+  mutable bool facts_loaded_ ABSL_GUARDED_BY(facts_mu_) = false;
+  mutable FactsByCase facts_ ABSL_GUARDED_BY(facts_mu_);
 };
 
 }  // namespace hub::services

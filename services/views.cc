@@ -37,7 +37,7 @@ namespace {
 // projector that derives something new must not resume views built by an
 // older one. Raise this whenever projection changes what it stores; a
 // generation built under another number is rebuilt on start.
-constexpr int kProjectionFormat = 7;
+constexpr int kProjectionFormat = 8;
 
 }  // namespace
 
@@ -284,6 +284,20 @@ auth::ClassMask Views::ClassesFor(std::string_view identity, hub::v1::Purpose pu
   auth::ClassMask classes = projector->policy().Allowed(identity, purpose, auth::kEveryRelation);
   classes.set(hub::v1::CASE_ADMINISTRATION);
   return classes;
+}
+
+absl::Status Views::ReadReportFacts(
+    const std::function<void(const Projector::FactsByCase& facts, uint64_t projected,
+                             const std::string& protocol_version)>& read) const {
+  std::shared_ptr<Projector> projector = active();
+  if (projector == nullptr) {
+    return absl::UnavailableError(
+        "the hub is starting: its views are still being built; retry shortly");
+  }
+  HUB_RETURN_IF_ERROR(projector->health());
+  return projector->ReadFacts([&](const Projector::FactsByCase& facts) {
+    read(facts, projector->checkpoint(), projector->generation().protocol_version);
+  });
 }
 
 uint64_t Views::Projected() const {

@@ -6,6 +6,7 @@
 #define HUB_SERVICES_VIEWS_H_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -80,6 +81,14 @@ class Views {
   // without which nothing can be cited or paged. Every class when `purpose`
   // is unspecified.
   auth::ClassMask ClassesFor(std::string_view identity, hub::v1::Purpose purpose) const;
+
+  // Calls `read` with every case's facts for the governance report in the
+  // active views, the log position they reflect (while catching up, a case
+  // may lag one batch behind it) and the protocol version. UNAVAILABLE
+  // while the views are being built or projecting has failed.
+  absl::Status ReadReportFacts(
+      const std::function<void(const Projector::FactsByCase& facts, uint64_t projected,
+                               const std::string& protocol_version)>& read) const;
 
   // The last log position reflected in the active views.
   uint64_t Projected() const;

@@ -239,7 +239,8 @@ absl::StatusOr<std::optional<ViewEvent>> DecodeContentFor(uint64_t position, uin
 
 // Case summaries value: 2-byte principal count, then for each principal a
 // 4-byte length (kNoSummary: none) and the summary; then, if the case has
-// any, a 4-byte length and the case's relations.
+// any (or facts), a 4-byte length and the case's relations (possibly
+// empty); then, if it has any, a 4-byte length and the case's facts.
 constexpr uint32_t kNoSummary = 0xffffffff;
 
 std::string EncodeSummaries(const ProjectionBatch::CaseSummaries& summaries) {
@@ -249,9 +250,13 @@ std::string EncodeSummaries(const ProjectionBatch::CaseSummaries& summaries) {
     PutBigEndian(summary.has_value() ? summary->size() : kNoSummary, 4, &value);
     if (summary.has_value()) value.append(*summary);
   }
-  if (!summaries.relations.empty()) {
+  if (!summaries.relations.empty() || !summaries.facts.empty()) {
     PutBigEndian(summaries.relations.size(), 4, &value);
     value.append(summaries.relations);
+  }
+  if (!summaries.facts.empty()) {
+    PutBigEndian(summaries.facts.size(), 4, &value);
+    value.append(summaries.facts);
   }
   return value;
 }
@@ -271,13 +276,16 @@ absl::StatusOr<StoredCase> DecodeSummaries(std::string_view value) {
     summary = std::string(value.substr(offset, length));
     offset += length;
   }
-  if (offset < value.size()) {
+  for (std::string* part : {&stored.relations, &stored.facts}) {
+    if (offset == value.size()) break;
     if (value.size() - offset < 4) return damaged();
     const uint64_t length = GetBigEndian(value, offset, 4);
     offset += 4;
-    if (value.size() - offset != length) return damaged();
-    stored.relations = std::string(value.substr(offset, length));
+    if (value.size() - offset < length) return damaged();
+    *part = std::string(value.substr(offset, length));
+    offset += length;
   }
+  if (offset != value.size()) return damaged();
   return stored;
 }
 
@@ -491,6 +499,7 @@ class RocksViewStore final : public ViewStore {
     }
     for (const ProjectionBatch::CaseSummaries& summaries : projection.summaries) {
       reserve += summaries.case_id.size() + 16;
+      reserve += summaries.relations.size() + summaries.facts.size() + 8;
       for (const auto& summary : summaries.by_principal) {
         reserve += 4 + (summary.has_value() ? summary->size() : 0);
       }
@@ -796,6 +805,24 @@ class RocksViewStore final : public ViewStore {
     HUB_ASSIGN_OR_RETURN(StoredCase stored, CaseSummaries(generation, case_id));
     if (principal >= stored.by_principal.size()) return std::optional<std::string>();
     return std::move(stored.by_principal[principal]);
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> AllCaseFacts(
+      uint32_t generation) const override {
+    const std::string prefix = GenerationKey(generation);
+    std::vector<std::pair<std::string, std::string>> facts;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), family(kSummaries)));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      HUB_ASSIGN_OR_RETURN(StoredCase stored, DecodeSummaries(std::string_view(
+                                                  it->value().data(), it->value().size())));
+      if (stored.facts.empty()) continue;
+      facts.emplace_back(
+          std::string(it->key().data() + prefix.size(), it->key().size() - prefix.size()),
+          std::move(stored.facts));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading the cases' report facts"));
+    return facts;
   }
 
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Summaries(

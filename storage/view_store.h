@@ -85,6 +85,9 @@ struct ProjectionBatch {
     // Who is related to the case (a serialized hub.v1.CaseRelations; empty:
     // nobody), for need-to-know rules.
     std::string relations;
+    // What the governance report needs of the case (a serialized
+    // hub.v1.CaseFacts; empty: nothing).
+    std::string facts;
   };
   std::vector<CaseSummaries> summaries;
   // Events already in the views whose shapes a correction changed: the same
@@ -113,6 +116,7 @@ struct CaseEntry {
 struct StoredCase {
   std::vector<std::optional<std::string>> by_principal;
   std::string relations;
+  std::string facts;
 };
 
 struct ViewStoreOptions {
@@ -208,6 +212,10 @@ class ViewStore {
   // last batch that touched it stored them; empty if none did.
   virtual absl::StatusOr<StoredCase> CaseSummaries(uint32_t generation,
                                                    const std::string& case_id) const = 0;
+  // Every case's facts for the governance report (ProjectionBatch::
+  // CaseSummaries::facts), in case-id order, for the cases that have any.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> AllCaseFacts(
+      uint32_t generation) const = 0;
   // Every case summary of a principal, in case-id order, after `after_case`.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Summaries(
       uint32_t generation, uint16_t principal, const std::string& after_case,

@@ -14,7 +14,9 @@ if [ "${1:-}" = "--sanitize" ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
-deploy/setup.sh
+# Chromium renders the HTML pages hubctl writes (timelines, reports) in the
+# page checks.
+deploy/setup.sh chromium fonts-dejavu-core
 tests/npm_install.sh
 cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j2

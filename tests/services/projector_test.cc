@@ -24,6 +24,7 @@
 #include "storage/event_log.h"
 #include "storage/view_store.h"
 #include "tests/testing/example_protocol.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 #include "tools/demo/demo_site.h"
@@ -166,6 +167,94 @@ TEST_F(ProjectorTest, CatchingUpInLargeBatchesGivesTheViewsOfOneEventAtATime) {
     compared += expected.size();
   }
   EXPECT_GT(compared, 10000u);
+
+  // The governance report's facts of every case, too.
+  auto reference_facts = views_->AllCaseFacts(one_by_one.generation);
+  ASSERT_TRUE(reference_facts.ok()) << reference_facts.status();
+  EXPECT_GT(reference_facts->size(), 50u);
+  EXPECT_THAT(views_->AllCaseFacts(caught_up.generation),
+              ::hub::testing::IsOkAndHolds(*reference_facts));
+}
+
+// The facts a report reads follow the log batch by batch once read, and a
+// correction changes them as it changes the views.
+TEST_F(ProjectorTest, TheReportFactsFollowEveryBatchAndEveryCorrection) {
+  AppendDemoSite(0.05);
+  const storage::GenerationInfo generation = NewGeneration();
+  Projector projector(log_.get(), views_.get(), generation, policy_);
+  ASSERT_TRUE(projector.Start().ok());
+  ASSERT_EQ(projector.WaitForCheckpointAfter(log_->LastPosition() - 1, std::chrono::seconds(60)),
+            log_->LastPosition());
+  std::string case_id;
+  ASSERT_TRUE(projector
+                  .ReadFacts([&](const Projector::FactsByCase& facts) {
+                    for (const auto& [id, case_facts] : facts) {
+                      if (case_facts->assessments_size() > 0 && case_id.empty()) case_id = id;
+                    }
+                  })
+                  .ok());
+  ASSERT_FALSE(case_id.empty());
+  auto assessments = [&] {
+    std::vector<hub::v1::RiskLevel> levels;
+    EXPECT_TRUE(projector
+                    .ReadFacts([&](const Projector::FactsByCase& facts) {
+                      auto found = facts.find(case_id);
+                      if (found == facts.end()) return;
+                      for (const auto& assessment : found->second->assessments()) {
+                        levels.push_back(assessment.level());
+                      }
+                    })
+                    .ok());
+    return levels;
+  };
+  const std::vector<hub::v1::RiskLevel> before = assessments();
+  ASSERT_FALSE(before.empty());
+
+  const std::map<std::string, hub::v1::Principal> principals =
+      tools::PrincipalsByCertificateName(protocol_);
+  hub::v1::HubConfig config;
+  ApplyConfigDefaults(&config);
+  auto publish = [&](const std::string& event_id, auto fill) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(case_id);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(event_id);
+    event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
+    event->set_lawful_basis("DPA 2018 s35");
+    event->mutable_occurred_time()->set_seconds(1790000000);
+    fill(event);
+    auto append = PrepareAppend(principals.at("police-agency"), request,
+                                absl::FromUnixSeconds(1800000000), config.limits());
+    ASSERT_TRUE(append.ok()) << append.status();
+    ASSERT_TRUE(log_->Append(*append).ok());
+    ASSERT_EQ(projector.WaitForCheckpointAfter(log_->LastPosition() - 1, std::chrono::seconds(30)),
+              log_->LastPosition());
+  };
+  publish("6f6f6f6f-0000-4000-8000-000000000001", [](hub::v1::EventEnvelope* e) {
+    e->mutable_risk_assessed()->set_tool(hub::v1::PROFESSIONAL_ASSESSMENT);
+    e->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_STANDARD);
+  });
+  std::vector<hub::v1::RiskLevel> expected = before;
+  expected.push_back(hub::v1::RISK_STANDARD);
+  EXPECT_EQ(assessments(), expected);
+
+  publish("6f6f6f6f-0000-4000-8000-000000000002", [](hub::v1::EventEnvelope* e) {
+    hub::v1::RecordCorrected* correction = e->mutable_record_corrected();
+    correction->set_corrected_event_id("6f6f6f6f-0000-4000-8000-000000000001");
+    correction->add_fields("risk_level");
+    correction->set_reason("The level was entered wrongly.");
+    correction->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH);
+  });
+  expected.back() = hub::v1::RISK_HIGH;
+  EXPECT_EQ(assessments(), expected);
+  projector.Stop();
+  // And the store holds what the projector remembers.
+  auto stored = views_->CaseSummaries(generation.generation, case_id);
+  ASSERT_TRUE(stored.ok());
+  hub::v1::CaseFacts facts;
+  ASSERT_TRUE(facts.ParseFromString(stored->facts));
+  ASSERT_EQ(facts.assessments_size(), static_cast<int>(expected.size()));
+  EXPECT_EQ(facts.assessments().rbegin()->level(), hub::v1::RISK_HIGH);
 }
 
 }  // namespace

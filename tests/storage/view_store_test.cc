@@ -271,8 +271,9 @@ TEST_F(ViewStoreTest, ACaseIsReadFromAVersionOfTheReadersView) {
 
 TEST_F(ViewStoreTest, SummariesArePerPrincipalAndCase) {
   ProjectionBatch batch;
-  batch.summaries = {{"C-1", {"s0-1", "s1-1", std::nullopt}, "relations of C-1"},
-                     {"C-2", {"s0-2"}, ""}};
+  batch.summaries = {{"C-1", {"s0-1", "s1-1", std::nullopt}, "relations of C-1", "facts of C-1"},
+                     {"C-2", {"s0-2"}, "", ""},
+                     {"C-3", {"s0-3"}, "", "facts of C-3"}};
   batch.checkpoint = 1;
   ASSERT_THAT(Apply(batch), IsOk());
   // A case's relations are kept with its summaries, and none is none.
@@ -280,19 +281,30 @@ TEST_F(ViewStoreTest, SummariesArePerPrincipalAndCase) {
   ASSERT_TRUE(c1.ok());
   EXPECT_EQ(c1->relations, "relations of C-1");
   EXPECT_EQ(c1->by_principal.size(), 3u);
+  EXPECT_EQ(c1->facts, "facts of C-1");
   auto c2 = store_->CaseSummaries(generation_, "C-2");
   ASSERT_TRUE(c2.ok());
   EXPECT_EQ(c2->relations, "");
+  EXPECT_EQ(c2->facts, "");
+  // Facts without relations keep both apart.
+  auto c3 = store_->CaseSummaries(generation_, "C-3");
+  ASSERT_TRUE(c3.ok());
+  EXPECT_EQ(c3->relations, "");
+  EXPECT_EQ(c3->facts, "facts of C-3");
+  // The report reads every case's facts at once, and only cases with some.
+  using Facts = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_THAT(store_->AllCaseFacts(generation_),
+              IsOkAndHolds(Facts{{"C-1", "facts of C-1"}, {"C-3", "facts of C-3"}}));
   EXPECT_THAT(store_->Summary(generation_, 1, "C-1"),
               IsOkAndHolds(::testing::Optional(std::string("s1-1"))));
   EXPECT_THAT(store_->Summary(generation_, 1, "C-2"), IsOkAndHolds(std::nullopt));
   auto all = store_->Summaries(generation_, 0, "", 10);
   ASSERT_TRUE(all.ok());
-  ASSERT_EQ(all->size(), 2u);
+  ASSERT_EQ(all->size(), 3u);
   EXPECT_EQ((*all)[1].first, "C-2");
   auto after = store_->Summaries(generation_, 0, "C-1", 10);
   ASSERT_TRUE(after.ok());
-  ASSERT_EQ(after->size(), 1u);
+  ASSERT_EQ(after->size(), 2u);
   EXPECT_EQ((*after)[0].second, "s0-2");
 }
 

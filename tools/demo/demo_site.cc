@@ -237,10 +237,14 @@ class CaseGenerator {
       }
       referral->set_eligibility(accepted ? hub::v1::ACCEPTED : hub::v1::DECLINED);
       if (!accepted) {
-        referral->set_decline_reason(rng.Pick(std::vector<std::string>{
-            "Already engaged with an accredited behaviour change programme",
-            "Moved out of the area before allocation",
-            "Below the threshold for a high-harm intervention"}));
+        const std::vector<std::pair<std::string, hub::v1::DeclineReason>> reasons = {
+            {"Already engaged with an accredited behaviour change programme",
+             hub::v1::ALREADY_IN_A_PROGRAMME},
+            {"Moved out of the area before allocation", hub::v1::OUT_OF_AREA},
+            {"Below the threshold for a high-harm intervention", hub::v1::BELOW_THRESHOLD}};
+        const auto& [reason, category] = rng.Pick(reasons);
+        referral->set_decline_reason(reason);
+        referral->set_decline_category(category);
       }
       referral->set_serial_perpetrator(rng.Chance(0.3) || route == hub::v1::ROUTE_MATAC);
       referral->set_repeat_perpetrator(rng.Chance(0.6));

@@ -51,6 +51,7 @@
 #include "tools/hubctl/demo_command.h"
 #include "tools/hubctl/event_commands.h"
 #include "tools/hubctl/protocol_check.h"
+#include "tools/hubctl/report_commands.h"
 #include "tools/hubctl/timeline_commands.h"
 
 ABSL_FLAG(std::string, hub, "localhost:7443", "The hub's address (host:port).");
@@ -99,7 +100,13 @@ ABSL_FLAG(std::string, purpose, "",
           "read, tail, timeline, cases: why you read, for the audit: safeguarding|disruption|"
           "case_management|panel|evaluation.");
 ABSL_FLAG(std::string, html, "",
-          "timeline, subject-access: write a printable HTML page to this file (owner-only).");
+          "timeline, subject-access, report: write a printable HTML page to this file "
+          "(owner-only).");
+ABSL_FLAG(std::string, pdf, "",
+          "report: print the page to this A4 PDF with Debian's headless chromium (owner-only).");
+ABSL_FLAG(std::string, month, "", "report: the month, YYYY-MM (default the current one, UTC).");
+ABSL_FLAG(bool, for_publication, false,
+          "report: withhold small numbers (below the hub's report.suppression_threshold).");
 ABSL_FLAG(std::string, event_type, "",
           "timeline: only these event types, comma-separated (e.g. risk_assessed,panel_outcome).");
 ABSL_FLAG(std::string, min_risk, "", "cases: only this risk level or above: standard|medium|high.");
@@ -175,6 +182,10 @@ constexpr char kUsage[] =
     "                                       everything the hub holds about a subject and who\n"
     "                                       received it, each value marked as theirs, for\n"
     "                                       review, or withheld (operator; recorded)\n"
+    "  hubctl report [--month=YYYY-MM] [--for_publication] [--html=FILE] [--pdf=FILE] [--json]\n"
+    "                                       the governance group's monthly report: programme\n"
+    "                                       and information-governance figures, aggregates\n"
+    "                                       only (auditor or coordinator; recorded)\n"
     "  hubctl retention run [--dry_run] [--retention_as_of=YYYY-MM-DD]\n"
     "                                       apply the protocol's retention rules now: destroy\n"
     "                                       the data keys of content whose time has run out\n"
@@ -759,6 +770,14 @@ int main(int argc, char** argv) {
     return hub::tools::Erase(*channel, subject.empty() ? case_id : subject, subject.empty(),
                              absl::GetFlag(FLAGS_reason), absl::GetFlag(FLAGS_reference),
                              {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+  }
+  if (command == Command{"report"}) {
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    return hub::tools::ShowReport(*channel, absl::GetFlag(FLAGS_month),
+                                  absl::GetFlag(FLAGS_for_publication),
+                                  {absl::GetFlag(FLAGS_html), absl::GetFlag(FLAGS_pdf)},
+                                  {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
   }
   if (command.size() == 2 && command[0] == "subject-access") {
     auto channel = ConnectFromFlags();
