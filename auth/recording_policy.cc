@@ -147,6 +147,8 @@ RecordingPolicy::RecordingPolicy(const hub::v1::SharingProtocol& protocol)
   opened_by_.insert(lifecycle.opened_by().begin(), lifecycle.opened_by().end());
   closed_by_.insert(lifecycle.closed_by().begin(), lifecycle.closed_by().end());
   reopened_by_.insert(lifecycle.reopened_by().begin(), lifecycle.reopened_by().end());
+  accepted_when_closed_.insert(lifecycle.accepted_when_closed().begin(),
+                               lifecycle.accepted_when_closed().end());
 }
 
 RecordingDecision RecordingPolicy::MayRecord(std::string_view identity, std::string_view event_type,
@@ -234,10 +236,12 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
                            ") may reopen one; ", principal.identity(), " may not")),
           "MAY_NOT_REOPEN", {{"principal", principal.identity()}});
     }
-  } else if (state.closed) {
+  } else if (state.closed && !accepted_when_closed_.contains(type)) {
+    absl::flat_hash_set<std::string> accepted = reopened_by_;
+    accepted.insert(accepted_when_closed_.begin(), accepted_when_closed_.end());
     return WithErrorInfo(absl::FailedPreconditionError(absl::StrCat(
                              prefix(), "case ", AsAbsl(case_id), " is closed; it accepts only ",
-                             reopened_by_.empty() ? "nothing more" : Join(reopened_by_))),
+                             accepted.empty() ? "nothing more" : Join(accepted))),
                          "CASE_CLOSED", {{"case_id", std::string(case_id)}});
   }
   // The entity key an event names at `field`: nullopt if the event does not

@@ -152,6 +152,7 @@ class RecordingPolicy {
   absl::flat_hash_set<std::string> opened_by_;
   absl::flat_hash_set<std::string> closed_by_;
   absl::flat_hash_set<std::string> reopened_by_;
+  absl::flat_hash_set<std::string> accepted_when_closed_;
 };
 
 }  // namespace hub::auth

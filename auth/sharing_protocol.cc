@@ -378,7 +378,7 @@ absl::Status ValidateRecording(const hub::v1::SharingProtocol& protocol, const L
   }
 
   const google::protobuf::Descriptor& lifecycle = *hub::v1::CaseLifecycle::descriptor();
-  for (const char* list : {"opened_by", "closed_by", "reopened_by"}) {
+  for (const char* list : {"opened_by", "closed_by", "reopened_by", "accepted_when_closed"}) {
     const google::protobuf::FieldDescriptor* field = lifecycle.FindFieldByName(list);
     const google::protobuf::Reflection* reflection = protocol.case_lifecycle().GetReflection();
     const int count = reflection->FieldSize(protocol.case_lifecycle(), field);

@@ -12,6 +12,7 @@
 #include "google/protobuf/wire_format_lite.h"
 
 #include "auth/data_classes.h"
+#include "proto/error_details.h"
 #include "proto/status_macros.h"
 #include "services/audit_trail.h"
 #include "services/request_validation.h"
@@ -184,6 +185,16 @@ absl::Status StampEnvelope(const hub::v1::Principal& principal, const std::strin
     return absl::InvalidArgumentError(
         absl::StrCat(where, ".lawful_basis is required (at most ", kMaxLawfulBasisBytes,
                      " bytes), e.g. \"UK GDPR Art 6(1)(e); DPA 2018 s35\""));
+  }
+  if (envelope->has_follow_up_checked()) {
+    const int months = envelope->follow_up_checked().months_after_closure();
+    if (months != 6 && months != 12) {
+      return WithFieldViolation(absl::InvalidArgumentError(absl::StrCat(
+                                    where, ".follow_up_checked.months_after_closure is ", months,
+                                    "; follow-up checks are made 6 and 12 months after closure")),
+                                absl::StrCat(where, ".follow_up_checked.months_after_closure"),
+                                "must be 6 or 12");
+    }
   }
   envelope->set_case_id(case_id);
   envelope->set_producing_agency(principal.agency());

@@ -231,6 +231,43 @@ hub::v1::ProgrammeFigures ProgrammeFiguresOf(const std::vector<const hub::v1::Ca
         count("closed_by_reason", hub::v1::ClosureReason_Name(closure.reason()));
       }
     }
+    for (int32_t day : facts->needs_assessment_days()) {
+      if (InPeriod(day, period)) count("needs_assessments");
+    }
+    for (const auto& need : facts->needs()) {
+      if (InPeriod(need.day(), period)) {
+        count("needs_identified",
+              hub::v1::PerpetratorNeed_Name(static_cast<hub::v1::PerpetratorNeed>(need.kind())));
+      }
+    }
+    for (const auto& support : facts->victim_support()) {
+      if (!InPeriod(support.day(), period)) continue;
+      count("victim_support_by_service", hub::v1::VictimSupportService_Name(support.service()));
+      count("victim_support_by_outcome", hub::v1::SupportOutcome_Name(support.outcome()));
+    }
+    for (const auto& contact : facts->child_contacts()) {
+      if (InPeriod(contact.day(), period)) {
+        count(
+            "child_contacts_by_kind",
+            hub::v1::ChildContactKind_Name(static_cast<hub::v1::ChildContactKind>(contact.kind())));
+      }
+    }
+    for (const auto& panel : facts->panels()) {
+      if (!InPeriod(panel.day(), period)) continue;
+      count("panel_hearings_by_panel", hub::v1::PanelType_Name(panel.panel()));
+      for (const std::string& agency : panel.agencies_present()) {
+        count("panel_attendance_by_agency", Label(agency));
+      }
+    }
+    for (const auto& check : facts->follow_ups()) {
+      if (!InPeriod(check.day(), period)) continue;
+      count("follow_ups_by_months", absl::StrCat(check.months_after_closure()));
+      if (check.police_incidents() > 0) {
+        count("follow_ups_with_police_incidents");
+        count("police_incidents_at_follow_up", "", static_cast<uint64_t>(check.police_incidents()));
+      }
+      if (check.repeat_referral()) count("follow_ups_with_repeat_referral");
+    }
     const bool active = ActiveIn(spans, period);
     const bool reached = !spans.empty() && spans.front().from <= period.last_day;
     for (const std::string& id : facts->perpetrator_ids()) {
@@ -273,6 +310,27 @@ hub::v1::ProgrammeFigures ProgrammeFiguresOf(const std::vector<const hub::v1::Ca
   figures.mutable_reached_to_date()->mutable_victims()->set_count(victims_to_date.size());
   figures.mutable_reached_to_date()->mutable_children()->set_count(children_to_date.size());
   return figures;
+}
+
+void AddConsentFigures(const std::vector<const hub::v1::CaseFacts*>& cases,
+                       const ReportPeriod& period, hub::v1::InformationGovernanceFigures* figures) {
+  Counts counts;
+  for (const hub::v1::CaseFacts* facts : cases) {
+    for (const auto& consent : facts->consents()) {
+      if (!InPeriod(consent.day(), period)) continue;
+      counts["victim_sharing_by_consent"][hub::v1::ConsentDecision_Name(consent.decision())]++;
+      if (consent.decision() != hub::v1::CONSENT_GIVEN &&
+          consent.ground() != hub::v1::CONSENT_OVERRIDE_GROUND_UNSPECIFIED) {
+        counts["consent_overridden_by_ground"]
+              [hub::v1::ConsentOverrideGround_Name(consent.ground())]++;
+      }
+    }
+  }
+  hub::v1::InformationGovernanceFigures consent;
+  FillTallies(counts, &consent);
+  figures->mutable_victim_sharing_by_consent()->MergeFrom(consent.victim_sharing_by_consent());
+  figures->mutable_consent_overridden_by_ground()->MergeFrom(
+      consent.consent_overridden_by_ground());
 }
 
 void AuditFigures::Count(const hub::v1::AuditRecord& record, Counts* month) {

@@ -48,6 +48,11 @@ std::vector<OpenSpan> OpenSpansOf(const hub::v1::CaseFacts& facts);
 hub::v1::ProgrammeFigures ProgrammeFiguresOf(const std::vector<const hub::v1::CaseFacts*>& cases,
                                              const ReportPeriod& period, uint32_t caseload_target);
 
+// Adds to `figures` the sharings of victim information in `period` by the
+// victim's consent, and the grounds for sharing without it.
+void AddConsentFigures(const std::vector<const hub::v1::CaseFacts*>& cases,
+                       const ReportPeriod& period, hub::v1::InformationGovernanceFigures* figures);
+
 // The information-governance figures, folded from the access audit as it
 // grows: each record counts in the month (UTC) it was made.
 class AuditFigures {

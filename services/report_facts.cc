@@ -44,6 +44,21 @@ bool IsFinal(hub::v1::ActionStatus status) {
   }
 }
 
+// A sharing of victim information (a risk assessment, a safety update) and
+// the victim's consent to it, when recorded.
+template <typename Event>
+void AddConsent(const hub::v1::EventEnvelope& event, const Event& shared,
+                hub::v1::CaseFacts* facts) {
+  if (!shared.has_consent() ||
+      shared.consent().decision() == hub::v1::CONSENT_DECISION_UNSPECIFIED) {
+    return;
+  }
+  hub::v1::CaseFacts::Consent* fact = facts->add_consents();
+  fact->set_day(DayOf(event, hub::v1::CalendarDate()));
+  fact->set_decision(shared.consent().decision());
+  fact->set_ground(shared.consent().ground());
+}
+
 }  // namespace
 
 int32_t DayNumber(const hub::v1::CalendarDate& date) {
@@ -85,6 +100,7 @@ void ApplyToFacts(const hub::v1::EventEnvelope& event, hub::v1::CaseFacts* facts
       break;
     }
     case hub::v1::EventEnvelope::kRiskAssessed: {
+      AddConsent(event, event.risk_assessed(), facts);
       if (event.risk_assessed().risk_level() == hub::v1::RISK_LEVEL_UNSPECIFIED) break;
       hub::v1::CaseFacts::Assessment* fact = facts->add_assessments();
       fact->set_day(DayOf(event, none));
@@ -151,6 +167,7 @@ void ApplyToFacts(const hub::v1::EventEnvelope& event, hub::v1::CaseFacts* facts
       break;
     }
     case hub::v1::EventEnvelope::kVictimSafetyInformation: {
+      AddConsent(event, event.victim_safety_information(), facts);
       const hub::v1::RiskChange change = event.victim_safety_information().risk_change();
       if (change == hub::v1::RISK_CHANGE_UNSPECIFIED) break;
       hub::v1::CaseFacts::Dated* fact = facts->add_victim_risk_changes();
@@ -169,9 +186,50 @@ void ApplyToFacts(const hub::v1::EventEnvelope& event, hub::v1::CaseFacts* facts
     case hub::v1::EventEnvelope::kCaseReopened:
       facts->add_reopened_days(DayOf(event, event.case_reopened().reopened_on()));
       break;
+    case hub::v1::EventEnvelope::kNeedsAssessed: {
+      const int32_t day = DayOf(event, event.needs_assessed().assessed_on());
+      facts->add_needs_assessment_days(day);
+      for (int need : event.needs_assessed().needs()) {
+        hub::v1::CaseFacts::Dated* fact = facts->add_needs();
+        fact->set_day(day);
+        fact->set_kind(need);
+      }
+      break;
+    }
+    case hub::v1::EventEnvelope::kVictimSupportReferred: {
+      const hub::v1::VictimSupportReferred& support = event.victim_support_referred();
+      hub::v1::CaseFacts::VictimSupport* fact = facts->add_victim_support();
+      fact->set_day(DayOf(event, support.referred_on()));
+      fact->set_service(support.service());
+      fact->set_outcome(support.outcome());
+      break;
+    }
+    case hub::v1::EventEnvelope::kChildWorkerContact: {
+      hub::v1::CaseFacts::Dated* fact = facts->add_child_contacts();
+      fact->set_day(DayOf(event, event.child_worker_contact().contact_on()));
+      fact->set_kind(event.child_worker_contact().kind());
+      break;
+    }
+    case hub::v1::EventEnvelope::kPanelOutcome: {
+      const hub::v1::PanelOutcome& outcome = event.panel_outcome();
+      hub::v1::CaseFacts::Panel* fact = facts->add_panels();
+      fact->set_day(DayOf(event, outcome.held_on()));
+      fact->set_panel(outcome.panel());
+      *fact->mutable_agencies_present() = outcome.agencies_present();
+      break;
+    }
+    case hub::v1::EventEnvelope::kFollowUpChecked: {
+      const hub::v1::FollowUpChecked& check = event.follow_up_checked();
+      hub::v1::CaseFacts::FollowUp* fact = facts->add_follow_ups();
+      fact->set_day(DayOf(event, check.checked_on()));
+      fact->set_months_after_closure(check.months_after_closure());
+      fact->set_police_incidents(check.police_incidents_since_closure());
+      fact->set_repeat_referral(check.repeat_referral());
+      break;
+    }
     default:
-      // Panels, disclosures, children's services' updates and the hub's own
-      // records are not counted (yet); corrections arrive already applied.
+      // Disclosure decisions, children's services' updates and the hub's
+      // own records are not counted; corrections arrive already applied.
       break;
   }
 }

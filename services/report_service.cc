@@ -77,6 +77,8 @@ absl::Status ReportService::Produce(const hub::v1::GetGovernanceReportRequest& r
   set_date(period.last_day, response->mutable_period_end());
   *response->mutable_produced_at() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  auto [governance, records] = audit_figures_.For(period);
+  *response->mutable_information_governance() = std::move(governance);
   HUB_RETURN_IF_ERROR(views_->ReadReportFacts([&](const Projector::FactsByCase& facts,
                                                   uint64_t projected,
                                                   const std::string& protocol_version) {
@@ -84,11 +86,10 @@ absl::Status ReportService::Produce(const hub::v1::GetGovernanceReportRequest& r
     cases.reserve(facts.size());
     for (const auto& [case_id, case_facts] : facts) cases.push_back(case_facts.get());
     *response->mutable_programme() = ProgrammeFiguresOf(cases, period, config_.caseload_target());
+    AddConsentFigures(cases, period, response->mutable_information_governance());
     response->set_log_position(projected);
     response->set_protocol_version(protocol_version);
   }));
-  auto [governance, records] = audit_figures_.For(period);
-  *response->mutable_information_governance() = std::move(governance);
   response->set_audit_records(records);
   response->set_suppression_threshold(config_.suppression_threshold());
   response->set_for_publication(request.for_publication());

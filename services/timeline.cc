@@ -289,6 +289,49 @@ std::string DescribeEvent(const hub::v1::EventEnvelope& visible) {
                                                 ? absl::StrCat("on ", Date(reopened.reopened_on()))
                                                 : ""}));
     }
+    case EventEnvelope::kNeedsAssessed: {
+      const hub::v1::NeedsAssessed& assessed = visible.needs_assessed();
+      std::vector<std::string> needs;
+      for (int need : assessed.needs()) {
+        needs.push_back(Words(static_cast<hub::v1::PerpetratorNeed>(need), "NEED_"));
+      }
+      return Line("Needs assessed", Details({absl::StrJoin(needs, ", "),
+                                             IsSet(assessed.assessed_on())
+                                                 ? absl::StrCat("on ", Date(assessed.assessed_on()))
+                                                 : ""}));
+    }
+    case EventEnvelope::kVictimSupportReferred: {
+      const hub::v1::VictimSupportReferred& support = visible.victim_support_referred();
+      return Line(
+          "Victim referred for support",
+          Details({support.victim_subject_id(),
+                   support.service() == 0 ? "" : Words(support.service()),
+                   support.outcome() == 0 ? "" : Words(support.outcome(), "SUPPORT_"),
+                   IsSet(support.referred_on()) ? absl::StrCat("on ", Date(support.referred_on()))
+                                                : ""}));
+    }
+    case EventEnvelope::kChildWorkerContact: {
+      const hub::v1::ChildWorkerContact& contact = visible.child_worker_contact();
+      return Line(
+          "Children's worker contact",
+          Details({contact.child_subject_id(),
+                   contact.kind() == 0 ? "" : Words(contact.kind(), "CHILD_"),
+                   IsSet(contact.contact_on()) ? absl::StrCat("on ", Date(contact.contact_on()))
+                                               : ""}));
+    }
+    case EventEnvelope::kFollowUpChecked: {
+      const hub::v1::FollowUpChecked& check = visible.follow_up_checked();
+      return Line(
+          check.months_after_closure() == 0
+              ? std::string("Follow-up check")
+              : absl::StrCat(check.months_after_closure(), "-month follow-up"),
+          Details({IsSet(check.checked_on()) ? absl::StrCat("on ", Date(check.checked_on())) : "",
+                   check.police_incidents_since_closure() == 0
+                       ? ""
+                       : absl::StrCat(check.police_incidents_since_closure(),
+                                      " police incident(s) since closure"),
+                   check.repeat_referral() ? "referred again" : ""}));
+    }
     case EventEnvelope::kProtocolChanged:
       return Line("Sharing protocol changed", visible.protocol_changed().version());
     case EventEnvelope::kDataErased:

@@ -37,25 +37,27 @@ const std::map<std::string, std::set<std::string>>& WhoMayRecord() {
       {"police/agency",
        {"referral_received", "subject_linked", "risk_assessed", "disruption_recorded",
         "victim_safety_information", "action_updated", "action_completed",
-        "disclosure_scheme_decision", "record_corrected"}},
+        "disclosure_scheme_decision", "follow_up_checked", "record_corrected"}},
       {"probation/agency",
        {"referral_received", "subject_linked", "risk_assessed", "disruption_recorded",
         "support_referral_made", "action_updated", "action_completed", "record_corrected"}},
       {"childrens-services/agency",
        {"referral_received", "subject_linked", "risk_assessed", "child_safeguarding_information",
-        "action_updated", "action_completed", "record_corrected"}},
+        "child_worker_contact", "action_updated", "action_completed", "record_corrected"}},
       {"housing/agency", {"action_updated", "action_completed", "record_corrected"}},
       {"idva/agency",
        {"referral_received", "subject_linked", "risk_assessed", "victim_safety_information",
-        "action_updated", "action_completed", "record_corrected"}},
+        "victim_support_referred", "child_worker_contact", "action_updated", "action_completed",
+        "record_corrected"}},
       {"drive/agency",
-       {"case_allocated", "engagement_recorded", "intervention_plan_agreed",
+       {"case_allocated", "engagement_recorded", "intervention_plan_agreed", "needs_assessed",
         "support_referral_made", "action_updated", "action_completed", "case_closed",
         "case_reopened", "record_corrected"}},
       {"health/agency", {"action_updated", "action_completed", "record_corrected"}},
       {"dapp/coordinator",
        {"referral_received", "subject_linked", "panel_outcome", "action_tasked", "action_updated",
-        "action_completed", "case_closed", "case_reopened", "record_corrected"}},
+        "action_completed", "case_closed", "case_reopened", "follow_up_checked",
+        "record_corrected"}},
       {"governance/auditor", {}},
       {"operator/admin", {}},
   };
@@ -205,6 +207,24 @@ TEST_F(CaseConstraintsTest, AClosedCaseAcceptsOnlyAReopeningFromWhoeverMayClose)
   EXPECT_THAT(Reopen("police/agency"), StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(Reopen("dapp/coordinator"), IsOk());
   EXPECT_THAT(Disruption("police/agency"), IsOk());
+}
+
+TEST_F(CaseConstraintsTest, AClosedCaseTakesItsFollowUpChecksWithoutReopening) {
+  ASSERT_THAT(Referral("police/agency"), IsOk());
+  auto follow_up = [&](const std::string& who) {
+    hub::v1::EventEnvelope check = Event(++next_, hub::v1::PURPOSE_CASE_MANAGEMENT);
+    check.mutable_follow_up_checked()->set_months_after_closure(6);
+    return Record(who, check);
+  };
+  ASSERT_THAT(Close("drive/agency"), IsOk());
+  EXPECT_THAT(follow_up("police/agency"), IsOk());
+  EXPECT_THAT(follow_up("dapp/coordinator"), IsOk());
+  // Only those the protocol lets record it, and nothing else slips in
+  // beside it; the case stays closed.
+  EXPECT_THAT(follow_up("housing/agency"), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Disruption("police/agency"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("it accepts only case_reopened or follow_up_checked")));
 }
 
 TEST_F(CaseConstraintsTest, TheHousingScenarioIsRefused) {

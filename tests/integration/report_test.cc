@@ -37,7 +37,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using Figures = std::map<std::string, std::string>;
 
-constexpr double kDemoScale = 0.1;
+// Large enough for every figure to be non-zero in some month.
+constexpr double kDemoScale = 0.2;
 
 // ---------------------------------------------------------------- the fold
 
@@ -95,7 +96,7 @@ bool OpenOn(const DemoEvents& c, absl::CivilDay day) {
 std::string Count(uint64_t n) { return absl::StrCat(n); }
 
 // Every programme figure of `month` ("programme.<figure>[<label>]" -> value,
-// zeros left out), folded from the raw events.
+// zeros left out), and the consent figures, folded from the raw events.
 Figures ExpectedProgramme(const std::vector<DemoEvents>& cases, int year, int month) {
   const absl::CivilDay first(year, month, 1);
   const absl::CivilDay last = absl::CivilDay(absl::CivilMonth(year, month) + 1) - 1;
@@ -226,6 +227,61 @@ Figures ExpectedProgramme(const std::vector<DemoEvents>& cases, int year, int mo
           add(absl::StrCat("closed_by_reason[",
                            hub::v1::ClosureReason_Name(e.case_closed().reason()), "]"));
         }
+      } else if (e.has_needs_assessed()) {
+        if (in_month(DayOf(e.needs_assessed().assessed_on(), e))) {
+          add("needs_assessments");
+          for (int need : e.needs_assessed().needs()) {
+            add(absl::StrCat(
+                "needs_identified[",
+                hub::v1::PerpetratorNeed_Name(static_cast<hub::v1::PerpetratorNeed>(need)), "]"));
+          }
+        }
+      } else if (e.has_victim_support_referred()) {
+        const auto& support = e.victim_support_referred();
+        if (in_month(DayOf(support.referred_on(), e))) {
+          add(absl::StrCat("victim_support_by_service[",
+                           hub::v1::VictimSupportService_Name(support.service()), "]"));
+          add(absl::StrCat("victim_support_by_outcome[",
+                           hub::v1::SupportOutcome_Name(support.outcome()), "]"));
+        }
+      } else if (e.has_child_worker_contact()) {
+        if (in_month(DayOf(e.child_worker_contact().contact_on(), e))) {
+          add(absl::StrCat("child_contacts_by_kind[",
+                           hub::v1::ChildContactKind_Name(e.child_worker_contact().kind()), "]"));
+        }
+      } else if (e.has_panel_outcome()) {
+        if (in_month(DayOf(e.panel_outcome().held_on(), e))) {
+          add(absl::StrCat("panel_hearings_by_panel[",
+                           hub::v1::PanelType_Name(e.panel_outcome().panel()), "]"));
+          for (const std::string& agency : e.panel_outcome().agencies_present()) {
+            add(absl::StrCat("panel_attendance_by_agency[", agency, "]"));
+          }
+        }
+      } else if (e.has_follow_up_checked()) {
+        const auto& check = e.follow_up_checked();
+        if (in_month(DayOf(check.checked_on(), e))) {
+          add(absl::StrCat("follow_ups_by_months[", check.months_after_closure(), "]"));
+          if (check.police_incidents_since_closure() > 0) {
+            add("follow_ups_with_police_incidents");
+            add("police_incidents_at_follow_up",
+                static_cast<uint64_t>(check.police_incidents_since_closure()));
+          }
+          if (check.repeat_referral()) add("follow_ups_with_repeat_referral");
+        }
+      }
+      // Each sharing of victim information, with her consent to it.
+      const hub::v1::SharingConsent* consent =
+          e.has_risk_assessed() && e.risk_assessed().has_consent() ? &e.risk_assessed().consent()
+          : e.has_victim_safety_information() && e.victim_safety_information().has_consent()
+              ? &e.victim_safety_information().consent()
+              : nullptr;
+      if (consent != nullptr && in_month(occurred)) {
+        n[absl::StrCat("information_governance.victim_sharing_by_consent[",
+                       hub::v1::ConsentDecision_Name(consent->decision()), "]")]++;
+        if (consent->decision() != hub::v1::CONSENT_GIVEN && consent->ground() != 0) {
+          n[absl::StrCat("information_governance.consent_overridden_by_ground[",
+                         hub::v1::ConsentOverrideGround_Name(consent->ground()), "]")]++;
+        }
       }
     }
     if (first_allocation && in_month(*first_allocation) && first_referral &&
@@ -350,9 +406,16 @@ class ReportTest : public ::testing::Test {
         ->GetGovernanceReport(&context, request, report);
   }
 
+  // The programme figures, and the information-governance figures folded
+  // from the events (consent to sharing).
   Figures ProgrammeOf(const hub::v1::GetGovernanceReportResponse& report) {
     Figures figures;
     Flatten(report.programme(), "programme", &figures);
+    Figures governance;
+    Flatten(report.information_governance(), "information_governance", &governance);
+    for (auto& [path, value] : governance) {
+      if (path.find("consent") != std::string::npos) figures[path] = value;
+    }
     return figures;
   }
 
@@ -375,6 +438,7 @@ TEST_F(ReportTest, EveryFigureOfEveryMonthOfTheDemoSiteEqualsAFoldOfItsEvents) {
   const std::vector<DemoEvents> cases = EventsOf(tools::GenerateDemoSite(options));
   int months_with_referrals = 0;
   size_t most_figures = 0;
+  std::set<std::string> figures_seen;
   for (absl::CivilMonth month(2024, 12); month <= absl::CivilMonth(2026, 12); ++month) {
     const std::string name = absl::StrFormat("%04d-%02d", month.year(), month.month());
     hub::v1::GetGovernanceReportResponse report;
@@ -385,12 +449,24 @@ TEST_F(ReportTest, EveryFigureOfEveryMonthOfTheDemoSiteEqualsAFoldOfItsEvents) {
         ExpectedProgramme(cases, static_cast<int>(month.year()), month.month());
     EXPECT_EQ(ProgrammeOf(report), expected) << "month " << name;
     if (expected.count("programme.referrals_received") > 0) ++months_with_referrals;
+    for (const auto& [path, value] : expected) {
+      const size_t dot = path.find('.');
+      figures_seen.insert(path.substr(dot + 1, path.find_first_of(".[", dot + 1) - dot - 1));
+    }
     most_figures = std::max(most_figures, expected.size());
   }
   // The site's months of referrals (about one a month at this scale), a
   // month busy enough to exercise most figures, and the people reached.
   EXPECT_GE(months_with_referrals, 10);
   EXPECT_GE(most_figures, 40u);
+  // Every programme figure is exercised by the site, in some month.
+  const google::protobuf::Descriptor* programme = hub::v1::ProgrammeFigures::descriptor();
+  for (int i = 0; i < programme->field_count(); ++i) {
+    if (programme->field(i)->name() == "caseload_target") continue;
+    EXPECT_EQ(figures_seen.count(programme->field(i)->name()), 1u) << programme->field(i)->name();
+  }
+  EXPECT_EQ(figures_seen.count("victim_sharing_by_consent"), 1u);
+  EXPECT_EQ(figures_seen.count("consent_overridden_by_ground"), 1u);
   hub::v1::GetGovernanceReportResponse november;
   ASSERT_TRUE(Report("dapp-coordinator", "2026-11", false, &november).ok());
   EXPECT_GT(november.programme().reached_to_date().perpetrators().count(), 10u);

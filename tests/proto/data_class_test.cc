@@ -32,7 +32,7 @@ TEST(DataClassTest, EveryEventTypeIsInTheEnvelope) {
   const google::protobuf::OneofDescriptor* events =
       hub::v1::EventEnvelope::descriptor()->FindOneofByName("event");
   ASSERT_NE(events, nullptr);
-  EXPECT_EQ(events->field_count(), 21);
+  EXPECT_EQ(events->field_count(), 25);
   for (int i = 0; i < events->field_count(); ++i) {
     const hub::v1::DataClass event_class = EventClass(*events->field(i)->message_type());
     EXPECT_NE(event_class, hub::v1::DATA_CLASS_UNSPECIFIED);

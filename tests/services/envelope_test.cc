@@ -124,3 +124,39 @@ TEST(EnvelopeTest, AnEventThatIsNotAMessageIsDataLossNotAGuess) {
 
 }  // namespace
 }  // namespace hub::services
+
+namespace hub::services {
+namespace {
+
+// A follow-up check is made 6 or 12 months after closure; anything else is
+// refused at the edge, naming the field, and nothing is prepared.
+TEST(EnvelopeTest, AFollowUpIsSixOrTwelveMonthsAfterClosure) {
+  auto loaded = auth::LoadSharingProtocolFile(std::string(HUB_SOURCE_DIR) +
+                                              "/deploy/examples/sharing_protocol.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const hub::v1::Principal police =
+      tools::PrincipalsByCertificateName(loaded->protocol).at("police-agency");
+  hub::v1::HubConfig config;
+  ApplyConfigDefaults(&config);
+  for (const int months : {0, 3, 6, 12, 24}) {
+    hub::v1::PublishRequest request;
+    request.set_case_id("C-1");
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id("0f0f0f0f-0000-4000-8000-000000000001");
+    event->mutable_occurred_time()->set_seconds(1790000000);
+    event->set_purpose(hub::v1::PURPOSE_CASE_MANAGEMENT);
+    event->set_lawful_basis("DPA 2018 s35");
+    event->mutable_follow_up_checked()->set_months_after_closure(months);
+    const auto append =
+        PrepareAppend(police, request, absl::FromUnixSeconds(1800000000), config.limits());
+    if (months == 6 || months == 12) {
+      EXPECT_TRUE(append.ok()) << months << ": " << append.status();
+    } else {
+      EXPECT_EQ(append.status().code(), absl::StatusCode::kInvalidArgument) << months;
+      EXPECT_NE(append.status().message().find("months_after_closure"), std::string::npos);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hub::services

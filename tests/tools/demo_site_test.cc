@@ -28,6 +28,8 @@ TEST(DemoSiteTest, HasTheSizeOfTheDriveSiteAndScales) {
   EXPECT_GT(site.overdue_actions, 0u);
   EXPECT_LT(site.overdue_actions, site.actions / 3);
   EXPECT_GT(site.closed_cases, 0u);
+  EXPECT_GT(site.repeat_referrals, 5u);
+  EXPECT_LT(site.repeat_referrals, 30u);
 
   DemoOptions ten;
   ten.scale = 10;

@@ -202,6 +202,26 @@ class CaseGenerator {
 
   DemoCase Generate(const std::string& case_id, uint64_t index, const CasePlan& plan) {
     Rng rng(options_.seed * 0x9E3779B97F4A7C15ULL + index);
+    // The facts added for the governance report and the evaluation (needs,
+    // consent, attendance, victims' and children's support, follow-ups)
+    // draw from their own generator, so that the rest of the site is as it
+    // was.
+    Rng more(options_.seed * 0x9FB21C651E98DF25ULL + index);
+    auto consent = [&more](bool asked_by_idva) {
+      hub::v1::SharingConsent given;
+      const uint64_t roll = more.Below(100);
+      if (roll < (asked_by_idva ? 75u : 55u)) {
+        given.set_decision(hub::v1::CONSENT_GIVEN);
+      } else if (roll < 85) {
+        given.set_decision(hub::v1::CONSENT_REFUSED_OVERRIDDEN);
+        given.set_ground(more.Chance(0.7) ? hub::v1::RISK_OF_SERIOUS_HARM
+                                          : hub::v1::CHILD_PROTECTION);
+      } else {
+        given.set_decision(hub::v1::CONSENT_NOT_SOUGHT_UNSAFE);
+        given.set_ground(hub::v1::RISK_OF_SERIOUS_HARM);
+      }
+      return given;
+    };
     const CivilDay end = DayOf(options_.end_date);
     CaseBuilder c(case_id, options_.seed, end);
     const CivilDay r = plan.referred;
@@ -249,10 +269,23 @@ class CaseGenerator {
       referral->set_serial_perpetrator(rng.Chance(0.3) || route == hub::v1::ROUTE_MATAC);
       referral->set_repeat_perpetrator(rng.Chance(0.6));
       referral->set_police_incidents_prior_six_months(rng.Between(0, 8));
+      std::string perpetrator = SubjectId('P', rng);
+      // Now and then a perpetrator referred in the year before is referred
+      // again, in a case of its own.
+      if (more.Chance(0.1)) {
+        for (auto earlier = referred_.rbegin(); earlier != referred_.rend(); ++earlier) {
+          if (earlier->first < r - 20 && earlier->first >= r - 365) {
+            perpetrator = earlier->second;
+            ++site_->repeat_referrals;
+            break;
+          }
+        }
+      }
+      referred_.emplace_back(r, perpetrator);
       c.Add(r, 9, 31, referrer, hub::v1::PURPOSE_CASE_MANAGEMENT, kPublicTask)
           ->mutable_subject_linked()
           ->mutable_perpetrator()
-          ->set_subject_id(SubjectId('P', rng));
+          ->set_subject_id(perpetrator);
     }
     std::vector<std::string> victims;
     for (int v = 0; v < plan.victims; ++v) {
@@ -303,6 +336,7 @@ class CaseGenerator {
         risk = rng.Chance(0.6) ? hub::v1::RISK_HIGH : hub::v1::RISK_MEDIUM;
       }
       assessed->set_risk_level(risk);
+      if (!victims.empty()) *assessed->mutable_consent() = consent(by_idva);
       assessed->add_abuse_types(hub::v1::PHYSICAL);
       if (rng.Chance(0.7)) assessed->add_abuse_types(hub::v1::JEALOUS_CONTROLLING);
       if (rng.Chance(0.3)) assessed->add_abuse_types(hub::v1::HARASSMENT_STALKING);
@@ -345,6 +379,12 @@ class CaseGenerator {
       outcome->set_actions_agreed(actions);
       *outcome->mutable_next_review_on() = DateOf(panel_day + 182);
       outcome->set_repeat_referral(rng.Chance(0.1));
+      for (const char* agency :
+           {"police", "idva", "probation", "childrens-services", "housing", "health", "drive"}) {
+        if (more.Chance(std::string(agency) == "police" ? 0.97 : 0.8)) {
+          outcome->add_agencies_present(agency);
+        }
+      }
     }
     std::vector<std::string> owners = {"police", "probation", "housing", "health"};
     if (!children.empty()) owners.push_back("childrens-services");
@@ -399,6 +439,19 @@ class CaseGenerator {
               ->mutable_case_allocated();
       allocation->set_case_manager_id(absl::StrCat("CM-0", 1 + index % kCaseManagers));
       *allocation->mutable_allocated_on() = DateOf(allocated);
+    }
+    {
+      const CivilDay assessed_on = allocated + more.Between(2, 10);
+      auto* needs = c.Add(assessed_on, 12, 0, kDrive, hub::v1::PURPOSE_CASE_MANAGEMENT, kPublicTask)
+                        ->mutable_needs_assessed();
+      *needs->mutable_assessed_on() = DateOf(assessed_on);
+      needs->add_needs(hub::v1::NEED_ATTITUDES_TO_ABUSE);
+      for (hub::v1::PerpetratorNeed need :
+           {hub::v1::NEED_SUBSTANCE_MISUSE, hub::v1::NEED_MENTAL_HEALTH, hub::v1::NEED_HOUSING,
+            hub::v1::NEED_EMPLOYMENT, hub::v1::NEED_FINANCES, hub::v1::NEED_PARENTING}) {
+        if (more.Chance(0.35)) needs->add_needs(need);
+      }
+      needs->set_notes("Drinks most days; low mood since the separation; no stable address.");
     }
     {
       auto* plan_agreed = c.Add(allocated + rng.Between(7, 14), 13, 0, kDrive,
@@ -493,6 +546,7 @@ class CaseGenerator {
             std::vector<hub::v1::RiskChange>{hub::v1::UNCHANGED, hub::v1::REDUCED, hub::v1::REDUCED,
                                              hub::v1::SIGNIFICANTLY_REDUCED, hub::v1::INCREASED}));
         safety->set_safety_plan_in_place(rng.Chance(0.85));
+        *safety->mutable_consent() = consent(true);
         if (rng.Chance(0.2)) {
           safety->set_in_refuge(true);
           safety->set_current_address("Refuge (address held by the IDVA service)");
@@ -522,6 +576,36 @@ class CaseGenerator {
             "Feels safer since the order; still receiving messages through a friend.",
             "Disclosed a new assault not reported to the police; does not want it shared.",
             "Worried about contact arrangements for the children."}));
+      }
+    }
+    for (size_t v = 0; v < victims.size(); ++v) {
+      if (!more.Chance(0.6)) continue;
+      const CivilDay day = r + more.Between(7, 60);
+      auto* support =
+          c.Add(day, 15, static_cast<int>(v), kIdva, hub::v1::PURPOSE_SAFEGUARDING, kSafeguarding)
+              ->mutable_victim_support_referred();
+      support->set_victim_subject_id(victims[v]);
+      support->set_service(more.Pick(std::vector<hub::v1::VictimSupportService>{
+          hub::v1::FAMILY_JUSTICE_CENTRE, hub::v1::FAMILY_JUSTICE_CENTRE, hub::v1::REFUGE,
+          hub::v1::SPECIALIST_DOMESTIC_ABUSE_SERVICE, hub::v1::SANCTUARY_SCHEME,
+          hub::v1::COUNSELLING}));
+      support->set_outcome(more.Pick(std::vector<hub::v1::SupportOutcome>{
+          hub::v1::SUPPORT_TAKEN_UP, hub::v1::SUPPORT_TAKEN_UP, hub::v1::SUPPORT_TAKEN_UP,
+          hub::v1::SUPPORT_OFFERED, hub::v1::SUPPORT_DECLINED, hub::v1::SUPPORT_NOT_AVAILABLE}));
+      *support->mutable_referred_on() = DateOf(day);
+      support->set_notes("Wants help with the children's school move; agreed to a safety visit.");
+    }
+    for (size_t k = 0; k < children.size(); ++k) {
+      for (CivilDay day = r + more.Between(10, 30); day < last; day += more.Between(21, 45)) {
+        auto* contact = c.Add(day, 15, 30 + static_cast<int>(k), kChildrens,
+                              hub::v1::PURPOSE_SAFEGUARDING, kSafeguarding)
+                            ->mutable_child_worker_contact();
+        contact->set_child_subject_id(children[k]);
+        contact->set_kind(more.Pick(std::vector<hub::v1::ChildContactKind>{
+            hub::v1::CHILD_SESSION, hub::v1::CHILD_SESSION, hub::v1::CHILD_GROUP_SESSION,
+            hub::v1::CHILD_CONTACT_ATTEMPTED}));
+        *contact->mutable_contact_on() = DateOf(day);
+        contact->set_worker_notes("Talked about feeling safe at home; drew the family.");
       }
     }
     for (size_t k = 0; k < children.size(); ++k) {
@@ -573,6 +657,18 @@ class CaseGenerator {
                                                             : hub::v1::UNCHANGED);
       if (closes + 182 < end) closed->set_police_incidents_following_six_months(rng.Between(0, 2));
       ++site_->closed_cases;
+      // Follow-up checks; those after the site's end are dropped with
+      // everything else that has not happened yet.
+      for (const int months : {6, 12}) {
+        const CivilDay checked = closes + (months == 6 ? 183 : 366);
+        auto* check =
+            c.Add(checked, 11, months, kPolice, hub::v1::PURPOSE_CASE_MANAGEMENT, kLawEnforcement)
+                ->mutable_follow_up_checked();
+        check->set_months_after_closure(months);
+        *check->mutable_checked_on() = DateOf(checked);
+        check->set_police_incidents_since_closure(more.Between(0, months == 6 ? 2 : 3));
+        check->set_repeat_referral(more.Chance(0.12));
+      }
     }
     return c.Finish(&site_->events);
   }
@@ -580,6 +676,8 @@ class CaseGenerator {
  private:
   const DemoOptions& options_;
   DemoSite* const site_;
+  // Each case's referral so far, in order: (day, perpetrator).
+  std::vector<std::pair<CivilDay, std::string>> referred_;
 };
 
 }  // namespace

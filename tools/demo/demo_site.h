@@ -57,7 +57,10 @@ struct DemoCase {
 
 struct DemoSite {
   std::vector<DemoCase> cases;
+  // Perpetrators referred, one per case (a repeat referral counts again).
   uint64_t perpetrators = 0;
+  // Cases of a perpetrator referred in another case in the year before.
+  uint64_t repeat_referrals = 0;
   uint64_t victims = 0;
   uint64_t children = 0;
   uint64_t events = 0;

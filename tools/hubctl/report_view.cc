@@ -104,14 +104,19 @@ std::vector<Section> SectionsOf(const GetGovernanceReportResponse& report) {
   }
   work.blocks.push_back(std::move(caseload));
   work.blocks.push_back(Tallies("Engagement recorded", p.engagement_by_kind(), t));
-  Block plans{"Intervention plans", {"count"}, {}, false, ""};
-  plans.rows.push_back(TallyRow("agreed", p.intervention_plans_agreed(), t));
+  Block plans{"Needs assessments and intervention plans", {"count"}, {}, false, ""};
+  plans.rows.push_back(TallyRow("needs assessments", p.needs_assessments(), t));
+  plans.rows.push_back(TallyRow("intervention plans agreed", p.intervention_plans_agreed(), t));
   work.blocks.push_back(std::move(plans));
+  work.blocks.push_back(Tallies("Needs identified", p.needs_identified(), t));
   work.blocks.push_back(Tallies("Disruption activity", p.disruption_by_kind(), t));
   Block support = Tallies("Support referrals", p.support_referrals_by_service(), t);
   support.rows.push_back(TallyRow("of which accepted", p.support_referrals_accepted(), t));
   support.rows.back().bar.reset();
   work.blocks.push_back(std::move(support));
+  work.blocks.push_back(Tallies("Cases heard at panels", p.panel_hearings_by_panel(), t));
+  work.blocks.push_back(
+      Tallies("Panel hearings attended, by agency", p.panel_attendance_by_agency(), t));
   Block actions{"Actions by owning agency",
                 {"tasked", "completed", "not done", "open at end", "overdue at end"},
                 {},
@@ -133,7 +138,21 @@ std::vector<Section> SectionsOf(const GetGovernanceReportResponse& report) {
       Tallies("Risk at first and latest assessment (open cases)", p.risk_first_to_latest(), t));
   outcomes.blocks.push_back(Tallies("Victim's risk as the IDVA last reported it (open cases)",
                                     p.victim_risk_change(), t));
+  outcomes.blocks.push_back(Tallies("Victims referred for further support, by service",
+                                    p.victim_support_by_service(), t));
+  outcomes.blocks.push_back(Tallies("... and what came of it", p.victim_support_by_outcome(), t));
+  outcomes.blocks.push_back(
+      Tallies("Children and young people's workers' contacts", p.child_contacts_by_kind(), t));
   outcomes.blocks.push_back(Tallies("Cases closed, by reason", p.closed_by_reason(), t));
+  Block follow_ups =
+      Tallies("Follow-up checks after closure, by months", p.follow_ups_by_months(), t, false);
+  follow_ups.rows.push_back(
+      TallyRow("finding police incidents since closure", p.follow_ups_with_police_incidents(), t));
+  follow_ups.rows.push_back(
+      TallyRow("police incidents found", p.police_incidents_at_follow_up(), t));
+  follow_ups.rows.push_back(
+      TallyRow("finding a repeat referral", p.follow_ups_with_repeat_referral(), t));
+  outcomes.blocks.push_back(std::move(follow_ups));
   Block reach{"People reached", {"in the period", "to date"}, {}, false, ""};
   reach.rows.push_back({"perpetrators",
                         {CountWords(p.reached_in_period().perpetrators(), t),
@@ -160,6 +179,10 @@ std::vector<Section> SectionsOf(const GetGovernanceReportResponse& report) {
       Tallies("Events disclosed, by recipient agency", g.events_disclosed_by_agency(), t));
   governance.blocks.push_back(Tallies("Disclosures by recipient agency and data class",
                                       g.disclosures_by_agency_and_class(), t, false));
+  governance.blocks.push_back(Tallies("Victim information shared, by the victim's consent",
+                                      g.victim_sharing_by_consent(), t));
+  governance.blocks.push_back(
+      Tallies("Shared without consent, on the ground of", g.consent_overridden_by_ground(), t));
   governance.blocks.push_back(Tallies("Requests denied, by agency", g.denials_by_agency(), t));
   governance.blocks.push_back(Tallies("Requests denied, by request", g.denials_by_action(), t));
   Block oversight{"Oversight", {"count"}, {}, false, ""};
