@@ -188,6 +188,19 @@ absl::Status ValidateRules(const hub::v1::SharingProtocol& protocol, const Locat
                                                        " names unknown purpose ", purpose));
       }
     }
+    for (int i = 0; i < rule.principals_size(); ++i) {
+      if (roles[rule.principals(i)] != hub::v1::EVALUATOR) continue;
+      for (int k = 0; k < rule.purposes_size(); ++k) {
+        if (rule.purposes(k) != hub::v1::PURPOSE_EVALUATION) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              at.AtRule(r, "purposes", k), rule_name, " gives ", rule.principals(i),
+              ", an evaluator, content for ",
+              hub::v1::Purpose_Name(static_cast<hub::v1::Purpose>(rule.purposes(k))),
+              "; evaluators are given only PURPOSE_EVALUATION, through the pseudonymised "
+              "extract"));
+        }
+      }
+    }
     for (int i = 0; i < rule.requires_relation_size(); ++i) {
       const int relation = rule.requires_relation(i);
       if (!hub::v1::CaseRelation_IsValid(relation) ||

@@ -36,6 +36,8 @@ std::string RoleSegment(hub::v1::Role role) {
       return "auditor";
     case hub::v1::ADMIN:
       return "admin";
+    case hub::v1::EVALUATOR:
+      return "evaluator";
     default:
       return "";
   }
@@ -59,13 +61,14 @@ absl::StatusOr<HubSpiffeId> ParseHubSpiffeId(std::string_view uri) {
   id.partnership = std::string(parts[0]);
   id.agency = std::string(parts[2]);
   for (hub::v1::Role role :
-       {hub::v1::AGENCY, hub::v1::COORDINATOR, hub::v1::AUDITOR, hub::v1::ADMIN}) {
+       {hub::v1::AGENCY, hub::v1::COORDINATOR, hub::v1::AUDITOR, hub::v1::ADMIN,
+        hub::v1::EVALUATOR}) {
     if (parts[3] == RoleSegment(role)) id.role = role;
   }
   if (id.role == hub::v1::ROLE_UNSPECIFIED) {
     return absl::InvalidArgumentError(
         absl::StrCat("identity \"", AsAbsl(uri), "\" names role \"", parts[3],
-                     "\"; roles are agency, coordinator, auditor and admin"));
+                     "\"; roles are agency, coordinator, auditor, admin and evaluator"));
   }
   return id;
 }

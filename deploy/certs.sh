@@ -152,7 +152,7 @@ case "$command" in
       esac
     done
     [[ "$agency" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "agency '$agency' must be lower-case letters, digits and '-'"
-    [[ "$role" =~ ^(agency|coordinator|auditor|admin)$ ]] || die "role must be agency, coordinator, auditor or admin"
+    [[ "$role" =~ ^(agency|coordinator|auditor|admin|evaluator)$ ]] || die "role must be agency, coordinator, auditor, admin or evaluator"
     name="$agency-$role"
     identity="spiffe://$(partnership)/agency/$agency/$role"
     new_key "$dir/clients/$name.key"

@@ -88,6 +88,8 @@ void ApplyConfigDefaults(hub::v1::HubConfig* config) {
   if (keepalive->min_client_ping_interval_seconds() == 0) {
     keepalive->set_min_client_ping_interval_seconds(30);
   }
+  Default(config->mutable_report()->mutable_evaluation_key_path(),
+          config->keys_dir() + "/evaluation.key");
   if (config->report().suppression_threshold() == 0) {
     config->mutable_report()->set_suppression_threshold(5);
   }

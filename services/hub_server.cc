@@ -257,9 +257,12 @@ class GrpcHubServer final : public HubServer {
                                                     config.limits(), metrics_.get(), sealer_.get());
     timeline_service_ = std::make_unique<TimelineService>(authenticator_, event_log_.get(),
                                                           views_.get(), metrics_.get());
+    HUB_ASSIGN_OR_RETURN(std::unique_ptr<auth::Pseudonymiser> pseudonyms,
+                         auth::Pseudonymiser::LoadOrCreate(config.report().evaluation_key_path(),
+                                                           config.data_dir()));
     report_service_ = std::make_unique<ReportService>(
         authenticator_, event_log_.get(), views_.get(), signer, config.audit().checkpoint_origin(),
-        config.report(), metrics_.get());
+        config.report(), metrics_.get(), std::move(pseudonyms));
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
     auto rebuild_views = [policy = policy_service_.get()](const std::string& why) {
       return policy->RebuildViews(why);

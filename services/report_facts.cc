@@ -86,6 +86,9 @@ void ApplyToFacts(const hub::v1::EventEnvelope& event, hub::v1::CaseFacts* facts
       fact->set_criterion(referral.marac_criterion());
       fact->set_eligibility(referral.eligibility());
       fact->set_decline_category(referral.decline_category());
+      fact->set_serial_perpetrator(referral.serial_perpetrator());
+      fact->set_repeat_perpetrator(referral.repeat_perpetrator());
+      fact->set_police_incidents_prior_six_months(referral.police_incidents_prior_six_months());
       break;
     }
     case hub::v1::EventEnvelope::kSubjectLinked: {
@@ -105,6 +108,7 @@ void ApplyToFacts(const hub::v1::EventEnvelope& event, hub::v1::CaseFacts* facts
       hub::v1::CaseFacts::Assessment* fact = facts->add_assessments();
       fact->set_day(DayOf(event, none));
       fact->set_level(event.risk_assessed().risk_level());
+      *fact->mutable_abuse_types() = event.risk_assessed().abuse_types();
       break;
     }
     case hub::v1::EventEnvelope::kCaseAllocated: {
@@ -121,6 +125,10 @@ void ApplyToFacts(const hub::v1::EventEnvelope& event, hub::v1::CaseFacts* facts
     }
     case hub::v1::EventEnvelope::kInterventionPlanAgreed:
       facts->add_plan_days(DayOf(event, none));
+      if (!event.intervention_plan_agreed().abuse_types_at_start().empty()) {
+        *facts->mutable_abuse_types_at_start() =
+            event.intervention_plan_agreed().abuse_types_at_start();
+      }
       break;
     case hub::v1::EventEnvelope::kActionTasked: {
       const hub::v1::ActionTasked& tasked = event.action_tasked();
@@ -181,6 +189,9 @@ void ApplyToFacts(const hub::v1::EventEnvelope& event, hub::v1::CaseFacts* facts
       fact->set_day(DayOf(event, closed.closed_on()));
       fact->set_reason(closed.reason());
       fact->set_idva_reported_risk_change(closed.idva_reported_risk_change());
+      *fact->mutable_abuse_types_at_exit() = closed.abuse_types_at_exit();
+      fact->set_police_incidents_following_six_months(
+          closed.police_incidents_following_six_months());
       break;
     }
     case hub::v1::EventEnvelope::kCaseReopened:

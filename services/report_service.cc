@@ -8,6 +8,7 @@
 #include "proto/status_macros.h"
 #include "proto/thread_name.h"
 #include "services/audit_trail.h"
+#include "services/evaluation_extract.h"
 #include "services/grpc_status.h"
 #include "services/server_log.h"
 #include "services/tree_head_publisher.h"
@@ -23,7 +24,8 @@ ReportService::ReportService(std::shared_ptr<const Authenticator> authenticator,
                              storage::EventLog* log, const Views* views,
                              std::shared_ptr<const auth::TreeHeadSigner> signer,
                              std::string checkpoint_origin, hub::v1::ReportConfig config,
-                             Metrics* metrics)
+                             Metrics* metrics,
+                             std::unique_ptr<const auth::Pseudonymiser> pseudonyms)
     : authenticator_(std::move(authenticator)),
       log_(log),
       views_(views),
@@ -31,6 +33,7 @@ ReportService::ReportService(std::shared_ptr<const Authenticator> authenticator,
       checkpoint_origin_(std::move(checkpoint_origin)),
       config_(std::move(config)),
       metrics_(metrics),
+      pseudonyms_(std::move(pseudonyms)),
       audit_figures_(log) {
   folding_ = std::thread([this] {
     NameThisThread("audit-figures");
@@ -145,6 +148,80 @@ grpc::ServerUnaryReactor* ReportService::GetGovernanceReport(
     return FinishUnary(context, call, checkpoint.status());
   }
   response->set_audit_checkpoint(*checkpoint);
+  return FinishUnary(context, call, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReportService::GetEvaluationExtract(
+    grpc::CallbackServerContext* context, const hub::v1::GetEvaluationExtractRequest*,
+    hub::v1::GetEvaluationExtractResponse* response) {
+  CountedCall call(metrics_, "GetEvaluationExtract");
+  call.SetPrincipalOf(*authenticator_, *context);
+  absl::StatusOr<hub::v1::Principal> principal =
+      authenticator_->PrincipalOf(*context->auth_context());
+  if (!principal.ok()) return FinishUnary(context, call, principal.status());
+  auto refuse = [&](const std::string& why) {
+    return FinishUnary(context, call,
+                       AuditDenial(log_, *principal, hub::v1::AUDIT_READ_EXTRACT, "",
+                                   absl::PermissionDeniedError(why), hub::v1::PURPOSE_EVALUATION));
+  };
+  if (principal->role() != hub::v1::EVALUATOR) {
+    return refuse(absl::StrCat("principal ", principal->identity(), " has role ",
+                               hub::v1::Role_Name(principal->role()),
+                               "; the evaluation extract is for the evaluator role only"));
+  }
+  // The columns follow the caller's PURPOSE_EVALUATION rules, and the
+  // audit cites them.
+  auth::ClassMask allowed;
+  hub::v1::AuditRecord record =
+      AuditRecordFor(*principal, hub::v1::AUDIT_READ_EXTRACT, hub::v1::AUDIT_ALLOWED);
+  record.set_purpose(hub::v1::PURPOSE_EVALUATION);
+  for (int data_class = 1; data_class < hub::v1::DataClass_ARRAYSIZE; ++data_class) {
+    if (!hub::v1::DataClass_IsValid(data_class)) continue;
+    const auth::Decision decision =
+        views_->Decide(principal->identity(), static_cast<hub::v1::DataClass>(data_class),
+                       hub::v1::PURPOSE_EVALUATION);
+    if (!decision.allowed) continue;
+    allowed.set(data_class);
+    AddDistinct(decision.rule, record.mutable_rules());
+    AddDistinct(decision.lawful_basis, record.mutable_lawful_bases());
+  }
+  if (allowed.none()) {
+    return refuse(absl::StrCat("no PURPOSE_EVALUATION rule of the sharing protocol names ",
+                               principal->identity(),
+                               "; the protocol decides what evaluators get"));
+  }
+  absl::Status read =
+      views_->ReadReportFacts([&](const Projector::FactsByCase& facts, uint64_t projected,
+                                  const std::string& protocol_version) {
+        std::vector<std::string> case_ids;
+        std::vector<const hub::v1::CaseFacts*> cases;
+        for (const auto& [case_id, case_facts] : facts) {
+          case_ids.push_back(case_id);
+          cases.push_back(case_facts.get());
+        }
+        BuildExtract(case_ids, cases, allowed, *pseudonyms_, response);
+        response->set_log_position(projected);
+        response->set_protocol_version(protocol_version);
+      });
+  if (!read.ok()) {
+    response->Clear();
+    return FinishUnary(context, call, read);
+  }
+  *response->mutable_produced_at() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  response->set_key_id(pseudonyms_->key_id());
+  record.set_last_position(response->log_position());
+  record.set_event_count(response->rows_size());
+  for (const hub::v1::ExtractColumn& column : response->columns()) {
+    AddDistinctValue(column.data_class(), record.mutable_data_classes());
+  }
+  record.set_reason(absl::StrCat("evaluation extract: ", response->rows_size(), " cases, ",
+                                 response->columns_size(), " columns, evaluation key ",
+                                 response->key_id()));
+  if (absl::Status audited = StoreAudit(log_, record); !audited.ok()) {
+    response->Clear();
+    return FinishUnary(context, call, audited);
+  }
   return FinishUnary(context, call, absl::OkStatus());
 }
 

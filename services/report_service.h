@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 
+#include "auth/pseudonyms.h"
 #include "auth/tree_head_signer.h"
 #include "services/authenticator.h"
 #include "services/governance_report.h"
@@ -26,9 +27,11 @@ class ReportService final : public hub::v1::ReportService::CallbackService {
  public:
   // Folds the audit into its running figures every second, so that a
   // report only adds what came since.
+  // `pseudonyms` makes the evaluation extract's pseudonyms.
   ReportService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
                 const Views* views, std::shared_ptr<const auth::TreeHeadSigner> signer,
-                std::string checkpoint_origin, hub::v1::ReportConfig config, Metrics* metrics);
+                std::string checkpoint_origin, hub::v1::ReportConfig config, Metrics* metrics,
+                std::unique_ptr<const auth::Pseudonymiser> pseudonyms);
   ~ReportService() override;
   ReportService(const ReportService&) = delete;
   ReportService& operator=(const ReportService&) = delete;
@@ -36,6 +39,10 @@ class ReportService final : public hub::v1::ReportService::CallbackService {
   grpc::ServerUnaryReactor* GetGovernanceReport(
       grpc::CallbackServerContext* context, const hub::v1::GetGovernanceReportRequest* request,
       hub::v1::GetGovernanceReportResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetEvaluationExtract(
+      grpc::CallbackServerContext* context, const hub::v1::GetEvaluationExtractRequest* request,
+      hub::v1::GetEvaluationExtractResponse* response) override;
 
   // The report of a month, without authorization or audit (for hubd's own
   // use and benchmarks).
@@ -50,6 +57,7 @@ class ReportService final : public hub::v1::ReportService::CallbackService {
   const std::string checkpoint_origin_;
   const hub::v1::ReportConfig config_;
   Metrics* const metrics_;
+  const std::unique_ptr<const auth::Pseudonymiser> pseudonyms_;
   AuditFigures audit_figures_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

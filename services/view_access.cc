@@ -17,10 +17,12 @@ absl::StatusOr<hub::v1::Principal> CaseContentReader(const Authenticator& authen
                                                      const std::string& case_id) {
   absl::StatusOr<hub::v1::Principal> principal = authenticator.PrincipalOf(*context.auth_context());
   if (!principal.ok()) return principal;
-  if (principal->role() == hub::v1::AUDITOR || principal->role() == hub::v1::ADMIN) {
+  if (principal->role() == hub::v1::AUDITOR || principal->role() == hub::v1::ADMIN ||
+      principal->role() == hub::v1::EVALUATOR) {
     const absl::Status denial = absl::PermissionDeniedError(absl::StrCat(
         "principal ", principal->identity(), " has role ", hub::v1::Role_Name(principal->role()),
-        ", which reads no case content (auditors read the access log)"));
+        ", which reads no case content (auditors read the access log, evaluators the "
+        "pseudonymised evaluation extract)"));
     return AuditDenial(log, *principal, action, case_id, denial);
   }
   return principal;

@@ -59,6 +59,7 @@ const std::map<std::string, std::set<std::string>>& WhoMayRecord() {
         "action_completed", "case_closed", "case_reopened", "follow_up_checked",
         "record_corrected"}},
       {"governance/auditor", {}},
+      {"evaluation/evaluator", {}},
       {"operator/admin", {}},
   };
   return *table;

@@ -25,7 +25,7 @@ TEST(SharingProtocolTest, TheExampleProtocolLoads) {
                                         "/deploy/examples/sharing_protocol.textproto");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->protocol.partnership(), "drive.example-county.gov.uk");
-  EXPECT_EQ(loaded->protocol.principals_size(), 10);
+  EXPECT_EQ(loaded->protocol.principals_size(), 11);
   EXPECT_TRUE(loaded->warnings.empty());
 }
 

@@ -104,6 +104,10 @@ ABSL_FLAG(std::string, html, "",
           "(owner-only).");
 ABSL_FLAG(std::string, pdf, "",
           "report: print the page to this A4 PDF with Debian's headless chromium (owner-only).");
+ABSL_FLAG(std::string, csv, "", "extract: write the extract as CSV to this file (owner-only).");
+ABSL_FLAG(std::string, dictionary, "",
+          "extract: write the extract's data dictionary (CSV) to this file.");
+ABSL_FLAG(std::string, jsonl, "", "extract: write the extract as JSON lines to this file.");
 ABSL_FLAG(std::string, month, "", "report: the month, YYYY-MM (default the current one, UTC).");
 ABSL_FLAG(bool, for_publication, false,
           "report: withhold small numbers (below the hub's report.suppression_threshold).");
@@ -186,6 +190,9 @@ constexpr char kUsage[] =
     "                                       the governance group's monthly report: programme\n"
     "                                       and information-governance figures, aggregates\n"
     "                                       only (auditor or coordinator; recorded)\n"
+    "  hubctl extract [--csv=FILE] [--dictionary=FILE] [--jsonl=FILE] [--json]\n"
+    "                                       the evaluators' pseudonymised per-case extract\n"
+    "                                       (evaluator certificate; recorded)\n"
     "  hubctl retention run [--dry_run] [--retention_as_of=YYYY-MM-DD]\n"
     "                                       apply the protocol's retention rules now: destroy\n"
     "                                       the data keys of content whose time has run out\n"
@@ -770,6 +777,14 @@ int main(int argc, char** argv) {
     return hub::tools::Erase(*channel, subject.empty() ? case_id : subject, subject.empty(),
                              absl::GetFlag(FLAGS_reason), absl::GetFlag(FLAGS_reference),
                              {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
+  }
+  if (command == Command{"extract"}) {
+    auto channel = ConnectFromFlags();
+    if (!channel.ok()) return Fail(channel.status().ToString());
+    return hub::tools::ShowExtract(
+        *channel,
+        {absl::GetFlag(FLAGS_csv), absl::GetFlag(FLAGS_dictionary), absl::GetFlag(FLAGS_jsonl)},
+        {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
   }
   if (command == Command{"report"}) {
     auto channel = ConnectFromFlags();

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 
@@ -72,6 +73,78 @@ absl::Status PrintToPdf(const std::string& html_path, const std::string& pdf_pat
   }
   std::filesystem::remove_all(profile, error);
   return result;
+}
+
+std::string CsvField(const std::string& value) {
+  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
+  std::string quoted = "\"";
+  for (char c : value) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+namespace {
+
+std::string CsvLine(const std::vector<std::string>& fields) {
+  std::string line;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) line += ',';
+    line += CsvField(fields[i]);
+  }
+  return line + "\r\n";
+}
+
+}  // namespace
+
+int ShowExtract(const std::shared_ptr<grpc::Channel>& channel, const ExtractOutput& files,
+                const OutputOptions& output) {
+  hub::v1::GetEvaluationExtractResponse extract;
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context, output.timeout_ms);
+    grpc::Status status = hub::v1::ReportService::NewStub(channel)->GetEvaluationExtract(
+        &context, hub::v1::GetEvaluationExtractRequest(), &extract);
+    if (!status.ok()) return Fail(Describe(status));
+  }
+  std::vector<std::string> names;
+  for (const hub::v1::ExtractColumn& column : extract.columns()) names.push_back(column.name());
+  std::string csv = CsvLine(names);
+  std::string jsonl;
+  for (const hub::v1::ExtractRow& row : extract.rows()) {
+    csv += CsvLine({row.values().begin(), row.values().end()});
+    google::protobuf::Struct object;
+    for (int i = 0; i < row.values_size() && i < extract.columns_size(); ++i) {
+      (*object.mutable_fields())[extract.columns(i).name()].set_string_value(row.values(i));
+    }
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(object, &json);
+    jsonl += json + "\n";
+  }
+  std::string dictionary =
+      CsvLine({"column", "type", "data_class", "in_extract", "meaning", "source"});
+  auto describe = [&](const hub::v1::ExtractColumn& column, bool included) {
+    dictionary +=
+        CsvLine({column.name(), column.type(), hub::v1::DataClass_Name(column.data_class()),
+                 included ? "yes" : "withheld: no evaluation rule allows this class",
+                 column.meaning(), column.source()});
+  };
+  for (const auto& column : extract.columns()) describe(column, true);
+  for (const auto& column : extract.withheld_columns()) describe(column, false);
+  if (files.csv_path.empty() && files.dictionary_path.empty() && files.jsonl_path.empty()) {
+    std::printf("%s", output.json ? jsonl.c_str() : csv.c_str());
+    return 0;
+  }
+  for (const auto& [path, contents] : std::vector<std::pair<std::string, std::string>>{
+           {files.csv_path, csv}, {files.dictionary_path, dictionary}, {files.jsonl_path, jsonl}}) {
+    if (path.empty()) continue;
+    if (!WriteOwnerOnlyFile(path, contents)) return Fail("cannot write " + path);
+    std::printf("wrote %s\n", path.c_str());
+  }
+  std::printf("%d cases, %d columns (%d withheld), evaluation key %s\n", extract.rows_size(),
+              extract.columns_size(), extract.withheld_columns_size(), extract.key_id().c_str());
+  return 0;
 }
 
 int ShowReport(const std::shared_ptr<grpc::Channel>& channel, const std::string& month,
