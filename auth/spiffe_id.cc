@@ -60,9 +60,8 @@ absl::StatusOr<HubSpiffeId> ParseHubSpiffeId(std::string_view uri) {
   HubSpiffeId id;
   id.partnership = std::string(parts[0]);
   id.agency = std::string(parts[2]);
-  for (hub::v1::Role role :
-       {hub::v1::AGENCY, hub::v1::COORDINATOR, hub::v1::AUDITOR, hub::v1::ADMIN,
-        hub::v1::EVALUATOR}) {
+  for (hub::v1::Role role : {hub::v1::AGENCY, hub::v1::COORDINATOR, hub::v1::AUDITOR,
+                             hub::v1::ADMIN, hub::v1::EVALUATOR}) {
     if (parts[3] == RoleSegment(role)) id.role = role;
   }
   if (id.role == hub::v1::ROLE_UNSPECIFIED) {
