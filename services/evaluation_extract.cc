@@ -10,6 +10,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 
+#include "services/governance_report.h"
+
 namespace hub::services {
 namespace {
 
@@ -379,26 +381,13 @@ void BuildExtract(const std::vector<std::string>& case_ids,
       *extract->add_withheld_columns() = column.description;
     }
   }
-  // Every referral day of each perpetrator, for repeat referrals.
-  std::map<std::string, std::vector<int32_t>> referral_days;
-  for (const hub::v1::CaseFacts* facts : cases) {
-    for (const std::string& perpetrator : facts->perpetrator_ids()) {
-      for (const auto& referral : facts->referrals()) {
-        referral_days[perpetrator].push_back(referral.day());
-      }
-    }
-  }
+  const RepeatReferrals repeats(cases);
   for (size_t i = 0; i < cases.size(); ++i) {
     const hub::v1::CaseFacts& facts = *cases[i];
     const auto* first = First(facts.referrals());
     if (first == nullptr) continue;  // the hub's own records, or a case erased whole
-    bool repeat = false;
-    for (const std::string& perpetrator : facts.perpetrator_ids()) {
-      for (int32_t day : referral_days[perpetrator]) {
-        repeat = repeat || (day < first->day() && day >= first->day() - 365);
-      }
-    }
-    const CaseContext context{case_ids[i], facts, pseudonyms, repeat};
+    const CaseContext context{case_ids[i], facts, pseudonyms,
+                              repeats.IsRepeat(facts, first->day())};
     hub::v1::ExtractRow* row = extract->add_rows();
     for (const Column* column : kept) row->add_values(column->value(context));
   }

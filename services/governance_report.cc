@@ -90,6 +90,27 @@ absl::StatusOr<ReportPeriod> MonthPeriod(std::string_view month, absl::Time now)
   return period;
 }
 
+RepeatReferrals::RepeatReferrals(const std::vector<const hub::v1::CaseFacts*>& cases) {
+  for (const hub::v1::CaseFacts* facts : cases) {
+    for (const std::string& perpetrator : facts->perpetrator_ids()) {
+      for (const auto& referral : facts->referrals()) {
+        referral_days_[perpetrator].push_back(referral.day());
+      }
+    }
+  }
+}
+
+bool RepeatReferrals::IsRepeat(const hub::v1::CaseFacts& facts, int32_t day) const {
+  for (const std::string& perpetrator : facts.perpetrator_ids()) {
+    auto found = referral_days_.find(perpetrator);
+    if (found == referral_days_.end()) continue;
+    for (int32_t earlier : found->second) {
+      if (earlier < day && earlier >= day - kRepeatWindowDays) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<OpenSpan> OpenSpansOf(const hub::v1::CaseFacts& facts) {
   // (day, what): allocation 0, closure 1, reopening 2; on one day in
   // that order.
@@ -122,15 +143,7 @@ hub::v1::ProgrammeFigures ProgrammeFiguresOf(const std::vector<const hub::v1::Ca
   auto count = [&counts](const char* figure, const std::string& label = "", uint64_t n = 1) {
     counts[figure][label] += n;
   };
-  // Every referral day of each perpetrator, for repeat referrals.
-  std::map<std::string, std::vector<int32_t>> referral_days;
-  for (const hub::v1::CaseFacts* facts : cases) {
-    for (const std::string& perpetrator : facts->perpetrator_ids()) {
-      for (const auto& referral : facts->referrals()) {
-        referral_days[perpetrator].push_back(referral.day());
-      }
-    }
-  }
+  const RepeatReferrals repeats(cases);
   std::vector<int32_t> allocation_days;
   struct ActionCounts {
     uint64_t tasked = 0, completed = 0, not_done = 0, overdue = 0, open = 0;
@@ -150,15 +163,7 @@ hub::v1::ProgrammeFigures ProgrammeFiguresOf(const std::vector<const hub::v1::Ca
         count("referrals_declined");
         count("declined_by_reason", hub::v1::DeclineReason_Name(referral.decline_category()));
       }
-      const bool repeat =
-          std::any_of(facts->perpetrator_ids().begin(), facts->perpetrator_ids().end(),
-                      [&](const std::string& perpetrator) {
-                        const std::vector<int32_t>& days = referral_days[perpetrator];
-                        return std::any_of(days.begin(), days.end(), [&](int32_t day) {
-                          return day < referral.day() && day >= referral.day() - kRepeatWindowDays;
-                        });
-                      });
-      if (repeat) count("repeat_referrals_within_12_months");
+      if (repeats.IsRepeat(*facts, referral.day())) count("repeat_referrals_within_12_months");
     }
 
     const std::vector<OpenSpan> spans = OpenSpansOf(*facts);

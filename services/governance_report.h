@@ -44,6 +44,19 @@ struct OpenSpan {
 };
 std::vector<OpenSpan> OpenSpansOf(const hub::v1::CaseFacts& facts);
 
+// Repeat referrals: a perpetrator referred again (in any case) within 365
+// days of an earlier referral. Knows every referral of every perpetrator.
+class RepeatReferrals {
+ public:
+  explicit RepeatReferrals(const std::vector<const hub::v1::CaseFacts*>& cases);
+  // Whether a referral on `day` of the case with `facts` follows another
+  // referral of one of its perpetrators in the 365 days before it.
+  bool IsRepeat(const hub::v1::CaseFacts& facts, int32_t day) const;
+
+ private:
+  std::map<std::string, std::vector<int32_t>> referral_days_;
+};
+
 // The programme figures of `period` over every case's facts.
 hub::v1::ProgrammeFigures ProgrammeFiguresOf(const std::vector<const hub::v1::CaseFacts*>& cases,
                                              const ReportPeriod& period, uint32_t caseload_target);

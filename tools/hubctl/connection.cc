@@ -4,8 +4,12 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+
+#include "hub/v1/identity_service.grpc.pb.h"
+#include "tools/hubctl/cli.h"
 
 namespace hub::tools {
 namespace {
@@ -30,6 +34,17 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectionOptions& 
     *pem = *std::move(contents);
   }
   return grpc::CreateChannel(options.hub_address, grpc::SslCredentials(ssl));
+}
+
+absl::StatusOr<std::string> PreparedFor(const std::shared_ptr<grpc::Channel>& channel,
+                                        int timeout_ms) {
+  grpc::ClientContext context;
+  SetDeadline(&context, timeout_ms);
+  hub::v1::WhoAmIResponse who;
+  grpc::Status status =
+      hub::v1::IdentityService::NewStub(channel)->WhoAmI(&context, hub::v1::WhoAmIRequest(), &who);
+  if (!status.ok()) return absl::UnavailableError(Describe(status));
+  return absl::StrCat(who.principal().display_name(), " (", who.principal().identity(), ")");
 }
 
 }  // namespace hub::tools

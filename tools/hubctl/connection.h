@@ -22,6 +22,12 @@ struct ConnectionOptions {
 // NOT_FOUND naming the file that cannot be read.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectionOptions& options);
 
+// Who the hub says the caller is, as a page prepared for it names them:
+// "Partnership governance group (spiffe://.../governance/auditor)".
+// The call's status (described for a person) if it fails.
+absl::StatusOr<std::string> PreparedFor(const std::shared_ptr<grpc::Channel>& channel,
+                                        int timeout_ms);
+
 }  // namespace hub::tools
 
 #endif  // HUB_TOOLS_HUBCTL_CONNECTION_H_

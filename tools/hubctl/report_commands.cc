@@ -17,9 +17,9 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 
-#include "hub/v1/identity_service.grpc.pb.h"
 #include "hub/v1/report_service.grpc.pb.h"
 #include "tools/hubctl/cli.h"
+#include "tools/hubctl/connection.h"
 #include "tools/hubctl/report_view.h"
 
 extern char** environ;
@@ -170,18 +170,9 @@ int ShowReport(const std::shared_ptr<grpc::Channel>& channel, const std::string&
     }
     return 0;
   }
-  std::string prepared_for;
-  {
-    grpc::ClientContext context;
-    SetDeadline(&context, output.timeout_ms);
-    hub::v1::WhoAmIResponse who;
-    grpc::Status status = hub::v1::IdentityService::NewStub(channel)->WhoAmI(
-        &context, hub::v1::WhoAmIRequest(), &who);
-    if (!status.ok()) return Fail(Describe(status));
-    prepared_for =
-        absl::StrCat(who.principal().display_name(), " (", who.principal().identity(), ")");
-  }
-  const std::string page = ReportHtml(report, prepared_for);
+  absl::StatusOr<std::string> prepared_for = PreparedFor(channel, output.timeout_ms);
+  if (!prepared_for.ok()) return Fail(std::string(prepared_for.status().message()));
+  const std::string page = ReportHtml(report, *prepared_for);
   // A PDF alone is printed from a page beside it, removed after.
   const std::string html_path =
       files.html_path.empty() ? files.pdf_path + ".html" : files.html_path;

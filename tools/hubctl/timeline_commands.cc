@@ -8,9 +8,9 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 
-#include "hub/v1/identity_service.grpc.pb.h"
 #include "hub/v1/timeline_service.grpc.pb.h"
 #include "tools/hubctl/cli.h"
+#include "tools/hubctl/connection.h"
 #include "tools/hubctl/timeline_view.h"
 
 namespace hub::tools {
@@ -81,16 +81,9 @@ int ShowTimeline(const std::shared_ptr<grpc::Channel>& channel,
     std::printf("%s", TimelineTable(timeline).c_str());
     return 0;
   }
-  {
-    grpc::ClientContext context;
-    SetDeadline(&context, output.timeout_ms);
-    hub::v1::WhoAmIResponse who;
-    grpc::Status status = hub::v1::IdentityService::NewStub(channel)->WhoAmI(
-        &context, hub::v1::WhoAmIRequest(), &who);
-    if (!status.ok()) return Fail(Describe(status));
-    timeline.prepared_for =
-        absl::StrCat(who.principal().display_name(), " (", who.principal().identity(), ")");
-  }
+  absl::StatusOr<std::string> prepared_for = PreparedFor(channel, output.timeout_ms);
+  if (!prepared_for.ok()) return Fail(std::string(prepared_for.status().message()));
+  timeline.prepared_for = *std::move(prepared_for);
   if (!WriteOwnerOnlyFile(html_path, TimelineHtml(timeline))) {
     return Fail("cannot write " + html_path);
   }
