@@ -1,5 +1,6 @@
 #include "auth/pseudonyms.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -43,6 +44,8 @@ absl::StatusOr<std::unique_ptr<Pseudonymiser>> Pseudonymiser::LoadOrCreate(
     // Another caller may have made it first: use theirs.
     if (!written.ok() && !absl::IsAlreadyExists(written)) return written;
     checked = CheckSecretKeyFile(path, data_dir);
+    // Made where it must not be (inside the data folder): not left there.
+    if (!checked.ok() && written.ok()) std::remove(path.c_str());
   }
   HUB_RETURN_IF_ERROR(checked);
   std::ifstream file(path);

@@ -141,6 +141,25 @@ TEST(SharingProtocolTest, RuleErrorsPointToTheLine) {
   }
 }
 
+// A protocol that would hand evaluators ordinary case content (a rule for
+// safeguarding beside their evaluation rule) is refused: evaluators get the
+// pseudonymised extract only.
+TEST(SharingProtocolTest, EvaluatorsAreGivenOnlyPurposeEvaluation) {
+  const std::string evaluator = "spiffe://drive.test/agency/uni/evaluator";
+  const std::string base = std::string(kHeader) + Principals() +
+                           Principal(evaluator, "uni", "EVALUATOR", "OTHER_AGENCY");
+  auto rule = [&](const std::string& purposes) {
+    return Rule("  name: \"evaluation\"\n  principals: \"" + evaluator +
+                "\"\n  data_classes: [RISK, OFFENDING]\n  purposes: [" + purposes +
+                "]\n  lawful_basis: \"UK GDPR Art 89\"\n  legal_gateway: \"DPA 2018 s19\"\n");
+  };
+  EXPECT_TRUE(ParseSharingProtocol(base + rule("PURPOSE_EVALUATION"), "p.textproto").ok());
+  EXPECT_THAT(
+      ParseSharingProtocol(base + rule("PURPOSE_EVALUATION, PURPOSE_SAFEGUARDING"), "p.textproto"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("an evaluator, content for PURPOSE_SAFEGUARDING")));
+}
+
 TEST(SharingProtocolTest, AClassNoRuleMentionsIsAWarning) {
   auto loaded =
       ParseSharingProtocol(std::string(kHeader) + Principals() + GoodRule("r"), "p.textproto");
