@@ -397,6 +397,7 @@ class GrpcHubServer final : public HubServer {
       if (!published.ok()) LogError("no final tree head", {{"error", published.ToString()}});
       tree_heads_.reset();
     }
+    if (report_service_ != nullptr) report_service_->Stop();
     if (views_ != nullptr) views_->Stop();
     if (event_log_ != nullptr) event_log_->Close();
   }

@@ -56,7 +56,9 @@ ReportService::ReportService(std::shared_ptr<const Authenticator> authenticator,
   });
 }
 
-ReportService::~ReportService() {
+ReportService::~ReportService() { Stop(); }
+
+void ReportService::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;

@@ -33,6 +33,8 @@ class ReportService final : public hub::v1::ReportService::CallbackService {
                 std::string checkpoint_origin, hub::v1::ReportConfig config, Metrics* metrics,
                 std::unique_ptr<const auth::Pseudonymiser> pseudonyms);
   ~ReportService() override;
+  // Stops folding the audit (before the log closes). Idempotent.
+  void Stop();
   ReportService(const ReportService&) = delete;
   ReportService& operator=(const ReportService&) = delete;
 
