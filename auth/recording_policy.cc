@@ -128,6 +128,7 @@ RecordingPolicy::RecordingPolicy(const hub::v1::SharingProtocol& protocol)
     Entity& entity = entities_.emplace_back();
     const size_t index = entities_.size() - 1;
     entity.name = declared.name();
+    entity.max_per_case = declared.max_per_case();
     entity.also_changed_by.insert(declared.also_changed_by().begin(),
                                   declared.also_changed_by().end());
     if (!declared.owner_field().empty()) {
@@ -270,6 +271,18 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
                                  AsAbsl(case_id), "; a ", entity.name, " is created once")),
                              "ENTITY_EXISTS", {{"entity", entity.name}, {"key", key}});
       }
+      if (entity.max_per_case > 0) {
+        auto count = state.entity_counts.find(entity.name);
+        if (count != state.entity_counts.end() && count->second >= entity.max_per_case) {
+          return WithErrorInfo(
+              WithoutRetry(absl::ResourceExhaustedError(absl::StrCat(
+                  prefix(), "case ", AsAbsl(case_id), " holds ", count->second, " ", entity.name,
+                  "s, the most protocol ", version_, " allows a case (case_entities ", entity.name,
+                  " max_per_case); nothing was stored"))),
+              "ENTITY_LIMIT",
+              {{"entity", entity.name}, {"limit", absl::StrCat(entity.max_per_case)}});
+        }
+      }
       std::string owner;
       if (entity.owner.has_value() && ValueAt(envelope, *entity.owner, &owner)) {
         if (owner.empty()) {
@@ -368,7 +381,9 @@ void RecordingPolicy::Apply(const hub::v1::EventEnvelope& envelope, CaseWriteSta
     if (entity.owner.has_value()) ValueAt(envelope, *entity.owner, &owner);
     // The first creation wins: a log written before the rule existed may
     // hold a second one, which changes nothing.
-    state->entities.try_emplace(std::make_pair(entity.name, key), std::move(owner));
+    if (state->entities.try_emplace(std::make_pair(entity.name, key), std::move(owner)).second) {
+      ++state->entity_counts[entity.name];
+    }
   }
 }
 

@@ -36,6 +36,8 @@ struct CaseWriteState {
   bool closed = false;
   // (entity name, key) -> owning agency ("" when the entity has no owner).
   absl::flat_hash_map<std::pair<std::string, std::string>, std::string> entities;
+  // How many of each entity (by name) the case holds.
+  absl::flat_hash_map<std::string, uint32_t> entity_counts;
   // Every event id in the case, to tell a retry from a new event.
   absl::flat_hash_set<std::string> event_ids;
   // What a correction must match: each event's type, the agency that
@@ -96,6 +98,7 @@ class RecordingPolicy {
   //                     principal that may not close cases;
   //  ALREADY_EXISTS     an entity (or the case) created a second time;
   //  NOT_FOUND          a change to an entity the case does not hold;
+  //  RESOURCE_EXHAUSTED an entity beyond its max_per_case;
   //  FAILED_PRECONDITION  a case that does not begin with an opening event,
   //                     anything but a reopening in a closed case, a
   //                     reopening of an open case;
@@ -128,6 +131,7 @@ class RecordingPolicy {
     // Resolved owner_field, if the entity has an owner.
     std::optional<FieldPath> owner;
     absl::flat_hash_set<std::string> also_changed_by;
+    uint32_t max_per_case = 0;  // 0: no limit
   };
   // Event type -> rules allowing it: [purpose] -> rule index, per identity.
   struct Allowed {

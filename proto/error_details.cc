@@ -9,6 +9,8 @@ namespace hub {
 namespace {
 
 constexpr char kTypeUrlPrefix[] = "type.googleapis.com/";
+// The hub's own mark, never sent: see WithoutRetry.
+constexpr char kNoRetryUrl[] = "hub.drive-partnership/no-retry";
 
 std::string TypeUrl(const google::protobuf::Message& message) {
   return std::string(kTypeUrlPrefix) + message.GetDescriptor()->full_name();
@@ -66,6 +68,11 @@ absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
   return With(std::move(status), retry);
 }
 
+absl::Status WithoutRetry(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kNoRetryUrl, absl::Cord());
+  return status;
+}
+
 google::rpc::Status RpcStatusOf(const absl::Status& status) {
   google::rpc::Status rpc;
   rpc.set_code(static_cast<int>(status.code()));
@@ -74,7 +81,8 @@ google::rpc::Status RpcStatusOf(const absl::Status& status) {
   absl::Status with_retry = status;
   if ((code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kAborted ||
        code == absl::StatusCode::kResourceExhausted) &&
-      !status.GetPayload(TypeUrl(google::rpc::RetryInfo())).has_value()) {
+      !status.GetPayload(TypeUrl(google::rpc::RetryInfo())).has_value() &&
+      !status.GetPayload(kNoRetryUrl).has_value()) {
     with_retry = WithRetryDelay(
         status, code == absl::StatusCode::kAborted ? absl::Milliseconds(50) : absl::Seconds(1));
   }

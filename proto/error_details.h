@@ -33,10 +33,14 @@ absl::Status WithQuotaViolation(absl::Status status, std::string_view subject,
                                 std::string_view description);
 // `status` with a google.rpc.RetryInfo: retry after `delay`.
 absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
+// `status` marked as one that retrying unchanged will not pass (a limit of
+// the protocol rather than of the moment): it gets no RetryInfo.
+absl::Status WithoutRetry(absl::Status status);
 
 // The google.rpc.Status of `status`: its code, message and the details
 // above. Statuses a client should retry (UNAVAILABLE, ABORTED,
-// RESOURCE_EXHAUSTED) carry a RetryInfo even if none was given.
+// RESOURCE_EXHAUSTED) carry a RetryInfo even if none was given, unless
+// marked WithoutRetry.
 google::rpc::Status RpcStatusOf(const absl::Status& status);
 
 }  // namespace hub

@@ -564,7 +564,9 @@ grpc::ServerUnaryReactor* EventService::Publish(grpc::CallbackServerContext* con
     const absl::StatusCode code = admission.status().code();
     if (code == absl::StatusCode::kPermissionDenied || code == absl::StatusCode::kAlreadyExists ||
         code == absl::StatusCode::kNotFound || code == absl::StatusCode::kFailedPrecondition ||
-        code == absl::StatusCode::kInvalidArgument) {
+        code == absl::StatusCode::kInvalidArgument ||
+        // A case at the protocol's limit of an entity.
+        code == absl::StatusCode::kResourceExhausted) {
       AuditDenial(log_, *principal, hub::v1::AUDIT_PUBLISH, request->case_id(), admission.status(),
                   stamped.empty() ? hub::v1::PURPOSE_UNSPECIFIED : stamped.front().purpose())
           .IgnoreError();

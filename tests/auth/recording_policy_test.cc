@@ -13,9 +13,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 
 #include "auth/sharing_protocol.h"
+#include "proto/error_details.h"
 #include "tests/testing/example_protocol.h"
 #include "tests/testing/status_matchers.h"
 
@@ -109,6 +111,20 @@ hub::v1::EventEnvelope Event(int id, hub::v1::Purpose purpose) {
   return envelope;
 }
 
+// The ErrorInfo reason a client would decode ("" if none), and whether it
+// would be told to retry.
+std::string ReasonOf(const absl::Status& status, bool* retry = nullptr) {
+  const google::rpc::Status rpc = hub::RpcStatusOf(status);
+  std::string reason;
+  if (retry != nullptr) *retry = false;
+  for (const google::protobuf::Any& detail : rpc.details()) {
+    google::rpc::ErrorInfo info;
+    if (detail.UnpackTo(&info)) reason = info.reason();
+    if (retry != nullptr && detail.Is<google::rpc::RetryInfo>()) *retry = true;
+  }
+  return reason;
+}
+
 class CaseConstraintsTest : public ::testing::Test {
  protected:
   // Judges an event from `who`; if accepted, folds it into the case.
@@ -183,6 +199,47 @@ TEST_F(CaseConstraintsTest, AnActionIsTaskedOnceAndChangedOnlyByItsOwnerOrTheCoo
   EXPECT_THAT(Complete("housing/agency", "A-1"), IsOk());
   ASSERT_THAT(Task("A-3", "health"), IsOk());
   EXPECT_THAT(Complete("dapp/coordinator", "A-3"), IsOk());
+}
+
+// One agency tasking action after action into a case would grow every
+// agency's overview of it (and the hub's memory) without bound: the
+// protocol's limit stops it, completed actions included, and the refusal
+// changes nothing.
+TEST_F(CaseConstraintsTest, ACaseHoldsNoMoreActionsThanTheProtocolAllows) {
+  ASSERT_THAT(Referral("police/agency"), IsOk());
+  constexpr int kLimit = 500;  // the example protocol's
+  for (int i = 1; i <= kLimit; ++i) {
+    ASSERT_THAT(Task(absl::StrCat("A-", i), "housing"), IsOk()) << i;
+    if (i % 2 == 0) {
+      ASSERT_THAT(Complete("housing/agency", absl::StrCat("A-", i)), IsOk());
+    }
+  }
+  const uint64_t version = state_.version;
+  absl::Status refused = Task("A-501", "housing");
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted,
+                                HasSubstr("holds 500 actions, the most protocol")));
+  bool retry = true;
+  EXPECT_EQ(ReasonOf(refused, &retry), "ENTITY_LIMIT");
+  EXPECT_FALSE(retry) << "waiting does not lift a protocol's limit";
+  EXPECT_EQ(state_.version, version);
+  // What the case holds can still be changed and the case closed.
+  EXPECT_THAT(Complete("housing/agency", "A-1"), IsOk());
+  EXPECT_THAT(Close("drive/agency"), IsOk());
+}
+
+TEST_F(CaseConstraintsTest, ACaseLinksNoMoreSubjectsThanTheProtocolAllows) {
+  ASSERT_THAT(Referral("police/agency"), IsOk());
+  for (int i = 1; i <= 101; ++i) {
+    hub::v1::EventEnvelope child = Event(++next_, hub::v1::PURPOSE_SAFEGUARDING);
+    child.mutable_subject_linked()->mutable_child()->set_subject_id(absl::StrCat("S-", i));
+    const absl::Status status = Record("childrens-services/agency", child);
+    if (i <= 100) {
+      ASSERT_THAT(status, IsOk()) << i;
+    } else {
+      EXPECT_THAT(status,
+                  StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("100 subjects")));
+    }
+  }
 }
 
 TEST_F(CaseConstraintsTest, ASubjectIsLinkedOnceWhateverItsRole) {

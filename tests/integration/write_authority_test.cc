@@ -6,6 +6,7 @@
 #include <functional>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
@@ -189,6 +190,58 @@ TEST_F(WriteAuthorityTest, OwnersProgressTheirActionsAndAClosedCaseWaitsForAReop
               }).ok());
   EXPECT_TRUE(Publish("police-agency", hub::v1::PURPOSE_DISRUPTION, [](auto* e) {
                 e->mutable_disruption_recorded()->set_kind(hub::v1::BREACH);
+              }).ok());
+}
+
+// A runaway or hostile coordinator system tasks action after action into
+// one case: every agency's overview of the case keeps its open actions, so
+// the protocol's limit (500 a case in the example) stops it at the gate,
+// for good rather than for a while, and the governance group sees it.
+TEST_F(WriteAuthorityTest, ACaseTakesNoMoreActionsThanTheProtocolAllows) {
+  // The case holds A-1; 499 more in two publishes reach the limit.
+  int tasked = 1;
+  for (const int count : {256, 243}) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(kCase);
+    for (int i = 0; i < count; ++i) {
+      hub::v1::EventEnvelope* event = request.add_events();
+      event->set_event_id(absl::StrFormat("3e170001-0000-4000-8000-%012x", ++tasked));
+      event->mutable_occurred_time()->set_seconds(1795000000);
+      event->set_purpose(hub::v1::PURPOSE_PANEL);
+      event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+      event->mutable_action_tasked()->set_action_id(absl::StrCat("A-", tasked));
+      event->mutable_action_tasked()->set_owner_agency("housing");
+      event->mutable_action_tasked()->set_description(std::string(200, 'd'));
+    }
+    grpc::ClientContext context;
+    hub::v1::PublishResponse response;
+    const grpc::Status published =
+        hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "dapp-coordinator"))
+            ->Publish(&context, request, &response);
+    ASSERT_TRUE(published.ok()) << published.error_message();
+  }
+  ASSERT_EQ(tasked, 500);
+  const int before = EventsInCase();
+  const grpc::Status refused = Publish("dapp-coordinator", hub::v1::PURPOSE_PANEL, [](auto* e) {
+    e->mutable_action_tasked()->set_action_id("A-501");
+    e->mutable_action_tasked()->set_owner_agency("housing");
+  });
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("holds 500 actions"));
+  const auto info = DetailOf<google::rpc::ErrorInfo>(refused);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->reason(), "ENTITY_LIMIT");
+  EXPECT_EQ(info->metadata().at("limit"), "500");
+  EXPECT_FALSE(DetailOf<google::rpc::RetryInfo>(refused).has_value())
+      << "a client told to retry would knock on the limit for ever";
+  EXPECT_EQ(EventsInCase(), before);
+  const std::vector<hub::v1::AuditRecord> denied = RefusedPublishes();
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_THAT(denied[0].reason(), HasSubstr("holds 500 actions"));
+  // The actions it holds still move on, and the case closes.
+  EXPECT_TRUE(Publish("housing-agency", hub::v1::PURPOSE_CASE_MANAGEMENT, [](auto* e) {
+                e->mutable_action_completed()->set_action_id("A-2");
+                e->mutable_action_completed()->set_final_status(hub::v1::ACTION_COMPLETED);
               }).ok());
 }
 

@@ -104,6 +104,9 @@ std::vector<PrincipalExplanation> ExplainProtocol(const hub::v1::SharingProtocol
     for (const hub::v1::CaseEntity& entity : protocol.case_entities()) {
       std::string constraint = absl::StrCat("each ", entity.name(), " is created once per case (",
                                             absl::StrJoin(entity.created_by(), ", "), ")");
+      if (entity.max_per_case() > 0) {
+        absl::StrAppend(&constraint, ", at most ", entity.max_per_case(), " per case");
+      }
       if (!entity.owner_field().empty()) {
         const bool also =
             std::find(entity.also_changed_by().begin(), entity.also_changed_by().end(), identity) !=
