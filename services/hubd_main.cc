@@ -34,13 +34,6 @@ ABSL_FLAG(std::optional<std::string>, listen_address, std::nullopt,
 ABSL_FLAG(std::optional<std::string>, data_dir, std::nullopt, "Overrides data_dir.");
 ABSL_FLAG(int, drain_ms, 10000, "How long in-flight calls may take to finish on shutdown.");
 
-#ifdef HUB_JEMALLOC
-// Freed memory goes back to the system from jemalloc's own thread, also while
-// hubd is idle after a rebuild (otherwise only as later allocations pass by).
-// MALLOC_CONF in the environment adds to or overrides this.
-const char* malloc_conf = "background_thread:true";
-#endif
-
 namespace {
 
 // Which malloc hubd runs on, for its start-up log.
