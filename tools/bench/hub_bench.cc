@@ -43,8 +43,10 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -56,6 +58,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -69,6 +72,12 @@
 #include "hub/v1/policy_service.grpc.pb.h"
 #include "hub/v1/timeline_service.grpc.pb.h"
 #include "tools/bench/in_flight.h"
+#ifdef HUB_BENCH_POSTGRES
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+#include "tools/bench/postgres_peer.h"
+#endif
 #include "tools/bench/run_for.h"
 
 extern char** environ;
@@ -81,6 +90,9 @@ ABSL_FLAG(int, cases, 100,
           "Cases of 200 events each (a referral and risk assessment by the police, 20 panel "
           "actions, 178 IDVA safety updates) to load after the demonstration site: the "
           "timelines and panel lists read them (5000: a million events).");
+ABSL_FLAG(bool, postgres, true,
+          "Run the PostgreSQL peer (tools/bench/postgres_peer.h) in the same run, where hub_bench "
+          "was built with libpq (tools/bench/run.sh installs it).");
 ABSL_FLAG(int, rounds, 3,
           "Rounds of the echo baselines then the publishes; each publish ratio is the median of "
           "the rounds' ratios.");
@@ -331,9 +343,8 @@ std::string BenchCaseId(int k) { return absl::StrFormat("C-T-%05d", k); }
 // Case k of --cases, 200 events in three publishes, each by the agency the
 // example protocol lets record it: the police refer and assess (high risk),
 // the coordinator tasks 20 panel actions, the IDVA records 178 safety
-// updates.
-bool LoadBenchCase(int k, hub::v1::EventService::Stub& police,
-                   hub::v1::EventService::Stub& coordinator, hub::v1::EventService::Stub& idva) {
+// updates. Each request with its client's name.
+std::vector<std::pair<std::string, hub::v1::PublishRequest>> BenchCaseRequests(int k) {
   auto event_id = [k](int j) { return absl::StrFormat("ca5e%04x-0000-4000-8000-%012x", j, k); };
   hub::v1::PublishRequest opening;
   opening.set_case_id(BenchCaseId(k));
@@ -354,24 +365,32 @@ bool LoadBenchCase(int k, hub::v1::EventService::Stub& police,
   assessed->set_dash_yes_count(16);
   assessed->set_risk_level(hub::v1::RISK_HIGH);
   hub::v1::PublishRequest actions;
+  actions.set_case_id(BenchCaseId(k));
   for (int j = 2; j < 22; ++j) {
-    hub::v1::PublishRequest one = ActionRequest(BenchCaseId(k), event_id(j));
-    actions.set_case_id(one.case_id());
-    *actions.add_events() = one.events(0);
+    *actions.add_events() = ActionRequest(BenchCaseId(k), event_id(j)).events(0);
   }
   hub::v1::PublishRequest safety;
+  safety.set_case_id(BenchCaseId(k));
   for (int j = 22; j < 200; ++j) {
-    hub::v1::PublishRequest one = PublishRequest(0, 0);
-    one.mutable_events(0)->set_event_id(event_id(j));
-    one.mutable_events(0)->mutable_occurred_time()->set_seconds(1795000000 + 3600 * j);
-    safety.set_case_id(BenchCaseId(k));
-    *safety.add_events() = one.events(0);
+    hub::v1::EventEnvelope* event = safety.add_events();
+    *event = PublishRequest(0, 0).events(0);
+    event->set_event_id(event_id(j));
+    event->mutable_occurred_time()->set_seconds(1795000000 + 3600 * j);
   }
-  for (auto [stub, request] : {std::pair{&police, &opening}, std::pair{&coordinator, &actions},
-                               std::pair{&idva, &safety}}) {
+  return {{"police-agency", std::move(opening)},
+          {"dapp-coordinator", std::move(actions)},
+          {"idva-agency", std::move(safety)}};
+}
+
+bool LoadBenchCase(int k, hub::v1::EventService::Stub& police,
+                   hub::v1::EventService::Stub& coordinator, hub::v1::EventService::Stub& idva) {
+  for (const auto& [client, request] : BenchCaseRequests(k)) {
+    hub::v1::EventService::Stub& stub = client == "police-agency"      ? police
+                                        : client == "dapp-coordinator" ? coordinator
+                                                                       : idva;
     grpc::ClientContext context;
     hub::v1::PublishResponse response;
-    const grpc::Status status = stub->Publish(&context, *request, &response);
+    const grpc::Status status = stub.Publish(&context, request, &response);
     if (!status.ok()) {
       std::fprintf(stderr, "loading %s failed: %s\n", BenchCaseId(k).c_str(),
                    status.error_message().c_str());
@@ -380,6 +399,130 @@ bool LoadBenchCase(int k, hub::v1::EventService::Stub& police,
   }
   return true;
 }
+
+#ifdef HUB_BENCH_POSTGRES
+// An event as the PostgreSQL peer's publish() takes it: case, event id,
+// type (the oneof's field name), purpose, lawful basis, occurred time, and
+// the body as JSON with the contract's field names.
+std::vector<std::string> PeerParameters(const std::string& case_id,
+                                        const hub::v1::EventEnvelope& event) {
+  const google::protobuf::Reflection* reflection = event.GetReflection();
+  const google::protobuf::FieldDescriptor* field =
+      reflection->GetOneofFieldDescriptor(event, event.GetDescriptor()->FindOneofByName("event"));
+  std::string body;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(reflection->GetMessage(event, field), &body,
+                                                    options);
+  return {case_id,
+          event.event_id(),
+          field->name(),
+          hub::v1::Purpose_Name(event.purpose()),
+          event.lawful_basis(),
+          google::protobuf::util::TimeUtil::ToString(event.occurred_time()),
+          body};
+}
+
+// A CSV field for COPY.
+std::string Csv(const std::string& value) {
+  return absl::StrCat("\"", absl::StrReplaceAll(value, {{"\"", "\"\""}}), "\"");
+}
+
+// The peer holds what hubd holds for the workloads: the 200-event cases
+// and the publish cases, loaded with COPY; its read rule for the
+// coordinator shows each event type's fields that hubd showed the
+// coordinator of case 0 (so both redact alike).
+absl::Status LoadPeer(hub::bench::PostgresPeer& peer, int bench_cases,
+                      hub::v1::TimelineService::Stub& coordinator_timeline) {
+  absl::StatusOr<std::unique_ptr<hub::bench::PostgresConnection>> owner = peer.ConnectAsOwner();
+  if (!owner.ok()) return owner.status();
+  grpc::ClientContext context;
+  hub::v1::GetCaseTimelineRequest request;
+  request.set_case_id(BenchCaseId(0));
+  request.set_page_size(200);
+  hub::v1::GetCaseTimelineResponse shown;
+  if (const grpc::Status status = coordinator_timeline.GetCaseTimeline(&context, request, &shown);
+      !status.ok()) {
+    return absl::InternalError(status.error_message());
+  }
+  std::map<std::string, std::set<std::string>> fields;
+  for (const hub::v1::TimelineEntry& entry : shown.entries()) {
+    const hub::v1::EventEnvelope& event = entry.event();
+    const google::protobuf::Reflection* reflection = event.GetReflection();
+    const google::protobuf::FieldDescriptor* field =
+        reflection->GetOneofFieldDescriptor(event, event.GetDescriptor()->FindOneofByName("event"));
+    if (field == nullptr) continue;
+    std::vector<const google::protobuf::FieldDescriptor*> set;
+    reflection->GetMessage(event, field)
+        .GetReflection()
+        ->ListFields(reflection->GetMessage(event, field), &set);
+    for (const auto* body_field : set) fields[field->name()].insert(body_field->name());
+  }
+  std::string rules =
+      "INSERT INTO write_rules VALUES ('police-agency', 'referral_received'), "
+      "('police-agency', 'risk_assessed'), ('dapp-coordinator', 'action_tasked'), "
+      "('idva-agency', 'victim_safety_information');";
+  for (const auto& [type, names] : fields) {
+    absl::StrAppend(&rules, "INSERT INTO read_rules VALUES ('dapp-coordinator', '", type,
+                    "', true, ARRAY[",
+                    absl::StrJoin(names, ", ",
+                                  [](std::string* out, const std::string& name) {
+                                    absl::StrAppend(out, "'", name, "'");
+                                  }),
+                    "]::text[]);");
+  }
+  if (absl::Status status = (*owner)->Execute(rules); !status.ok()) return status;
+  // Publish cases first (referred, version 1), then the 200-event cases in
+  // slices of 500.
+  std::string cases;
+  std::string events;
+  auto add_event = [&](const std::string& client, const std::string& case_id, int version,
+                       const hub::v1::EventEnvelope& event) {
+    const std::vector<std::string> p = PeerParameters(case_id, event);
+    absl::StrAppend(&events, Csv(p[0]), ",", version, ",", Csv(p[1]), ",", Csv(client), ",",
+                    Csv(p[2]), ",", Csv(p[3]), ",", Csv(p[4]), ",", Csv(p[5]), ",", Csv(p[6]),
+                    "\n");
+  };
+  auto flush = [&]() -> absl::Status {
+    if (absl::Status status =
+            (*owner)->Copy("COPY cases (case_id, version) FROM STDIN (FORMAT csv)", cases);
+        !status.ok()) {
+      return status;
+    }
+    cases.clear();
+    absl::Status status = (*owner)->Copy(
+        "COPY events (case_id, stream_version, event_id, agency, event_type, "
+        "purpose, lawful_basis, occurred_time, body) FROM STDIN (FORMAT csv)",
+        events);
+    events.clear();
+    return status;
+  };
+  for (int t = 0; t < 16; ++t) {
+    for (int k = 0; k < 50; ++k) {
+      const std::string case_id = absl::StrCat("C-BENCH-", t, "-", k);
+      absl::StrAppend(&cases, Csv(case_id), ",1\n");
+      hub::v1::EventEnvelope referral = BenchCaseRequests(0)[0].second.events(0);
+      referral.set_event_id(absl::StrFormat("0be7%04x-0000-4000-8000-%012x", t, k));
+      add_event("police-agency", case_id, 1, referral);
+    }
+  }
+  for (int k = 0; k < bench_cases; ++k) {
+    absl::StrAppend(&cases, Csv(BenchCaseId(k)), ",200\n");
+    int version = 0;
+    for (const auto& [client, request] : BenchCaseRequests(k)) {
+      for (const hub::v1::EventEnvelope& event : request.events()) {
+        add_event(client, request.case_id(), ++version, event);
+      }
+    }
+    if (k % 500 == 499) {
+      if (absl::Status status = flush(); !status.ok()) return status;
+    }
+  }
+  if (absl::Status status = flush(); !status.ok()) return status;
+  if (absl::Status status = (*owner)->Execute("VACUUM ANALYZE"); !status.ok()) return status;
+  return (*owner)->Execute("CHECKPOINT");
+}
+#endif
 
 // One asynchronous unary call's state, alive until it completes.
 template <typename Request, typename Response>
@@ -508,6 +651,77 @@ int main(int argc, char** argv) {
                 bench_cases * 200 / took);
     std::fflush(stdout);
   }
+#ifdef HUB_BENCH_POSTGRES
+  std::unique_ptr<hub::bench::PostgresPeer> peer;
+  if (absl::GetFlag(FLAGS_postgres)) {
+    Phase("starting and loading the PostgreSQL peer");
+    const Clock::time_point start = Clock::now();
+    absl::StatusOr<std::unique_ptr<hub::bench::PostgresPeer>> started =
+        hub::bench::PostgresPeer::Start((dir / "postgres").string(), certs);
+    if (!started.ok()) {
+      std::fprintf(stderr, "the PostgreSQL peer did not start: %s\n",
+                   std::string(started.status().message()).c_str());
+      return 1;
+    }
+    peer = std::move(*started);
+    auto coordinator_timeline =
+        hub::v1::TimelineService::NewStub(Channel(address, certs, "dapp-coordinator", 1700));
+    if (absl::Status loaded = LoadPeer(*peer, bench_cases, *coordinator_timeline); !loaded.ok()) {
+      std::fprintf(stderr, "loading the PostgreSQL peer failed: %s\n",
+                   std::string(loaded.message()).c_str());
+      return 1;
+    }
+    std::printf("PostgreSQL peer loaded in %.1f s\n",
+                std::chrono::duration<double>(Clock::now() - start).count());
+    std::fflush(stdout);
+  }
+  // 16 clients of the peer, each on its own connection as an agency (the
+  // peer's clients are blocking: libpq answers one statement at a time per
+  // connection, so its concurrency is its connections).
+  auto peer_clients = [&](const std::string& client, const char* name, const char* sql) {
+    std::vector<std::unique_ptr<hub::bench::PostgresConnection>> connections;
+    for (int c = 0; c < 16; ++c) {
+      absl::StatusOr<std::unique_ptr<hub::bench::PostgresConnection>> connection =
+          peer->Connect(client);
+      if (!connection.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(connection.status().message()).c_str());
+        std::exit(1);
+      }
+      if (absl::Status prepared = (*connection)->Prepare(name, sql); !prepared.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(prepared.message()).c_str());
+        std::exit(1);
+      }
+      connections.push_back(std::move(*connection));
+    }
+    return connections;
+  };
+  // Runs `call(connection, i)` on 16 connections for --seconds; its rate
+  // and latencies (of calls that answered as they should).
+  auto peer_run = [&](std::vector<std::unique_ptr<hub::bench::PostgresConnection>>& connections,
+                      auto call) {
+    absl::Mutex mu;
+    hub::bench::InFlightResult result;
+    std::atomic<uint64_t> failures{0};
+    result.per_second = hub::bench::RunFor(16, seconds, [&](int t, uint64_t i) {
+      const Clock::time_point start = Clock::now();
+      const absl::Status status = call(*connections[static_cast<size_t>(t)], t, i);
+      const double took = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      if (!status.ok()) {
+        if (failures++ == 0) {
+          std::fprintf(stderr, "a PostgreSQL peer call failed: %s\n",
+                       std::string(status.message()).c_str());
+        }
+        return false;
+      }
+      absl::MutexLock lock(&mu);
+      result.latency_ms.push_back(took);
+      return true;
+    });
+    result.refused = failures.load();
+    std::sort(result.latency_ms.begin(), result.latency_ms.end());
+    return result;
+  };
+#endif
 
   hubd.WaitUntilIdle();
 
@@ -600,6 +814,18 @@ int main(int argc, char** argv) {
   std::vector<double> publish_hubd_cpu_us;
   std::vector<double> publish_client_cpu_us;
   std::vector<double> publish_p99_ms;
+  // The PostgreSQL peer's publishes, and the hub's publish_16 as a multiple
+  // of them, by round (empty without the peer).
+  std::vector<double> peer_publish_rates;
+  std::vector<double> peer_publish_p99_ms;
+  std::vector<double> over_peer_publish;
+#ifdef HUB_BENCH_POSTGRES
+  std::vector<std::unique_ptr<hub::bench::PostgresConnection>> peer_publishers;
+  if (peer != nullptr) {
+    peer_publishers = peer_clients("idva-agency", "publish", hub::bench::PostgresPeer::kPublish);
+  }
+  std::vector<uint64_t> peer_sequence(16, 0);
+#endif
   for (int round = 0; round < std::max(1, absl::GetFlag(FLAGS_rounds)); ++round) {
     Phase("echo_async_16");
     double own_before = OwnCpuSeconds();
@@ -616,6 +842,22 @@ int main(int argc, char** argv) {
     publish_hubd_cpu_us.push_back((hubd.CpuSeconds() - hubd_before) * 1e6 / publishes);
     publish_client_cpu_us.push_back((OwnCpuSeconds() - own_before) * 1e6 / publishes);
     publish_ratios.push_back(publish_rates.back() / std::max(echo_rates.back(), 1.0));
+#ifdef HUB_BENCH_POSTGRES
+    if (peer != nullptr) {
+      Phase("peer_publish_16");
+      const hub::bench::InFlightResult peer_published = peer_run(
+          peer_publishers,
+          [&](hub::bench::PostgresConnection& connection, int t, uint64_t) -> absl::Status {
+            const hub::v1::PublishRequest request = PublishRequest(t, peer_sequence[t]++);
+            return connection.Run("publish", PeerParameters(request.case_id(), request.events(0)))
+                .status();
+          });
+      if (peer_published.refused > 0) return 1;
+      peer_publish_rates.push_back(peer_published.per_second);
+      peer_publish_p99_ms.push_back(Percentile(peer_published.latency_ms, 0.99));
+      over_peer_publish.push_back(publish_rates.back() / std::max(peer_published.per_second, 1.0));
+    }
+#endif
     // The same publishes refused at validation (an unknown enum number):
     // hubd's transport, authentication, parsing and checks, nothing stored
     // or audited. How much of the echo's rate is left once the hub does
@@ -934,6 +1176,25 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // The peer's timeline_16: 16 connections as the coordinator, random
+  // 200-event cases, each read audited in its transaction.
+  hub::bench::InFlightResult peer_timelines;
+#ifdef HUB_BENCH_POSTGRES
+  if (peer != nullptr) {
+    Phase("peer_timeline_16");
+    auto readers =
+        peer_clients("dapp-coordinator", "timeline", hub::bench::PostgresPeer::kTimeline);
+    peer_timelines = peer_run(
+        readers, [&](hub::bench::PostgresConnection& connection, int t, uint64_t) -> absl::Status {
+          absl::StatusOr<int> rows = connection.Run("timeline", {random_case(t), "200"});
+          if (!rows.ok()) return rows.status();
+          if (*rows != 200) return absl::InternalError(absl::StrCat("answered ", *rows, " rows"));
+          return absl::OkStatus();
+        });
+    if (peer_timelines.refused > 0) return 1;
+  }
+#endif
+
   Phase("list_cases_16");
   // 16 panel lists in flight: the coordinator's overviews of a 20-case
   // agenda drawn from the 200-event cases (each with 20 open actions).
@@ -1047,6 +1308,19 @@ int main(int argc, char** argv) {
        absl::StrFormat("%.0f publishes/s (median; ratio by round: %s; p99 %.2f ms)", publish_rate,
                        by_round(publish_ratios), hub::bench::Median(publish_p99_ms)),
        "echo_async_16", absl::StrFormat("%.2f", publish_ratio), ">= 0.50"},
+      peer_publish_rates.empty()
+          ? Row{"peer_publish_16 (PostgreSQL peer)",
+                "not run (hub_bench built without libpq: tools/bench/run.sh)", "", "", ""}
+          : Row{"peer_publish_16 (PostgreSQL 15 peer, 16 connections)",
+                absl::StrFormat("%.0f publishes/s (median; p99 %.2f ms)",
+                                hub::bench::Median(peer_publish_rates),
+                                hub::bench::Median(peer_publish_p99_ms)),
+                "", "", ""},
+      {"publish_16 over the peer",
+       absl::StrFormat("ratio by round: %s", by_round(over_peer_publish)), "peer_publish_16",
+       over_peer_publish.empty() ? ""
+                                 : absl::StrFormat("%.2f", hub::bench::Median(over_peer_publish)),
+       ">= 3"},
       {"publish_refused_16 (refused at validation: nothing stored)",
        absl::StrFormat("ratio by round: %s", by_round(refused_ratios)), "echo_async_16",
        absl::StrFormat("%.2f", hub::bench::Median(refused_ratios)), ""},
@@ -1091,6 +1365,19 @@ int main(int argc, char** argv) {
                        Percentile(timelines.latency_ms, 0.99)),
        "echo_async_16", absl::StrFormat("%.2f", timelines.per_second / std::max(echo_rate, 1.0)),
        "p99 <= 10 ms"},
+      {"peer_timeline_16 (PostgreSQL 15 peer, 16 connections)",
+       peer_timelines.latency_ms.empty()
+           ? std::string("not run")
+           : absl::StrFormat("%.0f reads/s; p50 %.2f ms, p99 %.2f ms", peer_timelines.per_second,
+                             Percentile(peer_timelines.latency_ms, 0.5),
+                             Percentile(peer_timelines.latency_ms, 0.99)),
+       "", "", ""},
+      {"timeline_16 over the peer", "", "peer_timeline_16",
+       peer_timelines.latency_ms.empty()
+           ? ""
+           : absl::StrFormat("%.2f",
+                             timelines.per_second / std::max(peer_timelines.per_second, 1.0)),
+       ">= 5"},
       {"list_cases_16 (20-case panel agenda, 16 in flight)",
        absl::StrFormat("%.0f lists/s; p50 %.2f ms, p99 %.2f ms", lists.per_second,
                        Percentile(lists.latency_ms, 0.5), Percentile(lists.latency_ms, 0.99)),
@@ -1143,6 +1430,12 @@ int main(int argc, char** argv) {
         {"timeline_16", timelines.per_second},
         {"timeline_16_p99_ms", Percentile(timelines.latency_ms, 0.99)},
         {"list_cases_16", lists.per_second},
+        {"peer_publish_16", hub::bench::Median(peer_publish_rates)},
+        {"publish_16_over_peer", hub::bench::Median(over_peer_publish)},
+        {"peer_timeline_16", peer_timelines.per_second},
+        {"peer_timeline_16_p99_ms", Percentile(peer_timelines.latency_ms, 0.99)},
+        {"timeline_16_over_peer",
+         peer_timelines.per_second > 0 ? timelines.per_second / peer_timelines.per_second : 0},
         {"list_cases_16_p99_ms", Percentile(lists.latency_ms, 0.99)},
         {"rebuild_events_per_second", rebuild_rate},
         {"rebuild_ms", static_cast<double>(applied.rebuild_milliseconds())},
