@@ -44,9 +44,22 @@ constexpr size_t kBatchBytes = 4 << 20;
 constexpr size_t kParallelShapingFrom = 64;
 // Parts a large batch is shaped in (by case), taken by two threads in turn.
 constexpr size_t kShapingParts = 8;
-// Case summaries kept parsed after they are written, so that the next batch
-// touching the case need not read and parse them again.
-constexpr size_t kRememberedCases = 4096;
+// Memory for case summaries kept parsed after they are written, so that the
+// next batch touching the case need not read and parse them again. In
+// bytes, not cases: a case's summaries are one per principal, each with its
+// open actions, and 4,096 cases of 20 open actions held 360 MiB.
+constexpr size_t kRememberedSummaryBytes = 32 << 20;
+
+// A case's summaries in memory, near enough to budget by: parsed messages
+// take about three times their serialized size (each was just serialized,
+// so its size is cached).
+size_t EstimatedBytes(const std::vector<std::optional<hub::v1::CaseSummary>>& summaries) {
+  size_t bytes = 512;
+  for (const std::optional<hub::v1::CaseSummary>& summary : summaries) {
+    if (summary.has_value()) bytes += 64 + 3 * static_cast<size_t>(summary->GetCachedSize());
+  }
+  return bytes;
+}
 // Once caught up, the projector lets the live trickle gather this long
 // before projecting it: a batch costs an index entry per principal and a
 // summary record per case whatever its size, and one event per batch made
@@ -391,9 +404,21 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
 void Projector::RememberWritten(SummariesByCase summaries) {
   // Bounded by forgetting everything at once: simple, and a rebuild moves
   // through the cases roughly in time order anyway.
-  if (written_summaries_.size() + summaries.size() > kRememberedCases) written_summaries_.clear();
+  size_t incoming = 0;
+  for (const auto& [case_id, state] : summaries) incoming += EstimatedBytes(state.summaries);
+  if (written_bytes_ + incoming > kRememberedSummaryBytes) {
+    written_summaries_.clear();
+    written_bytes_ = 0;
+  }
   for (auto& [case_id, state] : summaries) {
-    if (!state.summaries.empty()) written_summaries_[case_id] = std::move(state);
+    if (state.summaries.empty()) continue;
+    auto [it, added] = written_summaries_.try_emplace(case_id);
+    // A batch took the summaries it replaces (moving them out leaves their
+    // count behind).
+    if (!added) written_bytes_ -= std::min(written_bytes_, it->second.remembered_bytes);
+    it->second = std::move(state);
+    it->second.remembered_bytes = EstimatedBytes(it->second.summaries);
+    written_bytes_ += it->second.remembered_bytes;
   }
 }
 
@@ -430,6 +455,7 @@ absl::Status Projector::ReadFacts(const std::function<void(const FactsByCase&)>&
 
 void Projector::ForgetUnwritten() {
   written_summaries_.clear();
+  written_bytes_ = 0;
   view_positions_known_ = false;
 }
 

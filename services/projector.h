@@ -75,6 +75,8 @@ class Projector {
     std::vector<std::optional<hub::v1::CaseSummary>> summaries;
     hub::v1::CaseRelations relations;
     hub::v1::CaseFacts facts;
+    // Its summaries' estimated memory while remembered after being written.
+    size_t remembered_bytes = 0;
   };
   using SummariesByCase = std::map<std::string, CaseState>;
   // A batch ready to write, and the case summaries it leaves.
@@ -135,6 +137,8 @@ class Projector {
   std::thread thread_;
   // Summaries as last written (only the projecting thread uses them).
   SummariesByCase written_summaries_;
+  // Their estimated memory, bounded (see projector.cc).
+  size_t written_bytes_ = 0;
   // Each principal's last view position handed out (only the projecting
   // thread uses them); read from the store when not known.
   std::vector<uint64_t> last_view_positions_;

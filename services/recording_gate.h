@@ -4,7 +4,9 @@
 // append are made atomic by the log's expected_version check.
 //
 // The history of each case (auth::CaseWriteState) is folded from the log on
-// first use and kept in memory, advanced by every publish admitted. An
+// first use and kept in memory, advanced by every publish admitted; the
+// histories kept are bounded in bytes, the least recently used forgotten
+// first (and folded again when their case is next published to). An
 // admitted publish is appended at the exact version it was judged at: if
 // anything else reached the case first, the log refuses it, so a publish is
 // never stored against a history it was not judged on. When an admitted
@@ -43,9 +45,17 @@ namespace hub::services {
 
 class RecordingGate {
  public:
+  // Memory for the case histories kept between publishes. A history holds
+  // every event id of its case (and each event's digest, type, agency and
+  // subjects), about half a KiB an event: 8,192 cases of 200 events held
+  // 400 MiB at a million events. A case forgotten is folded from the log
+  // again on its next publish (about a millisecond for 200 events).
+  static constexpr size_t kDefaultHistoryBudgetBytes = 48 << 20;
+
   // `sealer` opens the log's sealed events (null: it holds none).
   RecordingGate(const storage::EventLog* log, std::shared_ptr<const auth::RecordingPolicy> policy,
-                const auth::FieldSealer* sealer = nullptr);
+                const auth::FieldSealer* sealer = nullptr,
+                size_t history_budget_bytes = kDefaultHistoryBudgetBytes);
 
   // A new protocol: later publishes are judged by `policy`; every case's
   // history is reloaded (entities are whatever the protocol says they are).
@@ -88,6 +98,9 @@ class RecordingGate {
   // The policy in force.
   std::shared_ptr<const auth::RecordingPolicy> policy() const;
 
+  // Memory the case histories kept are estimated to hold.
+  size_t CachedBytes() const;
+
  private:
   struct Entry {
     auth::CaseWriteState state;
@@ -107,18 +120,30 @@ class RecordingGate {
     absl::btree_map<uint64_t, std::function<void()>> waiting;
     // A caller is running enqueues in ticket order.
     bool submitting = false;
+    // Its estimated memory, as counted in cached_bytes_, and when it was
+    // last admitted to (on the gate's own clock).
+    size_t bytes = 0;
+    uint64_t last_used = 0;
   };
   // The case's history folded from the log.
   absl::StatusOr<Entry> Load(const std::string& case_id, const auth::RecordingPolicy& policy) const;
-  // Keeps the cache bounded: forgets every case with nothing in flight.
+  // Keeps the histories within their memory budget: forgets the least
+  // recently used with nothing in flight.
   void TrimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseLocked(absl::flat_hash_map<std::string, Entry>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts `entry`'s estimated memory afresh and marks it used.
+  void RecountLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const storage::EventLog* const log_;
   const auth::FieldSealer* const sealer_;
+  const size_t history_budget_bytes_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const auth::RecordingPolicy> policy_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Entry> cases_ ABSL_GUARDED_BY(mu_);
   uint64_t next_lineage_ ABSL_GUARDED_BY(mu_) = 1;
+  size_t cached_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t clock_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace hub::services

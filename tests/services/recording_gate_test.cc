@@ -6,8 +6,10 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -53,11 +55,13 @@ class RecordingGateTest : public ::testing::Test {
     hub::v1::Principal principal;
   };
   Prepared Prepare(const std::string& who, const std::function<void(hub::v1::EventEnvelope*)>& fill,
-                   hub::v1::Purpose purpose = hub::v1::PURPOSE_CASE_MANAGEMENT) {
+                   hub::v1::Purpose purpose = hub::v1::PURPOSE_CASE_MANAGEMENT,
+                   const std::string& case_id = "C-1", const std::string& event_id = "") {
     hub::v1::PublishRequest request;
-    request.set_case_id("C-1");
+    request.set_case_id(case_id);
     hub::v1::EventEnvelope* event = request.add_events();
-    event->set_event_id(absl::StrFormat("9a7e0000-0000-4000-8000-%012x", ++next_id_));
+    event->set_event_id(
+        event_id.empty() ? absl::StrFormat("9a7e0000-0000-4000-8000-%012x", ++next_id_) : event_id);
     event->mutable_occurred_time()->set_seconds(1795000000);
     event->set_purpose(purpose);
     event->set_lawful_basis("UK GDPR Art 6(1)(e)");
@@ -224,6 +228,51 @@ TEST_F(RecordingGateTest, ARetryIsPassedToTheLogAndAMalformedRequestIsRefusedFir
   Prepared bad = Prepare("police/agency", Referral);
   bad.append.case_id = "C 1/../x";
   EXPECT_THAT(Admit(&bad).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(RecordingGateTest, HistoriesStayWithinTheirMemoryBudgetAndForgottenOnesStillJudge) {
+  // A budget of a few cases' histories, then 40 cases, each referred and
+  // with action A-1 tasked.
+  constexpr size_t kBudget = 16 << 10;
+  gate_ = std::make_unique<RecordingGate>(
+      log_.get(), std::make_shared<const auth::RecordingPolicy>(protocol_), nullptr, kBudget);
+  std::string first_referral_id;
+  for (int k = 0; k < 40; ++k) {
+    const std::string case_id = absl::StrCat("C-", k);
+    for (auto [who, fill, purpose] :
+         {std::tuple{"police/agency", &Referral, hub::v1::PURPOSE_CASE_MANAGEMENT},
+          std::tuple{"dapp/coordinator", &Task, hub::v1::PURPOSE_PANEL}}) {
+      Prepared publish = Prepare(who, fill, purpose, case_id);
+      if (first_referral_id.empty()) first_referral_id = publish.envelopes[0].event_id();
+      auto admitted = Admit(&publish);
+      ASSERT_TRUE(admitted.ok()) << admitted.status();
+      ASSERT_TRUE(log_->Append(publish.append).ok());
+      gate_->Finished(case_id, *admitted, /*stored=*/true);
+    }
+    EXPECT_LE(gate_->CachedBytes(), kBudget) << "after case " << k;
+  }
+  EXPECT_GT(gate_->CachedBytes(), 0u);
+
+  // C-0's history was forgotten long ago and is folded from the log again:
+  // it still knows the action, the event ids and who owns what.
+  Prepared again = Prepare("dapp/coordinator", Task, hub::v1::PURPOSE_PANEL, "C-0");
+  EXPECT_THAT(Admit(&again), StatusIs(absl::StatusCode::kAlreadyExists));
+  Prepared reused = Prepare(
+      "police/agency",
+      [](hub::v1::EventEnvelope* e) {
+        e->mutable_referral_received()->set_route(hub::v1::ROUTE_MATAC);
+      },
+      hub::v1::PURPOSE_CASE_MANAGEMENT, "C-0", first_referral_id);
+  EXPECT_THAT(Admit(&reused), StatusIs(absl::StatusCode::kAlreadyExists));
+  Prepared not_the_owner =
+      Prepare("health/agency", Complete, hub::v1::PURPOSE_CASE_MANAGEMENT, "C-0");
+  EXPECT_THAT(Admit(&not_the_owner), StatusIs(absl::StatusCode::kPermissionDenied));
+  Prepared complete = Prepare("housing/agency", Complete, hub::v1::PURPOSE_CASE_MANAGEMENT, "C-0");
+  auto completed = Admit(&complete);
+  ASSERT_TRUE(completed.ok()) << completed.status();
+  EXPECT_EQ(complete.append.expected_version, 2u);
+  gate_->Finished("C-0", *completed, /*stored=*/false);
+  EXPECT_LE(gate_->CachedBytes(), kBudget);
 }
 
 }  // namespace

@@ -93,6 +93,9 @@ ABSL_FLAG(int, cases, 100,
 ABSL_FLAG(bool, postgres, true,
           "Run the PostgreSQL peer (tools/bench/postgres_peer.h) in the same run, where hub_bench "
           "was built with libpq (tools/bench/run.sh installs it).");
+ABSL_FLAG(std::string, hubd_log, "",
+          "Write what hubd logged to this file when it has stopped (with MALLOC_CONF="
+          "stats_print:true in the environment: jemalloc's account of its memory).");
 ABSL_FLAG(int, rounds, 3,
           "Rounds of the echo baselines then the publishes; each publish ratio is the median of "
           "the rounds' ratios.");
@@ -261,6 +264,9 @@ class Hubd {
       waitpid(pid_, nullptr, 0);
     }
     if (reader_.joinable()) reader_.join();
+    if (!absl::GetFlag(FLAGS_hubd_log).empty()) {
+      std::ofstream(absl::GetFlag(FLAGS_hubd_log)) << logs_;
+    }
   }
 
  private:
@@ -563,12 +569,15 @@ hub::bench::InFlightResult UnaryInFlight(int in_flight, double seconds,
 int ConnectionsFor(int in_flight) { return std::max(2, in_flight / 8); }
 
 // Announces a phase on stderr with the monotonic clock (perf record -k mono
-// uses the same clock, so a profile can be cut to one phase).
+// uses the same clock, so a profile can be cut to one phase) and hubd's
+// resident memory as the phase begins.
+double (*hubd_rss_mib)() = nullptr;
 void Phase(const char* name) {
   timespec now{};
   clock_gettime(CLOCK_MONOTONIC, &now);
-  std::fprintf(stderr, "[hub_bench %ld.%06ld] %s\n", static_cast<long>(now.tv_sec),
-               now.tv_nsec / 1000, name);
+  std::fprintf(stderr, "[hub_bench %ld.%06ld] %s (hubd resident %.0f MiB)\n",
+               static_cast<long>(now.tv_sec), now.tv_nsec / 1000, name,
+               hubd_rss_mib != nullptr ? hubd_rss_mib() : 0.0);
 }
 
 // The p-th percentile (0..1) of sorted values.
@@ -614,6 +623,8 @@ int main(int argc, char** argv) {
   Hubd hubd;
   std::string address;
   if (!hubd.Start(config, &address)) return 1;
+  static Hubd* running_hubd = &hubd;
+  hubd_rss_mib = [] { return running_hubd->MemoryMiB("VmRSS"); };
   std::printf("hubd at %s; loading the demonstration site at scale %g\n", address.c_str(),
               absl::GetFlag(FLAGS_scale));
   std::fflush(stdout);
@@ -724,6 +735,7 @@ int main(int argc, char** argv) {
 #endif
 
   hubd.WaitUntilIdle();
+  Phase("loaded and idle");
 
   // The echo baseline: same server certificate, client certificates required.
   EchoService echo;
@@ -1298,6 +1310,7 @@ int main(int argc, char** argv) {
   }
   const double rebuild_rate = static_cast<double>(applied.rebuilt_through_position()) /
                               std::max<double>(1, applied.rebuild_milliseconds()) * 1000.0;
+  Phase("rebuilt");
   const double rss_peak = hubd.MemoryMiB("VmHWM");
   const double rss_end = hubd.MemoryMiB("VmRSS");
 
