@@ -91,6 +91,10 @@ absl::Status MoveAuditKeyOutOfTheDataFolder(const std::string& old_path,
 // What sealing adds to an event at most: per sealed class a key id, the
 // class, a nonce and a tag, and the framing.
 constexpr uint32_t kSealingAllowanceBytes = 4096;
+// What RocksDB may hold in memory for the log and the views together
+// (cached blocks and memtables), and the memtables' share of it.
+constexpr size_t kStorageMemoryBytes = 160 << 20;
+constexpr size_t kStorageMemtableBytes = 64 << 20;
 
 // The key-encryption keys (the first made if there is none: a development
 // hub, or the first start of a new one) and the data keys they wrap.
@@ -175,6 +179,12 @@ class GrpcHubServer final : public HubServer {
     log_options.limits.max_events_per_append = config.limits().max_events_per_append();
     log_options.limits.max_case_id_bytes = config.limits().max_case_id_bytes();
     log_options.min_free_bytes = config.limits().min_free_disk_bytes();
+    // The log and the views share one block cache with their memtables
+    // charged to it: 160 MiB where each kept 128 MiB of its own (hubd's
+    // resident memory must stay within 512 MiB at a million events).
+    const std::shared_ptr<storage::StorageMemory> storage_memory =
+        storage::StorageMemory::Create(kStorageMemoryBytes, kStorageMemtableBytes);
+    log_options.memory = storage_memory;
     HUB_ASSIGN_OR_RETURN(event_log_,
                          storage::EventLog::Open(config.data_dir() + "/events", log_options));
 
@@ -193,8 +203,8 @@ class GrpcHubServer final : public HubServer {
     HUB_RETURN_IF_ERROR(auth::EnsureSecretKeyFolder(config.keys_dir(), config.data_dir()));
     HUB_ASSIGN_OR_RETURN(data_keys_, OpenDataKeys(config));
     sealer_ = std::make_unique<auth::FieldSealer>(data_keys_.get());
-    HUB_ASSIGN_OR_RETURN(
-        views_, Views::Open(event_log_.get(), config.data_dir() + "/views", sealer_.get()));
+    HUB_ASSIGN_OR_RETURN(views_, Views::Open(event_log_.get(), config.data_dir() + "/views",
+                                             sealer_.get(), storage_memory));
     HUB_ASSIGN_OR_RETURN(metrics_, Metrics::Start(config.metrics().listen_address()));
     recording_gate_ = std::make_unique<RecordingGate>(
         event_log_.get(), std::make_shared<const auth::RecordingPolicy>(protocol), sealer_.get());

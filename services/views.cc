@@ -57,11 +57,13 @@ absl::StatusOr<storage::ViewStoreOptions> EncryptedViews(auth::DataKeyStore& key
 
 absl::StatusOr<std::unique_ptr<Views>> Views::Open(storage::EventLog* log,
                                                    const std::string& directory,
-                                                   const auth::FieldSealer* sealer) {
+                                                   const auth::FieldSealer* sealer,
+                                                   std::shared_ptr<storage::StorageMemory> memory) {
   storage::ViewStoreOptions options;
   if (sealer != nullptr) {
     HUB_ASSIGN_OR_RETURN(options, EncryptedViews(sealer->keys()));
   }
+  options.memory = std::move(memory);
   absl::StatusOr<std::unique_ptr<storage::ViewStore>> store =
       storage::ViewStore::Open(directory, options);
   if (!store.ok() && storage::ViewStore::WrittenUnderAnotherKey(store.status())) {

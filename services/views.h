@@ -16,6 +16,7 @@
 
 #include "services/projector.h"
 #include "storage/event_log.h"
+#include "storage/memory.h"
 #include "storage/view_store.h"
 
 #include "hub/v1/sharing_protocol.pb.h"
@@ -42,10 +43,12 @@ class Views {
   // `sealer` opens the log's sealed events (null: it holds none); with
   // one, the views' files are encrypted under EncryptedViews(its keys), and
   // views found written otherwise (in the clear by an older hubd) are
-  // removed, to be built again from the log.
-  static absl::StatusOr<std::unique_ptr<Views>> Open(storage::EventLog* log,
-                                                     const std::string& directory,
-                                                     const auth::FieldSealer* sealer = nullptr);
+  // removed, to be built again from the log. `memory`: the block cache and
+  // memtable budget the views share with the log (null: their own).
+  static absl::StatusOr<std::unique_ptr<Views>> Open(
+      storage::EventLog* log, const std::string& directory,
+      const auth::FieldSealer* sealer = nullptr,
+      std::shared_ptr<storage::StorageMemory> memory = nullptr);
   // Makes sure the active generation is for `protocol`: resumes it, or
   // builds one from the log before returning (which takes a while for a
   // large log; hubd reports NOT_SERVING meanwhile). Once only.

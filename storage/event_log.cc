@@ -1249,9 +1249,15 @@ absl::StatusOr<std::unique_ptr<EventLog>> internal::OpenEventLogWithEnv(
   // Memtables are bounded whatever the size of the log: every memtable of
   // the six families counts against one budget (the largest is flushed when
   // it is reached).
-  db_options.write_buffer_manager =
-      std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes);
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  std::shared_ptr<rocksdb::Cache> cache;
+  if (options.memory != nullptr) {
+    db_options.write_buffer_manager = options.memory->write_buffers();
+    cache = options.memory->block_cache();
+  } else {
+    db_options.write_buffer_manager =
+        std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes);
+    cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  }
   rocksdb::BlockBasedTableOptions log_table;
   log_table.block_cache = cache;
   rocksdb::ColumnFamilyOptions log_options;

@@ -28,6 +28,7 @@
 
 #include "storage/hash_chain.h"
 #include "storage/limits.h"
+#include "storage/memory.h"
 #include "storage/merkle_tree.h"
 
 namespace hub::storage {
@@ -108,6 +109,9 @@ struct EventLogOptions {
   // How free space is measured; by default the file system holding the
   // log's folder. Tests replace it.
   std::function<absl::StatusOr<uint64_t>()> free_space_probe;
+  // Block cache and memtable budget shared with the views (hubd's); null:
+  // the log's own, 64 MiB each.
+  std::shared_ptr<StorageMemory> memory;
 };
 
 // A version conflict is FAILED_PRECONDITION with this payload attached, so

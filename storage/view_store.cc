@@ -1030,9 +1030,14 @@ absl::StatusOr<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& di
   options.keep_log_file_num = 3;
   options.max_background_jobs = 2;
   // Memtables bounded whatever the size of the views (see the event log).
-  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(64 << 20);
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(64 << 20);
+  if (store_options.memory != nullptr) {
+    options.write_buffer_manager = store_options.memory->write_buffers();
+    table.block_cache = store_options.memory->block_cache();
+  } else {
+    options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(64 << 20);
+    table.block_cache = rocksdb::NewLRUCache(64 << 20);
+  }
   rocksdb::ColumnFamilyOptions family_options;
   family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   family_options.memtable_insert_with_hint_prefix_extractor = internal::HintByKeyWithoutCounter();

@@ -27,6 +27,8 @@
 
 #include "absl/status/statusor.h"
 
+#include "storage/memory.h"
+
 namespace hub::storage {
 
 // Which principals a generation serves, and for which protocol.
@@ -123,6 +125,9 @@ struct ViewStoreOptions {
   // The AES-256 key (32 bytes) every file of the views is encrypted under
   // at rest (storage/internal/encrypted_files.h); empty: in the clear.
   std::string encryption_key;
+  // Block cache and memtable budget shared with the log (hubd's); null:
+  // the views' own, 64 MiB each.
+  std::shared_ptr<StorageMemory> memory;
 };
 
 class ViewStore {

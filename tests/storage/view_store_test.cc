@@ -404,7 +404,7 @@ std::vector<std::string> FileContents(const std::string& directory) {
 TEST(EncryptedViewStoreTest, NoFileHoldsAViewInTheClearAndOnlyItsKeyOpensIt) {
   hub::testing::TempDir dir;
   const std::string path = dir.Sub("views");
-  const ViewStoreOptions key{std::string(32, 'k')};
+  const ViewStoreOptions key{std::string(32, 'k'), nullptr};
   constexpr char kCanary[] = "CANARY-VIEW 12 Example Road";
   {
     auto store = ViewStore::Open(path, key);
@@ -436,11 +436,11 @@ TEST(EncryptedViewStoreTest, NoFileHoldsAViewInTheClearAndOnlyItsKeyOpensIt) {
   EXPECT_EQ(events->front().payload, kCanary);
   reopened->reset();
 
-  auto other_key = ViewStore::Open(path, ViewStoreOptions{std::string(32, 'o')});
+  auto other_key = ViewStore::Open(path, ViewStoreOptions{std::string(32, 'o'), nullptr});
   ASSERT_FALSE(other_key.ok());
   EXPECT_TRUE(ViewStore::WrittenUnderAnotherKey(other_key.status())) << other_key.status();
   EXPECT_FALSE(ViewStore::Open(path).ok());
-  EXPECT_THAT(ViewStore::Open(path, ViewStoreOptions{"short"}),
+  EXPECT_THAT(ViewStore::Open(path, ViewStoreOptions{"short", nullptr}),
               StatusIs(absl::StatusCode::kInvalidArgument));
 
   // A file a crash left without its prefix: unreadable, not fatal.
