@@ -364,7 +364,6 @@ absl::Status RecordingPolicy::CheckCorrection(const hub::v1::Principal& principa
 
 void RecordingPolicy::Apply(const hub::v1::EventEnvelope& envelope, CaseWriteState* state) const {
   ++state->version;
-  state->event_ids.insert(envelope.event_id());
   const std::string type = EventTypeOf(envelope);
   state->recorded.try_emplace(
       envelope.event_id(),

@@ -11,6 +11,7 @@
 #ifndef HUB_AUTH_RECORDING_POLICY_H_
 #define HUB_AUTH_RECORDING_POLICY_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,16 +39,22 @@ struct CaseWriteState {
   absl::flat_hash_map<std::pair<std::string, std::string>, std::string> entities;
   // How many of each entity (by name) the case holds.
   absl::flat_hash_map<std::string, uint32_t> entity_counts;
-  // Every event id in the case, to tell a retry from a new event.
-  absl::flat_hash_set<std::string> event_ids;
-  // What a correction must match: each event's type, the agency that
-  // recorded it and the subjects it names, by event id.
+  // Every event of the case, by id (a retry is told from a new event by
+  // it), with what a correction must match: the event's type, the agency
+  // that recorded it and the subjects it names. One map, not one per use:
+  // a case's history holds an entry per event, so its size is what bounds
+  // how many histories the recording gate keeps in memory.
   struct Recorded {
     std::string type;
     std::string agency;
     std::vector<std::string> subjects;
+    // What the event says, without the hub's stamps, as a SHA-256 digest:
+    // set by whoever keeps the state (the recording gate) to tell a retry
+    // from an id reused for other content; zero until then.
+    std::array<uint8_t, 32> content_digest{};
   };
   absl::flat_hash_map<std::string, Recorded> recorded;
+  bool Holds(const std::string& event_id) const { return recorded.contains(event_id); }
 };
 
 // A path of fields from EventEnvelope to a string field, e.g.

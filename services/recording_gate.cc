@@ -16,12 +16,12 @@ namespace {
 
 // What a case's history costs in memory, near enough to budget by: hash
 // table slots and the heap strings of ids (measured with jemalloc's heap
-// profile at 200-event cases: about 530 bytes an event).
-size_t EstimatedBytes(const auth::CaseWriteState& state, size_t contents) {
-  constexpr size_t kPerEvent = 512;
+// profile at 200-event cases: about 530 bytes an event while ids were kept in
+// three maps, one slot, one id and a digest an event since).
+size_t EstimatedBytes(const auth::CaseWriteState& state) {
+  constexpr size_t kPerEvent = 320;
   constexpr size_t kPerEntity = 160;
-  return 1024 + kPerEvent * std::max(contents, state.event_ids.size()) +
-         kPerEntity * state.entities.size();
+  return 1024 + kPerEvent * state.recorded.size() + kPerEntity * state.entities.size();
 }
 
 // What an event says, without what the hub stamped on it when it was
@@ -80,7 +80,7 @@ absl::StatusOr<RecordingGate::Entry> RecordingGate::Load(
     for (const storage::StoredEvent& stored : events) {
       HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(stored, sealer_));
       policy.Apply(envelope, &entry.state);
-      entry.contents[envelope.event_id()] = ContentDigest(envelope);
+      entry.state.recorded[envelope.event_id()].content_digest = ContentDigest(envelope);
     }
     if (events.size() < page) return entry;
   }
@@ -92,7 +92,7 @@ void RecordingGate::EraseLocked(absl::flat_hash_map<std::string, Entry>::iterato
 }
 
 void RecordingGate::RecountLocked(Entry& entry) {
-  const size_t bytes = EstimatedBytes(entry.state, entry.contents.size());
+  const size_t bytes = EstimatedBytes(entry.state);
   cached_bytes_ += bytes - entry.bytes;
   entry.bytes = bytes;
   entry.last_used = ++clock_;
@@ -177,8 +177,8 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   // A resend must be a retry: the same id with other content would be
   // answered already_stored and the new content silently dropped.
   for (size_t i = 0; i < envelopes.size(); ++i) {
-    auto stored = entry.contents.find(envelopes[i].event_id());
-    if (stored != entry.contents.end() && stored->second != digests[i]) {
+    auto stored = state.recorded.find(envelopes[i].event_id());
+    if (stored != state.recorded.end() && stored->second.content_digest != digests[i]) {
       return WithErrorInfo(
           absl::AlreadyExistsError(absl::StrCat(
               "events[", i, "].event_id ", envelopes[i].event_id(), " is already stored in case ",
@@ -191,7 +191,7 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   if (append->expected_version.has_value() && *append->expected_version != state.version) {
     bool retry = true;
     for (const hub::v1::EventEnvelope& envelope : envelopes) {
-      retry &= state.event_ids.contains(envelope.event_id());
+      retry &= state.Holds(envelope.event_id());
     }
     // A retry of a stored append is answered by the log (already_stored),
     // whatever version the case has reached since.
@@ -202,7 +202,7 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   }
   bool resends = false;
   for (const hub::v1::EventEnvelope& envelope : envelopes) {
-    resends |= state.event_ids.contains(envelope.event_id());
+    resends |= state.Holds(envelope.event_id());
   }
   Admission admission;
   if (resends) {
@@ -228,7 +228,7 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   }
   if (scratch.has_value()) state = *std::move(scratch);
   for (size_t i = 0; i < envelopes.size(); ++i) {
-    entry.contents[envelopes[i].event_id()] = digests[i];
+    state.recorded[envelopes[i].event_id()].content_digest = digests[i];
   }
   append->expected_version = version;
   RecountLocked(entry);

@@ -47,9 +47,9 @@ class RecordingGate {
  public:
   // Memory for the case histories kept between publishes. A history holds
   // every event id of its case (and each event's digest, type, agency and
-  // subjects), about half a KiB an event: 8,192 cases of 200 events held
-  // 400 MiB at a million events. A case forgotten is folded from the log
-  // again on its next publish (about a millisecond for 200 events).
+  // subjects), about a third of a KiB an event: when only the number of
+  // cases was bounded, 8,192 cases of 200 events held 400 MiB. A case forgotten is folded from the
+  // log again on its next publish (about a millisecond for 200 events).
   static constexpr size_t kDefaultHistoryBudgetBytes = 48 << 20;
 
   // `sealer` opens the log's sealed events (null: it holds none).
@@ -103,11 +103,9 @@ class RecordingGate {
 
  private:
   struct Entry {
+    // Each event's content digest is kept in state.recorded, so that a
+    // resend is answered as a retry only if it is one.
     auth::CaseWriteState state;
-    // What each event id of the case holds (its content without the
-    // hub's stamps), so that a resend is answered as a retry only if it is
-    // one.
-    absl::flat_hash_map<std::string, storage::Sha256Digest> contents;
     // Admitted publishes not yet finished.
     int pending = 0;
     // One of them failed: the state may hold events the log does not.
