@@ -2,7 +2,10 @@
 // budget together, however much more data they hold than it.
 #include "storage/memory.h"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -29,29 +32,46 @@ TEST(StorageMemoryTest, TheLogAndTheViewsShareOneBudget) {
   HUB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ViewStore> views,
                            ViewStore::Open(dir.Sub("views"), view_options));
 
-  // 24 MiB of events, three times the budget, read back in full.
+  // 48 MiB of events, six times the budget, read back in full. While they
+  // are written, memtables waiting for their flush and blocks in use may
+  // take RocksDB over the budget for a moment (its cache's capacity is not
+  // strict), never by much; once its background work is done it is back
+  // within it. Without the shared budget the two databases would cache
+  // most of what was written.
   const std::string payload(4096, 'p');
-  for (int batch = 0; batch < 96; ++batch) {
+  constexpr int kBatches = 192;
+  size_t most = 0;
+  for (int batch = 0; batch < kBatches; ++batch) {
     AppendRequest request;
     request.case_id = absl::StrCat("C-", batch % 8);
-    for (int i = 0; i < 64; ++i)
+    for (int i = 0; i < 64; ++i) {
       request.events.push_back({absl::StrCat("e-", batch, "-", i), payload});
+    }
     HUB_ASSERT_OK_AND_ASSIGN(AppendResult appended, log->Append(request));
     (void)appended;
+    most = std::max(most, memory->UsedBytes());
   }
   uint64_t read = 0;
-  for (uint64_t from = 1; from <= 96 * 64;) {
+  for (uint64_t from = 1; from <= kBatches * 64;) {
     HUB_ASSERT_OK_AND_ASSIGN(std::vector<StoredEvent> events, log->ReadFrom(from, 512, 4 << 20));
     ASSERT_FALSE(events.empty());
     read += events.size();
     from += events.size();
+    most = std::max(most, memory->UsedBytes());
   }
-  EXPECT_EQ(read, 96u * 64u);
-  // Cached blocks and memtables together: within the budget, give or take
-  // what RocksDB's cache lets through (its shards each hold a share and may
-  // go over it by what is in use; memtables reserve whole 256 KiB entries).
+  EXPECT_EQ(read, kBatches * 64u);
+  EXPECT_LE(most, kBudget + kBudget / 2);
   EXPECT_GT(memory->UsedBytes(), kBudget / 2);
-  EXPECT_LE(memory->UsedBytes(), kBudget + kBudget / 20);
+  // Back near the budget once flushes have finished: what is left over it
+  // is fixed, not a share of the data: RocksDB charges memtables to the
+  // cache in whole 256 KiB reservations, and every column family of the
+  // two databases keeps one (1.1 to 1.4 MiB over the 8 here, six tests at
+  // once; little at hubd's 160).
+  constexpr size_t kFixedAllowance = 2 << 20;
+  for (int i = 0; i < 100 && memory->UsedBytes() > kBudget + kFixedAllowance; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_LE(memory->UsedBytes(), kBudget + kFixedAllowance);
 }
 
 }  // namespace
