@@ -407,14 +407,19 @@ bool LoadBenchCase(int k, hub::v1::EventService::Stub& police,
 }
 
 #ifdef HUB_BENCH_POSTGRES
+// The member of the envelope's `event` oneof that is set (null: none).
+const google::protobuf::FieldDescriptor* BodyField(const hub::v1::EventEnvelope& event) {
+  return event.GetReflection()->GetOneofFieldDescriptor(
+      event, event.GetDescriptor()->FindOneofByName("event"));
+}
+
 // An event as the PostgreSQL peer's publish() takes it: case, event id,
 // type (the oneof's field name), purpose, lawful basis, occurred time, and
 // the body as JSON with the contract's field names.
 std::vector<std::string> PeerParameters(const std::string& case_id,
                                         const hub::v1::EventEnvelope& event) {
   const google::protobuf::Reflection* reflection = event.GetReflection();
-  const google::protobuf::FieldDescriptor* field =
-      reflection->GetOneofFieldDescriptor(event, event.GetDescriptor()->FindOneofByName("event"));
+  const google::protobuf::FieldDescriptor* field = BodyField(event);
   std::string body;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -454,14 +459,11 @@ absl::Status LoadPeer(hub::bench::PostgresPeer& peer, int bench_cases,
   std::map<std::string, std::set<std::string>> fields;
   for (const hub::v1::TimelineEntry& entry : shown.entries()) {
     const hub::v1::EventEnvelope& event = entry.event();
-    const google::protobuf::Reflection* reflection = event.GetReflection();
-    const google::protobuf::FieldDescriptor* field =
-        reflection->GetOneofFieldDescriptor(event, event.GetDescriptor()->FindOneofByName("event"));
+    const google::protobuf::FieldDescriptor* field = BodyField(event);
     if (field == nullptr) continue;
+    const google::protobuf::Message& body = event.GetReflection()->GetMessage(event, field);
     std::vector<const google::protobuf::FieldDescriptor*> set;
-    reflection->GetMessage(event, field)
-        .GetReflection()
-        ->ListFields(reflection->GetMessage(event, field), &set);
+    body.GetReflection()->ListFields(body, &set);
     for (const auto* body_field : set) fields[field->name()].insert(body_field->name());
   }
   std::string rules =
@@ -503,11 +505,12 @@ absl::Status LoadPeer(hub::bench::PostgresPeer& peer, int bench_cases,
     events.clear();
     return status;
   };
+  const hub::v1::EventEnvelope referral_template = BenchCaseRequests(0)[0].second.events(0);
   for (int t = 0; t < 16; ++t) {
     for (int k = 0; k < 50; ++k) {
       const std::string case_id = absl::StrCat("C-BENCH-", t, "-", k);
       absl::StrAppend(&cases, Csv(case_id), ",1\n");
-      hub::v1::EventEnvelope referral = BenchCaseRequests(0)[0].second.events(0);
+      hub::v1::EventEnvelope referral = referral_template;
       referral.set_event_id(absl::StrFormat("0be7%04x-0000-4000-8000-%012x", t, k));
       add_event("police-agency", case_id, 1, referral);
     }
@@ -689,18 +692,19 @@ int main(int argc, char** argv) {
   // 16 clients of the peer, each on its own connection as an agency (the
   // peer's clients are blocking: libpq answers one statement at a time per
   // connection, so its concurrency is its connections).
+  // Empty if one could not be opened (said on stderr): the caller returns,
+  // so that hubd and PostgreSQL are stopped on the way out.
   auto peer_clients = [&](const std::string& client, const char* name, const char* sql) {
     std::vector<std::unique_ptr<hub::bench::PostgresConnection>> connections;
     for (int c = 0; c < 16; ++c) {
       absl::StatusOr<std::unique_ptr<hub::bench::PostgresConnection>> connection =
           peer->Connect(client);
-      if (!connection.ok()) {
-        std::fprintf(stderr, "%s\n", std::string(connection.status().message()).c_str());
-        std::exit(1);
-      }
-      if (absl::Status prepared = (*connection)->Prepare(name, sql); !prepared.ok()) {
-        std::fprintf(stderr, "%s\n", std::string(prepared.message()).c_str());
-        std::exit(1);
+      absl::Status prepared =
+          connection.ok() ? (*connection)->Prepare(name, sql) : connection.status();
+      if (!prepared.ok()) {
+        std::fprintf(stderr, "the PostgreSQL peer's clients: %s\n",
+                     std::string(prepared.message()).c_str());
+        return std::vector<std::unique_ptr<hub::bench::PostgresConnection>>();
       }
       connections.push_back(std::move(*connection));
     }
@@ -835,6 +839,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<hub::bench::PostgresConnection>> peer_publishers;
   if (peer != nullptr) {
     peer_publishers = peer_clients("idva-agency", "publish", hub::bench::PostgresPeer::kPublish);
+    if (peer_publishers.empty()) return 1;
   }
   std::vector<uint64_t> peer_sequence(16, 0);
 #endif
@@ -1196,6 +1201,7 @@ int main(int argc, char** argv) {
     Phase("peer_timeline_16");
     auto readers =
         peer_clients("dapp-coordinator", "timeline", hub::bench::PostgresPeer::kTimeline);
+    if (readers.empty()) return 1;
     peer_timelines = peer_run(
         readers, [&](hub::bench::PostgresConnection& connection, int t, uint64_t) -> absl::Status {
           absl::StatusOr<int> rows = connection.Run("timeline", {random_case(t), "200"});
