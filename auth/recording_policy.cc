@@ -8,6 +8,7 @@
 #include "auth/field_sealing.h"
 #include "proto/absl_compat.h"
 #include "proto/error_details.h"
+#include "proto/status_macros.h"
 
 namespace hub::auth {
 namespace {
@@ -105,6 +106,7 @@ std::vector<std::string> PublishableEventTypes() {
 
 RecordingPolicy::RecordingPolicy(const hub::v1::SharingProtocol& protocol)
     : version_(protocol.version()),
+      reading_(protocol),
       rules_(protocol.recording_rules().begin(), protocol.recording_rules().end()) {
   for (const hub::v1::Principal& principal : protocol.principals()) {
     agencies_.insert(principal.agency());
@@ -186,10 +188,11 @@ bool RecordingPolicy::MayClose(std::string_view identity) const {
   return false;
 }
 
-absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
-                                    const hub::v1::EventEnvelope& envelope,
-                                    const CaseWriteState& state, std::string_view case_id,
-                                    std::string_view where, std::string* rule) const {
+absl::Status RecordingPolicy::CheckRuleAndStanding(const hub::v1::Principal& principal,
+                                                   const hub::v1::EventEnvelope& envelope,
+                                                   const CaseWriteState& state,
+                                                   std::string_view case_id, std::string_view where,
+                                                   std::string* rule) const {
   const std::string type = EventTypeOf(envelope);
   RecordingDecision decision = MayRecord(principal.identity(), type, envelope.purpose());
   if (!decision.allowed) {
@@ -202,6 +205,27 @@ absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
          {"principal", principal.identity()}});
   }
   if (rule != nullptr) *rule = std::move(decision.rule);
+  if (opened_by_.contains(type) || reading_.SeesCase(principal.identity(), state.relations)) {
+    return absl::OkStatus();
+  }
+  // Nothing in these words depends on the case: the same for one that
+  // does not exist.
+  return WithErrorInfo(
+      absl::NotFoundError(absl::StrCat(
+          AsAbsl(where), " (", type, "): case ", AsAbsl(case_id), " is not a case ",
+          principal.identity(), " knows of: under protocol ", version_,
+          " it records only into cases it is involved in (tasked with an action, referred a "
+          "client, heard at panel, or recorded in before), and any other case id is answered "
+          "as one that does not exist; nothing was stored")),
+      "CASE_NOT_KNOWN", {{"case_id", std::string(case_id)}});
+}
+
+absl::Status RecordingPolicy::Check(const hub::v1::Principal& principal,
+                                    const hub::v1::EventEnvelope& envelope,
+                                    const CaseWriteState& state, std::string_view case_id,
+                                    std::string_view where, std::string* rule) const {
+  HUB_RETURN_IF_ERROR(CheckRuleAndStanding(principal, envelope, state, case_id, where, rule));
+  const std::string type = EventTypeOf(envelope);
   const auto prefix = [&] { return absl::StrCat(AsAbsl(where), " (", type, "): "); };
   // A correction creates and changes no entity, and may come after closure:
   // a record is put right whenever it is found wrong.
@@ -364,6 +388,7 @@ absl::Status RecordingPolicy::CheckCorrection(const hub::v1::Principal& principa
 
 void RecordingPolicy::Apply(const hub::v1::EventEnvelope& envelope, CaseWriteState* state) const {
   ++state->version;
+  reading_.ApplyToRelations(envelope, &state->relations);
   const std::string type = EventTypeOf(envelope);
   state->recorded.try_emplace(
       envelope.event_id(),

@@ -25,6 +25,8 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/descriptor.h"
 
+#include "auth/sharing_policy.h"
+
 #include "hub/v1/events.pb.h"
 #include "hub/v1/sharing_protocol.pb.h"
 
@@ -55,6 +57,9 @@ struct CaseWriteState {
   };
   absl::flat_hash_map<std::string, Recorded> recorded;
   bool Holds(const std::string& event_id) const { return recorded.contains(event_id); }
+  // Who is related to the case (as the views derive it), for deciding who
+  // knows of it.
+  hub::v1::CaseRelations relations;
 };
 
 // A path of fields from EventEnvelope to a string field, e.g.
@@ -118,9 +123,27 @@ class RecordingPolicy {
   // closed case accepts corrections.
   // `where` prefixes messages ("events[2]"); `case_id` names the case.
   // `rule`, if given, receives the recording rule that allowed the event.
+  //
+  // Every refusal but NO_RECORDING_RULE (which depends on no case) comes
+  // after the principal's standing: it records only into a case it knows
+  // of (SharingPolicy::SeesCase: the protocol lets it see the case's
+  // administration, given its relationships to the case). Any other case,
+  // whether it exists or not, is refused NOT_FOUND (CASE_NOT_KNOWN) in
+  // the same words, so that a write tells it nothing a read would not, and
+  // recording is never a way into a case. An event that opens a case needs
+  // no standing; validation lets only principals that see every case open
+  // one (a case id taken would otherwise say that a case exists).
   absl::Status Check(const hub::v1::Principal& principal, const hub::v1::EventEnvelope& envelope,
                      const CaseWriteState& state, std::string_view case_id, std::string_view where,
                      std::string* rule = nullptr) const;
+
+  // The first steps of Check(): the recording rule, then the standing.
+  // For a publish's resends, which are not judged again but must not tell
+  // a principal what a case it does not know of holds.
+  absl::Status CheckRuleAndStanding(const hub::v1::Principal& principal,
+                                    const hub::v1::EventEnvelope& envelope,
+                                    const CaseWriteState& state, std::string_view case_id,
+                                    std::string_view where, std::string* rule = nullptr) const;
 
   // Folds an event that the case holds (stored, or accepted for storing)
   // into `state`.
@@ -151,6 +174,8 @@ class RecordingPolicy {
                                std::string_view case_id, const std::string& prefix) const;
 
   std::string version_;
+  // The reading rules, for who knows of which case.
+  SharingPolicy reading_;
   std::vector<hub::v1::RecordingRule> rules_;
   // identity -> event type -> rule index per purpose (-1: none); looked up
   // by string_view, without building keys on the publish path.

@@ -184,6 +184,30 @@ ClassMask SharingPolicy::Allowed(std::string_view identity, hub::v1::Purpose pur
   return mask;
 }
 
+bool SharingPolicy::SeesEveryCase(std::string_view identity) const {
+  auto found = by_identity_.find(AsAbsl(identity));
+  if (found == by_identity_.end()) return false;
+  for (const ClassMask& classes : found->second.unconditional_classes) {
+    if (classes[hub::v1::CASE_ADMINISTRATION]) return true;
+  }
+  return false;
+}
+
+bool SharingPolicy::SeesCase(std::string_view identity,
+                             const hub::v1::CaseRelations& relations) const {
+  if (SeesEveryCase(identity)) return true;
+  auto found = by_identity_.find(AsAbsl(identity));
+  if (found == by_identity_.end() || !has_relation_rules_) return false;
+  const RelationMask mask = RelationsOf(identity, relations, std::vector<std::string>());
+  if (mask.none()) return false;
+  for (const auto& by_relation : found->second.classes_by_relation) {
+    for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+      if (mask[relation] && by_relation[relation][hub::v1::CASE_ADMINISTRATION]) return true;
+    }
+  }
+  return false;
+}
+
 void SharingPolicy::ApplyToRelations(const hub::v1::EventEnvelope& event,
                                      hub::v1::CaseRelations* relations) const {
   Relate(event.producing_agency(), hub::v1::RECORDED_IN_CASE, relations);

@@ -57,6 +57,15 @@ class SharingPolicy {
   ClassMask Allowed(std::string_view identity, hub::v1::Purpose purpose,
                     RelationMask relations) const;
 
+  // Whether `identity` may see the administration of a case
+  // (CASE_ADMINISTRATION: a referral's route, date and referrer) whose
+  // relationships are `relations`, for some purpose: whether the case is
+  // one it knows of. Per case, not per event (SUPPORTS_SUBJECT does not
+  // count).
+  bool SeesCase(std::string_view identity, const hub::v1::CaseRelations& relations) const;
+  // Whether it sees that of every case, whatever its relationships.
+  bool SeesEveryCase(std::string_view identity) const;
+
   // Whether any rule requires a relationship (if not, relations never
   // change what anyone sees).
   bool has_relation_rules() const { return has_relation_rules_; }

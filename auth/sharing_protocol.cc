@@ -1,5 +1,6 @@
 #include "auth/sharing_protocol.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -409,6 +410,37 @@ absl::Status ValidateRecording(const hub::v1::SharingProtocol& protocol, const L
     return absl::InvalidArgumentError(absl::StrCat(
         at.AtIn("case_lifecycle", -1, lifecycle, "reopened_by", 0),
         "case_lifecycle.reopened_by needs closed_by: only a closed case can be reopened"));
+  }
+  // Case ids are the partnership's, not one agency's: a principal that
+  // opens a case whose id is taken is told so, which says the case exists.
+  // Only a principal that sees every case may be told that.
+  absl::flat_hash_set<std::string> see_every_case;
+  for (const hub::v1::SharingRule& rule : protocol.rules()) {
+    if (!rule.requires_relation().empty()) continue;
+    if (std::find(rule.data_classes().begin(), rule.data_classes().end(),
+                  hub::v1::CASE_ADMINISTRATION) == rule.data_classes().end()) {
+      continue;
+    }
+    see_every_case.insert(rule.principals().begin(), rule.principals().end());
+  }
+  const absl::flat_hash_set<std::string> opening(protocol.case_lifecycle().opened_by().begin(),
+                                                 protocol.case_lifecycle().opened_by().end());
+  for (int r = 0; r < protocol.recording_rules_size(); ++r) {
+    const hub::v1::RecordingRule& rule = protocol.recording_rules(r);
+    const auto opens =
+        std::find_if(rule.event_types().begin(), rule.event_types().end(),
+                     [&](const std::string& type) { return opening.contains(type); });
+    if (opens == rule.event_types().end()) continue;
+    for (int i = 0; i < rule.principals_size(); ++i) {
+      if (see_every_case.contains(rule.principals(i))) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          at.AtIn("recording_rules", r, recording, "principals", i), "recording rule \"",
+          rule.name(), "\" lets ", rule.principals(i), " open cases (", *opens,
+          "), but no reading rule without requires_relation lets it see CASE_ADMINISTRATION: "
+          "case ids are the partnership's, so opening a case whose id is taken would tell it "
+          "that a case it may not see exists; leave opening cases to principals that see every "
+          "case, or give it such a rule"));
+    }
   }
   absl::flat_hash_set<std::string> agencies;
   for (const hub::v1::Principal& principal : protocol.principals()) {

@@ -21,7 +21,8 @@ namespace {
 size_t EstimatedBytes(const auth::CaseWriteState& state) {
   constexpr size_t kPerEvent = 320;
   constexpr size_t kPerEntity = 160;
-  return 1024 + kPerEvent * state.recorded.size() + kPerEntity * state.entities.size();
+  return 1024 + kPerEvent * state.recorded.size() + kPerEntity * state.entities.size() +
+         state.relations.SpaceUsedLong();
 }
 
 // What an event says, without what the hub stamped on it when it was
@@ -174,6 +175,13 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   }
   Entry& entry = found->second;
   auth::CaseWriteState& state = entry.state;
+  // Before anything the case holds is looked at: a principal that does not
+  // know of the case learns nothing of it (not even which event ids it
+  // holds), in the words a case that does not exist gets.
+  if (!envelopes.empty()) {
+    HUB_RETURN_IF_ERROR(
+        policy->CheckRuleAndStanding(principal, envelopes.front(), state, case_id, "events[0]"));
+  }
   // A resend must be a retry: the same id with other content would be
   // answered already_stored and the new content silently dropped.
   for (size_t i = 0; i < envelopes.size(); ++i) {

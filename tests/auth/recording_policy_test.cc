@@ -173,6 +173,51 @@ class CaseConstraintsTest : public ::testing::Test {
   int next_ = 0;
 };
 
+// Health sees a case only once it is involved, so it records only then:
+// before, any write to the case is answered as if the case did not exist,
+// and a refused write does not involve it. Tasking, a support referral and
+// a panel it sits on each involve it.
+TEST_F(CaseConstraintsTest, AnAgencyRecordsOnlyIntoCasesItKnowsOf) {
+  const absl::Status no_case = Complete("health/agency", "A-1");
+  EXPECT_THAT(no_case, StatusIs(absl::StatusCode::kNotFound, HasSubstr("not a case")));
+  EXPECT_EQ(ReasonOf(no_case), "CASE_NOT_KNOWN");
+  ASSERT_THAT(Referral("police/agency"), IsOk());
+  ASSERT_THAT(Task("A-1", "housing"), IsOk());
+  // The same words, whether the case exists or not; the police know of
+  // every case and are told what is wrong.
+  EXPECT_EQ(Complete("health/agency", "A-1"), no_case);
+  EXPECT_THAT(Complete("police/agency", "A-1"), StatusIs(absl::StatusCode::kPermissionDenied));
+  // Housing owns an action: it records in the case, and its own action is
+  // the one it may complete.
+  EXPECT_THAT(Complete("housing/agency", "A-1"), IsOk());
+  EXPECT_EQ(Complete("health/agency", "A-1"), no_case);
+
+  hub::v1::EventEnvelope referral = Event(++next_, hub::v1::PURPOSE_CASE_MANAGEMENT);
+  referral.mutable_support_referral_made()->set_service(hub::v1::MENTAL_HEALTH);
+  referral.mutable_support_referral_made()->set_provider_agency("health");
+  ASSERT_THAT(Record("drive/agency", referral), IsOk());
+  EXPECT_THAT(Complete("health/agency", "A-1"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("owned by housing")));
+
+  // A panel: what health may see of a case it sits on the panel for.
+  CaseWriteState heard;
+  policy_.Apply(Event(1, hub::v1::PURPOSE_CASE_MANAGEMENT), &heard);
+  EXPECT_FALSE(policy_
+                   .CheckRuleAndStanding(PrincipalOf(protocol_, "health/agency"),
+                                         Event(2, hub::v1::PURPOSE_CASE_MANAGEMENT), heard, "C-2",
+                                         "e")
+                   .ok());
+  hub::v1::EventEnvelope outcome = Event(3, hub::v1::PURPOSE_PANEL);
+  outcome.set_producing_agency("dapp");
+  outcome.mutable_panel_outcome()->set_panel(hub::v1::MARAC_PANEL);
+  policy_.Apply(outcome, &heard);
+  hub::v1::EventEnvelope update = Event(4, hub::v1::PURPOSE_CASE_MANAGEMENT);
+  update.mutable_action_updated()->set_action_id("A-1");
+  EXPECT_THAT(policy_.CheckRuleAndStanding(PrincipalOf(protocol_, "health/agency"), update, heard,
+                                           "C-2", "e"),
+              IsOk());
+}
+
 TEST_F(CaseConstraintsTest, ACaseBeginsWithItsReferralAndIsCreatedOnce) {
   EXPECT_THAT(Disruption("police/agency"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("begins with referral")));
@@ -321,6 +366,12 @@ TEST(RecordingProtocolValidationTest, UnknownEventTypesAndBadPathsAreErrorsWithT
             "must end at a string field"},
            {"reopened_by: \"case_reopened\"", "reopened_by: \"case_resurrected\"",
             "case_lifecycle.reopened_by names \"case_resurrected\""},
+           // Health sees a case only once involved: a case id it found taken
+           // would tell it of a case it may not see.
+           {"  event_types: [\"referral_received\", \"subject_linked\"]",
+            "  principals: \"spiffe://drive.example-county.gov.uk/agency/health/agency\"\n"
+            "  event_types: [\"referral_received\", \"subject_linked\"]",
+            "would tell it that a case it may not see exists"},
            {"  authority: \"Children Act 1989 s17 and s47: the local authority's children's "
             "services\"\n",
             "", "has no authority"},

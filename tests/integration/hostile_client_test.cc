@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
@@ -19,6 +20,7 @@
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
+#include "hub/v1/audit_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
 #include "hub/v1/timeline_service.grpc.pb.h"
 
@@ -402,6 +404,114 @@ TEST_F(HostileClientTest, BytesThatDoNotParseAreRefusedWithAReason) {
   for (absl::string_view line : absl::StrSplit(hub_->Logs(), '\n', absl::SkipEmpty())) {
     EXPECT_TRUE(absl::StartsWith(line, "ts=")) << "a log line outside the hub's format: " << line;
   }
+}
+
+}  // namespace
+}  // namespace hub::testing
+
+namespace hub::testing {
+namespace {
+
+// A partner fishing for cases it is not part of, by writing to them: health
+// (which sees a case only once it is involved) completes an action,
+// corrects an event and resends another agency's event id, each into a case
+// it is not involved in and into one that does not exist. Every probe is
+// answered alike for both, word for word, stores nothing and is audited;
+// recording is no way into a case. Once tasked, health records.
+TEST_F(HostileClientTest, WritingTellsAnAgencyNothingOfACaseItIsNotInvolvedIn) {
+  ASSERT_TRUE(Publish("dapp-coordinator", hub::v1::PURPOSE_PANEL, [](auto* e) {
+                e->mutable_action_tasked()->set_action_id("A-1");
+                e->mutable_action_tasked()->set_owner_agency("housing");
+                e->mutable_action_tasked()->set_description("assess the tenancy");
+              }).ok());
+  const std::vector<hub::v1::EventEnvelope> before =
+      ReadCaseAs(pki_, hub_->address(), "police-agency", kCase);
+  ASSERT_EQ(before.size(), 2u);
+  const std::string referral_id = before.front().event_id();
+  const std::string tasked_id = before.back().event_id();
+
+  constexpr char kNowhere[] = "C-2026-00799";
+  struct Probe {
+    const char* what;
+    std::string event_id;
+    std::function<void(hub::v1::EventEnvelope*)> fill;
+  };
+  const std::vector<Probe> probes = {
+      {"completing another agency's action", "4b051000-0000-4000-8000-00000000c001",
+       [](hub::v1::EventEnvelope* e) {
+         e->mutable_action_completed()->set_action_id("A-1");
+         e->mutable_action_completed()->set_final_status(hub::v1::ACTION_COMPLETED);
+       }},
+      {"correcting the referral", "4b051000-0000-4000-8000-00000000c002",
+       [&](hub::v1::EventEnvelope* e) {
+         hub::v1::RecordCorrected* correction = e->mutable_record_corrected();
+         correction->set_corrected_event_id(referral_id);
+         correction->add_fields("route");
+         correction->set_reason("probing");
+         correction->mutable_referral_received()->set_route(hub::v1::ROUTE_MATAC);
+       }},
+      {"resending the tasking's event id", tasked_id,
+       [](hub::v1::EventEnvelope* e) { e->mutable_action_updated()->set_action_id("A-1"); }},
+  };
+  auto health = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "health-agency"));
+  auto probe = [&](const Probe& attempt, const std::string& case_id) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(case_id);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(attempt.event_id);
+    event->mutable_occurred_time()->set_seconds(1795000000);
+    event->set_purpose(hub::v1::PURPOSE_CASE_MANAGEMENT);
+    event->set_lawful_basis("UK GDPR Art 9(2)(h)");
+    attempt.fill(event);
+    grpc::ClientContext context;
+    hub::v1::PublishResponse response;
+    return health->Publish(&context, request, &response);
+  };
+  for (const Probe& attempt : probes) {
+    const grpc::Status existing = probe(attempt, kCase);
+    const grpc::Status missing = probe(attempt, kNowhere);
+    EXPECT_EQ(existing.error_code(), grpc::StatusCode::NOT_FOUND) << attempt.what;
+    EXPECT_EQ(existing.error_code(), missing.error_code()) << attempt.what;
+    EXPECT_EQ(absl::StrReplaceAll(missing.error_message(), {{kNowhere, kCase}}),
+              existing.error_message())
+        << attempt.what;
+    const auto existing_info = DetailOf<google::rpc::ErrorInfo>(existing);
+    const auto missing_info = DetailOf<google::rpc::ErrorInfo>(missing);
+    ASSERT_TRUE(existing_info.has_value() && missing_info.has_value()) << attempt.what;
+    EXPECT_EQ(existing_info->reason(), "CASE_NOT_KNOWN");
+    EXPECT_EQ(missing_info->reason(), existing_info->reason());
+  }
+  EXPECT_EQ(ReadCaseAs(pki_, hub_->address(), "police-agency", kCase).size(), before.size());
+  EXPECT_TRUE(ReadCaseAs(pki_, hub_->address(), "health-agency", kCase).empty())
+      << "a refused write made health part of the case";
+
+  // The governance group sees every probe, of either case.
+  auto audit = hub::v1::AuditService::NewStub(pki_.Channel(hub_->address(), "governance-auditor"));
+  for (const std::string& case_id : {std::string(kCase), std::string(kNowhere)}) {
+    hub::v1::QueryAuditRequest query;
+    query.set_case_id(case_id);
+    query.set_agency("health");
+    query.set_action(hub::v1::AUDIT_PUBLISH);
+    query.set_decision(hub::v1::AUDIT_DENIED);
+    grpc::ClientContext context;
+    hub::v1::QueryAuditResponse found;
+    ASSERT_TRUE(audit->QueryAudit(&context, query, &found).ok());
+    EXPECT_EQ(found.entries_size(), static_cast<int>(probes.size())) << case_id;
+  }
+
+  // Tasked by the coordinator, health is involved: it records, and sees the case.
+  ASSERT_TRUE(Publish("dapp-coordinator", hub::v1::PURPOSE_PANEL, [](auto* e) {
+                e->mutable_action_tasked()->set_action_id("A-2");
+                e->mutable_action_tasked()->set_owner_agency("health");
+                e->mutable_action_tasked()->set_description("GP review");
+              }).ok());
+  const grpc::Status completed =
+      Publish("health-agency", hub::v1::PURPOSE_CASE_MANAGEMENT, [](auto* e) {
+        e->mutable_action_completed()->set_action_id("A-2");
+        e->mutable_action_completed()->set_final_status(hub::v1::ACTION_COMPLETED);
+      });
+  EXPECT_TRUE(completed.ok()) << completed.error_message();
+  EXPECT_FALSE(ReadCaseAs(pki_, hub_->address(), "health-agency", kCase).empty());
 }
 
 }  // namespace

@@ -244,8 +244,11 @@ TEST_F(RectificationTest, OnlyTheRecordingAgencyCorrectsAndOnlyValuesOfItsOwnEve
   const std::optional<google::rpc::ErrorInfo> info = DetailOf<google::rpc::ErrorInfo>(not_theirs);
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->reason(), "NOT_THE_RECORDER");
+  // Housing is not involved in the case: it is told nothing of it, not
+  // even that it exists.
   const grpc::Status housing = CorrectAddress("housing-agency");
-  EXPECT_EQ(housing.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(housing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(DetailOf<google::rpc::ErrorInfo>(housing)->reason(), "CASE_NOT_KNOWN");
 
   const grpc::Status unknown = CorrectAddress("idva-agency", [](hub::v1::RecordCorrected* c) {
     c->set_corrected_event_id("7ec70000-0000-4000-8000-ffffffffffff");

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -265,8 +266,17 @@ TEST_F(RecordingGateTest, HistoriesStayWithinTheirMemoryBudgetAndForgottenOnesSt
       hub::v1::PURPOSE_CASE_MANAGEMENT, "C-0", first_referral_id);
   EXPECT_THAT(Admit(&reused), StatusIs(absl::StatusCode::kAlreadyExists));
   Prepared not_the_owner =
-      Prepare("health/agency", Complete, hub::v1::PURPOSE_CASE_MANAGEMENT, "C-0");
+      Prepare("police/agency", Complete, hub::v1::PURPOSE_CASE_MANAGEMENT, "C-0");
   EXPECT_THAT(Admit(&not_the_owner), StatusIs(absl::StatusCode::kPermissionDenied));
+  // Health is not involved in C-0: it learns nothing of the case, in the
+  // words a case that does not exist gets.
+  Prepared uninvolved = Prepare("health/agency", Complete, hub::v1::PURPOSE_CASE_MANAGEMENT, "C-0");
+  const absl::Status not_known = Admit(&uninvolved).status();
+  EXPECT_THAT(not_known, StatusIs(absl::StatusCode::kNotFound));
+  Prepared nowhere =
+      Prepare("health/agency", Complete, hub::v1::PURPOSE_CASE_MANAGEMENT, "C-NOWHERE");
+  const absl::Status no_case = Admit(&nowhere).status();
+  EXPECT_EQ(absl::StrReplaceAll(no_case.message(), {{"C-NOWHERE", "C-0"}}), not_known.message());
   Prepared complete = Prepare("housing/agency", Complete, hub::v1::PURPOSE_CASE_MANAGEMENT, "C-0");
   auto completed = Admit(&complete);
   ASSERT_TRUE(completed.ok()) << completed.status();

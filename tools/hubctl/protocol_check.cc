@@ -101,6 +101,31 @@ std::vector<PrincipalExplanation> ExplainProtocol(const hub::v1::SharingProtocol
       }
     }
     if (explanation.may_record.empty()) continue;
+    // Which cases it may record in at all: those it knows of.
+    if (reading.SeesEveryCase(identity)) {
+      explanation.constraints.push_back("records in any case (it sees every case)");
+    } else {
+      std::vector<std::string> involving;
+      for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+        if (relation == hub::v1::SUPPORTS_SUBJECT) continue;  // Per event, not per case.
+        hub::v1::CaseRelations relations;
+        hub::v1::CaseRelations::AgencyRelations* agency = relations.add_agencies();
+        agency->set_agency(principal.agency());
+        agency->add_relations(static_cast<hub::v1::CaseRelation>(relation));
+        if (reading.SeesCase(identity, relations)) {
+          involving.push_back(
+              hub::v1::CaseRelation_Name(static_cast<hub::v1::CaseRelation>(relation)));
+        }
+      }
+      explanation.constraints.push_back(
+          involving.empty()
+              ? std::string("records in no case: no reading rule lets it see a case's "
+                            "administration")
+              : absl::StrCat("records only in cases it is involved in (",
+                             absl::StrJoin(involving, ", "),
+                             "); any other case id is answered NOT_FOUND, as if the case did "
+                             "not exist"));
+    }
     for (const hub::v1::CaseEntity& entity : protocol.case_entities()) {
       std::string constraint = absl::StrCat("each ", entity.name(), " is created once per case (",
                                             absl::StrJoin(entity.created_by(), ", "), ")");
