@@ -386,13 +386,16 @@ absl::Status RecordingPolicy::CheckCorrection(const hub::v1::Principal& principa
   return absl::OkStatus();
 }
 
+CaseWriteState::Recorded RecordedEvent(const hub::v1::EventEnvelope& envelope) {
+  return CaseWriteState::Recorded{EventTypeOf(envelope), envelope.producing_agency(),
+                                  SubjectsOf(envelope)};
+}
+
 void RecordingPolicy::Apply(const hub::v1::EventEnvelope& envelope, CaseWriteState* state) const {
   ++state->version;
   reading_.ApplyToRelations(envelope, &state->relations);
   const std::string type = EventTypeOf(envelope);
-  state->recorded.try_emplace(
-      envelope.event_id(),
-      CaseWriteState::Recorded{type, envelope.producing_agency(), SubjectsOf(envelope)});
+  state->recorded.try_emplace(envelope.event_id(), RecordedEvent(envelope));
   if (IsClosing(type)) state->closed = true;
   if (reopened_by_.contains(type)) state->closed = false;
   auto creates = creates_.find(type);

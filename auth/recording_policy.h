@@ -41,11 +41,13 @@ struct CaseWriteState {
   absl::flat_hash_map<std::pair<std::string, std::string>, std::string> entities;
   // How many of each entity (by name) the case holds.
   absl::flat_hash_map<std::string, uint32_t> entity_counts;
-  // Every event of the case, by id (a retry is told from a new event by
-  // it), with what a correction must match: the event's type, the agency
-  // that recorded it and the subjects it names. One map, not one per use:
-  // a case's history holds an entry per event, so its size is what bounds
-  // how many histories the recording gate keeps in memory.
+  // Events of the case a judgement needs, by id (a retry is told from a
+  // new event by it), with what a correction must match: the event's type,
+  // the agency that recorded it and the subjects it names. Apply() adds
+  // each event folded; a keeper of many cases' states need not keep them
+  // (the recording gate keeps none between publishes: it looks up in the
+  // log the events a publish names, its own ids and those its corrections
+  // name, so that a case's state does not grow with its events).
   struct Recorded {
     std::string type;
     std::string agency;
@@ -61,6 +63,9 @@ struct CaseWriteState {
   // knows of it.
   hub::v1::CaseRelations relations;
 };
+
+// What CaseWriteState::recorded keeps of an event (its digest unset).
+CaseWriteState::Recorded RecordedEvent(const hub::v1::EventEnvelope& envelope);
 
 // A path of fields from EventEnvelope to a string field, e.g.
 // "action_tasked.action_id": the first field is the event type.

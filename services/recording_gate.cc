@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -15,13 +16,13 @@ namespace hub::services {
 namespace {
 
 // What a case's history costs in memory, near enough to budget by: hash
-// table slots and the heap strings of ids (measured with jemalloc's heap
-// profile at 200-event cases: about 530 bytes an event while ids were kept in
-// three maps, one slot, one id and a digest an event since).
-size_t EstimatedBytes(const auth::CaseWriteState& state) {
+// table slots and the heap strings of keys (measured with jemalloc's heap
+// profile at 200-event cases when every event was kept: about 320 bytes an
+// event, a slot, an id and a digest).
+size_t EstimatedBytes(const auth::CaseWriteState& state, size_t events_in_flight) {
   constexpr size_t kPerEvent = 320;
   constexpr size_t kPerEntity = 160;
-  return 1024 + kPerEvent * state.recorded.size() + kPerEntity * state.entities.size() +
+  return 1024 + kPerEvent * events_in_flight + kPerEntity * state.entities.size() +
          state.relations.SpaceUsedLong();
 }
 
@@ -81,10 +82,28 @@ absl::StatusOr<RecordingGate::Entry> RecordingGate::Load(
     for (const storage::StoredEvent& stored : events) {
       HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(stored, sealer_));
       policy.Apply(envelope, &entry.state);
-      entry.state.recorded[envelope.event_id()].content_digest = ContentDigest(envelope);
     }
+    // Its events stay in the log, looked up when a publish names them.
+    entry.state.recorded.clear();
     if (events.size() < page) return entry;
   }
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, auth::CaseWriteState::Recorded>>
+RecordingGate::StoredEvents(const std::string& case_id,
+                            const std::vector<std::string>& event_ids) const {
+  absl::flat_hash_map<std::string, auth::CaseWriteState::Recorded> found;
+  for (const std::string& event_id : event_ids) {
+    if (found.contains(event_id)) continue;
+    HUB_ASSIGN_OR_RETURN(std::optional<storage::StoredEvent> stored, log_->FindEvent(event_id));
+    // An id another case holds is not this case's: the log refuses it.
+    if (!stored.has_value() || stored->case_id != case_id) continue;
+    HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope, EnvelopeOf(*stored, sealer_));
+    auth::CaseWriteState::Recorded recorded = auth::RecordedEvent(envelope);
+    recorded.content_digest = ContentDigest(envelope);
+    found.emplace(event_id, std::move(recorded));
+  }
+  return found;
 }
 
 void RecordingGate::EraseLocked(absl::flat_hash_map<std::string, Entry>::iterator it) {
@@ -92,11 +111,11 @@ void RecordingGate::EraseLocked(absl::flat_hash_map<std::string, Entry>::iterato
   cases_.erase(it);
 }
 
-void RecordingGate::RecountLocked(Entry& entry) {
-  const size_t bytes = EstimatedBytes(entry.state);
+void RecordingGate::RecountLocked(Entry& entry, bool used) {
+  const size_t bytes = EstimatedBytes(entry.state, entry.in_flight.size());
   cached_bytes_ += bytes - entry.bytes;
   entry.bytes = bytes;
-  entry.last_used = ++clock_;
+  if (used) entry.last_used = ++clock_;
 }
 
 void RecordingGate::TrimLocked() {
@@ -137,6 +156,18 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   for (const hub::v1::EventEnvelope& envelope : envelopes) {
     digests.push_back(ContentDigest(envelope));
   }
+  // The events the publish names, looked up in the log before the lock
+  // that every publish takes: its own ids (a resend is told from a new
+  // event by them) and the events its corrections name.
+  std::vector<std::string> named;
+  for (const hub::v1::EventEnvelope& envelope : envelopes) {
+    named.push_back(envelope.event_id());
+    if (envelope.has_record_corrected()) {
+      named.push_back(envelope.record_corrected().corrected_event_id());
+    }
+  }
+  const uint64_t looked_up_after = stored_publishes_.load(std::memory_order_acquire);
+  HUB_ASSIGN_OR_RETURN(auto stored_events, StoredEvents(case_id, named));
   absl::MutexLock lock(&mu_);
   // The case's history, loaded from the log without the lock if need be
   // (a history loaded meanwhile by another publish wins).
@@ -169,12 +200,28 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
     if (!loaded.ok()) return loaded.status();
     if (policy_ == policy && !cases_.contains(case_id)) {
       loaded->lineage = next_lineage_++;
+      // It may hold publishes stored since the events were looked up.
+      loaded->stored_at = stored_publishes_.load(std::memory_order_relaxed);
       RecountLocked(cases_.emplace(case_id, *std::move(loaded)).first->second);
       TrimLocked();
     }
   }
   Entry& entry = found->second;
   auth::CaseWriteState& state = entry.state;
+  // A publish to the case was stored meanwhile: what it stored may have
+  // been looked up as missing. Rare (concurrent publishes to one case, or a
+  // history loaded meanwhile): looked up again.
+  if (entry.stored_at > looked_up_after) {
+    HUB_ASSIGN_OR_RETURN(stored_events, StoredEvents(case_id, named));
+  }
+  state.recorded = std::move(stored_events);
+  for (const std::string& event_id : named) {
+    if (auto in_flight = entry.in_flight.find(event_id); in_flight != entry.in_flight.end()) {
+      state.recorded.insert(*in_flight);
+    }
+  }
+  // Only while this publish is judged.
+  absl::Cleanup forget_events = [&state] { state.recorded.clear(); };
   // Before anything the case holds is looked at: a principal that does not
   // know of the case learns nothing of it (not even which event ids it
   // holds), in the words a case that does not exist gets.
@@ -236,7 +283,10 @@ absl::StatusOr<RecordingGate::Admission> RecordingGate::Admit(
   }
   if (scratch.has_value()) state = *std::move(scratch);
   for (size_t i = 0; i < envelopes.size(); ++i) {
-    state.recorded[envelopes[i].event_id()].content_digest = digests[i];
+    auth::CaseWriteState::Recorded recorded = auth::RecordedEvent(envelopes[i]);
+    recorded.content_digest = digests[i];
+    entry.in_flight.insert_or_assign(envelopes[i].event_id(), std::move(recorded));
+    admission.event_ids.push_back(envelopes[i].event_id());
   }
   append->expected_version = version;
   RecountLocked(entry);
@@ -296,7 +346,13 @@ void RecordingGate::Finished(const std::string& case_id, const Admission& admiss
   if (found == cases_.end() || found->second.lineage != admission.lineage) return;
   Entry& entry = found->second;
   --entry.pending;
-  if (!stored) entry.broken = true;
+  for (const std::string& event_id : admission.event_ids) entry.in_flight.erase(event_id);
+  RecountLocked(entry, /*used=*/false);
+  if (stored) {
+    entry.stored_at = stored_publishes_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  } else {
+    entry.broken = true;
+  }
   if (entry.broken && entry.pending == 0) {
     EraseLocked(found);
   } else if (entry.pending == 0) {

@@ -23,6 +23,7 @@
 #ifndef HUB_SERVICES_RECORDING_GATE_H_
 #define HUB_SERVICES_RECORDING_GATE_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,10 +47,12 @@ namespace hub::services {
 class RecordingGate {
  public:
   // Memory for the case histories kept between publishes. A history holds
-  // every event id of its case (and each event's digest, type, agency and
-  // subjects), about a third of a KiB an event: when only the number of
-  // cases was bounded, 8,192 cases of 200 events held 400 MiB. A case forgotten is folded from the
-  // log again on its next publish (about a millisecond for 200 events).
+  // what constrains the case's next event (its version, its entities and
+  // who is related to it), not its events: the events a publish names (its
+  // own ids, the events its corrections name) are looked up in the log's
+  // event-id index. A few KiB a case, so the budget holds thousands of
+  // cases; one forgotten is folded from the log again on its next publish
+  // (about a millisecond for 200 events).
   static constexpr size_t kDefaultHistoryBudgetBytes = 48 << 20;
 
   // `sealer` opens the log's sealed events (null: it holds none).
@@ -70,6 +73,8 @@ class RecordingGate {
     uint64_t lineage = 0;
     // Its place in the case's order of submission to the log.
     uint64_t ticket = 0;
+    // The ids it admitted, in flight until Finished().
+    std::vector<std::string> event_ids;
   };
 
   // Judges `envelopes` (stamped, in order) of `append`, recorded by
@@ -103,11 +108,19 @@ class RecordingGate {
 
  private:
   struct Entry {
-    // Each event's content digest is kept in state.recorded, so that a
-    // resend is answered as a retry only if it is one.
+    // Its recorded events are those the publish being judged names, and
+    // only while it is judged.
     auth::CaseWriteState state;
+    // Events admitted and not yet finished (the log may not hold them yet),
+    // with their content digests: a resend of one is a retry only if it
+    // says the same.
+    absl::flat_hash_map<std::string, auth::CaseWriteState::Recorded> in_flight;
     // Admitted publishes not yet finished.
     int pending = 0;
+    // stored_publishes_ when a publish to the case was last stored (or the
+    // history loaded): an event looked up in the log before then may have
+    // been stored since.
+    uint64_t stored_at = 0;
     // One of them failed: the state may hold events the log does not.
     bool broken = false;
     uint64_t lineage = 0;
@@ -123,6 +136,10 @@ class RecordingGate {
     size_t bytes = 0;
     uint64_t last_used = 0;
   };
+  // The events of `case_id` the log holds under `event_ids` (others, and
+  // ids held by another case, are left out), with their content digests.
+  absl::StatusOr<absl::flat_hash_map<std::string, auth::CaseWriteState::Recorded>> StoredEvents(
+      const std::string& case_id, const std::vector<std::string>& event_ids) const;
   // The case's history folded from the log.
   absl::StatusOr<Entry> Load(const std::string& case_id, const auth::RecordingPolicy& policy) const;
   // Keeps the histories within their memory budget: forgets the least
@@ -130,8 +147,8 @@ class RecordingGate {
   void TrimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseLocked(absl::flat_hash_map<std::string, Entry>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Counts `entry`'s estimated memory afresh and marks it used.
-  void RecountLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts `entry`'s estimated memory afresh, and marks it used.
+  void RecountLocked(Entry& entry, bool used = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const storage::EventLog* const log_;
   const auth::FieldSealer* const sealer_;
@@ -142,6 +159,8 @@ class RecordingGate {
   uint64_t next_lineage_ ABSL_GUARDED_BY(mu_) = 1;
   size_t cached_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t clock_ ABSL_GUARDED_BY(mu_) = 0;
+  // Publishes finished as stored, counted (changed under mu_).
+  std::atomic<uint64_t> stored_publishes_{0};
 };
 
 }  // namespace hub::services

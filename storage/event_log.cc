@@ -236,6 +236,24 @@ class RocksEventLog final : public EventLog {
     queue_.SubmitAsync(std::move(request), std::move(done));
   }
 
+  absl::StatusOr<std::optional<StoredEvent>> FindEvent(std::string_view event_id) const override {
+    absl::ReaderMutexLock lifecycle(&lifecycle_mu_);
+    HUB_RETURN_IF_ERROR(CheckOpen());
+    HUB_ASSIGN_OR_RETURN(std::optional<uint64_t> position, StoredPositionOfEvent(event_id));
+    if (!position.has_value()) return std::optional<StoredEvent>();
+    std::string value;
+    const std::string key = EncodePositionKey(*position);
+    HUB_RETURN_IF_ERROR(
+        FromRocksStatus(db_->Get(rocksdb::ReadOptions(), log(), key, &value), "reading the log"));
+    HUB_ASSIGN_OR_RETURN(LogRecord record, DecodeAt(key, value));
+    if (record.event_id != event_id) {
+      return absl::DataLossError(absl::StrCat("the event-id index maps ", AsAbsl(event_id),
+                                              " to position ", *position, ", which holds ",
+                                              record.event_id));
+    }
+    return std::optional<StoredEvent>(ToStoredEvent(std::move(record)));
+  }
+
   absl::StatusOr<std::vector<StoredEvent>> ReadFrom(uint64_t from_position, size_t max_events,
                                                     size_t max_bytes) const override {
     absl::ReaderMutexLock lifecycle(&lifecycle_mu_);

@@ -170,6 +170,11 @@ class EventLog {
                                                             uint64_t from_version,
                                                             size_t max_events) const = 0;
 
+  // The stored event with this id, in whichever case holds it; nullopt if
+  // none does (a lookup in the event-id index, whose bloom filter answers
+  // most unknown ids without reading a block). Its checksum is verified.
+  virtual absl::StatusOr<std::optional<StoredEvent>> FindEvent(std::string_view event_id) const = 0;
+
   // The case's current stream version (0 if it has no events).
   virtual absl::StatusOr<uint64_t> CaseVersion(std::string_view case_id) const = 0;
 

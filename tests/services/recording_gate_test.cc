@@ -231,6 +231,80 @@ TEST_F(RecordingGateTest, ARetryIsPassedToTheLogAndAMalformedRequestIsRefusedFir
   EXPECT_THAT(Admit(&bad).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// The log does not hold a publish in flight yet: its resend is still told
+// from a new event, and a correction of it is judged against it.
+TEST_F(RecordingGateTest, AResendOrCorrectionOfAPublishInFlightIsJudgedOnIt) {
+  Prepared referral = Prepare("police/agency", Referral);
+  auto admitted = Admit(&referral);
+  ASSERT_TRUE(admitted.ok()) << admitted.status();
+
+  Prepared resend = referral;
+  resend.append.expected_version.reset();
+  auto resent = Admit(&resend);
+  ASSERT_TRUE(resent.ok()) << resent.status();
+  EXPECT_FALSE(resent->tracked) << "a resend is the log's to answer, not judged again";
+  Prepared changed = referral;
+  changed.envelopes[0].mutable_referral_received()->set_route(hub::v1::ROUTE_DAPP);
+  EXPECT_THAT(Admit(&changed).status(), StatusIs(absl::StatusCode::kAlreadyExists));
+
+  const std::string referral_id = referral.envelopes[0].event_id();
+  Prepared correction = Prepare("police/agency", [&](hub::v1::EventEnvelope* e) {
+    hub::v1::RecordCorrected* corrected = e->mutable_record_corrected();
+    corrected->set_corrected_event_id(referral_id);
+    corrected->add_fields("route");
+    corrected->set_reason("the route was MATAC");
+    corrected->mutable_referral_received()->set_route(hub::v1::ROUTE_MATAC);
+  });
+  auto corrected = Admit(&correction);
+  ASSERT_TRUE(corrected.ok()) << corrected.status();
+  EXPECT_EQ(correction.append.expected_version, 1u);
+
+  ASSERT_TRUE(log_->Append(referral.append).ok());
+  gate_->Finished("C-1", *admitted, /*stored=*/true);
+  ASSERT_TRUE(log_->Append(correction.append).ok());
+  gate_->Finished("C-1", *corrected, /*stored=*/true);
+  // Stored now, and looked up in the log.
+  EXPECT_THAT(Admit(&changed).status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  Prepared elsewhere = Prepare("probation/agency", [&](hub::v1::EventEnvelope* e) {
+    hub::v1::RecordCorrected* corrected = e->mutable_record_corrected();
+    corrected->set_corrected_event_id(referral_id);
+    corrected->add_fields("route");
+    corrected->set_reason("not ours to correct");
+    corrected->mutable_referral_received()->set_route(hub::v1::ROUTE_MARAC);
+  });
+  EXPECT_THAT(Admit(&elsewhere).status(), StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+// A case's history holds what constrains its next event, not its events:
+// a case of 300 events costs what a case of 3 does.
+TEST_F(RecordingGateTest, AHistoryDoesNotGrowWithItsEvents) {
+  Prepared referral = Prepare("police/agency", Referral);
+  auto admitted = Admit(&referral);
+  ASSERT_TRUE(admitted.ok());
+  ASSERT_TRUE(log_->Append(referral.append).ok());
+  gate_->Finished("C-1", *admitted, /*stored=*/true);
+  const size_t small = gate_->CachedBytes();
+  for (int i = 0; i < 300; ++i) {
+    Prepared risk = Prepare("police/agency", [](hub::v1::EventEnvelope* e) {
+      e->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_HIGH);
+    });
+    auto judged = Admit(&risk);
+    ASSERT_TRUE(judged.ok()) << judged.status();
+    ASSERT_TRUE(log_->Append(risk.append).ok());
+    gate_->Finished("C-1", *judged, /*stored=*/true);
+  }
+  EXPECT_LE(gate_->CachedBytes(), small + 512);
+  // Folded again from the log, it still tells a resend from a new event.
+  gate_ = std::make_unique<RecordingGate>(log_.get(),
+                                          std::make_shared<const auth::RecordingPolicy>(protocol_));
+  Prepared resend = referral;
+  resend.append.expected_version.reset();
+  auto resent = Admit(&resend);
+  ASSERT_TRUE(resent.ok()) << resent.status();
+  EXPECT_FALSE(resent->tracked);
+  EXPECT_LE(gate_->CachedBytes(), small + 512);
+}
+
 TEST_F(RecordingGateTest, HistoriesStayWithinTheirMemoryBudgetAndForgottenOnesStillJudge) {
   // A budget of a few cases' histories, then 40 cases, each referred and
   // with action A-1 tasked.

@@ -127,6 +127,26 @@ TEST_F(EventLogTest, ReadFromPagesByCountAndBytesAndAlwaysMakesProgress) {
   EXPECT_THAT(page, SizeIs(0));
 }
 
+TEST_F(EventLogTest, FindEventLooksAnIdUpInWhicheverCaseHoldsIt) {
+  ASSERT_THAT(log_->Append(Batch("C-1", {"e1", "e2"})).status(), IsOk());
+  ASSERT_THAT(log_->Append(Batch("C-2", {"e3"})).status(), IsOk());
+  HUB_ASSERT_OK_AND_ASSIGN(std::optional<StoredEvent> found, log_->FindEvent("e3"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->case_id, "C-2");
+  EXPECT_EQ(found->position, 3u);
+  EXPECT_EQ(found->stream_version, 1u);
+  EXPECT_EQ(found->payload, "payload of e3");
+  HUB_ASSERT_OK_AND_ASSIGN(found, log_->FindEvent("e2"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->stream_version, 2u);
+  HUB_ASSERT_OK_AND_ASSIGN(found, log_->FindEvent("e9"));
+  EXPECT_FALSE(found.has_value());
+  // Still there after a restart (from the tables, not the memtable).
+  Reopen();
+  EXPECT_THAT(log_->FindEvent("e1"),
+              IsOkAndHolds(::testing::Optional(::testing::Field(&StoredEvent::case_id, "C-1"))));
+}
+
 TEST_F(EventLogTest, ReadCaseReturnsOnlyThatCaseFromAVersion) {
   ASSERT_THAT(log_->Append(Batch("C-1", {"e1", "e2"})), IsOk());
   ASSERT_THAT(log_->Append(Batch("C-10", {"e3"})), IsOk());
