@@ -57,16 +57,20 @@ class RecordingGateTest : public ::testing::Test {
   };
   Prepared Prepare(const std::string& who, const std::function<void(hub::v1::EventEnvelope*)>& fill,
                    hub::v1::Purpose purpose = hub::v1::PURPOSE_CASE_MANAGEMENT,
-                   const std::string& case_id = "C-1", const std::string& event_id = "") {
+                   const std::string& case_id = "C-1", const std::string& event_id = "",
+                   int events = 1) {
     hub::v1::PublishRequest request;
     request.set_case_id(case_id);
-    hub::v1::EventEnvelope* event = request.add_events();
-    event->set_event_id(
-        event_id.empty() ? absl::StrFormat("9a7e0000-0000-4000-8000-%012x", ++next_id_) : event_id);
-    event->mutable_occurred_time()->set_seconds(1795000000);
-    event->set_purpose(purpose);
-    event->set_lawful_basis("UK GDPR Art 6(1)(e)");
-    fill(event);
+    for (int i = 0; i < events; ++i) {
+      hub::v1::EventEnvelope* event = request.add_events();
+      event->set_event_id(event_id.empty()
+                              ? absl::StrFormat("9a7e0000-0000-4000-8000-%012x", ++next_id_)
+                              : event_id);
+      event->mutable_occurred_time()->set_seconds(1795000000);
+      event->set_purpose(purpose);
+      event->set_lawful_basis("UK GDPR Art 6(1)(e)");
+      fill(event);
+    }
     Prepared prepared;
     prepared.principal = Principal(who);
     hub::v1::LimitsConfig limits;
@@ -276,7 +280,7 @@ TEST_F(RecordingGateTest, AResendOrCorrectionOfAPublishInFlightIsJudgedOnIt) {
 }
 
 // A case's history holds what constrains its next event, not its events:
-// a case of 300 events costs what a case of 3 does.
+// a case of 300 events costs what a case of 3 does, however they came.
 TEST_F(RecordingGateTest, AHistoryDoesNotGrowWithItsEvents) {
   Prepared referral = Prepare("police/agency", Referral);
   auto admitted = Admit(&referral);
@@ -293,6 +297,18 @@ TEST_F(RecordingGateTest, AHistoryDoesNotGrowWithItsEvents) {
     ASSERT_TRUE(log_->Append(risk.append).ok());
     gate_->Finished("C-1", *judged, /*stored=*/true);
   }
+  EXPECT_LE(gate_->CachedBytes(), small + 512);
+  Prepared batch = Prepare(
+      "police/agency",
+      [](hub::v1::EventEnvelope* e) {
+        e->mutable_risk_assessed()->set_risk_level(hub::v1::RISK_MEDIUM);
+      },
+      hub::v1::PURPOSE_CASE_MANAGEMENT, "C-1", "", 200);
+  auto batch_admitted = Admit(&batch);
+  ASSERT_TRUE(batch_admitted.ok()) << batch_admitted.status();
+  EXPECT_GT(gate_->CachedBytes(), small + 200 * 100) << "200 events in flight are counted";
+  ASSERT_TRUE(log_->Append(batch.append).ok());
+  gate_->Finished("C-1", *batch_admitted, /*stored=*/true);
   EXPECT_LE(gate_->CachedBytes(), small + 512);
   // Folded again from the log, it still tells a resend from a new event.
   gate_ = std::make_unique<RecordingGate>(log_.get(),
