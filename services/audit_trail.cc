@@ -79,13 +79,27 @@ std::string DisclosureDigest::Finish() const {
   return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
-absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& record) {
-  absl::StatusOr<uint64_t> stored = log->Audit({record.SerializeAsString()});
+namespace {
+
+absl::Status AuditOutcome(const absl::StatusOr<uint64_t>& stored) {
   if (!stored.ok()) {
     return absl::UnavailableError(absl::StrCat("the access could not be audited (",
                                                stored.status().message(), "), so it was refused"));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& record) {
+  return AuditOutcome(log->Audit({record.SerializeAsString()}));
+}
+
+void StoreAuditAsync(storage::EventLog* log, const hub::v1::AuditRecord& record,
+                     std::function<void(absl::Status)> done) {
+  log->AuditAsync(
+      {record.SerializeAsString()},
+      [done = std::move(done)](absl::StatusOr<uint64_t> stored) { done(AuditOutcome(stored)); });
 }
 
 std::string Bounded(std::string_view text, size_t max_bytes) {

@@ -5,6 +5,7 @@
 #ifndef HUB_SERVICES_AUDIT_TRAIL_H_
 #define HUB_SERVICES_AUDIT_TRAIL_H_
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,11 @@ void AuditAppend(hub::v1::AuditRecord record, storage::AppendRequest* append);
 // Stores one record durably; the access it describes must not proceed if
 // this fails.
 absl::Status StoreAudit(storage::EventLog* log, const hub::v1::AuditRecord& record);
+// The same without holding the caller's thread: `done` gets what StoreAudit
+// would return, on the log's own thread once the record is durable (or at
+// once if it is refused); it must be quick.
+void StoreAuditAsync(storage::EventLog* log, const hub::v1::AuditRecord& record,
+                     std::function<void(absl::Status)> done);
 
 // Stores a denial (best effort: the denial stands either way) and returns
 // `denial` for the caller to send on.

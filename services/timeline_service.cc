@@ -61,9 +61,9 @@ absl::StatusOr<std::string> CaseAfterToken(const std::string& token) {
 
 }  // namespace
 
-absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
-                                       const hub::v1::GetCaseTimelineRequest& request,
-                                       hub::v1::GetCaseTimelineResponse* response) const {
+absl::StatusOr<hub::v1::AuditRecord> TimelineService::Timeline(
+    const hub::v1::Principal& principal, const hub::v1::GetCaseTimelineRequest& request,
+    hub::v1::GetCaseTimelineResponse* response) const {
   if (request.case_id().empty()) return absl::InvalidArgumentError("case_id is required");
   HUB_ASSIGN_OR_RETURN(const size_t page_size,
                        ServedPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
@@ -164,17 +164,12 @@ absl::Status TimelineService::Timeline(const hub::v1::Principal& principal,
   record.set_disclosed_digest(disclosed.Finish());
   record.set_first_position(first);
   record.set_last_position(last);
-  absl::Status audited = StoreAudit(log_, record);
-  if (!audited.ok()) {
-    response->Clear();
-    return audited;
-  }
-  return absl::OkStatus();
+  return record;
 }
 
-absl::Status TimelineService::List(const hub::v1::Principal& principal,
-                                   const hub::v1::ListCasesRequest& request,
-                                   hub::v1::ListCasesResponse* response) const {
+absl::StatusOr<hub::v1::AuditRecord> TimelineService::List(
+    const hub::v1::Principal& principal, const hub::v1::ListCasesRequest& request,
+    hub::v1::ListCasesResponse* response) const {
   HUB_ASSIGN_OR_RETURN(const size_t page_size,
                        ServedPageSize(request.page_size(), kDefaultPageSize, kMaxPageSize));
   HUB_RETURN_IF_ERROR(ValidateDate(request.as_of(), "as_of"));
@@ -220,7 +215,7 @@ absl::Status TimelineService::List(const hub::v1::Principal& principal,
                            views_->store().Summary(view.generation, view.principal, case_id));
       if (bytes.has_value()) HUB_RETURN_IF_ERROR(add_if_matching(case_id, *bytes));
     }
-    return AuditList(principal, request.purpose(), view, response);
+    return ListRecord(principal, request.purpose(), view, *response);
   }
   size_t examined = 0;
   bool complete = false;
@@ -247,28 +242,45 @@ absl::Status TimelineService::List(const hub::v1::Principal& principal,
   }
   if (!complete) response->set_next_page_token(ListToken(after_case));
 
-  return AuditList(principal, request.purpose(), view, response);
+  return ListRecord(principal, request.purpose(), view, *response);
 }
 
-absl::Status TimelineService::AuditList(const hub::v1::Principal& principal,
-                                        hub::v1::Purpose purpose, const Views::Handle& view,
-                                        hub::v1::ListCasesResponse* response) const {
-  // The list is in the audit before it leaves.
+hub::v1::AuditRecord TimelineService::ListRecord(const hub::v1::Principal& principal,
+                                                 hub::v1::Purpose purpose,
+                                                 const Views::Handle& view,
+                                                 const hub::v1::ListCasesResponse& response) {
   hub::v1::AuditRecord record =
       AuditRecordFor(principal, hub::v1::AUDIT_LIST_CASES, hub::v1::AUDIT_ALLOWED);
   record.set_protocol_version(view.protocol_version);
   record.set_purpose(purpose);
-  record.set_event_count(response->cases_size());
-  for (const hub::v1::CaseOverview& overview : response->cases()) {
+  record.set_event_count(response.cases_size());
+  for (const hub::v1::CaseOverview& overview : response.cases()) {
     record.add_listed_case_ids(overview.case_id());
   }
-  absl::Status audited = StoreAudit(log_, record);
-  if (!audited.ok()) {
-    response->Clear();
-    return audited;
-  }
-  return absl::OkStatus();
+  return record;
 }
+
+namespace {
+
+// Finishes the call once `record` is durable: what the response holds is
+// in the audit before it leaves. No gRPC thread waits for the audit's
+// fsync meanwhile (it finishes from the log's thread), so concurrent reads
+// share one synced write; if the record cannot be stored the response is
+// emptied and the read refused.
+template <typename Response>
+grpc::ServerUnaryReactor* FinishAfterAudit(grpc::CallbackServerContext* context,
+                                           storage::EventLog* log,
+                                           const hub::v1::AuditRecord& record, CountedCall call,
+                                           Response* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  StoreAuditAsync(log, record, [reactor, call, response](absl::Status audited) mutable {
+    if (!audited.ok()) response->Clear();
+    reactor->Finish(ToGrpcStatus(call.Record(audited)));
+  });
+  return reactor;
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* TimelineService::GetCaseTimeline(
     grpc::CallbackServerContext* context, const hub::v1::GetCaseTimelineRequest* request,
@@ -286,7 +298,9 @@ grpc::ServerUnaryReactor* TimelineService::GetCaseTimeline(
   absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
                                                hub::v1::AUDIT_READ_TIMELINE, request->case_id());
   if (!declared.ok()) return FinishUnary(context, call.Record(declared));
-  return FinishUnary(context, call.Record(Timeline(*principal, *request, response)));
+  absl::StatusOr<hub::v1::AuditRecord> read = Timeline(*principal, *request, response);
+  if (!read.ok()) return FinishUnary(context, call.Record(read.status()));
+  return FinishAfterAudit(context, log_, *read, call, response);
 }
 
 grpc::ServerUnaryReactor* TimelineService::ListCases(grpc::CallbackServerContext* context,
@@ -305,7 +319,9 @@ grpc::ServerUnaryReactor* TimelineService::ListCases(grpc::CallbackServerContext
   absl::Status declared = CheckDeclaredPurpose(*views_, *principal, request->purpose(), log_,
                                                hub::v1::AUDIT_LIST_CASES, "");
   if (!declared.ok()) return FinishUnary(context, call.Record(declared));
-  return FinishUnary(context, call.Record(List(*principal, *request, response)));
+  absl::StatusOr<hub::v1::AuditRecord> listed = List(*principal, *request, response);
+  if (!listed.ok()) return FinishUnary(context, call.Record(listed.status()));
+  return FinishAfterAudit(context, log_, *listed, call, response);
 }
 
 }  // namespace hub::services

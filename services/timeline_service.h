@@ -6,11 +6,14 @@
 
 #include <memory>
 
+#include "absl/status/statusor.h"
+
 #include "services/authenticator.h"
 #include "services/metrics.h"
 #include "services/views.h"
 #include "storage/event_log.h"
 
+#include "hub/v1/audit.pb.h"
 #include "hub/v1/timeline_service.grpc.pb.h"
 
 namespace hub::services {
@@ -30,15 +33,18 @@ class TimelineService final : public hub::v1::TimelineService::CallbackService {
                                       hub::v1::ListCasesResponse* response) override;
 
  private:
-  absl::Status Timeline(const hub::v1::Principal& principal,
-                        const hub::v1::GetCaseTimelineRequest& request,
-                        hub::v1::GetCaseTimelineResponse* response) const;
-  absl::Status List(const hub::v1::Principal& principal, const hub::v1::ListCasesRequest& request,
-                    hub::v1::ListCasesResponse* response) const;
-  // Stores the audit record of a list about to be returned (emptying the
-  // response if that fails).
-  absl::Status AuditList(const hub::v1::Principal& principal, hub::v1::Purpose purpose,
-                         const Views::Handle& view, hub::v1::ListCasesResponse* response) const;
+  // Each fills the response and returns the audit record that must be
+  // durable before it leaves.
+  absl::StatusOr<hub::v1::AuditRecord> Timeline(const hub::v1::Principal& principal,
+                                                const hub::v1::GetCaseTimelineRequest& request,
+                                                hub::v1::GetCaseTimelineResponse* response) const;
+  absl::StatusOr<hub::v1::AuditRecord> List(const hub::v1::Principal& principal,
+                                            const hub::v1::ListCasesRequest& request,
+                                            hub::v1::ListCasesResponse* response) const;
+  // The audit record of a list about to be returned.
+  static hub::v1::AuditRecord ListRecord(const hub::v1::Principal& principal,
+                                         hub::v1::Purpose purpose, const Views::Handle& view,
+                                         const hub::v1::ListCasesResponse& response);
 
   std::shared_ptr<const Authenticator> authenticator_;
   storage::EventLog* const log_;
