@@ -251,14 +251,17 @@ TEST_F(RecordingGateTest, AResendOrCorrectionOfAPublishInFlightIsJudgedOnIt) {
   changed.envelopes[0].mutable_referral_received()->set_route(hub::v1::ROUTE_DAPP);
   EXPECT_THAT(Admit(&changed).status(), StatusIs(absl::StatusCode::kAlreadyExists));
 
-  const std::string referral_id = referral.envelopes[0].event_id();
-  Prepared correction = Prepare("police/agency", [&](hub::v1::EventEnvelope* e) {
-    hub::v1::RecordCorrected* corrected = e->mutable_record_corrected();
-    corrected->set_corrected_event_id(referral_id);
-    corrected->add_fields("route");
-    corrected->set_reason("the route was MATAC");
-    corrected->mutable_referral_received()->set_route(hub::v1::ROUTE_MATAC);
-  });
+  // A correction of the referral's route, to `route`.
+  const auto correct_route = [id = referral.envelopes[0].event_id()](hub::v1::ReferralRoute route) {
+    return [id, route](hub::v1::EventEnvelope* e) {
+      hub::v1::RecordCorrected* corrected = e->mutable_record_corrected();
+      corrected->set_corrected_event_id(id);
+      corrected->add_fields("route");
+      corrected->set_reason("the route was recorded wrongly");
+      corrected->mutable_referral_received()->set_route(route);
+    };
+  };
+  Prepared correction = Prepare("police/agency", correct_route(hub::v1::ROUTE_MATAC));
   auto corrected = Admit(&correction);
   ASSERT_TRUE(corrected.ok()) << corrected.status();
   EXPECT_EQ(correction.append.expected_version, 1u);
@@ -269,13 +272,8 @@ TEST_F(RecordingGateTest, AResendOrCorrectionOfAPublishInFlightIsJudgedOnIt) {
   gate_->Finished("C-1", *corrected, /*stored=*/true);
   // Stored now, and looked up in the log.
   EXPECT_THAT(Admit(&changed).status(), StatusIs(absl::StatusCode::kAlreadyExists));
-  Prepared elsewhere = Prepare("probation/agency", [&](hub::v1::EventEnvelope* e) {
-    hub::v1::RecordCorrected* corrected = e->mutable_record_corrected();
-    corrected->set_corrected_event_id(referral_id);
-    corrected->add_fields("route");
-    corrected->set_reason("not ours to correct");
-    corrected->mutable_referral_received()->set_route(hub::v1::ROUTE_MARAC);
-  });
+  // Another agency's correction of it: judged against the stored referral.
+  Prepared elsewhere = Prepare("probation/agency", correct_route(hub::v1::ROUTE_MARAC));
   EXPECT_THAT(Admit(&elsewhere).status(), StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
