@@ -14,6 +14,7 @@
 #include "auth/data_classes.h"
 #include "auth/field_sealing.h"
 #include "auth/recording_policy.h"
+#include "auth/sharing_policy.h"
 #include "auth/spiffe_id.h"
 #include "proto/absl_compat.h"
 
@@ -414,15 +415,7 @@ absl::Status ValidateRecording(const hub::v1::SharingProtocol& protocol, const L
   // Case ids are the partnership's, not one agency's: a principal that
   // opens a case whose id is taken is told so, which says the case exists.
   // Only a principal that sees every case may be told that.
-  absl::flat_hash_set<std::string> see_every_case;
-  for (const hub::v1::SharingRule& rule : protocol.rules()) {
-    if (!rule.requires_relation().empty()) continue;
-    if (std::find(rule.data_classes().begin(), rule.data_classes().end(),
-                  hub::v1::CASE_ADMINISTRATION) == rule.data_classes().end()) {
-      continue;
-    }
-    see_every_case.insert(rule.principals().begin(), rule.principals().end());
-  }
+  const SharingPolicy reading(protocol);
   const absl::flat_hash_set<std::string> opening(protocol.case_lifecycle().opened_by().begin(),
                                                  protocol.case_lifecycle().opened_by().end());
   for (int r = 0; r < protocol.recording_rules_size(); ++r) {
@@ -432,7 +425,7 @@ absl::Status ValidateRecording(const hub::v1::SharingProtocol& protocol, const L
                      [&](const std::string& type) { return opening.contains(type); });
     if (opens == rule.event_types().end()) continue;
     for (int i = 0; i < rule.principals_size(); ++i) {
-      if (see_every_case.contains(rule.principals(i))) continue;
+      if (reading.SeesEveryCase(rule.principals(i))) continue;
       return absl::InvalidArgumentError(absl::StrCat(
           at.AtIn("recording_rules", r, recording, "principals", i), "recording rule \"",
           rule.name(), "\" lets ", rule.principals(i), " open cases (", *opens,

@@ -241,11 +241,7 @@ class RocksEventLog final : public EventLog {
     HUB_RETURN_IF_ERROR(CheckOpen());
     HUB_ASSIGN_OR_RETURN(std::optional<uint64_t> position, StoredPositionOfEvent(event_id));
     if (!position.has_value()) return std::optional<StoredEvent>();
-    std::string value;
-    const std::string key = EncodePositionKey(*position);
-    HUB_RETURN_IF_ERROR(
-        FromRocksStatus(db_->Get(rocksdb::ReadOptions(), log(), key, &value), "reading the log"));
-    HUB_ASSIGN_OR_RETURN(LogRecord record, DecodeAt(key, value));
+    HUB_ASSIGN_OR_RETURN(LogRecord record, StoredRecordAt(*position));
     if (record.event_id != event_id) {
       return absl::DataLossError(absl::StrCat("the event-id index maps ", AsAbsl(event_id),
                                               " to position ", *position, ", which holds ",
@@ -583,12 +579,16 @@ class RocksEventLog final : public EventLog {
     return std::optional<uint64_t>(ReadBigEndian64(value));
   }
 
-  absl::StatusOr<PlannedEvent> StoredEventAt(uint64_t position) const {
+  absl::StatusOr<LogRecord> StoredRecordAt(uint64_t position) const {
     std::string value;
     const std::string key = EncodePositionKey(position);
     HUB_RETURN_IF_ERROR(
         FromRocksStatus(db_->Get(rocksdb::ReadOptions(), log(), key, &value), "reading the log"));
-    HUB_ASSIGN_OR_RETURN(LogRecord record, DecodeAt(key, value));
+    return DecodeAt(key, value);
+  }
+
+  absl::StatusOr<PlannedEvent> StoredEventAt(uint64_t position) const {
+    HUB_ASSIGN_OR_RETURN(LogRecord record, StoredRecordAt(position));
     return PlannedEvent{std::move(record.case_id), record.position, record.stream_version};
   }
 
