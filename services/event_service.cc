@@ -31,6 +31,9 @@ constexpr int kMaxPageSize = 1000;
 constexpr size_t kSubscriptionBatch = 128;
 // Reads of a batch one wake-up may make while everything is filtered out.
 constexpr int kSubscriptionReads = 32;
+// Deliveries of other cases a case-filtered subscription passes over in one
+// read (by the index alone).
+constexpr size_t kCaseSubscriptionScan = 16384;
 // What one subscription holds in memory at most (beyond one event): a
 // stalled reader costs the hub this, whatever the events' sizes.
 constexpr size_t kSubscriptionBufferBytes = 1 << 20;
@@ -106,7 +109,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
  public:
   // `catch_up_target`: the log position acknowledged when the subscription
   // began; caught_up is sent once everything up to it has been delivered.
-  // `after_log_position`: where request.after_position is in the log.
+  // `after_log_position`: where the delivery at request.after_position was
+  // made in the log (Views::LogPositionOf).
   SubscribeReactor(storage::EventLog* log, const Views* views, SubscriptionHub* hub,
                    Metrics* metrics, const Authenticator* authenticator,
                    std::optional<Authenticator::Credential> credential,
@@ -122,8 +126,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         principal_label_(Metrics::PrincipalLabel(&principal_)),
         identity_(principal_.identity()),
         catch_up_target_(catch_up_target),
-        next_position_(after_log_position + 1),
         last_reader_position_(request.after_position()),
+        generation_(static_cast<uint32_t>(request.after_position() / kGenerationStride)),
+        after_view_position_(request.after_position() % kGenerationStride),
         next_position_seen_(after_log_position + 1),
         case_id_(request.case_id()),
         purpose_(request.purpose()),
@@ -285,10 +290,21 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     absl::StatusOr<Views::Handle> view = views_->For(identity_);
     if (!view.ok()) return view.status();
     if (view->generation != generation_) {
-      // Versions are numbered afresh in a new generation; what was already
-      // delivered is skipped by its log position.
-      if (generation_ != 0) next_case_version_ = 1;
+      // A new generation numbers every view afresh: the stream goes on
+      // after the deliveries made up to where it was in the log (what the
+      // new protocol shows of earlier events is in reads, not re-sent).
+      uint64_t after_view_position = 0;
+      if (generation_ != 0 && after_view_position_ != 0) {
+        absl::StatusOr<uint64_t> at =
+            views_->LogPositionOf(identity_, ReaderPosition(generation_, after_view_position_));
+        if (!at.ok()) return at.status();
+        absl::StatusOr<uint64_t> after =
+            views_->store().ViewPositionAt(view->generation, view->principal, *at);
+        if (!after.ok()) return after.status();
+        after_view_position = *after;
+      }
       generation_ = view->generation;
+      after_view_position_ = after_view_position;
     }
     // Skipping filtered-out events may take several reads; each is bounded,
     // and a subscriber that runs out of reads is woken again at once
@@ -301,29 +317,39 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     size_t buffered_bytes = 0;
     DisclosureDigest disclosed;
     bool full = false;
+    // Whether the view has nothing more to deliver (as far as projected).
+    bool at_end = false;
+    const uint64_t projected_before = views_->Projected();
     for (; reads < kSubscriptionReads && buffer_.empty() && !full; ++reads) {
-      const uint64_t projected = views_->Projected();
-      if (next_position_ > projected) break;
-      // A case-filtered subscription reads the case's index, never the
-      // events of other cases in between.
-      absl::StatusOr<std::vector<storage::ViewEvent>> events =
-          case_id_.empty() ? views_->store().ReadFrom(view->generation, view->principal,
-                                                      next_position_ - 1, kSubscriptionBatch)
-                           : views_->store().ReadCase(view->generation, view->principal, case_id_,
-                                                      next_case_version_, kSubscriptionBatch);
-      if (!events.ok()) return events.status();
-      if (events->empty()) {
-        next_position_ = std::max(next_position_, projected + 1);
-        break;
+      // A case-filtered subscription skips other cases' deliveries by the
+      // index alone, never fetching their events.
+      storage::ViewStore::CasePage page;
+      if (case_id_.empty()) {
+        absl::StatusOr<std::vector<storage::ViewEvent>> events = views_->store().ReadFrom(
+            view->generation, view->principal, after_view_position_, kSubscriptionBatch);
+        if (!events.ok()) return events.status();
+        page.read_through = events->empty() ? after_view_position_ : events->back().view_position;
+        page.events = *std::move(events);
+        at_end = page.events.size() < kSubscriptionBatch;
+      } else {
+        absl::StatusOr<storage::ViewStore::CasePage> read = views_->store().ReadCaseDeliveries(
+            view->generation, view->principal, case_id_, after_view_position_, kSubscriptionBatch,
+            kCaseSubscriptionScan);
+        if (!read.ok()) return read.status();
+        page = *std::move(read);
+        at_end = page.events.size() < kSubscriptionBatch &&
+                 page.read_through - after_view_position_ < kCaseSubscriptionScan;
       }
-      for (const storage::ViewEvent& event : *events) {
+      for (const storage::ViewEvent& event : page.events) {
         if (buffered_bytes >= kSubscriptionBufferBytes) {
           full = true;  // The rest is read again once this is written.
+          at_end = false;
           break;
         }
-        next_case_version_ = event.view_version + 1;
-        if (event.position < next_position_) continue;  // Before after_position.
-        next_position_ = event.position + 1;
+        after_view_position_ = event.view_position;
+        next_position_seen_.store(
+            std::max(next_position_seen_.load(std::memory_order_relaxed), event.position + 1),
+            std::memory_order_relaxed);
         last_reader_position_ = ReaderPosition(view->generation, event.view_position);
         absl::StatusOr<EnvelopeHeader> header = ReadEnvelopeHeader(event.payload);
         if (!header.ok()) return header.status();
@@ -345,11 +371,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
                            header->purpose, event.case_id, header->event_type_field});
         buffered_bytes += event.payload.size();
       }
-      if (!full && !case_id_.empty() && events->size() < kSubscriptionBatch) {
-        // The end of the case: nothing of it up to `projected` is left.
-        next_position_ = std::max(next_position_, projected + 1);
-        break;
-      }
+      if (!full) after_view_position_ = std::max(after_view_position_, page.read_through);
+      if (at_end) break;
     }
     if (reads == kSubscriptionReads && buffer_.empty()) {
       backlogged_.store(true, std::memory_order_relaxed);
@@ -378,13 +401,15 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         }
       }
     }
-    next_position_seen_.store(next_position_, std::memory_order_relaxed);
+    if (at_end) {
+      next_position_seen_.store(
+          std::max(next_position_seen_.load(std::memory_order_relaxed), projected_before + 1),
+          std::memory_order_relaxed);
+    }
     // The views may lag the log: caught up means everything acknowledged
     // before the subscription began has been delivered, not merely that the
     // views have nothing more yet.
-    const uint64_t projected = views_->Projected();
-    if (buffer_.empty() && !sent_caught_up_ && next_position_ > projected &&
-        projected >= catch_up_target_) {
+    if (buffer_.empty() && !sent_caught_up_ && at_end && projected_before >= catch_up_target_) {
       sent_caught_up_ = true;
       hub::v1::SubscribeResponse response;
       response.mutable_caught_up()->set_position(last_reader_position_);
@@ -411,16 +436,14 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   std::shared_ptr<SubscribeReactor> self_;
 
   absl::Mutex mu_;
-  // The next log position to deliver from (the log's numbers stay inside
-  // the hub: readers are told their own view's, see ReaderPosition).
-  uint64_t next_position_ ABSL_GUARDED_BY(mu_);
   // The reader position of the last event read for this stream.
   uint64_t last_reader_position_ ABSL_GUARDED_BY(mu_);
-  // The view generation read last (0: none yet).
-  uint32_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  // For a case-filtered stream: the case's next stream version to read.
-  uint64_t next_case_version_ ABSL_GUARDED_BY(mu_) = 1;
-  // next_position_ for the metrics, readable without the lock.
+  // Where the stream is: a view generation (0: none yet) and the last view
+  // position of it delivered or passed over (the log's numbers stay inside
+  // the hub: readers are told their own view's, see ReaderPosition).
+  uint32_t generation_ ABSL_GUARDED_BY(mu_);
+  uint64_t after_view_position_ ABSL_GUARDED_BY(mu_);
+  // About the next log position to deliver, for the metrics.
   std::atomic<uint64_t> next_position_seen_{0};
   const std::string case_id_;
   const hub::v1::Purpose purpose_;

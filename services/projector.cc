@@ -82,6 +82,16 @@ struct Allowances {
   bool relational = false;
 };
 
+// What a principal may see for `purpose` holding the relationships `held`.
+auth::ClassMask AllowedUnder(const PrincipalAllowance& allowance, int purpose,
+                             const auth::RelationMask& held) {
+  auth::ClassMask allowed = allowance.base[purpose];
+  for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
+    if (held[relation]) allowed |= allowance.by_relation[purpose][relation];
+  }
+  return allowed;
+}
+
 struct ShapedEvent {
   storage::ProjectionBatch::Shaped stored;
   // Each variant parsed, for folding into the case summaries; the first may
@@ -90,6 +100,9 @@ struct ShapedEvent {
   // The event as stored; it and the redacted variants live on the batch's
   // arena (freeing thousands of messages one by one cost more than shaping).
   hub::v1::EventEnvelope* envelope = nullptr;
+  // Per variant: whether it leaves nothing of the event's content (kept
+  // only when shaping with keep_emptied).
+  std::vector<bool> emptied;
 };
 
 // The shapes of one event and who sees which. Principals that would lose
@@ -191,13 +204,11 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
   absl::flat_hash_map<unsigned long, uint8_t> variant_of;
   for (size_t p = 0; p < allowances.principals.size(); ++p) {
     const PrincipalAllowance& allowance = allowances.principals[p];
-    auth::ClassMask allowed = allowance.base[purpose];
-    if (allowances.relational) {
-      const auth::RelationMask held = policy.RelationsOf(principals[p], *relations, subjects);
-      for (int relation = 1; relation < hub::v1::CaseRelation_ARRAYSIZE; ++relation) {
-        if (held[relation]) allowed |= allowance.by_relation[purpose][relation];
-      }
-    }
+    const auth::ClassMask allowed =
+        allowances.relational
+            ? AllowedUnder(allowance, purpose,
+                           policy.RelationsOf(principals[p], *relations, subjects))
+            : allowance.base[purpose];
     const auth::ClassMask seen =
         allowed & (present | erased_classes | corrected_classes | named_classes);
     if (!seen[event_class]) continue;
@@ -259,12 +270,14 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
       // same holds once content is erased, unless the principal is told of
       // the erasure (it could have seen what went).
       const google::protobuf::Message* content = auth::EventOf(*variant);
-      if (!keep_emptied && had_content && (content == nullptr || content->ByteSizeLong() == 0) &&
-          variant->erased_size() == 0) {
+      const bool emptied = had_content && (content == nullptr || content->ByteSizeLong() == 0) &&
+                           variant->erased_size() == 0;
+      if (!keep_emptied && emptied) {
         it->second = kEmptied;
         continue;
       }
       it->second = static_cast<uint8_t>(shaped.parsed.size());
+      shaped.emptied.push_back(emptied);
       shaped.parsed.push_back(variant);
       shaped.stored.variants.push_back(variant->SerializeAsString());
     }
@@ -294,6 +307,46 @@ Allowances AllowancesOf(const auth::SharingPolicy& policy,
     }
   }
   return allowances;
+}
+
+// Whether a case's relationships, grown from `before` to `after` by one
+// event, let some principal see more of the case's events than they did.
+// Relationships only ever grow, and the allowance of most of them adds
+// nothing (the police see every case whatever they record in it), so this
+// is rarely true.
+bool ShowsMore(const auth::SharingPolicy& policy, const std::vector<std::string>& principals,
+               const Allowances& allowances, const hub::v1::CaseRelations& before,
+               const hub::v1::CaseRelations& after) {
+  auth::RelationMask supports_subject;
+  supports_subject.set(hub::v1::SUPPORTS_SUBJECT);
+  const std::vector<std::string> no_subjects;
+  for (size_t p = 0; p < principals.size(); ++p) {
+    const auth::RelationMask had = policy.RelationsOf(principals[p], before, no_subjects);
+    const auth::RelationMask has = policy.RelationsOf(principals[p], after, no_subjects);
+    // A subject the principal's agency has begun to support.
+    bool supports_more = false;
+    for (const hub::v1::CaseRelations::SubjectSupport& subject : after.subjects()) {
+      const std::vector<std::string> only = {subject.subject_id()};
+      if (policy.RelationsOf(principals[p], after, only)[hub::v1::SUPPORTS_SUBJECT] &&
+          !policy.RelationsOf(principals[p], before, only)[hub::v1::SUPPORTS_SUBJECT]) {
+        supports_more = true;
+        break;
+      }
+    }
+    if (had == has && !supports_more) continue;
+    const PrincipalAllowance& allowance = allowances.principals[p];
+    for (int purpose = 0; purpose < hub::v1::Purpose_ARRAYSIZE; ++purpose) {
+      const auth::ClassMask now = AllowedUnder(allowance, purpose, has);
+      const auth::ClassMask now_supporting =
+          AllowedUnder(allowance, purpose, has | supports_subject);
+      if (now != AllowedUnder(allowance, purpose, had) ||
+          now_supporting != AllowedUnder(allowance, purpose, had | supports_subject) ||
+          (supports_more && now_supporting != now)) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 // Puts `correction` (an opened record_corrected event) into `target`: the
@@ -385,11 +438,12 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> stored, ReadBatch(from, max_events));
   HUB_ASSIGN_OR_RETURN(const size_t correction, FirstCorrection(stored));
   Prepared prepared;
-  if (correction == 0) {
-    HUB_ASSIGN_OR_RETURN(prepared, PrepareCorrection(stored.front()));
-  } else {
+  if (correction != 0) {
     stored.resize(correction);
-    HUB_ASSIGN_OR_RETURN(prepared, Prepare(std::move(stored), nullptr));
+    HUB_ASSIGN_OR_RETURN(prepared, Prepare(stored, nullptr));
+  }
+  if (prepared.covered == 0) {
+    HUB_ASSIGN_OR_RETURN(prepared, PrepareCaseAgain(stored.front()));
   }
   if (absl::Status applied = views_->Apply(generation_.generation, prepared.batch); !applied.ok()) {
     ForgetUnwritten();
@@ -515,8 +569,8 @@ absl::StatusOr<std::vector<storage::StoredEvent>> Projector::ReadBatch(uint64_t 
   return stored;
 }
 
-absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::StoredEvent> stored,
-                                                       SummariesByCase* in_flight) {
+absl::StatusOr<Projector::Prepared> Projector::Prepare(
+    const std::vector<storage::StoredEvent>& stored, SummariesByCase* in_flight) {
   const std::vector<std::string>& principals = generation_.principals;
   // What each principal may see, per purpose and relationship: decided once
   // per batch, not once per event.
@@ -576,9 +630,59 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
     }
     return absl::OkStatus();
   }));
+  // The batch ends before the first event that lets a principal see more
+  // of its case's earlier events: those are shaped again with the case.
+  size_t limit = stored.size();
+  if (allowances.relational) {
+    std::array<size_t, kShapingParts> first_disclosure;
+    first_disclosure.fill(stored.size());
+    HUB_RETURN_IF_ERROR(
+        on_two_threads(parallel ? kShapingParts : 1, [&](size_t index) -> absl::Status {
+          Part& part = parts[index];
+          // Each case's relationships as this batch grows them, and as they
+          // were before the last event that changed them.
+          absl::flat_hash_map<std::string,
+                              std::pair<hub::v1::CaseRelations, hub::v1::CaseRelations>>
+              relations;
+          for (size_t i = 0; i < stored.size(); ++i) {
+            if (part_of[i] != index) continue;
+            auto [found, added] = relations.try_emplace(stored[i].case_id);
+            auto& [grown, previous] = found->second;
+            if (added) {
+              HUB_ASSIGN_OR_RETURN(CaseState * case_state,
+                                   SummariesFor(stored[i].case_id, in_flight, &part.summaries));
+              grown = case_state->relations;
+              previous = grown;
+            }
+            const size_t size = grown.ByteSizeLong();
+            policy_->ApplyToRelations(*opened[i], &grown);
+            // Relationships only grow: an event that adds none leaves the size.
+            if (grown.ByteSizeLong() == size) continue;
+            if (stored[i].stream_version > 1 &&
+                ShowsMore(*policy_, principals, allowances, previous, grown)) {
+              first_disclosure[index] = i;
+              break;
+            }
+            previous = grown;
+          }
+          return absl::OkStatus();
+        }));
+    limit = *std::min_element(first_disclosure.begin(), first_disclosure.end());
+  }
+  if (limit == 0) {
+    // The case states taken go back where the next batch looks for them.
+    for (Part& part : parts) {
+      if (in_flight == nullptr) {
+        RememberWritten(std::move(part.summaries));
+        continue;
+      }
+      for (auto& [case_id, state] : part.summaries) (*in_flight)[case_id] = std::move(state);
+    }
+    return Prepared();
+  }
   const auto run_part = [&](size_t index) -> absl::Status {
     Part& part = parts[index];
-    for (size_t i = 0; i < stored.size(); ++i) {
+    for (size_t i = 0; i < limit; ++i) {
       if (part_of[i] != index) continue;
       // The case's state is needed before shaping only if relationships
       // matter: otherwise only for the principals that see the event.
@@ -619,10 +723,11 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(std::vector<storage::Stor
   // log order.
   HUB_RETURN_IF_ERROR(KnowViewPositions());
   Prepared prepared;
-  prepared.covered = stored.size();
+  prepared.covered = limit;
   storage::ProjectionBatch& batch = prepared.batch;
-  batch.checkpoint = stored.back().position;
-  for (ShapedEvent& event : shaped) {
+  batch.checkpoint = stored[limit - 1].position;
+  for (size_t i = 0; i < limit; ++i) {
+    ShapedEvent& event = shaped[i];
     if (event.stored.visible_to.empty()) continue;
     for (storage::ProjectionBatch::Shaped::Sight& sight : event.stored.visible_to) {
       sight.view_position = ++last_view_positions_[sight.principal];
@@ -669,26 +774,24 @@ absl::StatusOr<size_t> Projector::FirstCorrection(const std::vector<storage::Sto
   return stored.size();
 }
 
-absl::StatusOr<Projector::Prepared> Projector::PrepareCorrection(
-    const storage::StoredEvent& correction) {
+absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::StoredEvent& last) {
   const std::vector<std::string>& principals = generation_.principals;
   const Allowances allowances = AllowancesOf(*policy_, principals);
-  // The case as the log holds it, up to the correction.
+  // The case as the log holds it, up to `last`.
   std::vector<storage::StoredEvent> events;
   for (uint64_t version = 1;;) {
     HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> read,
-                         log_->ReadCase(correction.case_id, version, kBatchEvents));
+                         log_->ReadCase(last.case_id, version, kBatchEvents));
     if (read.empty()) break;
     version = read.back().stream_version + 1;
     for (storage::StoredEvent& event : read) {
-      if (event.position <= correction.position) events.push_back(std::move(event));
+      if (event.position <= last.position) events.push_back(std::move(event));
     }
-    if (!events.empty() && events.back().position == correction.position) break;
+    if (!events.empty() && events.back().position == last.position) break;
   }
-  if (events.empty() || events.back().position != correction.position) {
-    return absl::InternalError(absl::StrCat("case ", correction.case_id,
-                                            " does not hold the correction at log position ",
-                                            correction.position));
+  if (events.empty() || events.back().position != last.position) {
+    return absl::InternalError(absl::StrCat(
+        "case ", last.case_id, " does not hold its event at log position ", last.position));
   }
   // Each event as first recorded, and as corrected since.
   google::protobuf::Arena arena;
@@ -711,38 +814,74 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCorrection(
     target[i] = found->second;
     ApplyCorrection(*original[i], corrected[found->second]);
   }
+  // The case's relationships before `last` and with it. Every event is
+  // shaped under the latter: relationships only grow, and each time they
+  // let a principal see more (a disclosure), the case is shaped again.
+  hub::v1::CaseRelations before;
+  for (size_t i = 0; i + 1 < events.size(); ++i) policy_->ApplyToRelations(*original[i], &before);
+  hub::v1::CaseRelations after = before;
+  policy_->ApplyToRelations(*original.back(), &after);
+  const bool disclosure =
+      allowances.relational && ShowsMore(*policy_, principals, allowances, before, after);
+  // Who sees each earlier event, as the views hold it.
+  HUB_ASSIGN_OR_RETURN(const auto stored_visibility,
+                       views_->CaseVisibility(generation_.generation, last.case_id));
+  absl::flat_hash_map<uint64_t, const std::string*> visibility_at;
+  for (const auto& [position, visibility] : stored_visibility) {
+    visibility_at.emplace(position, &visibility);
+  }
+  const auto saw = [&](size_t i, uint16_t principal) {
+    auto found = visibility_at.find(events[i].position);
+    return found != visibility_at.end() && principal < found->second->size() &&
+           static_cast<uint8_t>((*found->second)[principal]) != 0xff;
+  };
 
   HUB_RETURN_IF_ERROR(KnowViewPositions());
   Prepared prepared;
   prepared.covered = 1;
   storage::ProjectionBatch& batch = prepared.batch;
-  batch.checkpoint = correction.position;
+  batch.checkpoint = last.position;
+  batch.delivered_at = last.position;
   CaseState state;
   state.summaries.resize(principals.size());
-  // Who saw each event as it was first projected: a correction changes what
-  // they see, never who sees it; a correction itself is shown to those who
-  // see what it corrects.
+  state.relations = after;
+  // A principal that saw an event keeps seeing it. A correction changes
+  // what it sees, never who sees it; a disclosure also shows each earlier
+  // event to the principals that may now see some of its content. A
+  // correction itself is shown to those who see what it corrects and may
+  // see a field it replaced (are told of it).
   std::vector<std::vector<bool>> sees(events.size(), std::vector<bool>(principals.size()));
-  // The corrections each principal is told of, by the event they correct:
-  // a correction is shown only to a principal told of it (one that may see
-  // a field it replaced).
   std::map<std::pair<size_t, uint16_t>, std::set<std::string>> told;
   for (size_t i = 0; i < events.size(); ++i) {
-    hub::v1::CaseRelations before = state.relations;
-    HUB_ASSIGN_OR_RETURN(ShapedEvent first,
-                         ShapeEvent(events[i], *policy_, principals, allowances, &state.relations,
-                                    &arena, sealer_, withheld_.get(), original[i]));
-    for (const auto& sight : first.stored.visible_to) {
-      sees[i][sight.principal] =
-          !original[i]->has_record_corrected() ||
-          (target[i].has_value() && sees[*target[i]][sight.principal] &&
-           told[{*target[i], sight.principal}].count(original[i]->event_id()) > 0);
-    }
+    const bool is_last = i + 1 == events.size();
+    // Folding an event into relationships that hold it already changes
+    // nothing.
+    hub::v1::CaseRelations relations = after;
     HUB_ASSIGN_OR_RETURN(ShapedEvent shaped,
-                         ShapeEvent(events[i], *policy_, principals, allowances, &before, &arena,
-                                    sealer_, withheld_.get(), corrected[i], /*keep_emptied=*/true));
+                         ShapeEvent(events[i], *policy_, principals, allowances, &relations, &arena,
+                                    sealer_, withheld_.get(), corrected[i],
+                                    /*keep_emptied=*/true));
+    // As the relationships before `last` showed it: a principal shown more
+    // of an event it saw is given it again.
+    std::optional<ShapedEvent> narrower;
+    if (disclosure && !is_last) {
+      relations = before;
+      HUB_ASSIGN_OR_RETURN(
+          narrower, ShapeEvent(events[i], *policy_, principals, allowances, &relations, &arena,
+                               sealer_, withheld_.get(), corrected[i],
+                               /*keep_emptied=*/true));
+    }
     ApplyToFacts(*corrected[i], &state.facts);
     auto& sights = shaped.stored.visible_to;
+    for (const auto& sight : sights) {
+      const uint16_t p = sight.principal;
+      bool shown = !shaped.emptied[sight.variant];
+      if (original[i]->has_record_corrected()) {
+        shown = shown && target[i].has_value() && sees[*target[i]][p] &&
+                told[{*target[i], p}].count(original[i]->event_id()) > 0;
+      }
+      sees[i][p] = (!is_last && saw(i, p)) || ((disclosure || is_last) && shown);
+    }
     sights.erase(std::remove_if(sights.begin(), sights.end(),
                                 [&](const auto& sight) { return !sees[i][sight.principal]; }),
                  sights.end());
@@ -753,22 +892,34 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCorrection(
       std::optional<hub::v1::CaseSummary>& summary = state.summaries[sight.principal];
       if (!summary.has_value()) summary.emplace();
       ApplyToSummary(*shaped.parsed[sight.variant], &*summary);
+      // Numbered in case order: a disclosure renumbers what follows.
       sight.view_version = summary->visible_events();
     }
     if (sights.empty()) continue;
-    if (i + 1 < events.size()) {
-      storage::ProjectionBatch::Reshaped& reshaped = batch.reshaped.emplace_back();
-      reshaped.position = events[i].position;
-      reshaped.variants = std::move(shaped.stored.variants);
-      for (const auto& sight : sights)
-        reshaped.visible_to.emplace_back(sight.principal, sight.variant);
-    } else {
+    if (is_last) {
       for (auto& sight : sights) sight.view_position = ++last_view_positions_[sight.principal];
       batch.events.push_back(std::move(shaped.stored));
+      continue;
     }
+    storage::ProjectionBatch::Reshaped& reshaped = batch.reshaped.emplace_back();
+    reshaped.position = events[i].position;
+    for (auto& sight : sights) {
+      bool deliver = !saw(i, sight.principal);
+      if (!deliver && narrower.has_value()) {
+        const auto& was = narrower->stored.visible_to;
+        auto found = std::find_if(was.begin(), was.end(), [&](const auto& earlier) {
+          return earlier.principal == sight.principal;
+        });
+        deliver = found == was.end() || narrower->stored.variants[found->variant] !=
+                                            shaped.stored.variants[sight.variant];
+      }
+      sight.view_position = deliver ? ++last_view_positions_[sight.principal] : 0;
+      reshaped.visible_to.push_back(sight);
+    }
+    reshaped.variants = std::move(shaped.stored.variants);
   }
-  batch.summaries.push_back(SerializedSummaries(correction.case_id, state));
-  prepared.summaries.emplace(correction.case_id, std::move(state));
+  batch.summaries.push_back(SerializedSummaries(last.case_id, state));
+  prepared.summaries.emplace(last.case_id, std::move(state));
   return prepared;
 }
 
@@ -814,12 +965,20 @@ void Projector::Loop() {
         attempt = stored.status();
       } else if (absl::StatusOr<size_t> correction = FirstCorrection(*stored); !correction.ok()) {
         attempt = correction.status();
-      } else if (*correction == 0) {
-        if (!in_flight.has_value()) attempt = PrepareCorrection(stored->front());
       } else {
-        stored->resize(*correction);
-        attempt = Prepare(*std::move(stored),
-                          in_flight.has_value() ? &in_flight->prepared.summaries : nullptr);
+        if (*correction != 0) {
+          stored->resize(*correction);
+          attempt =
+              Prepare(*stored, in_flight.has_value() ? &in_flight->prepared.summaries : nullptr);
+        }
+        // An event projected with its case waits for the batch being
+        // written.
+        if ((*correction == 0 || (attempt->ok() && (*attempt)->covered == 0)) &&
+            !in_flight.has_value()) {
+          attempt = PrepareCaseAgain(stored->front());
+        } else if (attempt.has_value() && attempt->ok() && (*attempt)->covered == 0) {
+          attempt.reset();
+        }
       }
       if (attempt.has_value() && attempt->ok()) {
         prepared = *std::move(*attempt);

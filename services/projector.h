@@ -83,25 +83,34 @@ class Projector {
   struct Prepared {
     storage::ProjectionBatch batch;
     SummariesByCase summaries;
+    // Log positions covered; 0 when the first event must be projected
+    // with its case (PrepareCaseAgain).
     uint64_t covered = 0;
   };
   // Log events [from ..], at most max_events (and a batch's bytes).
   absl::StatusOr<std::vector<storage::StoredEvent>> ReadBatch(uint64_t from,
                                                               size_t max_events) const;
-  // Shapes a run of log events; `in_flight`: the summaries of a batch being
-  // written, which the store may not hold yet.
-  absl::StatusOr<Prepared> Prepare(std::vector<storage::StoredEvent> stored,
+  // Shapes a run of log events, up to the first that lets a principal see
+  // more of its case's earlier events (which PrepareCaseAgain projects);
+  // `in_flight`: the summaries of a batch being written, which the store
+  // may not hold yet.
+  absl::StatusOr<Prepared> Prepare(const std::vector<storage::StoredEvent>& stored,
                                    SummariesByCase* in_flight);
   // The summaries of a case for a batch being prepared, taken from
   // `in_flight` or those last written, or loaded, into `batch`. Two threads
   // may call it at once for different cases.
   absl::StatusOr<CaseState*> SummariesFor(const std::string& case_id, SummariesByCase* in_flight,
                                           SummariesByCase* batch);
-  // A batch of one correction: its case projected again from its first
-  // event with every correction applied, its stored events reshaped (same
-  // principals, same numbers) and its summaries folded afresh. The views
-  // must hold everything before it.
-  absl::StatusOr<Prepared> PrepareCorrection(const storage::StoredEvent& correction);
+  // A batch of one event that changes what principals see of its case's
+  // earlier events: a correction (their content), or a relationship that
+  // lets a principal see more of the case (a disclosure: what it may now
+  // see of each earlier event is delivered to it, after what it has, and
+  // its versions of the case are numbered again in case order). The case
+  // is projected again from its first event, every correction applied,
+  // under its relationships with `last`; its stored events are reshaped
+  // and its summaries folded afresh. The views must hold everything before
+  // it.
+  absl::StatusOr<Prepared> PrepareCaseAgain(const storage::StoredEvent& last);
   // Where the first correction in `stored` is (stored.size(): none): a
   // batch ends before one, which is projected on its own.
   static absl::StatusOr<size_t> FirstCorrection(const std::vector<storage::StoredEvent>& stored);

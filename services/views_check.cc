@@ -25,7 +25,8 @@ bool SameEvent(const storage::ViewEvent& a, const storage::ViewEvent& b) {
          a.case_id == b.case_id && a.payload == b.payload;
 }
 
-// The first difference between two runs of view events, or "" if none.
+// The first difference between two runs of view events (deliveries in view
+// order, or a case's events in version order), or "" if none.
 std::string FirstDifference(const std::vector<storage::ViewEvent>& stored,
                             const std::vector<storage::ViewEvent>& derived) {
   for (size_t i = 0; i < std::max(stored.size(), derived.size()); ++i) {
@@ -33,13 +34,22 @@ std::string FirstDifference(const std::vector<storage::ViewEvent>& stored,
       return absl::StrCat("the event at position ", derived[i].position, " (case ",
                           derived[i].case_id, ") is missing");
     }
-    if (i >= derived.size() || stored[i].position < derived[i].position) {
+    if (i >= derived.size()) {
       return absl::StrCat("it holds an event at position ", stored[i].position, " (case ",
                           stored[i].case_id, ") that the log does not give it");
     }
-    if (stored[i].position > derived[i].position) {
-      return absl::StrCat("the event at position ", derived[i].position, " (case ",
-                          derived[i].case_id, ") is missing");
+    if (stored[i].position != derived[i].position) {
+      if (i + 1 < derived.size() && derived[i + 1].position == stored[i].position) {
+        return absl::StrCat("the event at position ", derived[i].position, " (case ",
+                            derived[i].case_id, ") is missing");
+      }
+      if (i + 1 < stored.size() && stored[i + 1].position == derived[i].position) {
+        return absl::StrCat("it holds an event at position ", stored[i].position, " (case ",
+                            stored[i].case_id, ") that the log does not give it");
+      }
+      return absl::StrCat("it holds an event at position ", stored[i].position, " (case ",
+                          stored[i].case_id, ") where the log gives it the event at position ",
+                          derived[i].position, " (case ", derived[i].case_id, ")");
     }
     if (!SameEvent(stored[i], derived[i])) {
       return absl::StrCat("the event at position ", stored[i].position, " (case ",
@@ -55,30 +65,24 @@ absl::StatusOr<std::string> ComparePrincipal(const storage::ViewStore& stored, u
                                              const storage::ViewStore& derived,
                                              uint32_t derived_gen, uint16_t principal,
                                              uint64_t* events, std::set<std::string>* cases) {
+  // Both views deliver the same events in the same order: compared page
+  // by page, from the same view position.
   for (uint64_t after = 0;;) {
     absl::StatusOr<std::vector<storage::ViewEvent>> read =
         stored.ReadFrom(stored_gen, principal, after, kPage);
     if (!read.ok()) {
-      return absl::StrCat("its events after position ", after,
+      return absl::StrCat("its events after view position ", after,
                           " cannot be read: ", read.status().message());
     }
-    std::vector<storage::ViewEvent> mine = *std::move(read);
+    const std::vector<storage::ViewEvent>& mine = *read;
     HUB_ASSIGN_OR_RETURN(std::vector<storage::ViewEvent> expected,
                          derived.ReadFrom(derived_gen, principal, after, kPage));
-    // Pages of one store end where the other's may not: compare up to the
-    // shorter end, then go on from there.
-    if (!mine.empty() && !expected.empty()) {
-      const uint64_t end = std::min(mine.back().position, expected.back().position);
-      const auto beyond = [end](const storage::ViewEvent& event) { return event.position > end; };
-      mine.erase(std::remove_if(mine.begin(), mine.end(), beyond), mine.end());
-      expected.erase(std::remove_if(expected.begin(), expected.end(), beyond), expected.end());
-    }
     if (std::string difference = FirstDifference(mine, expected); !difference.empty()) {
       return difference;
     }
     if (mine.empty()) break;
     *events += mine.size();
-    after = mine.back().position;
+    after = mine.back().view_position;
   }
   for (std::string after;;) {
     absl::StatusOr<std::vector<std::pair<std::string, std::string>>> read =

@@ -106,6 +106,53 @@ bool CaseEntryVisibleTo(std::string_view value, uint16_t principal) {
          static_cast<uint8_t>(value[kCaseEntryHeader + principal]) != kNotVisible;
 }
 
+// Index entry value: the log position its deliveries count as made at if
+// their own is earlier (8; 0 but for a disclosure), then per delivery the
+// event's log position (8) and its case's fingerprint (4).
+constexpr size_t kIndexHeader = 8;
+constexpr size_t kDeliverySize = 12;
+
+// Four bytes of a case id, so that a case's deliveries are found in a view
+// without fetching the others' contents (a match is checked on the content).
+uint32_t CaseFingerprint(std::string_view case_id) {
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (char c : case_id) {
+    hash ^= static_cast<uint8_t>(c);
+    hash *= 16777619u;
+  }
+  return hash;
+}
+
+// One decoded index entry.
+struct IndexEntry {
+  uint64_t first_view_position = 0;
+  uint64_t delivered_at_least = 0;
+  std::string_view deliveries;
+
+  size_t size() const { return deliveries.size() / kDeliverySize; }
+  uint64_t position(size_t i) const { return GetBigEndian(deliveries, i * kDeliverySize, 8); }
+  uint32_t fingerprint(size_t i) const {
+    return static_cast<uint32_t>(GetBigEndian(deliveries, i * kDeliverySize + 8, 4));
+  }
+  uint64_t delivered_at(size_t i) const { return std::max(position(i), delivered_at_least); }
+};
+
+// The entry `it` is at, whose key must start with `prefix` (one
+// principal's index in one generation).
+absl::StatusOr<IndexEntry> DecodeIndexEntry(const rocksdb::Iterator& it, size_t prefix_size) {
+  const std::string_view key(it.key().data(), it.key().size());
+  const std::string_view value(it.value().data(), it.value().size());
+  if (key.size() != prefix_size + 8 || value.size() < kIndexHeader + kDeliverySize ||
+      (value.size() - kIndexHeader) % kDeliverySize != 0) {
+    return absl::DataLossError("a view index entry is damaged");
+  }
+  IndexEntry entry;
+  entry.first_view_position = GetBigEndian(key, prefix_size, 8);
+  entry.delivered_at_least = GetBigEndian(value, 0, 8);
+  entry.deliveries = value.substr(kIndexHeader);
+  return entry;
+}
+
 // One byte per principal: the variant it sees, or kNotVisible.
 std::string VisibilityOf(const ProjectionBatch::Shaped& event, size_t principals) {
   std::string visibility(principals, static_cast<char>(kNotVisible));
@@ -320,11 +367,11 @@ class RocksViewStore final : public ViewStore {
     db_->Close().PermitUncheckedError();
   }
 
-  // Puts the new shapes of a stored event into `batch`, with its stored
-  // numbers, and its case entry's visibility into `case_entries`.
+  // Puts the new shapes and numbers of a stored event into `batch`, and
+  // its case entry's visibility into `case_entries`; `case_id`: its case.
   absl::Status Reshape(uint32_t generation, const ProjectionBatch::Reshaped& reshaped,
-                       rocksdb::WriteBatch* batch,
-                       std::map<std::string, std::string>* case_entries) const {
+                       rocksdb::WriteBatch* batch, std::map<std::string, std::string>* case_entries,
+                       std::string* case_id) const {
     const std::string content_key = ContentKey(generation, reshaped.position);
     std::string stored;
     rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), family(kContent), content_key, &stored);
@@ -339,20 +386,29 @@ class RocksViewStore final : public ViewStore {
     shaped.stream_version = header.stream_version;
     shaped.case_id = header.case_id;
     shaped.variants = reshaped.variants;
-    if (reshaped.visible_to.size() != header.numbers.size()) {
-      return absl::FailedPreconditionError(
-          "a reshaped event must be seen by the principals that saw it");
-    }
-    for (const auto& [principal, variant] : reshaped.visible_to) {
-      auto numbers = header.numbers.find(principal);
-      if (numbers == header.numbers.end() || variant >= reshaped.variants.size()) {
-        return absl::FailedPreconditionError(
-            "a reshaped event must be seen by the principals that saw it");
+    size_t kept = 0;
+    uint16_t principals = static_cast<uint16_t>(header.visibility.size());
+    for (const ProjectionBatch::Shaped::Sight& sight : reshaped.visible_to) {
+      if (sight.variant >= reshaped.variants.size()) {
+        return absl::InvalidArgumentError("a principal is given a shape the event lacks");
       }
-      shaped.visible_to.push_back(
-          {principal, variant, numbers->second.first, numbers->second.second});
+      ProjectionBatch::Shaped::Sight& numbered = shaped.visible_to.emplace_back(sight);
+      auto numbers = header.numbers.find(sight.principal);
+      if (numbers != header.numbers.end()) {
+        ++kept;
+        if (numbered.view_position == 0) numbered.view_position = numbers->second.first;
+        if (numbered.view_version == 0) numbered.view_version = numbers->second.second;
+      } else if (sight.view_position == 0 || sight.view_version == 0) {
+        return absl::FailedPreconditionError(
+            "an event shown to a principal for the first time needs its numbers");
+      }
+      principals = std::max<uint16_t>(principals, sight.principal + 1);
     }
-    std::string visibility = VisibilityOf(shaped, header.visibility.size());
+    if (kept != header.numbers.size()) {
+      return absl::FailedPreconditionError(
+          "a reshaped event must still be seen by the principals that saw it");
+    }
+    std::string visibility = VisibilityOf(shaped, principals);
     HUB_RETURN_IF_ERROR(FromRocksStatus(
         batch->Put(family(kContent), content_key, EncodeContent(shaped, visibility)), "batch"));
     std::string case_key = CaseKey(generation, header.case_id);
@@ -365,6 +421,7 @@ class RocksViewStore final : public ViewStore {
     entry.resize(kCaseEntryHeader);
     entry.append(visibility);
     (*case_entries)[std::move(case_key)] = std::move(entry);
+    *case_id = std::move(header.case_id);
     return absl::OkStatus();
   }
 
@@ -505,33 +562,28 @@ class RocksViewStore final : public ViewStore {
       }
     }
     rocksdb::WriteBatch batch(reserve);
-    // Per principal, the positions it sees in this batch: one index entry
-    // per principal and batch, keyed by the first of them, holding the view
-    // position of the first and then the log positions.
-    std::map<uint16_t, std::string> positions_by_principal;
-    // Each principal's next view position in this batch, so that a batch
-    // that would leave a gap or a repeat in a view is refused.
-    std::map<uint16_t, uint64_t> next_view_position;
+    // Per principal, what this batch delivers to it: (view position, log
+    // position, case fingerprint); one index entry per principal and batch.
+    struct Delivery {
+      uint64_t view_position;
+      uint64_t position;
+      uint32_t fingerprint;
+    };
+    std::map<uint16_t, std::vector<Delivery>> deliveries_by_principal;
     std::map<std::string, std::string> case_entries;
     for (const ProjectionBatch::Shaped& event : projection.events) {
       if (event.variants.size() >= kNotVisible) {
         return absl::InvalidArgumentError("an event may have at most 254 shapes");
       }
       uint16_t principals = 0;
+      const uint32_t fingerprint = CaseFingerprint(event.case_id);
       for (const ProjectionBatch::Shaped::Sight& sight : event.visible_to) {
         if (sight.variant >= event.variants.size()) {
           return absl::InvalidArgumentError("a principal is given a shape the event lacks");
         }
         principals = std::max<uint16_t>(principals, sight.principal + 1);
-        auto [next, first] = next_view_position.try_emplace(sight.principal, sight.view_position);
-        if (sight.view_position == 0 || sight.view_position != next->second) {
-          return absl::InvalidArgumentError(
-              "a principal's view positions must continue without a gap or a repeat");
-        }
-        ++next->second;
-        std::string& positions = positions_by_principal[sight.principal];
-        if (first) PutBigEndian(sight.view_position, 8, &positions);
-        PutBigEndian(event.position, 8, &positions);
+        deliveries_by_principal[sight.principal].push_back(
+            {sight.view_position, event.position, fingerprint});
       }
       const std::string visibility = VisibilityOf(event, principals);
       HUB_RETURN_IF_ERROR(
@@ -548,17 +600,47 @@ class RocksViewStore final : public ViewStore {
       case_entries.emplace(std::move(case_key), std::move(case_value));
     }
     for (const ProjectionBatch::Reshaped& reshaped : projection.reshaped) {
-      HUB_RETURN_IF_ERROR(Reshape(generation, reshaped, &batch, &case_entries));
+      if (reshaped.variants.size() >= kNotVisible) {
+        return absl::InvalidArgumentError("an event may have at most 254 shapes");
+      }
+      std::string case_id;
+      HUB_RETURN_IF_ERROR(Reshape(generation, reshaped, &batch, &case_entries, &case_id));
+      const uint32_t fingerprint = CaseFingerprint(case_id);
+      for (const ProjectionBatch::Shaped::Sight& sight : reshaped.visible_to) {
+        if (sight.view_position == 0) continue;
+        deliveries_by_principal[sight.principal].push_back(
+            {sight.view_position, reshaped.position, fingerprint});
+      }
+    }
+    // Each principal's deliveries continue its view without a gap or a
+    // repeat, in view order.
+    std::map<uint16_t, std::string> index_values;
+    for (auto& [principal, deliveries] : deliveries_by_principal) {
+      std::sort(deliveries.begin(), deliveries.end(), [](const Delivery& a, const Delivery& b) {
+        return a.view_position < b.view_position;
+      });
+      std::string& value = index_values[principal];
+      value.reserve(kIndexHeader + kDeliverySize * deliveries.size());
+      PutBigEndian(projection.delivered_at, 8, &value);
+      for (size_t i = 0; i < deliveries.size(); ++i) {
+        if (deliveries[i].view_position == 0 ||
+            (i > 0 && deliveries[i].view_position != deliveries[i - 1].view_position + 1)) {
+          return absl::InvalidArgumentError(
+              "a principal's view positions must continue without a gap or a repeat");
+        }
+        PutBigEndian(deliveries[i].position, 8, &value);
+        PutBigEndian(deliveries[i].fingerprint, 4, &value);
+      }
     }
     // In key order: RocksDB's memtable inserts ascending keys of a batch
     // next to each other instead of searching from the top each time.
     for (const auto& [key, value] : case_entries) {
       HUB_RETURN_IF_ERROR(FromRocksStatus(batch.Put(family(kCases), key, value), "batch"));
     }
-    for (const auto& [principal, positions] : positions_by_principal) {
+    for (const auto& [principal, value] : index_values) {
       std::string key = PrincipalKey(generation, principal);
-      key.append(positions, 8, 8);
-      HUB_RETURN_IF_ERROR(FromRocksStatus(batch.Put(family(kIndex), key, positions), "batch"));
+      PutBigEndian(deliveries_by_principal[principal].front().view_position, 8, &key);
+      HUB_RETURN_IF_ERROR(FromRocksStatus(batch.Put(family(kIndex), key, value), "batch"));
     }
     for (const ProjectionBatch::CaseSummaries& summaries : projection.summaries) {
       HUB_RETURN_IF_ERROR(FromRocksStatus(
@@ -582,7 +664,7 @@ class RocksViewStore final : public ViewStore {
     // Each principal's view continues the one stored, without a gap (its
     // last position is read from the index once, then remembered).
     std::unique_ptr<rocksdb::Iterator> it;
-    for (const auto& [principal, positions] : positions_by_principal) {
+    for (const auto& [principal, deliveries] : deliveries_by_principal) {
       auto known = last_view_positions_.find({generation, principal});
       if (known == last_view_positions_.end()) {
         if (it == nullptr) it.reset(db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
@@ -590,10 +672,10 @@ class RocksViewStore final : public ViewStore {
                              LastViewPosition(it.get(), generation, principal));
         known = last_view_positions_.emplace(std::make_pair(generation, principal), stored).first;
       }
-      if (GetBigEndian(positions, 0, 8) != known->second + 1) {
+      if (deliveries.front().view_position != known->second + 1) {
         return absl::InvalidArgumentError(absl::StrCat(
             "a batch must continue each principal's view: principal ", principal, " is at ",
-            known->second, ", the batch starts at ", GetBigEndian(positions, 0, 8)));
+            known->second, ", the batch starts at ", deliveries.front().view_position));
       }
     }
     bool active = false;
@@ -602,37 +684,70 @@ class RocksViewStore final : public ViewStore {
       active = active_.has_value() && active_->generation == generation;
     }
     HUB_RETURN_IF_ERROR(Write(&batch, /*sync=*/false, /*logged=*/active));
-    for (const auto& [principal, positions] : positions_by_principal) {
-      last_view_positions_[{generation, principal}] =
-          GetBigEndian(positions, 0, 8) + (positions.size() - 8) / 8 - 1;
+    for (const auto& [principal, deliveries] : deliveries_by_principal) {
+      last_view_positions_[{generation, principal}] = deliveries.back().view_position;
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<ViewEvent>> ReadFrom(uint32_t generation, uint16_t principal,
-                                                  uint64_t after_position,
+                                                  uint64_t after_view_position,
                                                   size_t max_events) const override {
+    HUB_ASSIGN_OR_RETURN(CasePage page, ReadDeliveries(generation, principal, after_view_position,
+                                                       nullptr, max_events, max_events));
+    return std::move(page.events);
+  }
+
+  absl::StatusOr<CasePage> ReadCaseDeliveries(uint32_t generation, uint16_t principal,
+                                              const std::string& case_id,
+                                              uint64_t after_view_position, size_t max_events,
+                                              size_t max_scanned) const override {
+    return ReadDeliveries(generation, principal, after_view_position, &case_id, max_events,
+                          std::max<size_t>(max_scanned, 1));
+  }
+
+  // Deliveries after `after_view_position` (of `case_id` only, if given).
+  absl::StatusOr<CasePage> ReadDeliveries(uint32_t generation, uint16_t principal,
+                                          uint64_t after_view_position, const std::string* case_id,
+                                          size_t max_events, size_t max_scanned) const {
     const std::string prefix = PrincipalKey(generation, principal);
     std::string start = prefix;
-    PutBigEndian(after_position + 1, 8, &start);
+    PutBigEndian(after_view_position + 1, 8, &start);
+    const uint32_t wanted = case_id != nullptr ? CaseFingerprint(*case_id) : 0;
     std::vector<uint64_t> positions;
+    std::vector<uint64_t> view_positions;
+    CasePage page;
+    page.read_through = after_view_position;
+    size_t scanned = 0;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
-    // The entry holding after_position + 1 starts at or before it.
+    // The entry holding after_view_position + 1 starts at or before it.
     it->SeekForPrev(start);
     if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(start);
-    for (; it->Valid() && it->key().starts_with(prefix) && positions.size() < max_events;
+    for (; it->Valid() && it->key().starts_with(prefix) && positions.size() < max_events &&
+           scanned < max_scanned;
          it->Next()) {
-      const std::string_view value(it->value().data(), it->value().size());
-      if (value.size() < 16 || value.size() % 8 != 0) {
-        return absl::DataLossError("a view index entry is damaged");
-      }
-      for (size_t offset = 8; offset < value.size() && positions.size() < max_events; offset += 8) {
-        const uint64_t position = GetBigEndian(value, offset, 8);
-        if (position > after_position) positions.push_back(position);
+      HUB_ASSIGN_OR_RETURN(const IndexEntry entry, DecodeIndexEntry(*it, prefix.size()));
+      for (size_t i = 0; i < entry.size() && positions.size() < max_events && scanned < max_scanned;
+           ++i) {
+        const uint64_t view_position = entry.first_view_position + i;
+        if (view_position <= after_view_position) continue;
+        ++scanned;
+        page.read_through = view_position;
+        if (case_id != nullptr && entry.fingerprint(i) != wanted) continue;
+        positions.push_back(entry.position(i));
+        view_positions.push_back(view_position);
       }
     }
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
-    return Contents(generation, principal, positions);
+    HUB_ASSIGN_OR_RETURN(std::vector<ViewEvent> events, Contents(generation, principal, positions));
+    page.events.reserve(events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      // Another case with the same fingerprint.
+      if (case_id != nullptr && events[i].case_id != *case_id) continue;
+      events[i].view_position = view_positions[i];
+      page.events.push_back(std::move(events[i]));
+    }
+    return page;
   }
 
   absl::StatusOr<std::vector<ViewEvent>> ReadCase(uint32_t generation, uint16_t principal,
@@ -711,61 +826,28 @@ class RocksViewStore final : public ViewStore {
   absl::StatusOr<uint64_t> LogPositionOf(uint32_t generation, uint16_t principal,
                                          uint64_t view_position) const override {
     if (view_position == 0) return 0;
-    const std::string prefix = PrincipalKey(generation, principal);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
-    // The index entry at or before log position `at`: its key's position,
-    // its first view position and its log positions.
-    struct Entry {
-      uint64_t first_position = 0;
-      uint64_t first_view_position = 0;
-      std::string positions;
-    };
-    const auto entry_at = [&](uint64_t at) -> absl::StatusOr<std::optional<Entry>> {
-      std::string key = prefix;
-      PutBigEndian(at, 8, &key);
-      it->SeekForPrev(key);
-      HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view index"));
-      if (!it->Valid() || !it->key().starts_with(prefix)) return std::optional<Entry>();
-      const std::string_view value(it->value().data(), it->value().size());
-      if (value.size() < 16 || value.size() % 8 != 0 || it->key().size() != prefix.size() + 8) {
-        return absl::DataLossError("a view index entry is damaged");
-      }
-      Entry entry;
-      entry.first_position =
-          GetBigEndian(std::string_view(it->key().data(), it->key().size()), prefix.size(), 8);
-      entry.first_view_position = GetBigEndian(value, 0, 8);
-      entry.positions = std::string(value.substr(8));
-      return std::optional<Entry>(std::move(entry));
-    };
-    // View positions grow with log positions: search the log positions for
-    // the last entry whose first view position is at most the one asked.
-    HUB_ASSIGN_OR_RETURN(std::optional<Entry> last, entry_at(~uint64_t{0}));
-    if (!last.has_value()) return absl::NotFoundError("the view holds no events");
-    // The first entry: the search keeps `low` at an entry that starts at or
-    // before the wanted view position.
-    it->Seek(prefix);
-    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view index"));
-    if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) {
-      return absl::DataLossError("a view index lost its first entry");
-    }
-    uint64_t low =
-        GetBigEndian(std::string_view(it->key().data(), it->key().size()), prefix.size(), 8);
-    uint64_t high = last->first_position;
+    return DeliveredAt(it.get(), generation, principal, view_position);
+  }
+
+  absl::StatusOr<uint64_t> ViewPositionAt(uint32_t generation, uint16_t principal,
+                                          uint64_t log_position) const override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kIndex)));
+    HUB_ASSIGN_OR_RETURN(const uint64_t last, LastViewPosition(it.get(), generation, principal));
+    // Deliveries are made at non-decreasing log positions: the last one at
+    // or before `log_position` is found by halving.
+    uint64_t low = 0;
+    uint64_t high = last;
     while (low < high) {
       const uint64_t middle = low + (high - low + 1) / 2;
-      HUB_ASSIGN_OR_RETURN(std::optional<Entry> entry, entry_at(middle));
-      if (entry.has_value() && entry->first_view_position <= view_position) {
+      HUB_ASSIGN_OR_RETURN(const uint64_t at, DeliveredAt(it.get(), generation, principal, middle));
+      if (at <= log_position) {
         low = middle;
       } else {
         high = middle - 1;
       }
     }
-    HUB_ASSIGN_OR_RETURN(std::optional<Entry> found, entry_at(low));
-    if (!found.has_value() || found->first_view_position > view_position ||
-        view_position - found->first_view_position >= found->positions.size() / 8) {
-      return absl::NotFoundError(absl::StrCat("the view holds no event ", view_position));
-    }
-    return GetBigEndian(found->positions, 8 * (view_position - found->first_view_position), 8);
+    return low;
   }
 
   absl::StatusOr<std::vector<uint64_t>> LastViewPositions(uint32_t generation) const override {
@@ -805,6 +887,21 @@ class RocksViewStore final : public ViewStore {
     HUB_ASSIGN_OR_RETURN(StoredCase stored, CaseSummaries(generation, case_id));
     if (principal >= stored.by_principal.size()) return std::optional<std::string>();
     return std::move(stored.by_principal[principal]);
+  }
+
+  absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> CaseVisibility(
+      uint32_t generation, const std::string& case_id) const override {
+    const std::string prefix = CaseKey(generation, case_id);
+    std::vector<std::pair<uint64_t, std::string>> events;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kCases)));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string_view value(it->value().data(), it->value().size());
+      if (value.size() < kCaseEntryHeader)
+        return absl::DataLossError("a view case entry is damaged");
+      events.emplace_back(GetBigEndian(value, 0, 8), std::string(value.substr(kCaseEntryHeader)));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
+    return events;
   }
 
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> AllCaseFacts(
@@ -912,11 +1009,25 @@ class RocksViewStore final : public ViewStore {
     it->SeekForPrev(prefix + std::string(8, '\xff'));
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view index"));
     if (!it->Valid() || !it->key().starts_with(prefix)) return 0;
-    const std::string_view value(it->value().data(), it->value().size());
-    if (value.size() < 16 || value.size() % 8 != 0) {
-      return absl::DataLossError("a view index entry is damaged");
+    HUB_ASSIGN_OR_RETURN(const IndexEntry entry, DecodeIndexEntry(*it, prefix.size()));
+    return entry.first_view_position + entry.size() - 1;
+  }
+
+  // Where the principal's delivery at `view_position` (> 0) was made.
+  static absl::StatusOr<uint64_t> DeliveredAt(rocksdb::Iterator* it, uint32_t generation,
+                                              uint16_t principal, uint64_t view_position) {
+    const std::string prefix = PrincipalKey(generation, principal);
+    std::string key = prefix;
+    PutBigEndian(view_position, 8, &key);
+    it->SeekForPrev(key);
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view index"));
+    if (it->Valid() && it->key().starts_with(prefix)) {
+      HUB_ASSIGN_OR_RETURN(const IndexEntry entry, DecodeIndexEntry(*it, prefix.size()));
+      if (view_position - entry.first_view_position < entry.size()) {
+        return entry.delivered_at(view_position - entry.first_view_position);
+      }
     }
-    return GetBigEndian(value, 0, 8) + (value.size() - 8) / 8 - 1;
+    return absl::NotFoundError(absl::StrCat("the view holds no event ", view_position));
   }
 
   absl::StatusOr<std::vector<GenerationInfo>> GenerationsUnder(std::string_view prefix) const {

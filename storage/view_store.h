@@ -92,18 +92,27 @@ struct ProjectionBatch {
     std::string facts;
   };
   std::vector<CaseSummaries> summaries;
-  // Events already in the views whose shapes a correction changed: the same
-  // principals see them, under the same numbers; only what they see
-  // changes. Each replaces the event's stored shapes.
+  // Events already in the views whose shapes changed (a correction), or
+  // that principals see for the first time or see more of (a relationship
+  // began: a disclosure). Each replaces the event's stored shapes. A
+  // principal that saw the event still sees it.
   struct Reshaped {
     uint64_t position = 0;
     std::vector<std::string> variants;
-    // (principal, variant) for exactly the principals that see the event.
-    std::vector<std::pair<uint16_t, uint8_t>> visible_to;
+    // Exactly the principals that see the event, with their variant. A
+    // non-zero view position delivers the event (again, or for the first
+    // time) at that position of the principal's view; zero keeps the one
+    // stored. A zero view version keeps the one stored. A principal that
+    // did not see the event needs both.
+    std::vector<Shaped::Sight> visible_to;
   };
   std::vector<Reshaped> reshaped;
   // The last log position this batch covers (projected or skipped).
   uint64_t checkpoint = 0;
+  // Non-zero for a disclosure: every delivery of the batch counts as made
+  // at this log position (the event that began the relationship), however
+  // early the event delivered (see ViewStore::LogPositionOf).
+  uint64_t delivered_at = 0;
 };
 
 // An event of a case in a principal's view, without its content.
@@ -179,11 +188,25 @@ class ViewStore {
   // read-only error state, which succeeds once the cause is gone.
   virtual absl::Status Resume() = 0;
 
-  // The principal's events with log positions > after_position, in log
-  // order.
+  // The principal's deliveries after view position `after_view_position`,
+  // in view order: each event as it is now, with the view position it was
+  // delivered at (an event delivered again, when a relationship shows the
+  // principal more of it, appears at both).
   virtual absl::StatusOr<std::vector<ViewEvent>> ReadFrom(uint32_t generation, uint16_t principal,
-                                                          uint64_t after_position,
+                                                          uint64_t after_view_position,
                                                           size_t max_events) const = 0;
+  // The same, only the deliveries of one case: at most `max_events`, after
+  // looking at no more than `max_scanned` deliveries of any case.
+  struct CasePage {
+    std::vector<ViewEvent> events;
+    // The last view position looked at: the next read goes on after it.
+    uint64_t read_through = 0;
+  };
+  virtual absl::StatusOr<CasePage> ReadCaseDeliveries(uint32_t generation, uint16_t principal,
+                                                      const std::string& case_id,
+                                                      uint64_t after_view_position,
+                                                      size_t max_events,
+                                                      size_t max_scanned) const = 0;
   // The principal's events of one case with view versions >= from_version.
   virtual absl::StatusOr<std::vector<ViewEvent>> ReadCase(uint32_t generation, uint16_t principal,
                                                           const std::string& case_id,
@@ -199,12 +222,19 @@ class ViewStore {
   // the order given.
   virtual absl::StatusOr<std::vector<ViewEvent>> ReadEvents(
       uint32_t generation, uint16_t principal, const std::vector<uint64_t>& positions) const = 0;
-  // The log position of the principal's event numbered `view_position` in
-  // `generation` (active, being built or retired); 0 for view position 0.
-  // NOT_FOUND if the view holds no such event (or the generation's index
-  // is no longer kept).
+  // The log position the principal's delivery numbered `view_position` in
+  // `generation` (active, being built or retired) was made at: the event's
+  // own, or for a disclosure the event that began the relationship. 0 for
+  // view position 0. Deliveries are made at non-decreasing log positions.
+  // NOT_FOUND if the view holds no such delivery (or the generation's
+  // index is no longer kept).
   virtual absl::StatusOr<uint64_t> LogPositionOf(uint32_t generation, uint16_t principal,
                                                  uint64_t view_position) const = 0;
+  // The principal's last view position in `generation` whose delivery was
+  // made at or before `log_position` (0: none): where a reader who had
+  // everything up to that log position goes on.
+  virtual absl::StatusOr<uint64_t> ViewPositionAt(uint32_t generation, uint16_t principal,
+                                                  uint64_t log_position) const = 0;
   // Each principal's last view position in `generation` (0: none yet).
   virtual absl::StatusOr<std::vector<uint64_t>> LastViewPositions(uint32_t generation) const = 0;
   // Generations replaced by a later one whose index is still kept.
@@ -217,6 +247,11 @@ class ViewStore {
   // last batch that touched it stored them; empty if none did.
   virtual absl::StatusOr<StoredCase> CaseSummaries(uint32_t generation,
                                                    const std::string& case_id) const = 0;
+  // Who sees each event of a case the views hold, in case order: its log
+  // position and one byte per principal (its variant, 0xff: none; a
+  // principal beyond the string's end sees none).
+  virtual absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> CaseVisibility(
+      uint32_t generation, const std::string& case_id) const = 0;
   // Every case's facts for the governance report (ProjectionBatch::
   // CaseSummaries::facts), in case-id order, for the cases that have any.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> AllCaseFacts(

@@ -2,6 +2,9 @@
 // same event is exactly what the example sharing protocol allows.
 #include <chrono>
 #include <functional>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
@@ -11,6 +14,7 @@
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
 
+#include "hub/v1/audit_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
 
 namespace hub::testing {
@@ -151,14 +155,145 @@ TEST_F(ViewsTest, HousingSeesOnlyCasesItIsInvolvedInAndThenTheRiskSummaryButNotW
                 safety->set_risk_change(hub::v1::REDUCED);
                 safety->set_current_address(kAddress);
               }).ok());
-  // The update recorded after housing became involved. (Disclosing the
-  // case's earlier events once a relationship begins is not done yet.)
+  // The update recorded before housing became involved, and the one after,
+  // each as housing may see it.
   std::vector<hub::v1::EventEnvelope> events = Read("housing-agency");
-  ASSERT_FALSE(events.empty());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].victim_safety_information().risk_change(), hub::v1::SIGNIFICANTLY_REDUCED);
   const hub::v1::VictimSafetyInformation& safety = events.back().victim_safety_information();
   EXPECT_EQ(safety.risk_change(), hub::v1::REDUCED);
-  EXPECT_EQ(safety.victim_subject_id(), "");
-  EXPECT_EQ(safety.current_address(), "");
+  for (const hub::v1::EventEnvelope& event : events) {
+    EXPECT_EQ(event.victim_safety_information().victim_subject_id(), "");
+    EXPECT_EQ(event.victim_safety_information().current_address(), "");
+    EXPECT_EQ(event.victim_safety_information().disclosure_notes(), "");
+  }
+}
+
+// When a relationship begins, the case's earlier events that it lets the
+// agency see reach the agency's live stream (before the event that began
+// it), numbered on in its view, audited as deliveries, and never with
+// anything the protocol still withholds.
+TEST_F(ViewsTest, AnAgencyNewlyInvolvedReceivesTheCaseHistoryItMayNowSeeInItsStream) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "housing-agency"))
+                    ->Subscribe(&context, hub::v1::SubscribeRequest());
+  hub::v1::SubscribeResponse item;
+  ASSERT_TRUE(stream->Read(&item));
+  ASSERT_TRUE(item.has_caught_up()) << "housing received an event of a case it is not in";
+  ASSERT_TRUE(Publish(
+                  "dapp-coordinator",
+                  [](hub::v1::EventEnvelope* e) {
+                    e->mutable_action_tasked()->set_action_id("A-1");
+                    e->mutable_action_tasked()->set_owner_agency("housing");
+                  },
+                  hub::v1::PURPOSE_PANEL)
+                  .ok());
+  std::vector<hub::v1::EventEnvelope> received;
+  do {
+    ASSERT_TRUE(stream->Read(&item));
+    ASSERT_TRUE(item.has_event());
+    const std::string bytes = item.SerializeAsString();
+    EXPECT_EQ(bytes.find("Refuge Road"), std::string::npos);
+    EXPECT_EQ(bytes.find("07700"), std::string::npos);
+    EXPECT_EQ(bytes.find("waiting outside"), std::string::npos);
+    EXPECT_EQ(bytes.find("V-7"), std::string::npos);
+    received.push_back(item.event());
+  } while (!item.event().has_action_tasked());
+  context.TryCancel();
+  // The referral that opened the case and the safety update, then the
+  // action: positions 1, 2, 3 of housing's view.
+  ASSERT_EQ(received.size(), 3u);
+  EXPECT_TRUE(received[0].has_referral_received());
+  ASSERT_TRUE(received[1].has_victim_safety_information());
+  EXPECT_EQ(received[1].victim_safety_information().risk_change(), hub::v1::SIGNIFICANTLY_REDUCED);
+  for (size_t i = 0; i < received.size(); ++i) {
+    EXPECT_EQ(received[i].global_position() % 1'000'000'000'000, i + 1);
+    EXPECT_EQ(received[i].stream_version(), i + 1) << "numbered in case order";
+  }
+
+  // Each delivery is in the audit, naming the case and what was disclosed.
+  auto audit = hub::v1::AuditService::NewStub(pki_.Channel(hub_->address(), "governance-auditor"));
+  hub::v1::QueryAuditRequest query;
+  query.set_agency("housing");
+  query.set_action(hub::v1::AUDIT_DELIVER);
+  hub::v1::QueryAuditResponse found;
+  grpc::ClientContext audit_context;
+  ASSERT_TRUE(audit->QueryAudit(&audit_context, query, &found).ok());
+  std::set<std::string> delivered_types;
+  for (const hub::v1::AuditEntry& entry : found.entries()) {
+    for (const std::string& type : entry.record().event_types()) delivered_types.insert(type);
+    EXPECT_THAT(entry.record().disclosed_case_ids(), ::testing::ElementsAre("C-7"));
+  }
+  EXPECT_THAT(
+      delivered_types,
+      ::testing::IsSupersetOf({"referral_received", "victim_safety_information", "action_tasked"}));
+}
+
+// A relationship that shows an agency more of an event it already has
+// delivers the event again, whole as it may now see it, under the same id:
+// housing, tasked in the case, saw a support referral to health without its
+// housing notes; once referred a client itself, it receives them.
+TEST_F(ViewsTest, AnEventAnAgencyMayNowSeeMoreOfIsDeliveredAgain) {
+  ASSERT_TRUE(Publish(
+                  "dapp-coordinator",
+                  [](hub::v1::EventEnvelope* e) {
+                    e->mutable_action_tasked()->set_action_id("A-1");
+                    e->mutable_action_tasked()->set_owner_agency("housing");
+                  },
+                  hub::v1::PURPOSE_PANEL)
+                  .ok());
+  ASSERT_TRUE(Publish(
+                  "drive-agency",
+                  [](hub::v1::EventEnvelope* e) {
+                    e->mutable_support_referral_made()->set_service(hub::v1::MENTAL_HEALTH);
+                    e->mutable_support_referral_made()->set_provider_agency("health");
+                    e->mutable_support_referral_made()->set_housing_notes("sofa surfing since May");
+                  },
+                  hub::v1::PURPOSE_CASE_MANAGEMENT)
+                  .ok());
+  // Following the case alone: the stream finds its deliveries among the
+  // others'.
+  hub::v1::SubscribeRequest following_the_case;
+  following_the_case.set_case_id("C-7");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "housing-agency"))
+                    ->Subscribe(&context, following_the_case);
+  hub::v1::SubscribeResponse item;
+  std::string referral_id;
+  uint64_t last_position = 0;
+  for (;;) {
+    ASSERT_TRUE(stream->Read(&item));
+    if (item.has_caught_up()) break;
+    last_position = item.event().global_position();
+    if (!item.event().has_support_referral_made()) continue;
+    referral_id = item.event().event_id();
+    EXPECT_EQ(item.event().support_referral_made().housing_notes(), "")
+        << "housing saw housing detail of a client not referred to it";
+  }
+  ASSERT_FALSE(referral_id.empty());
+  ASSERT_TRUE(Publish(
+                  "drive-agency",
+                  [](hub::v1::EventEnvelope* e) {
+                    e->mutable_support_referral_made()->set_service(hub::v1::HOUSING_SUPPORT);
+                    e->mutable_support_referral_made()->set_provider_agency("housing");
+                  },
+                  hub::v1::PURPOSE_CASE_MANAGEMENT)
+                  .ok());
+  std::vector<hub::v1::EventEnvelope> received;
+  do {
+    ASSERT_TRUE(stream->Read(&item));
+    ASSERT_TRUE(item.has_event());
+    received.push_back(item.event());
+  } while (!(item.event().has_support_referral_made() &&
+             item.event().support_referral_made().provider_agency() == "housing"));
+  context.TryCancel();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[0].event_id(), referral_id);
+  EXPECT_EQ(received[0].support_referral_made().housing_notes(), "sofa surfing since May");
+  EXPECT_EQ(received[0].global_position(), last_position + 1);
+  EXPECT_EQ(received[1].global_position(), last_position + 2);
 }
 
 // Own-client access: the IDVA learns where a victim is only for the victims

@@ -107,6 +107,96 @@ TEST_F(ViewStoreTest, AReshapedEventKeepsItsReadersAndTheirNumbers) {
   EXPECT_EQ((*redacted)[0].view_version, 1u);
 }
 
+// A disclosure: when a relationship lets a principal see more of a case,
+// the batch of the event that began it delivers the case's earlier events
+// after what the principal has (some for the first time, some again, now
+// showing more), numbers its versions of the case in case order, and counts
+// every delivery as made at that event.
+TEST_F(ViewStoreTest, ADisclosureDeliversEarlierEventsAfterWhatThePrincipalHas) {
+  ProjectionBatch batch;
+  batch.events = {Event(2, 1, "C-1"), Event(3, 1, "C-2"), Event(5, 2, "C-1")};
+  batch.events[1].visible_to.push_back({2, 1});  // principal 2 sees only case C-2
+  batch.checkpoint = 5;
+  ASSERT_THAT(Apply(batch), IsOk());
+
+  using Sight = ProjectionBatch::Shaped::Sight;
+  ProjectionBatch disclosure;
+  disclosure.checkpoint = 7;
+  disclosure.delivered_at = 7;
+  // Principal 1 is shown more of event 2 (delivered again, same version);
+  // principal 2 is shown events 2 and 5 for the first time.
+  disclosure.reshaped.push_back(
+      {2, {"full 2", "more of 2"}, {Sight{0, 0, 0, 0}, Sight{1, 1, 4, 0}, Sight{2, 1, 2, 1}}});
+  disclosure.reshaped.push_back(
+      {5, {"full 5", "redacted 5"}, {Sight{0, 0, 0, 0}, Sight{1, 1, 0, 0}, Sight{2, 1, 3, 2}}});
+  ProjectionBatch::Shaped began = Event(7, 3, "C-1");
+  began.visible_to = {Sight{0, 0, 4, 3}, Sight{1, 1, 5, 3}, Sight{2, 1, 4, 3}};
+  disclosure.events = {began};
+
+  // A reshape must keep every principal that saw the event, and one that
+  // did not needs its numbers: refused, nothing written.
+  ProjectionBatch dropping = disclosure;
+  dropping.reshaped[1].visible_to.erase(dropping.reshaped[1].visible_to.begin());
+  EXPECT_THAT(store_->Apply(generation_, dropping),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ProjectionBatch unnumbered = disclosure;
+  unnumbered.reshaped[1].visible_to[2].view_position = 0;
+  EXPECT_THAT(store_->Apply(generation_, unnumbered),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ProjectionBatch gap = disclosure;
+  gap.reshaped[1].visible_to[2].view_position = 5;
+  EXPECT_THAT(store_->Apply(generation_, gap), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store_->Checkpoint(generation_), IsOkAndHolds(5u));
+
+  ASSERT_THAT(store_->Apply(generation_, disclosure), IsOk());
+  auto disclosed = store_->ReadFrom(generation_, 2, 0, 100);
+  ASSERT_TRUE(disclosed.ok());
+  EXPECT_THAT(Payloads(*disclosed),
+              ::testing::ElementsAre("redacted 3", "more of 2", "redacted 5", "redacted 7"));
+  for (size_t i = 0; i < disclosed->size(); ++i) {
+    EXPECT_EQ((*disclosed)[i].view_position, i + 1);
+  }
+  EXPECT_EQ((*disclosed)[1].view_version, 1u);
+  EXPECT_EQ((*disclosed)[2].view_version, 2u);
+  auto again = store_->ReadFrom(generation_, 1, 3, 100);
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(Payloads(*again), ::testing::ElementsAre("more of 2", "redacted 7"));
+  EXPECT_EQ((*again)[0].position, 2u);
+  EXPECT_EQ((*again)[0].view_position, 4u);
+  EXPECT_EQ((*again)[0].view_version, 1u);
+  // The case, read by version, is in case order, each event once.
+  auto as_case = store_->ReadCase(generation_, 2, "C-1", 1, 100);
+  ASSERT_TRUE(as_case.ok());
+  EXPECT_THAT(Payloads(*as_case), ::testing::ElementsAre("more of 2", "redacted 5", "redacted 7"));
+
+  // One case's deliveries, found by the index alone.
+  auto one_case = store_->ReadCaseDeliveries(generation_, 2, "C-1", 0, 100, 100);
+  ASSERT_TRUE(one_case.ok());
+  EXPECT_THAT(Payloads(one_case->events),
+              ::testing::ElementsAre("more of 2", "redacted 5", "redacted 7"));
+  EXPECT_EQ(one_case->read_through, 4u);
+  auto passed_over = store_->ReadCaseDeliveries(generation_, 2, "C-1", 0, 100, 1);
+  ASSERT_TRUE(passed_over.ok());
+  EXPECT_TRUE(passed_over->events.empty());
+  EXPECT_EQ(passed_over->read_through, 1u);
+
+  // Every delivery of the disclosure was made at the event that began it.
+  EXPECT_THAT(store_->LogPositionOf(generation_, 2, 1), IsOkAndHolds(3u));
+  EXPECT_THAT(store_->LogPositionOf(generation_, 2, 2), IsOkAndHolds(7u));
+  EXPECT_THAT(store_->ViewPositionAt(generation_, 2, 2), IsOkAndHolds(0u));
+  EXPECT_THAT(store_->ViewPositionAt(generation_, 2, 6), IsOkAndHolds(1u));
+  EXPECT_THAT(store_->ViewPositionAt(generation_, 2, 7), IsOkAndHolds(4u));
+  EXPECT_THAT(store_->ViewPositionAt(generation_, 1, 5), IsOkAndHolds(3u));
+  EXPECT_THAT(store_->LastViewPositions(generation_),
+              IsOkAndHolds(::testing::ElementsAre(4u, 5u, 4u)));
+
+  auto visibility = store_->CaseVisibility(generation_, "C-1");
+  ASSERT_TRUE(visibility.ok());
+  ASSERT_EQ(visibility->size(), 3u);
+  EXPECT_EQ((*visibility)[0].first, 2u);
+  EXPECT_EQ((*visibility)[0].second, std::string("\x00\x01\x01", 3));
+}
+
 TEST_F(ViewStoreTest, EachPrincipalReadsItsOwnShapeInLogOrder) {
   ProjectionBatch batch;
   batch.events = {Event(2, 1, "C-1"), Event(5, 1, "C-2"), Event(7, 2, "C-1")};
@@ -116,9 +206,11 @@ TEST_F(ViewStoreTest, EachPrincipalReadsItsOwnShapeInLogOrder) {
   auto full = store_->ReadFrom(generation_, 0, 0, 100);
   ASSERT_TRUE(full.ok());
   EXPECT_THAT(Payloads(*full), ::testing::ElementsAre("full 2", "full 5", "full 7"));
-  auto redacted = store_->ReadFrom(generation_, 1, 2, 100);
+  // Read after the principal's first event (view position 1).
+  auto redacted = store_->ReadFrom(generation_, 1, 1, 100);
   ASSERT_TRUE(redacted.ok());
-  EXPECT_THAT(Payloads(*redacted), ::testing::ElementsAre("redacted 5", "redacted 7"));
+  ASSERT_THAT(Payloads(*redacted), ::testing::ElementsAre("redacted 5", "redacted 7"));
+  EXPECT_EQ((*redacted)[0].view_position, 2u);
   EXPECT_EQ((*redacted)[1].case_id, "C-1");
   EXPECT_EQ((*redacted)[1].stream_version, 2u);
   EXPECT_THAT(store_->ReadFrom(generation_, 2, 0, 100), IsOkAndHolds(::testing::IsEmpty()));
@@ -142,13 +234,14 @@ TEST_F(ViewStoreTest, ReadsStartInsideABatchAndContinueAcrossBatches) {
   second.checkpoint = 12;
   ASSERT_THAT(Apply(second), IsOk());
 
-  auto from_middle = store_->ReadFrom(generation_, 0, 3, 100);
+  // Positions are the reader's own: principal 0's second and later events.
+  auto from_middle = store_->ReadFrom(generation_, 0, 1, 100);
   ASSERT_TRUE(from_middle.ok());
   EXPECT_THAT(Payloads(*from_middle), ::testing::ElementsAre("full 4", "full 6", "full 10"));
-  auto limited = store_->ReadFrom(generation_, 1, 4, 2);
+  auto limited = store_->ReadFrom(generation_, 1, 2, 2);
   ASSERT_TRUE(limited.ok());
   EXPECT_THAT(Payloads(*limited), ::testing::ElementsAre("redacted 6", "redacted 9"));
-  EXPECT_THAT(store_->ReadFrom(generation_, 0, 10, 100), IsOkAndHolds(::testing::IsEmpty()));
+  EXPECT_THAT(store_->ReadFrom(generation_, 0, 4, 100), IsOkAndHolds(::testing::IsEmpty()));
   auto case_events = store_->ReadCase(generation_, 0, "C-1", 2, 100);
   ASSERT_TRUE(case_events.ok());
   EXPECT_THAT(Payloads(*case_events), ::testing::ElementsAre("full 4", "full 6", "full 10"));
