@@ -56,20 +56,24 @@ hub::v1::CaseRelations::AgencyRelations* AgencyEntry(const std::string& agency,
   return entry;
 }
 
-void Relate(const std::string& agency, hub::v1::CaseRelation relation,
+// Whether it added the relationship.
+bool Relate(const std::string& agency, hub::v1::CaseRelation relation,
             hub::v1::CaseRelations* relations) {
-  if (agency.empty()) return;
+  if (agency.empty()) return false;
   hub::v1::CaseRelations::AgencyRelations* entry = AgencyEntry(agency, relations);
   for (int held : entry->relations()) {
-    if (held == relation) return;
+    if (held == relation) return false;
   }
   entry->add_relations(relation);
+  return true;
 }
 
-void Support(const std::string& subject_id,
+// Whether it added anything.
+bool Support(const std::string& subject_id,
              const google::protobuf::RepeatedPtrField<std::string>& agencies,
              hub::v1::CaseRelations* relations) {
-  if (subject_id.empty()) return;
+  if (subject_id.empty()) return false;
+  bool added = false;
   hub::v1::CaseRelations::SubjectSupport* entry = nullptr;
   for (hub::v1::CaseRelations::SubjectSupport& subject : *relations->mutable_subjects()) {
     if (subject.subject_id() == subject_id) entry = &subject;
@@ -77,13 +81,16 @@ void Support(const std::string& subject_id,
   if (entry == nullptr) {
     entry = relations->add_subjects();
     entry->set_subject_id(subject_id);
+    added = true;
   }
   for (const std::string& agency : agencies) {
     if (std::find(entry->agencies().begin(), entry->agencies().end(), agency) ==
         entry->agencies().end()) {
       entry->add_agencies(agency);
+      added = true;
     }
   }
+  return added;
 }
 
 }  // namespace
@@ -208,25 +215,25 @@ bool SharingPolicy::SeesCase(std::string_view identity,
   return false;
 }
 
-void SharingPolicy::ApplyToRelations(const hub::v1::EventEnvelope& event,
+bool SharingPolicy::ApplyToRelations(const hub::v1::EventEnvelope& event,
                                      hub::v1::CaseRelations* relations) const {
-  Relate(event.producing_agency(), hub::v1::RECORDED_IN_CASE, relations);
+  bool grew = Relate(event.producing_agency(), hub::v1::RECORDED_IN_CASE, relations);
   switch (event.event_case()) {
     case hub::v1::EventEnvelope::kActionTasked:
-      Relate(event.action_tasked().owner_agency(), hub::v1::OWNS_ACTION, relations);
+      grew |= Relate(event.action_tasked().owner_agency(), hub::v1::OWNS_ACTION, relations);
       break;
     case hub::v1::EventEnvelope::kSupportReferralMade:
-      Relate(event.support_referral_made().provider_agency(), hub::v1::REFERRED_FOR_SUPPORT,
-             relations);
+      grew |= Relate(event.support_referral_made().provider_agency(), hub::v1::REFERRED_FOR_SUPPORT,
+                     relations);
       break;
     case hub::v1::EventEnvelope::kCaseAllocated:
-      Relate(event.producing_agency(), hub::v1::ALLOCATED_PROVIDER, relations);
+      grew |= Relate(event.producing_agency(), hub::v1::ALLOCATED_PROVIDER, relations);
       break;
     case hub::v1::EventEnvelope::kPanelOutcome: {
       const int panel = event.panel_outcome().panel();
       if (auto members = panel_members_.find(panel); members != panel_members_.end()) {
         for (const std::string& agency : members->second) {
-          Relate(agency, hub::v1::HEARD_AT_PANEL, relations);
+          grew |= Relate(agency, hub::v1::HEARD_AT_PANEL, relations);
         }
       }
       break;
@@ -234,15 +241,18 @@ void SharingPolicy::ApplyToRelations(const hub::v1::EventEnvelope& event,
     case hub::v1::EventEnvelope::kSubjectLinked: {
       const hub::v1::SubjectLinked& linked = event.subject_linked();
       if (linked.has_victim()) {
-        Support(linked.victim().subject_id(), linked.victim().supporting_agencies(), relations);
+        grew |=
+            Support(linked.victim().subject_id(), linked.victim().supporting_agencies(), relations);
       } else if (linked.has_child()) {
-        Support(linked.child().subject_id(), linked.child().supporting_agencies(), relations);
+        grew |=
+            Support(linked.child().subject_id(), linked.child().supporting_agencies(), relations);
       }
       break;
     }
     default:
       break;
   }
+  return grew;
 }
 
 std::vector<std::string> SharingPolicy::SubjectsOf(const hub::v1::EventEnvelope& event) {

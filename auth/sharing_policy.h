@@ -70,8 +70,9 @@ class SharingPolicy {
   // change what anyone sees).
   bool has_relation_rules() const { return has_relation_rules_; }
 
-  // Folds an event of a case, as stored, into the case's relationships.
-  void ApplyToRelations(const hub::v1::EventEnvelope& event,
+  // Folds an event of a case, as stored, into the case's relationships;
+  // whether they grew (they never shrink).
+  bool ApplyToRelations(const hub::v1::EventEnvelope& event,
                         hub::v1::CaseRelations* relations) const;
   // The relationships of `identity`'s agency to the case of `relations`,
   // with SUPPORTS_SUBJECT if it supports every subject `event` names (an

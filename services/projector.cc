@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/base/call_once.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
@@ -92,6 +93,9 @@ auth::ClassMask AllowedUnder(const PrincipalAllowance& allowance, int purpose,
   return allowed;
 }
 
+}  // namespace
+
+// Declared in projector.h, for the signatures of private members.
 struct ShapedEvent {
   storage::ProjectionBatch::Shaped stored;
   // Each variant parsed, for folding into the case summaries; the first may
@@ -105,6 +109,8 @@ struct ShapedEvent {
   std::vector<bool> emptied;
 };
 
+namespace {
+
 // The shapes of one event and who sees which. Principals that would lose
 // the same fields (the same `allowed & present`) share one shape, and one
 // that would lose nothing sees the event as stored, without redacting.
@@ -112,6 +118,8 @@ struct ShapedEvent {
 // that makes a principal related is one it may see.
 // A shape that left nothing of the event's content: not shown at all.
 constexpr uint8_t kEmptied = 255;
+// In a case's visibility (ViewStore::CaseVisibility): sees none of the event.
+constexpr uint8_t kSeesNone = 0xff;
 
 // The class of field `name` of the event type a correction holds
 // (unspecified if it has none).
@@ -438,12 +446,11 @@ absl::StatusOr<uint64_t> Projector::ProjectOnce(size_t max_events) {
   HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> stored, ReadBatch(from, max_events));
   HUB_ASSIGN_OR_RETURN(const size_t correction, FirstCorrection(stored));
   Prepared prepared;
-  if (correction != 0) {
-    stored.resize(correction);
-    HUB_ASSIGN_OR_RETURN(prepared, Prepare(stored, nullptr));
-  }
-  if (prepared.covered == 0) {
+  if (correction == 0) {
     HUB_ASSIGN_OR_RETURN(prepared, PrepareCaseAgain(stored.front()));
+  } else {
+    stored.resize(correction);
+    HUB_ASSIGN_OR_RETURN(prepared, Prepare(stored, nullptr, [] { return absl::OkStatus(); }));
   }
   if (absl::Status applied = views_->Apply(generation_.generation, prepared.batch); !applied.ok()) {
     ForgetUnwritten();
@@ -570,7 +577,8 @@ absl::StatusOr<std::vector<storage::StoredEvent>> Projector::ReadBatch(uint64_t 
 }
 
 absl::StatusOr<Projector::Prepared> Projector::Prepare(
-    const std::vector<storage::StoredEvent>& stored, SummariesByCase* in_flight) {
+    const std::vector<storage::StoredEvent>& stored, SummariesByCase* in_flight,
+    const std::function<absl::Status()>& store_ready) {
   const std::vector<std::string>& principals = generation_.principals;
   // What each principal may see, per purpose and relationship: decided once
   // per batch, not once per event.
@@ -630,58 +638,67 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
     }
     return absl::OkStatus();
   }));
-  // The batch ends before the first event that lets a principal see more
-  // of its case's earlier events: those are shaped again with the case.
+  // The events that let a principal see more of their case's earlier
+  // events (disclosures): each is projected with its case's history. The
+  // batch ends before a case's second one, which the next batch projects
+  // against the views this one leaves.
   size_t limit = stored.size();
+  std::vector<bool> disclosing(stored.size());
   if (allowances.relational) {
-    std::array<size_t, kShapingParts> first_disclosure;
-    first_disclosure.fill(stored.size());
+    std::array<size_t, kShapingParts> second_disclosure;
+    second_disclosure.fill(stored.size());
     HUB_RETURN_IF_ERROR(
         on_two_threads(parallel ? kShapingParts : 1, [&](size_t index) -> absl::Status {
           Part& part = parts[index];
-          // Each case's relationships as this batch grows them, and as they
-          // were before the last event that changed them.
-          absl::flat_hash_map<std::string,
-                              std::pair<hub::v1::CaseRelations, hub::v1::CaseRelations>>
-              relations;
+          // Each case's relationships as this batch grows them, as they
+          // were before the last event that changed them, and whether the
+          // batch discloses any of it.
+          struct Growth {
+            hub::v1::CaseRelations grown;
+            hub::v1::CaseRelations previous;
+            bool disclosed = false;
+          };
+          absl::flat_hash_map<std::string, Growth> relations;
           for (size_t i = 0; i < stored.size(); ++i) {
             if (part_of[i] != index) continue;
             auto [found, added] = relations.try_emplace(stored[i].case_id);
-            auto& [grown, previous] = found->second;
+            Growth& growth = found->second;
             if (added) {
               HUB_ASSIGN_OR_RETURN(CaseState * case_state,
                                    SummariesFor(stored[i].case_id, in_flight, &part.summaries));
-              grown = case_state->relations;
-              previous = grown;
+              growth.grown = case_state->relations;
+              growth.previous = growth.grown;
             }
-            const size_t size = grown.ByteSizeLong();
-            policy_->ApplyToRelations(*opened[i], &grown);
-            // Relationships only grow: an event that adds none leaves the size.
-            if (grown.ByteSizeLong() == size) continue;
+            if (!policy_->ApplyToRelations(*opened[i], &growth.grown)) continue;
             if (stored[i].stream_version > 1 &&
-                ShowsMore(*policy_, principals, allowances, previous, grown)) {
-              first_disclosure[index] = i;
-              break;
+                ShowsMore(*policy_, principals, allowances, growth.previous, growth.grown)) {
+              if (growth.disclosed) {
+                second_disclosure[index] = i;
+                break;
+              }
+              growth.disclosed = true;
+              disclosing[i] = true;
             }
-            previous = grown;
+            growth.previous = growth.grown;
           }
           return absl::OkStatus();
         }));
-    limit = *std::min_element(first_disclosure.begin(), first_disclosure.end());
+    limit = *std::min_element(second_disclosure.begin(), second_disclosure.end());
   }
-  if (limit == 0) {
-    // The case states taken go back where the next batch looks for them.
-    for (Part& part : parts) {
-      if (in_flight == nullptr) {
-        RememberWritten(std::move(part.summaries));
-        continue;
-      }
-      for (auto& [case_id, state] : part.summaries) (*in_flight)[case_id] = std::move(state);
-    }
-    return Prepared();
-  }
+  // Shaping a case's stored history reads the views: the batch being
+  // written goes first.
+  absl::once_flag store_waited;
+  absl::Status store_status;
+  const auto await_store = [&]() -> absl::Status {
+    absl::call_once(store_waited, [&] { store_status = store_ready(); });
+    return store_status;
+  };
+  // The stored events of a case a disclosure delivers, just before it.
+  std::vector<std::vector<storage::ProjectionBatch::Reshaped>> disclosed(stored.size());
   const auto run_part = [&](size_t index) -> absl::Status {
     Part& part = parts[index];
+    // The events of each case this part has shaped, in log order.
+    absl::flat_hash_map<std::string, std::vector<size_t>> shaped_of_case;
     for (size_t i = 0; i < limit; ++i) {
       if (part_of[i] != index) continue;
       // The case's state is needed before shaping only if relationships
@@ -691,6 +708,13 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
         HUB_ASSIGN_OR_RETURN(case_state,
                              SummariesFor(stored[i].case_id, in_flight, &part.summaries));
       }
+      std::vector<size_t>& case_events = shaped_of_case[stored[i].case_id];
+      if (disclosing[i]) {
+        HUB_RETURN_IF_ERROR(await_store());
+        HUB_RETURN_IF_ERROR(DiscloseInBatch(stored, opened, i, case_events, &part.arena, case_state,
+                                            shaped, &disclosed[i]));
+      }
+      case_events.push_back(i);
       hub::v1::CaseRelations unused;
       HUB_ASSIGN_OR_RETURN(shaped[i],
                            ShapeEvent(stored[i], *policy_, principals, allowances,
@@ -727,6 +751,10 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
   storage::ProjectionBatch& batch = prepared.batch;
   batch.checkpoint = stored[limit - 1].position;
   for (size_t i = 0; i < limit; ++i) {
+    if (!disclosed[i].empty()) {
+      NumberDeliveries(&disclosed[i]);
+      std::move(disclosed[i].begin(), disclosed[i].end(), std::back_inserter(batch.reshaped));
+    }
     ShapedEvent& event = shaped[i];
     if (event.stored.visible_to.empty()) continue;
     for (storage::ProjectionBatch::Shaped::Sight& sight : event.stored.visible_to) {
@@ -739,6 +767,46 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
     std::move(part.serialized.begin(), part.serialized.end(), std::back_inserter(batch.summaries));
   }
   return prepared;
+}
+
+absl::Status Projector::DiscloseInBatch(
+    const std::vector<storage::StoredEvent>& stored,
+    const std::vector<hub::v1::EventEnvelope*>& opened, size_t index,
+    const std::vector<size_t>& earlier_in_batch, google::protobuf::Arena* arena, CaseState* state,
+    const std::vector<ShapedEvent>& shaped,
+    std::vector<storage::ProjectionBatch::Reshaped>* disclosed) const {
+  const std::string& case_id = stored[index].case_id;
+  hub::v1::CaseRelations after = state->relations;
+  policy_->ApplyToRelations(*opened[index], &after);
+  // The case's events before this batch, as the views hold them, then
+  // those earlier in it (no correction among them: one ends a batch).
+  OpenedCase history;
+  if (stored.front().position > 1) {
+    HUB_ASSIGN_OR_RETURN(history, OpenCase(case_id, stored.front().position - 1, arena));
+  }
+  std::vector<std::pair<uint64_t, std::string>> in_batch;
+  for (size_t j : earlier_in_batch) {
+    history.events.push_back(stored[j]);
+    history.original.push_back(opened[j]);
+    history.corrected.push_back(opened[j]);
+    history.target.emplace_back();
+    std::string& visibility = in_batch.emplace_back(stored[j].position, "").second;
+    for (const auto& sight : shaped[j].stored.visible_to) {
+      visibility.resize(std::max<size_t>(visibility.size(), sight.principal + size_t{1}),
+                        static_cast<char>(kSeesNone));
+      visibility[sight.principal] = static_cast<char>(sight.variant);
+    }
+  }
+  CaseAgain again;
+  if (history.events.empty()) {
+    again.summaries.assign(generation_.principals.size(), std::nullopt);
+  } else {
+    HUB_RETURN_IF_ERROR(ShapeStoredAgain(history, history.events.size(), state->relations, after,
+                                         /*disclosure=*/true, arena, &again, in_batch));
+  }
+  state->summaries = std::move(again.summaries);
+  *disclosed = std::move(again.reshaped);
+  return absl::OkStatus();
 }
 
 absl::Status Projector::KnowViewPositions() {
@@ -774,137 +842,117 @@ absl::StatusOr<size_t> Projector::FirstCorrection(const std::vector<storage::Sto
   return stored.size();
 }
 
-absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::StoredEvent& last) {
-  const std::vector<std::string>& principals = generation_.principals;
-  const Allowances allowances = AllowancesOf(*policy_, principals);
-  // The case as the log holds it, up to `last`.
-  std::vector<storage::StoredEvent> events;
+absl::StatusOr<Projector::OpenedCase> Projector::OpenCase(const std::string& case_id,
+                                                          uint64_t through_position,
+                                                          google::protobuf::Arena* arena) const {
+  OpenedCase opened;
   for (uint64_t version = 1;;) {
     HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> read,
-                         log_->ReadCase(last.case_id, version, kBatchEvents));
+                         log_->ReadCase(case_id, version, kBatchEvents));
     if (read.empty()) break;
     version = read.back().stream_version + 1;
+    bool beyond = false;
     for (storage::StoredEvent& event : read) {
-      if (event.position <= last.position) events.push_back(std::move(event));
+      if (event.position > through_position) {
+        beyond = true;
+        break;
+      }
+      opened.events.push_back(std::move(event));
     }
-    if (!events.empty() && events.back().position == last.position) break;
+    if (beyond) break;
   }
-  if (events.empty() || events.back().position != last.position) {
-    return absl::InternalError(absl::StrCat(
-        "case ", last.case_id, " does not hold its event at log position ", last.position));
-  }
-  // Each event as first recorded, and as corrected since.
-  google::protobuf::Arena arena;
-  std::vector<hub::v1::EventEnvelope*> original(events.size());
-  std::vector<hub::v1::EventEnvelope*> corrected(events.size());
+  const size_t count = opened.events.size();
+  opened.original.resize(count);
+  opened.corrected.resize(count);
+  opened.target.resize(count);
   absl::flat_hash_map<std::string, size_t> index_of;
-  for (size_t i = 0; i < events.size(); ++i) {
-    original[i] = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(&arena);
-    HUB_RETURN_IF_ERROR(ParseEnvelope(events[i], original[i], sealer_, withheld_.get()));
-    corrected[i] = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(&arena);
-    corrected[i]->CopyFrom(*original[i]);
-    index_of.emplace(original[i]->event_id(), i);
+  for (size_t i = 0; i < count; ++i) {
+    opened.original[i] = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
+    HUB_RETURN_IF_ERROR(
+        ParseEnvelope(opened.events[i], opened.original[i], sealer_, withheld_.get()));
+    opened.corrected[i] = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
+    opened.corrected[i]->CopyFrom(*opened.original[i]);
+    index_of.emplace(opened.original[i]->event_id(), i);
   }
   // The target of each correction, if the case holds it before it.
-  std::vector<std::optional<size_t>> target(events.size());
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (!original[i]->has_record_corrected()) continue;
-    auto found = index_of.find(original[i]->record_corrected().corrected_event_id());
+  for (size_t i = 0; i < count; ++i) {
+    if (!opened.original[i]->has_record_corrected()) continue;
+    auto found = index_of.find(opened.original[i]->record_corrected().corrected_event_id());
     if (found == index_of.end() || found->second >= i) continue;
-    target[i] = found->second;
-    ApplyCorrection(*original[i], corrected[found->second]);
+    opened.target[i] = found->second;
+    ApplyCorrection(*opened.original[i], opened.corrected[found->second]);
   }
-  // The case's relationships before `last` and with it. Every event is
-  // shaped under the latter: relationships only grow, and each time they
-  // let a principal see more (a disclosure), the case is shaped again.
-  hub::v1::CaseRelations before;
-  for (size_t i = 0; i + 1 < events.size(); ++i) policy_->ApplyToRelations(*original[i], &before);
-  hub::v1::CaseRelations after = before;
-  policy_->ApplyToRelations(*original.back(), &after);
-  const bool disclosure =
-      allowances.relational && ShowsMore(*policy_, principals, allowances, before, after);
-  // Who sees each earlier event, as the views hold it.
+  return opened;
+}
+
+absl::Status Projector::ShapeStoredAgain(
+    const OpenedCase& opened, size_t count, const hub::v1::CaseRelations& before,
+    const hub::v1::CaseRelations& after, bool disclosure, google::protobuf::Arena* arena,
+    CaseAgain* again, const std::vector<std::pair<uint64_t, std::string>>& in_batch) const {
+  const std::vector<std::string>& principals = generation_.principals;
+  const Allowances allowances = AllowancesOf(*policy_, principals);
+  // Who sees each stored event, as the views hold it.
+  const std::string& case_id = opened.events.front().case_id;
   HUB_ASSIGN_OR_RETURN(const auto stored_visibility,
-                       views_->CaseVisibility(generation_.generation, last.case_id));
+                       views_->CaseVisibility(generation_.generation, case_id));
   absl::flat_hash_map<uint64_t, const std::string*> visibility_at;
   for (const auto& [position, visibility] : stored_visibility) {
     visibility_at.emplace(position, &visibility);
   }
-  const auto saw = [&](size_t i, uint16_t principal) {
-    auto found = visibility_at.find(events[i].position);
+  for (const auto& [position, visibility] : in_batch) visibility_at.emplace(position, &visibility);
+  again->saw = [visibility_at = std::move(visibility_at), &opened](size_t i, uint16_t principal) {
+    auto found = visibility_at.find(opened.events[i].position);
     return found != visibility_at.end() && principal < found->second->size() &&
-           static_cast<uint8_t>((*found->second)[principal]) != 0xff;
+           static_cast<uint8_t>((*found->second)[principal]) != kSeesNone;
   };
-
-  HUB_RETURN_IF_ERROR(KnowViewPositions());
-  Prepared prepared;
-  prepared.covered = 1;
-  storage::ProjectionBatch& batch = prepared.batch;
-  batch.checkpoint = last.position;
-  batch.delivered_at = last.position;
-  CaseState state;
-  state.summaries.resize(principals.size());
-  state.relations = after;
-  // A principal that saw an event keeps seeing it. A correction changes
-  // what it sees, never who sees it; a disclosure also shows each earlier
-  // event to the principals that may now see some of its content. A
-  // correction itself is shown to those who see what it corrects and may
-  // see a field it replaced (are told of it).
-  std::vector<std::vector<bool>> sees(events.size(), std::vector<bool>(principals.size()));
-  std::map<std::pair<size_t, uint16_t>, std::set<std::string>> told;
-  for (size_t i = 0; i < events.size(); ++i) {
-    const bool is_last = i + 1 == events.size();
+  again->sees.assign(opened.events.size(), std::vector<bool>(principals.size()));
+  again->summaries.assign(principals.size(), std::nullopt);
+  for (size_t i = 0; i < count; ++i) {
     // Folding an event into relationships that hold it already changes
     // nothing.
     hub::v1::CaseRelations relations = after;
     HUB_ASSIGN_OR_RETURN(ShapedEvent shaped,
-                         ShapeEvent(events[i], *policy_, principals, allowances, &relations, &arena,
-                                    sealer_, withheld_.get(), corrected[i],
+                         ShapeEvent(opened.events[i], *policy_, principals, allowances, &relations,
+                                    arena, sealer_, withheld_.get(), opened.corrected[i],
                                     /*keep_emptied=*/true));
-    // As the relationships before `last` showed it: a principal shown more
-    // of an event it saw is given it again.
+    // As the relationships before showed it: a principal shown more of an
+    // event it saw is given it again.
     std::optional<ShapedEvent> narrower;
-    if (disclosure && !is_last) {
+    if (disclosure) {
       relations = before;
-      HUB_ASSIGN_OR_RETURN(
-          narrower, ShapeEvent(events[i], *policy_, principals, allowances, &relations, &arena,
-                               sealer_, withheld_.get(), corrected[i],
-                               /*keep_emptied=*/true));
+      HUB_ASSIGN_OR_RETURN(narrower, ShapeEvent(opened.events[i], *policy_, principals, allowances,
+                                                &relations, arena, sealer_, withheld_.get(),
+                                                opened.corrected[i], /*keep_emptied=*/true));
     }
-    ApplyToFacts(*corrected[i], &state.facts);
+    if (again->fold_facts) ApplyToFacts(*opened.corrected[i], &again->facts);
     auto& sights = shaped.stored.visible_to;
     for (const auto& sight : sights) {
       const uint16_t p = sight.principal;
       bool shown = !shaped.emptied[sight.variant];
-      if (original[i]->has_record_corrected()) {
-        shown = shown && target[i].has_value() && sees[*target[i]][p] &&
-                told[{*target[i], p}].count(original[i]->event_id()) > 0;
+      if (opened.original[i]->has_record_corrected()) {
+        const std::optional<size_t>& target = opened.target[i];
+        shown = shown && target.has_value() && again->sees[*target][p] &&
+                again->told[{*target, p}].count(opened.original[i]->event_id()) > 0;
       }
-      sees[i][p] = (!is_last && saw(i, p)) || ((disclosure || is_last) && shown);
+      again->sees[i][p] = again->saw(i, p) || (disclosure && shown);
     }
-    sights.erase(std::remove_if(sights.begin(), sights.end(),
-                                [&](const auto& sight) { return !sees[i][sight.principal]; }),
-                 sights.end());
+    sights.erase(
+        std::remove_if(sights.begin(), sights.end(),
+                       [&](const auto& sight) { return !again->sees[i][sight.principal]; }),
+        sights.end());
+    if (sights.empty()) continue;
+    storage::ProjectionBatch::Reshaped& reshaped = again->reshaped.emplace_back();
+    reshaped.position = opened.events[i].position;
     for (auto& sight : sights) {
       for (const hub::v1::CorrectionNote& note : shaped.parsed[sight.variant]->corrections()) {
-        told[{i, sight.principal}].insert(note.correction_event_id());
+        again->told[{i, sight.principal}].insert(note.correction_event_id());
       }
-      std::optional<hub::v1::CaseSummary>& summary = state.summaries[sight.principal];
+      std::optional<hub::v1::CaseSummary>& summary = again->summaries[sight.principal];
       if (!summary.has_value()) summary.emplace();
       ApplyToSummary(*shaped.parsed[sight.variant], &*summary);
       // Numbered in case order: a disclosure renumbers what follows.
       sight.view_version = summary->visible_events();
-    }
-    if (sights.empty()) continue;
-    if (is_last) {
-      for (auto& sight : sights) sight.view_position = ++last_view_positions_[sight.principal];
-      batch.events.push_back(std::move(shaped.stored));
-      continue;
-    }
-    storage::ProjectionBatch::Reshaped& reshaped = batch.reshaped.emplace_back();
-    reshaped.position = events[i].position;
-    for (auto& sight : sights) {
-      bool deliver = !saw(i, sight.principal);
+      bool deliver = !again->saw(i, sight.principal);
       if (!deliver && narrower.has_value()) {
         const auto& was = narrower->stored.visible_to;
         auto found = std::find_if(was.begin(), was.end(), [&](const auto& earlier) {
@@ -913,10 +961,87 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::S
         deliver = found == was.end() || narrower->stored.variants[found->variant] !=
                                             shaped.stored.variants[sight.variant];
       }
-      sight.view_position = deliver ? ++last_view_positions_[sight.principal] : 0;
+      sight.view_position = deliver ? kToDeliver : 0;
       reshaped.visible_to.push_back(sight);
     }
     reshaped.variants = std::move(shaped.stored.variants);
+  }
+  return absl::OkStatus();
+}
+
+void Projector::NumberDeliveries(std::vector<storage::ProjectionBatch::Reshaped>* reshaped) {
+  for (storage::ProjectionBatch::Reshaped& event : *reshaped) {
+    for (auto& sight : event.visible_to) {
+      if (sight.view_position == kToDeliver) {
+        sight.view_position = ++last_view_positions_[sight.principal];
+      }
+    }
+  }
+}
+
+absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::StoredEvent& last) {
+  const std::vector<std::string>& principals = generation_.principals;
+  const Allowances allowances = AllowancesOf(*policy_, principals);
+  google::protobuf::Arena arena;
+  HUB_ASSIGN_OR_RETURN(OpenedCase opened, OpenCase(last.case_id, last.position, &arena));
+  if (opened.events.empty() || opened.events.back().position != last.position) {
+    return absl::InternalError(absl::StrCat(
+        "case ", last.case_id, " does not hold its event at log position ", last.position));
+  }
+  const size_t n = opened.events.size() - 1;
+  // The case's relationships before `last` and with it. Every event is
+  // shaped under the latter: relationships only grow, and each time they
+  // let a principal see more (a disclosure), the case is shaped again.
+  hub::v1::CaseRelations before;
+  for (size_t i = 0; i < n; ++i) policy_->ApplyToRelations(*opened.original[i], &before);
+  hub::v1::CaseRelations after = before;
+  policy_->ApplyToRelations(*opened.original[n], &after);
+  const bool disclosure =
+      allowances.relational && ShowsMore(*policy_, principals, allowances, before, after);
+  CaseAgain again;
+  again.fold_facts = true;
+  HUB_RETURN_IF_ERROR(ShapeStoredAgain(opened, n, before, after, disclosure, &arena, &again));
+
+  HUB_RETURN_IF_ERROR(KnowViewPositions());
+  Prepared prepared;
+  prepared.covered = 1;
+  storage::ProjectionBatch& batch = prepared.batch;
+  batch.checkpoint = last.position;
+  CaseState state;
+  state.summaries = std::move(again.summaries);
+  state.relations = after;
+  state.facts = std::move(again.facts);
+  // `last` itself: a correction is shown to those who see what it
+  // corrects and may see a field it replaced (are told of it).
+  hub::v1::CaseRelations relations = after;
+  HUB_ASSIGN_OR_RETURN(ShapedEvent shaped,
+                       ShapeEvent(opened.events[n], *policy_, principals, allowances, &relations,
+                                  &arena, sealer_, withheld_.get(), opened.corrected[n]));
+  ApplyToFacts(*opened.corrected[n], &state.facts);
+  auto& sights = shaped.stored.visible_to;
+  if (opened.original[n]->has_record_corrected()) {
+    const std::optional<size_t>& target = opened.target[n];
+    sights.erase(std::remove_if(sights.begin(), sights.end(),
+                                [&](const auto& sight) {
+                                  return !target.has_value() ||
+                                         !again.sees[*target][sight.principal] ||
+                                         again.told[{*target, sight.principal}].count(
+                                             opened.original[n]->event_id()) == 0;
+                                }),
+                 sights.end());
+  }
+  for (auto& sight : sights) {
+    std::optional<hub::v1::CaseSummary>& summary = state.summaries[sight.principal];
+    if (!summary.has_value()) summary.emplace();
+    ApplyToSummary(*shaped.parsed[sight.variant], &*summary);
+    sight.view_version = summary->visible_events();
+  }
+  // The earlier events delivered come just before it.
+  NumberDeliveries(&again.reshaped);
+  batch.reshaped = std::move(again.reshaped);
+  if (!sights.empty()) {
+    for (auto& sight : sights) sight.view_position = ++last_view_positions_[sight.principal];
+    batch.events.push_back(std::move(shaped.stored));
   }
   batch.summaries.push_back(SerializedSummaries(last.case_id, state));
   prepared.summaries.emplace(last.case_id, std::move(state));
@@ -928,7 +1053,7 @@ void Projector::Loop() {
   // prepared; the live trickle is written on this one.
   struct InFlight {
     Prepared prepared;
-    std::future<absl::Status> written;
+    std::shared_future<absl::Status> written;
   };
   std::optional<InFlight> in_flight;
   // ... and the batch after N+1 is read from the log meanwhile.
@@ -965,20 +1090,18 @@ void Projector::Loop() {
         attempt = stored.status();
       } else if (absl::StatusOr<size_t> correction = FirstCorrection(*stored); !correction.ok()) {
         attempt = correction.status();
+      } else if (*correction == 0) {
+        if (!in_flight.has_value()) attempt = PrepareCaseAgain(stored->front());
       } else {
-        if (*correction != 0) {
-          stored->resize(*correction);
-          attempt =
-              Prepare(*stored, in_flight.has_value() ? &in_flight->prepared.summaries : nullptr);
-        }
-        // An event projected with its case waits for the batch being
-        // written.
-        if ((*correction == 0 || (attempt->ok() && (*attempt)->covered == 0)) &&
-            !in_flight.has_value()) {
-          attempt = PrepareCaseAgain(stored->front());
-        } else if (attempt.has_value() && attempt->ok() && (*attempt)->covered == 0) {
-          attempt.reset();
-        }
+        stored->resize(*correction);
+        // A disclosure reads the views: the batch being written goes first.
+        std::shared_future<absl::Status> written;
+        if (in_flight.has_value()) written = in_flight->written;
+        attempt = Prepare(*stored, in_flight.has_value() ? &in_flight->prepared.summaries : nullptr,
+                          [written]() -> absl::Status {
+                            if (!written.valid()) return absl::OkStatus();
+                            return written.get();
+                          });
       }
       if (attempt.has_value() && attempt->ok()) {
         prepared = *std::move(*attempt);

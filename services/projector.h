@@ -11,11 +11,15 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "google/protobuf/arena.h"
 
 #include "auth/field_sealing.h"
 #include "auth/sharing_policy.h"
@@ -25,6 +29,9 @@
 #include "hub/v1/views.pb.h"
 
 namespace hub::services {
+
+// An event as it is shaped (defined in projector.cc).
+struct ShapedEvent;
 
 class Projector {
  public:
@@ -83,19 +90,20 @@ class Projector {
   struct Prepared {
     storage::ProjectionBatch batch;
     SummariesByCase summaries;
-    // Log positions covered; 0 when the first event must be projected
-    // with its case (PrepareCaseAgain).
     uint64_t covered = 0;
   };
   // Log events [from ..], at most max_events (and a batch's bytes).
   absl::StatusOr<std::vector<storage::StoredEvent>> ReadBatch(uint64_t from,
                                                               size_t max_events) const;
-  // Shapes a run of log events, up to the first that lets a principal see
-  // more of its case's earlier events (which PrepareCaseAgain projects);
-  // `in_flight`: the summaries of a batch being written, which the store
-  // may not hold yet.
+  // Shapes a run of log events (ending before a case's second event that
+  // lets a principal see more of the case, see DiscloseInBatch); `in_flight`:
+  // the summaries of a batch being written, which the store may not hold
+  // yet.
+  // `store_ready`: waits until the views hold everything before `stored`
+  // (the batch being written), called before the views are read.
   absl::StatusOr<Prepared> Prepare(const std::vector<storage::StoredEvent>& stored,
-                                   SummariesByCase* in_flight);
+                                   SummariesByCase* in_flight,
+                                   const std::function<absl::Status()>& store_ready);
   // The summaries of a case for a batch being prepared, taken from
   // `in_flight` or those last written, or loaded, into `batch`. Two threads
   // may call it at once for different cases.
@@ -111,6 +119,57 @@ class Projector {
   // and its summaries folded afresh. The views must hold everything before
   // it.
   absl::StatusOr<Prepared> PrepareCaseAgain(const storage::StoredEvent& last);
+  // A case's stored events through a log position, opened: as recorded
+  // and as corrected since, and the target of each correction.
+  struct OpenedCase {
+    std::vector<storage::StoredEvent> events;
+    std::vector<hub::v1::EventEnvelope*> original;
+    std::vector<hub::v1::EventEnvelope*> corrected;
+    std::vector<std::optional<size_t>> target;
+  };
+  absl::StatusOr<OpenedCase> OpenCase(const std::string& case_id, uint64_t through_position,
+                                      google::protobuf::Arena* arena) const;
+  // A view position not yet given: the delivery is numbered in its turn.
+  static constexpr uint64_t kToDeliver = ~uint64_t{0};
+  // What shaping a case's stored events again gives.
+  struct CaseAgain {
+    // Their new shapes (numbered kToDeliver where delivered).
+    std::vector<storage::ProjectionBatch::Reshaped> reshaped;
+    // Every principal's summary of them, folded afresh.
+    std::vector<std::optional<hub::v1::CaseSummary>> summaries;
+    // Folded afresh if fold_facts.
+    bool fold_facts = false;
+    hub::v1::CaseFacts facts;
+    // Who sees each event now, who saw it before, and which corrections
+    // each principal is told of, by the event they correct.
+    std::vector<std::vector<bool>> sees;
+    std::function<bool(size_t, uint16_t)> saw;
+    std::map<std::pair<size_t, uint16_t>, std::set<std::string>> told;
+  };
+  // Shapes the first `count` events of `opened` (stored in the views, or
+  // in `in_batch`: log position -> who sees it, as CaseVisibility) again
+  // under `after`, the case's relationships: each is seen by whoever saw
+  // it, and if `disclosure`, also by whoever may now see some of its
+  // content; delivered to those who did not see it or now see more of it
+  // than under `before`.
+  absl::Status ShapeStoredAgain(
+      const OpenedCase& opened, size_t count, const hub::v1::CaseRelations& before,
+      const hub::v1::CaseRelations& after, bool disclosure, google::protobuf::Arena* arena,
+      CaseAgain* again, const std::vector<std::pair<uint64_t, std::string>>& in_batch = {}) const;
+  // Shapes event `index` of `stored` (opened), which lets a principal see
+  // more of its case, with the case's history: its events, stored and
+  // earlier in the batch (`earlier_in_batch`, as `shaped`), shaped again
+  // into `disclosed` (delivered just before it, exactly as if the batch
+  // had ended before it), and `state`'s summaries folded afresh. The views
+  // must hold everything before the batch.
+  absl::Status DiscloseInBatch(const std::vector<storage::StoredEvent>& stored,
+                               const std::vector<hub::v1::EventEnvelope*>& opened, size_t index,
+                               const std::vector<size_t>& earlier_in_batch,
+                               google::protobuf::Arena* arena, CaseState* state,
+                               const std::vector<ShapedEvent>& shaped,
+                               std::vector<storage::ProjectionBatch::Reshaped>* disclosed) const;
+  // Gives the deliveries marked kToDeliver their view positions, in order.
+  void NumberDeliveries(std::vector<storage::ProjectionBatch::Reshaped>* reshaped);
   // Where the first correction in `stored` is (stored.size(): none): a
   // batch ends before one, which is projected on its own.
   static absl::StatusOr<size_t> FirstCorrection(const std::vector<storage::StoredEvent>& stored);

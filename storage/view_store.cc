@@ -106,11 +106,12 @@ bool CaseEntryVisibleTo(std::string_view value, uint16_t principal) {
          static_cast<uint8_t>(value[kCaseEntryHeader + principal]) != kNotVisible;
 }
 
-// Index entry value: the log position its deliveries count as made at if
-// their own is earlier (8; 0 but for a disclosure), then per delivery the
-// event's log position (8) and its case's fingerprint (4).
+// Index entry value: the checkpoint of the batch that wrote it (8), then per
+// delivery the event's log position (8; its top bit set for a disclosure of
+// an earlier event) and its case's fingerprint (4).
 constexpr size_t kIndexHeader = 8;
 constexpr size_t kDeliverySize = 12;
+constexpr uint64_t kDisclosed = uint64_t{1} << 63;
 
 // Four bytes of a case id, so that a case's deliveries are found in a view
 // without fetching the others' contents (a match is checked on the content).
@@ -126,15 +127,30 @@ uint32_t CaseFingerprint(std::string_view case_id) {
 // One decoded index entry.
 struct IndexEntry {
   uint64_t first_view_position = 0;
-  uint64_t delivered_at_least = 0;
+  uint64_t checkpoint = 0;
   std::string_view deliveries;
 
   size_t size() const { return deliveries.size() / kDeliverySize; }
-  uint64_t position(size_t i) const { return GetBigEndian(deliveries, i * kDeliverySize, 8); }
+  uint64_t position(size_t i) const {
+    return GetBigEndian(deliveries, i * kDeliverySize, 8) & ~kDisclosed;
+  }
+  bool disclosed(size_t i) const {
+    return (GetBigEndian(deliveries, i * kDeliverySize, 8) & kDisclosed) != 0;
+  }
   uint32_t fingerprint(size_t i) const {
     return static_cast<uint32_t>(GetBigEndian(deliveries, i * kDeliverySize + 8, 4));
   }
-  uint64_t delivered_at(size_t i) const { return std::max(position(i), delivered_at_least); }
+  // The log position a delivery counts as made at: an event's own, and for
+  // a disclosure that of the next event delivered after it (the one that
+  // began the relationship, or a later one), else the batch's checkpoint.
+  // Never earlier than the truth, so a reader carried into a new generation
+  // may be given an event again but never misses one.
+  uint64_t delivered_at(size_t i) const {
+    for (size_t next = i; next < size(); ++next) {
+      if (!disclosed(next)) return position(next);
+    }
+    return checkpoint;
+  }
 };
 
 // The entry `it` is at, whose key must start with `prefix` (one
@@ -148,7 +164,7 @@ absl::StatusOr<IndexEntry> DecodeIndexEntry(const rocksdb::Iterator& it, size_t 
   }
   IndexEntry entry;
   entry.first_view_position = GetBigEndian(key, prefix_size, 8);
-  entry.delivered_at_least = GetBigEndian(value, 0, 8);
+  entry.checkpoint = GetBigEndian(value, 0, 8);
   entry.deliveries = value.substr(kIndexHeader);
   return entry;
 }
@@ -369,18 +385,34 @@ class RocksViewStore final : public ViewStore {
 
   // Puts the new shapes and numbers of a stored event into `batch`, and
   // its case entry's visibility into `case_entries`; `case_id`: its case.
+  // `in_batch`: the events the same batch stores, which a reshape may
+  // concern too.
   absl::Status Reshape(uint32_t generation, const ProjectionBatch::Reshaped& reshaped,
+                       const std::map<uint64_t, const ProjectionBatch::Shaped*>& in_batch,
                        rocksdb::WriteBatch* batch, std::map<std::string, std::string>* case_entries,
                        std::string* case_id) const {
     const std::string content_key = ContentKey(generation, reshaped.position);
-    std::string stored;
-    rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), family(kContent), content_key, &stored);
-    if (read.IsNotFound()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "view generation ", generation, " holds no event at position ", reshaped.position));
+    ContentHeader header;
+    if (auto same_batch = in_batch.find(reshaped.position); same_batch != in_batch.end()) {
+      const ProjectionBatch::Shaped& event = *same_batch->second;
+      header.stream_version = event.stream_version;
+      header.case_id = event.case_id;
+      for (const ProjectionBatch::Shaped::Sight& sight : event.visible_to) {
+        header.numbers[sight.principal] = {sight.view_position, sight.view_version};
+        header.visibility.resize(
+            std::max<size_t>(header.visibility.size(), sight.principal + size_t{1}));
+      }
+    } else {
+      std::string stored;
+      rocksdb::Status read =
+          db_->Get(rocksdb::ReadOptions(), family(kContent), content_key, &stored);
+      if (read.IsNotFound()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "view generation ", generation, " holds no event at position ", reshaped.position));
+      }
+      HUB_RETURN_IF_ERROR(FromRocksStatus(read, "reading a view record"));
+      HUB_ASSIGN_OR_RETURN(header, DecodeContentHeader(stored));
     }
-    HUB_RETURN_IF_ERROR(FromRocksStatus(read, "reading a view record"));
-    HUB_ASSIGN_OR_RETURN(ContentHeader header, DecodeContentHeader(stored));
     ProjectionBatch::Shaped shaped;
     shaped.position = reshaped.position;
     shaped.stream_version = header.stream_version;
@@ -414,9 +446,13 @@ class RocksViewStore final : public ViewStore {
     std::string case_key = CaseKey(generation, header.case_id);
     PutBigEndian(header.stream_version, 8, &case_key);
     std::string entry;
-    HUB_RETURN_IF_ERROR(
-        FromRocksStatus(db_->Get(rocksdb::ReadOptions(), family(kCases), case_key, &entry),
-                        "reading a case entry"));
+    if (auto pending = case_entries->find(case_key); pending != case_entries->end()) {
+      entry = pending->second;
+    } else {
+      HUB_RETURN_IF_ERROR(
+          FromRocksStatus(db_->Get(rocksdb::ReadOptions(), family(kCases), case_key, &entry),
+                          "reading a case entry"));
+    }
     if (entry.size() < kCaseEntryHeader) return absl::DataLossError("a case entry is truncated");
     entry.resize(kCaseEntryHeader);
     entry.append(visibility);
@@ -566,6 +602,7 @@ class RocksViewStore final : public ViewStore {
     // position, case fingerprint); one index entry per principal and batch.
     struct Delivery {
       uint64_t view_position;
+      // With kDisclosed for an earlier event delivered by a reshape.
       uint64_t position;
       uint32_t fingerprint;
     };
@@ -599,17 +636,23 @@ class RocksViewStore final : public ViewStore {
       case_value.append(visibility);
       case_entries.emplace(std::move(case_key), std::move(case_value));
     }
+    std::map<uint64_t, const ProjectionBatch::Shaped*> in_batch;
+    if (!projection.reshaped.empty()) {
+      for (const ProjectionBatch::Shaped& event : projection.events) {
+        in_batch.emplace(event.position, &event);
+      }
+    }
     for (const ProjectionBatch::Reshaped& reshaped : projection.reshaped) {
       if (reshaped.variants.size() >= kNotVisible) {
         return absl::InvalidArgumentError("an event may have at most 254 shapes");
       }
       std::string case_id;
-      HUB_RETURN_IF_ERROR(Reshape(generation, reshaped, &batch, &case_entries, &case_id));
+      HUB_RETURN_IF_ERROR(Reshape(generation, reshaped, in_batch, &batch, &case_entries, &case_id));
       const uint32_t fingerprint = CaseFingerprint(case_id);
       for (const ProjectionBatch::Shaped::Sight& sight : reshaped.visible_to) {
         if (sight.view_position == 0) continue;
         deliveries_by_principal[sight.principal].push_back(
-            {sight.view_position, reshaped.position, fingerprint});
+            {sight.view_position, reshaped.position | kDisclosed, fingerprint});
       }
     }
     // Each principal's deliveries continue its view without a gap or a
@@ -621,7 +664,7 @@ class RocksViewStore final : public ViewStore {
       });
       std::string& value = index_values[principal];
       value.reserve(kIndexHeader + kDeliverySize * deliveries.size());
-      PutBigEndian(projection.delivered_at, 8, &value);
+      PutBigEndian(projection.checkpoint, 8, &value);
       for (size_t i = 0; i < deliveries.size(); ++i) {
         if (deliveries[i].view_position == 0 ||
             (i > 0 && deliveries[i].view_position != deliveries[i - 1].view_position + 1)) {

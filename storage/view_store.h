@@ -92,10 +92,11 @@ struct ProjectionBatch {
     std::string facts;
   };
   std::vector<CaseSummaries> summaries;
-  // Events already in the views whose shapes changed (a correction), or
-  // that principals see for the first time or see more of (a relationship
-  // began: a disclosure). Each replaces the event's stored shapes. A
-  // principal that saw the event still sees it.
+  // Events already in the views (or stored by this batch, before it is
+  // reshaped) whose shapes changed (a correction), or that principals see
+  // for the first time or see more of (a relationship began: a
+  // disclosure). Each replaces the event's stored shapes. A principal that
+  // saw the event still sees it.
   struct Reshaped {
     uint64_t position = 0;
     std::vector<std::string> variants;
@@ -109,10 +110,6 @@ struct ProjectionBatch {
   std::vector<Reshaped> reshaped;
   // The last log position this batch covers (projected or skipped).
   uint64_t checkpoint = 0;
-  // Non-zero for a disclosure: every delivery of the batch counts as made
-  // at this log position (the event that began the relationship), however
-  // early the event delivered (see ViewStore::LogPositionOf).
-  uint64_t delivered_at = 0;
 };
 
 // An event of a case in a principal's view, without its content.
@@ -223,9 +220,12 @@ class ViewStore {
   virtual absl::StatusOr<std::vector<ViewEvent>> ReadEvents(
       uint32_t generation, uint16_t principal, const std::vector<uint64_t>& positions) const = 0;
   // The log position the principal's delivery numbered `view_position` in
-  // `generation` (active, being built or retired) was made at: the event's
-  // own, or for a disclosure the event that began the relationship. 0 for
-  // view position 0. Deliveries are made at non-decreasing log positions.
+  // `generation` (active, being built or retired) counts as made at: the
+  // event's own, or for a disclosure of an earlier event that of the next
+  // event delivered (at the latest, the batch's checkpoint). 0 for view
+  // position 0. Deliveries are made at non-decreasing log positions, in a
+  // batch's deliveries the reshaped (disclosed) events of a case come just
+  // before that case's next event delivered.
   // NOT_FOUND if the view holds no such delivery (or the generation's
   // index is no longer kept).
   virtual absl::StatusOr<uint64_t> LogPositionOf(uint32_t generation, uint16_t principal,

@@ -122,7 +122,6 @@ TEST_F(ViewStoreTest, ADisclosureDeliversEarlierEventsAfterWhatThePrincipalHas) 
   using Sight = ProjectionBatch::Shaped::Sight;
   ProjectionBatch disclosure;
   disclosure.checkpoint = 7;
-  disclosure.delivered_at = 7;
   // Principal 1 is shown more of event 2 (delivered again, same version);
   // principal 2 is shown events 2 and 5 for the first time.
   disclosure.reshaped.push_back(
