@@ -395,13 +395,14 @@ TEST_F(ExampleProtocolTest, SupportingOneOfTheSubjectsAnEventNamesIsNotEnough) {
   auto* supported = link.mutable_subject_linked()->mutable_victim();
   supported->set_subject_id("V-7");
   supported->add_supporting_agencies("idva");
-  policy_->ApplyToRelations(link, &relations);
+  EXPECT_TRUE(policy_->ApplyToRelations(link, &relations)) << "the relationships grew";
+  EXPECT_FALSE(policy_->ApplyToRelations(link, &relations)) << "folded twice, nothing more";
   hub::v1::EventEnvelope other;
   other.set_producing_agency("police");
   auto* unsupported = other.mutable_subject_linked()->mutable_victim();
   unsupported->set_subject_id("V-8");
   unsupported->add_supporting_agencies("another-advocacy-service");
-  policy_->ApplyToRelations(other, &relations);
+  EXPECT_TRUE(policy_->ApplyToRelations(other, &relations));
 
   hub::v1::EventEnvelope order;
   order.mutable_disruption_recorded()->add_protected_subject_ids("V-7");

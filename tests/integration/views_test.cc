@@ -230,6 +230,37 @@ TEST_F(ViewsTest, AnAgencyNewlyInvolvedReceivesTheCaseHistoryItMayNowSeeInItsStr
       ::testing::IsSupersetOf({"referral_received", "victim_safety_information", "action_tasked"}));
 }
 
+// Relationships derived from the log do not end (docs/NEED_TO_KNOW.md):
+// housing, having completed the action that involved it, still receives
+// what it may see of the case, because the action's history stays part of
+// what it is accountable for.
+TEST_F(ViewsTest, AnAgencyThatCompletedItsActionStillSeesTheCase) {
+  ASSERT_TRUE(Publish(
+                  "dapp-coordinator",
+                  [](hub::v1::EventEnvelope* e) {
+                    e->mutable_action_tasked()->set_action_id("A-1");
+                    e->mutable_action_tasked()->set_owner_agency("housing");
+                  },
+                  hub::v1::PURPOSE_PANEL)
+                  .ok());
+  grpc::Status completed = Publish(
+      "housing-agency",
+      [](hub::v1::EventEnvelope* e) {
+        e->mutable_action_completed()->set_action_id("A-1");
+        e->mutable_action_completed()->set_final_status(hub::v1::ACTION_COMPLETED);
+      },
+      hub::v1::PURPOSE_PANEL);
+  ASSERT_TRUE(completed.ok()) << completed.error_message();
+  ASSERT_TRUE(Publish("idva-agency", [](hub::v1::EventEnvelope* e) {
+                hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+                safety->set_victim_subject_id("V-7");
+                safety->set_risk_change(hub::v1::INCREASED);
+              }).ok());
+  std::vector<hub::v1::EventEnvelope> events = Read("housing-agency");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].victim_safety_information().risk_change(), hub::v1::INCREASED);
+}
+
 // A relationship that shows an agency more of an event it already has
 // delivers the event again, whole as it may now see it, under the same id:
 // housing, tasked in the case, saw a support referral to health without its
