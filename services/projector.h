@@ -164,8 +164,7 @@ class Projector {
   // must hold everything before the batch.
   absl::Status DiscloseInBatch(const std::vector<storage::StoredEvent>& stored,
                                const std::vector<hub::v1::EventEnvelope*>& opened, size_t index,
-                               const std::vector<size_t>& earlier_in_batch,
-                               google::protobuf::Arena* arena, CaseState* state,
+                               const std::vector<size_t>& earlier_in_batch, CaseState* state,
                                const std::vector<ShapedEvent>& shaped,
                                std::vector<storage::ProjectionBatch::Reshaped>* disclosed) const;
   // Gives the deliveries marked kToDeliver their view positions, in order.
