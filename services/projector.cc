@@ -69,8 +69,11 @@ size_t EstimatedBytes(const std::vector<std::optional<hub::v1::CaseSummary>>& su
 // 1 ms 16-32 ms, mostly under 20, with hubd's CPU per publish unchanged.
 constexpr absl::Duration kLiveGathering = absl::Milliseconds(1);
 
+}  // namespace
+
 // What each principal may see per purpose: the classes its rules allow
-// without any relationship, and those each relationship adds.
+// without any relationship, and those each relationship adds. Declared in
+// projector.h (Allowances), for the signatures of private members.
 struct PrincipalAllowance {
   std::array<auth::ClassMask, hub::v1::Purpose_ARRAYSIZE> base;
   std::array<std::array<auth::ClassMask, hub::v1::CaseRelation_ARRAYSIZE>,
@@ -82,6 +85,8 @@ struct Allowances {
   // Whether any rule needs a relationship (else the relations are ignored).
   bool relational = false;
 };
+
+namespace {
 
 // What a principal may see for `purpose` holding the relationships `held`.
 auth::ClassMask AllowedUnder(const PrincipalAllowance& allowance, int purpose,
@@ -711,8 +716,8 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
       std::vector<size_t>& case_events = shaped_of_case[stored[i].case_id];
       if (disclosing[i]) {
         HUB_RETURN_IF_ERROR(await_store());
-        HUB_RETURN_IF_ERROR(
-            DiscloseInBatch(stored, opened, i, case_events, case_state, shaped, &disclosed[i]));
+        HUB_RETURN_IF_ERROR(DiscloseInBatch(stored, opened, i, case_events, allowances, case_state,
+                                            shaped, &disclosed[i]));
       }
       case_events.push_back(i);
       hub::v1::CaseRelations unused;
@@ -772,7 +777,7 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
 absl::Status Projector::DiscloseInBatch(
     const std::vector<storage::StoredEvent>& stored,
     const std::vector<hub::v1::EventEnvelope*>& opened, size_t index,
-    const std::vector<size_t>& earlier_in_batch, CaseState* state,
+    const std::vector<size_t>& earlier_in_batch, const Allowances& allowances, CaseState* state,
     const std::vector<ShapedEvent>& shaped,
     std::vector<storage::ProjectionBatch::Reshaped>* disclosed) const {
   const std::string& case_id = stored[index].case_id;
@@ -805,7 +810,8 @@ absl::Status Projector::DiscloseInBatch(
   if (history.events.empty()) {
     again.summaries.assign(generation_.principals.size(), std::nullopt);
   } else {
-    HUB_RETURN_IF_ERROR(ShapeStoredAgain(history, history.events.size(), state->relations, after,
+    HUB_RETURN_IF_ERROR(ShapeStoredAgain(history, history.events.size(), allowances,
+                                         state->relations, after,
                                          /*disclosure=*/true, &arena, &again, in_batch));
   }
   state->summaries = std::move(again.summaries);
@@ -890,11 +896,11 @@ absl::StatusOr<Projector::OpenedCase> Projector::OpenCase(const std::string& cas
 }
 
 absl::Status Projector::ShapeStoredAgain(
-    const OpenedCase& opened, size_t count, const hub::v1::CaseRelations& before,
-    const hub::v1::CaseRelations& after, bool disclosure, google::protobuf::Arena* arena,
-    CaseAgain* again, const std::vector<std::pair<uint64_t, std::string>>& in_batch) const {
+    const OpenedCase& opened, size_t count, const Allowances& allowances,
+    const hub::v1::CaseRelations& before, const hub::v1::CaseRelations& after, bool disclosure,
+    google::protobuf::Arena* arena, CaseAgain* again,
+    const std::vector<std::pair<uint64_t, std::string>>& in_batch) const {
   const std::vector<std::string>& principals = generation_.principals;
-  const Allowances allowances = AllowancesOf(*policy_, principals);
   // Who sees each stored event, as the views hold it.
   const std::string& case_id = opened.events.front().case_id;
   HUB_ASSIGN_OR_RETURN(const auto stored_visibility,
@@ -1004,7 +1010,8 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::S
       allowances.relational && ShowsMore(*policy_, principals, allowances, before, after);
   CaseAgain again;
   again.fold_facts = true;
-  HUB_RETURN_IF_ERROR(ShapeStoredAgain(opened, n, before, after, disclosure, &arena, &again));
+  HUB_RETURN_IF_ERROR(
+      ShapeStoredAgain(opened, n, allowances, before, after, disclosure, &arena, &again));
 
   HUB_RETURN_IF_ERROR(KnowViewPositions());
   Prepared prepared;

@@ -30,7 +30,9 @@
 
 namespace hub::services {
 
-// An event as it is shaped (defined in projector.cc).
+// What each principal may see under each relationship, decided once per
+// batch, and an event as it is shaped (both defined in projector.cc).
+struct Allowances;
 struct ShapedEvent;
 
 class Projector {
@@ -153,9 +155,10 @@ class Projector {
   // content; delivered to those who did not see it or now see more of it
   // than under `before`.
   absl::Status ShapeStoredAgain(
-      const OpenedCase& opened, size_t count, const hub::v1::CaseRelations& before,
-      const hub::v1::CaseRelations& after, bool disclosure, google::protobuf::Arena* arena,
-      CaseAgain* again, const std::vector<std::pair<uint64_t, std::string>>& in_batch = {}) const;
+      const OpenedCase& opened, size_t count, const Allowances& allowances,
+      const hub::v1::CaseRelations& before, const hub::v1::CaseRelations& after, bool disclosure,
+      google::protobuf::Arena* arena, CaseAgain* again,
+      const std::vector<std::pair<uint64_t, std::string>>& in_batch = {}) const;
   // Shapes event `index` of `stored` (opened), which lets a principal see
   // more of its case, with the case's history: its events, stored and
   // earlier in the batch (`earlier_in_batch`, as `shaped`), shaped again
@@ -164,7 +167,8 @@ class Projector {
   // must hold everything before the batch.
   absl::Status DiscloseInBatch(const std::vector<storage::StoredEvent>& stored,
                                const std::vector<hub::v1::EventEnvelope*>& opened, size_t index,
-                               const std::vector<size_t>& earlier_in_batch, CaseState* state,
+                               const std::vector<size_t>& earlier_in_batch,
+                               const Allowances& allowances, CaseState* state,
                                const std::vector<ShapedEvent>& shaped,
                                std::vector<storage::ProjectionBatch::Reshaped>* disclosed) const;
   // Gives the deliveries marked kToDeliver their view positions, in order.
