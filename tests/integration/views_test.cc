@@ -67,6 +67,19 @@ class ViewsTest : public ::testing::Test {
         ->Publish(&context, request, &response);
   }
 
+  // The coordinator tasks housing with an action: housing becomes involved
+  // in the case.
+  void TaskHousing() {
+    ASSERT_TRUE(Publish(
+                    "dapp-coordinator",
+                    [](hub::v1::EventEnvelope* e) {
+                      e->mutable_action_tasked()->set_action_id("A-1");
+                      e->mutable_action_tasked()->set_owner_agency("housing");
+                    },
+                    hub::v1::PURPOSE_PANEL)
+                    .ok());
+  }
+
   std::vector<hub::v1::EventEnvelope> Read(const std::string& as) {
     grpc::ClientContext context;
     hub::v1::ReadCaseRequest request;
@@ -141,14 +154,7 @@ TEST_F(ViewsTest, TheDriveCaseManagerGetsTheSummaryWithoutWhereaboutsOrDisclosur
 // sees how the victim's risk moves, never who or where the victim is.
 TEST_F(ViewsTest, HousingSeesOnlyCasesItIsInvolvedInAndThenTheRiskSummaryButNotWhoOrWhere) {
   EXPECT_TRUE(Read("housing-agency").empty());
-  ASSERT_TRUE(Publish(
-                  "dapp-coordinator",
-                  [](hub::v1::EventEnvelope* e) {
-                    e->mutable_action_tasked()->set_action_id("A-1");
-                    e->mutable_action_tasked()->set_owner_agency("housing");
-                  },
-                  hub::v1::PURPOSE_PANEL)
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(TaskHousing());
   ASSERT_TRUE(Publish("idva-agency", [](hub::v1::EventEnvelope* e) {
                 hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
                 safety->set_victim_subject_id("V-7");
@@ -181,14 +187,7 @@ TEST_F(ViewsTest, AnAgencyNewlyInvolvedReceivesTheCaseHistoryItMayNowSeeInItsStr
   hub::v1::SubscribeResponse item;
   ASSERT_TRUE(stream->Read(&item));
   ASSERT_TRUE(item.has_caught_up()) << "housing received an event of a case it is not in";
-  ASSERT_TRUE(Publish(
-                  "dapp-coordinator",
-                  [](hub::v1::EventEnvelope* e) {
-                    e->mutable_action_tasked()->set_action_id("A-1");
-                    e->mutable_action_tasked()->set_owner_agency("housing");
-                  },
-                  hub::v1::PURPOSE_PANEL)
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(TaskHousing());
   std::vector<hub::v1::EventEnvelope> received;
   do {
     ASSERT_TRUE(stream->Read(&item));
@@ -235,14 +234,7 @@ TEST_F(ViewsTest, AnAgencyNewlyInvolvedReceivesTheCaseHistoryItMayNowSeeInItsStr
 // what it may see of the case, because the action's history stays part of
 // what it is accountable for.
 TEST_F(ViewsTest, AnAgencyThatCompletedItsActionStillSeesTheCase) {
-  ASSERT_TRUE(Publish(
-                  "dapp-coordinator",
-                  [](hub::v1::EventEnvelope* e) {
-                    e->mutable_action_tasked()->set_action_id("A-1");
-                    e->mutable_action_tasked()->set_owner_agency("housing");
-                  },
-                  hub::v1::PURPOSE_PANEL)
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(TaskHousing());
   grpc::Status completed = Publish(
       "housing-agency",
       [](hub::v1::EventEnvelope* e) {
@@ -266,14 +258,7 @@ TEST_F(ViewsTest, AnAgencyThatCompletedItsActionStillSeesTheCase) {
 // housing, tasked in the case, saw a support referral to health without its
 // housing notes; once referred a client itself, it receives them.
 TEST_F(ViewsTest, AnEventAnAgencyMayNowSeeMoreOfIsDeliveredAgain) {
-  ASSERT_TRUE(Publish(
-                  "dapp-coordinator",
-                  [](hub::v1::EventEnvelope* e) {
-                    e->mutable_action_tasked()->set_action_id("A-1");
-                    e->mutable_action_tasked()->set_owner_agency("housing");
-                  },
-                  hub::v1::PURPOSE_PANEL)
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(TaskHousing());
   ASSERT_TRUE(Publish(
                   "drive-agency",
                   [](hub::v1::EventEnvelope* e) {
