@@ -45,6 +45,12 @@ constexpr size_t kBatchBytes = 4 << 20;
 constexpr size_t kParallelShapingFrom = 64;
 // Parts a large batch is shaped in (by case), taken by two threads in turn.
 constexpr size_t kShapingParts = 8;
+// Earlier events a part of a batch may disclose (beyond its first
+// disclosure, which it always makes): each is shaped again and written
+// with the batch. Unbounded, a rebuild's batch that tasked housing into
+// tens of long cases held their whole histories at once, and hubd's
+// resident memory peaked there.
+constexpr size_t kDisclosedHistoryPerPart = kBatchEvents / kShapingParts;
 // Memory for case summaries kept parsed after they are written, so that the
 // next batch touching the case need not read and parse them again. In
 // bytes, not cases: a case's summaries are one per principal, each with its
@@ -646,7 +652,8 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
   // The events that let a principal see more of their case's earlier
   // events (disclosures): each is projected with its case's history. The
   // batch ends before a case's second one, which the next batch projects
-  // against the views this one leaves.
+  // against the views this one leaves, and before a disclosure that would
+  // take a part past its share of disclosed history.
   size_t limit = stored.size();
   std::vector<bool> disclosing(stored.size());
   if (allowances.relational) {
@@ -664,6 +671,7 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
             bool disclosed = false;
           };
           absl::flat_hash_map<std::string, Growth> relations;
+          size_t disclosed_history = 0;
           for (size_t i = 0; i < stored.size(); ++i) {
             if (part_of[i] != index) continue;
             auto [found, added] = relations.try_emplace(stored[i].case_id);
@@ -677,10 +685,13 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
             if (!policy_->ApplyToRelations(*opened[i], &growth.grown)) continue;
             if (stored[i].stream_version > 1 &&
                 ShowsMore(*policy_, principals, allowances, growth.previous, growth.grown)) {
-              if (growth.disclosed) {
+              const size_t history = stored[i].stream_version - 1;
+              if (growth.disclosed || (disclosed_history > 0 &&
+                                       disclosed_history + history > kDisclosedHistoryPerPart)) {
                 second_disclosure[index] = i;
                 break;
               }
+              disclosed_history += history;
               growth.disclosed = true;
               disclosing[i] = true;
             }

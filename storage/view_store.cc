@@ -590,6 +590,12 @@ class RocksViewStore final : public ViewStore {
       reserve += 2 * event.case_id.size() + 80 + 24 * event.visible_to.size();
       for (const std::string& variant : event.variants) reserve += variant.size() + 4;
     }
+    // A disclosure's earlier events are as large as new ones: left out, a
+    // rebuild's batch doubled its buffer (and copied it) on top of them.
+    for (const ProjectionBatch::Reshaped& event : projection.reshaped) {
+      reserve += 2 * 32 + 80 + 24 * event.visible_to.size();
+      for (const std::string& variant : event.variants) reserve += variant.size() + 4;
+    }
     for (const ProjectionBatch::CaseSummaries& summaries : projection.summaries) {
       reserve += summaries.case_id.size() + 16;
       reserve += summaries.relations.size() + summaries.facts.size() + 8;

@@ -5,6 +5,8 @@
 // principal.
 #include "services/projector.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -183,6 +186,94 @@ TEST_F(ProjectorTest, CatchingUpInLargeBatchesGivesTheViewsOfOneEventAtATime) {
   EXPECT_GT(reference_facts->size(), 50u);
   EXPECT_THAT(views_->AllCaseFacts(caught_up.generation),
               ::hub::testing::IsOkAndHolds(*reference_facts));
+}
+
+// A batch that would disclose the long histories of many cases at once
+// (housing tasked into each) ends early, so that the earlier events it
+// shapes again stay bounded, and the views are those of one event at a
+// time.
+TEST_F(ProjectorTest, ABatchDisclosingManyLongHistoriesEndsEarlyWithTheSameViews) {
+  const std::map<std::string, hub::v1::Principal> by_certificate_name =
+      tools::PrincipalsByCertificateName(protocol_);
+  hub::v1::HubConfig config;
+  ApplyConfigDefaults(&config);
+  int published = 0;
+  const auto publish = [&](const std::string& as, const std::string& case_id,
+                           hub::v1::Purpose purpose,
+                           const std::function<void(hub::v1::EventEnvelope*)>& fill) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(case_id);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(absl::StrFormat("7e57a000-0000-4000-8000-%012x", ++published));
+    event->mutable_occurred_time()->set_seconds(1795000000 + published);
+    event->set_purpose(purpose);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e); DPA 2018 Sch 1 para 18");
+    fill(event);
+    auto append = PrepareAppend(by_certificate_name.at(as), request,
+                                absl::FromUnixSeconds(1800000000), config.limits());
+    ASSERT_TRUE(append.ok()) << append.status();
+    ASSERT_TRUE(log_->Append(*append).ok());
+  };
+  // Ten cases of 400 safety updates, interleaved, then housing tasked into
+  // each: one batch of the log, where at least two of the disclosures fall
+  // to the same part of it.
+  constexpr int kCases = 10;
+  constexpr int kHistory = 400;
+  for (int update = 0; update < kHistory; ++update) {
+    for (int c = 0; c < kCases; ++c) {
+      ASSERT_NO_FATAL_FAILURE(publish(
+          "idva-agency", absl::StrCat("C-", c), hub::v1::PURPOSE_SAFEGUARDING,
+          [&](hub::v1::EventEnvelope* e) {
+            hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+            safety->set_victim_subject_id(absl::StrCat("V-", c));
+            safety->set_risk_change(update % 2 == 0 ? hub::v1::REDUCED : hub::v1::INCREASED);
+            safety->set_current_address(absl::StrCat("Flat ", update, ", Refuge Road"));
+          }));
+    }
+  }
+  for (int c = 0; c < kCases; ++c) {
+    ASSERT_NO_FATAL_FAILURE(publish("dapp-coordinator", absl::StrCat("C-", c),
+                                    hub::v1::PURPOSE_PANEL, [](hub::v1::EventEnvelope* e) {
+                                      e->mutable_action_tasked()->set_action_id("A-1");
+                                      e->mutable_action_tasked()->set_owner_agency("housing");
+                                    }));
+  }
+  const uint64_t last = log_->LastPosition();
+  ASSERT_EQ(last, static_cast<uint64_t>(kCases * (kHistory + 1)));
+
+  const storage::GenerationInfo one_by_one = NewGeneration();
+  Projector reference(log_.get(), views_.get(), one_by_one, policy_);
+  for (;;) {
+    auto projected = reference.ProjectOnce(1);
+    ASSERT_TRUE(projected.ok()) << projected.status();
+    if (*projected == 0) break;
+  }
+  ASSERT_EQ(reference.checkpoint(), last);
+
+  const storage::GenerationInfo batched = NewGeneration();
+  Projector projector(log_.get(), views_.get(), batched, policy_);
+  auto first = projector.ProjectOnce(last);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_GT(*first, static_cast<uint64_t>(kCases * kHistory));
+  EXPECT_LT(*first, last);
+  for (;;) {
+    auto projected = projector.ProjectOnce(last);
+    ASSERT_TRUE(projected.ok()) << projected.status();
+    if (*projected == 0) break;
+  }
+  ASSERT_EQ(projector.checkpoint(), last);
+
+  const auto housing = std::find(principals_.begin(), principals_.end(),
+                                 "spiffe://drive.example-county.gov.uk/agency/housing/agency");
+  ASSERT_NE(housing, principals_.end());
+  for (uint16_t p = 0; p < principals_.size(); ++p) {
+    const std::vector<std::string> expected = Everything(one_by_one.generation, p);
+    EXPECT_EQ(Everything(batched.generation, p), expected) << principals_[p];
+    // Housing was given every case's history.
+    if (p == housing - principals_.begin()) {
+      EXPECT_GE(expected.size(), static_cast<size_t>(kCases * kHistory));
+    }
+  }
 }
 
 // The facts a report reads follow the log batch by batch once read, and a
