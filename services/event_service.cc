@@ -19,6 +19,7 @@
 #include "services/metrics.h"
 #include "services/request_validation.h"
 #include "services/server_log.h"
+#include "services/shared_view_reads.h"
 #include "services/timeline.h"
 #include "services/view_access.h"
 
@@ -112,7 +113,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   // `after_log_position`: where the delivery at request.after_position was
   // made in the log (Views::LogPositionOf).
   SubscribeReactor(storage::EventLog* log, const Views* views, SubscriptionHub* hub,
-                   Metrics* metrics, const Authenticator* authenticator,
+                   SharedViewReads* shared_reads, Metrics* metrics,
+                   const Authenticator* authenticator,
                    std::optional<Authenticator::Credential> credential,
                    hub::v1::Principal principal, uint64_t catch_up_target,
                    const hub::v1::SubscribeRequest& request, uint64_t after_log_position)
@@ -121,6 +123,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         log_(log),
         views_(views),
         hub_(hub),
+        shared_reads_(shared_reads),
         metrics_(metrics),
         principal_(std::move(principal)),
         principal_label_(Metrics::PrincipalLabel(&principal_)),
@@ -324,13 +327,24 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       // A case-filtered subscription skips other cases' deliveries by the
       // index alone, never fetching their events.
       storage::ViewStore::CasePage page;
+      // What is delivered: the page read, or a read shared with another
+      // subscription of the principal.
+      const std::vector<storage::ViewEvent>* events = &page.events;
+      SharedViewReads::Events shared;
       if (case_id_.empty()) {
-        absl::StatusOr<std::vector<storage::ViewEvent>> events = views_->store().ReadFrom(
-            view->generation, view->principal, after_view_position_, kSubscriptionBatch);
-        if (!events.ok()) return events.status();
+        const SharedViewReads::Read read{view->generation, view->principal, after_view_position_,
+                                         kSubscriptionBatch, views_->Projected()};
+        shared = shared_reads_->Find(read);
+        if (shared == nullptr) {
+          absl::StatusOr<std::vector<storage::ViewEvent>> fetched = views_->store().ReadFrom(
+              view->generation, view->principal, after_view_position_, kSubscriptionBatch);
+          if (!fetched.ok()) return fetched.status();
+          shared = std::make_shared<const std::vector<storage::ViewEvent>>(*std::move(fetched));
+          shared_reads_->Remember(read, shared);
+        }
+        events = shared.get();
         page.read_through = events->empty() ? after_view_position_ : events->back().view_position;
-        page.events = *std::move(events);
-        at_end = page.events.size() < kSubscriptionBatch;
+        at_end = events->size() < kSubscriptionBatch;
       } else {
         absl::StatusOr<storage::ViewStore::CasePage> read = views_->store().ReadCaseDeliveries(
             view->generation, view->principal, case_id_, after_view_position_, kSubscriptionBatch,
@@ -340,7 +354,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         at_end = page.events.size() < kSubscriptionBatch &&
                  page.read_through - after_view_position_ < kCaseSubscriptionScan;
       }
-      for (const storage::ViewEvent& event : page.events) {
+      for (const storage::ViewEvent& event : *events) {
         if (buffered_bytes >= kSubscriptionBufferBytes) {
           full = true;  // The rest is read again once this is written.
           at_end = false;
@@ -428,6 +442,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   storage::EventLog* const log_;
   const Views* const views_;
   SubscriptionHub* const hub_;
+  SharedViewReads* const shared_reads_;
   Metrics* const metrics_;
   const hub::v1::Principal principal_;
   const std::string principal_label_;
@@ -791,7 +806,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventService::Subscribe(
     }
   }
   auto reactor = std::make_shared<SubscribeReactor>(
-      log_, views_, subscriptions_, metrics_, authenticator_.get(),
+      log_, views_, subscriptions_, &shared_reads_, metrics_, authenticator_.get(),
       credential.ok() ? std::optional<Authenticator::Credential>(*std::move(credential))
                       : std::nullopt,
       principal.ok() ? *principal : hub::v1::Principal(), catch_up_target, request,

@@ -11,6 +11,7 @@
 #include "services/authenticator.h"
 #include "services/metrics.h"
 #include "services/recording_gate.h"
+#include "services/shared_view_reads.h"
 #include "services/subscriptions.h"
 #include "services/views.h"
 #include "storage/event_log.h"
@@ -78,6 +79,8 @@ class EventService final : public EventServiceBase {
   Metrics* const metrics_;
   // Seals the personal fields of what is published (null: stored as sent).
   const auth::FieldSealer* const sealer_;
+  // Reads of the views shared by the subscriptions of one principal.
+  SharedViewReads shared_reads_;
 };
 
 }  // namespace hub::services

@@ -1,0 +1,55 @@
+// The last read of each principal's view made for a subscription, kept for
+// the other subscriptions of that principal: an agency runs several
+// systems, all woken by the same batch and all reading the same deliveries,
+// and each read of the views (an index scan and a fetch of the events) was
+// a seventh of hubd's work when 100 subscribers followed the live log.
+//
+// A read is shared only while the views have not advanced since it was
+// made (the same Projected()): taking it is the same as having read at that
+// moment, which a subscriber woken a little earlier would have done. What a
+// later batch changes reaches every subscriber by the view's later
+// deliveries, as it would have anyway.
+#ifndef HUB_SERVICES_SHARED_VIEW_READS_H_
+#define HUB_SERVICES_SHARED_VIEW_READS_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+
+#include "storage/view_store.h"
+
+namespace hub::services {
+
+class SharedViewReads {
+ public:
+  using Events = std::shared_ptr<const std::vector<storage::ViewEvent>>;
+  // Where a read starts and what the views had reached when it was made.
+  struct Read {
+    uint32_t generation = 0;
+    uint16_t principal = 0;
+    uint64_t after_view_position = 0;
+    size_t max_events = 0;
+    uint64_t projected = 0;
+  };
+
+  // The events of an identical read made while the views stood at
+  // `read.projected`, or null.
+  Events Find(const Read& read) const;
+  // Keeps `events` as the principal's last read (replacing the one before).
+  void Remember(const Read& read, Events events);
+
+ private:
+  struct Kept {
+    Read read;
+    Events events;
+  };
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint16_t, Kept> by_principal_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hub::services
+
+#endif  // HUB_SERVICES_SHARED_VIEW_READS_H_
