@@ -348,5 +348,72 @@ TEST_F(ProtocolChangeTest, ANewProtocolChangesWhatIsDeliveredFromThenOn) {
   EXPECT_THAT(hub_->Logs(), HasSubstr("differs from the protocol in force"));
 }
 
+// Housing's stream, open across a protocol change made after housing was
+// given a case's history (a disclosure), goes on after what it received:
+// the rebuilt views hold the same disclosure, and the history is not sent
+// again.
+TEST_F(ProtocolChangeTest, AStreamOpenAcrossAChangeIsNotSentADisclosedHistoryAgain) {
+  const std::string id_prefix = "00000000-0000-4000-8000-";
+  ASSERT_TRUE(OpenCases(pki_, hub_->address(), {"C-10"}).ok());
+  for (uint64_t n = 1; n <= 2; ++n) {
+    ASSERT_TRUE(PublishOne(pki_, hub_->address(), "idva-agency", "C-10", id_prefix, 0x100 + n,
+                           hub::v1::PURPOSE_SAFEGUARDING,
+                           [](hub::v1::EventEnvelope* e) {
+                             e->mutable_victim_safety_information()->set_risk_change(
+                                 hub::v1::INCREASED);
+                           })
+                    .ok());
+  }
+  const uint64_t before_tasking = ViewEnd(pki_, hub_->address(), "housing-agency");
+  grpc::ClientContext housing_context;
+  hub::v1::SubscribeRequest request;
+  request.set_after_position(before_tasking);
+  auto housing = hub::v1::EventService::NewStub(pki_.Channel(hub_->address(), "housing-agency"))
+                     ->Subscribe(&housing_context, request);
+  hub::v1::SubscribeResponse item;
+  ASSERT_TRUE(housing->Read(&item)) << housing->Finish().error_message();
+  ASSERT_TRUE(item.has_caught_up());
+  // Housing is tasked in C-10: the case's referral and the two earlier
+  // updates, then the tasking.
+  ASSERT_TRUE(PublishOne(pki_, hub_->address(), "dapp-coordinator", "C-10", id_prefix, 0x110,
+                         hub::v1::PURPOSE_PANEL,
+                         [](hub::v1::EventEnvelope* e) {
+                           e->mutable_action_tasked()->set_action_id("A-10");
+                           e->mutable_action_tasked()->set_owner_agency("housing");
+                         })
+                  .ok());
+  std::vector<std::string> received;
+  while (received.empty() || received.back() != id_prefix + "000000000110") {
+    ASSERT_TRUE(housing->Read(&item));
+    ASSERT_TRUE(item.has_event()) << item.DebugString();
+    received.push_back(item.event().event_id());
+  }
+  ASSERT_EQ(received.size(), 4u);
+  EXPECT_EQ(received[1], id_prefix + "000000000101");
+  EXPECT_EQ(received[2], id_prefix + "000000000102");
+
+  // The same protocol under a new version: every view is built again.
+  std::string text = ExampleProtocol();
+  text.replace(text.find("version: \"2026-11-1\""), 20, "version: \"2026-12-2\"");
+  hub::v1::ApplyProtocolResponse applied;
+  const grpc::Status status = Apply("operator-admin", text, &applied);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  // The next thing on housing's stream is what happens next, not the
+  // disclosed history once more.
+  ASSERT_TRUE(PublishOne(pki_, hub_->address(), "drive-agency", "C-10", id_prefix, 0x120,
+                         hub::v1::PURPOSE_CASE_MANAGEMENT,
+                         [](hub::v1::EventEnvelope* e) {
+                           e->mutable_case_allocated()->set_case_manager_id("CM-10");
+                         })
+                  .ok());
+  ASSERT_TRUE(housing->Read(&item));
+  ASSERT_TRUE(item.has_event()) << item.DebugString();
+  EXPECT_EQ(item.event().event_id(), id_prefix + "000000000120") << item.DebugString();
+  EXPECT_EQ(item.event().global_position() / 1'000'000'000'000,
+            before_tasking / 1'000'000'000'000 + 1);
+  housing_context.TryCancel();
+}
+
 }  // namespace
 }  // namespace hub::testing
