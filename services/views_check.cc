@@ -51,6 +51,13 @@ std::string FirstDifference(const std::vector<storage::ViewEvent>& stored,
                           stored[i].case_id, ") where the log gives it the event at position ",
                           derived[i].position, " (case ", derived[i].case_id, ")");
     }
+    if (stored[i].disclosed != derived[i].disclosed) {
+      return absl::StrCat("its delivery of the event at position ", stored[i].position, " (case ",
+                          stored[i].case_id, ") is marked ",
+                          stored[i].disclosed ? "a disclosure of an earlier event" : "a new event",
+                          " where the log makes it ",
+                          derived[i].disclosed ? "a disclosure" : "a new event");
+    }
     if (!SameEvent(stored[i], derived[i])) {
       return absl::StrCat("the event at position ", stored[i].position, " (case ",
                           stored[i].case_id, ") was altered");

@@ -765,6 +765,7 @@ class RocksViewStore final : public ViewStore {
     const uint32_t wanted = case_id != nullptr ? CaseFingerprint(*case_id) : 0;
     std::vector<uint64_t> positions;
     std::vector<uint64_t> view_positions;
+    std::vector<bool> disclosed;
     CasePage page;
     page.read_through = after_view_position;
     size_t scanned = 0;
@@ -785,6 +786,7 @@ class RocksViewStore final : public ViewStore {
         if (case_id != nullptr && entry.fingerprint(i) != wanted) continue;
         positions.push_back(entry.position(i));
         view_positions.push_back(view_position);
+        disclosed.push_back(entry.disclosed(i));
       }
     }
     HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading a view"));
@@ -794,6 +796,7 @@ class RocksViewStore final : public ViewStore {
       // Another case with the same fingerprint.
       if (case_id != nullptr && events[i].case_id != *case_id) continue;
       events[i].view_position = view_positions[i];
+      events[i].disclosed = disclosed[i];
       page.events.push_back(std::move(events[i]));
     }
     return page;

@@ -52,6 +52,10 @@ struct ViewEvent {
   std::string case_id;
   // The shaped event as the principal may see it.
   std::string payload;
+  // Read by delivery (ReadFrom, ReadCaseDeliveries): whether it was
+  // delivered as an earlier event of its case when a relationship began (a
+  // disclosure) rather than as it was projected.
+  bool disclosed = false;
 };
 
 // What projecting a run of log positions produced, written atomically.

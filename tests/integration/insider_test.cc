@@ -467,6 +467,24 @@ TEST_F(InsiderTest, ADamagedViewIsDetectedAndRebuilt) {
   const Result grown = RunCommand(verify);
   EXPECT_EQ(grown.exit_status, 0) << grown.output;
   EXPECT_THAT(grown.output, HasSubstr("log positions 1 to 6"));
+
+  // A delivery passed off as a disclosure of an earlier event (which moves
+  // where a reader resumes after a protocol change): the top bit of its
+  // log position in the index entry (after the entry's 8-byte checkpoint).
+  tamper([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), families[2]));
+    it->SeekToFirst();
+    ASSERT_TRUE(it->Valid());
+    std::string entry = it->value().ToString();
+    ASSERT_GT(entry.size(), 8u);
+    entry[8] = static_cast<char>(entry[8] ^ 0x80);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), families[2], it->key(), entry).ok());
+  });
+  const Result disclosed = RunCommand(verify);
+  EXPECT_NE(disclosed.exit_status, 0);
+  EXPECT_THAT(disclosed.output,
+              HasSubstr("is marked a disclosure of an earlier event where the log makes it a "
+                        "new event"));
 }
 
 }  // namespace

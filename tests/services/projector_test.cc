@@ -96,7 +96,8 @@ class ProjectorTest : public ::testing::Test {
     std::map<std::string, std::set<uint64_t>> cases;
     for (const storage::ViewEvent& event : *events) {
       seen.push_back(absl::StrCat(event.position, " ", event.case_id, " ", event.stream_version,
-                                  " ", event.view_version, " ", event.payload));
+                                  " ", event.view_version, event.disclosed ? " disclosed " : " ",
+                                  event.payload));
       cases[event.case_id].insert(event.position);
       // Numbered in the principal's own view: 1, 2, 3, ... whatever it
       // does not see in between.
