@@ -86,6 +86,21 @@ class ProjectorTest : public ::testing::Test {
     return *generation;
   }
 
+  // Projects the whole log into `generation` on this thread, in batches of
+  // at most `max_events`; `first_batch`, if given, receives how many log
+  // positions the first batch covered.
+  void ProjectInBatchesOf(size_t max_events, const storage::GenerationInfo& generation,
+                          uint64_t* first_batch = nullptr) {
+    Projector projector(log_.get(), views_.get(), generation, policy_);
+    for (bool first = true;; first = false) {
+      auto projected = projector.ProjectOnce(max_events);
+      ASSERT_TRUE(projected.ok()) << projected.status();
+      if (first && first_batch != nullptr) *first_batch = *projected;
+      if (*projected == 0) break;
+    }
+    ASSERT_EQ(projector.checkpoint(), log_->LastPosition());
+  }
+
   // Everything one principal can read of a generation, as text to compare.
   std::vector<std::string> Everything(uint32_t generation, uint16_t principal) {
     std::vector<std::string> seen;
@@ -158,13 +173,7 @@ TEST_F(ProjectorTest, CatchingUpInLargeBatchesGivesTheViewsOfOneEventAtATime) {
   ASSERT_GT(last, 2000u);
 
   const storage::GenerationInfo one_by_one = NewGeneration();
-  Projector reference(log_.get(), views_.get(), one_by_one, policy_);
-  for (;;) {
-    auto projected = reference.ProjectOnce(1);
-    ASSERT_TRUE(projected.ok()) << projected.status();
-    if (*projected == 0) break;
-  }
-  ASSERT_EQ(reference.checkpoint(), last);
+  ASSERT_NO_FATAL_FAILURE(ProjectInBatchesOf(1, one_by_one));
 
   const storage::GenerationInfo caught_up = NewGeneration();
   Projector projector(log_.get(), views_.get(), caught_up, policy_);
@@ -243,26 +252,13 @@ TEST_F(ProjectorTest, ABatchDisclosingManyLongHistoriesEndsEarlyWithTheSameViews
   ASSERT_EQ(last, static_cast<uint64_t>(kCases * (kHistory + 1)));
 
   const storage::GenerationInfo one_by_one = NewGeneration();
-  Projector reference(log_.get(), views_.get(), one_by_one, policy_);
-  for (;;) {
-    auto projected = reference.ProjectOnce(1);
-    ASSERT_TRUE(projected.ok()) << projected.status();
-    if (*projected == 0) break;
-  }
-  ASSERT_EQ(reference.checkpoint(), last);
+  ASSERT_NO_FATAL_FAILURE(ProjectInBatchesOf(1, one_by_one));
 
   const storage::GenerationInfo batched = NewGeneration();
-  Projector projector(log_.get(), views_.get(), batched, policy_);
-  auto first = projector.ProjectOnce(last);
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_GT(*first, static_cast<uint64_t>(kCases * kHistory));
-  EXPECT_LT(*first, last);
-  for (;;) {
-    auto projected = projector.ProjectOnce(last);
-    ASSERT_TRUE(projected.ok()) << projected.status();
-    if (*projected == 0) break;
-  }
-  ASSERT_EQ(projector.checkpoint(), last);
+  uint64_t first = 0;
+  ASSERT_NO_FATAL_FAILURE(ProjectInBatchesOf(last, batched, &first));
+  EXPECT_GT(first, static_cast<uint64_t>(kCases * kHistory));
+  EXPECT_LT(first, last);
 
   const auto housing = std::find(principals_.begin(), principals_.end(),
                                  "spiffe://drive.example-county.gov.uk/agency/housing/agency");
