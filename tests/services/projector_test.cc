@@ -6,11 +6,14 @@
 #include "services/projector.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +38,87 @@
 
 namespace hub::services {
 namespace {
+
+// The log, except that reading a case fails (UNAVAILABLE, as a failing
+// device reads) while `failing_case_reads` is above zero, each failure
+// counting it down.
+class CaseReadsFailingLog final : public storage::EventLog {
+ public:
+  explicit CaseReadsFailingLog(storage::EventLog* log) : EventLog(log->limits()), log_(log) {}
+
+  mutable std::atomic<int> failing_case_reads{0};
+  mutable std::atomic<int> failed_case_reads{0};
+
+  absl::StatusOr<std::vector<storage::StoredEvent>> ReadCase(std::string_view case_id,
+                                                             uint64_t from_version,
+                                                             size_t max_events) const override {
+    if (failing_case_reads.load() > 0) {
+      --failing_case_reads;
+      ++failed_case_reads;
+      return absl::UnavailableError("reading the case index: I/O error (injected)");
+    }
+    return log_->ReadCase(case_id, from_version, max_events);
+  }
+
+  absl::StatusOr<storage::AppendResult> Append(const storage::AppendRequest& request) override {
+    return log_->Append(request);
+  }
+  void AppendAsync(storage::AppendRequest request,
+                   std::function<void(absl::StatusOr<storage::AppendResult>)> done) override {
+    log_->AppendAsync(std::move(request), std::move(done));
+  }
+  absl::StatusOr<std::vector<storage::StoredEvent>> ReadFrom(uint64_t from_position,
+                                                             size_t max_events,
+                                                             size_t max_bytes) const override {
+    return log_->ReadFrom(from_position, max_events, max_bytes);
+  }
+  absl::StatusOr<std::optional<storage::StoredEvent>> FindEvent(
+      std::string_view event_id) const override {
+    return log_->FindEvent(event_id);
+  }
+  absl::StatusOr<uint64_t> CaseVersion(std::string_view case_id) const override {
+    return log_->CaseVersion(case_id);
+  }
+  uint64_t LastPosition() const override { return log_->LastPosition(); }
+  uint64_t WaitForPositionAfter(uint64_t after_position,
+                                std::chrono::milliseconds timeout) const override {
+    return log_->WaitForPositionAfter(after_position, timeout);
+  }
+  absl::StatusOr<storage::VerifiedLog> Verify() const override { return log_->Verify(); }
+  absl::StatusOr<storage::Sha256Digest> ChainDigestAt(uint64_t position) const override {
+    return log_->ChainDigestAt(position);
+  }
+  storage::EventLogStats Stats() const override { return log_->Stats(); }
+  absl::StatusOr<uint64_t> Audit(std::vector<std::string> records) override {
+    return log_->Audit(std::move(records));
+  }
+  void AuditAsync(std::vector<std::string> records,
+                  std::function<void(absl::StatusOr<uint64_t>)> done) override {
+    log_->AuditAsync(std::move(records), std::move(done));
+  }
+  uint64_t AuditSize() const override { return log_->AuditSize(); }
+  absl::StatusOr<std::vector<std::string>> ReadAudit(uint64_t from_index,
+                                                     size_t max_records) const override {
+    return log_->ReadAudit(from_index, max_records);
+  }
+  const storage::MerkleHashSource& AuditTree() const override { return log_->AuditTree(); }
+  absl::StatusOr<uint64_t> VerifyAudit() const override { return log_->VerifyAudit(); }
+  absl::StatusOr<std::optional<storage::EventLog::ViewGeneration>> LatestViewGeneration()
+      const override {
+    return log_->LatestViewGeneration();
+  }
+  absl::Status RecordViewGeneration(const storage::EventLog::ViewGeneration& generation) override {
+    return log_->RecordViewGeneration(generation);
+  }
+  absl::StatusOr<storage::EventLog::CheckpointInfo> Checkpoint(
+      const std::string& directory) override {
+    return log_->Checkpoint(directory);
+  }
+  void Close() override { log_->Close(); }
+
+ private:
+  storage::EventLog* const log_;
+};
 
 class ProjectorTest : public ::testing::Test {
  protected:
@@ -270,6 +354,48 @@ TEST_F(ProjectorTest, ABatchDisclosingManyLongHistoriesEndsEarlyWithTheSameViews
     if (p == housing - principals_.begin()) {
       EXPECT_GE(expected.size(), static_cast<size_t>(kCases * kHistory));
     }
+  }
+}
+
+// A disclosure reads its case's history from the log. If that read fails
+// (a failing device), the batch is written not at all: the projector
+// reports itself unhealthy, tries again, and once the log reads again
+// leaves exactly the views of one event at a time.
+TEST_F(ProjectorTest, AFailedReadOfADisclosedHistoryWritesNothingAndIsRetried) {
+  AppendDemoSite(0.3);
+  const uint64_t last = log_->LastPosition();
+  const storage::GenerationInfo one_by_one = NewGeneration();
+  ASSERT_NO_FATAL_FAILURE(ProjectInBatchesOf(1, one_by_one));
+
+  CaseReadsFailingLog failing(log_.get());
+  failing.failing_case_reads = 3;
+  const storage::GenerationInfo retried = NewGeneration();
+  Projector projector(&failing, views_.get(), retried, policy_);
+  // On this thread: the batch holding the first disclosure fails whole.
+  for (;;) {
+    const uint64_t before = projector.checkpoint();
+    auto projected = projector.ProjectOnce(last);
+    if (!projected.ok()) {
+      EXPECT_EQ(projected.status().code(), absl::StatusCode::kUnavailable) << projected.status();
+      EXPECT_EQ(projector.checkpoint(), before);
+      auto stored = views_->Checkpoint(retried.generation);
+      ASSERT_TRUE(stored.ok()) << stored.status();
+      EXPECT_EQ(*stored, before) << "a failed batch was written in part";
+      break;
+    }
+    ASSERT_NE(*projected, 0u) << "the demo site holds no disclosure";
+  }
+  // The projecting thread meets the remaining failures, and goes on.
+  ASSERT_TRUE(projector.Start().ok());
+  EXPECT_EQ(projector.WaitForCheckpointAfter(last - 1, std::chrono::seconds(60)), last);
+  EXPECT_TRUE(projector.health().ok()) << projector.health();
+  projector.Stop();
+  EXPECT_EQ(failing.failing_case_reads.load(), 0);
+  EXPECT_EQ(failing.failed_case_reads.load(), 3);
+
+  for (uint16_t p = 0; p < principals_.size(); ++p) {
+    EXPECT_EQ(Everything(retried.generation, p), Everything(one_by_one.generation, p))
+        << principals_[p];
   }
 }
 
