@@ -921,7 +921,8 @@ absl::Status Projector::ShapeStoredAgain(
     visibility_at.emplace(position, &visibility);
   }
   for (const auto& [position, visibility] : in_batch) visibility_at.emplace(position, &visibility);
-  again->saw = [visibility_at = std::move(visibility_at), &opened](size_t i, uint16_t principal) {
+  // Whether `principal` saw event `i` before this shaping.
+  const auto saw = [&visibility_at, &opened](size_t i, uint16_t principal) {
     auto found = visibility_at.find(opened.events[i].position);
     return found != visibility_at.end() && principal < found->second->size() &&
            static_cast<uint8_t>((*found->second)[principal]) != kSeesNone;
@@ -955,7 +956,7 @@ absl::Status Projector::ShapeStoredAgain(
         shown = shown && target.has_value() && again->sees[*target][p] &&
                 again->told[{*target, p}].count(opened.original[i]->event_id()) > 0;
       }
-      again->sees[i][p] = again->saw(i, p) || (disclosure && shown);
+      again->sees[i][p] = saw(i, p) || (disclosure && shown);
     }
     sights.erase(
         std::remove_if(sights.begin(), sights.end(),
@@ -973,7 +974,7 @@ absl::Status Projector::ShapeStoredAgain(
       ApplyToSummary(*shaped.parsed[sight.variant], &*summary);
       // Numbered in case order: a disclosure renumbers what follows.
       sight.view_version = summary->visible_events();
-      bool deliver = !again->saw(i, sight.principal);
+      bool deliver = !saw(i, sight.principal);
       if (!deliver && narrower.has_value()) {
         const auto& was = narrower->stored.visible_to;
         auto found = std::find_if(was.begin(), was.end(), [&](const auto& earlier) {

@@ -142,10 +142,9 @@ class Projector {
     // Folded afresh if fold_facts.
     bool fold_facts = false;
     hub::v1::CaseFacts facts;
-    // Who sees each event now, who saw it before, and which corrections
-    // each principal is told of, by the event they correct.
+    // Who sees each event now, and which corrections each principal is
+    // told of, by the event they correct.
     std::vector<std::vector<bool>> sees;
-    std::function<bool(size_t, uint16_t)> saw;
     std::map<std::pair<size_t, uint16_t>, std::set<std::string>> told;
   };
   // Shapes the first `count` events of `opened` (stored in the views, or
