@@ -1013,11 +1013,15 @@ class RocksViewStore final : public ViewStore {
     std::vector<std::string> keys;
     keys.reserve(positions.size());
     for (uint64_t position : positions) keys.push_back(ContentKey(generation, position));
-    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-    std::vector<rocksdb::ColumnFamilyHandle*> families(keys.size(), family(kContent));
-    std::vector<std::string> values;
-    std::vector<rocksdb::Status> statuses =
-        db_->MultiGet(rocksdb::ReadOptions(), families, slices, &values);
+    const std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    // The batched form: keys in one block (a case's events recorded
+    // together) share one fetch and one decryption of it, and the values
+    // stay pinned in the cache rather than copied out. The vector form looks
+    // up each key on its own, which was most of a timeline's cost.
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db_->MultiGet(rocksdb::ReadOptions(), family(kContent), slices.size(), slices.data(),
+                  values.data(), statuses.data(), /*sorted_input=*/false);
     std::vector<ViewEvent> events;
     events.reserve(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -1026,7 +1030,7 @@ class RocksViewStore final : public ViewStore {
       }
       HUB_RETURN_IF_ERROR(FromRocksStatus(statuses[i], "reading a view"));
       HUB_ASSIGN_OR_RETURN(std::optional<ViewEvent> event,
-                           DecodeContentFor(positions[i], principal, values[i]));
+                           DecodeContentFor(positions[i], principal, values[i].ToStringView()));
       if (!event.has_value()) {
         return absl::DataLossError("a view index names an event its principal does not see");
       }
