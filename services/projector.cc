@@ -499,29 +499,46 @@ void Projector::RememberFacts(const SummariesByCase& summaries) {
   if (!facts_loaded_) return;
   for (const auto& [case_id, state] : summaries) {
     if (state.summaries.empty() || state.facts.ByteSizeLong() == 0) continue;
-    facts_[case_id] = std::make_shared<const hub::v1::CaseFacts>(state.facts);
+    state.facts.SerializeToString(&facts_[case_id]);
   }
 }
 
-absl::Status Projector::ReadFacts(const std::function<void(const FactsByCase&)>& read) const {
-  absl::MutexLock lock(&facts_mu_);
-  if (!facts_loaded_) {
-    // Batches written meanwhile are remembered once this is loaded; one
-    // that the store held before it is remembered again, the same.
-    HUB_ASSIGN_OR_RETURN(auto stored, views_->AllCaseFacts(generation_.generation));
-    FactsByCase loaded;
-    for (auto& [case_id, bytes] : stored) {
-      auto facts = std::make_shared<hub::v1::CaseFacts>();
-      if (!facts->ParseFromString(bytes)) {
-        return absl::DataLossError(
-            absl::StrCat("the report facts of case ", case_id, " do not parse; rebuild the views"));
+absl::Status Projector::ReadFacts(
+    const std::function<void(const FactsByCase& facts, uint64_t projected)>& read) const {
+  // Copied under the lock, parsed outside it: the projector publishes its
+  // next batch meanwhile.
+  std::map<std::string, std::string> serialized;
+  uint64_t projected = 0;
+  {
+    absl::MutexLock lock(&facts_mu_);
+    if (!facts_loaded_) {
+      // Batches written meanwhile are remembered once this is loaded; one
+      // that the store held before it is remembered again, the same.
+      HUB_ASSIGN_OR_RETURN(auto stored, views_->AllCaseFacts(generation_.generation));
+      std::map<std::string, std::string> loaded;
+      for (auto& [case_id, bytes] : stored) {
+        loaded.emplace_hint(loaded.end(), std::move(case_id), std::move(bytes));
       }
-      loaded.emplace_hint(loaded.end(), std::move(case_id), std::move(facts));
+      facts_ = std::move(loaded);
+      facts_loaded_ = true;
     }
-    facts_ = std::move(loaded);
-    facts_loaded_ = true;
+    serialized = facts_;
+    // Batches remember their facts before they publish their checkpoint.
+    projected = checkpoint();
   }
-  read(facts_);
+  google::protobuf::Arena arena;
+  FactsByCase facts;
+  for (auto& [case_id, bytes] : serialized) {
+    hub::v1::CaseFacts* parsed = google::protobuf::Arena::CreateMessage<hub::v1::CaseFacts>(&arena);
+    if (!parsed->ParseFromString(bytes)) {
+      return absl::DataLossError(
+          absl::StrCat("the report facts of case ", case_id, " do not parse; rebuild the views"));
+    }
+    // Not owned: the arena frees them all after the call.
+    facts.emplace_hint(facts.end(), case_id,
+                       std::shared_ptr<const hub::v1::CaseFacts>(std::shared_ptr<void>(), parsed));
+  }
+  read(facts, projected);
   return absl::OkStatus();
 }
 

@@ -297,8 +297,8 @@ absl::Status Views::ReadReportFacts(
         "the hub is starting: its views are still being built; retry shortly");
   }
   HUB_RETURN_IF_ERROR(projector->health());
-  return projector->ReadFacts([&](const Projector::FactsByCase& facts) {
-    read(facts, projector->checkpoint(), projector->generation().protocol_version);
+  return projector->ReadFacts([&](const Projector::FactsByCase& facts, uint64_t projected) {
+    read(facts, projected, projector->generation().protocol_version);
   });
 }
 

@@ -410,7 +410,7 @@ TEST_F(ProjectorTest, TheReportFactsFollowEveryBatchAndEveryCorrection) {
             log_->LastPosition());
   std::string case_id;
   ASSERT_TRUE(projector
-                  .ReadFacts([&](const Projector::FactsByCase& facts) {
+                  .ReadFacts([&](const Projector::FactsByCase& facts, uint64_t) {
                     for (const auto& [id, case_facts] : facts) {
                       if (case_facts->assessments_size() > 0 && case_id.empty()) case_id = id;
                     }
@@ -420,7 +420,7 @@ TEST_F(ProjectorTest, TheReportFactsFollowEveryBatchAndEveryCorrection) {
   auto assessments = [&] {
     std::vector<hub::v1::RiskLevel> levels;
     EXPECT_TRUE(projector
-                    .ReadFacts([&](const Projector::FactsByCase& facts) {
+                    .ReadFacts([&](const Projector::FactsByCase& facts, uint64_t) {
                       auto found = facts.find(case_id);
                       if (found == facts.end()) return;
                       for (const auto& assessment : found->second->assessments()) {

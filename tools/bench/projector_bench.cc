@@ -137,14 +137,14 @@ void MeasureReports(const hub::services::Projector& projector, Figures* figures)
   auto period = hub::services::MonthPeriod("2026-11", absl::Now());
   Check(period.status());
   Clock::time_point start = Clock::now();
-  Check(projector.ReadFacts([&](const hub::services::Projector::FactsByCase& facts) {
+  Check(projector.ReadFacts([&](const hub::services::Projector::FactsByCase& facts, uint64_t) {
     figures->report_cases = facts.size();
   }));
   figures->report_load_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   std::vector<double> took;
   for (int round = 0; round < 200; ++round) {
     start = Clock::now();
-    Check(projector.ReadFacts([&](const hub::services::Projector::FactsByCase& facts) {
+    Check(projector.ReadFacts([&](const hub::services::Projector::FactsByCase& facts, uint64_t) {
       std::vector<const hub::v1::CaseFacts*> cases;
       cases.reserve(facts.size());
       for (const auto& [case_id, case_facts] : facts) cases.push_back(case_facts.get());
