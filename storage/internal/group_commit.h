@@ -7,7 +7,10 @@
 // The two phases overlap: while one fsync is in flight, the next groups are
 // staged, so a single fsync covers everything that arrived meanwhile. Groups
 // are staged and finished in queue order; the stage function runs on one
-// thread only and may own writer-side state without locking.
+// thread only and may own writer-side state without locking. Asynchronous
+// submitters are told on a third thread, so that what they do next (send a
+// timeline's response, serialized there by gRPC) never delays the next
+// fsync.
 #ifndef HUB_STORAGE_INTERNAL_GROUP_COMMIT_H_
 #define HUB_STORAGE_INTERNAL_GROUP_COMMIT_H_
 
@@ -61,6 +64,10 @@ class GroupCommitQueue {
         finisher_([this] {
           NameThisThread("log-sync");
           FinishLoop();
+        }),
+        teller_([this] {
+          NameThisThread("log-tell");
+          TellLoop();
         }) {}
 
   ~GroupCommitQueue() { Close(); }
@@ -90,9 +97,10 @@ class GroupCommitQueue {
   }
 
   // As Submit, without blocking: `done` is called with the result on the
-  // finishing thread once the request is committed (or at once, on this
-  // thread, if it is refused). The queue keeps `request` until then. `done`
-  // must be quick: the next groups' results wait for it.
+  // telling thread once the request is committed (or at once, on this
+  // thread, if it is refused), in commit order. The queue keeps `request`
+  // until then. Later groups are made durable meanwhile, but their `done`s
+  // wait for this one: keep it short.
   using Done = std::function<void(absl::StatusOr<Result>)>;
   void SubmitAsync(Request request, Done done) ABSL_LOCKS_EXCLUDED(mu_) {
     auto self = std::make_unique<Waiter>(nullptr);
@@ -128,6 +136,7 @@ class GroupCommitQueue {
     }
     if (stager_.joinable()) stager_.join();
     if (finisher_.joinable()) finisher_.join();
+    if (teller_.joinable()) teller_.join();
   }
 
  private:
@@ -197,8 +206,6 @@ class GroupCommitQueue {
         }
         all_results.push_back(std::move(results));
       }
-      // Asynchronous submitters are told outside the lock, in order.
-      std::vector<std::unique_ptr<Waiter>> to_tell;
       mu_.Lock();
       for (size_t g = 0; g < groups.size(); ++g) {
         for (size_t i = 0; i < groups[g].members.size(); ++i) {
@@ -206,20 +213,34 @@ class GroupCommitQueue {
           member->result = std::move(all_results[g][i]);
           --pending_;
           if (member->done_callback) {
-            to_tell.emplace_back(member);
+            to_tell_.emplace_back(member);
             continue;
           }
           member->done = true;
           member->wake.Signal();
         }
       }
-      if (!to_tell.empty()) {
-        mu_.Unlock();
-        for (std::unique_ptr<Waiter>& waiter : to_tell) {
-          waiter->done_callback(std::move(waiter->result));
-        }
-        mu_.Lock();
+      if (!to_tell_.empty()) tell_wake_.Signal();
+    }
+    finisher_done_ = true;
+    tell_wake_.Signal();
+  }
+
+  // Tells asynchronous submitters their results, outside the lock and in
+  // commit order.
+  void TellLoop() {
+    absl::MutexLock lock(&mu_);
+    for (;;) {
+      while (to_tell_.empty() && !finisher_done_) tell_wake_.Wait(&mu_);
+      if (to_tell_.empty()) break;
+      std::deque<std::unique_ptr<Waiter>> telling;
+      telling.swap(to_tell_);
+      mu_.Unlock();
+      for (std::unique_ptr<Waiter>& waiter : telling) {
+        waiter->done_callback(std::move(waiter->result));
       }
+      telling.clear();
+      mu_.Lock();
     }
   }
 
@@ -233,11 +254,16 @@ class GroupCommitQueue {
   size_t pending_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool stager_done_ ABSL_GUARDED_BY(mu_) = false;
+  // Committed asynchronous requests not yet told, in commit order.
+  std::deque<std::unique_ptr<Waiter>> to_tell_ ABSL_GUARDED_BY(mu_);
+  bool finisher_done_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar stage_wake_;
   absl::CondVar finish_wake_;
+  absl::CondVar tell_wake_;
   // Last members: they start running as soon as they are constructed.
   std::thread stager_;
   std::thread finisher_;
+  std::thread teller_;
 };
 
 }  // namespace hub::storage::internal

@@ -185,5 +185,55 @@ TEST(GroupCommitTest, AsyncSubmittersAreToldTheirOwnResultOnce) {
   EXPECT_TRUE(refused);
 }
 
+// What an asynchronous submitter does once told (a timeline's response is
+// serialized and sent there) must not hold up the next group's fsync: a
+// told callback that stalls leaves later groups committing, and callbacks
+// are still told in commit order.
+TEST(GroupCommitTest, ASlowAsyncCallbackDoesNotDelayTheNextGroupsCommit) {
+  std::atomic<int> finished_groups{0};
+  Queue queue({4096, 1, 1 << 20}, UnitCost, [&](const std::vector<const int*>& requests) {
+    Queue::Results results;
+    for (const int* request : requests) results.push_back(*request * 10);
+    return [&, results] {
+      ++finished_groups;
+      return results;
+    };
+  });
+  absl::Notification first_told;
+  absl::Notification release_first;
+  absl::Mutex mu;
+  std::vector<int> told;
+  queue.SubmitAsync(1, [&](absl::StatusOr<int> result) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    first_told.Notify();
+    release_first.WaitForNotification();
+    absl::MutexLock lock(&mu);
+    told.push_back(*result);
+  });
+  ASSERT_TRUE(first_told.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // One request per group: each of these is its own fsync, made while the
+  // first callback is still running.
+  absl::Notification committed;
+  std::thread submitter([&] {
+    for (int i = 2; i <= 4; ++i) {
+      queue.SubmitAsync(i, [&](absl::StatusOr<int> result) {
+        ASSERT_TRUE(result.ok()) << result.status();
+        absl::MutexLock lock(&mu);
+        told.push_back(*result);
+      });
+    }
+    EXPECT_THAT(queue.Submit(5), ::hub::testing::IsOkAndHolds(50));
+    committed.Notify();
+  });
+  const bool committed_meanwhile = committed.WaitForNotificationWithTimeout(absl::Seconds(10));
+  release_first.Notify();
+  submitter.join();
+  EXPECT_TRUE(committed_meanwhile) << "the next groups waited for a callback";
+  EXPECT_EQ(finished_groups.load(), 5);
+  queue.Close();
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(told, ::testing::ElementsAre(10, 20, 30, 40));
+}
+
 }  // namespace
 }  // namespace hub::storage::internal
