@@ -480,5 +480,26 @@ TEST_F(ProjectorTest, TheReportFactsFollowEveryBatchAndEveryCorrection) {
   EXPECT_EQ(facts.assessments().rbegin()->level(), hub::v1::RISK_HIGH);
 }
 
+// The report's facts are kept serialized and parsed again for each report:
+// facts damaged in the views are refused (DATA_LOSS naming the case), never
+// reported as if the case had none.
+TEST_F(ProjectorTest, DamagedReportFactsAreRefusedNotReported) {
+  const storage::GenerationInfo generation = NewGeneration();
+  storage::ProjectionBatch batch;
+  storage::ProjectionBatch::CaseSummaries damaged;
+  damaged.case_id = "C-DAMAGED";
+  damaged.by_principal.resize(generation.principals.size());
+  // Field 1 (referrals) with a length running past the end.
+  damaged.facts = std::string("\x0a\xff\xff\x03", 4);
+  batch.summaries.push_back(damaged);
+  ASSERT_TRUE(views_->Apply(generation.generation, batch).ok());
+  Projector projector(log_.get(), views_.get(), generation, policy_);
+  bool reported = false;
+  EXPECT_THAT(
+      projector.ReadFacts([&](const Projector::FactsByCase&, uint64_t) { reported = true; }),
+      hub::testing::StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("C-DAMAGED")));
+  EXPECT_FALSE(reported);
+}
+
 }  // namespace
 }  // namespace hub::services
