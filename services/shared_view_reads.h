@@ -8,7 +8,10 @@
 // made (the same Projected()): taking it is the same as having read at that
 // moment, which a subscriber woken a little earlier would have done. What a
 // later batch changes reaches every subscriber by the view's later
-// deliveries, as it would have anyway.
+// deliveries, as it would have anyway. A read that can no longer be taken
+// (the views moved on, or another generation is read) is let go at once:
+// kept, it held up to a batch of each agency's deliveries, content since
+// erased included, until that agency next read.
 #ifndef HUB_SERVICES_SHARED_VIEW_READS_H_
 #define HUB_SERVICES_SHARED_VIEW_READS_H_
 
@@ -37,15 +40,22 @@ class SharedViewReads {
 
   // The events of an identical read made while the views stood at
   // `read.projected`, or null.
-  Events Find(const Read& read) const;
-  // Keeps `events` as the principal's last read (replacing the one before).
+  Events Find(const Read& read);
+  // Keeps `events` as the principal's last read (replacing the one before,
+  // and letting go of every read of another generation).
   void Remember(const Read& read, Events events);
+  // How many reads are kept (one per principal at most).
+  size_t KeptReads() const;
 
  private:
   struct Kept {
     Read read;
     Events events;
   };
+  // Whether `kept` could ever be taken by a read like `read`.
+  static bool Usable(const Read& kept, const Read& read) {
+    return kept.generation == read.generation && kept.projected >= read.projected;
+  }
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint16_t, Kept> by_principal_ ABSL_GUARDED_BY(mu_);
 };

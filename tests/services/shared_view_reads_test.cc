@@ -56,5 +56,34 @@ TEST(SharedViewReadsTest, AnyOtherReadOrAdvancedViewsReadAgain) {
   EXPECT_EQ(reads.Find(later), next);
 }
 
+// A read no subscription can take any more is not kept: it would hold a
+// batch of the agency's deliveries (content erased since included) until
+// the agency next read.
+TEST(SharedViewReadsTest, AReadThatCanNoLongerBeTakenIsLetGo) {
+  SharedViewReads reads;
+  const SharedViewReads::Read housing{3, 2, 40, 128, 1000};
+  const SharedViewReads::Read police{3, 5, 7, 128, 1000};
+  reads.Remember(housing, Deliveries(41, 5));
+  reads.Remember(police, Deliveries(8, 3));
+  EXPECT_EQ(reads.KeptReads(), 2u);
+  // The views moved on: housing's kept read is stale.
+  SharedViewReads::Read later = housing;
+  later.projected = 1001;
+  EXPECT_EQ(reads.Find(later), nullptr);
+  EXPECT_EQ(reads.KeptReads(), 1u);
+  // A reader lagging behind a kept read leaves it for the others.
+  SharedViewReads::Read lagging = police;
+  lagging.projected = 999;
+  EXPECT_EQ(reads.Find(lagging), nullptr);
+  EXPECT_EQ(reads.KeptReads(), 1u);
+  // A new generation (a protocol change, an erasure): every read of the
+  // one before goes.
+  SharedViewReads::Read rebuilt = housing;
+  rebuilt.generation = 4;
+  reads.Remember(rebuilt, Deliveries(1, 1));
+  EXPECT_EQ(reads.KeptReads(), 1u);
+  EXPECT_EQ(reads.Find(police), nullptr);
+}
+
 }  // namespace
 }  // namespace hub::services

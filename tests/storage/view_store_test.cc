@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -218,6 +219,54 @@ TEST_F(ViewStoreTest, EachPrincipalReadsItsOwnShapeInLogOrder) {
   ASSERT_TRUE(case_events.ok());
   EXPECT_THAT(Payloads(*case_events), ::testing::ElementsAre("redacted 7"));
   EXPECT_THAT(store_->Checkpoint(generation_), IsOkAndHolds(8u));
+}
+
+// Someone with the data folder deletes one event's record from the views:
+// every read that would deliver it is refused as DATA_LOSS (the views are
+// then rebuilt from the log), never answered with the event left out, which
+// would renumber what the reader sees. The events around it are fetched in
+// the same batched lookup.
+TEST_F(ViewStoreTest, AnEventRecordDeletedOnDiskIsDataLossNotAGap) {
+  ProjectionBatch batch;
+  batch.events = {Event(2, 1, "C-1"), Event(5, 1, "C-2"), Event(7, 2, "C-1")};
+  batch.checkpoint = 8;
+  ASSERT_THAT(Apply(batch), IsOk());
+  store_.reset();
+  {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name :
+         {"default", "view_content", "view_index", "view_cases", "view_summaries"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.Sub("views"), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    // view_content key: the 4-byte generation, then the 8-byte log position.
+    std::string key;
+    for (int shift = 24; shift >= 0; shift -= 8)
+      key.push_back(static_cast<char>(generation_ >> shift));
+    key.append(std::string(7, '\0')).push_back(static_cast<char>(5));
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), handles[1], key).ok());
+    for (rocksdb::ColumnFamilyHandle* handle : handles)
+      ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+  }
+  auto reopened = ViewStore::Open(dir_.Sub("views"));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  store_ = std::move(reopened).value();
+
+  EXPECT_THAT(store_->ReadFrom(generation_, 0, 0, 100),
+              StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("does not hold")));
+  EXPECT_THAT(store_->ReadFrom(generation_, 1, 1, 100),
+              StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("does not hold")));
+  // What does not reach the deleted event is still read.
+  auto first = store_->ReadFrom(generation_, 0, 0, 1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(Payloads(*first), ::testing::ElementsAre("full 2"));
+  auto case_events = store_->ReadCase(generation_, 0, "C-1", 0, 100);
+  ASSERT_TRUE(case_events.ok()) << case_events.status();
+  EXPECT_THAT(Payloads(*case_events), ::testing::ElementsAre("full 2", "full 7"));
 }
 
 // A principal's index holds one entry per batch: reading must start inside
