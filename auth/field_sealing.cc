@@ -7,9 +7,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 #include "auth/aead.h"
 #include "auth/data_classes.h"
+#include "proto/status_macros.h"
 
 #include "hub/storage/v1/sealed.pb.h"
 #include "hub/v1/options.pb.h"
@@ -345,18 +348,65 @@ absl::StatusOr<hub::v1::EventEnvelope> FieldSealer::Open(std::string_view stored
 }
 
 absl::StatusOr<std::vector<std::string>> FieldSealer::KeyIdsOf(std::string_view stored) {
+  HUB_ASSIGN_OR_RETURN(std::vector<PartKey> parts, PartsOf(stored));
   std::vector<std::string> key_ids;
-  if (!IsSealed(stored)) return key_ids;
-  hub::storage::v1::SealedEnvelope sealed;
-  if (!sealed.ParseFromArray(stored.data() + 1, static_cast<int>(stored.size() - 1))) {
-    return absl::DataLossError("a sealed event does not parse");
-  }
-  for (const hub::storage::v1::SealedPart& part : sealed.parts()) {
-    if (std::find(key_ids.begin(), key_ids.end(), part.key_id()) == key_ids.end()) {
-      key_ids.push_back(part.key_id());
+  for (PartKey& part : parts) {
+    if (std::find(key_ids.begin(), key_ids.end(), part.key_id) == key_ids.end()) {
+      key_ids.push_back(std::move(part.key_id));
     }
   }
   return key_ids;
+}
+
+absl::StatusOr<std::vector<FieldSealer::PartKey>> FieldSealer::PartsOf(std::string_view stored) {
+  using google::protobuf::internal::WireFormatLite;
+  std::vector<PartKey> parts;
+  if (!IsSealed(stored)) return parts;
+  // Read off the wire, skipping the open envelope and the ciphertexts: an
+  // erasure looks at every stored event for the keys it destroyed, and
+  // parsing each whole was most of that.
+  const absl::Status damaged = absl::DataLossError("a sealed event does not parse");
+  const int size = static_cast<int>(stored.size() - 1);
+  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(stored.data() + 1),
+                                               size);
+  constexpr int kParts = hub::storage::v1::SealedEnvelope::kPartsFieldNumber;
+  constexpr int kKeyId = hub::storage::v1::SealedPart::kKeyIdFieldNumber;
+  constexpr int kDataClass = hub::storage::v1::SealedPart::kDataClassFieldNumber;
+  while (const uint32_t tag = input.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) != kParts ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&input, tag)) return damaged;
+      continue;
+    }
+    uint32_t length = 0;
+    // A length past the end would not be pushed as a limit at all.
+    if (!input.ReadVarint32(&length) || length > static_cast<uint32_t>(input.BytesUntilLimit())) {
+      return damaged;
+    }
+    const auto limit = input.PushLimit(static_cast<int>(length));
+    PartKey& part = parts.emplace_back();
+    while (const uint32_t field = input.ReadTag()) {
+      const int number = WireFormatLite::GetTagFieldNumber(field);
+      const auto wire_type = WireFormatLite::GetTagWireType(field);
+      if (number == kKeyId && wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        uint32_t key_length = 0;
+        if (!input.ReadVarint32(&key_length) ||
+            !input.ReadString(&part.key_id, static_cast<int>(key_length))) {
+          return damaged;
+        }
+      } else if (number == kDataClass && wire_type == WireFormatLite::WIRETYPE_VARINT) {
+        uint32_t data_class = 0;
+        if (!input.ReadVarint32(&data_class)) return damaged;
+        part.data_class = static_cast<hub::v1::DataClass>(data_class);
+      } else if (!WireFormatLite::SkipField(&input, field)) {
+        return damaged;
+      }
+    }
+    if (input.BytesUntilLimit() != 0 || part.key_id.empty()) return damaged;
+    input.PopLimit(limit);
+  }
+  if (input.CurrentPosition() != size) return damaged;
+  return parts;
 }
 
 }  // namespace hub::auth

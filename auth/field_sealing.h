@@ -105,6 +105,13 @@ class FieldSealer {
   static bool IsSealed(std::string_view stored) { return !stored.empty() && stored[0] == '\0'; }
   // The data keys the sealed parts of stored bytes use (none if plain).
   static absl::StatusOr<std::vector<std::string>> KeyIdsOf(std::string_view stored);
+  // Each sealed part of stored bytes: its data key and class (none if
+  // plain), without opening any.
+  struct PartKey {
+    std::string key_id;
+    hub::v1::DataClass data_class = hub::v1::DATA_CLASS_UNSPECIFIED;
+  };
+  static absl::StatusOr<std::vector<PartKey>> PartsOf(std::string_view stored);
 
   DataKeyStore& keys() const { return *keys_; }
 

@@ -255,6 +255,49 @@ bool SharingPolicy::ApplyToRelations(const hub::v1::EventEnvelope& event,
   return grew;
 }
 
+namespace {
+
+// Adds the class of every subject_reference field under `message`.
+void AddSubjectReferenceClasses(const google::protobuf::Descriptor& message, ClassMask* classes,
+                                int depth = 0) {
+  if (depth > 8) return;
+  for (int i = 0; i < message.field_count(); ++i) {
+    const FieldDescriptor& field = *message.field(i);
+    if (field.type() == FieldDescriptor::TYPE_MESSAGE) {
+      AddSubjectReferenceClasses(*field.message_type(), classes, depth + 1);
+    } else if (field.options().GetExtension(hub::v1::subject_reference)) {
+      classes->set(FieldClass(field));
+    }
+  }
+}
+
+}  // namespace
+
+ClassMask SharingPolicy::RoutingClasses() {
+  static const ClassMask classes = [] {
+    ClassMask routing;
+    AddSubjectReferenceClasses(*hub::v1::EventEnvelope::descriptor(), &routing);
+    // What ApplyToRelations reads besides the subjects.
+    const std::pair<const google::protobuf::Descriptor*, const char*> fields[] = {
+        {hub::v1::EventEnvelope::descriptor(), "producing_agency"},
+        {hub::v1::ActionTasked::descriptor(), "owner_agency"},
+        {hub::v1::SupportReferralMade::descriptor(), "provider_agency"},
+        {hub::v1::PanelOutcome::descriptor(), "panel"},
+        {hub::v1::VictimSubject::descriptor(), "supporting_agencies"},
+        {hub::v1::ChildSubject::descriptor(), "supporting_agencies"},
+    };
+    for (const auto& [message, name] : fields) {
+      const FieldDescriptor* field = message->FindFieldByName(name);
+      // A renamed field must not silently drop out of the set.
+      if (field == nullptr) return ClassMask().set();
+      routing.set(FieldClass(*field));
+    }
+    routing.reset(hub::v1::DATA_CLASS_UNSPECIFIED);
+    return routing;
+  }();
+  return classes;
+}
+
 std::vector<std::string> SharingPolicy::SubjectsOf(const hub::v1::EventEnvelope& event) {
   std::vector<std::string> subjects;
   if (const google::protobuf::Message* payload = EventOf(event)) {

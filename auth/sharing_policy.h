@@ -85,6 +85,11 @@ class SharingPolicy {
                            const std::vector<std::string>& subjects) const;
   // The subject ids an event names (its subject_reference fields).
   static std::vector<std::string> SubjectsOf(const hub::v1::EventEnvelope& event);
+  // The classes of every field that decides who is related to a case or
+  // whom an event is about (ApplyToRelations, SubjectsOf). Erasing content
+  // of no such class never changes who sees which event, only what they
+  // see of it: the views can then be reshaped where they stand.
+  static ClassMask RoutingClasses();
 
   const std::string& version() const { return version_; }
 

@@ -1,5 +1,7 @@
 #include "services/admin_service.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -105,9 +107,29 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   const bool subject = request->has_subject_id();
   const std::string scope = subject ? "subject" : "case";
   const auth::KeyOwner owner{scope, subject ? request->subject_id() : request->case_id()};
-  // The owner's key from before keys were per class names the erasure; the
-  // record covers every key of the owner.
-  const std::vector<std::string> key_ids = auth::AllDataKeyIdsOf(*data_keys_, owner);
+  const hub::v1::DataClass data_class = request->data_class();
+  if (data_class != hub::v1::DATA_CLASS_UNSPECIFIED) {
+    if (!hub::v1::DataClass_IsValid(data_class) || !auth::IsPersonalClass(data_class)) {
+      return FinishUnary(context, call,
+                         absl::InvalidArgumentError(absl::StrCat(
+                             "data_class ", static_cast<int>(data_class),
+                             " is not a personal class: only personal content is kept under "
+                             "keys that can be erased")));
+    }
+    if (subject && !auth::BelongsToTheSubject(data_class)) {
+      return FinishUnary(
+          context, call,
+          absl::InvalidArgumentError(absl::StrCat(
+              hub::v1::DataClass_Name(data_class),
+              " is kept under its case's key, not a subject's: erase it with case_id")));
+    }
+  }
+  // The owner's key from before keys were per class names the erasure of
+  // the whole; the record covers every key of the owner. One class: its key.
+  const std::vector<std::string> key_ids =
+      data_class != hub::v1::DATA_CLASS_UNSPECIFIED
+          ? std::vector<std::string>{auth::DataKeyIdOf(*data_keys_, owner, data_class)}
+          : auth::AllDataKeyIdsOf(*data_keys_, owner);
   const std::string& key_id = key_ids.front();
   const bool newly = !data_keys_->Erased(key_id).has_value();
   const absl::Time now = absl::Now();
@@ -123,6 +145,7 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   erased->set_rule("request");
   erased->set_reason(request->reason());
   erased->set_reference(request->reference());
+  erased->set_erased_class(data_class);
   storage::AppendRequest append;
   append.case_id = kErasureCase;
   append.events.push_back({envelope.event_id(), envelope.SerializeAsString()});
@@ -145,20 +168,22 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
                              "); retry the same request")));
     }
   }
-  // The views hold what was shown before: derived again, they hold what
-  // can still be opened.
-  if (newly && rebuild_views_) {
-    absl::StatusOr<uint64_t> rebuilt = rebuild_views_(absl::StrCat("erasure of ", key_id));
-    if (!rebuilt.ok()) {
+  // The views hold what was shown before: reshaped, or derived again, they
+  // hold what can still be opened.
+  if (newly && forget_erased_) {
+    absl::StatusOr<ViewsAfterErasure> views = forget_erased_(
+        absl::StrCat("erasure of ", key_id), std::set<std::string>(key_ids.begin(), key_ids.end()));
+    if (!views.ok()) {
       return FinishUnary(context, call,
                          absl::UnavailableError(absl::StrCat(
                              "the data key is destroyed and the erasure recorded at position ",
                              stored->first_position, ", but the views could not be rebuilt (",
-                             rebuilt.status().message(),
+                             views.status().message(),
                              "); they are rebuilt at the next start of hubd, or remove the views "
                              "folder")));
     }
-    response->set_views_rebuilt_through(*rebuilt);
+    response->set_views_rebuilt_through(views->rebuilt_through);
+    response->set_views_reshaped_through(views->reshaped_through);
   }
   LogInfo(
       "data erased on request",

@@ -21,18 +21,21 @@ namespace hub::services {
 class AdminService final : public hub::v1::AdminService::CallbackService {
  public:
   // `data_keys`: where erasure destroys keys (null: erasure is refused);
-  // `rebuild_views`: takes what an erasure left unreadable out of the views.
+  // `rebuild_views`: builds the views again (a restriction changes what
+  // they may show); `forget_erased`: takes what an erasure left unreadable
+  // out of the views.
   AdminService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
                Backups* backups, Metrics* metrics, auth::DataKeyStore* data_keys = nullptr,
                std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views = {},
-               Retention* retention = nullptr, bool allow_simulated_clock = false,
-               const auth::FieldSealer* sealer = nullptr)
+               ForgetErased forget_erased = {}, Retention* retention = nullptr,
+               bool allow_simulated_clock = false, const auth::FieldSealer* sealer = nullptr)
       : authenticator_(std::move(authenticator)),
         log_(log),
         backups_(backups),
         metrics_(metrics),
         data_keys_(data_keys),
         rebuild_views_(std::move(rebuild_views)),
+        forget_erased_(std::move(forget_erased)),
         retention_(retention),
         allow_simulated_clock_(allow_simulated_clock),
         sealer_(sealer) {}
@@ -60,6 +63,7 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   Metrics* const metrics_;
   auth::DataKeyStore* const data_keys_;
   const std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views_;
+  const ForgetErased forget_erased_;
   Retention* const retention_;
   const bool allow_simulated_clock_;
   // Opens sealed events for subject access (null: the hub seals nothing).

@@ -332,8 +332,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       const std::vector<storage::ViewEvent>* events = &page.events;
       SharedViewReads::Events shared;
       if (case_id_.empty()) {
-        const SharedViewReads::Read read{view->generation, view->principal, after_view_position_,
-                                         kSubscriptionBatch, views_->Projected()};
+        const SharedViewReads::Read read{view->generation,     view->principal,
+                                         after_view_position_, kSubscriptionBatch,
+                                         views_->Projected(),  views_->Edition()};
         shared = shared_reads_->Find(read);
         if (shared == nullptr) {
           absl::StatusOr<std::vector<storage::ViewEvent>> fetched = views_->store().ReadFrom(

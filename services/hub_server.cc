@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -277,12 +278,17 @@ class GrpcHubServer final : public HubServer {
     auto rebuild_views = [policy = policy_service_.get()](const std::string& why) {
       return policy->RebuildViews(why);
     };
+    auto forget_erased = [policy = policy_service_.get()](const std::string& why,
+                                                          const std::set<std::string>& key_ids) {
+      return policy->ForgetErased(why, key_ids);
+    };
     retention_ = std::make_unique<Retention>(event_log_.get(), data_keys_.get(), sealer_.get(),
-                                             rebuild_views);
+                                             forget_erased);
     retention_->StartSchedule(absl::Seconds(config.retention().interval_seconds()));
     admin_service_ = std::make_unique<AdminService>(
         authenticator_, event_log_.get(), backups_.get(), metrics_.get(), data_keys_.get(),
-        rebuild_views, retention_.get(), config.retention().allow_simulated_clock(), sealer_.get());
+        rebuild_views, forget_erased, retention_.get(), config.retention().allow_simulated_clock(),
+        sealer_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
     HUB_RETURN_IF_ERROR(StartHealthServer(config.health()));

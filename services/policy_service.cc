@@ -95,6 +95,33 @@ absl::StatusOr<uint64_t> PolicyService::RebuildViews(const std::string& why) {
   return rebuilt_through;
 }
 
+absl::StatusOr<ViewsAfterErasure> PolicyService::ForgetErased(
+    const std::string& why, const std::set<std::string>& key_ids) {
+  {
+    absl::MutexLock lock(&apply_mu_);
+    HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> current, LatestRecordedProtocol(*log_));
+    if (!current.has_value()) return absl::FailedPreconditionError("no protocol is in force");
+    const absl::Time started = absl::Now();
+    absl::StatusOr<bool> in_place = views_->ForgetInPlace(current->protocol, key_ids);
+    if (in_place.ok() && *in_place) {
+      const uint64_t through = views_->Projected();
+      LogInfo("views reshaped where they stand",
+              {{"why", why},
+               {"through_position", std::to_string(through)},
+               {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))}});
+      return ViewsAfterErasure{0, through};
+    }
+    if (!in_place.ok()) {
+      LogError(
+          "erased content could not be taken out of the views where they stand; building "
+          "them again",
+          {{"why", why}, {"error", in_place.status().ToString()}});
+    }
+  }
+  HUB_ASSIGN_OR_RETURN(const uint64_t rebuilt, RebuildViews(why));
+  return ViewsAfterErasure{rebuilt, 0};
+}
+
 grpc::ServerUnaryReactor* PolicyService::ApplyProtocol(grpc::CallbackServerContext* context,
                                                        const hub::v1::ApplyProtocolRequest* request,
                                                        hub::v1::ApplyProtocolResponse* response) {

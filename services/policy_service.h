@@ -3,6 +3,8 @@
 #define HUB_SERVICES_POLICY_SERVICE_H_
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "absl/synchronization/mutex.h"
 
@@ -43,6 +45,11 @@ class PolicyService final : public hub::v1::PolicyService::CallbackService {
   // the views). Serialized with protocol changes; returns the position the
   // new views reached.
   absl::StatusOr<uint64_t> RebuildViews(const std::string& why);
+  // After content under `key_ids` was erased (its keys destroyed): takes it
+  // out of the views where they stand (Views::ForgetInPlace), or else
+  // builds them again. A ForgetErased.
+  absl::StatusOr<ViewsAfterErasure> ForgetErased(const std::string& why,
+                                                 const std::set<std::string>& key_ids);
 
  private:
   absl::Status Apply(const hub::v1::Principal& principal, const std::string& text,

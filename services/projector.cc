@@ -420,6 +420,10 @@ Projector::~Projector() { Stop(); }
 absl::Status Projector::Start() {
   HUB_ASSIGN_OR_RETURN(uint64_t checkpoint, views_->Checkpoint(generation_.generation));
   checkpoint_.store(checkpoint, std::memory_order_release);
+  {
+    absl::MutexLock lock(&mu_);
+    started_ = true;
+  }
   thread_ = std::thread([this] {
     NameThisThread("projector");
     Loop();
@@ -1088,7 +1092,127 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::S
   return prepared;
 }
 
+struct Projector::InPlaceRequest {
+  const std::set<std::string>* case_ids = nullptr;
+  const std::set<std::string>* key_ids = nullptr;
+  const std::string* generation_digest = nullptr;
+  std::promise<absl::StatusOr<bool>> done;
+};
+
+absl::StatusOr<bool> Projector::ForgetInPlace(const std::set<std::string>& case_ids,
+                                              const std::set<std::string>& key_ids,
+                                              const std::string& generation_digest) {
+  InPlaceRequest request;
+  request.case_ids = &case_ids;
+  request.key_ids = &key_ids;
+  request.generation_digest = &generation_digest;
+  std::future<absl::StatusOr<bool>> done = request.done.get_future();
+  bool started = false;
+  {
+    absl::MutexLock lock(&mu_);
+    started = started_;
+  }
+  if (!started) return ReshapeInPlace(case_ids, key_ids, generation_digest);
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](Projector* self) { return self->stopping_ || !self->in_place_busy_; }, this));
+    // A generation no longer projected is no longer read either.
+    if (stopping_ || loop_ended_) {
+      return absl::UnavailableError("these views are no longer projected");
+    }
+    in_place_busy_ = true;
+    in_place_ = &request;
+    advanced_.SignalAll();
+  }
+  absl::StatusOr<bool> result = done.get();
+  absl::MutexLock lock(&mu_);
+  in_place_busy_ = false;
+  return result;
+}
+
+absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& case_ids,
+                                               const std::set<std::string>& key_ids,
+                                               const std::string& generation_digest) {
+  const std::vector<std::string>& principals = generation_.principals;
+  const Allowances allowances = AllowancesOf(*policy_, principals);
+  const auth::ClassMask routing = auth::SharingPolicy::RoutingClasses();
+  // What the views hold (the projecting thread has written everything it
+  // prepared; before Start(), checkpoint() is not yet read).
+  HUB_ASSIGN_OR_RETURN(const uint64_t through, views_->Checkpoint(generation_.generation));
+  Prepared prepared;
+  storage::ProjectionBatch& batch = prepared.batch;
+  batch.checkpoint = through;
+  batch.generation_digest = generation_digest;
+  for (const std::string& case_id : case_ids) {
+    google::protobuf::Arena arena;
+    HUB_ASSIGN_OR_RETURN(OpenedCase opened, OpenCase(case_id, through, &arena));
+    // Not projected yet: it will be, without the content.
+    if (opened.events.empty()) continue;
+    for (const storage::StoredEvent& event : opened.events) {
+      HUB_ASSIGN_OR_RETURN(const std::vector<auth::FieldSealer::PartKey> parts,
+                           auth::FieldSealer::PartsOf(event.payload));
+      for (const auth::FieldSealer::PartKey& part : parts) {
+        if (key_ids.count(part.key_id) > 0 && InMask(routing, part.data_class)) return false;
+      }
+    }
+    HUB_ASSIGN_OR_RETURN(CaseState * state, SummariesFor(case_id, nullptr, &prepared.summaries));
+    // Folded afresh from what can still be opened, the relationships must
+    // be the ones the views were projected under.
+    hub::v1::CaseRelations relations;
+    for (const hub::v1::EventEnvelope* original : opened.original) {
+      policy_->ApplyToRelations(*original, &relations);
+    }
+    if (relations.SerializeAsString() != state->relations.SerializeAsString()) return false;
+    CaseAgain again;
+    again.fold_facts = true;
+    HUB_RETURN_IF_ERROR(ShapeStoredAgain(opened, opened.events.size(), allowances, relations,
+                                         relations, /*disclosure=*/false, &arena, &again));
+    // Each event seen by exactly the principals that saw it, none of them
+    // given it again.
+    HUB_ASSIGN_OR_RETURN(const auto visibility,
+                         views_->CaseVisibility(generation_.generation, case_id));
+    absl::flat_hash_map<uint64_t, const std::string*> visibility_at;
+    for (const auto& [position, seen_by] : visibility) visibility_at.emplace(position, &seen_by);
+    for (size_t i = 0; i < opened.events.size(); ++i) {
+      const auto found = visibility_at.find(opened.events[i].position);
+      for (size_t p = 0; p < principals.size(); ++p) {
+        const bool saw = found != visibility_at.end() && p < found->second->size() &&
+                         static_cast<uint8_t>((*found->second)[p]) != kSeesNone;
+        if (saw != again.sees[i][p]) return false;
+      }
+    }
+    for (storage::ProjectionBatch::Reshaped& reshaped : again.reshaped) {
+      for (const auto& sight : reshaped.visible_to) {
+        if (sight.view_position != 0) return false;
+      }
+      batch.reshaped.push_back(std::move(reshaped));
+    }
+    state->summaries = std::move(again.summaries);
+    state->facts = std::move(again.facts);
+    batch.summaries.push_back(SerializedSummaries(case_id, *state));
+  }
+  if (absl::Status applied = views_->Apply(generation_.generation, batch); !applied.ok()) {
+    ForgetUnwritten();
+    return applied;
+  }
+  RememberFacts(prepared.summaries);
+  RememberWritten(std::move(prepared.summaries));
+  edition_.fetch_add(1, std::memory_order_acq_rel);
+  return true;
+}
+
 void Projector::Loop() {
+  ProjectUntilStopped();
+  absl::MutexLock lock(&mu_);
+  loop_ended_ = true;
+  if (in_place_ != nullptr) {
+    in_place_->done.set_value(absl::UnavailableError("these views are no longer projected"));
+    in_place_ = nullptr;
+  }
+}
+
+void Projector::ProjectUntilStopped() {
   // While catching up, batch N is written on another thread while N+1 is
   // prepared; the live trickle is written on this one.
   struct InFlight {
@@ -1103,9 +1227,33 @@ void Projector::Loop() {
   };
   std::optional<ReadAhead> read_ahead;
   for (;;) {
+    InPlaceRequest* in_place = nullptr;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
+      in_place = in_place_;
+      in_place_ = nullptr;
+    }
+    if (in_place != nullptr) {
+      // Between two batches: the one being written goes first, so that
+      // what it shaped before the keys went is shaped again.
+      absl::Status written = absl::OkStatus();
+      if (in_flight.has_value()) {
+        written = in_flight->written.get();
+        if (written.ok()) {
+          RememberFacts(in_flight->prepared.summaries);
+          Publish(in_flight->prepared.batch.checkpoint);
+          RememberWritten(std::move(in_flight->prepared.summaries));
+        } else {
+          ForgetUnwritten();
+        }
+        in_flight.reset();
+      }
+      in_place->done.set_value(written.ok()
+                                   ? ReshapeInPlace(*in_place->case_ids, *in_place->key_ids,
+                                                    *in_place->generation_digest)
+                                   : absl::StatusOr<bool>(written));
+      continue;
     }
     const uint64_t next =
         in_flight.has_value() ? in_flight->prepared.batch.checkpoint + 1 : checkpoint() + 1;

@@ -68,6 +68,25 @@ class Projector {
   // OK, or why projecting stopped (e.g. a stored event that does not parse).
   absl::Status health() const;
 
+  // Takes content sealed under `key_ids`, whose keys were just destroyed,
+  // out of the views where they stand instead of building them again:
+  // every event of `case_ids` projected so far is shaped again, seen by the
+  // same principals at the same view positions, and its case's summaries
+  // and facts are folded afresh; the generation's digest becomes
+  // `generation_digest` in the same synced write. Events projected later
+  // are opened without the keys anyway. Returns false, changing nothing,
+  // where that would not give what building the views again gives: the
+  // content decided who is related to a case or whom an event is about
+  // (SharingPolicy::RoutingClasses), or who sees an event would change.
+  // Runs between two batches on the projecting thread (on the calling one
+  // before Start()). One at a time.
+  absl::StatusOr<bool> ForgetInPlace(const std::set<std::string>& case_ids,
+                                     const std::set<std::string>& key_ids,
+                                     const std::string& generation_digest);
+  // How many times ForgetInPlace changed the views: content read before it
+  // is not what the views hold after, at the same checkpoint().
+  uint64_t edition() const { return edition_.load(std::memory_order_acquire); }
+
   // Every case's facts for the governance report, as of checkpoint() (or a
   // batch after it), by case id.
   using FactsByCase = std::map<std::string, std::shared_ptr<const hub::v1::CaseFacts>>;
@@ -176,6 +195,10 @@ class Projector {
   // Where the first correction in `stored` is (stored.size(): none): a
   // batch ends before one, which is projected on its own.
   static absl::StatusOr<size_t> FirstCorrection(const std::vector<storage::StoredEvent>& stored);
+  // ForgetInPlace's work, on the projecting thread.
+  absl::StatusOr<bool> ReshapeInPlace(const std::set<std::string>& case_ids,
+                                      const std::set<std::string>& key_ids,
+                                      const std::string& generation_digest);
   // Reads each principal's last view position from the store, once.
   absl::Status KnowViewPositions();
   // A case's summaries and relations as a batch stores them.
@@ -191,7 +214,10 @@ class Projector {
   // After a failed write: what was prepared beyond the store is read from
   // the store again.
   void ForgetUnwritten();
+  // The projecting thread: ProjectUntilStopped, then answers a
+  // ForgetInPlace left waiting.
   void Loop();
+  void ProjectUntilStopped();
 
   storage::EventLog* const log_;
   storage::ViewStore* const views_;
@@ -204,6 +230,14 @@ class Projector {
   mutable absl::Mutex mu_;
   mutable absl::CondVar advanced_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // A ForgetInPlace waiting for the projecting thread (defined in
+  // projector.cc), and whether one is being served.
+  struct InPlaceRequest;
+  InPlaceRequest* in_place_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool in_place_busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool loop_ended_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<uint64_t> edition_{0};
   absl::Status health_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
   // Summaries as last written (only the projecting thread uses them).

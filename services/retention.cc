@@ -102,8 +102,8 @@ std::vector<DueErasure> RetentionFacts::Due(absl::Time as_of) const {
 }
 
 Retention::Retention(storage::EventLog* log, auth::DataKeyStore* keys,
-                     const auth::FieldSealer* sealer, RebuildViews rebuild_views)
-    : log_(log), keys_(keys), sealer_(sealer), rebuild_views_(std::move(rebuild_views)) {}
+                     const auth::FieldSealer* sealer, ForgetErased forget_erased)
+    : log_(log), keys_(keys), sealer_(sealer), forget_erased_(std::move(forget_erased)) {}
 
 Retention::~Retention() {
   stop_.Notify();
@@ -216,16 +216,19 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
           destroyed.message(), "); run retention again"));
     }
   }
-  if (rebuild_views_) {
-    absl::StatusOr<uint64_t> rebuilt =
-        rebuild_views_(absl::StrCat("retention: ", planned.size(), " data keys erased"));
-    if (!rebuilt.ok()) {
+  if (forget_erased_) {
+    std::set<std::string> key_ids;
+    for (const Planned& erasure : planned) key_ids.insert(erasure.key_id);
+    absl::StatusOr<ViewsAfterErasure> views =
+        forget_erased_(absl::StrCat("retention: ", planned.size(), " data keys erased"), key_ids);
+    if (!views.ok()) {
       return absl::UnavailableError(absl::StrCat(
           "the data keys are destroyed and the erasures recorded, but the views could not be "
           "rebuilt (",
-          rebuilt.status().message(), "); they are rebuilt at the next start of hubd"));
+          views.status().message(), "); they are rebuilt at the next start of hubd"));
     }
-    response.set_views_rebuilt_through(*rebuilt);
+    response.set_views_rebuilt_through(views->rebuilt_through);
+    response.set_views_reshaped_through(views->reshaped_through);
   }
   return response;
 }

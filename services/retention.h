@@ -29,6 +29,7 @@
 
 #include "auth/data_keys.h"
 #include "auth/field_sealing.h"
+#include "services/views.h"
 #include "storage/event_log.h"
 
 #include "hub/v1/admin_service.pb.h"
@@ -87,10 +88,9 @@ class RetentionFacts {
 // Applies the rules: on demand (AdminService.RunRetention) and on a schedule.
 class Retention {
  public:
-  using RebuildViews = std::function<absl::StatusOr<uint64_t>(const std::string& why)>;
   // None may be null; all must outlive this.
   Retention(storage::EventLog* log, auth::DataKeyStore* keys, const auth::FieldSealer* sealer,
-            RebuildViews rebuild_views);
+            ForgetErased forget_erased);
   ~Retention();
   Retention(const Retention&) = delete;
   Retention& operator=(const Retention&) = delete;
@@ -107,7 +107,7 @@ class Retention {
   storage::EventLog* const log_;
   auth::DataKeyStore* const keys_;
   const auth::FieldSealer* const sealer_;
-  const RebuildViews rebuild_views_;
+  const ForgetErased forget_erased_;
   // One run at a time: two would record the same erasures twice.
   absl::Mutex run_mu_;
   absl::Notification stop_;

@@ -23,7 +23,8 @@ SharedViewReads::Events SharedViewReads::Find(const Read& read) {
 void SharedViewReads::Remember(const Read& read, Events events) {
   absl::MutexLock lock(&mu_);
   absl::erase_if(by_principal_, [&read](const auto& kept) {
-    return kept.second.read.generation != read.generation;
+    return kept.second.read.generation != read.generation ||
+           kept.second.read.edition != read.edition;
   });
   by_principal_[read.principal] = Kept{read, std::move(events)};
 }

@@ -36,13 +36,16 @@ class SharedViewReads {
     uint64_t after_view_position = 0;
     size_t max_events = 0;
     uint64_t projected = 0;
+    // And how many times erased content was taken out of them where they
+    // stood (Views::Edition): a read of another edition may hold it.
+    uint64_t edition = 0;
   };
 
   // The events of an identical read made while the views stood at
   // `read.projected`, or null.
   Events Find(const Read& read);
   // Keeps `events` as the principal's last read (replacing the one before,
-  // and letting go of every read of another generation).
+  // and letting go of every read of another generation or edition).
   void Remember(const Read& read, Events events);
   // How many reads are kept (one per principal at most).
   size_t KeptReads() const;
@@ -54,7 +57,8 @@ class SharedViewReads {
   };
   // Whether `kept` could ever be taken by a read like `read`.
   static bool Usable(const Read& kept, const Read& read) {
-    return kept.generation == read.generation && kept.projected >= read.projected;
+    return kept.generation == read.generation && kept.edition == read.edition &&
+           kept.projected >= read.projected;
   }
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint16_t, Kept> by_principal_ ABSL_GUARDED_BY(mu_);

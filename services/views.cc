@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -48,6 +50,50 @@ absl::StatusOr<std::string> GenerationDigest(const hub::v1::SharingProtocol& pro
   return absl::StrCat(ProtocolDigest(protocol), "/projection-", kProjectionFormat, "/erasures-",
                       erasures, "/restrictions-", restrictions);
 }
+
+namespace {
+
+// A generation digest without its count of erasures: what must not have
+// changed for the views to take an erasure in where they stand.
+std::string WithoutErasures(const std::string& digest) {
+  const size_t begin = digest.find("/erasures-");
+  if (begin == std::string::npos) return digest;
+  const size_t end = digest.find('/', begin + 1);
+  return digest.substr(0, begin) + (end == std::string::npos ? "" : digest.substr(end));
+}
+
+// Events read at a time while looking for the cases a key sealed.
+constexpr size_t kScanEvents = 4096;
+constexpr size_t kScanBytes = 8 << 20;
+
+// The cases of log positions [from, to] holding a sealed part under one of
+// `key_ids`.
+absl::StatusOr<std::set<std::string>> CasesSealedUnder(const storage::EventLog& log,
+                                                       const std::set<std::string>& key_ids,
+                                                       uint64_t from, uint64_t to) {
+  std::set<std::string> cases;
+  for (uint64_t next = from; next <= to;) {
+    HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> events,
+                         log.ReadFrom(next, kScanEvents, kScanBytes));
+    if (events.empty()) break;
+    for (const storage::StoredEvent& event : events) {
+      if (event.position > to) break;
+      if (!auth::FieldSealer::IsSealed(event.payload) || cases.count(event.case_id) > 0) continue;
+      HUB_ASSIGN_OR_RETURN(const std::vector<auth::FieldSealer::PartKey> parts,
+                           auth::FieldSealer::PartsOf(event.payload));
+      for (const auth::FieldSealer::PartKey& part : parts) {
+        if (key_ids.count(part.key_id) > 0) {
+          cases.insert(event.case_id);
+          break;
+        }
+      }
+    }
+    next = events.back().position + 1;
+  }
+  return cases;
+}
+
+}  // namespace
 
 absl::StatusOr<storage::ViewStoreOptions> EncryptedViews(auth::DataKeyStore& keys) {
   storage::ViewStoreOptions options;
@@ -300,6 +346,53 @@ absl::Status Views::ReadReportFacts(
   return projector->ReadFacts([&](const Projector::FactsByCase& facts, uint64_t projected) {
     read(facts, projected, projector->generation().protocol_version);
   });
+}
+
+absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protocol,
+                                          const std::set<std::string>& key_ids) {
+  std::shared_ptr<Projector> projector = active();
+  const std::optional<storage::GenerationInfo> generation = store_->Active();
+  if (projector == nullptr || !generation.has_value() ||
+      generation->generation != projector->generation().generation || !projector->health().ok()) {
+    return false;
+  }
+  HUB_ASSIGN_OR_RETURN(const std::string digest, GenerationDigest(protocol, *log_));
+  if (WithoutErasures(generation->protocol_digest) != WithoutErasures(digest)) return false;
+  // Every event stored before the keys went (the caller destroyed them
+  // first): one appended later was projected, or will be, without them.
+  // The log is read in two halves at once, one per core.
+  const uint64_t last = log_->LastPosition();
+  const uint64_t middle = last / 2;
+  std::future<absl::StatusOr<std::set<std::string>>> second_half =
+      std::async(std::launch::async, [this, &key_ids, middle, last] {
+        return CasesSealedUnder(*log_, key_ids, middle + 1, last);
+      });
+  absl::StatusOr<std::set<std::string>> cases = CasesSealedUnder(*log_, key_ids, 1, middle);
+  absl::StatusOr<std::set<std::string>> more = second_half.get();
+  if (!cases.ok()) return cases.status();
+  if (!more.ok()) return more.status();
+  cases->merge(*more);
+  HUB_ASSIGN_OR_RETURN(const bool reshaped, projector->ForgetInPlace(*cases, key_ids, digest));
+  if (!reshaped) return false;
+  // Views lost later and derived again are these: readers' positions keep
+  // their meaning under the same generation number.
+  if (absl::Status recorded = log_->RecordViewGeneration({generation->generation, digest});
+      !recorded.ok()) {
+    // The views are right; only views lost and built again later would be
+    // numbered anew, and their readers told to subscribe again.
+    LogError("the view generation's new digest could not be recorded in the log",
+             {{"error", recorded.ToString()}});
+  }
+  LogInfo("erased content taken out of the views where they stand",
+          {{"generation", std::to_string(generation->generation)},
+           {"cases", std::to_string(cases->size())},
+           {"through_position", std::to_string(projector->checkpoint())}});
+  return true;
+}
+
+uint64_t Views::Edition() const {
+  std::shared_ptr<Projector> projector = active();
+  return projector == nullptr ? 0 : projector->edition();
 }
 
 uint64_t Views::Projected() const {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,18 @@ absl::StatusOr<std::string> GenerationDigest(const hub::v1::SharingProtocol& pro
 // The key the views are encrypted under at rest: a data key of the hub's
 // own, kept and wrapped like every other, outside the data folder.
 absl::StatusOr<storage::ViewStoreOptions> EncryptedViews(auth::DataKeyStore& keys);
+
+// What became of the views after content was erased (one of the two is
+// set): built again from the log up to `rebuilt_through`, or reshaped
+// where they stood, having projected it up to `reshaped_through`.
+struct ViewsAfterErasure {
+  uint64_t rebuilt_through = 0;
+  uint64_t reshaped_through = 0;
+};
+// Takes content erased under `key_ids` (destroyed) out of the views: where
+// they stand if that gives the right views, else by building them again.
+using ForgetErased = std::function<absl::StatusOr<ViewsAfterErasure>(
+    const std::string& why, const std::set<std::string>& key_ids)>;
 
 class Views {
  public:
@@ -108,6 +121,20 @@ class Views {
                                                        std::chrono::milliseconds timeout);
   // Makes views from BuildNext() the active ones, for every reader at once.
   absl::Status Activate(std::unique_ptr<Projector> next);
+
+  // Takes content sealed under `key_ids`, whose keys were just destroyed,
+  // out of the active views where they stand (Projector::ForgetInPlace):
+  // the cases holding a part under one of them are found in the log and
+  // shaped again. `protocol` is the one in force. False, changing nothing,
+  // where only building the views again gives the right views: they are of
+  // another protocol, restrictions changed since they were built,
+  // projecting is failing, or the content decided relationships or whom
+  // events are about.
+  absl::StatusOr<bool> ForgetInPlace(const hub::v1::SharingProtocol& protocol,
+                                     const std::set<std::string>& key_ids);
+  // The active views' Projector::edition(): a read made under another
+  // edition, at the same Projected(), may hold content erased since.
+  uint64_t Edition() const;
 
   // Stops projecting. Idempotent.
   void Stop();

@@ -732,9 +732,29 @@ class RocksViewStore final : public ViewStore {
       absl::MutexLock active_lock(&mu_);
       active = active_.has_value() && active_->generation == generation;
     }
-    HUB_RETURN_IF_ERROR(Write(&batch, /*sync=*/false, /*logged=*/active));
+    std::optional<GenerationInfo> redigested;
+    if (!projection.generation_digest.empty()) {
+      HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> generations, Generations());
+      for (GenerationInfo& info : generations) {
+        if (info.generation == generation) redigested = std::move(info);
+      }
+      if (!redigested.has_value()) {
+        return absl::NotFoundError(absl::StrCat("view generation ", generation, " does not exist"));
+      }
+      redigested->protocol_digest = projection.generation_digest;
+      HUB_RETURN_IF_ERROR(
+          FromRocksStatus(batch.Put(family(kMeta), kGenerationPrefix + GenerationKey(generation),
+                                    EncodeGeneration(*redigested)),
+                          "batch"));
+    }
+    HUB_RETURN_IF_ERROR(Write(&batch, /*sync=*/redigested.has_value(),
+                              /*logged=*/active || redigested.has_value()));
     for (const auto& [principal, deliveries] : deliveries_by_principal) {
       last_view_positions_[{generation, principal}] = deliveries.back().view_position;
+    }
+    if (redigested.has_value()) {
+      absl::MutexLock active_lock(&mu_);
+      if (active_.has_value() && active_->generation == generation) active_ = redigested;
     }
     return absl::OkStatus();
   }

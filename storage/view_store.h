@@ -114,6 +114,12 @@ struct ProjectionBatch {
   std::vector<Reshaped> reshaped;
   // The last log position this batch covers (projected or skipped).
   uint64_t checkpoint = 0;
+  // Non-empty: the generation's digest (GenerationInfo::protocol_digest)
+  // becomes this in the same write, which is then synced. Erased content
+  // taken out of the views where they stand changes what they are derived
+  // from; a crash before the write leaves the old digest, and the views are
+  // built again.
+  std::string generation_digest;
 };
 
 // An event of a case in a principal's view, without its content.

@@ -14,6 +14,8 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
+#include "auth/sharing_policy.h"
+#include "tests/testing/example_protocol.h"
 #include "tests/testing/fill_message.h"
 #include "tests/testing/temp_dir.h"
 
@@ -173,6 +175,29 @@ TEST_F(FieldSealingTest, APartAlteredOrMovedToAnotherEventDoesNotOpen) {
             absl::StatusCode::kDataLoss);
 }
 
+// An erasure looks through every stored event for the keys it destroyed,
+// reading the parts' keys and classes off the wire without the rest.
+TEST_F(FieldSealingTest, ThePartsOfAStoredEventAreReadWithoutOpeningThem) {
+  const std::string stored = *sealer_->Seal(SafetyInformation());
+  hub::storage::v1::SealedEnvelope sealed;
+  ASSERT_TRUE(sealed.ParseFromString(stored.substr(1)));
+  const absl::StatusOr<std::vector<FieldSealer::PartKey>> parts = FieldSealer::PartsOf(stored);
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  ASSERT_EQ(static_cast<int>(parts->size()), sealed.parts_size());
+  for (int i = 0; i < sealed.parts_size(); ++i) {
+    EXPECT_EQ((*parts)[i].key_id, sealed.parts(i).key_id());
+    EXPECT_EQ((*parts)[i].data_class, sealed.parts(i).data_class());
+  }
+  EXPECT_EQ((*parts)[0].key_id,
+            DataKeyIdOf(*keys_, {"subject", "CANARY-SUBJECT-V1"}, (*parts)[0].data_class));
+  // Plain events have none; damaged bytes are refused, never half read.
+  EXPECT_THAT(*FieldSealer::PartsOf(SafetyInformation().SerializeAsString()), ::testing::IsEmpty());
+  EXPECT_EQ(FieldSealer::PartsOf(stored.substr(0, stored.size() - 3)).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(FieldSealer::PartsOf(std::string(1, '\0') + "\x12\x7f").status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 TEST_F(FieldSealingTest, AMissingKeyThatWasNotErasedIsNotTakenForAnErasure) {
   const std::string stored = *sealer_->Seal(SafetyInformation());
   TempDir elsewhere;
@@ -234,6 +259,61 @@ TEST_F(FieldSealingTest, EveryPersonalFieldOfEveryEventTypeIsSealedAndComesBack)
     }
   }
   EXPECT_GT(sealed_types, 30);
+}
+
+// What lets an erasure be taken where the views stand: content of a class
+// outside SharingPolicy::RoutingClasses never decides who is related to a
+// case nor whom an event is about. Played over every field of every event
+// type: with every other class's keys destroyed, each event folds into the
+// same relationships and names the same subjects as before.
+TEST_F(FieldSealingTest, ErasingAnyClassButTheRoutingOnesLeavesRelationshipsAndSubjects) {
+  const SharingPolicy policy(hub::testing::LoadExampleProtocol());
+  const ClassMask routing = SharingPolicy::RoutingClasses();
+  EXPECT_TRUE(routing[hub::v1::VICTIM_IDENTITY]);
+  EXPECT_TRUE(routing[hub::v1::CHILD_SAFEGUARDING]);
+  EXPECT_TRUE(routing[hub::v1::PERPETRATOR_IDENTITY]);
+  EXPECT_FALSE(routing[hub::v1::VICTIM_LOCATION]);
+  EXPECT_FALSE(routing[hub::v1::VICTIM_DISCLOSURE]);
+  const google::protobuf::OneofDescriptor* events =
+      hub::v1::EventEnvelope::descriptor()->FindOneofByName("event");
+  std::vector<hub::v1::EventEnvelope> originals;
+  std::vector<std::string> stored;
+  for (int choice = 0; choice < 3; ++choice) {
+    for (int i = 0; i < events->field_count(); ++i) {
+      hub::v1::EventEnvelope& envelope = originals.emplace_back();
+      envelope.set_event_id(absl::StrCat("e-", choice, "-", i));
+      envelope.set_case_id("C-ROUTING");
+      envelope.set_producing_agency("police");
+      hub::testing::FillEveryField(
+          envelope.GetReflection()->MutableMessage(&envelope, events->field(i)), choice);
+      absl::StatusOr<std::string> sealed = sealer_->Seal(envelope);
+      ASSERT_TRUE(sealed.ok()) << sealed.status();
+      stored.push_back(*std::move(sealed));
+    }
+  }
+  int erased = 0;
+  for (const std::string& event : stored) {
+    const absl::StatusOr<std::vector<FieldSealer::PartKey>> parts = FieldSealer::PartsOf(event);
+    ASSERT_TRUE(parts.ok()) << parts.status();
+    for (const FieldSealer::PartKey& part : *parts) {
+      if (routing[part.data_class] || keys_->Erased(part.key_id).has_value()) continue;
+      ASSERT_TRUE(keys_->Erase(part.key_id, {kNow, "request", "ROUTING"}).ok());
+      ++erased;
+    }
+  }
+  EXPECT_GT(erased, 5);
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const absl::StatusOr<hub::v1::EventEnvelope> opened = sealer_->Open(stored[i]);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    hub::v1::CaseRelations before;
+    hub::v1::CaseRelations after;
+    policy.ApplyToRelations(originals[i], &before);
+    policy.ApplyToRelations(*opened, &after);
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(before, after))
+        << originals[i].event_id();
+    EXPECT_EQ(SharingPolicy::SubjectsOf(originals[i]), SharingPolicy::SubjectsOf(*opened))
+        << originals[i].event_id();
+  }
 }
 
 }  // namespace

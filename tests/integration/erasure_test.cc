@@ -261,6 +261,69 @@ TEST_F(ErasureTest, AnErasedVictimIsGoneFromEveryFileAndTheProofsHold) {
   }
 }
 
+// A victim's whereabouts erased on their own decide no relationship and
+// name no subject: the views take the erasure where they stand instead of
+// being built again, and are then exactly what the log derives; a restart
+// does not build them again. Her identity erased on its own does decide
+// relationships, and the views are rebuilt.
+TEST_F(ErasureTest, ErasingOnlyTheWhereaboutsReshapesTheViewsWhereTheyStand) {
+  const CommandResult wrong_key =
+      Hubctl("operator-admin", absl::StrCat("erase --subject_id=", kVictim,
+                                            " --data_class=RISK --reason=r --reference=DPO-1"));
+  EXPECT_NE(wrong_key.exit_status, 0);
+  EXPECT_THAT(wrong_key.output, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(wrong_key.output, HasSubstr("erase it with case_id"));
+  const CommandResult not_personal =
+      Hubctl("operator-admin", absl::StrCat("erase --case_id=C-9 --data_class=CASE_ADMINISTRATION"
+                                            " --reason=r --reference=DPO-1"));
+  EXPECT_NE(not_personal.exit_status, 0);
+  EXPECT_THAT(not_personal.output, HasSubstr("not a personal class"));
+
+  const CommandResult erased =
+      Hubctl("operator-admin", absl::StrCat("erase --subject_id=", kVictim,
+                                            " --data_class=VICTIM_LOCATION"
+                                            " --reason='her refuge address, on her request'"
+                                            " --reference=DPO-2026-043"));
+  ASSERT_EQ(erased.exit_status, 0) << erased.output;
+  EXPECT_THAT(erased.output, HasSubstr("reshaped where they stand"));
+  EXPECT_THAT(erased.output, ::testing::Not(HasSubstr("rebuilt")));
+  const auto check_reads = [this] {
+    bool seen = false;
+    for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+      EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr("CANARY-ADDR")));
+      if (!event.has_victim_safety_information()) continue;
+      seen = true;
+      // Only the whereabouts went: what she told her advocate stays.
+      EXPECT_EQ(event.victim_safety_information().disclosure_notes(), kDisclosure);
+      ASSERT_EQ(event.erased_size(), 1);
+      EXPECT_EQ(event.erased(0).erased_class(), hub::v1::VICTIM_LOCATION);
+      EXPECT_EQ(event.erased(0).rule(), "request");
+    }
+    EXPECT_TRUE(seen);
+  };
+  check_reads();
+  ASSERT_EQ(hub_->Stop(), 0);
+  const CommandResult views =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_));
+  EXPECT_EQ(views.exit_status, 0) << views.output;
+  EXPECT_THAT(FilesContaining(data_, kAddress), IsEmpty());
+  Start();
+  check_reads();
+  EXPECT_THAT(hub_->Logs(), ::testing::Not(HasSubstr("building the views")));
+
+  const CommandResult identity =
+      Hubctl("operator-admin", absl::StrCat("erase --subject_id=", kVictim,
+                                            " --data_class=VICTIM_IDENTITY"
+                                            " --reason='her identity, on her request'"
+                                            " --reference=DPO-2026-044"));
+  ASSERT_EQ(identity.exit_status, 0) << identity.output;
+  EXPECT_THAT(identity.output, HasSubstr("the views were rebuilt from the log"));
+  ASSERT_EQ(hub_->Stop(), 0);
+  const CommandResult rebuilt =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_));
+  EXPECT_EQ(rebuilt.exit_status, 0) << rebuilt.output;
+}
+
 // After an erasure, readers are told what went, when and under which rule,
 // each only of the classes its rules would have let it see.
 TEST_F(ErasureTest, ReadersAreToldWhatWasErasedOnlyIfTheyCouldHaveSeenIt) {

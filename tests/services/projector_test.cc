@@ -22,6 +22,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "auth/data_keys.h"
+#include "auth/field_sealing.h"
+#include "auth/key_encryption.h"
 #include "auth/sharing_policy.h"
 #include "auth/sharing_protocol.h"
 #include "services/case_summary.h"
@@ -138,8 +141,9 @@ class ProjectorTest : public ::testing::Test {
   }
 
   // The demonstration site, its cases' publishes interleaved so that every
-  // batch holds events of many cases and most cases span several batches.
-  void AppendDemoSite(double scale) {
+  // batch holds events of many cases and most cases span several batches;
+  // with `sealer`, stored as hubd stores them, personal fields sealed.
+  void AppendDemoSite(double scale, const auth::FieldSealer* sealer = nullptr) {
     const std::map<std::string, hub::v1::Principal> by_certificate_name =
         tools::PrincipalsByCertificateName(protocol_);
     hub::v1::HubConfig config;
@@ -154,9 +158,15 @@ class ProjectorTest : public ::testing::Test {
         if (round >= demo_case.publishes.size()) continue;
         any = true;
         const tools::DemoPublish& publish = demo_case.publishes[round];
+        std::vector<hub::v1::EventEnvelope> envelopes;
         auto append = PrepareAppend(by_certificate_name.at(publish.publisher), publish.request, now,
-                                    config.limits());
+                                    config.limits(), &envelopes);
         ASSERT_TRUE(append.ok()) << append.status();
+        for (size_t i = 0; sealer != nullptr && i < envelopes.size(); ++i) {
+          auto sealed = sealer->Seal(envelopes[i]);
+          ASSERT_TRUE(sealed.ok()) << sealed.status();
+          append->events[i].payload = *std::move(sealed);
+        }
         ASSERT_TRUE(log_->Append(*append).ok());
       }
       if (!any) break;
@@ -174,8 +184,9 @@ class ProjectorTest : public ::testing::Test {
   // at most `max_events`; `first_batch`, if given, receives how many log
   // positions the first batch covered.
   void ProjectInBatchesOf(size_t max_events, const storage::GenerationInfo& generation,
-                          uint64_t* first_batch = nullptr) {
-    Projector projector(log_.get(), views_.get(), generation, policy_);
+                          uint64_t* first_batch = nullptr,
+                          const auth::FieldSealer* sealer = nullptr) {
+    Projector projector(log_.get(), views_.get(), generation, policy_, sealer);
     for (bool first = true;; first = false) {
       auto projected = projector.ProjectOnce(max_events);
       ASSERT_TRUE(projected.ok()) << projected.status();
@@ -499,6 +510,149 @@ TEST_F(ProjectorTest, DamagedReportFactsAreRefusedNotReported) {
       projector.ReadFacts([&](const Projector::FactsByCase&, uint64_t) { reported = true; }),
       hub::testing::StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("C-DAMAGED")));
   EXPECT_FALSE(reported);
+}
+
+// Erasing content by destroying its keys, with the views taken along where
+// they stand rather than built again.
+class ErasureInPlaceTest : public ProjectorTest {
+ protected:
+  void SetUp() override {
+    ProjectorTest::SetUp();
+    const absl::Time now = absl::FromUnixSeconds(1800000000);
+    ASSERT_TRUE(auth::KeyFolder::AddKey(dir_.Sub("keks"), now).ok());
+    auto keks = auth::KeyFolder::Open(dir_.Sub("keks"), dir_.Sub("data"));
+    ASSERT_TRUE(keks.ok()) << keks.status();
+    auto keys = auth::DataKeyStore::Open(dir_.Sub("data-keys"), dir_.Sub("data"),
+                                         std::shared_ptr<const auth::KeyFolder>(*std::move(keks)));
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = *std::move(keys);
+    sealer_ = std::make_unique<auth::FieldSealer>(keys_.get());
+    AppendDemoSite(0.1, sealer_.get());
+    generation_ = NewGeneration();
+    ProjectInBatchesOf(1000, generation_, nullptr, sealer_.get());
+  }
+
+  // The key of `data_class` that seals the most stored events, and the
+  // cases holding a part under it.
+  std::pair<std::string, std::set<std::string>> BusiestKeyOf(hub::v1::DataClass data_class) {
+    std::map<std::string, std::set<std::string>> cases_by_key;
+    std::map<std::string, int> events_by_key;
+    auto events = log_->ReadFrom(1, 1000000, 1 << 30);
+    EXPECT_TRUE(events.ok()) << events.status();
+    for (const storage::StoredEvent& event : *events) {
+      auto parts = auth::FieldSealer::PartsOf(event.payload);
+      EXPECT_TRUE(parts.ok()) << parts.status();
+      for (const auth::FieldSealer::PartKey& part : *parts) {
+        if (part.data_class != data_class) continue;
+        cases_by_key[part.key_id].insert(event.case_id);
+        ++events_by_key[part.key_id];
+      }
+    }
+    std::string busiest;
+    for (const auto& [key_id, count] : events_by_key) {
+      if (busiest.empty() || count > events_by_key[busiest]) busiest = key_id;
+    }
+    EXPECT_FALSE(busiest.empty()) << hub::v1::DataClass_Name(data_class);
+    return {busiest, cases_by_key[busiest]};
+  }
+
+  std::vector<std::vector<std::string>> EveryView(uint32_t generation) {
+    std::vector<std::vector<std::string>> views;
+    for (size_t p = 0; p < principals_.size(); ++p) {
+      views.push_back(Everything(generation, static_cast<uint16_t>(p)));
+    }
+    return views;
+  }
+
+  std::string DigestOf(uint32_t generation) {
+    auto generations = views_->Generations();
+    EXPECT_TRUE(generations.ok());
+    for (const storage::GenerationInfo& info : *generations) {
+      if (info.generation == generation) return info.protocol_digest;
+    }
+    return "";
+  }
+
+  std::unique_ptr<auth::DataKeyStore> keys_;
+  std::unique_ptr<auth::FieldSealer> sealer_;
+  storage::GenerationInfo generation_;
+};
+
+// A victim's whereabouts decide no relationship and name no subject: once
+// their key is destroyed, the views taken along where they stand are
+// exactly the views a projection from scratch gives, for every principal
+// (every delivery, case history and case summary), and say what went.
+TEST_F(ErasureInPlaceTest, ErasedWhereaboutsLeaveTheViewsOfAProjectionFromScratch) {
+  const auto [key_id, cases] = BusiestKeyOf(hub::v1::VICTIM_LOCATION);
+  ASSERT_FALSE(cases.empty());
+  const auto before = EveryView(generation_.generation);
+  ASSERT_TRUE(keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "request", "DPO-1"}).ok());
+
+  Projector projector(log_.get(), views_.get(), generation_, policy_, sealer_.get());
+  EXPECT_THAT(projector.ForgetInPlace(cases, {key_id}, "digest after the erasure"),
+              hub::testing::IsOkAndHolds(true));
+  EXPECT_EQ(projector.edition(), 1u);
+  EXPECT_EQ(DigestOf(generation_.generation), "digest after the erasure");
+
+  const auto reshaped = EveryView(generation_.generation);
+  EXPECT_NE(reshaped, before) << "nothing was erased from the views";
+  const storage::GenerationInfo fresh = NewGeneration();
+  ProjectInBatchesOf(1000, fresh, nullptr, sealer_.get());
+  EXPECT_EQ(reshaped, EveryView(fresh.generation));
+  // Those who saw the whereabouts are told they went, and why.
+  int told = 0;
+  for (size_t p = 0; p < principals_.size(); ++p) {
+    auto events = views_->ReadFrom(generation_.generation, static_cast<uint16_t>(p), 0, 1000000);
+    ASSERT_TRUE(events.ok());
+    for (const storage::ViewEvent& event : *events) {
+      hub::v1::EventEnvelope envelope;
+      ASSERT_TRUE(envelope.ParseFromString(event.payload));
+      for (const hub::v1::ErasedContent& erased : envelope.erased()) {
+        if (erased.erased_class() == hub::v1::VICTIM_LOCATION && erased.rule() == "request") {
+          ++told;
+        }
+      }
+    }
+  }
+  EXPECT_GT(told, 0);
+}
+
+// A victim's identity names the subject and lists the agencies supporting
+// her: without it, a projection from scratch relates agencies to the case
+// differently and numbers their views differently. Taking it in place would
+// leave views no rebuild gives; it is refused, and nothing changes.
+TEST_F(ErasureInPlaceTest, ErasedIdentityIsRefusedInPlaceAndChangesNothing) {
+  const auto [key_id, cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
+  ASSERT_FALSE(cases.empty());
+  const auto before = EveryView(generation_.generation);
+  const std::string digest = DigestOf(generation_.generation);
+  ASSERT_TRUE(keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "request", "DPO-2"}).ok());
+
+  Projector projector(log_.get(), views_.get(), generation_, policy_, sealer_.get());
+  EXPECT_THAT(projector.ForgetInPlace(cases, {key_id}, "digest after the erasure"),
+              hub::testing::IsOkAndHolds(false));
+  EXPECT_EQ(projector.edition(), 0u);
+  EXPECT_EQ(DigestOf(generation_.generation), digest);
+  EXPECT_EQ(EveryView(generation_.generation), before);
+}
+
+// Served by the projecting thread while it follows the log: what a batch
+// shaped before the key went is shaped again, and the views then match a
+// projection from scratch.
+TEST_F(ErasureInPlaceTest, ARunningProjectorTakesTheErasureBetweenTwoBatches) {
+  const auto [key_id, cases] = BusiestKeyOf(hub::v1::VICTIM_LOCATION);
+  Projector projector(log_.get(), views_.get(), generation_, policy_, sealer_.get());
+  ASSERT_TRUE(projector.Start().ok());
+  ASSERT_TRUE(keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "request", "DPO-3"}).ok());
+  EXPECT_THAT(projector.ForgetInPlace(cases, {key_id}, "digest after the erasure"),
+              hub::testing::IsOkAndHolds(true));
+  projector.Stop();
+  // Stopped, it takes nothing more.
+  EXPECT_THAT(projector.ForgetInPlace(cases, {key_id}, "another"),
+              hub::testing::StatusIs(absl::StatusCode::kUnavailable));
+  const storage::GenerationInfo fresh = NewGeneration();
+  ProjectInBatchesOf(1000, fresh, nullptr, sealer_.get());
+  EXPECT_EQ(EveryView(generation_.generation), EveryView(fresh.generation));
 }
 
 }  // namespace

@@ -85,5 +85,25 @@ TEST(SharedViewReadsTest, AReadThatCanNoLongerBeTakenIsLetGo) {
   EXPECT_EQ(reads.Find(police), nullptr);
 }
 
+// Erased content taken out of the views where they stand leaves them at the
+// same checkpoint: a read kept from before holds what was erased, and no
+// subscription may take it after.
+TEST(SharedViewReadsTest, AReadFromBeforeAnErasureInPlaceIsNeverTaken) {
+  SharedViewReads reads;
+  const SharedViewReads::Read before{3, 2, 40, 128, 1000, 0};
+  reads.Remember(before, Deliveries(41, 5));
+  ASSERT_NE(reads.Find(before), nullptr);
+  SharedViewReads::Read after = before;
+  after.edition = 1;
+  EXPECT_EQ(reads.Find(after), nullptr);
+  EXPECT_EQ(reads.KeptReads(), 0u);
+  // Nor does a read of the new edition let an old one stay.
+  const SharedViewReads::Read police{3, 5, 7, 128, 1000, 0};
+  reads.Remember(police, Deliveries(8, 3));
+  reads.Remember(after, Deliveries(41, 5));
+  EXPECT_EQ(reads.KeptReads(), 1u);
+  EXPECT_EQ(reads.Find(police), nullptr);
+}
+
 }  // namespace
 }  // namespace hub::services

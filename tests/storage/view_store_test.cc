@@ -483,6 +483,49 @@ TEST_F(ViewStoreTest, ActivatingAGenerationDropsTheOthersAndSurvivesReopening) {
   EXPECT_THAT((*reopened)->Activate(99), StatusIs(absl::StatusCode::kNotFound));
 }
 
+// Content reshaped where the views stand changes what they are derived
+// from: the new digest is written with it, survives reopening, and a batch
+// that fails writes neither.
+TEST_F(ViewStoreTest, AReshapingBatchCarriesTheGenerationsNewDigest) {
+  ProjectionBatch batch;
+  batch.events = {Event(1, 1, "C-1")};
+  batch.checkpoint = 1;
+  ASSERT_THAT(Apply(batch), IsOk());
+  ASSERT_THAT(store_->Activate(generation_), IsOk());
+  const std::string digest = store_->Active()->protocol_digest;
+
+  ProjectionBatch refused;
+  refused.checkpoint = 1;
+  refused.generation_digest = "never written";
+  ProjectionBatch::Reshaped unknown;
+  unknown.position = 7;  // not in the views
+  unknown.variants = {"x"};
+  unknown.visible_to = {{0, 0, 0, 0}};
+  refused.reshaped = {unknown};
+  EXPECT_FALSE(Apply(refused).ok());
+  EXPECT_EQ(store_->Active()->protocol_digest, digest);
+
+  ProjectionBatch reshaping;
+  reshaping.checkpoint = 1;
+  reshaping.generation_digest = "digest after an erasure";
+  ProjectionBatch::Reshaped event;
+  event.position = 1;
+  event.variants = {"reshaped payload"};
+  event.visible_to = {{0, 0, 0, 0}, {1, 0, 0, 0}};
+  reshaping.reshaped = {event};
+  ASSERT_THAT(Apply(reshaping), IsOk());
+  EXPECT_EQ(store_->Active()->protocol_digest, "digest after an erasure");
+  EXPECT_THAT(store_->Checkpoint(generation_), IsOkAndHolds(1u));
+  store_.reset();
+  auto reopened = ViewStore::Open(dir_.Sub("views"));
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->Active()->protocol_digest, "digest after an erasure");
+  auto events = (*reopened)->ReadFrom(generation_, 0, 0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->front().payload, "reshaped payload");
+}
+
 // Readers' positions name a generation: its number is never given again,
 // and only the last few replaced generations keep their index.
 TEST_F(ViewStoreTest, RetiredGenerationsKeepTheirNumberAndOnlyTheLastFewTheirIndex) {

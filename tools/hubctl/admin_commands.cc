@@ -37,12 +37,21 @@ int Backup(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& o
 }
 
 int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, bool is_case,
-          const std::string& reason, const std::string& reference, const OutputOptions& output) {
+          const std::string& data_class, const std::string& reason, const std::string& reference,
+          const OutputOptions& output) {
   hub::v1::EraseSubjectRequest request;
   if (is_case) {
     request.set_case_id(id);
   } else {
     request.set_subject_id(id);
+  }
+  if (!data_class.empty()) {
+    hub::v1::DataClass parsed = hub::v1::DATA_CLASS_UNSPECIFIED;
+    if (!hub::v1::DataClass_Parse(data_class, &parsed) ||
+        parsed == hub::v1::DATA_CLASS_UNSPECIFIED) {
+      return Fail(data_class + " is not a data class (e.g. VICTIM_LOCATION; see events.proto)");
+    }
+    request.set_data_class(parsed);
   }
   request.set_reason(reason);
   request.set_reference(reference);
@@ -60,6 +69,10 @@ int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, 
   if (response.views_rebuilt_through() != 0) {
     std::printf("the views were rebuilt from the log (through position %llu) without it\n",
                 static_cast<unsigned long long>(response.views_rebuilt_through()));
+  }
+  if (response.views_reshaped_through() != 0) {
+    std::printf("the views (through position %llu) were reshaped where they stand without it\n",
+                static_cast<unsigned long long>(response.views_reshaped_through()));
   }
   return 0;
 }
@@ -169,6 +182,10 @@ int RunRetention(const std::shared_ptr<grpc::Channel>& channel, bool dry_run,
   if (response.views_rebuilt_through() != 0) {
     std::printf("the views were rebuilt from the log (through position %llu) without it\n",
                 static_cast<unsigned long long>(response.views_rebuilt_through()));
+  }
+  if (response.views_reshaped_through() != 0) {
+    std::printf("the views (through position %llu) were reshaped where they stand without it\n",
+                static_cast<unsigned long long>(response.views_reshaped_through()));
   }
   return 0;
 }

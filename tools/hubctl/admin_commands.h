@@ -18,10 +18,13 @@ namespace hub::tools {
 int Backup(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output);
 
 // Erases a subject's (or, with `is_case`, a case's) personal data on
-// request (operator certificate): the hub destroys its data key and records
-// why. Prints the record's position and the key destroyed.
+// request (operator certificate), all of it or only `data_class` (a class
+// name such as VICTIM_LOCATION; empty: all): the hub destroys its data key
+// and records why. Prints the record's position, the key destroyed and
+// what became of the views.
 int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, bool is_case,
-          const std::string& reason, const std::string& reference, const OutputOptions& output);
+          const std::string& data_class, const std::string& reason, const std::string& reference,
+          const OutputOptions& output);
 
 // Restricts processing of a subject's (or, with `is_case`, a case's)
 // personal data (operator certificate), or with `lift` ends the

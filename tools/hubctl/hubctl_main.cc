@@ -67,6 +67,9 @@ ABSL_FLAG(std::string, data_dir, "./data", "The hub's data folder (offline comma
 ABSL_FLAG(std::string, subject_id, "",
           "erase, restrict: the subject whose personal data is meant.");
 ABSL_FLAG(std::string, reason, "", "erase, restrict: why (required, recorded).");
+ABSL_FLAG(std::string, data_class, "",
+          "erase: only this class of the subject's or case's content, e.g. VICTIM_LOCATION "
+          "(default: all of it).");
 ABSL_FLAG(std::string, reference, "",
           "erase, restrict, subject-access: the request's reference (required, recorded).");
 ABSL_FLAG(bool, repair, false,
@@ -176,7 +179,8 @@ constexpr char kUsage[] =
     "                                       publish the demonstration Drive site, each event as\n"
     "                                       its agency (uses every client in --certs_dir)\n"
     "  hubctl backup                        a consistent backup while the hub serves (operator)\n"
-    "  hubctl erase (--subject_id=S | --case_id=C) --reason=R --reference=REF\n"
+    "  hubctl erase (--subject_id=S | --case_id=C) [--data_class=CLASS] --reason=R\n"
+    "      --reference=REF\n"
     "                                       erase personal data on request by destroying its\n"
     "                                       data key (operator; recorded; cannot be undone)\n"
     "  hubctl restrict (--subject_id=S | --case_id=C) --reason=R --reference=REF [--lift]\n"
@@ -775,7 +779,8 @@ int main(int argc, char** argv) {
     auto channel = ConnectFromFlags();
     if (!channel.ok()) return Fail(channel.status().ToString());
     return hub::tools::Erase(*channel, subject.empty() ? case_id : subject, subject.empty(),
-                             absl::GetFlag(FLAGS_reason), absl::GetFlag(FLAGS_reference),
+                             absl::GetFlag(FLAGS_data_class), absl::GetFlag(FLAGS_reason),
+                             absl::GetFlag(FLAGS_reference),
                              {absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_timeout_ms)});
   }
   if (command == Command{"extract"}) {
