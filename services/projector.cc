@@ -75,6 +75,23 @@ size_t EstimatedBytes(const std::vector<std::optional<hub::v1::CaseSummary>>& su
 // 1 ms 16-32 ms, mostly under 20, with hubd's CPU per publish unchanged.
 constexpr absl::Duration kLiveGathering = absl::Milliseconds(1);
 
+// Notes in `batch` the (data key, case) of every sealed part of the first
+// `count` of `events`, once each: the index an erasure finds its cases by.
+absl::Status NoteSealedParts(const std::vector<storage::StoredEvent>& events, size_t count,
+                             storage::ProjectionBatch* batch) {
+  std::set<std::pair<std::string, std::string>> noted;
+  for (size_t i = 0; i < count && i < events.size(); ++i) {
+    if (!auth::FieldSealer::IsSealed(events[i].payload)) continue;
+    HUB_ASSIGN_OR_RETURN(std::vector<auth::FieldSealer::PartKey> parts,
+                         auth::FieldSealer::PartsOf(events[i].payload));
+    for (auth::FieldSealer::PartKey& part : parts) {
+      auto [it, added] = noted.emplace(std::move(part.key_id), events[i].case_id);
+      if (added) batch->sealed_under.push_back(*it);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // What each principal may see per purpose: the classes its rules allow
@@ -787,6 +804,7 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
   prepared.covered = limit;
   storage::ProjectionBatch& batch = prepared.batch;
   batch.checkpoint = stored[limit - 1].position;
+  HUB_RETURN_IF_ERROR(NoteSealedParts(stored, limit, &batch));
   for (size_t i = 0; i < limit; ++i) {
     if (!disclosed[i].empty()) {
       NumberDeliveries(&disclosed[i]);
@@ -1051,6 +1069,7 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::S
   prepared.covered = 1;
   storage::ProjectionBatch& batch = prepared.batch;
   batch.checkpoint = last.position;
+  HUB_RETURN_IF_ERROR(NoteSealedParts({last}, 1, &batch));
   CaseState state;
   state.summaries = std::move(again.summaries);
   state.relations = after;
@@ -1093,17 +1112,14 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::S
 }
 
 struct Projector::InPlaceRequest {
-  const std::set<std::string>* case_ids = nullptr;
   const std::set<std::string>* key_ids = nullptr;
   const std::string* generation_digest = nullptr;
   std::promise<absl::StatusOr<bool>> done;
 };
 
-absl::StatusOr<bool> Projector::ForgetInPlace(const std::set<std::string>& case_ids,
-                                              const std::set<std::string>& key_ids,
+absl::StatusOr<bool> Projector::ForgetInPlace(const std::set<std::string>& key_ids,
                                               const std::string& generation_digest) {
   InPlaceRequest request;
-  request.case_ids = &case_ids;
   request.key_ids = &key_ids;
   request.generation_digest = &generation_digest;
   std::future<absl::StatusOr<bool>> done = request.done.get_future();
@@ -1112,7 +1128,7 @@ absl::StatusOr<bool> Projector::ForgetInPlace(const std::set<std::string>& case_
     absl::MutexLock lock(&mu_);
     started = started_;
   }
-  if (!started) return ReshapeInPlace(case_ids, key_ids, generation_digest);
+  if (!started) return ReshapeInPlace(key_ids, generation_digest);
   {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
@@ -1131,8 +1147,7 @@ absl::StatusOr<bool> Projector::ForgetInPlace(const std::set<std::string>& case_
   return result;
 }
 
-absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& case_ids,
-                                               const std::set<std::string>& key_ids,
+absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_ids,
                                                const std::string& generation_digest) {
   const std::vector<std::string>& principals = generation_.principals;
   const Allowances allowances = AllowancesOf(*policy_, principals);
@@ -1140,6 +1155,10 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& case
   // What the views hold (the projecting thread has written everything it
   // prepared; before Start(), checkpoint() is not yet read).
   HUB_ASSIGN_OR_RETURN(const uint64_t through, views_->Checkpoint(generation_.generation));
+  // Every case an event projected so far holds the content in.
+  HUB_ASSIGN_OR_RETURN(const std::set<std::string> case_ids,
+                       views_->CasesSealedUnder(generation_.generation, key_ids));
+  reshaped_cases_.store(case_ids.size(), std::memory_order_release);
   Prepared prepared;
   storage::ProjectionBatch& batch = prepared.batch;
   batch.checkpoint = through;
@@ -1249,10 +1268,9 @@ void Projector::ProjectUntilStopped() {
         }
         in_flight.reset();
       }
-      in_place->done.set_value(written.ok()
-                                   ? ReshapeInPlace(*in_place->case_ids, *in_place->key_ids,
-                                                    *in_place->generation_digest)
-                                   : absl::StatusOr<bool>(written));
+      in_place->done.set_value(
+          written.ok() ? ReshapeInPlace(*in_place->key_ids, *in_place->generation_digest)
+                       : absl::StatusOr<bool>(written));
       continue;
     }
     const uint64_t next =

@@ -70,9 +70,10 @@ class Projector {
 
   // Takes content sealed under `key_ids`, whose keys were just destroyed,
   // out of the views where they stand instead of building them again:
-  // every event of `case_ids` projected so far is shaped again, seen by the
-  // same principals at the same view positions, and its case's summaries
-  // and facts are folded afresh; the generation's digest becomes
+  // every event projected so far of the cases holding such content (the
+  // views' index of sealed parts) is shaped again, seen by the same
+  // principals at the same view positions, and its case's summaries and
+  // facts are folded afresh; the generation's digest becomes
   // `generation_digest` in the same synced write. Events projected later
   // are opened without the keys anyway. Returns false, changing nothing,
   // where that would not give what building the views again gives: the
@@ -80,9 +81,11 @@ class Projector {
   // (SharingPolicy::RoutingClasses), or who sees an event would change.
   // Runs between two batches on the projecting thread (on the calling one
   // before Start()). One at a time.
-  absl::StatusOr<bool> ForgetInPlace(const std::set<std::string>& case_ids,
-                                     const std::set<std::string>& key_ids,
+  absl::StatusOr<bool> ForgetInPlace(const std::set<std::string>& key_ids,
                                      const std::string& generation_digest);
+  // How many cases the last ForgetInPlace shaped again (or looked at, if it
+  // refused).
+  size_t reshaped_cases() const { return reshaped_cases_.load(std::memory_order_acquire); }
   // How many times ForgetInPlace changed the views: content read before it
   // is not what the views hold after, at the same checkpoint().
   uint64_t edition() const { return edition_.load(std::memory_order_acquire); }
@@ -196,8 +199,7 @@ class Projector {
   // batch ends before one, which is projected on its own.
   static absl::StatusOr<size_t> FirstCorrection(const std::vector<storage::StoredEvent>& stored);
   // ForgetInPlace's work, on the projecting thread.
-  absl::StatusOr<bool> ReshapeInPlace(const std::set<std::string>& case_ids,
-                                      const std::set<std::string>& key_ids,
+  absl::StatusOr<bool> ReshapeInPlace(const std::set<std::string>& key_ids,
                                       const std::string& generation_digest);
   // Reads each principal's last view position from the store, once.
   absl::Status KnowViewPositions();
@@ -238,6 +240,7 @@ class Projector {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool loop_ended_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> edition_{0};
+  std::atomic<size_t> reshaped_cases_{0};
   absl::Status health_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
   // Summaries as last written (only the projecting thread uses them).

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <future>
 #include <set>
 #include <thread>
 
@@ -39,7 +38,7 @@ namespace {
 // projector that derives something new must not resume views built by an
 // older one. Raise this whenever projection changes what it stores; a
 // generation built under another number is rebuilt on start.
-constexpr int kProjectionFormat = 9;
+constexpr int kProjectionFormat = 10;
 
 }  // namespace
 
@@ -60,37 +59,6 @@ std::string WithoutErasures(const std::string& digest) {
   if (begin == std::string::npos) return digest;
   const size_t end = digest.find('/', begin + 1);
   return digest.substr(0, begin) + (end == std::string::npos ? "" : digest.substr(end));
-}
-
-// Events read at a time while looking for the cases a key sealed.
-constexpr size_t kScanEvents = 4096;
-constexpr size_t kScanBytes = 8 << 20;
-
-// The cases of log positions [from, to] holding a sealed part under one of
-// `key_ids`.
-absl::StatusOr<std::set<std::string>> CasesSealedUnder(const storage::EventLog& log,
-                                                       const std::set<std::string>& key_ids,
-                                                       uint64_t from, uint64_t to) {
-  std::set<std::string> cases;
-  for (uint64_t next = from; next <= to;) {
-    HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> events,
-                         log.ReadFrom(next, kScanEvents, kScanBytes));
-    if (events.empty()) break;
-    for (const storage::StoredEvent& event : events) {
-      if (event.position > to) break;
-      if (!auth::FieldSealer::IsSealed(event.payload) || cases.count(event.case_id) > 0) continue;
-      HUB_ASSIGN_OR_RETURN(const std::vector<auth::FieldSealer::PartKey> parts,
-                           auth::FieldSealer::PartsOf(event.payload));
-      for (const auth::FieldSealer::PartKey& part : parts) {
-        if (key_ids.count(part.key_id) > 0) {
-          cases.insert(event.case_id);
-          break;
-        }
-      }
-    }
-    next = events.back().position + 1;
-  }
-  return cases;
 }
 
 }  // namespace
@@ -358,21 +326,8 @@ absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protoc
   }
   HUB_ASSIGN_OR_RETURN(const std::string digest, GenerationDigest(protocol, *log_));
   if (WithoutErasures(generation->protocol_digest) != WithoutErasures(digest)) return false;
-  // Every event stored before the keys went (the caller destroyed them
-  // first): one appended later was projected, or will be, without them.
-  // The log is read in two halves at once, one per core.
-  const uint64_t last = log_->LastPosition();
-  const uint64_t middle = last / 2;
-  std::future<absl::StatusOr<std::set<std::string>>> second_half =
-      std::async(std::launch::async, [this, &key_ids, middle, last] {
-        return CasesSealedUnder(*log_, key_ids, middle + 1, last);
-      });
-  absl::StatusOr<std::set<std::string>> cases = CasesSealedUnder(*log_, key_ids, 1, middle);
-  absl::StatusOr<std::set<std::string>> more = second_half.get();
-  if (!cases.ok()) return cases.status();
-  if (!more.ok()) return more.status();
-  cases->merge(*more);
-  HUB_ASSIGN_OR_RETURN(const bool reshaped, projector->ForgetInPlace(*cases, key_ids, digest));
+  const absl::Time started = absl::Now();
+  HUB_ASSIGN_OR_RETURN(const bool reshaped, projector->ForgetInPlace(key_ids, digest));
   if (!reshaped) return false;
   // Views lost later and derived again are these: readers' positions keep
   // their meaning under the same generation number.
@@ -385,7 +340,8 @@ absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protoc
   }
   LogInfo("erased content taken out of the views where they stand",
           {{"generation", std::to_string(generation->generation)},
-           {"cases", std::to_string(cases->size())},
+           {"cases", std::to_string(projector->reshaped_cases())},
+           {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))},
            {"through_position", std::to_string(projector->checkpoint())}});
   return true;
 }

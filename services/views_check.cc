@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <set>
 #include <utility>
 
@@ -214,6 +215,23 @@ absl::StatusOr<ViewsCheck> CheckViews(storage::EventLog* log, const storage::Vie
       check.damage.push_back(absl::StrCat("who is related to case ", case_id,
                                           " was altered (it decides need-to-know)"));
     }
+  }
+  // Which cases hold content under which data key: an erasure reshapes
+  // the cases this names, so an entry taken out would leave erased content
+  // in the views.
+  HUB_ASSIGN_OR_RETURN(const auto stored_index, stored.SealedUnder(active->generation));
+  HUB_ASSIGN_OR_RETURN(const auto derived_index, check.rebuilt->SealedUnder(generation.generation));
+  if (stored_index != derived_index) {
+    std::vector<std::pair<std::string, std::string>> missing;
+    std::set_difference(derived_index.begin(), derived_index.end(), stored_index.begin(),
+                        stored_index.end(), std::back_inserter(missing));
+    check.damage.push_back(
+        missing.empty()
+            ? std::string("the index of sealed content names cases the log does not")
+            : absl::StrCat("the index of sealed content lost case ", missing.front().second,
+                           " under data key ", missing.front().first,
+                           " (an erasure of that key would leave the case's content in the "
+                           "views)"));
   }
   check.cases = all_cases.size();
   return check;

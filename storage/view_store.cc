@@ -27,9 +27,9 @@ namespace {
 using internal::FromRocksStatus;
 
 // Column families (see storage/FORMAT.md, "Views").
-enum Family { kMeta = 0, kContent, kIndex, kCases, kSummaries, kFamilyCount };
-constexpr const char* kFamilyNames[kFamilyCount] = {"default", "view_content", "view_index",
-                                                    "view_cases", "view_summaries"};
+enum Family { kMeta = 0, kContent, kIndex, kCases, kSummaries, kKeys, kFamilyCount };
+constexpr const char* kFamilyNames[kFamilyCount] = {"default",    "view_content",   "view_index",
+                                                    "view_cases", "view_summaries", "view_keys"};
 constexpr char kActiveKey[] = "active";
 constexpr char kGenerationPrefix[] = "gen/";
 // Generations replaced by a later one, whose index is kept.
@@ -84,6 +84,15 @@ std::string PrincipalKey(uint32_t generation, uint16_t principal) {
 std::string ContentKey(uint32_t generation, uint64_t position) {
   std::string key = GenerationKey(generation);
   PutBigEndian(position, 8, &key);
+  return key;
+}
+
+// A key of view_keys without its case id: the generation, the data key
+// id and a zero byte.
+std::string SealedUnderPrefix(uint32_t generation, const std::string& key_id) {
+  std::string key = GenerationKey(generation);
+  key.append(key_id);
+  key.push_back('\0');
   return key;
 }
 
@@ -596,6 +605,9 @@ class RocksViewStore final : public ViewStore {
       reserve += 2 * 32 + 80 + 24 * event.visible_to.size();
       for (const std::string& variant : event.variants) reserve += variant.size() + 4;
     }
+    for (const auto& [key_id, case_id] : projection.sealed_under) {
+      reserve += key_id.size() + case_id.size() + 16;
+    }
     for (const ProjectionBatch::CaseSummaries& summaries : projection.summaries) {
       reserve += summaries.case_id.size() + 16;
       reserve += summaries.relations.size() + summaries.facts.size() + 8;
@@ -696,6 +708,10 @@ class RocksViewStore final : public ViewStore {
           batch.Put(family(kSummaries), GenerationKey(generation) + summaries.case_id,
                     EncodeSummaries(summaries)),
           "batch"));
+    }
+    for (const auto& [key_id, case_id] : projection.sealed_under) {
+      HUB_RETURN_IF_ERROR(FromRocksStatus(
+          batch.Put(family(kKeys), SealedUnderPrefix(generation, key_id) + case_id, ""), "batch"));
     }
     std::string checkpoint_value;
     PutBigEndian(projection.checkpoint, 8, &checkpoint_value);
@@ -976,6 +992,38 @@ class RocksViewStore final : public ViewStore {
     return events;
   }
 
+  absl::StatusOr<std::set<std::string>> CasesSealedUnder(
+      uint32_t generation, const std::set<std::string>& key_ids) const override {
+    std::set<std::string> cases;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kKeys)));
+    for (const std::string& key_id : key_ids) {
+      const std::string prefix = SealedUnderPrefix(generation, key_id);
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        cases.emplace(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+      }
+      HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading the views' key index"));
+    }
+    return cases;
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> SealedUnder(
+      uint32_t generation) const override {
+    std::vector<std::pair<std::string, std::string>> index;
+    const std::string prefix = GenerationKey(generation);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kKeys)));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string_view rest(it->key().data() + prefix.size(),
+                                  it->key().size() - prefix.size());
+      const size_t zero = rest.find('\0');
+      if (zero == std::string_view::npos) {
+        return absl::DataLossError("an entry of the views' key index is damaged");
+      }
+      index.emplace_back(std::string(rest.substr(0, zero)), std::string(rest.substr(zero + 1)));
+    }
+    HUB_RETURN_IF_ERROR(FromRocksStatus(it->status(), "reading the views' key index"));
+    return index;
+  }
+
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> AllCaseFacts(
       uint32_t generation) const override {
     const std::string prefix = GenerationKey(generation);
@@ -1070,7 +1118,7 @@ class RocksViewStore final : public ViewStore {
     const rocksdb::Slice end_slice(end);
     rocksdb::CompactRangeOptions options;
     options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    for (Family f : {kContent, kIndex, kCases, kSummaries}) {
+    for (Family f : {kContent, kIndex, kCases, kSummaries, kKeys}) {
       HUB_RETURN_IF_ERROR(FromRocksStatus(
           db_->CompactRange(options, family(f), &begin_slice, &end_slice), "compacting a view"));
     }
@@ -1131,7 +1179,7 @@ class RocksViewStore final : public ViewStore {
                            EncodeGeneration(info)),
         "batch"));
     HUB_RETURN_IF_ERROR(
-        DeleteLocked(info.generation, {kContent, kCases, kSummaries}, &retired_record));
+        DeleteLocked(info.generation, {kContent, kCases, kSummaries, kKeys}, &retired_record));
     HUB_ASSIGN_OR_RETURN(std::vector<GenerationInfo> retired, RetiredGenerations());
     for (size_t i = 0; i + kRetiredKept < retired.size(); ++i) {
       const std::string old_begin = GenerationKey(retired[i].generation);
@@ -1149,7 +1197,7 @@ class RocksViewStore final : public ViewStore {
 
   absl::Status DropLocked(uint32_t generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     rocksdb::WriteBatch nothing_more;
-    return DeleteLocked(generation, {kContent, kIndex, kCases, kSummaries}, &nothing_more);
+    return DeleteLocked(generation, {kContent, kIndex, kCases, kSummaries, kKeys}, &nothing_more);
   }
 
   // Deletes a generation's data in `families` and its generation and

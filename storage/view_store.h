@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -114,6 +115,10 @@ struct ProjectionBatch {
   std::vector<Reshaped> reshaped;
   // The last log position this batch covers (projected or skipped).
   uint64_t checkpoint = 0;
+  // (data key id, case id): the case holds an event with a part sealed
+  // under the key, so that an erasure finds the cases its keys' content is
+  // in without reading the log. Repeats are harmless.
+  std::vector<std::pair<std::string, std::string>> sealed_under;
   // Non-empty: the generation's digest (GenerationInfo::protocol_digest)
   // becomes this in the same write, which is then synced. Erased content
   // taken out of the views where they stand changes what they are derived
@@ -262,6 +267,13 @@ class ViewStore {
   // principal beyond the string's end sees none).
   virtual absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> CaseVisibility(
       uint32_t generation, const std::string& case_id) const = 0;
+  // The cases of `generation` holding content sealed under one of `key_ids`
+  // (ProjectionBatch::sealed_under), as far as it is projected.
+  virtual absl::StatusOr<std::set<std::string>> CasesSealedUnder(
+      uint32_t generation, const std::set<std::string>& key_ids) const = 0;
+  // That whole index: every (data key id, case id), in order.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> SealedUnder(
+      uint32_t generation) const = 0;
   // Every case's facts for the governance report (ProjectionBatch::
   // CaseSummaries::facts), in case-id order, for the cases that have any.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> AllCaseFacts(

@@ -15,7 +15,11 @@
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 
+#include "auth/data_keys.h"
+#include "auth/key_encryption.h"
+#include "storage/internal/encrypted_files.h"
 #include "storage/view_store.h"
 #include "tests/integration/hub_process.h"
 #include "tests/testing/temp_dir.h"
@@ -73,6 +77,38 @@ class ErasureTest : public ::testing::Test {
 
   std::vector<hub::v1::EventEnvelope> Read(const std::string& as) {
     return ReadCaseAs(pki_, hub_->address(), as, "C-9");
+  }
+
+  // As an insider holding the data and keys folders: the first entry of
+  // the views' index of sealed content, deleted.
+  void TakeOutOfTheViewsKeyIndex() {
+    auto keks = auth::KeyFolder::Open(data_ + "-keys/kek", data_);
+    ASSERT_TRUE(keks.ok()) << keks.status();
+    auto data_keys = auth::DataKeyStore::Open(
+        data_ + "-keys/data-keys", data_, std::shared_ptr<const auth::KeyFolder>(*std::move(keks)));
+    ASSERT_TRUE(data_keys.ok()) << data_keys.status();
+    auto views_key = (*data_keys)->Get((*data_keys)->KeyId("hub", "views"));
+    ASSERT_TRUE(views_key.ok()) << views_key.status();
+    const std::unique_ptr<rocksdb::Env> env = storage::internal::NewEncryptedEnv(*views_key);
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name :
+         {"default", "view_content", "view_index", "view_cases", "view_summaries", "view_keys"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Options options;
+    options.env = env.get();
+    ASSERT_TRUE(rocksdb::DB::Open(options, data_ + "/views", families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[5]));
+      it->SeekToFirst();
+      ASSERT_TRUE(it->Valid());
+      ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), handles[5], it->key()).ok());
+    }
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    ASSERT_TRUE(db->Close().ok());
   }
 
   CommandResult Hubctl(const std::string& as, const std::string& arguments) {
@@ -303,10 +339,19 @@ TEST_F(ErasureTest, ErasingOnlyTheWhereaboutsReshapesTheViewsWhereTheyStand) {
   };
   check_reads();
   ASSERT_EQ(hub_->Stop(), 0);
-  const CommandResult views =
-      RunCommand(absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_));
+  const std::string verify = absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_);
+  const CommandResult views = RunCommand(verify);
   EXPECT_EQ(views.exit_status, 0) << views.output;
   EXPECT_THAT(FilesContaining(data_, kAddress), IsEmpty());
+  // The views' index of which cases hold content under which key decides
+  // what an erasure reshapes: an insider taking an entry out would leave a
+  // case's content in the views after its erasure. The check finds it.
+  TakeOutOfTheViewsKeyIndex();
+  const CommandResult unindexed = RunCommand(verify);
+  EXPECT_NE(unindexed.exit_status, 0);
+  EXPECT_THAT(unindexed.output, HasSubstr("the index of sealed content lost case C-9"));
+  const CommandResult repaired = RunCommand(verify + " --repair");
+  EXPECT_EQ(repaired.exit_status, 0) << repaired.output;
   Start();
   check_reads();
   EXPECT_THAT(hub_->Logs(), ::testing::Not(HasSubstr("building the views")));

@@ -396,7 +396,7 @@ TEST_F(InsiderTest, ADamagedViewIsDetectedAndRebuilt) {
   EXPECT_THAT(intact.output, HasSubstr("log positions 1 to 5"));
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name :
-       {"default", "view_content", "view_index", "view_cases", "view_summaries"}) {
+       {"default", "view_content", "view_index", "view_cases", "view_summaries", "view_keys"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   // Whoever holds the disk alone cannot even read the views: they are

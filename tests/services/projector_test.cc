@@ -589,9 +589,11 @@ TEST_F(ErasureInPlaceTest, ErasedWhereaboutsLeaveTheViewsOfAProjectionFromScratc
   ASSERT_TRUE(keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "request", "DPO-1"}).ok());
 
   Projector projector(log_.get(), views_.get(), generation_, policy_, sealer_.get());
-  EXPECT_THAT(projector.ForgetInPlace(cases, {key_id}, "digest after the erasure"),
+  EXPECT_THAT(projector.ForgetInPlace({key_id}, "digest after the erasure"),
               hub::testing::IsOkAndHolds(true));
   EXPECT_EQ(projector.edition(), 1u);
+  // The views' index of sealed parts found every case the log holds them in.
+  EXPECT_EQ(projector.reshaped_cases(), cases.size());
   EXPECT_EQ(DigestOf(generation_.generation), "digest after the erasure");
 
   const auto reshaped = EveryView(generation_.generation);
@@ -629,7 +631,7 @@ TEST_F(ErasureInPlaceTest, ErasedIdentityIsRefusedInPlaceAndChangesNothing) {
   ASSERT_TRUE(keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "request", "DPO-2"}).ok());
 
   Projector projector(log_.get(), views_.get(), generation_, policy_, sealer_.get());
-  EXPECT_THAT(projector.ForgetInPlace(cases, {key_id}, "digest after the erasure"),
+  EXPECT_THAT(projector.ForgetInPlace({key_id}, "digest after the erasure"),
               hub::testing::IsOkAndHolds(false));
   EXPECT_EQ(projector.edition(), 0u);
   EXPECT_EQ(DigestOf(generation_.generation), digest);
@@ -643,12 +645,13 @@ TEST_F(ErasureInPlaceTest, ARunningProjectorTakesTheErasureBetweenTwoBatches) {
   const auto [key_id, cases] = BusiestKeyOf(hub::v1::VICTIM_LOCATION);
   Projector projector(log_.get(), views_.get(), generation_, policy_, sealer_.get());
   ASSERT_TRUE(projector.Start().ok());
+  ASSERT_GT(cases.size(), 0u);
   ASSERT_TRUE(keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "request", "DPO-3"}).ok());
-  EXPECT_THAT(projector.ForgetInPlace(cases, {key_id}, "digest after the erasure"),
+  EXPECT_THAT(projector.ForgetInPlace({key_id}, "digest after the erasure"),
               hub::testing::IsOkAndHolds(true));
   projector.Stop();
   // Stopped, it takes nothing more.
-  EXPECT_THAT(projector.ForgetInPlace(cases, {key_id}, "another"),
+  EXPECT_THAT(projector.ForgetInPlace({key_id}, "another"),
               hub::testing::StatusIs(absl::StatusCode::kUnavailable));
   const storage::GenerationInfo fresh = NewGeneration();
   ProjectInBatchesOf(1000, fresh, nullptr, sealer_.get());

@@ -235,7 +235,7 @@ TEST_F(ViewStoreTest, AnEventRecordDeletedOnDiskIsDataLossNotAGap) {
   {
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
     for (const char* name :
-         {"default", "view_content", "view_index", "view_cases", "view_summaries"}) {
+         {"default", "view_content", "view_index", "view_cases", "view_summaries", "view_keys"}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
