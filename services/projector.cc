@@ -1158,7 +1158,8 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
   // Every case an event projected so far holds the content in.
   HUB_ASSIGN_OR_RETURN(const std::set<std::string> case_ids,
                        views_->CasesSealedUnder(generation_.generation, key_ids));
-  reshaped_cases_.store(case_ids.size(), std::memory_order_release);
+  Reshaped reshaped_now;
+  reshaped_now.case_ids.assign(case_ids.begin(), case_ids.end());
   Prepared prepared;
   storage::ProjectionBatch& batch = prepared.batch;
   batch.checkpoint = through;
@@ -1205,6 +1206,10 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
       for (const auto& sight : reshaped.visible_to) {
         if (sight.view_position != 0) return false;
       }
+      if (reshaped_now.first_position == 0 || reshaped.position < reshaped_now.first_position) {
+        reshaped_now.first_position = reshaped.position;
+      }
+      reshaped_now.last_position = std::max(reshaped_now.last_position, reshaped.position);
       batch.reshaped.push_back(std::move(reshaped));
     }
     state->summaries = std::move(again.summaries);
@@ -1218,7 +1223,14 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
   RememberFacts(prepared.summaries);
   RememberWritten(std::move(prepared.summaries));
   edition_.fetch_add(1, std::memory_order_acq_rel);
+  absl::MutexLock lock(&mu_);
+  last_reshaped_ = std::move(reshaped_now);
   return true;
+}
+
+Projector::Reshaped Projector::last_reshaped() const {
+  absl::MutexLock lock(&mu_);
+  return last_reshaped_;
 }
 
 void Projector::Loop() {

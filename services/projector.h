@@ -83,9 +83,14 @@ class Projector {
   // before Start()). One at a time.
   absl::StatusOr<bool> ForgetInPlace(const std::set<std::string>& key_ids,
                                      const std::string& generation_digest);
-  // How many cases the last ForgetInPlace shaped again (or looked at, if it
-  // refused).
-  size_t reshaped_cases() const { return reshaped_cases_.load(std::memory_order_acquire); }
+  // What the last ForgetInPlace that changed the views shaped again: its
+  // cases, and the log positions of their first and last event.
+  struct Reshaped {
+    std::vector<std::string> case_ids;
+    uint64_t first_position = 0;
+    uint64_t last_position = 0;
+  };
+  Reshaped last_reshaped() const;
   // How many times ForgetInPlace changed the views: content read before it
   // is not what the views hold after, at the same checkpoint().
   uint64_t edition() const { return edition_.load(std::memory_order_acquire); }
@@ -240,7 +245,7 @@ class Projector {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool loop_ended_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> edition_{0};
-  std::atomic<size_t> reshaped_cases_{0};
+  Reshaped last_reshaped_ ABSL_GUARDED_BY(mu_);
   absl::Status health_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
   // Summaries as last written (only the projecting thread uses them).

@@ -13,6 +13,7 @@
 #include "proto/absl_compat.h"
 #include "proto/error_details.h"
 #include "proto/status_macros.h"
+#include "proto/thread_name.h"
 #include "services/envelope.h"
 #include "services/restrictions.h"
 #include "services/retention.h"
@@ -126,8 +127,51 @@ absl::Status Views::Start(const hub::v1::SharingProtocol& protocol) {
 Views::~Views() { Stop(); }
 
 void Views::Stop() {
+  {
+    absl::MutexLock lock(&purge_mu_);
+    purges_stopped_ = true;
+  }
+  store_->CancelCompactions();
+  if (purger_.joinable()) purger_.join();
   absl::MutexLock lock(&mu_);
   if (active_ != nullptr) active_->Stop();
+}
+
+void Views::SchedulePurge(Purge purge) {
+  absl::MutexLock lock(&purge_mu_);
+  if (purges_stopped_) return;
+  purges_.push_back(std::move(purge));
+  if (!purger_.joinable()) purger_ = std::thread([this] { PurgeLoop(); });
+}
+
+void Views::PurgeLoop() {
+  NameThisThread("views-purge");
+  for (;;) {
+    Purge purge;
+    {
+      absl::MutexLock lock(&purge_mu_);
+      purge_mu_.Await(absl::Condition(
+          +[](Views* views) { return views->purges_stopped_ || !views->purges_.empty(); }, this));
+      if (purges_stopped_) return;
+      purge = std::move(purges_.front());
+      purges_.erase(purges_.begin());
+    }
+    const absl::Time started = absl::Now();
+    const Projector::Reshaped& reshaped = purge.reshaped;
+    const absl::Status compacted = store_->CompactReshaped(
+        purge.generation, reshaped.first_position, reshaped.last_position, reshaped.case_ids);
+    if (compacted.ok()) {
+      LogInfo("what erased content replaced in the views is compacted away",
+              {{"generation", std::to_string(purge.generation)},
+               {"cases", std::to_string(reshaped.case_ids.size())},
+               {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))}});
+    } else if (!absl::IsCancelled(compacted)) {
+      // Read by no one, and gone at RocksDB's next compaction of those
+      // files, or when the views are next built.
+      LogError("what erased content replaced in the views could not be compacted away yet",
+               {{"generation", std::to_string(purge.generation)}, {"error", compacted.ToString()}});
+    }
+  }
 }
 
 std::shared_ptr<Projector> Views::active() const {
@@ -329,6 +373,7 @@ absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protoc
   const absl::Time started = absl::Now();
   HUB_ASSIGN_OR_RETURN(const bool reshaped, projector->ForgetInPlace(key_ids, digest));
   if (!reshaped) return false;
+  SchedulePurge({generation->generation, projector->last_reshaped()});
   // Views lost later and derived again are these: readers' positions keep
   // their meaning under the same generation number.
   if (absl::Status recorded = log_->RecordViewGeneration({generation->generation, digest});
@@ -340,7 +385,7 @@ absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protoc
   }
   LogInfo("erased content taken out of the views where they stand",
           {{"generation", std::to_string(generation->generation)},
-           {"cases", std::to_string(projector->reshaped_cases())},
+           {"cases", std::to_string(projector->last_reshaped().case_ids.size())},
            {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))},
            {"through_position", std::to_string(projector->checkpoint())}});
   return true;

@@ -11,6 +11,8 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -146,6 +148,14 @@ class Views {
   absl::StatusOr<std::unique_ptr<Projector>> Build(const hub::v1::SharingProtocol& protocol,
                                                    std::chrono::milliseconds timeout);
   std::shared_ptr<Projector> active() const;
+  // What erasures taken in place replaced is compacted away from the disk
+  // on a thread of its own, one after another (ViewStore::CompactReshaped).
+  struct Purge {
+    uint32_t generation = 0;
+    Projector::Reshaped reshaped;
+  };
+  void SchedulePurge(Purge purge);
+  void PurgeLoop();
 
   storage::EventLog* const log_;
   std::unique_ptr<storage::ViewStore> store_;
@@ -153,6 +163,10 @@ class Views {
   mutable absl::Mutex mu_;
   // Shared so that a reader holding it is safe across a protocol switch.
   std::shared_ptr<Projector> active_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex purge_mu_;
+  std::vector<Purge> purges_ ABSL_GUARDED_BY(purge_mu_);
+  bool purges_stopped_ ABSL_GUARDED_BY(purge_mu_) = false;
+  std::thread purger_;
 };
 
 }  // namespace hub::services

@@ -1,5 +1,6 @@
 #include "storage/view_store.h"
 
+#include <atomic>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -1125,6 +1126,36 @@ class RocksViewStore final : public ViewStore {
     return absl::OkStatus();
   }
 
+  absl::Status CompactReshaped(uint32_t generation, uint64_t first_position, uint64_t last_position,
+                               const std::vector<std::string>& case_ids) override {
+    rocksdb::CompactRangeOptions options;
+    // The replaced versions may sit in the bottommost files already.
+    options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+    options.exclusive_manual_compaction = false;
+    options.canceled = &compactions_canceled_;
+    const auto compact = [&](Family f, const std::string& begin, const std::string& end) {
+      const rocksdb::Slice begin_slice(begin);
+      const rocksdb::Slice end_slice(end);
+      const rocksdb::Status status =
+          db_->CompactRange(options, family(f), &begin_slice, &end_slice);
+      if (status.IsManualCompactionPaused() || compactions_canceled_.load()) {
+        return absl::CancelledError("the views are closing");
+      }
+      return FromRocksStatus(status, "compacting reshaped views");
+    };
+    HUB_RETURN_IF_ERROR(compact(kContent, ContentKey(generation, first_position),
+                                ContentKey(generation, last_position)));
+    for (const std::string& case_id : case_ids) {
+      const std::string cases = CaseKey(generation, case_id);
+      HUB_RETURN_IF_ERROR(compact(kCases, cases, cases + std::string(8, '\xff')));
+      const std::string summaries = GenerationKey(generation) + case_id;
+      HUB_RETURN_IF_ERROR(compact(kSummaries, summaries, summaries));
+    }
+    return absl::OkStatus();
+  }
+
+  void CancelCompactions() override { compactions_canceled_.store(true); }
+
   // The principal's last view position (0: none), read with `it` (an
   // iterator over the index).
   static absl::StatusOr<uint64_t> LastViewPosition(rocksdb::Iterator* it, uint32_t generation,
@@ -1229,6 +1260,7 @@ class RocksViewStore final : public ViewStore {
       ABSL_GUARDED_BY(write_mu_);
   mutable absl::Mutex mu_;
   std::optional<GenerationInfo> active_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> compactions_canceled_{false};
 };
 
 }  // namespace

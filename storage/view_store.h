@@ -196,6 +196,17 @@ class ViewStore {
   // and must be dropped, never resumed. Activate makes it durable first.
   virtual absl::Status Apply(uint32_t generation, const ProjectionBatch& batch) = 0;
 
+  // Rewrites the files holding `generation`'s events at log positions
+  // [first_position, last_position] and the records of `case_ids`, so that
+  // the versions a reshaping replaced (erased content) are gone from the
+  // disk, not only from every read. As slow as the range is large: callers
+  // run it away from requests. CANCELLED once CancelCompactions() is called.
+  virtual absl::Status CompactReshaped(uint32_t generation, uint64_t first_position,
+                                       uint64_t last_position,
+                                       const std::vector<std::string>& case_ids) = 0;
+  // Stops CompactReshaped calls under way (at shutdown).
+  virtual void CancelCompactions() = 0;
+
   // After a failed write (e.g. a full disk): asks RocksDB to leave its
   // read-only error state, which succeeds once the cause is gone.
   virtual absl::Status Resume() = 0;

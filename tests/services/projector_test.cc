@@ -593,7 +593,11 @@ TEST_F(ErasureInPlaceTest, ErasedWhereaboutsLeaveTheViewsOfAProjectionFromScratc
               hub::testing::IsOkAndHolds(true));
   EXPECT_EQ(projector.edition(), 1u);
   // The views' index of sealed parts found every case the log holds them in.
-  EXPECT_EQ(projector.reshaped_cases(), cases.size());
+  const Projector::Reshaped reshaped_cases = projector.last_reshaped();
+  EXPECT_EQ(std::set<std::string>(reshaped_cases.case_ids.begin(), reshaped_cases.case_ids.end()),
+            cases);
+  EXPECT_GT(reshaped_cases.first_position, 0u);
+  EXPECT_GE(reshaped_cases.last_position, reshaped_cases.first_position);
   EXPECT_EQ(DigestOf(generation_.generation), "digest after the erasure");
 
   const auto reshaped = EveryView(generation_.generation);

@@ -33,6 +33,17 @@ ProjectionBatch::Shaped Event(uint64_t position, uint64_t version, const std::st
   return shaped;
 }
 
+// Every byte under `directory`, file by file.
+std::vector<std::string> FileContents(const std::string& directory) {
+  std::vector<std::string> contents;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(directory)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream file(entry.path(), std::ios::binary);
+    contents.emplace_back(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+  return contents;
+}
+
 class ViewStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -526,6 +537,46 @@ TEST_F(ViewStoreTest, AReshapingBatchCarriesTheGenerationsNewDigest) {
   EXPECT_EQ(events->front().payload, "reshaped payload");
 }
 
+// Reshaped where the views stand, an event's earlier shape is gone from
+// every read at once, and from every file once compacted: what an erasure
+// took out is not left on disk for whoever later holds the views key.
+TEST_F(ViewStoreTest, CompactingAReshapedEventLeavesNoFileHoldingItsEarlierShape) {
+  static constexpr char kCanary[] = "CANARY-RESHAPED 51 Refuge Road";
+  ProjectionBatch batch;
+  ProjectionBatch::Shaped event = Event(5, 1, "C-1");
+  event.variants = {kCanary, "redacted"};
+  batch.events = {event};
+  batch.checkpoint = 5;
+  ASSERT_THAT(Apply(batch), IsOk());
+  // On disk: activating flushes what was projected.
+  ASSERT_THAT(store_->Activate(generation_), IsOk());
+  ProjectionBatch reshaping;
+  reshaping.checkpoint = 5;
+  ProjectionBatch::Reshaped reshaped;
+  reshaped.position = 5;
+  reshaped.variants = {"erased", "redacted"};
+  reshaped.visible_to = {{0, 0, 0, 0}, {1, 1, 0, 0}};
+  reshaping.reshaped = {reshaped};
+  ASSERT_THAT(Apply(reshaping), IsOk());
+  auto events = store_->ReadFrom(generation_, 0, 0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->front().payload, "erased");
+  const auto holding_the_canary = [this] {
+    int files = 0;
+    for (const std::string& contents : FileContents(dir_.Sub("views"))) {
+      files += contents.find(kCanary) != std::string::npos ? 1 : 0;
+    }
+    return files;
+  };
+  ASSERT_GT(holding_the_canary(), 0) << "the earlier shape never reached a file";
+  ASSERT_THAT(store_->CompactReshaped(generation_, 5, 5, {"C-1"}), IsOk());
+  EXPECT_EQ(holding_the_canary(), 0);
+  store_->CancelCompactions();
+  EXPECT_THAT(store_->CompactReshaped(generation_, 5, 5, {"C-1"}),
+              StatusIs(absl::StatusCode::kCancelled));
+}
+
 // Readers' positions name a generation: its number is never given again,
 // and only the last few replaced generations keep their index.
 TEST_F(ViewStoreTest, RetiredGenerationsKeepTheirNumberAndOnlyTheLastFewTheirIndex) {
@@ -570,17 +621,6 @@ TEST_F(ViewStoreTest, AGenerationIsNumberedAtLeastAsAskedAndNeverBelowOneThatExi
 
 namespace hub::storage {
 namespace {
-
-// Every byte under `directory`, file by file.
-std::vector<std::string> FileContents(const std::string& directory) {
-  std::vector<std::string> contents;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(directory)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream file(entry.path(), std::ios::binary);
-    contents.emplace_back(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-  }
-  return contents;
-}
 
 // Whoever holds the disk reads nothing of the views without the views key,
 // and views written in the clear (by an older hubd) are told apart from
