@@ -131,6 +131,7 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
           ? std::vector<std::string>{auth::DataKeyIdOf(*data_keys_, owner, data_class)}
           : auth::AllDataKeyIdsOf(*data_keys_, owner);
   const std::string& key_id = key_ids.front();
+  absl::MutexLock erasing(&ErasureMutex());
   const bool newly = !data_keys_->Erased(key_id).has_value();
   const absl::Time now = absl::Now();
 
@@ -269,6 +270,7 @@ grpc::ServerUnaryReactor* AdminService::RestrictProcessing(
   const bool subject = request->has_subject_id();
   const auth::KeyOwner owner{subject ? "subject" : "case",
                              subject ? request->subject_id() : request->case_id()};
+  absl::MutexLock restricting(&ErasureMutex());
   const absl::Time now = absl::Now();
   hub::v1::EventEnvelope envelope = HubRecord(
       absl::StrCat(request->lift() ? "lift-" : "restrict-",

@@ -101,6 +101,11 @@ std::vector<DueErasure> RetentionFacts::Due(absl::Time as_of) const {
   return due;
 }
 
+absl::Mutex& ErasureMutex() {
+  ABSL_CONST_INIT static absl::Mutex mutex(absl::kConstInit);
+  return mutex;
+}
+
 Retention::Retention(storage::EventLog* log, auth::DataKeyStore* keys,
                      const auth::FieldSealer* sealer, ForgetErased forget_erased)
     : log_(log), keys_(keys), sealer_(sealer), forget_erased_(std::move(forget_erased)) {}
@@ -170,6 +175,7 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
     planned.push_back({std::move(due), std::move(key_id)});
   }
   if (dry_run || planned.empty()) return response;
+  absl::MutexLock erasing(&ErasureMutex());
 
   // Recorded before any key goes: a key destroyed without a record would be
   // a silent loss. Each record's event id is its key's, so a run that

@@ -41,6 +41,13 @@ namespace hub::services {
 // The case erasure records are kept in.
 inline constexpr char kErasureCase[] = "hub.erasures";
 
+// Held by each erasure and restriction from its record in the log until
+// the views have taken it in. A view generation's digest counts those
+// records, and a digest taken while another erasure stood between its
+// record and its keys would count one its views never lost: after a crash
+// the views would be resumed, not built again, with that content in them.
+absl::Mutex& ErasureMutex();
+
 // Content a rule erases: an owner's (case or subject) content of one class.
 struct DueErasure {
   const hub::v1::RetentionRule* rule = nullptr;

@@ -5,7 +5,9 @@
 // a seventh of hubd's work when 100 subscribers followed the live log.
 //
 // A read is shared only while the views have not advanced since it was
-// made (the same Projected()): taking it is the same as having read at that
+// made (the same Projected()), nor taken an erasure where they stand (the
+// same Views::Edition(): the read may hold what was erased): taking it is
+// the same as having read at that
 // moment, which a subscriber woken a little earlier would have done. What a
 // later batch changes reaches every subscriber by the view's later
 // deliveries, as it would have anyway. A read that can no longer be taken

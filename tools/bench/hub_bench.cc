@@ -23,6 +23,8 @@
 //   list_cases_16        ListCases of a 20-case panel agenda, 16 in flight
 //   rebuild              ApplyProtocol: every principal's views rebuilt from
 //                        the whole log
+//   erasure              EraseSubject of one victim's whereabouts: the views
+//                        reshaped where they stand (against the rebuild)
 //   hubd_rss             hubd's resident memory with the subscribers attached
 //                        (and its peak over the run)
 //
@@ -68,6 +70,7 @@
 #include "grpcpp/security/server_credentials.h"
 
 #include "bench/echo.grpc.pb.h"
+#include "hub/v1/admin_service.grpc.pb.h"
 #include "hub/v1/event_service.grpc.pb.h"
 #include "hub/v1/policy_service.grpc.pb.h"
 #include "hub/v1/timeline_service.grpc.pb.h"
@@ -1377,6 +1380,52 @@ int main(int argc, char** argv) {
   const double rebuild_rate = static_cast<double>(applied.rebuilt_through_position()) /
                               std::max<double>(1, applied.rebuild_milliseconds()) * 1000.0;
   Phase("rebuilt");
+
+  Phase("erasure");
+  // One victim's whereabouts erased on request, as a data protection
+  // officer would ask it: content that decides no relationship, taken out
+  // of the views where they stand. Her id is read as her advocate sees
+  // the demonstration site's first case.
+  std::string victim;
+  {
+    auto events = hub::v1::EventService::NewStub(Channel(address, certs, "idva-agency", 60));
+    grpc::ClientContext context;
+    hub::v1::ReadCaseRequest request;
+    request.set_case_id("C-2025-00001");
+    request.set_page_size(1000);
+    hub::v1::ReadCaseResponse response;
+    const grpc::Status status = events->ReadCase(&context, request, &response);
+    for (const hub::v1::EventEnvelope& event : response.events()) {
+      if (event.has_victim_safety_information() &&
+          !event.victim_safety_information().victim_subject_id().empty()) {
+        victim = event.victim_safety_information().victim_subject_id();
+        break;
+      }
+    }
+    if (!status.ok() || victim.empty()) {
+      std::fprintf(stderr, "no victim found in C-2025-00001 to erase: %s\n",
+                   status.error_message().c_str());
+      return 1;
+    }
+  }
+  hub::v1::EraseSubjectResponse erased;
+  double erasure_ms = 0;
+  {
+    auto admin = hub::v1::AdminService::NewStub(Channel(address, certs, "operator-admin", 700));
+    hub::v1::EraseSubjectRequest request;
+    request.set_subject_id(victim);
+    request.set_data_class(hub::v1::VICTIM_LOCATION);
+    request.set_reason("hub_bench: a victim's whereabouts erased on request");
+    request.set_reference("HUB-BENCH-ERASURE");
+    grpc::ClientContext context;
+    const absl::Time started = absl::Now();
+    const grpc::Status status = admin->EraseSubject(&context, request, &erased);
+    erasure_ms = absl::ToDoubleMilliseconds(absl::Now() - started);
+    if (!status.ok()) {
+      std::fprintf(stderr, "EraseSubject failed: %s\n", status.error_message().c_str());
+      return 1;
+    }
+  }
   const double rss_peak = hubd.MemoryMiB("VmHWM");
   resident_watch.Stop();
   const auto [rss_highest_sample, rss_highest_phase] = resident_watch.Highest();
@@ -1474,6 +1523,13 @@ int main(int argc, char** argv) {
                        static_cast<unsigned long long>(applied.rebuilt_through_position()),
                        static_cast<long long>(applied.rebuild_milliseconds())),
        "", "", ">= 150k events/s"},
+      {"erasure of one victim's whereabouts (on request; her case's events reshaped)",
+       absl::StrFormat(
+           "%.0f ms, the views %s", erasure_ms,
+           erased.views_reshaped_through() != 0 ? "reshaped where they stand" : "rebuilt"),
+       "rebuild",
+       absl::StrFormat("%.4f", erasure_ms / std::max<double>(1, applied.rebuild_milliseconds())),
+       "< 1 s"},
       {"free_text_16 (8 KiB descriptions, one principal)",
        absl::StrFormat("%.0f publishes/s; hubd resident %.0f MiB at most (publishing, then "
                        "projecting it), %.0f MiB after",
@@ -1531,6 +1587,8 @@ int main(int argc, char** argv) {
         {"list_cases_16_p99_ms", Percentile(lists.latency_ms, 0.99)},
         {"rebuild_events_per_second", rebuild_rate},
         {"rebuild_ms", static_cast<double>(applied.rebuild_milliseconds())},
+        {"erasure_ms", erasure_ms},
+        {"erasure_in_place", erased.views_reshaped_through() != 0 ? 1.0 : 0.0},
         {"rss_mib_with_subscribers", rss_attached},
         {"rss_mib_end", rss_end},
         {"rss_mib_peak", rss_peak},
