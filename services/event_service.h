@@ -41,7 +41,16 @@ class EventService final : public EventServiceBase {
         subscriptions_(subscriptions),
         limits_(std::move(limits)),
         metrics_(metrics),
-        sealer_(sealer) {}
+        sealer_(sealer) {
+    // Reads kept for other subscriptions are let go as soon as the views
+    // change under them (an erasure): not when someone next reads.
+    if (views_ != nullptr) {
+      views_listener_ = views_->NotifyOnChange([this] { shared_reads_.ForgetAll(); });
+    }
+  }
+  ~EventService() override {
+    if (views_ != nullptr) views_->StopNotifying(views_listener_);
+  }
 
   // A serialized hub.v1.PublishRequest in, parsed by the hub so that bytes
   // that are not one get INVALID_ARGUMENT; a serialized PublishResponse out.
@@ -81,6 +90,7 @@ class EventService final : public EventServiceBase {
   const auth::FieldSealer* const sealer_;
   // Reads of the views shared by the subscriptions of one principal.
   SharedViewReads shared_reads_;
+  int views_listener_ = 0;
 };
 
 }  // namespace hub::services

@@ -29,6 +29,11 @@ void SharedViewReads::Remember(const Read& read, Events events) {
   by_principal_[read.principal] = Kept{read, std::move(events)};
 }
 
+void SharedViewReads::ForgetAll() {
+  absl::MutexLock lock(&mu_);
+  by_principal_.clear();
+}
+
 size_t SharedViewReads::KeptReads() const {
   absl::MutexLock lock(&mu_);
   return by_principal_.size();

@@ -49,6 +49,10 @@ class SharedViewReads {
   // Keeps `events` as the principal's last read (replacing the one before,
   // and letting go of every read of another generation or edition).
   void Remember(const Read& read, Events events);
+  // Lets go of every read kept: the views changed other than by projecting
+  // further (another generation, an erasure taken where they stand), and
+  // what was read of them may hold content erased since.
+  void ForgetAll();
   // How many reads are kept (one per principal at most).
   size_t KeptReads() const;
 

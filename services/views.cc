@@ -261,7 +261,24 @@ absl::Status Views::Activate(std::unique_ptr<Projector> next) {
     previous = std::move(active_);
     active_ = std::move(next);
   }
+  NotifyChanged();
   return absl::OkStatus();
+}
+
+int Views::NotifyOnChange(std::function<void()> listener) const {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.emplace(next_listener_, std::move(listener));
+  return next_listener_++;
+}
+
+void Views::StopNotifying(int token) const {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.erase(token);
+}
+
+void Views::NotifyChanged() const {
+  absl::MutexLock lock(&listeners_mu_);
+  for (const auto& [token, listener] : listeners_) listener();
 }
 
 absl::StatusOr<uint64_t> Views::LogPositionOf(std::string_view identity,
@@ -373,6 +390,7 @@ absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protoc
   const absl::Time started = absl::Now();
   HUB_ASSIGN_OR_RETURN(const bool reshaped, projector->ForgetInPlace(key_ids, digest));
   if (!reshaped) return false;
+  NotifyChanged();
   SchedulePurge({generation->generation, projector->last_reshaped()});
   // Views lost later and derived again are these: readers' positions keep
   // their meaning under the same generation number.

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -138,6 +139,14 @@ class Views {
   // edition, at the same Projected(), may hold content erased since.
   uint64_t Edition() const;
 
+  // Calls `listener` whenever what the active views hold changes other than
+  // by projecting further: another generation made active, or an erasure
+  // taken where they stand. For whoever keeps what it read of them. The
+  // listener must not call back into the views. Returns a token for
+  // StopNotifying, which waits for a call under way.
+  int NotifyOnChange(std::function<void()> listener) const;
+  void StopNotifying(int token) const;
+
   // Stops projecting. Idempotent.
   void Stop();
 
@@ -163,6 +172,10 @@ class Views {
   mutable absl::Mutex mu_;
   // Shared so that a reader holding it is safe across a protocol switch.
   std::shared_ptr<Projector> active_ ABSL_GUARDED_BY(mu_);
+  void NotifyChanged() const;
+  mutable absl::Mutex listeners_mu_;
+  mutable std::map<int, std::function<void()>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  mutable int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
   absl::Mutex purge_mu_;
   std::vector<Purge> purges_ ABSL_GUARDED_BY(purge_mu_);
   bool purges_stopped_ ABSL_GUARDED_BY(purge_mu_) = false;

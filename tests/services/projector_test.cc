@@ -662,5 +662,43 @@ TEST_F(ErasureInPlaceTest, ARunningProjectorTakesTheErasureBetweenTwoBatches) {
   EXPECT_EQ(EveryView(generation_.generation), EveryView(fresh.generation));
 }
 
+// The views tell whoever keeps what it read of them (subscriptions sharing
+// a read) when they change under it: an erasure taken where they stand, or
+// another generation made active. Kept, such a read would hold erased
+// content in hubd's memory until someone next read.
+TEST_F(ErasureInPlaceTest, TheViewsTellTheirReadersWhenAnErasureChangesThem) {
+  auto views = Views::Open(log_.get(), dir_.Sub("hub-views"), sealer_.get());
+  ASSERT_TRUE(views.ok()) << views.status();
+  ASSERT_TRUE((*views)->Start(protocol_).ok());
+  int told = 0;
+  const int listener = (*views)->NotifyOnChange([&told] { ++told; });
+
+  const auto [location_key, location_cases] = BusiestKeyOf(hub::v1::VICTIM_LOCATION);
+  ASSERT_FALSE(location_cases.empty());
+  ASSERT_TRUE(
+      keys_->Erase(location_key, {absl::FromUnixSeconds(1800000100), "request", "DPO-5"}).ok());
+  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {location_key}), hub::testing::IsOkAndHolds(true));
+  EXPECT_EQ(told, 1);
+  EXPECT_EQ((*views)->Edition(), 1u);
+
+  // Refused in place, nothing changed: nobody is told.
+  const auto [identity_key, identity_cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
+  ASSERT_FALSE(identity_cases.empty());
+  ASSERT_TRUE(
+      keys_->Erase(identity_key, {absl::FromUnixSeconds(1800000200), "request", "DPO-6"}).ok());
+  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {identity_key}),
+              hub::testing::IsOkAndHolds(false));
+  EXPECT_EQ(told, 1);
+
+  // Built again instead, as an erasure that decides relationships is.
+  auto next = (*views)->BuildNext(protocol_, std::chrono::minutes(2));
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_TRUE((*views)->Activate(*std::move(next)).ok());
+  EXPECT_EQ(told, 2);
+  EXPECT_EQ((*views)->Edition(), 0u) << "a new generation starts its own editions";
+  (*views)->StopNotifying(listener);
+  (*views)->Stop();
+}
+
 }  // namespace
 }  // namespace hub::services

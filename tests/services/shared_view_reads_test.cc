@@ -103,6 +103,10 @@ TEST(SharedViewReadsTest, AReadFromBeforeAnErasureInPlaceIsNeverTaken) {
   reads.Remember(after, Deliveries(41, 5));
   EXPECT_EQ(reads.KeptReads(), 1u);
   EXPECT_EQ(reads.Find(police), nullptr);
+  // Told by the views that they changed, every read goes at once.
+  reads.ForgetAll();
+  EXPECT_EQ(reads.KeptReads(), 0u);
+  EXPECT_EQ(reads.Find(after), nullptr);
 }
 
 }  // namespace
