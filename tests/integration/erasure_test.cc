@@ -22,6 +22,8 @@
 #include "storage/internal/encrypted_files.h"
 #include "storage/view_store.h"
 #include "tests/integration/hub_process.h"
+#include "tests/integration/views_key.h"
+#include "tests/storage/raw_views.h"
 #include "tests/testing/temp_dir.h"
 
 #include "hub/v1/admin_service.grpc.pb.h"
@@ -82,33 +84,13 @@ class ErasureTest : public ::testing::Test {
   // As an insider holding the data and keys folders: the first entry of
   // the views' index of sealed content, deleted.
   void TakeOutOfTheViewsKeyIndex() {
-    auto keks = auth::KeyFolder::Open(data_ + "-keys/kek", data_);
-    ASSERT_TRUE(keks.ok()) << keks.status();
-    auto data_keys = auth::DataKeyStore::Open(
-        data_ + "-keys/data-keys", data_, std::shared_ptr<const auth::KeyFolder>(*std::move(keks)));
-    ASSERT_TRUE(data_keys.ok()) << data_keys.status();
-    auto views_key = (*data_keys)->Get((*data_keys)->KeyId("hub", "views"));
+    const absl::StatusOr<std::string> views_key = ViewsKeyOf(data_ + "-keys", data_);
     ASSERT_TRUE(views_key.ok()) << views_key.status();
-    const std::unique_ptr<rocksdb::Env> env = storage::internal::NewEncryptedEnv(*views_key);
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name :
-         {"default", "view_content", "view_index", "view_cases", "view_summaries", "view_keys"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Options options;
-    options.env = env.get();
-    ASSERT_TRUE(rocksdb::DB::Open(options, data_ + "/views", families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    {
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[5]));
-      it->SeekToFirst();
-      ASSERT_TRUE(it->Valid());
-      ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), handles[5], it->key()).ok());
-    }
-    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-    ASSERT_TRUE(db->Close().ok());
+    storage::RawViews views(data_ + "/views", *views_key);
+    ASSERT_TRUE(views.ok());
+    const std::string first = views.FirstKey(views.keys());
+    ASSERT_FALSE(first.empty());
+    views.Delete(views.keys(), first);
   }
 
   CommandResult Hubctl(const std::string& as, const std::string& arguments) {

@@ -10,16 +10,14 @@
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
-#include "rocksdb/db.h"
 
 #include "auth/checkpoint.h"
-#include "auth/data_keys.h"
-#include "auth/key_encryption.h"
 #include "auth/tree_head_signer.h"
-#include "storage/internal/encrypted_files.h"
 #include "storage/internal/log_format.h"
 #include "tests/integration/hub_process.h"
+#include "tests/integration/views_key.h"
 #include "tests/storage/raw_log.h"
+#include "tests/storage/raw_views.h"
 #include "tests/testing/temp_dir.h"
 
 #include "hub/v1/audit_service.grpc.pb.h"
@@ -394,61 +392,36 @@ TEST_F(InsiderTest, ADamagedViewIsDetectedAndRebuilt) {
   ASSERT_EQ(intact.exit_status, 0) << intact.output;
   EXPECT_THAT(intact.output, HasSubstr("views verified"));
   EXPECT_THAT(intact.output, HasSubstr("log positions 1 to 5"));
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name :
-       {"default", "view_content", "view_index", "view_cases", "view_summaries", "view_keys"}) {
-    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  }
   // Whoever holds the disk alone cannot even read the views: they are
   // encrypted under a key in the keys folder.
-  {
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    EXPECT_FALSE(
-        rocksdb::DB::Open(rocksdb::Options(), data_ + "/views", families, &handles, &raw).ok());
-  }
+  EXPECT_FALSE(storage::RawViews::TryOpen(data_ + "/views", "").ok());
   // An insider holding the keys folder too opens them through the hub's
   // own encryption, and edits them.
-  auto keks = auth::KeyFolder::Open(keys_ + "/kek", data_);
-  ASSERT_TRUE(keks.ok()) << keks.status();
-  auto data_keys = auth::DataKeyStore::Open(
-      keys_ + "/data-keys", data_, std::shared_ptr<const auth::KeyFolder>(*std::move(keks)));
-  ASSERT_TRUE(data_keys.ok()) << data_keys.status();
-  auto views_key = (*data_keys)->Get((*data_keys)->KeyId("hub", "views"));
+  const absl::StatusOr<std::string> views_key = ViewsKeyOf(keys_, data_);
   ASSERT_TRUE(views_key.ok()) << views_key.status();
-  const std::unique_ptr<rocksdb::Env> env = storage::internal::NewEncryptedEnv(*views_key);
-  const auto tamper = [&](auto&& change) {
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Options options;
-    options.env = env.get();
-    ASSERT_TRUE(rocksdb::DB::Open(options, data_ + "/views", families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    change(db.get(), handles);
-    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-    ASSERT_TRUE(db->Close().ok());
-  };
   // An event hidden from one principal: its last index entry removed.
-  tamper([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), families[2]));
-    it->SeekToLast();
-    ASSERT_TRUE(it->Valid());
-    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), families[2], it->key()).ok());
-  });
+  {
+    storage::RawViews views(data_ + "/views", *views_key);
+    ASSERT_TRUE(views.ok());
+    const std::string last = views.LastKey(views.index());
+    ASSERT_FALSE(last.empty());
+    views.Delete(views.index(), last);
+  }
   const Result hidden = RunCommand(verify);
   EXPECT_NE(hidden.exit_status, 0);
   EXPECT_THAT(hidden.output, HasSubstr("is damaged: the event at position"));
   EXPECT_THAT(hidden.output, HasSubstr("is missing"));
   EXPECT_THAT(hidden.output, HasSubstr("the views do NOT verify (1 damaged)"));
   // What the agencies are shown of an event, changed in place.
-  tamper([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), families[1]));
-    it->SeekToFirst();
-    ASSERT_TRUE(it->Valid());
-    std::string content = it->value().ToString();
+  {
+    storage::RawViews views(data_ + "/views", *views_key);
+    ASSERT_TRUE(views.ok());
+    const std::string first = views.FirstKey(views.content());
+    ASSERT_FALSE(first.empty());
+    std::string content = views.Get(views.content(), first);
     content[content.size() - 3] ^= 0x20;
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), families[1], it->key(), content).ok());
-  });
+    views.Put(views.content(), first, content);
+  }
   const Result altered = RunCommand(verify);
   EXPECT_NE(altered.exit_status, 0);
   EXPECT_THAT(altered.output, HasSubstr("(case C-IN-1) was altered"));
@@ -471,15 +444,16 @@ TEST_F(InsiderTest, ADamagedViewIsDetectedAndRebuilt) {
   // A delivery passed off as a disclosure of an earlier event (which moves
   // where a reader resumes after a protocol change): the top bit of its
   // log position in the index entry (after the entry's 8-byte checkpoint).
-  tamper([](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), families[2]));
-    it->SeekToFirst();
-    ASSERT_TRUE(it->Valid());
-    std::string entry = it->value().ToString();
+  {
+    storage::RawViews views(data_ + "/views", *views_key);
+    ASSERT_TRUE(views.ok());
+    const std::string first = views.FirstKey(views.index());
+    ASSERT_FALSE(first.empty());
+    std::string entry = views.Get(views.index(), first);
     ASSERT_GT(entry.size(), 8u);
     entry[8] = static_cast<char>(entry[8] ^ 0x80);
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), families[2], it->key(), entry).ok());
-  });
+    views.Put(views.index(), first, entry);
+  }
   const Result disclosed = RunCommand(verify);
   EXPECT_NE(disclosed.exit_status, 0);
   EXPECT_THAT(disclosed.output,

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 
+#include "tests/storage/raw_views.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -244,24 +245,14 @@ TEST_F(ViewStoreTest, AnEventRecordDeletedOnDiskIsDataLossNotAGap) {
   ASSERT_THAT(Apply(batch), IsOk());
   store_.reset();
   {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name :
-         {"default", "view_content", "view_index", "view_cases", "view_summaries", "view_keys"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.Sub("views"), families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
+    RawViews views(dir_.Sub("views"));
+    ASSERT_TRUE(views.ok());
     // view_content key: the 4-byte generation, then the 8-byte log position.
     std::string key;
     for (int shift = 24; shift >= 0; shift -= 8)
       key.push_back(static_cast<char>(generation_ >> shift));
     key.append(std::string(7, '\0')).push_back(static_cast<char>(5));
-    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), handles[1], key).ok());
-    for (rocksdb::ColumnFamilyHandle* handle : handles)
-      ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    views.Delete(views.content(), key);
   }
   auto reopened = ViewStore::Open(dir_.Sub("views"));
   ASSERT_TRUE(reopened.ok()) << reopened.status();
