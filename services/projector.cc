@@ -1158,25 +1158,57 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
   // Every case an event projected so far holds the content in.
   HUB_ASSIGN_OR_RETURN(const std::set<std::string> case_ids,
                        views_->CasesSealedUnder(generation_.generation, key_ids));
+  // First, reading only the parts' keys and classes: content that decides
+  // relationships or names subjects is refused before anything is written.
+  for (const std::string& case_id : case_ids) {
+    for (uint64_t version = 1;;) {
+      HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> events,
+                           log_->ReadCase(case_id, version, kBatchEvents));
+      if (events.empty()) break;
+      version = events.back().stream_version + 1;
+      for (const storage::StoredEvent& event : events) {
+        if (event.position > through) break;
+        HUB_ASSIGN_OR_RETURN(const std::vector<auth::FieldSealer::PartKey> parts,
+                             auth::FieldSealer::PartsOf(event.payload));
+        for (const auth::FieldSealer::PartKey& part : parts) {
+          if (key_ids.count(part.key_id) > 0 && InMask(routing, part.data_class)) return false;
+        }
+      }
+      if (events.back().position > through) break;
+    }
+  }
   Reshaped reshaped_now;
   reshaped_now.case_ids.assign(case_ids.begin(), case_ids.end());
+  // Written in batches as large as the projector's own: a retention run
+  // may take thousands of cases at once. Only the last moves the digest; a
+  // crash before it leaves the views to be built again.
   Prepared prepared;
-  storage::ProjectionBatch& batch = prepared.batch;
-  batch.checkpoint = through;
-  batch.generation_digest = generation_digest;
+  size_t batch_bytes = 0;
+  const auto write = [&](bool last) -> absl::Status {
+    prepared.batch.checkpoint = through;
+    if (last) prepared.batch.generation_digest = generation_digest;
+    if (absl::Status applied = views_->Apply(generation_.generation, prepared.batch);
+        !applied.ok()) {
+      ForgetUnwritten();
+      return applied;
+    }
+    RememberFacts(prepared.summaries);
+    RememberWritten(std::move(prepared.summaries));
+    edition_.fetch_add(1, std::memory_order_acq_rel);
+    prepared = Prepared();
+    batch_bytes = 0;
+    return absl::OkStatus();
+  };
   for (const std::string& case_id : case_ids) {
     google::protobuf::Arena arena;
     HUB_ASSIGN_OR_RETURN(OpenedCase opened, OpenCase(case_id, through, &arena));
     // Not projected yet: it will be, without the content.
     if (opened.events.empty()) continue;
-    for (const storage::StoredEvent& event : opened.events) {
-      HUB_ASSIGN_OR_RETURN(const std::vector<auth::FieldSealer::PartKey> parts,
-                           auth::FieldSealer::PartsOf(event.payload));
-      for (const auth::FieldSealer::PartKey& part : parts) {
-        if (key_ids.count(part.key_id) > 0 && InMask(routing, part.data_class)) return false;
-      }
-    }
     HUB_ASSIGN_OR_RETURN(CaseState * state, SummariesFor(case_id, nullptr, &prepared.summaries));
+    // What follows holds whenever the content decides no relationship
+    // (FieldSealingTest.ErasingAnyClassButTheRoutingOnesLeavesRelationshipsAndSubjects);
+    // checked all the same, it ends the reshaping before this case, and the
+    // caller builds the views again.
     // Folded afresh from what can still be opened, the relationships must
     // be the ones the views were projected under.
     hub::v1::CaseRelations relations;
@@ -1202,27 +1234,27 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
         if (saw != again.sees[i][p]) return false;
       }
     }
-    for (storage::ProjectionBatch::Reshaped& reshaped : again.reshaped) {
+    for (const storage::ProjectionBatch::Reshaped& reshaped : again.reshaped) {
       for (const auto& sight : reshaped.visible_to) {
         if (sight.view_position != 0) return false;
       }
+    }
+    for (storage::ProjectionBatch::Reshaped& reshaped : again.reshaped) {
       if (reshaped_now.first_position == 0 || reshaped.position < reshaped_now.first_position) {
         reshaped_now.first_position = reshaped.position;
       }
       reshaped_now.last_position = std::max(reshaped_now.last_position, reshaped.position);
-      batch.reshaped.push_back(std::move(reshaped));
+      for (const std::string& variant : reshaped.variants) batch_bytes += variant.size();
+      prepared.batch.reshaped.push_back(std::move(reshaped));
     }
     state->summaries = std::move(again.summaries);
     state->facts = std::move(again.facts);
-    batch.summaries.push_back(SerializedSummaries(case_id, *state));
+    prepared.batch.summaries.push_back(SerializedSummaries(case_id, *state));
+    if (prepared.batch.reshaped.size() >= kBatchEvents || batch_bytes >= kBatchBytes) {
+      HUB_RETURN_IF_ERROR(write(/*last=*/false));
+    }
   }
-  if (absl::Status applied = views_->Apply(generation_.generation, batch); !applied.ok()) {
-    ForgetUnwritten();
-    return applied;
-  }
-  RememberFacts(prepared.summaries);
-  RememberWritten(std::move(prepared.summaries));
-  edition_.fetch_add(1, std::memory_order_acq_rel);
+  HUB_RETURN_IF_ERROR(write(/*last=*/true));
   absl::MutexLock lock(&mu_);
   last_reshaped_ = std::move(reshaped_now);
   return true;

@@ -78,7 +78,10 @@ class Projector {
   // are opened without the keys anyway. Returns false, changing nothing,
   // where that would not give what building the views again gives: the
   // content decided who is related to a case or whom an event is about
-  // (SharingPolicy::RoutingClasses), or who sees an event would change.
+  // (SharingPolicy::RoutingClasses). Written in batches of the projector's
+  // size, the digest with the last; should who sees an event change all
+  // the same (it cannot, for such content), it stops there with false,
+  // the cases before it reshaped, and the digest as it was.
   // Runs between two batches on the projecting thread (on the calling one
   // before Start()). One at a time.
   absl::StatusOr<bool> ForgetInPlace(const std::set<std::string>& key_ids,

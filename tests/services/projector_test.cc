@@ -527,9 +527,26 @@ class ErasureInPlaceTest : public ProjectorTest {
     ASSERT_TRUE(keys.ok()) << keys.status();
     keys_ = *std::move(keys);
     sealer_ = std::make_unique<auth::FieldSealer>(keys_.get());
-    AppendDemoSite(0.1, sealer_.get());
+    AppendDemoSite(Scale(), sealer_.get());
     generation_ = NewGeneration();
     ProjectInBatchesOf(1000, generation_, nullptr, sealer_.get());
+  }
+
+  virtual double Scale() const { return 0.1; }
+
+  // Every key of `data_class` some stored event has a part under.
+  std::set<std::string> EveryKeyOf(hub::v1::DataClass data_class) {
+    std::set<std::string> keys;
+    auto events = log_->ReadFrom(1, 1000000, 1 << 30);
+    EXPECT_TRUE(events.ok()) << events.status();
+    for (const storage::StoredEvent& event : *events) {
+      auto parts = auth::FieldSealer::PartsOf(event.payload);
+      EXPECT_TRUE(parts.ok()) << parts.status();
+      for (const auth::FieldSealer::PartKey& part : *parts) {
+        if (part.data_class == data_class) keys.insert(part.key_id);
+      }
+    }
+    return keys;
   }
 
   // The key of `data_class` that seals the most stored events, and the
@@ -698,6 +715,32 @@ TEST_F(ErasureInPlaceTest, TheViewsTellTheirReadersWhenAnErasureChangesThem) {
   EXPECT_EQ((*views)->Edition(), 0u) << "a new generation starts its own editions";
   (*views)->StopNotifying(listener);
   (*views)->Stop();
+}
+
+// A retention run can take every victim's whereabouts and disclosures at
+// once: the reshaping is written in batches of the projector's size (its
+// memory bounded as the projector's is), the digest moving with the last,
+// and the views are still exactly a projection from scratch.
+class LargeErasureInPlaceTest : public ErasureInPlaceTest {
+ protected:
+  double Scale() const override { return 0.5; }
+};
+
+TEST_F(LargeErasureInPlaceTest, ManyCasesAreReshapedInBatchesWithTheViewsOfAFreshProjection) {
+  std::set<std::string> keys = EveryKeyOf(hub::v1::VICTIM_LOCATION);
+  keys.merge(EveryKeyOf(hub::v1::VICTIM_DISCLOSURE));
+  ASSERT_GT(keys.size(), 10u);
+  for (const std::string& key_id : keys) {
+    ASSERT_TRUE(keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "retention", "1y"}).ok());
+  }
+  Projector projector(log_.get(), views_.get(), generation_, policy_, sealer_.get());
+  EXPECT_THAT(projector.ForgetInPlace(keys, "digest after the retention run"),
+              hub::testing::IsOkAndHolds(true));
+  EXPECT_GT(projector.edition(), 1u) << "written in one batch: nothing bounded it";
+  EXPECT_EQ(DigestOf(generation_.generation), "digest after the retention run");
+  const storage::GenerationInfo fresh = NewGeneration();
+  ProjectInBatchesOf(4096, fresh, nullptr, sealer_.get());
+  EXPECT_EQ(EveryView(generation_.generation), EveryView(fresh.generation));
 }
 
 }  // namespace
