@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 
 #include "auth/field_sealing.h"
+#include "auth/sharing_policy.h"
 #include "services/audit_trail.h"
 #include "services/envelope.h"
 #include "services/grpc_status.h"
@@ -115,6 +116,17 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
                              "data_class ", static_cast<int>(data_class),
                              " is not a personal class: only personal content is kept under "
                              "keys that can be erased")));
+    }
+    // Alone, it would leave the rest of the subject's content without the
+    // id it is found by (retention could no longer find it), and it decides
+    // who is related to her cases.
+    if (auth::SharingPolicy::RoutingClasses()[data_class]) {
+      return FinishUnary(
+          context, call,
+          absl::InvalidArgumentError(
+              absl::StrCat(hub::v1::DataClass_Name(data_class),
+                           " names the subject and decides who is related to the case: erase the ",
+                           scope, " as a whole (without data_class)")));
     }
     if (subject && !auth::BelongsToTheSubject(data_class)) {
       return FinishUnary(

@@ -282,8 +282,8 @@ TEST_F(ErasureTest, AnErasedVictimIsGoneFromEveryFileAndTheProofsHold) {
 // A victim's whereabouts erased on their own decide no relationship and
 // name no subject: the views take the erasure where they stand instead of
 // being built again, and are then exactly what the log derives; a restart
-// does not build them again. Her identity erased on its own does decide
-// relationships, and the views are rebuilt.
+// does not build them again. The rest of her (her identity decides
+// relationships) is erased as a whole, and the views are rebuilt.
 TEST_F(ErasureTest, ErasingOnlyTheWhereaboutsReshapesTheViewsWhereTheyStand) {
   const CommandResult wrong_key =
       Hubctl("operator-admin", absl::StrCat("erase --subject_id=", kVictim,
@@ -296,6 +296,13 @@ TEST_F(ErasureTest, ErasingOnlyTheWhereaboutsReshapesTheViewsWhereTheyStand) {
                                             " --reason=r --reference=DPO-1"));
   EXPECT_NE(not_personal.exit_status, 0);
   EXPECT_THAT(not_personal.output, HasSubstr("not a personal class"));
+  // Her identity alone would leave the rest of her content without the id
+  // retention finds it by.
+  const CommandResult identity_alone = Hubctl(
+      "operator-admin", absl::StrCat("erase --subject_id=", kVictim,
+                                     " --data_class=VICTIM_IDENTITY --reason=r --reference=DPO-1"));
+  EXPECT_NE(identity_alone.exit_status, 0);
+  EXPECT_THAT(identity_alone.output, HasSubstr("erase the subject as a whole"));
 
   const CommandResult erased =
       Hubctl("operator-admin", absl::StrCat("erase --subject_id=", kVictim,
@@ -344,8 +351,7 @@ TEST_F(ErasureTest, ErasingOnlyTheWhereaboutsReshapesTheViewsWhereTheyStand) {
 
   const CommandResult identity =
       Hubctl("operator-admin", absl::StrCat("erase --subject_id=", kVictim,
-                                            " --data_class=VICTIM_IDENTITY"
-                                            " --reason='her identity, on her request'"
+                                            " --reason='all of her, on her request'"
                                             " --reference=DPO-2026-044"));
   ASSERT_EQ(identity.exit_status, 0) << identity.output;
   EXPECT_THAT(identity.output, HasSubstr("the views were rebuilt from the log"));
