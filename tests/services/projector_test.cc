@@ -534,26 +534,14 @@ class ErasureInPlaceTest : public ProjectorTest {
 
   virtual double Scale() const { return 0.1; }
 
-  // Every key of `data_class` some stored event has a part under.
-  std::set<std::string> EveryKeyOf(hub::v1::DataClass data_class) {
-    std::set<std::string> keys;
-    auto events = log_->ReadFrom(1, 1000000, 1 << 30);
-    EXPECT_TRUE(events.ok()) << events.status();
-    for (const storage::StoredEvent& event : *events) {
-      auto parts = auth::FieldSealer::PartsOf(event.payload);
-      EXPECT_TRUE(parts.ok()) << parts.status();
-      for (const auth::FieldSealer::PartKey& part : *parts) {
-        if (part.data_class == data_class) keys.insert(part.key_id);
-      }
-    }
-    return keys;
-  }
-
-  // The key of `data_class` that seals the most stored events, and the
-  // cases holding a part under it.
-  std::pair<std::string, std::set<std::string>> BusiestKeyOf(hub::v1::DataClass data_class) {
-    std::map<std::string, std::set<std::string>> cases_by_key;
-    std::map<std::string, int> events_by_key;
+  // Per key of `data_class` some stored event has a part under: how many
+  // such events, and their cases.
+  struct KeyUse {
+    int events = 0;
+    std::set<std::string> cases;
+  };
+  std::map<std::string, KeyUse> KeysOf(hub::v1::DataClass data_class) {
+    std::map<std::string, KeyUse> keys;
     auto events = log_->ReadFrom(1, 1000000, 1 << 30);
     EXPECT_TRUE(events.ok()) << events.status();
     for (const storage::StoredEvent& event : *events) {
@@ -561,16 +549,31 @@ class ErasureInPlaceTest : public ProjectorTest {
       EXPECT_TRUE(parts.ok()) << parts.status();
       for (const auth::FieldSealer::PartKey& part : *parts) {
         if (part.data_class != data_class) continue;
-        cases_by_key[part.key_id].insert(event.case_id);
-        ++events_by_key[part.key_id];
+        KeyUse& use = keys[part.key_id];
+        ++use.events;
+        use.cases.insert(event.case_id);
       }
     }
-    std::string busiest;
-    for (const auto& [key_id, count] : events_by_key) {
-      if (busiest.empty() || count > events_by_key[busiest]) busiest = key_id;
+    return keys;
+  }
+
+  std::set<std::string> EveryKeyOf(hub::v1::DataClass data_class) {
+    std::set<std::string> keys;
+    for (const auto& [key_id, use] : KeysOf(data_class)) keys.insert(key_id);
+    return keys;
+  }
+
+  // The key of `data_class` that seals the most stored events, and the
+  // cases holding a part under it.
+  std::pair<std::string, std::set<std::string>> BusiestKeyOf(hub::v1::DataClass data_class) {
+    const std::map<std::string, KeyUse> keys = KeysOf(data_class);
+    auto busiest = keys.end();
+    for (auto it = keys.begin(); it != keys.end(); ++it) {
+      if (busiest == keys.end() || it->second.events > busiest->second.events) busiest = it;
     }
-    EXPECT_FALSE(busiest.empty()) << hub::v1::DataClass_Name(data_class);
-    return {busiest, cases_by_key[busiest]};
+    EXPECT_NE(busiest, keys.end()) << hub::v1::DataClass_Name(data_class);
+    if (busiest == keys.end()) return {};
+    return {busiest->first, busiest->second.cases};
   }
 
   std::vector<std::vector<std::string>> EveryView(uint32_t generation) {
