@@ -10,6 +10,7 @@
 #include "services/grpc_status.h"
 #include "services/metrics.h"
 #include "services/protocol_records.h"
+#include "services/retention.h"
 #include "services/server_log.h"
 
 namespace hub::services {
@@ -29,6 +30,10 @@ absl::Status PolicyService::Apply(const hub::v1::Principal& principal, const std
   }
   HUB_ASSIGN_OR_RETURN(auth::LoadedProtocol loaded,
                        auth::ParseSharingProtocol(text, "protocol_text"));
+  // The new views' digest counts the erasure and restriction records: none
+  // may stand between its record and its keys meanwhile. Always taken
+  // before apply_mu_, as an erasure taking the views along takes them.
+  absl::MutexLock erasing(&ErasureMutex());
   absl::MutexLock lock(&apply_mu_);
   HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> current, LatestRecordedProtocol(*log_));
   const std::string previous = current.has_value() ? current->protocol.version() : "";

@@ -42,10 +42,12 @@ namespace hub::services {
 inline constexpr char kErasureCase[] = "hub.erasures";
 
 // Held by each erasure and restriction from its record in the log until
-// the views have taken it in. A view generation's digest counts those
-// records, and a digest taken while another erasure stood between its
-// record and its keys would count one its views never lost: after a crash
-// the views would be resumed, not built again, with that content in them.
+// the views have taken it in, and by a protocol change while it builds its
+// views. A view generation's digest counts those records, and a digest
+// taken while an erasure stood between its record and its keys would count
+// one its views never lost: after a crash the views would be resumed, not
+// built again, with that content in them. Taken before PolicyService's
+// own lock, never after it.
 absl::Mutex& ErasureMutex();
 
 // Content a rule erases: an owner's (case or subject) content of one class.
