@@ -106,16 +106,8 @@ absl::StatusOr<ViewsAfterErasure> PolicyService::ForgetErased(
     absl::MutexLock lock(&apply_mu_);
     HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> current, LatestRecordedProtocol(*log_));
     if (!current.has_value()) return absl::FailedPreconditionError("no protocol is in force");
-    const absl::Time started = absl::Now();
-    absl::StatusOr<bool> in_place = views_->ForgetInPlace(current->protocol, key_ids);
-    if (in_place.ok() && *in_place) {
-      const uint64_t through = views_->Projected();
-      LogInfo("views reshaped where they stand",
-              {{"why", why},
-               {"through_position", std::to_string(through)},
-               {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))}});
-      return ViewsAfterErasure{0, through};
-    }
+    absl::StatusOr<bool> in_place = views_->ForgetInPlace(current->protocol, key_ids, why);
+    if (in_place.ok() && *in_place) return ViewsAfterErasure{0, views_->Projected()};
     if (!in_place.ok()) {
       LogError(
           "erased content could not be taken out of the views where they stand; building "

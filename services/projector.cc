@@ -902,25 +902,27 @@ absl::StatusOr<size_t> Projector::FirstCorrection(const std::vector<storage::Sto
   return stored.size();
 }
 
-absl::StatusOr<Projector::OpenedCase> Projector::OpenCase(const std::string& case_id,
-                                                          uint64_t through_position,
-                                                          google::protobuf::Arena* arena) const {
-  OpenedCase opened;
+absl::StatusOr<std::vector<storage::StoredEvent>> Projector::CaseEventsThrough(
+    const std::string& case_id, uint64_t through_position) const {
+  std::vector<storage::StoredEvent> events;
   for (uint64_t version = 1;;) {
     HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> read,
                          log_->ReadCase(case_id, version, kBatchEvents));
     if (read.empty()) break;
     version = read.back().stream_version + 1;
-    bool beyond = false;
     for (storage::StoredEvent& event : read) {
-      if (event.position > through_position) {
-        beyond = true;
-        break;
-      }
-      opened.events.push_back(std::move(event));
+      if (event.position > through_position) return events;
+      events.push_back(std::move(event));
     }
-    if (beyond) break;
   }
+  return events;
+}
+
+absl::StatusOr<Projector::OpenedCase> Projector::OpenCase(const std::string& case_id,
+                                                          uint64_t through_position,
+                                                          google::protobuf::Arena* arena) const {
+  OpenedCase opened;
+  HUB_ASSIGN_OR_RETURN(opened.events, CaseEventsThrough(case_id, through_position));
   const size_t count = opened.events.size();
   opened.original.resize(count);
   opened.corrected.resize(count);
@@ -966,6 +968,12 @@ absl::Status Projector::ShapeStoredAgain(
     return found != visibility_at.end() && principal < found->second->size() &&
            static_cast<uint8_t>((*found->second)[principal]) != kSeesNone;
   };
+  again->saw.assign(opened.events.size(), std::vector<bool>(principals.size()));
+  for (size_t i = 0; i < opened.events.size(); ++i) {
+    for (size_t p = 0; p < principals.size(); ++p) {
+      again->saw[i][p] = saw(i, static_cast<uint16_t>(p));
+    }
+  }
   again->sees.assign(opened.events.size(), std::vector<bool>(principals.size()));
   again->summaries.assign(principals.size(), std::nullopt);
   for (size_t i = 0; i < count; ++i) {
@@ -1161,20 +1169,14 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
   // First, reading only the parts' keys and classes: content that decides
   // relationships or names subjects is refused before anything is written.
   for (const std::string& case_id : case_ids) {
-    for (uint64_t version = 1;;) {
-      HUB_ASSIGN_OR_RETURN(std::vector<storage::StoredEvent> events,
-                           log_->ReadCase(case_id, version, kBatchEvents));
-      if (events.empty()) break;
-      version = events.back().stream_version + 1;
-      for (const storage::StoredEvent& event : events) {
-        if (event.position > through) break;
-        HUB_ASSIGN_OR_RETURN(const std::vector<auth::FieldSealer::PartKey> parts,
-                             auth::FieldSealer::PartsOf(event.payload));
-        for (const auth::FieldSealer::PartKey& part : parts) {
-          if (key_ids.count(part.key_id) > 0 && InMask(routing, part.data_class)) return false;
-        }
+    HUB_ASSIGN_OR_RETURN(const std::vector<storage::StoredEvent> events,
+                         CaseEventsThrough(case_id, through));
+    for (const storage::StoredEvent& event : events) {
+      HUB_ASSIGN_OR_RETURN(const std::vector<auth::FieldSealer::PartKey> parts,
+                           auth::FieldSealer::PartsOf(event.payload));
+      for (const auth::FieldSealer::PartKey& part : parts) {
+        if (key_ids.count(part.key_id) > 0 && InMask(routing, part.data_class)) return false;
       }
-      if (events.back().position > through) break;
     }
   }
   Reshaped reshaped_now;
@@ -1222,18 +1224,7 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
                                          relations, /*disclosure=*/false, &arena, &again));
     // Each event seen by exactly the principals that saw it, none of them
     // given it again.
-    HUB_ASSIGN_OR_RETURN(const auto visibility,
-                         views_->CaseVisibility(generation_.generation, case_id));
-    absl::flat_hash_map<uint64_t, const std::string*> visibility_at;
-    for (const auto& [position, seen_by] : visibility) visibility_at.emplace(position, &seen_by);
-    for (size_t i = 0; i < opened.events.size(); ++i) {
-      const auto found = visibility_at.find(opened.events[i].position);
-      for (size_t p = 0; p < principals.size(); ++p) {
-        const bool saw = found != visibility_at.end() && p < found->second->size() &&
-                         static_cast<uint8_t>((*found->second)[p]) != kSeesNone;
-        if (saw != again.sees[i][p]) return false;
-      }
-    }
+    if (again.saw != again.sees) return false;
     for (const storage::ProjectionBatch::Reshaped& reshaped : again.reshaped) {
       for (const auto& sight : reshaped.visible_to) {
         if (sight.view_position != 0) return false;

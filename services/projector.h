@@ -162,6 +162,9 @@ class Projector {
   };
   absl::StatusOr<OpenedCase> OpenCase(const std::string& case_id, uint64_t through_position,
                                       google::protobuf::Arena* arena) const;
+  // A case's stored events through a log position, as stored.
+  absl::StatusOr<std::vector<storage::StoredEvent>> CaseEventsThrough(
+      const std::string& case_id, uint64_t through_position) const;
   // A view position not yet given: the delivery is numbered in its turn.
   static constexpr uint64_t kToDeliver = ~uint64_t{0};
   // What shaping a case's stored events again gives.
@@ -173,8 +176,10 @@ class Projector {
     // Folded afresh if fold_facts.
     bool fold_facts = false;
     hub::v1::CaseFacts facts;
-    // Who sees each event now, and which corrections each principal is
-    // told of, by the event they correct.
+    // Who saw each event before (as the views hold it) and who sees it
+    // now, and which corrections each principal is told of, by the event
+    // they correct.
+    std::vector<std::vector<bool>> saw;
     std::vector<std::vector<bool>> sees;
     std::map<std::pair<size_t, uint16_t>, std::set<std::string>> told;
   };

@@ -378,7 +378,8 @@ absl::Status Views::ReadReportFacts(
 }
 
 absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protocol,
-                                          const std::set<std::string>& key_ids) {
+                                          const std::set<std::string>& key_ids,
+                                          const std::string& why) {
   std::shared_ptr<Projector> projector = active();
   const std::optional<storage::GenerationInfo> generation = store_->Active();
   if (projector == nullptr || !generation.has_value() ||
@@ -402,7 +403,8 @@ absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protoc
              {{"error", recorded.ToString()}});
   }
   LogInfo("erased content taken out of the views where they stand",
-          {{"generation", std::to_string(generation->generation)},
+          {{"why", why},
+           {"generation", std::to_string(generation->generation)},
            {"cases", std::to_string(projector->last_reshaped().case_ids.size())},
            {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))},
            {"through_position", std::to_string(projector->checkpoint())}});

@@ -133,8 +133,10 @@ class Views {
   // another protocol, restrictions changed since they were built,
   // projecting is failing, or the content decided relationships or whom
   // events are about.
+  // `why` is logged with it.
   absl::StatusOr<bool> ForgetInPlace(const hub::v1::SharingProtocol& protocol,
-                                     const std::set<std::string>& key_ids);
+                                     const std::set<std::string>& key_ids,
+                                     const std::string& why = "");
   // The active views' Projector::edition(): a read made under another
   // edition, at the same Projected(), may hold content erased since.
   uint64_t Edition() const;

@@ -303,6 +303,26 @@ TEST_F(ErasureTest, ErasingOnlyTheWhereaboutsReshapesTheViewsWhereTheyStand) {
                                      " --data_class=VICTIM_IDENTITY --reason=r --reference=DPO-1"));
   EXPECT_NE(identity_alone.exit_status, 0);
   EXPECT_THAT(identity_alone.output, HasSubstr("erase the subject as a whole"));
+  // A class number no contract has, sent past hubctl.
+  {
+    auto admin = hub::v1::AdminService::NewStub(pki_.Channel(hub_->address(), "operator-admin"));
+    hub::v1::EraseSubjectRequest request;
+    request.set_subject_id(kVictim);
+    request.set_data_class(static_cast<hub::v1::DataClass>(999));
+    request.set_reason("r");
+    request.set_reference("DPO-1");
+    grpc::ClientContext context;
+    hub::v1::EraseSubjectResponse response;
+    const grpc::Status refused = admin->EraseSubject(&context, request, &response);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << refused.error_message();
+    EXPECT_THAT(refused.error_message(), HasSubstr("not a personal class"));
+  }
+  // None of it erased anything.
+  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+    if (event.has_victim_safety_information()) {
+      EXPECT_EQ(event.victim_safety_information().current_address(), kAddress);
+    }
+  }
 
   const CommandResult erased =
       Hubctl("operator-admin", absl::StrCat("erase --subject_id=", kVictim,

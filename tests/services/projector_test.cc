@@ -662,6 +662,33 @@ TEST_F(ErasureInPlaceTest, ErasedIdentityIsRefusedInPlaceAndChangesNothing) {
   EXPECT_EQ(EveryView(generation_.generation), before);
 }
 
+// A read of the log failing under an erasure (a failing device) ends it
+// before anything is written: the views, their digest and their edition
+// are as they were, the caller is told (and builds the views again), and
+// the same erasure taken again succeeds.
+TEST_F(ErasureInPlaceTest, AFailedReadChangesNothingAndTheErasureIsTakenAgain) {
+  const auto [key_id, cases] = BusiestKeyOf(hub::v1::VICTIM_LOCATION);
+  ASSERT_FALSE(cases.empty());
+  const auto before = EveryView(generation_.generation);
+  const std::string digest = DigestOf(generation_.generation);
+  ASSERT_TRUE(keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "request", "DPO-7"}).ok());
+  CaseReadsFailingLog failing(log_.get());
+  Projector projector(&failing, views_.get(), generation_, policy_, sealer_.get());
+  failing.failing_case_reads = 1;
+  EXPECT_THAT(projector.ForgetInPlace({key_id}, "digest after the erasure"),
+              hub::testing::StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(failing.failed_case_reads.load(), 1);
+  EXPECT_EQ(projector.edition(), 0u);
+  EXPECT_EQ(DigestOf(generation_.generation), digest);
+  EXPECT_EQ(EveryView(generation_.generation), before);
+
+  EXPECT_THAT(projector.ForgetInPlace({key_id}, "digest after the erasure"),
+              hub::testing::IsOkAndHolds(true));
+  const storage::GenerationInfo fresh = NewGeneration();
+  ProjectInBatchesOf(1000, fresh, nullptr, sealer_.get());
+  EXPECT_EQ(EveryView(generation_.generation), EveryView(fresh.generation));
+}
+
 // Served by the projecting thread while it follows the log: what a batch
 // shaped before the key went is shaped again, and the views then match a
 // projection from scratch.
