@@ -9,9 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "auth/aead.h"
 #include "auth/data_classes.h"
+#include "auth/sharing_policy.h"
+#include "proto/absl_compat.h"
 #include "proto/status_macros.h"
 
 #include "hub/storage/v1/sealed.pb.h"
@@ -183,6 +187,86 @@ std::string AssociatedData(const hub::v1::EventEnvelope& open, hub::v1::DataClas
                       static_cast<int>(data_class));
 }
 
+// Binds a routing part to its event, apart from every class's part.
+std::string RoutingAssociatedData(const hub::v1::EventEnvelope& open) {
+  return absl::StrCat("hub routing part\n", open.case_id(), "\n", open.event_id());
+}
+
+bool IsRelationshipField(const FieldDescriptor& field) {
+  const std::vector<const FieldDescriptor*>& fields = SharingPolicy::RelationshipFields();
+  return std::find(fields.begin(), fields.end(), &field) != fields.end();
+}
+
+// Copies a field of a scalar kind the relationship fields have (strings,
+// enums), singular or repeated.
+void CopyField(const Message& from, const FieldDescriptor& field, Message* to) {
+  const google::protobuf::Reflection* in = from.GetReflection();
+  const google::protobuf::Reflection* out = to->GetReflection();
+  if (field.cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+    if (!field.is_repeated()) {
+      out->SetString(to, &field, in->GetString(from, &field));
+      return;
+    }
+    for (int i = 0; i < in->FieldSize(from, &field); ++i) {
+      out->AddString(to, &field, in->GetRepeatedString(from, &field, i));
+    }
+  } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+    if (!field.is_repeated()) {
+      out->SetEnumValue(to, &field, in->GetEnumValue(from, &field));
+      return;
+    }
+    for (int i = 0; i < in->FieldSize(from, &field); ++i) {
+      out->AddEnumValue(to, &field, in->GetRepeatedEnumValue(from, &field, i));
+    }
+  }
+}
+
+// Copies into `routing` what of `from` decides relationships and subjects:
+// the messages on the way (however empty: whether an event links a victim
+// or a child is itself what decides), the relationship fields, and each
+// subject reference as `pseudonym_of` names it (left out where it gives
+// nothing).
+absl::Status CopyRouting(
+    const Message& from, Message* routing,
+    absl::FunctionRef<absl::StatusOr<std::string>(const std::string&)> pseudonym_of) {
+  const TraitsTable& table = TraitsTable::Get();
+  const google::protobuf::Reflection* reflection = from.GetReflection();
+  const google::protobuf::Reflection* out = routing->GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(from, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const SealingTraits traits = table.Of(*field);
+    if (traits.walk_into) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(from, field); ++i) {
+          HUB_RETURN_IF_ERROR(CopyRouting(reflection->GetRepeatedMessage(from, field, i),
+                                          out->AddMessage(routing, field), pseudonym_of));
+        }
+      } else {
+        HUB_RETURN_IF_ERROR(CopyRouting(reflection->GetMessage(from, field),
+                                        out->MutableMessage(routing, field), pseudonym_of));
+      }
+      continue;
+    }
+    if (traits.subject_reference) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(from, field); ++i) {
+          HUB_ASSIGN_OR_RETURN(std::string pseudonym,
+                               pseudonym_of(reflection->GetRepeatedString(from, field, i)));
+          if (!pseudonym.empty()) out->AddString(routing, field, std::move(pseudonym));
+        }
+      } else {
+        HUB_ASSIGN_OR_RETURN(std::string pseudonym,
+                             pseudonym_of(reflection->GetString(from, field)));
+        if (!pseudonym.empty()) out->SetString(routing, field, std::move(pseudonym));
+      }
+      continue;
+    }
+    if (IsRelationshipField(*field)) CopyField(from, *field, routing);
+  }
+  return absl::OkStatus();
+}
+
 KeyOwner KeyOwnerOf(const std::vector<std::string>& subjects, const std::string& case_id,
                     hub::v1::DataClass data_class) {
   if (BelongsToTheSubject(data_class) && subjects.size() == 1) return {"subject", subjects.front()};
@@ -241,7 +325,12 @@ std::vector<std::string> AllDataKeyIdsOf(const DataKeyStore& keys, const KeyOwne
   for (const hub::v1::DataClass data_class : PersonalClasses()) {
     ids.push_back(DataKeyIdOf(keys, owner, data_class));
   }
+  ids.push_back(RoutingKeyIdOf(keys, owner));
   return ids;
+}
+
+std::string RoutingKeyIdOf(const DataKeyStore& keys, const KeyOwner& owner) {
+  return keys.KeyId(absl::StrCat(owner.scope, "/routing"), owner.name);
 }
 
 std::vector<hub::v1::DataClass> PersonalClasses() {
@@ -288,19 +377,65 @@ absl::StatusOr<std::string> FieldSealer::Seal(const hub::v1::EventEnvelope& enve
     stored->set_data_class(data_class);
     stored->set_ciphertext(*std::move(ciphertext));
   }
+  // Every sealed event carries its routing facts under its case's key
+  // (after its parts: nothing is made for a subject already erased), so
+  // that an erased subject's events keep their place in the views.
+  HUB_ASSIGN_OR_RETURN(const hub::v1::EventEnvelope routing, RoutingOf(envelope));
+  const std::string routing_key_id = RoutingKeyIdOf(*keys_, {"case", envelope.case_id()});
+  HUB_ASSIGN_OR_RETURN(const std::string routing_key, keys_->GetOrCreate(routing_key_id));
+  HUB_ASSIGN_OR_RETURN(
+      std::string routing_ciphertext,
+      auth::Seal(routing_key, routing.SerializeAsString(), RoutingAssociatedData(envelope)));
+  sealed.mutable_routing()->set_key_id(routing_key_id);
+  sealed.mutable_routing()->set_ciphertext(std::move(routing_ciphertext));
   std::string bytes(1, '\0');
   sealed.AppendToString(&bytes);
   return bytes;
 }
 
+absl::StatusOr<std::string> FieldSealer::PseudonymOf(std::string_view case_id,
+                                                     std::string_view subject_id) const {
+  HUB_ASSIGN_OR_RETURN(const std::string key, keys_->GetOrCreate(RoutingKeyIdOf(
+                                                  *keys_, {"subject", std::string(subject_id)})));
+  const std::string message =
+      absl::StrCat("hub subject pseudonym\n", AsAbsl(case_id), "\n", AsAbsl(subject_id));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest,
+           &length) == nullptr) {
+    return absl::InternalError("HMAC-SHA-256 failed making a subject's pseudonym");
+  }
+  // 128 bits: unique among a case's few subjects, and past guessing.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string pseudonym = "pseudonym-";
+  for (unsigned int i = 0; i < 16 && i < length; ++i) {
+    pseudonym.push_back(kHex[digest[i] >> 4]);
+    pseudonym.push_back(kHex[digest[i] & 0xf]);
+  }
+  return pseudonym;
+}
+
+absl::StatusOr<hub::v1::EventEnvelope> FieldSealer::RoutingOf(
+    const hub::v1::EventEnvelope& envelope) const {
+  hub::v1::EventEnvelope routing;
+  HUB_RETURN_IF_ERROR(CopyRouting(envelope, &routing, [&](const std::string& subject_id) {
+    return PseudonymOf(envelope.case_id(), subject_id);
+  }));
+  return routing;
+}
+
 absl::StatusOr<hub::v1::EventEnvelope> FieldSealer::Open(std::string_view stored,
                                                          std::vector<ErasedPart>* erased,
-                                                         const WithheldKeys* withheld) const {
+                                                         const WithheldKeys* withheld,
+                                                         hub::v1::EventEnvelope* routing) const {
   hub::v1::EventEnvelope envelope;
   if (!IsSealed(stored)) {
     if (!envelope.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
       return absl::DataLossError("a stored event does not parse");
     }
+    // Nothing personal, so no subject: the event routes as it is.
+    if (routing != nullptr) *routing = envelope;
     return envelope;
   }
   hub::storage::v1::SealedEnvelope sealed;
@@ -344,7 +479,46 @@ absl::StatusOr<hub::v1::EventEnvelope> FieldSealer::Open(std::string_view stored
     }
     envelope.MergeFrom(fields);
   }
+  if (routing == nullptr) return envelope;
+  HUB_ASSIGN_OR_RETURN(const bool routed, OpenRouting(sealed, envelope, withheld, routing));
+  if (routed) return envelope;
+  // Stored before routing parts, or its case erased or withheld: from what
+  // is open, each subject whose pseudonym can still be made.
+  routing->Clear();
+  HUB_RETURN_IF_ERROR(CopyRouting(
+      envelope, routing, [&](const std::string& subject_id) -> absl::StatusOr<std::string> {
+        absl::StatusOr<std::string> pseudonym = PseudonymOf(envelope.case_id(), subject_id);
+        if (absl::IsFailedPrecondition(pseudonym.status())) return std::string();
+        return pseudonym;
+      }));
   return envelope;
+}
+
+absl::StatusOr<bool> FieldSealer::OpenRouting(const hub::storage::v1::SealedEnvelope& sealed,
+                                              const hub::v1::EventEnvelope& envelope,
+                                              const WithheldKeys* withheld,
+                                              hub::v1::EventEnvelope* routing) const {
+  if (!sealed.has_routing()) return false;
+  const hub::storage::v1::SealedPart& part = sealed.routing();
+  if (withheld != nullptr && withheld->count(part.key_id()) > 0) return false;
+  absl::StatusOr<std::string> key = keys_->Get(part.key_id());
+  if (!key.ok()) {
+    if (keys_->Erased(part.key_id()).has_value()) return false;
+    if (absl::IsNotFound(key.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the routing key ", part.key_id(), " of event ", envelope.event_id(),
+                       " is not in the data key folder and was not erased: restore the keys "
+                       "folder"));
+    }
+    return key.status();
+  }
+  absl::StatusOr<std::string> bytes =
+      auth::Open(*key, part.ciphertext(), RoutingAssociatedData(envelope));
+  if (!bytes.ok() || !routing->ParseFromString(*bytes)) {
+    return absl::DataLossError(
+        absl::StrCat("the routing part of event ", envelope.event_id(), " was altered or moved"));
+  }
+  return true;
 }
 
 absl::StatusOr<std::vector<std::string>> FieldSealer::KeyIdsOf(std::string_view stored) {
@@ -370,10 +544,12 @@ absl::StatusOr<std::vector<FieldSealer::PartKey>> FieldSealer::PartsOf(std::stri
   google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(stored.data() + 1),
                                                size);
   constexpr int kParts = hub::storage::v1::SealedEnvelope::kPartsFieldNumber;
+  constexpr int kRouting = hub::storage::v1::SealedEnvelope::kRoutingFieldNumber;
   constexpr int kKeyId = hub::storage::v1::SealedPart::kKeyIdFieldNumber;
   constexpr int kDataClass = hub::storage::v1::SealedPart::kDataClassFieldNumber;
   while (const uint32_t tag = input.ReadTag()) {
-    if (WireFormatLite::GetTagFieldNumber(tag) != kParts ||
+    const int number = WireFormatLite::GetTagFieldNumber(tag);
+    if ((number != kParts && number != kRouting) ||
         WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
       if (!WireFormatLite::SkipField(&input, tag)) return damaged;
       continue;
@@ -385,6 +561,7 @@ absl::StatusOr<std::vector<FieldSealer::PartKey>> FieldSealer::PartsOf(std::stri
     }
     const auto limit = input.PushLimit(static_cast<int>(length));
     PartKey& part = parts.emplace_back();
+    part.routing = number == kRouting;
     while (const uint32_t field = input.ReadTag()) {
       const int number = WireFormatLite::GetTagFieldNumber(field);
       const auto wire_type = WireFormatLite::GetTagWireType(field);

@@ -11,6 +11,13 @@
 // An event naming several subjects (an order protecting two victims) keeps
 // its victim fields under the case's key: erasing one of the victims must
 // not erase what concerns the others.
+//
+// Whom an event is about and who supports her decide who may see it, and
+// they are personal too. So a sealed event also carries a routing part,
+// under its case's routing key: what the sharing policy's relationships
+// read, each subject named by a pseudonym made under a key of her own.
+// Erasing her destroys that key with the others: her events keep their
+// readers and their place in the views, and nothing left leads back to her.
 #ifndef HUB_AUTH_FIELD_SEALING_H_
 #define HUB_AUTH_FIELD_SEALING_H_
 
@@ -26,6 +33,10 @@
 #include "auth/data_keys.h"
 
 #include "hub/v1/events.pb.h"
+
+namespace hub::storage::v1 {
+class SealedEnvelope;
+}  // namespace hub::storage::v1
 
 namespace hub::auth {
 
@@ -60,6 +71,10 @@ std::string DataKeyIdOf(const DataKeyStore& keys, const KeyOwner& owner,
 // the single key per owner that events sealed before keys were per class
 // used (erasing an owner destroys them all).
 std::vector<std::string> AllDataKeyIdsOf(const DataKeyStore& keys, const KeyOwner& owner);
+// The key an owner's routing facts use: for a case, the key its events'
+// routing parts are sealed under; for a subject, the key of her
+// pseudonyms (FieldSealer::PseudonymOf). Among AllDataKeyIdsOf(owner).
+std::string RoutingKeyIdOf(const DataKeyStore& keys, const KeyOwner& owner);
 // The classes whose fields are sealed, in number order.
 std::vector<hub::v1::DataClass> PersonalClasses();
 // The personal classes `envelope` holds content of (each sealed apart,
@@ -99,7 +114,32 @@ class FieldSealer {
   // `erased` as restricted.
   absl::StatusOr<hub::v1::EventEnvelope> Open(std::string_view stored,
                                               std::vector<ErasedPart>* erased = nullptr,
-                                              const WithheldKeys* withheld = nullptr) const;
+                                              const WithheldKeys* withheld = nullptr) const {
+    return Open(stored, erased, withheld, nullptr);
+  }
+
+  // The same, and in `routing` what decides whom the event is about and
+  // who is related to its case (a skeleton envelope: the producing agency,
+  // the fields of SharingPolicy::RelationshipFields, and every subject
+  // reference as the subject's pseudonym in the case). From the event's
+  // routing part if its key is held; otherwise (an event stored before
+  // routing parts, or its case erased) from what `envelope` still holds,
+  // leaving out a subject whose pseudonym key was erased.
+  absl::StatusOr<hub::v1::EventEnvelope> Open(std::string_view stored,
+                                              std::vector<ErasedPart>* erased,
+                                              const WithheldKeys* withheld,
+                                              hub::v1::EventEnvelope* routing) const;
+
+  // What decides whom `envelope` is about and who is related to its case,
+  // with every subject named by her pseudonym in the case (see Open).
+  // FAILED_PRECONDITION if a subject's pseudonym key was erased.
+  absl::StatusOr<hub::v1::EventEnvelope> RoutingOf(const hub::v1::EventEnvelope& envelope) const;
+  // A subject's pseudonym in a case: a keyed hash of the two under a key
+  // of the subject's own (RoutingKeyIdOf), made if need be. Erasing the
+  // subject destroys that key: her pseudonym then still tells her events
+  // apart from others' but can no longer be traced back to her, by anyone.
+  absl::StatusOr<std::string> PseudonymOf(std::string_view case_id,
+                                          std::string_view subject_id) const;
 
   // Whether stored bytes are in the sealed form.
   static bool IsSealed(std::string_view stored) { return !stored.empty() && stored[0] == '\0'; }
@@ -110,12 +150,21 @@ class FieldSealer {
   struct PartKey {
     std::string key_id;
     hub::v1::DataClass data_class = hub::v1::DATA_CLASS_UNSPECIFIED;
+    // The routing part (no class of its own).
+    bool routing = false;
   };
   static absl::StatusOr<std::vector<PartKey>> PartsOf(std::string_view stored);
 
   DataKeyStore& keys() const { return *keys_; }
 
  private:
+  // Opens the routing part of `sealed` into `routing`: false if it has
+  // none or its key is erased or withheld.
+  absl::StatusOr<bool> OpenRouting(const hub::storage::v1::SealedEnvelope& sealed,
+                                   const hub::v1::EventEnvelope& envelope,
+                                   const WithheldKeys* withheld,
+                                   hub::v1::EventEnvelope* routing) const;
+
   DataKeyStore* const keys_;
 };
 

@@ -90,6 +90,10 @@ class SharingPolicy {
   // of no such class never changes who sees which event, only what they
   // see of it: the views can then be reshaped where they stand.
   static ClassMask RoutingClasses();
+  // The fields ApplyToRelations reads besides the subject references: the
+  // producing agency, an action's owner, a referral's provider, a panel,
+  // the agencies supporting a subject.
+  static const std::vector<const google::protobuf::FieldDescriptor*>& RelationshipFields();
 
   const std::string& version() const { return version_; }
 

@@ -307,7 +307,8 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& even
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event,
                                                   const auth::FieldSealer* sealer,
                                                   std::vector<auth::ErasedPart>* erased,
-                                                  const auth::WithheldKeys* withheld) {
+                                                  const auth::WithheldKeys* withheld,
+                                                  hub::v1::EventEnvelope* routing) {
   if (!auth::FieldSealer::IsSealed(event.payload)) {
     hub::v1::EventEnvelope envelope;
     HUB_RETURN_IF_ERROR(ParseEnvelope(event, &envelope));
@@ -319,7 +320,7 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& ev
   }
   std::vector<auth::ErasedPart> gone;
   HUB_ASSIGN_OR_RETURN(hub::v1::EventEnvelope envelope,
-                       sealer->Open(event.payload, &gone, withheld));
+                       sealer->Open(event.payload, &gone, withheld, routing));
   envelope.set_global_position(event.position);
   envelope.set_stream_version(event.stream_version);
   // Readers are told what went, when and why (the projector shows each
@@ -336,9 +337,10 @@ absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& ev
 }
 
 absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope,
-                           const auth::FieldSealer* sealer, const auth::WithheldKeys* withheld) {
+                           const auth::FieldSealer* sealer, const auth::WithheldKeys* withheld,
+                           hub::v1::EventEnvelope* routing) {
   if (auth::FieldSealer::IsSealed(event.payload)) {
-    HUB_ASSIGN_OR_RETURN(*envelope, EnvelopeOf(event, sealer, nullptr, withheld));
+    HUB_ASSIGN_OR_RETURN(*envelope, EnvelopeOf(event, sealer, nullptr, withheld, routing));
     return absl::OkStatus();
   }
   return ParseWithPosition(event.payload, event.position, event.stream_version, envelope);

@@ -52,15 +52,19 @@ hub::v1::EventEnvelope HubRecord(std::string event_id, const std::string& case_i
                                  const std::string& by, absl::Time now, std::string lawful_basis);
 
 // Parts under a key in `withheld` (a restriction of processing) stay closed
-// and are described as restricted.
+// and are described as restricted. A sealed event's routing facts go into
+// `routing` if given (auth::FieldSealer::Open); a plain one names no
+// subject and routes as it is, so `routing` is then left alone.
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event,
                                                   const auth::FieldSealer* sealer = nullptr,
                                                   std::vector<auth::ErasedPart>* erased = nullptr,
-                                                  const auth::WithheldKeys* withheld = nullptr);
+                                                  const auth::WithheldKeys* withheld = nullptr,
+                                                  hub::v1::EventEnvelope* routing = nullptr);
 // The same into `envelope` (which may live on an arena).
 absl::Status ParseEnvelope(const storage::StoredEvent& event, hub::v1::EventEnvelope* envelope,
                            const auth::FieldSealer* sealer = nullptr,
-                           const auth::WithheldKeys* withheld = nullptr);
+                           const auth::WithheldKeys* withheld = nullptr,
+                           hub::v1::EventEnvelope* routing = nullptr);
 // What a reader is told of where an event is: its number in the reader's
 // own view (1, 2, 3, ... with no gaps for events it does not see) plus the
 // view generation times kGenerationStride. A protocol change numbers every

@@ -92,6 +92,24 @@ absl::Status NoteSealedParts(const std::vector<storage::StoredEvent>& events, si
   return absl::OkStatus();
 }
 
+// Opens `event` onto `arena` into `*envelope`, and what decides its
+// subjects and relationships into `*routing`: its routing facts where it is
+// sealed (subjects by pseudonym, so that erasing one leaves the relations
+// as they were), the envelope itself where it is plain (it names no one).
+absl::Status OpenOnArena(const storage::StoredEvent& event, google::protobuf::Arena* arena,
+                         const auth::FieldSealer* sealer, const auth::WithheldKeys* withheld,
+                         hub::v1::EventEnvelope** envelope,
+                         const hub::v1::EventEnvelope** routing) {
+  *envelope = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
+  hub::v1::EventEnvelope* routed = nullptr;
+  if (sealer != nullptr && auth::FieldSealer::IsSealed(event.payload)) {
+    routed = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
+  }
+  HUB_RETURN_IF_ERROR(ParseEnvelope(event, *envelope, sealer, withheld, routed));
+  *routing = routed != nullptr ? routed : *envelope;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // What each principal may see per purpose: the classes its rules allow
@@ -163,22 +181,18 @@ bool InMask(const auth::ClassMask& mask, hub::v1::DataClass data_class) {
   return data_class > 0 && data_class < hub::v1::DataClass_ARRAYSIZE && mask[data_class];
 }
 
-// `parsed`: the event already parsed (and corrected) on `arena`; null to
-// parse it here. `keep_emptied`: an event a principal saw before a
-// correction stays in its view even if the correction emptied its shape.
+// `parsed`: the event opened (and corrected) on `arena`; `routing`: what
+// decides its subjects and relationships (OpenOnArena). `keep_emptied`: an
+// event a principal saw before a correction stays in its view even if the
+// correction emptied its shape.
 absl::StatusOr<ShapedEvent> ShapeEvent(
     const storage::StoredEvent& event, const auth::SharingPolicy& policy,
     const std::vector<std::string>& principals, const Allowances& allowances,
     hub::v1::CaseRelations* relations, google::protobuf::Arena* arena,
-    const auth::FieldSealer* sealer, const auth::WithheldKeys* withheld,
-    hub::v1::EventEnvelope* parsed = nullptr, bool keep_emptied = false) {
+    hub::v1::EventEnvelope* parsed, const hub::v1::EventEnvelope* routing,
+    bool keep_emptied = false) {
   ShapedEvent shaped;
-  if (parsed != nullptr) {
-    shaped.envelope = parsed;
-  } else {
-    shaped.envelope = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
-    HUB_RETURN_IF_ERROR(ParseEnvelope(event, shaped.envelope, sealer, withheld));
-  }
+  shaped.envelope = parsed;
   shaped.stored.position = event.position;
   shaped.stored.stream_version = event.stream_version;
   shaped.stored.case_id = event.case_id;
@@ -187,7 +201,7 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
                                                     : shaped.envelope->recorded_time();
   shaped.stored.happened_seconds = happened.seconds();
   shaped.stored.happened_nanos = happened.nanos();
-  if (allowances.relational) policy.ApplyToRelations(*shaped.envelope, relations);
+  if (allowances.relational) policy.ApplyToRelations(*routing, relations);
   const int purpose = shaped.envelope->purpose();
   if (purpose < 0 || purpose >= hub::v1::Purpose_ARRAYSIZE) return shaped;
   const google::protobuf::Message* event_message = auth::EventOf(*shaped.envelope);
@@ -234,7 +248,7 @@ absl::StatusOr<ShapedEvent> ShapeEvent(
   const bool had_content = event_message->ByteSizeLong() > 0 || erased_classes.any();
   // The event's subjects, found once for every principal.
   const std::vector<std::string> subjects = allowances.relational && !relations->subjects().empty()
-                                                ? auth::SharingPolicy::SubjectsOf(*shaped.envelope)
+                                                ? auth::SharingPolicy::SubjectsOf(*routing)
                                                 : std::vector<std::string>();
   // `allowed & present` -> variant index.
   absl::flat_hash_map<unsigned long, uint8_t> variant_of;
@@ -677,13 +691,13 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
   // Each event opened onto the arena of the part that shapes it (arenas
   // take allocations from any thread).
   std::vector<hub::v1::EventEnvelope*> opened(stored.size());
+  std::vector<const hub::v1::EventEnvelope*> routing(stored.size());
   const size_t slices = parallel ? kShapingParts : 1;
   HUB_RETURN_IF_ERROR(on_two_threads(slices, [&](size_t slice) -> absl::Status {
     const size_t end = (slice + 1) * stored.size() / slices;
     for (size_t i = slice * stored.size() / slices; i < end; ++i) {
-      opened[i] =
-          google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(&parts[part_of[i]].arena);
-      HUB_RETURN_IF_ERROR(ParseEnvelope(stored[i], opened[i], sealer_, withheld_.get()));
+      HUB_RETURN_IF_ERROR(OpenOnArena(stored[i], &parts[part_of[i]].arena, sealer_, withheld_.get(),
+                                      &opened[i], &routing[i]));
     }
     return absl::OkStatus();
   }));
@@ -720,7 +734,7 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
               growth.grown = case_state->relations;
               growth.previous = growth.grown;
             }
-            if (!policy_->ApplyToRelations(*opened[i], &growth.grown)) continue;
+            if (!policy_->ApplyToRelations(*routing[i], &growth.grown)) continue;
             if (stored[i].stream_version > 1 &&
                 ShowsMore(*policy_, principals, allowances, growth.previous, growth.grown)) {
               const size_t history = stored[i].stream_version - 1;
@@ -765,15 +779,15 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
       std::vector<size_t>& case_events = shaped_of_case[stored[i].case_id];
       if (disclosing[i]) {
         HUB_RETURN_IF_ERROR(await_store());
-        HUB_RETURN_IF_ERROR(DiscloseInBatch(stored, opened, i, case_events, allowances, case_state,
-                                            shaped, &disclosed[i]));
+        HUB_RETURN_IF_ERROR(DiscloseInBatch(stored, opened, routing, i, case_events, allowances,
+                                            case_state, shaped, &disclosed[i]));
       }
       case_events.push_back(i);
       hub::v1::CaseRelations unused;
       HUB_ASSIGN_OR_RETURN(shaped[i],
                            ShapeEvent(stored[i], *policy_, principals, allowances,
                                       case_state != nullptr ? &case_state->relations : &unused,
-                                      &part.arena, sealer_, withheld_.get(), opened[i]));
+                                      &part.arena, opened[i], routing[i]));
       ShapedEvent& event = shaped[i];
       if (case_state == nullptr) {
         HUB_ASSIGN_OR_RETURN(case_state,
@@ -826,13 +840,14 @@ absl::StatusOr<Projector::Prepared> Projector::Prepare(
 
 absl::Status Projector::DiscloseInBatch(
     const std::vector<storage::StoredEvent>& stored,
-    const std::vector<hub::v1::EventEnvelope*>& opened, size_t index,
+    const std::vector<hub::v1::EventEnvelope*>& opened,
+    const std::vector<const hub::v1::EventEnvelope*>& routing, size_t index,
     const std::vector<size_t>& earlier_in_batch, const Allowances& allowances, CaseState* state,
     const std::vector<ShapedEvent>& shaped,
     std::vector<storage::ProjectionBatch::Reshaped>* disclosed) const {
   const std::string& case_id = stored[index].case_id;
   hub::v1::CaseRelations after = state->relations;
-  policy_->ApplyToRelations(*opened[index], &after);
+  policy_->ApplyToRelations(*routing[index], &after);
   // The case's events before this batch, as the views hold them, then
   // those earlier in it (no correction among them: one ends a batch). The
   // history and its shapes live only as long as this call: on the batch's
@@ -848,6 +863,7 @@ absl::Status Projector::DiscloseInBatch(
     history.events.push_back(stored[j]);
     history.original.push_back(opened[j]);
     history.corrected.push_back(opened[j]);
+    history.routing.push_back(routing[j]);
     history.target.emplace_back();
     std::string& visibility = in_batch.emplace_back(stored[j].position, "").second;
     for (const auto& sight : shaped[j].stored.visible_to) {
@@ -926,12 +942,12 @@ absl::StatusOr<Projector::OpenedCase> Projector::OpenCase(const std::string& cas
   const size_t count = opened.events.size();
   opened.original.resize(count);
   opened.corrected.resize(count);
+  opened.routing.resize(count);
   opened.target.resize(count);
   absl::flat_hash_map<std::string, size_t> index_of;
   for (size_t i = 0; i < count; ++i) {
-    opened.original[i] = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
-    HUB_RETURN_IF_ERROR(
-        ParseEnvelope(opened.events[i], opened.original[i], sealer_, withheld_.get()));
+    HUB_RETURN_IF_ERROR(OpenOnArena(opened.events[i], arena, sealer_, withheld_.get(),
+                                    &opened.original[i], &opened.routing[i]));
     opened.corrected[i] = google::protobuf::Arena::CreateMessage<hub::v1::EventEnvelope>(arena);
     opened.corrected[i]->CopyFrom(*opened.original[i]);
     index_of.emplace(opened.original[i]->event_id(), i);
@@ -982,7 +998,7 @@ absl::Status Projector::ShapeStoredAgain(
     hub::v1::CaseRelations relations = after;
     HUB_ASSIGN_OR_RETURN(ShapedEvent shaped,
                          ShapeEvent(opened.events[i], *policy_, principals, allowances, &relations,
-                                    arena, sealer_, withheld_.get(), opened.corrected[i],
+                                    arena, opened.corrected[i], opened.routing[i],
                                     /*keep_emptied=*/true));
     // As the relationships before showed it: a principal shown more of an
     // event it saw is given it again.
@@ -990,8 +1006,8 @@ absl::Status Projector::ShapeStoredAgain(
     if (disclosure) {
       relations = before;
       HUB_ASSIGN_OR_RETURN(narrower, ShapeEvent(opened.events[i], *policy_, principals, allowances,
-                                                &relations, arena, sealer_, withheld_.get(),
-                                                opened.corrected[i], /*keep_emptied=*/true));
+                                                &relations, arena, opened.corrected[i],
+                                                opened.routing[i], /*keep_emptied=*/true));
     }
     if (again->fold_facts) ApplyToFacts(*opened.corrected[i], &again->facts);
     auto& sights = shaped.stored.visible_to;
@@ -1062,9 +1078,9 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::S
   // shaped under the latter: relationships only grow, and each time they
   // let a principal see more (a disclosure), the case is shaped again.
   hub::v1::CaseRelations before;
-  for (size_t i = 0; i < n; ++i) policy_->ApplyToRelations(*opened.original[i], &before);
+  for (size_t i = 0; i < n; ++i) policy_->ApplyToRelations(*opened.routing[i], &before);
   hub::v1::CaseRelations after = before;
-  policy_->ApplyToRelations(*opened.original[n], &after);
+  policy_->ApplyToRelations(*opened.routing[n], &after);
   const bool disclosure =
       allowances.relational && ShowsMore(*policy_, principals, allowances, before, after);
   CaseAgain again;
@@ -1087,7 +1103,7 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::S
   hub::v1::CaseRelations relations = after;
   HUB_ASSIGN_OR_RETURN(ShapedEvent shaped,
                        ShapeEvent(opened.events[n], *policy_, principals, allowances, &relations,
-                                  &arena, sealer_, withheld_.get(), opened.corrected[n]));
+                                  &arena, opened.corrected[n], opened.routing[n]));
   ApplyToFacts(*opened.corrected[n], &state.facts);
   auto& sights = shaped.stored.visible_to;
   if (opened.original[n]->has_record_corrected()) {
@@ -1167,15 +1183,21 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
   HUB_ASSIGN_OR_RETURN(const std::set<std::string> case_ids,
                        views_->CasesSealedUnder(generation_.generation, key_ids));
   // First, reading only the parts' keys and classes: content that decides
-  // relationships or names subjects is refused before anything is written.
+  // relationships or names subjects is refused before anything is written,
+  // unless its event's routing part keeps them (subjects by pseudonym).
   for (const std::string& case_id : case_ids) {
     HUB_ASSIGN_OR_RETURN(const std::vector<storage::StoredEvent> events,
                          CaseEventsThrough(case_id, through));
     for (const storage::StoredEvent& event : events) {
       HUB_ASSIGN_OR_RETURN(const std::vector<auth::FieldSealer::PartKey> parts,
                            auth::FieldSealer::PartsOf(event.payload));
+      const auto routed =
+          std::find_if(parts.begin(), parts.end(), [](const auto& part) { return part.routing; });
+      const bool routing_kept = routed != parts.end() && key_ids.count(routed->key_id) == 0 &&
+                                !sealer_->keys().Erased(routed->key_id).has_value();
       for (const auth::FieldSealer::PartKey& part : parts) {
-        if (key_ids.count(part.key_id) > 0 && InMask(routing, part.data_class)) return false;
+        if (key_ids.count(part.key_id) == 0) continue;
+        if (part.routing || (InMask(routing, part.data_class) && !routing_kept)) return false;
       }
     }
   }
@@ -1214,8 +1236,8 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
     // Folded afresh from what can still be opened, the relationships must
     // be the ones the views were projected under.
     hub::v1::CaseRelations relations;
-    for (const hub::v1::EventEnvelope* original : opened.original) {
-      policy_->ApplyToRelations(*original, &relations);
+    for (const hub::v1::EventEnvelope* routing : opened.routing) {
+      policy_->ApplyToRelations(*routing, &relations);
     }
     if (relations.SerializeAsString() != state->relations.SerializeAsString()) return false;
     CaseAgain again;

@@ -158,6 +158,10 @@ class Projector {
     std::vector<storage::StoredEvent> events;
     std::vector<hub::v1::EventEnvelope*> original;
     std::vector<hub::v1::EventEnvelope*> corrected;
+    // What decides each event's subjects and the case's relationships
+    // (auth::FieldSealer::Open): pseudonyms where an event is sealed, the
+    // original itself where it is plain.
+    std::vector<const hub::v1::EventEnvelope*> routing;
     std::vector<std::optional<size_t>> target;
   };
   absl::StatusOr<OpenedCase> OpenCase(const std::string& case_id, uint64_t through_position,
@@ -201,8 +205,9 @@ class Projector {
   // had ended before it), and `state`'s summaries folded afresh. The views
   // must hold everything before the batch.
   absl::Status DiscloseInBatch(const std::vector<storage::StoredEvent>& stored,
-                               const std::vector<hub::v1::EventEnvelope*>& opened, size_t index,
-                               const std::vector<size_t>& earlier_in_batch,
+                               const std::vector<hub::v1::EventEnvelope*>& opened,
+                               const std::vector<const hub::v1::EventEnvelope*>& routing,
+                               size_t index, const std::vector<size_t>& earlier_in_batch,
                                const Allowances& allowances, CaseState* state,
                                const std::vector<ShapedEvent>& shaped,
                                std::vector<storage::ProjectionBatch::Reshaped>* disclosed) const;

@@ -39,7 +39,7 @@ namespace {
 // projector that derives something new must not resume views built by an
 // older one. Raise this whenever projection changes what it stores; a
 // generation built under another number is rebuilt on start.
-constexpr int kProjectionFormat = 10;
+constexpr int kProjectionFormat = 11;
 
 }  // namespace
 

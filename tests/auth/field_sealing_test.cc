@@ -175,6 +175,93 @@ TEST_F(FieldSealingTest, APartAlteredOrMovedToAnotherEventDoesNotOpen) {
             absl::StatusCode::kDataLoss);
 }
 
+// Whom an event is about and who supports her decide who sees it. Sealed
+// apart under the case's key, with the subject named by a pseudonym made
+// under a key of her own, they outlive her erasure without saying who she
+// was: her events keep their place in the views, and nothing left can be
+// traced back to her.
+TEST_F(FieldSealingTest, TheRoutingPartNamesSubjectsByPseudonymsThatOutliveTheirErasure) {
+  hub::v1::EventEnvelope linked;
+  linked.set_event_id("e-5");
+  linked.set_case_id("C-1");
+  linked.set_producing_agency("police");
+  auto* victim = linked.mutable_subject_linked()->mutable_victim();
+  victim->set_subject_id("CANARY-SUBJECT-V1");
+  victim->set_relationship_to_perpetrator(hub::v1::EX_PARTNER);
+  victim->add_supporting_agencies("idva");
+  const std::string stored = *sealer_->Seal(linked);
+  const std::string stored_safety = *sealer_->Seal(SafetyInformation());
+
+  hub::v1::EventEnvelope routing;
+  ASSERT_TRUE(sealer_->Open(stored, nullptr, nullptr, &routing).ok());
+  const absl::StatusOr<std::string> pseudonym = sealer_->PseudonymOf("C-1", "CANARY-SUBJECT-V1");
+  ASSERT_TRUE(pseudonym.ok()) << pseudonym.status();
+  EXPECT_THAT(*pseudonym, ::testing::MatchesRegex("pseudonym-[0-9a-f]{32}"));
+  EXPECT_EQ(routing.subject_linked().victim().subject_id(), *pseudonym);
+  EXPECT_THAT(routing.subject_linked().victim().supporting_agencies(),
+              ::testing::ElementsAre("idva"));
+  EXPECT_EQ(routing.producing_agency(), "police");
+  // Only what routing reads: no id, no relationship to the perpetrator.
+  EXPECT_THAT(routing.DebugString(), Not(HasSubstr("CANARY")));
+  EXPECT_EQ(routing.subject_linked().victim().relationship_to_perpetrator(),
+            hub::v1::RELATIONSHIP_UNSPECIFIED);
+  hub::v1::EventEnvelope safety_routing;
+  ASSERT_TRUE(sealer_->Open(stored_safety, nullptr, nullptr, &safety_routing).ok());
+  EXPECT_EQ(safety_routing.victim_safety_information().victim_subject_id(), *pseudonym);
+  EXPECT_THAT(safety_routing.DebugString(), Not(HasSubstr("CANARY")));
+  // Another case knows her by another pseudonym.
+  EXPECT_NE(*sealer_->PseudonymOf("C-2", "CANARY-SUBJECT-V1"), *pseudonym);
+
+  for (const std::string& key_id : AllDataKeyIdsOf(*keys_, {"subject", "CANARY-SUBJECT-V1"})) {
+    ASSERT_TRUE(keys_->Erase(key_id, {kNow, "request", "ERASURE-18"}).ok());
+  }
+  hub::v1::EventEnvelope after;
+  const absl::StatusOr<hub::v1::EventEnvelope> opened =
+      sealer_->Open(stored, nullptr, nullptr, &after);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_THAT(opened->DebugString(), Not(HasSubstr("CANARY")));
+  EXPECT_TRUE(Same(after, routing)) << after.DebugString();
+  // Nobody can make her pseudonym again to find her by it.
+  EXPECT_EQ(sealer_->PseudonymOf("C-1", "CANARY-SUBJECT-V1").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // The routing part is bound to its event like any part.
+  hub::storage::v1::SealedEnvelope sealed;
+  ASSERT_TRUE(sealed.ParseFromString(stored.substr(1)));
+  sealed.mutable_open()->set_event_id("e-other");
+  EXPECT_EQ(
+      sealer_->Open(std::string(1, '\0') + sealed.SerializeAsString(), nullptr, nullptr, &after)
+          .status()
+          .code(),
+      absl::StatusCode::kDataLoss);
+  // Erasing the case takes it too: the event then routes by what is left.
+  ASSERT_TRUE(
+      keys_->Erase(RoutingKeyIdOf(*keys_, {"case", "C-1"}), {kNow, "request", "ERASURE-19"}).ok());
+  ASSERT_TRUE(sealer_->Open(stored, nullptr, nullptr, &after).ok());
+  EXPECT_TRUE(after.subject_linked().victim().subject_id().empty());
+  EXPECT_TRUE(after.subject_linked().has_victim());
+}
+
+// An event stored before routing parts existed routes by the pseudonyms
+// its subjects would have been given, while their keys are held.
+TEST_F(FieldSealingTest, AnEventWithoutARoutingPartRoutesByTheSamePseudonyms) {
+  const std::string stored = *sealer_->Seal(SafetyInformation());
+  hub::storage::v1::SealedEnvelope sealed;
+  ASSERT_TRUE(sealed.ParseFromString(stored.substr(1)));
+  hub::v1::EventEnvelope with_part;
+  ASSERT_TRUE(sealer_->Open(stored, nullptr, nullptr, &with_part).ok());
+  sealed.clear_routing();
+  const std::string older = std::string(1, '\0') + sealed.SerializeAsString();
+  hub::v1::EventEnvelope without_part;
+  ASSERT_TRUE(sealer_->Open(older, nullptr, nullptr, &without_part).ok());
+  EXPECT_TRUE(Same(without_part, with_part)) << without_part.DebugString();
+  for (const std::string& key_id : AllDataKeyIdsOf(*keys_, {"subject", "CANARY-SUBJECT-V1"})) {
+    ASSERT_TRUE(keys_->Erase(key_id, {kNow, "request", "ERASURE-20"}).ok());
+  }
+  ASSERT_TRUE(sealer_->Open(older, nullptr, nullptr, &without_part).ok());
+  EXPECT_TRUE(without_part.victim_safety_information().victim_subject_id().empty());
+}
+
 // An erasure looks through every stored event for the keys it destroyed,
 // reading the parts' keys and classes off the wire without the rest.
 TEST_F(FieldSealingTest, ThePartsOfAStoredEventAreReadWithoutOpeningThem) {
@@ -183,11 +270,15 @@ TEST_F(FieldSealingTest, ThePartsOfAStoredEventAreReadWithoutOpeningThem) {
   ASSERT_TRUE(sealed.ParseFromString(stored.substr(1)));
   const absl::StatusOr<std::vector<FieldSealer::PartKey>> parts = FieldSealer::PartsOf(stored);
   ASSERT_TRUE(parts.ok()) << parts.status();
-  ASSERT_EQ(static_cast<int>(parts->size()), sealed.parts_size());
+  // Each class's part, then the routing part.
+  ASSERT_EQ(static_cast<int>(parts->size()), sealed.parts_size() + 1);
   for (int i = 0; i < sealed.parts_size(); ++i) {
     EXPECT_EQ((*parts)[i].key_id, sealed.parts(i).key_id());
     EXPECT_EQ((*parts)[i].data_class, sealed.parts(i).data_class());
+    EXPECT_FALSE((*parts)[i].routing);
   }
+  EXPECT_TRUE(parts->back().routing);
+  EXPECT_EQ(parts->back().key_id, RoutingKeyIdOf(*keys_, {"case", "C-1"}));
   EXPECT_EQ((*parts)[0].key_id,
             DataKeyIdOf(*keys_, {"subject", "CANARY-SUBJECT-V1"}, (*parts)[0].data_class));
   // Plain events have none; damaged bytes are refused, never half read.
@@ -210,8 +301,10 @@ TEST_F(FieldSealingTest, AMissingKeyThatWasNotErasedIsNotTakenForAnErasure) {
   const absl::Status refused = without_keys.Open(stored).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.message(), HasSubstr("restore the keys folder"));
-  // One key per class the event holds, all under the one subject.
-  EXPECT_EQ(FieldSealer::KeyIdsOf(stored)->size(), PersonalClassesIn(SafetyInformation()).size());
+  // One key per class the event holds, all under the one subject, and the
+  // case's routing key.
+  EXPECT_EQ(FieldSealer::KeyIdsOf(stored)->size(),
+            PersonalClassesIn(SafetyInformation()).size() + 1);
 }
 
 // What FillEveryField writes into the personal string fields of `message`'s

@@ -37,6 +37,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
+#include "hub/storage/v1/sealed.pb.h"
 #include "tools/demo/demo_site.h"
 
 namespace hub::services {
@@ -143,7 +144,10 @@ class ProjectorTest : public ::testing::Test {
   // The demonstration site, its cases' publishes interleaved so that every
   // batch holds events of many cases and most cases span several batches;
   // with `sealer`, stored as hubd stores them, personal fields sealed.
-  void AppendDemoSite(double scale, const auth::FieldSealer* sealer = nullptr) {
+  // `without_routing`: each sealed event stored as before routing parts
+  // existed (an older hubd's log).
+  void AppendDemoSite(double scale, const auth::FieldSealer* sealer = nullptr,
+                      bool without_routing = false) {
     const std::map<std::string, hub::v1::Principal> by_certificate_name =
         tools::PrincipalsByCertificateName(protocol_);
     hub::v1::HubConfig config;
@@ -166,6 +170,12 @@ class ProjectorTest : public ::testing::Test {
           auto sealed = sealer->Seal(envelopes[i]);
           ASSERT_TRUE(sealed.ok()) << sealed.status();
           append->events[i].payload = *std::move(sealed);
+          hub::storage::v1::SealedEnvelope stored;
+          if (without_routing && auth::FieldSealer::IsSealed(append->events[i].payload)) {
+            ASSERT_TRUE(stored.ParseFromString(append->events[i].payload.substr(1)));
+            stored.clear_routing();
+            append->events[i].payload = std::string(1, '\0') + stored.SerializeAsString();
+          }
         }
         ASSERT_TRUE(log_->Append(*append).ok());
       }
@@ -527,12 +537,69 @@ class ErasureInPlaceTest : public ProjectorTest {
     ASSERT_TRUE(keys.ok()) << keys.status();
     keys_ = *std::move(keys);
     sealer_ = std::make_unique<auth::FieldSealer>(keys_.get());
-    AppendDemoSite(Scale(), sealer_.get());
+    AppendDemoSite(Scale(), sealer_.get(), /*without_routing=*/!RoutingParts());
     generation_ = NewGeneration();
     ProjectInBatchesOf(1000, generation_, nullptr, sealer_.get());
   }
 
   virtual double Scale() const { return 0.1; }
+  virtual bool RoutingParts() const { return true; }
+
+  // Every key of the victim whose identity `key_id` (of VICTIM_IDENTITY)
+  // seals, found by opening an event sealed under it.
+  std::set<std::string> KeysOfVictimSealedUnder(const std::string& key_id,
+                                                std::string* subject_id) {
+    auto events = log_->ReadFrom(1, 1000000, 1 << 30);
+    EXPECT_TRUE(events.ok()) << events.status();
+    for (const storage::StoredEvent& event : *events) {
+      auto parts = auth::FieldSealer::PartsOf(event.payload);
+      EXPECT_TRUE(parts.ok()) << parts.status();
+      for (const auth::FieldSealer::PartKey& part : *parts) {
+        if (part.key_id != key_id) continue;
+        auto opened = sealer_->Open(event.payload);
+        EXPECT_TRUE(opened.ok()) << opened.status();
+        const std::vector<std::string> subjects = auth::SubjectsOf(*opened);
+        EXPECT_EQ(subjects.size(), 1u);
+        if (subjects.empty()) return {};
+        *subject_id = subjects.front();
+        const std::vector<std::string> ids =
+            auth::AllDataKeyIdsOf(*keys_, {"subject", subjects.front()});
+        return std::set<std::string>(ids.begin(), ids.end());
+      }
+    }
+    ADD_FAILURE() << "no event is sealed under " << key_id;
+    return {};
+  }
+
+  // The cases of the busiest victim identity relate her, in the views, by
+  // her pseudonym in each case and never by her id.
+  void ExpectCasesRelateTheVictimByPseudonym() {
+    const auto [identity_key, cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
+    ASSERT_FALSE(cases.empty());
+    std::string subject_id;
+    KeysOfVictimSealedUnder(identity_key, &subject_id);
+    ASSERT_FALSE(subject_id.empty());
+    for (const std::string& case_id : cases) {
+      auto stored = views_->CaseSummaries(generation_.generation, case_id);
+      ASSERT_TRUE(stored.ok()) << stored.status();
+      hub::v1::CaseRelations relations;
+      ASSERT_TRUE(relations.ParseFromString(stored->relations));
+      const absl::StatusOr<std::string> pseudonym = sealer_->PseudonymOf(case_id, subject_id);
+      ASSERT_TRUE(pseudonym.ok()) << pseudonym.status();
+      std::vector<std::string> related;
+      for (const auto& subject : relations.subjects()) related.push_back(subject.subject_id());
+      EXPECT_THAT(related, ::testing::Contains(*pseudonym)) << case_id;
+      EXPECT_THAT(related, ::testing::Not(::testing::Contains(subject_id))) << case_id;
+      EXPECT_THAT(relations.DebugString(), ::testing::Not(::testing::HasSubstr(subject_id)));
+    }
+  }
+
+  void EraseAll(const std::set<std::string>& key_ids, const std::string& reference) {
+    for (const std::string& key_id : key_ids) {
+      ASSERT_TRUE(
+          keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "request", reference}).ok());
+    }
+  }
 
   // Per key of `data_class` some stored event has a part under: how many
   // such events, and their cases.
@@ -643,11 +710,72 @@ TEST_F(ErasureInPlaceTest, ErasedWhereaboutsLeaveTheViewsOfAProjectionFromScratc
   EXPECT_GT(told, 0);
 }
 
-// A victim's identity names the subject and lists the agencies supporting
-// her: without it, a projection from scratch relates agencies to the case
-// differently and numbers their views differently. Taking it in place would
-// leave views no rebuild gives; it is refused, and nothing changes.
-TEST_F(ErasureInPlaceTest, ErasedIdentityIsRefusedInPlaceAndChangesNothing) {
+// A victim erased as a whole: her identity, whereabouts, disclosures and
+// risk, and the key of her pseudonyms. Who she was decided who is related
+// to her cases and whom each event is about; each sealed event keeps that
+// under its case's key with her named by a pseudonym nobody can trace back
+// once her keys are gone. So the views are taken along where they stand,
+// are exactly the views a projection from scratch gives, tell those who
+// could have seen her identity that it went, and hold her id nowhere.
+TEST_F(ErasureInPlaceTest, AnErasedVictimLeavesTheViewsOfAProjectionFromScratch) {
+  const auto [identity_key, cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
+  ASSERT_FALSE(cases.empty());
+  std::string subject_id;
+  const std::set<std::string> key_ids = KeysOfVictimSealedUnder(identity_key, &subject_id);
+  ASSERT_FALSE(subject_id.empty());
+  const auto before = EveryView(generation_.generation);
+  bool named = false;
+  for (const auto& view : before) {
+    for (const std::string& event : view) named |= event.find(subject_id) != std::string::npos;
+  }
+  ASSERT_TRUE(named) << "no view named " << subject_id << " before the erasure";
+  EraseAll(key_ids, "DPO-2");
+
+  Projector projector(log_.get(), views_.get(), generation_, policy_, sealer_.get());
+  EXPECT_THAT(projector.ForgetInPlace(key_ids, "digest after the erasure"),
+              hub::testing::IsOkAndHolds(true));
+  EXPECT_EQ(projector.edition(), 1u);
+  const Projector::Reshaped reshaped_cases = projector.last_reshaped();
+  EXPECT_EQ(std::set<std::string>(reshaped_cases.case_ids.begin(), reshaped_cases.case_ids.end()),
+            cases);
+  EXPECT_EQ(DigestOf(generation_.generation), "digest after the erasure");
+
+  const auto reshaped = EveryView(generation_.generation);
+  EXPECT_NE(reshaped, before);
+  for (const auto& view : reshaped) {
+    for (const std::string& event : view) {
+      EXPECT_EQ(event.find(subject_id), std::string::npos) << event;
+    }
+  }
+  int told = 0;
+  for (size_t p = 0; p < principals_.size(); ++p) {
+    auto events = views_->ReadFrom(generation_.generation, static_cast<uint16_t>(p), 0, 1000000);
+    ASSERT_TRUE(events.ok());
+    for (const storage::ViewEvent& event : *events) {
+      hub::v1::EventEnvelope envelope;
+      ASSERT_TRUE(envelope.ParseFromString(event.payload));
+      for (const hub::v1::ErasedContent& erased : envelope.erased()) {
+        told += erased.erased_class() == hub::v1::VICTIM_IDENTITY ? 1 : 0;
+      }
+    }
+  }
+  EXPECT_GT(told, 0);
+  const storage::GenerationInfo fresh = NewGeneration();
+  ProjectInBatchesOf(1000, fresh, nullptr, sealer_.get());
+  EXPECT_EQ(reshaped, EveryView(fresh.generation));
+}
+
+// A log written before routing parts existed: its events name subjects
+// only by id. Without her identity, a projection from scratch relates
+// agencies to the case differently and numbers their views differently;
+// taking the erasure in place would leave views no rebuild gives. It is
+// refused, and nothing changes (the caller builds the views again).
+class ErasureInPlaceOfAnOlderLogTest : public ErasureInPlaceTest {
+ protected:
+  bool RoutingParts() const override { return false; }
+};
+
+TEST_F(ErasureInPlaceOfAnOlderLogTest, AnErasedIdentityIsRefusedInPlaceAndChangesNothing) {
   const auto [key_id, cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
   ASSERT_FALSE(cases.empty());
   const auto before = EveryView(generation_.generation);
@@ -660,6 +788,17 @@ TEST_F(ErasureInPlaceTest, ErasedIdentityIsRefusedInPlaceAndChangesNothing) {
   EXPECT_EQ(projector.edition(), 0u);
   EXPECT_EQ(DigestOf(generation_.generation), digest);
   EXPECT_EQ(EveryView(generation_.generation), before);
+}
+
+// Its events' subjects are given pseudonyms as they are opened, while the
+// subjects' keys are held: the same pseudonyms a newer hub seals into each
+// event, so that a case written partly by each relates the same agencies.
+TEST_F(ErasureInPlaceOfAnOlderLogTest, ItsSubjectsAreRelatedByTheSamePseudonymsAsANewerLogs) {
+  ExpectCasesRelateTheVictimByPseudonym();
+}
+
+TEST_F(ErasureInPlaceTest, TheCasesRelateTheirSubjectsByPseudonymOnly) {
+  ExpectCasesRelateTheVictimByPseudonym();
 }
 
 // A read of the log failing under an erasure (a failing device) ends it
@@ -728,16 +867,17 @@ TEST_F(ErasureInPlaceTest, TheViewsTellTheirReadersWhenAnErasureChangesThem) {
   EXPECT_EQ(told, 1);
   EXPECT_EQ((*views)->Edition(), 1u);
 
-  // Refused in place, nothing changed: nobody is told.
+  // Refused in place, nothing changed: nobody is told. A case's routing
+  // key goes only with the case as a whole.
   const auto [identity_key, identity_cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
   ASSERT_FALSE(identity_cases.empty());
+  const std::string routing_key = auth::RoutingKeyIdOf(*keys_, {"case", *identity_cases.begin()});
   ASSERT_TRUE(
-      keys_->Erase(identity_key, {absl::FromUnixSeconds(1800000200), "request", "DPO-6"}).ok());
-  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {identity_key}),
-              hub::testing::IsOkAndHolds(false));
+      keys_->Erase(routing_key, {absl::FromUnixSeconds(1800000200), "request", "DPO-6"}).ok());
+  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {routing_key}), hub::testing::IsOkAndHolds(false));
   EXPECT_EQ(told, 1);
 
-  // Built again instead, as an erasure that decides relationships is.
+  // Built again instead, as an erasure of what decides relationships is.
   auto next = (*views)->BuildNext(protocol_, std::chrono::minutes(2));
   ASSERT_TRUE(next.ok()) << next.status();
   ASSERT_TRUE((*views)->Activate(*std::move(next)).ok());
