@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -138,7 +139,7 @@ absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::Start(const std::string&
   close(fds[1]);
   if (spawned != 0) {
     close(fds[0]);
-    return absl::InternalError(absl::StrCat("cannot start ", HUBD_PATH));
+    return absl::InternalError(absl::StrCat("cannot start ", HUBD_PATH, ": ", strerror(spawned)));
   }
   process->log_reader_ = std::thread([p = process.get(), fd = fds[0]] { p->DrainLogs(fd); });
 
