@@ -5,6 +5,7 @@
 #include "auth/field_sealing.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -301,6 +302,28 @@ TEST_F(FieldSealingTest, AMissingKeyThatWasNotErasedIsNotTakenForAnErasure) {
   const absl::Status refused = without_keys.Open(stored).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.message(), HasSubstr("restore the keys folder"));
+  // An insider deleting only the case's routing key file: the parts still
+  // open, but whom the event is about is missing, not erased. Refused, not
+  // taken for an erasure (which would relate the case anew).
+  ASSERT_TRUE(sealer_->Open(stored).ok());
+  const std::string routing_key_file =
+      dir_.Sub("data-keys") + "/" + RoutingKeyIdOf(*keys_, {"case", "C-1"}) + ".key";
+  ASSERT_EQ(std::remove(routing_key_file.c_str()), 0) << routing_key_file;
+  const auto reopened = [&] {
+    // A fresh store: the live one keeps the keys it has opened in memory.
+    auto keks_again = KeyFolder::Open(dir_.Sub("keks"), dir_.Sub("data"));
+    auto store = DataKeyStore::Open(dir_.Sub("data-keys"), dir_.Sub("data"),
+                                    std::shared_ptr<const KeyFolder>(*std::move(keks_again)));
+    EXPECT_TRUE(store.ok()) << store.status();
+    return *std::move(store);
+  }();
+  const FieldSealer without_routing_key(reopened.get());
+  EXPECT_TRUE(without_routing_key.Open(stored).ok());
+  hub::v1::EventEnvelope routing;
+  const absl::Status missing =
+      without_routing_key.Open(stored, nullptr, nullptr, &routing).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kFailedPrecondition) << missing;
+  EXPECT_THAT(missing.message(), HasSubstr("restore the keys folder"));
   // One key per class the event holds, all under the one subject, and the
   // case's routing key.
   EXPECT_EQ(FieldSealer::KeyIdsOf(stored)->size(),

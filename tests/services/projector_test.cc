@@ -594,6 +594,25 @@ class ErasureInPlaceTest : public ProjectorTest {
     }
   }
 
+  // How many deliveries of the active views tell their principal that
+  // content of `data_class` was erased on request.
+  int ToldOfErasureOnRequest(hub::v1::DataClass data_class) {
+    int told = 0;
+    for (size_t p = 0; p < principals_.size(); ++p) {
+      auto events = views_->ReadFrom(generation_.generation, static_cast<uint16_t>(p), 0, 1000000);
+      EXPECT_TRUE(events.ok()) << events.status();
+      if (!events.ok()) return 0;
+      for (const storage::ViewEvent& event : *events) {
+        hub::v1::EventEnvelope envelope;
+        EXPECT_TRUE(envelope.ParseFromString(event.payload));
+        for (const hub::v1::ErasedContent& erased : envelope.erased()) {
+          told += erased.erased_class() == data_class && erased.rule() == "request" ? 1 : 0;
+        }
+      }
+    }
+    return told;
+  }
+
   void EraseAll(const std::set<std::string>& key_ids, const std::string& reference) {
     for (const std::string& key_id : key_ids) {
       ASSERT_TRUE(
@@ -693,21 +712,7 @@ TEST_F(ErasureInPlaceTest, ErasedWhereaboutsLeaveTheViewsOfAProjectionFromScratc
   ProjectInBatchesOf(1000, fresh, nullptr, sealer_.get());
   EXPECT_EQ(reshaped, EveryView(fresh.generation));
   // Those who saw the whereabouts are told they went, and why.
-  int told = 0;
-  for (size_t p = 0; p < principals_.size(); ++p) {
-    auto events = views_->ReadFrom(generation_.generation, static_cast<uint16_t>(p), 0, 1000000);
-    ASSERT_TRUE(events.ok());
-    for (const storage::ViewEvent& event : *events) {
-      hub::v1::EventEnvelope envelope;
-      ASSERT_TRUE(envelope.ParseFromString(event.payload));
-      for (const hub::v1::ErasedContent& erased : envelope.erased()) {
-        if (erased.erased_class() == hub::v1::VICTIM_LOCATION && erased.rule() == "request") {
-          ++told;
-        }
-      }
-    }
-  }
-  EXPECT_GT(told, 0);
+  EXPECT_GT(ToldOfErasureOnRequest(hub::v1::VICTIM_LOCATION), 0);
 }
 
 // A victim erased as a whole: her identity, whereabouts, disclosures and
@@ -747,19 +752,7 @@ TEST_F(ErasureInPlaceTest, AnErasedVictimLeavesTheViewsOfAProjectionFromScratch)
       EXPECT_EQ(event.find(subject_id), std::string::npos) << event;
     }
   }
-  int told = 0;
-  for (size_t p = 0; p < principals_.size(); ++p) {
-    auto events = views_->ReadFrom(generation_.generation, static_cast<uint16_t>(p), 0, 1000000);
-    ASSERT_TRUE(events.ok());
-    for (const storage::ViewEvent& event : *events) {
-      hub::v1::EventEnvelope envelope;
-      ASSERT_TRUE(envelope.ParseFromString(event.payload));
-      for (const hub::v1::ErasedContent& erased : envelope.erased()) {
-        told += erased.erased_class() == hub::v1::VICTIM_IDENTITY ? 1 : 0;
-      }
-    }
-  }
-  EXPECT_GT(told, 0);
+  EXPECT_GT(ToldOfErasureOnRequest(hub::v1::VICTIM_IDENTITY), 0);
   const storage::GenerationInfo fresh = NewGeneration();
   ProjectInBatchesOf(1000, fresh, nullptr, sealer_.get());
   EXPECT_EQ(reshaped, EveryView(fresh.generation));
