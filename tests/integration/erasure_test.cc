@@ -486,6 +486,17 @@ TEST_F(ErasureTest, RestrictedContentIsShownToNoOneUntilLifted) {
     }
   }
   EXPECT_TRUE(told);
+  // Whom the events are about is not withheld from routing: her advocate,
+  // related to the case by supporting her, still has her events, and is
+  // told what of them is withheld.
+  bool advocate_told = false;
+  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+    if (!event.has_victim_safety_information()) continue;
+    for (const hub::v1::ErasedContent& entry : event.erased()) {
+      advocate_told |= entry.restricted() && entry.erased_class() == hub::v1::VICTIM_LOCATION;
+    }
+  }
+  EXPECT_TRUE(advocate_told);
   const CommandResult timeline = Hubctl("police-agency", "timeline C-9");
   EXPECT_THAT(timeline.output, HasSubstr("withheld (processing restricted since"));
   // What is recorded about her while restricted is withheld as it arrives.
