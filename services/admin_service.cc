@@ -146,6 +146,8 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   absl::MutexLock erasing(&ErasureMutex());
   const bool newly = !data_keys_->Erased(key_id).has_value();
   const absl::Time now = absl::Now();
+  absl::StatusOr<uint64_t> erasures_before = log_->CaseVersion(kErasureCase);
+  if (!erasures_before.ok()) return FinishUnary(context, call, erasures_before.status());
 
   // Recorded first: a key destroyed without a record would be a silent
   // loss. The event id makes a retry find the first record.
@@ -184,8 +186,9 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   // The views hold what was shown before: reshaped, or derived again, they
   // hold what can still be opened.
   if (newly && forget_erased_) {
-    absl::StatusOr<ViewsAfterErasure> views = forget_erased_(
-        absl::StrCat("erasure of ", key_id), std::set<std::string>(key_ids.begin(), key_ids.end()));
+    absl::StatusOr<ViewsAfterErasure> views =
+        forget_erased_(absl::StrCat("erasure of ", key_id),
+                       std::set<std::string>(key_ids.begin(), key_ids.end()), *erasures_before);
     if (!views.ok()) {
       return FinishUnary(context, call,
                          absl::UnavailableError(absl::StrCat(

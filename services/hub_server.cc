@@ -279,8 +279,9 @@ class GrpcHubServer final : public HubServer {
       return policy->RebuildViews(why);
     };
     auto forget_erased = [policy = policy_service_.get()](const std::string& why,
-                                                          const std::set<std::string>& key_ids) {
-      return policy->ForgetErased(why, key_ids);
+                                                          const std::set<std::string>& key_ids,
+                                                          uint64_t erasures_before) {
+      return policy->ForgetErased(why, key_ids, erasures_before);
     };
     retention_ = std::make_unique<Retention>(event_log_.get(), data_keys_.get(), sealer_.get(),
                                              forget_erased);

@@ -100,13 +100,15 @@ absl::StatusOr<uint64_t> PolicyService::RebuildViews(const std::string& why) {
   return rebuilt_through;
 }
 
-absl::StatusOr<ViewsAfterErasure> PolicyService::ForgetErased(
-    const std::string& why, const std::set<std::string>& key_ids) {
+absl::StatusOr<ViewsAfterErasure> PolicyService::ForgetErased(const std::string& why,
+                                                              const std::set<std::string>& key_ids,
+                                                              uint64_t erasures_before) {
   {
     absl::MutexLock lock(&apply_mu_);
     HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> current, LatestRecordedProtocol(*log_));
     if (!current.has_value()) return absl::FailedPreconditionError("no protocol is in force");
-    absl::StatusOr<bool> in_place = views_->ForgetInPlace(current->protocol, key_ids, why);
+    absl::StatusOr<bool> in_place =
+        views_->ForgetInPlace(current->protocol, key_ids, erasures_before, why);
     if (in_place.ok() && *in_place) return ViewsAfterErasure{0, views_->Projected()};
     if (!in_place.ok()) {
       LogError(

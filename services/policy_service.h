@@ -49,7 +49,8 @@ class PolicyService final : public hub::v1::PolicyService::CallbackService {
   // out of the views where they stand (Views::ForgetInPlace), or else
   // builds them again. A ForgetErased.
   absl::StatusOr<ViewsAfterErasure> ForgetErased(const std::string& why,
-                                                 const std::set<std::string>& key_ids);
+                                                 const std::set<std::string>& key_ids,
+                                                 uint64_t erasures_before);
 
  private:
   absl::Status Apply(const hub::v1::Principal& principal, const std::string& text,

@@ -176,6 +176,7 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
   }
   if (dry_run || planned.empty()) return response;
   absl::MutexLock erasing(&ErasureMutex());
+  HUB_ASSIGN_OR_RETURN(const uint64_t erasures_before, log_->CaseVersion(kErasureCase));
 
   // Recorded before any key goes: a key destroyed without a record would be
   // a silent loss. Each record's event id is its key's, so a run that
@@ -225,8 +226,8 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
   if (forget_erased_) {
     std::set<std::string> key_ids;
     for (const Planned& erasure : planned) key_ids.insert(erasure.key_id);
-    absl::StatusOr<ViewsAfterErasure> views =
-        forget_erased_(absl::StrCat("retention: ", planned.size(), " data keys erased"), key_ids);
+    absl::StatusOr<ViewsAfterErasure> views = forget_erased_(
+        absl::StrCat("retention: ", planned.size(), " data keys erased"), key_ids, erasures_before);
     if (!views.ok()) {
       return absl::UnavailableError(absl::StrCat(
           "the data keys are destroyed and the erasures recorded, but the views could not be "

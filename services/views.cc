@@ -43,26 +43,22 @@ constexpr int kProjectionFormat = 11;
 
 }  // namespace
 
-absl::StatusOr<std::string> GenerationDigest(const hub::v1::SharingProtocol& protocol,
-                                             const storage::EventLog& log) {
-  HUB_ASSIGN_OR_RETURN(uint64_t erasures, log.CaseVersion(kErasureCase));
-  HUB_ASSIGN_OR_RETURN(uint64_t restrictions, log.CaseVersion(kRestrictionsCase));
+namespace {
+
+std::string GenerationDigestOf(const hub::v1::SharingProtocol& protocol, uint64_t erasures,
+                               uint64_t restrictions) {
   return absl::StrCat(ProtocolDigest(protocol), "/projection-", kProjectionFormat, "/erasures-",
                       erasures, "/restrictions-", restrictions);
 }
 
-namespace {
-
-// A generation digest without its count of erasures: what must not have
-// changed for the views to take an erasure in where they stand.
-std::string WithoutErasures(const std::string& digest) {
-  const size_t begin = digest.find("/erasures-");
-  if (begin == std::string::npos) return digest;
-  const size_t end = digest.find('/', begin + 1);
-  return digest.substr(0, begin) + (end == std::string::npos ? "" : digest.substr(end));
-}
-
 }  // namespace
+
+absl::StatusOr<std::string> GenerationDigest(const hub::v1::SharingProtocol& protocol,
+                                             const storage::EventLog& log) {
+  HUB_ASSIGN_OR_RETURN(uint64_t erasures, log.CaseVersion(kErasureCase));
+  HUB_ASSIGN_OR_RETURN(uint64_t restrictions, log.CaseVersion(kRestrictionsCase));
+  return GenerationDigestOf(protocol, erasures, restrictions);
+}
 
 absl::StatusOr<storage::ViewStoreOptions> EncryptedViews(auth::DataKeyStore& keys) {
   storage::ViewStoreOptions options;
@@ -379,15 +375,20 @@ absl::Status Views::ReadReportFacts(
 
 absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protocol,
                                           const std::set<std::string>& key_ids,
-                                          const std::string& why) {
+                                          uint64_t erasures_before, const std::string& why) {
   std::shared_ptr<Projector> projector = active();
   const std::optional<storage::GenerationInfo> generation = store_->Active();
   if (projector == nullptr || !generation.has_value() ||
       generation->generation != projector->generation().generation || !projector->health().ok()) {
     return false;
   }
+  // The views must be those of this protocol and restrictions, having taken
+  // every erasure before this one.
+  HUB_ASSIGN_OR_RETURN(const uint64_t restrictions, log_->CaseVersion(kRestrictionsCase));
+  if (generation->protocol_digest != GenerationDigestOf(protocol, erasures_before, restrictions)) {
+    return false;
+  }
   HUB_ASSIGN_OR_RETURN(const std::string digest, GenerationDigest(protocol, *log_));
-  if (WithoutErasures(generation->protocol_digest) != WithoutErasures(digest)) return false;
   const absl::Time started = absl::Now();
   HUB_ASSIGN_OR_RETURN(const bool reshaped, projector->ForgetInPlace(key_ids, digest));
   if (!reshaped) return false;

@@ -49,8 +49,10 @@ struct ViewsAfterErasure {
 };
 // Takes content erased under `key_ids` (destroyed) out of the views: where
 // they stand if that gives the right views, else by building them again.
+// `erasures_before`: how many erasure records the log held before the
+// caller recorded these (read under ErasureMutex, before appending).
 using ForgetErased = std::function<absl::StatusOr<ViewsAfterErasure>(
-    const std::string& why, const std::set<std::string>& key_ids)>;
+    const std::string& why, const std::set<std::string>& key_ids, uint64_t erasures_before)>;
 
 class Views {
  public:
@@ -132,10 +134,13 @@ class Views {
   // where only building the views again gives the right views: they are of
   // another protocol, restrictions changed since they were built,
   // projecting is failing, or the content decided relationships or whom
-  // events are about.
+  // events are about. Also false unless the views took every erasure
+  // recorded before this one (`erasures_before`, see ForgetErased): an
+  // earlier erasure whose views could not be built would otherwise stay in
+  // them for good once the digest counted it.
   // `why` is logged with it.
   absl::StatusOr<bool> ForgetInPlace(const hub::v1::SharingProtocol& protocol,
-                                     const std::set<std::string>& key_ids,
+                                     const std::set<std::string>& key_ids, uint64_t erasures_before,
                                      const std::string& why = "");
   // The active views' Projector::edition(): a read made under another
   // edition, at the same Projected(), may hold content erased since.

@@ -30,6 +30,7 @@
 #include "services/case_summary.h"
 #include "services/config.h"
 #include "services/envelope.h"
+#include "services/retention.h"
 #include "services/views.h"
 #include "storage/event_log.h"
 #include "storage/view_store.h"
@@ -856,7 +857,8 @@ TEST_F(ErasureInPlaceTest, TheViewsTellTheirReadersWhenAnErasureChangesThem) {
   ASSERT_FALSE(location_cases.empty());
   ASSERT_TRUE(
       keys_->Erase(location_key, {absl::FromUnixSeconds(1800000100), "request", "DPO-5"}).ok());
-  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {location_key}), hub::testing::IsOkAndHolds(true));
+  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {location_key}, /*erasures_before=*/0),
+              hub::testing::IsOkAndHolds(true));
   EXPECT_EQ(told, 1);
   EXPECT_EQ((*views)->Edition(), 1u);
 
@@ -867,7 +869,8 @@ TEST_F(ErasureInPlaceTest, TheViewsTellTheirReadersWhenAnErasureChangesThem) {
   const std::string routing_key = auth::RoutingKeyIdOf(*keys_, {"case", *identity_cases.begin()});
   ASSERT_TRUE(
       keys_->Erase(routing_key, {absl::FromUnixSeconds(1800000200), "request", "DPO-6"}).ok());
-  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {routing_key}), hub::testing::IsOkAndHolds(false));
+  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {routing_key}, /*erasures_before=*/0),
+              hub::testing::IsOkAndHolds(false));
   EXPECT_EQ(told, 1);
 
   // Built again instead, as an erasure of what decides relationships is.
@@ -877,6 +880,49 @@ TEST_F(ErasureInPlaceTest, TheViewsTellTheirReadersWhenAnErasureChangesThem) {
   EXPECT_EQ(told, 2);
   EXPECT_EQ((*views)->Edition(), 0u) << "a new generation starts its own editions";
   (*views)->StopNotifying(listener);
+  (*views)->Stop();
+}
+
+// An erasure recorded earlier whose views were never built (its rebuild
+// failed; hubd was to build them at its next start) must not be counted by
+// a later erasure taken in place: the earlier one's content would then stay
+// in the views for good. The later one is refused in place, changing
+// nothing, and the caller builds the views again.
+TEST_F(ErasureInPlaceTest, AnEarlierErasureTheViewsMissedIsNeverCountedByALaterOne) {
+  auto views = Views::Open(log_.get(), dir_.Sub("hub-views"), sealer_.get());
+  ASSERT_TRUE(views.ok()) << views.status();
+  ASSERT_TRUE((*views)->Start(protocol_).ok());
+  const auto record_erasure = [this](const std::string& key_id) {
+    ASSERT_TRUE(keys_->Erase(key_id, {absl::FromUnixSeconds(1800000100), "request", "DPO-8"}).ok());
+    hub::v1::EventEnvelope record =
+        HubRecord(absl::StrCat("erasure-", key_id), kErasureCase, "operator",
+                  absl::FromUnixSeconds(1800000100), "UK GDPR Art 17");
+    record.mutable_data_erased()->set_key_id(key_id);
+    storage::AppendRequest append;
+    append.case_id = kErasureCase;
+    append.events.push_back({record.event_id(), record.SerializeAsString()});
+    ASSERT_TRUE(log_->Append(append).ok());
+  };
+  const auto [missed_key, missed_cases] = BusiestKeyOf(hub::v1::VICTIM_DISCLOSURE);
+  ASSERT_FALSE(missed_cases.empty());
+  record_erasure(missed_key);
+  const auto [location_key, location_cases] = BusiestKeyOf(hub::v1::VICTIM_LOCATION);
+  ASSERT_FALSE(location_cases.empty());
+  record_erasure(location_key);
+  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {location_key}, /*erasures_before=*/1),
+              hub::testing::IsOkAndHolds(false));
+  EXPECT_EQ((*views)->Edition(), 0u);
+  // Built again, the views have taken both; the next erasure is taken where
+  // they stand.
+  auto next = (*views)->BuildNext(protocol_, std::chrono::minutes(2));
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_TRUE((*views)->Activate(*std::move(next)).ok());
+  const auto [health_key, health_cases] = BusiestKeyOf(hub::v1::VICTIM_RISK_SUMMARY);
+  ASSERT_FALSE(health_cases.empty());
+  record_erasure(health_key);
+  EXPECT_THAT((*views)->ForgetInPlace(protocol_, {health_key}, /*erasures_before=*/2),
+              hub::testing::IsOkAndHolds(true));
+  EXPECT_EQ((*views)->Edition(), 1u);
   (*views)->Stop();
 }
 
