@@ -278,7 +278,7 @@ grpc::ServerUnaryReactor* AdminService::RestrictProcessing(
   if (absl::Status valid = ValidateDataRequest(*request, "restrict"); !valid.ok()) {
     return FinishUnary(context, call, valid);
   }
-  if (data_keys_ == nullptr || !rebuild_views_) {
+  if (data_keys_ == nullptr || !take_restrictions_) {
     return FinishUnary(context, call,
                        absl::FailedPreconditionError("this hub stores no data under data keys"));
   }
@@ -287,6 +287,8 @@ grpc::ServerUnaryReactor* AdminService::RestrictProcessing(
                              subject ? request->subject_id() : request->case_id()};
   absl::MutexLock restricting(&ErasureMutex());
   const absl::Time now = absl::Now();
+  absl::StatusOr<uint64_t> restrictions_before = log_->CaseVersion(kRestrictionsCase);
+  if (!restrictions_before.ok()) return FinishUnary(context, call, restrictions_before.status());
   hub::v1::EventEnvelope envelope = HubRecord(
       absl::StrCat(request->lift() ? "lift-" : "restrict-",
                    data_keys_->KeyId(owner.scope, owner.name), "-", absl::ToUnixNanos(now)),
@@ -314,21 +316,22 @@ grpc::ServerUnaryReactor* AdminService::RestrictProcessing(
   AuditAppend(std::move(record), &append);
   absl::StatusOr<storage::AppendResult> stored = log_->Append(append);
   if (!stored.ok()) return FinishUnary(context, call, stored.status());
-  // The views are derived again under the new restrictions before the call
-  // returns; should that fail, hubd derives them when it next starts.
-  absl::StatusOr<uint64_t> rebuilt =
-      rebuild_views_(request->lift() ? "restriction lifted" : "processing restricted");
-  if (!rebuilt.ok()) {
+  // The views take the new restrictions before the call returns; should
+  // that fail, hubd derives them when it next starts.
+  absl::StatusOr<ViewsAfterErasure> views = take_restrictions_(
+      request->lift() ? "restriction lifted" : "processing restricted", *restrictions_before);
+  if (!views.ok()) {
     return FinishUnary(context, call,
                        absl::UnavailableError(absl::StrCat(
                            "the restriction is recorded at position ", stored->first_position,
-                           " but the views could not be rebuilt yet (", rebuilt.status().message(),
+                           " but the views could not be rebuilt yet (", views.status().message(),
                            "); restart hubd, which rebuilds them under it before serving")));
   }
   LogInfo(request->lift() ? "restriction of processing lifted" : "processing restricted",
           {{"scope", owner.scope}, {"position", std::to_string(stored->first_position)}});
   response->set_position(stored->first_position);
-  response->set_views_rebuilt_through(*rebuilt);
+  response->set_views_rebuilt_through(views->rebuilt_through);
+  response->set_views_reshaped_through(views->reshaped_through);
   return FinishUnary(context, call, absl::OkStatus());
 }
 

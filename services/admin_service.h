@@ -21,20 +21,20 @@ namespace hub::services {
 class AdminService final : public hub::v1::AdminService::CallbackService {
  public:
   // `data_keys`: where erasure destroys keys (null: erasure is refused);
-  // `rebuild_views`: builds the views again (a restriction changes what
-  // they may show); `forget_erased`: takes what an erasure left unreadable
-  // out of the views.
+  // `take_restrictions`: has the views take a restriction placed or lifted
+  // (it changes what they may show); `forget_erased`: takes what an erasure
+  // left unreadable out of the views.
   AdminService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
                Backups* backups, Metrics* metrics, auth::DataKeyStore* data_keys = nullptr,
-               std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views = {},
-               ForgetErased forget_erased = {}, Retention* retention = nullptr,
-               bool allow_simulated_clock = false, const auth::FieldSealer* sealer = nullptr)
+               TakeRestrictions take_restrictions = {}, ForgetErased forget_erased = {},
+               Retention* retention = nullptr, bool allow_simulated_clock = false,
+               const auth::FieldSealer* sealer = nullptr)
       : authenticator_(std::move(authenticator)),
         log_(log),
         backups_(backups),
         metrics_(metrics),
         data_keys_(data_keys),
-        rebuild_views_(std::move(rebuild_views)),
+        take_restrictions_(std::move(take_restrictions)),
         forget_erased_(std::move(forget_erased)),
         retention_(retention),
         allow_simulated_clock_(allow_simulated_clock),
@@ -62,7 +62,7 @@ class AdminService final : public hub::v1::AdminService::CallbackService {
   Backups* const backups_;
   Metrics* const metrics_;
   auth::DataKeyStore* const data_keys_;
-  const std::function<absl::StatusOr<uint64_t>(const std::string&)> rebuild_views_;
+  const TakeRestrictions take_restrictions_;
   const ForgetErased forget_erased_;
   Retention* const retention_;
   const bool allow_simulated_clock_;

@@ -275,8 +275,9 @@ class GrpcHubServer final : public HubServer {
         authenticator_, event_log_.get(), views_.get(), signer, config.audit().checkpoint_origin(),
         config.report(), metrics_.get(), std::move(pseudonyms));
     backups_ = std::make_unique<Backups>(event_log_.get(), config.data_dir(), config.backup());
-    auto rebuild_views = [policy = policy_service_.get()](const std::string& why) {
-      return policy->RebuildViews(why);
+    auto take_restrictions = [policy = policy_service_.get()](const std::string& why,
+                                                              uint64_t restrictions_before) {
+      return policy->TakeRestrictions(why, restrictions_before);
     };
     auto forget_erased = [policy = policy_service_.get()](const std::string& why,
                                                           const std::set<std::string>& key_ids,
@@ -288,8 +289,8 @@ class GrpcHubServer final : public HubServer {
     retention_->StartSchedule(absl::Seconds(config.retention().interval_seconds()));
     admin_service_ = std::make_unique<AdminService>(
         authenticator_, event_log_.get(), backups_.get(), metrics_.get(), data_keys_.get(),
-        rebuild_views, forget_erased, retention_.get(), config.retention().allow_simulated_clock(),
-        sealer_.get());
+        take_restrictions, forget_erased, retention_.get(),
+        config.retention().allow_simulated_clock(), sealer_.get());
 
     grpc::EnableDefaultHealthCheckService(true);
     HUB_RETURN_IF_ERROR(StartHealthServer(config.health()));

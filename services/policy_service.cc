@@ -121,6 +121,26 @@ absl::StatusOr<ViewsAfterErasure> PolicyService::ForgetErased(const std::string&
   return ViewsAfterErasure{rebuilt, 0};
 }
 
+absl::StatusOr<ViewsAfterErasure> PolicyService::TakeRestrictions(const std::string& why,
+                                                                  uint64_t restrictions_before) {
+  {
+    absl::MutexLock lock(&apply_mu_);
+    HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> current, LatestRecordedProtocol(*log_));
+    if (!current.has_value()) return absl::FailedPreconditionError("no protocol is in force");
+    absl::StatusOr<bool> in_place =
+        views_->RestrictInPlace(current->protocol, restrictions_before, why);
+    if (in_place.ok() && *in_place) return ViewsAfterErasure{0, views_->Projected()};
+    if (!in_place.ok()) {
+      LogError(
+          "a restriction could not be taken into the views where they stand; building "
+          "them again",
+          {{"why", why}, {"error", in_place.status().ToString()}});
+    }
+  }
+  HUB_ASSIGN_OR_RETURN(const uint64_t rebuilt, RebuildViews(why));
+  return ViewsAfterErasure{rebuilt, 0};
+}
+
 grpc::ServerUnaryReactor* PolicyService::ApplyProtocol(grpc::CallbackServerContext* context,
                                                        const hub::v1::ApplyProtocolRequest* request,
                                                        hub::v1::ApplyProtocolResponse* response) {

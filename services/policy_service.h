@@ -51,6 +51,11 @@ class PolicyService final : public hub::v1::PolicyService::CallbackService {
   absl::StatusOr<ViewsAfterErasure> ForgetErased(const std::string& why,
                                                  const std::set<std::string>& key_ids,
                                                  uint64_t erasures_before);
+  // After a restriction of processing was placed or lifted: takes the log's
+  // restrictions into the views where they stand (Views::RestrictInPlace),
+  // or else builds them again. A TakeRestrictions.
+  absl::StatusOr<ViewsAfterErasure> TakeRestrictions(const std::string& why,
+                                                     uint64_t restrictions_before);
 
  private:
   absl::Status Apply(const hub::v1::Principal& principal, const std::string& text,

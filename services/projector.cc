@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/base/call_once.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
@@ -1138,6 +1139,8 @@ absl::StatusOr<Projector::Prepared> Projector::PrepareCaseAgain(const storage::S
 struct Projector::InPlaceRequest {
   const std::set<std::string>* key_ids = nullptr;
   const std::string* generation_digest = nullptr;
+  // A restriction: every key withheld from now on (key_ids unset).
+  std::shared_ptr<const auth::WithheldKeys> withheld;
   std::promise<absl::StatusOr<bool>> done;
 };
 
@@ -1146,13 +1149,27 @@ absl::StatusOr<bool> Projector::ForgetInPlace(const std::set<std::string>& key_i
   InPlaceRequest request;
   request.key_ids = &key_ids;
   request.generation_digest = &generation_digest;
+  return TakeInPlace(&request);
+}
+
+absl::StatusOr<bool> Projector::RestrictInPlace(std::shared_ptr<const auth::WithheldKeys> withheld,
+                                                const std::string& generation_digest) {
+  InPlaceRequest request;
+  request.generation_digest = &generation_digest;
+  request.withheld =
+      withheld != nullptr ? std::move(withheld) : std::make_shared<const auth::WithheldKeys>();
+  return TakeInPlace(&request);
+}
+
+absl::StatusOr<bool> Projector::TakeInPlace(InPlaceRequest* in_place) {
+  InPlaceRequest& request = *in_place;
   std::future<absl::StatusOr<bool>> done = request.done.get_future();
   bool started = false;
   {
     absl::MutexLock lock(&mu_);
     started = started_;
   }
-  if (!started) return ReshapeInPlace(key_ids, generation_digest);
+  if (!started) return ReshapeInPlace(request);
   {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
@@ -1171,8 +1188,31 @@ absl::StatusOr<bool> Projector::ForgetInPlace(const std::set<std::string>& key_i
   return result;
 }
 
-absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_ids,
-                                               const std::string& generation_digest) {
+absl::StatusOr<bool> Projector::ReshapeInPlace(const InPlaceRequest& request) {
+  const std::string& generation_digest = *request.generation_digest;
+  // A restriction placed or lifted: the keys whose content is now shown
+  // otherwise (withheld since another time included), shaped under the new
+  // restrictions. Refused or failed, the projector goes on under the ones
+  // its views hold.
+  std::set<std::string> changed;
+  const std::shared_ptr<const auth::WithheldKeys> previous = withheld_;
+  bool taken = false;
+  absl::Cleanup restore = [&] {
+    if (!taken) withheld_ = previous;
+  };
+  if (request.withheld != nullptr) {
+    const auth::WithheldKeys none;
+    const auth::WithheldKeys& before = previous != nullptr ? *previous : none;
+    for (const auto& [key_id, since] : *request.withheld) {
+      auto found = before.find(key_id);
+      if (found == before.end() || found->second != since) changed.insert(key_id);
+    }
+    for (const auto& [key_id, since] : before) {
+      if (request.withheld->count(key_id) == 0) changed.insert(key_id);
+    }
+    withheld_ = request.withheld;
+  }
+  const std::set<std::string>& key_ids = request.withheld != nullptr ? changed : *request.key_ids;
   const std::vector<std::string>& principals = generation_.principals;
   const Allowances allowances = AllowancesOf(*policy_, principals);
   const auth::ClassMask routing = auth::SharingPolicy::RoutingClasses();
@@ -1194,7 +1234,8 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
       const auto routed =
           std::find_if(parts.begin(), parts.end(), [](const auto& part) { return part.routing; });
       const bool routing_kept = routed != parts.end() && key_ids.count(routed->key_id) == 0 &&
-                                !sealer_->keys().Erased(routed->key_id).has_value();
+                                !sealer_->keys().Erased(routed->key_id).has_value() &&
+                                (withheld_ == nullptr || withheld_->count(routed->key_id) == 0);
       for (const auth::FieldSealer::PartKey& part : parts) {
         if (key_ids.count(part.key_id) == 0) continue;
         if (part.routing || (InMask(routing, part.data_class) && !routing_kept)) return false;
@@ -1268,6 +1309,7 @@ absl::StatusOr<bool> Projector::ReshapeInPlace(const std::set<std::string>& key_
     }
   }
   HUB_RETURN_IF_ERROR(write(/*last=*/true));
+  taken = true;
   absl::MutexLock lock(&mu_);
   last_reshaped_ = std::move(reshaped_now);
   return true;
@@ -1325,9 +1367,8 @@ void Projector::ProjectUntilStopped() {
         }
         in_flight.reset();
       }
-      in_place->done.set_value(
-          written.ok() ? ReshapeInPlace(*in_place->key_ids, *in_place->generation_digest)
-                       : absl::StatusOr<bool>(written));
+      in_place->done.set_value(written.ok() ? ReshapeInPlace(*in_place)
+                                            : absl::StatusOr<bool>(written));
       continue;
     }
     const uint64_t next =

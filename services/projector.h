@@ -86,6 +86,15 @@ class Projector {
   // before Start()). One at a time.
   absl::StatusOr<bool> ForgetInPlace(const std::set<std::string>& key_ids,
                                      const std::string& generation_digest);
+  // The same for a restriction of processing placed or lifted: from now on
+  // the views withhold content under `withheld` (every key restricted now,
+  // with since when), the cases holding content under a key whose
+  // restriction changed shaped again. False, changing nothing, where only
+  // building the views again gives the right views: a case's routing key
+  // restricted, or events stored before routing parts. Refused, the
+  // projector goes on under the restrictions its views hold.
+  absl::StatusOr<bool> RestrictInPlace(std::shared_ptr<const auth::WithheldKeys> withheld,
+                                       const std::string& generation_digest);
   // What the last ForgetInPlace that changed the views shaped again: its
   // cases, and the log positions of their first and last event.
   struct Reshaped {
@@ -216,9 +225,12 @@ class Projector {
   // Where the first correction in `stored` is (stored.size(): none): a
   // batch ends before one, which is projected on its own.
   static absl::StatusOr<size_t> FirstCorrection(const std::vector<storage::StoredEvent>& stored);
-  // ForgetInPlace's work, on the projecting thread.
-  absl::StatusOr<bool> ReshapeInPlace(const std::set<std::string>& key_ids,
-                                      const std::string& generation_digest);
+  struct InPlaceRequest;
+  // Hands `request` to the projecting thread (takes it on this one before
+  // Start()) and waits for its answer.
+  absl::StatusOr<bool> TakeInPlace(InPlaceRequest* request);
+  // ForgetInPlace's and RestrictInPlace's work, on the projecting thread.
+  absl::StatusOr<bool> ReshapeInPlace(const InPlaceRequest& request);
   // Reads each principal's last view position from the store, once.
   absl::Status KnowViewPositions();
   // A case's summaries and relations as a batch stores them.
@@ -244,7 +256,8 @@ class Projector {
   const storage::GenerationInfo generation_;
   const std::shared_ptr<const auth::SharingPolicy> policy_;
   const auth::FieldSealer* const sealer_;
-  const std::shared_ptr<const auth::WithheldKeys> withheld_;
+  // Changed only by RestrictInPlace, between two batches.
+  std::shared_ptr<const auth::WithheldKeys> withheld_;
 
   std::atomic<uint64_t> checkpoint_{0};
   mutable absl::Mutex mu_;
@@ -252,7 +265,6 @@ class Projector {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // A ForgetInPlace waiting for the projecting thread (defined in
   // projector.cc), and whether one is being served.
-  struct InPlaceRequest;
   InPlaceRequest* in_place_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool in_place_busy_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

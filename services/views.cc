@@ -376,21 +376,44 @@ absl::Status Views::ReadReportFacts(
 absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protocol,
                                           const std::set<std::string>& key_ids,
                                           uint64_t erasures_before, const std::string& why) {
+  HUB_ASSIGN_OR_RETURN(const uint64_t restrictions, log_->CaseVersion(kRestrictionsCase));
+  return TakeInPlace(
+      GenerationDigestOf(protocol, erasures_before, restrictions), protocol,
+      [&key_ids](Projector& projector, const std::string& digest) {
+        return projector.ForgetInPlace(key_ids, digest);
+      },
+      "erased content taken out of the views where they stand", why);
+}
+
+absl::StatusOr<bool> Views::RestrictInPlace(const hub::v1::SharingProtocol& protocol,
+                                            uint64_t restrictions_before, const std::string& why) {
+  HUB_ASSIGN_OR_RETURN(const uint64_t erasures, log_->CaseVersion(kErasureCase));
+  HUB_ASSIGN_OR_RETURN(auth::WithheldKeys withheld, RestrictionsOf(*log_));
+  auto now_withheld = std::make_shared<const auth::WithheldKeys>(std::move(withheld));
+  return TakeInPlace(
+      GenerationDigestOf(protocol, erasures, restrictions_before), protocol,
+      [&now_withheld](Projector& projector, const std::string& digest) {
+        return projector.RestrictInPlace(now_withheld, digest);
+      },
+      "restrictions taken into the views where they stand", why);
+}
+
+absl::StatusOr<bool> Views::TakeInPlace(
+    const std::string& digest_before, const hub::v1::SharingProtocol& protocol,
+    const std::function<absl::StatusOr<bool>(Projector&, const std::string&)>& take,
+    const char* what, const std::string& why) {
   std::shared_ptr<Projector> projector = active();
   const std::optional<storage::GenerationInfo> generation = store_->Active();
   if (projector == nullptr || !generation.has_value() ||
       generation->generation != projector->generation().generation || !projector->health().ok()) {
     return false;
   }
-  // The views must be those of this protocol and restrictions, having taken
-  // every erasure before this one.
-  HUB_ASSIGN_OR_RETURN(const uint64_t restrictions, log_->CaseVersion(kRestrictionsCase));
-  if (generation->protocol_digest != GenerationDigestOf(protocol, erasures_before, restrictions)) {
-    return false;
-  }
+  // The views must be those the log gave just before the change: of this
+  // protocol, having taken every erasure and restriction before it.
+  if (generation->protocol_digest != digest_before) return false;
   HUB_ASSIGN_OR_RETURN(const std::string digest, GenerationDigest(protocol, *log_));
   const absl::Time started = absl::Now();
-  HUB_ASSIGN_OR_RETURN(const bool reshaped, projector->ForgetInPlace(key_ids, digest));
+  HUB_ASSIGN_OR_RETURN(const bool reshaped, take(*projector, digest));
   if (!reshaped) return false;
   NotifyChanged();
   SchedulePurge({generation->generation, projector->last_reshaped()});
@@ -403,12 +426,11 @@ absl::StatusOr<bool> Views::ForgetInPlace(const hub::v1::SharingProtocol& protoc
     LogError("the view generation's new digest could not be recorded in the log",
              {{"error", recorded.ToString()}});
   }
-  LogInfo("erased content taken out of the views where they stand",
-          {{"why", why},
-           {"generation", std::to_string(generation->generation)},
-           {"cases", std::to_string(projector->last_reshaped().case_ids.size())},
-           {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))},
-           {"through_position", std::to_string(projector->checkpoint())}});
+  LogInfo(what, {{"why", why},
+                 {"generation", std::to_string(generation->generation)},
+                 {"cases", std::to_string(projector->last_reshaped().case_ids.size())},
+                 {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started))},
+                 {"through_position", std::to_string(projector->checkpoint())}});
   return true;
 }
 

@@ -53,6 +53,11 @@ struct ViewsAfterErasure {
 // caller recorded these (read under ErasureMutex, before appending).
 using ForgetErased = std::function<absl::StatusOr<ViewsAfterErasure>(
     const std::string& why, const std::set<std::string>& key_ids, uint64_t erasures_before)>;
+// The same after a restriction of processing was placed or lifted: the
+// views take every restriction the log holds. `restrictions_before`: how
+// many restriction records the log held before the caller recorded its own.
+using TakeRestrictions = std::function<absl::StatusOr<ViewsAfterErasure>(
+    const std::string& why, uint64_t restrictions_before)>;
 
 class Views {
  public:
@@ -142,6 +147,14 @@ class Views {
   absl::StatusOr<bool> ForgetInPlace(const hub::v1::SharingProtocol& protocol,
                                      const std::set<std::string>& key_ids, uint64_t erasures_before,
                                      const std::string& why = "");
+  // Takes the restrictions of processing the log now holds into the active
+  // views where they stand (Projector::RestrictInPlace), after one was
+  // placed or lifted. False, changing nothing, where only building the
+  // views again gives the right views, or unless they took every
+  // restriction recorded before this one (`restrictions_before`, read
+  // under ErasureMutex before recording it).
+  absl::StatusOr<bool> RestrictInPlace(const hub::v1::SharingProtocol& protocol,
+                                       uint64_t restrictions_before, const std::string& why = "");
   // The active views' Projector::edition(): a read made under another
   // edition, at the same Projected(), may hold content erased since.
   uint64_t Edition() const;
@@ -171,6 +184,13 @@ class Views {
     Projector::Reshaped reshaped;
   };
   void SchedulePurge(Purge purge);
+  // ForgetInPlace's and RestrictInPlace's frame: `take` runs if the active
+  // views' digest is `digest_before`, and is given the digest the log now
+  // gives; logged as `what`.
+  absl::StatusOr<bool> TakeInPlace(
+      const std::string& digest_before, const hub::v1::SharingProtocol& protocol,
+      const std::function<absl::StatusOr<bool>(Projector&, const std::string&)>& take,
+      const char* what, const std::string& why);
   void PurgeLoop();
 
   storage::EventLog* const log_;

@@ -470,6 +470,10 @@ TEST_F(ErasureTest, RestrictedContentIsShownToNoOneUntilLifted) {
                                             " --reference=DPO-2026-050"));
   ASSERT_EQ(restricted.exit_status, 0) << restricted.output;
   EXPECT_THAT(restricted.output, HasSubstr("processing restricted"));
+  // Who is related to the case does not change: the views take it where
+  // they stand.
+  EXPECT_THAT(restricted.output, HasSubstr("reshaped where they stand"));
+  EXPECT_THAT(restricted.output, ::testing::Not(HasSubstr("rebuilt")));
   for (const char* as : {"police-agency", "idva-agency", "childrens-services-agency"}) {
     EXPECT_FALSE(address_seen_by(as)) << as;
   }
@@ -517,15 +521,17 @@ TEST_F(ErasureTest, RestrictedContentIsShownToNoOneUntilLifted) {
   // The police see that it was recorded, and that its content is withheld.
   EXPECT_EQ(safety_events, 2);
 
-  // A restart keeps it withheld.
+  // A restart keeps it withheld, without building the views again.
   ASSERT_EQ(hub_->Stop(), 0);
   Start();
   EXPECT_FALSE(address_seen_by("police-agency"));
+  EXPECT_THAT(hub_->Logs(), ::testing::Not(HasSubstr("building the views")));
 
   const CommandResult lifted = Hubctl(
       "operator-admin", absl::StrCat("restrict --lift --subject_id=", kVictim,
                                      " --reason='accuracy confirmed' --reference=DPO-2026-050"));
   ASSERT_EQ(lifted.exit_status, 0) << lifted.output;
+  EXPECT_THAT(lifted.output, HasSubstr("reshaped where they stand"));
   EXPECT_TRUE(address_seen_by("police-agency"));
   // Lifting gives back only what the protocol allows: probation still sees
   // no address.

@@ -196,8 +196,9 @@ class ProjectorTest : public ::testing::Test {
   // positions the first batch covered.
   void ProjectInBatchesOf(size_t max_events, const storage::GenerationInfo& generation,
                           uint64_t* first_batch = nullptr,
-                          const auth::FieldSealer* sealer = nullptr) {
-    Projector projector(log_.get(), views_.get(), generation, policy_, sealer);
+                          const auth::FieldSealer* sealer = nullptr,
+                          std::shared_ptr<const auth::WithheldKeys> withheld = nullptr) {
+    Projector projector(log_.get(), views_.get(), generation, policy_, sealer, std::move(withheld));
     for (bool first = true;; first = false) {
       auto projected = projector.ProjectOnce(max_events);
       ASSERT_TRUE(projected.ok()) << projected.status();
@@ -924,6 +925,55 @@ TEST_F(ErasureInPlaceTest, AnEarlierErasureTheViewsMissedIsNeverCountedByALaterO
               hub::testing::IsOkAndHolds(true));
   EXPECT_EQ((*views)->Edition(), 1u);
   (*views)->Stop();
+}
+
+// A restriction of processing withholds a subject's content, never who is
+// related to her cases: placed, the views take it where they stand and are
+// exactly those a projection from scratch under it gives; lifted, they are
+// again what they were. A case's own restriction withholds its routing
+// part too: refused in place, and the projector goes on as it was.
+TEST_F(ErasureInPlaceTest, ARestrictionPlacedAndLiftedLeavesTheViewsOfAProjectionFromScratch) {
+  const auto [identity_key, cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
+  ASSERT_FALSE(cases.empty());
+  std::string subject_id;
+  const std::set<std::string> key_ids = KeysOfVictimSealedUnder(identity_key, &subject_id);
+  ASSERT_FALSE(subject_id.empty());
+  const auto before = EveryView(generation_.generation);
+  auto withheld = std::make_shared<auth::WithheldKeys>();
+  for (const std::string& key_id : key_ids)
+    withheld->emplace(key_id, absl::FromUnixSeconds(1800000200));
+
+  Projector projector(log_.get(), views_.get(), generation_, policy_, sealer_.get());
+  EXPECT_THAT(projector.RestrictInPlace(withheld, "digest while restricted"),
+              hub::testing::IsOkAndHolds(true));
+  EXPECT_EQ(projector.edition(), 1u);
+  EXPECT_EQ(DigestOf(generation_.generation), "digest while restricted");
+  const auto restricted = EveryView(generation_.generation);
+  EXPECT_NE(restricted, before);
+  for (const auto& view : restricted) {
+    for (const std::string& event : view) {
+      EXPECT_EQ(event.find(subject_id), std::string::npos) << event;
+    }
+  }
+  const storage::GenerationInfo fresh = NewGeneration();
+  ProjectInBatchesOf(1000, fresh, nullptr, sealer_.get(), withheld);
+  EXPECT_EQ(restricted, EveryView(fresh.generation));
+
+  // Her case restricted as a whole as well: its routing key is withheld.
+  auto with_case = std::make_shared<auth::WithheldKeys>(*withheld);
+  for (const std::string& key_id : auth::AllDataKeyIdsOf(*keys_, {"case", *cases.begin()})) {
+    with_case->emplace(key_id, absl::FromUnixSeconds(1800000300));
+  }
+  EXPECT_THAT(projector.RestrictInPlace(with_case, "digest with the case restricted"),
+              hub::testing::IsOkAndHolds(false));
+  EXPECT_EQ(DigestOf(generation_.generation), "digest while restricted");
+  EXPECT_EQ(EveryView(generation_.generation), restricted);
+
+  // Lifted: what the views held before, under the projector's own
+  // restrictions (the refused ones never taken).
+  EXPECT_THAT(projector.RestrictInPlace(nullptr, "digest lifted"),
+              hub::testing::IsOkAndHolds(true));
+  EXPECT_EQ(EveryView(generation_.generation), before);
 }
 
 // A retention run can take every victim's whereabouts and disclosures at

@@ -127,14 +127,19 @@ int Restrict(const std::shared_ptr<grpc::Channel>& channel, const std::string& i
   grpc::Status status =
       hub::v1::AdminService::NewStub(channel)->RestrictProcessing(&context, request, &response);
   if (!status.ok()) return Fail(Describe(status));
-  std::printf(
-      "%s %s: %s; recorded at log position %llu; the views were rebuilt (through "
-      "position %llu)\n",
-      is_case ? "case" : "subject", id.c_str(),
-      lift ? "restriction lifted, its content is shown again as the protocol allows"
-           : "processing restricted, its content is kept and shown to no one",
-      static_cast<unsigned long long>(response.position()),
-      static_cast<unsigned long long>(response.views_rebuilt_through()));
+  std::printf("%s %s: %s; recorded at log position %llu\n", is_case ? "case" : "subject",
+              id.c_str(),
+              lift ? "restriction lifted, its content is shown again as the protocol allows"
+                   : "processing restricted, its content is kept and shown to no one",
+              static_cast<unsigned long long>(response.position()));
+  if (response.views_rebuilt_through() != 0) {
+    std::printf("the views were rebuilt (through position %llu)\n",
+                static_cast<unsigned long long>(response.views_rebuilt_through()));
+  }
+  if (response.views_reshaped_through() != 0) {
+    std::printf("the views (through position %llu) were reshaped where they stand\n",
+                static_cast<unsigned long long>(response.views_reshaped_through()));
+  }
   return 0;
 }
 
