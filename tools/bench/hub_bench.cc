@@ -24,8 +24,9 @@
 //   rebuild              ApplyProtocol: every principal's views rebuilt from
 //                        the whole log
 //   erasure              EraseSubject of one victim's whereabouts, then of
-//                        the rest of her: the views reshaped where they
-//                        stand (against the rebuild)
+//                        the rest of her, and RestrictProcessing of another
+//                        victim placed and lifted: the views reshaped where
+//                        they stand (against the rebuild)
 //   hubd_rss             hubd's resident memory with the subscribers attached
 //                        (and its peak over the run)
 //
@@ -1387,28 +1388,27 @@ int main(int argc, char** argv) {
   // officer would ask it: content that decides no relationship, taken out
   // of the views where they stand. Her id is read as her advocate sees
   // the demonstration site's first case.
-  std::string victim;
-  {
+  // The first victim of a demonstration case, or "" (said why).
+  const auto victim_of = [&](const std::string& case_id) {
     auto events = hub::v1::EventService::NewStub(Channel(address, certs, "idva-agency", 60));
     grpc::ClientContext context;
     hub::v1::ReadCaseRequest request;
-    request.set_case_id("C-2025-00001");
+    request.set_case_id(case_id);
     request.set_page_size(1000);
     hub::v1::ReadCaseResponse response;
     const grpc::Status status = events->ReadCase(&context, request, &response);
     for (const hub::v1::EventEnvelope& event : response.events()) {
-      if (event.has_victim_safety_information() &&
+      if (status.ok() && event.has_victim_safety_information() &&
           !event.victim_safety_information().victim_subject_id().empty()) {
-        victim = event.victim_safety_information().victim_subject_id();
-        break;
+        return event.victim_safety_information().victim_subject_id();
       }
     }
-    if (!status.ok() || victim.empty()) {
-      std::fprintf(stderr, "no victim found in C-2025-00001 to erase: %s\n",
-                   status.error_message().c_str());
-      return 1;
-    }
-  }
+    std::fprintf(stderr, "no victim found in %s: %s\n", case_id.c_str(),
+                 status.error_message().c_str());
+    return std::string();
+  };
+  const std::string victim = victim_of("C-2025-00001");
+  if (victim.empty()) return 1;
   // Milliseconds of the whole call; false if it failed.
   const auto erase = [&](hub::v1::DataClass data_class, const char* reason, const char* reference,
                          hub::v1::EraseSubjectResponse* response, double* milliseconds) {
@@ -1439,6 +1439,34 @@ int main(int argc, char** argv) {
   double whole_erasure_ms = 0;
   if (!erase(hub::v1::DATA_CLASS_UNSPECIFIED, "hub_bench: all of a victim erased on request",
              "HUB-BENCH-ERASURE-2", &erased_whole, &whole_erasure_ms)) {
+    return 1;
+  }
+  // Another victim's processing restricted while she contests its
+  // accuracy, then the restriction lifted.
+  const std::string contesting = victim_of("C-2025-00002");
+  if (contesting.empty()) return 1;
+  const auto restrict = [&](bool lift, hub::v1::RestrictProcessingResponse* response,
+                            double* milliseconds) {
+    auto admin = hub::v1::AdminService::NewStub(Channel(address, certs, "operator-admin", 700));
+    hub::v1::RestrictProcessingRequest request;
+    request.set_subject_id(contesting);
+    request.set_lift(lift);
+    request.set_reason("hub_bench: accuracy contested by the data subject");
+    request.set_reference("HUB-BENCH-RESTRICTION");
+    grpc::ClientContext context;
+    const absl::Time started = absl::Now();
+    const grpc::Status status = admin->RestrictProcessing(&context, request, response);
+    *milliseconds = absl::ToDoubleMilliseconds(absl::Now() - started);
+    if (!status.ok()) {
+      std::fprintf(stderr, "RestrictProcessing failed: %s\n", status.error_message().c_str());
+    }
+    return status.ok();
+  };
+  hub::v1::RestrictProcessingResponse restricted;
+  hub::v1::RestrictProcessingResponse lifted;
+  double restriction_ms = 0;
+  double lift_ms = 0;
+  if (!restrict(false, &restricted, &restriction_ms) || !restrict(true, &lifted, &lift_ms)) {
     return 1;
   }
   const double rss_peak = hubd.MemoryMiB("VmHWM");
@@ -1553,6 +1581,15 @@ int main(int argc, char** argv) {
        absl::StrFormat("%.4f",
                        whole_erasure_ms / std::max<double>(1, applied.rebuild_milliseconds())),
        "< 1 s"},
+      {"restriction of another victim's processing, then its lift",
+       absl::StrFormat(
+           "%.0f ms, the views %s; lifted in %.0f ms, the views %s", restriction_ms,
+           restricted.views_reshaped_through() != 0 ? "reshaped where they stand" : "rebuilt",
+           lift_ms, lifted.views_reshaped_through() != 0 ? "reshaped where they stand" : "rebuilt"),
+       "rebuild",
+       absl::StrFormat("%.4f",
+                       restriction_ms / std::max<double>(1, applied.rebuild_milliseconds())),
+       ""},
       {"free_text_16 (8 KiB descriptions, one principal)",
        absl::StrFormat("%.0f publishes/s; hubd resident %.0f MiB at most (publishing, then "
                        "projecting it), %.0f MiB after",
@@ -1614,6 +1651,9 @@ int main(int argc, char** argv) {
         {"erasure_in_place", erased.views_reshaped_through() != 0 ? 1.0 : 0.0},
         {"whole_subject_erasure_ms", whole_erasure_ms},
         {"whole_subject_erasure_in_place", erased_whole.views_reshaped_through() != 0 ? 1.0 : 0.0},
+        {"restriction_ms", restriction_ms},
+        {"restriction_lift_ms", lift_ms},
+        {"restriction_in_place", restricted.views_reshaped_through() != 0 ? 1.0 : 0.0},
         {"rss_mib_with_subscribers", rss_attached},
         {"rss_mib_end", rss_end},
         {"rss_mib_peak", rss_peak},
