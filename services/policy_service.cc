@@ -103,38 +103,30 @@ absl::StatusOr<uint64_t> PolicyService::RebuildViews(const std::string& why) {
 absl::StatusOr<ViewsAfterErasure> PolicyService::ForgetErased(const std::string& why,
                                                               const std::set<std::string>& key_ids,
                                                               uint64_t erasures_before) {
-  {
-    absl::MutexLock lock(&apply_mu_);
-    HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> current, LatestRecordedProtocol(*log_));
-    if (!current.has_value()) return absl::FailedPreconditionError("no protocol is in force");
-    absl::StatusOr<bool> in_place =
-        views_->ForgetInPlace(current->protocol, key_ids, erasures_before, why);
-    if (in_place.ok() && *in_place) return ViewsAfterErasure{0, views_->Projected()};
-    if (!in_place.ok()) {
-      LogError(
-          "erased content could not be taken out of the views where they stand; building "
-          "them again",
-          {{"why", why}, {"error", in_place.status().ToString()}});
-    }
-  }
-  HUB_ASSIGN_OR_RETURN(const uint64_t rebuilt, RebuildViews(why));
-  return ViewsAfterErasure{rebuilt, 0};
+  return InPlaceElseRebuild(why, [&](const hub::v1::SharingProtocol& protocol) {
+    return views_->ForgetInPlace(protocol, key_ids, erasures_before, why);
+  });
 }
 
 absl::StatusOr<ViewsAfterErasure> PolicyService::TakeRestrictions(const std::string& why,
                                                                   uint64_t restrictions_before) {
+  return InPlaceElseRebuild(why, [&](const hub::v1::SharingProtocol& protocol) {
+    return views_->RestrictInPlace(protocol, restrictions_before, why);
+  });
+}
+
+absl::StatusOr<ViewsAfterErasure> PolicyService::InPlaceElseRebuild(
+    const std::string& why,
+    const std::function<absl::StatusOr<bool>(const hub::v1::SharingProtocol&)>& in_place) {
   {
     absl::MutexLock lock(&apply_mu_);
     HUB_ASSIGN_OR_RETURN(std::optional<RecordedProtocol> current, LatestRecordedProtocol(*log_));
     if (!current.has_value()) return absl::FailedPreconditionError("no protocol is in force");
-    absl::StatusOr<bool> in_place =
-        views_->RestrictInPlace(current->protocol, restrictions_before, why);
-    if (in_place.ok() && *in_place) return ViewsAfterErasure{0, views_->Projected()};
-    if (!in_place.ok()) {
-      LogError(
-          "a restriction could not be taken into the views where they stand; building "
-          "them again",
-          {{"why", why}, {"error", in_place.status().ToString()}});
+    absl::StatusOr<bool> taken = in_place(current->protocol);
+    if (taken.ok() && *taken) return ViewsAfterErasure{0, views_->Projected()};
+    if (!taken.ok()) {
+      LogError("the views could not take the change where they stand; building them again",
+               {{"why", why}, {"error", taken.status().ToString()}});
     }
   }
   HUB_ASSIGN_OR_RETURN(const uint64_t rebuilt, RebuildViews(why));

@@ -2,6 +2,7 @@
 #ifndef HUB_SERVICES_POLICY_SERVICE_H_
 #define HUB_SERVICES_POLICY_SERVICE_H_
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -58,6 +59,11 @@ class PolicyService final : public hub::v1::PolicyService::CallbackService {
                                                      uint64_t restrictions_before);
 
  private:
+  // `in_place` under the protocol in force (serialized with protocol
+  // changes); if it did not take the change, the views are built again.
+  absl::StatusOr<ViewsAfterErasure> InPlaceElseRebuild(
+      const std::string& why,
+      const std::function<absl::StatusOr<bool>(const hub::v1::SharingProtocol&)>& in_place);
   absl::Status Apply(const hub::v1::Principal& principal, const std::string& text,
                      hub::v1::ApplyProtocolResponse* response);
 

@@ -551,26 +551,21 @@ class ErasureInPlaceTest : public ProjectorTest {
   // seals, found by opening an event sealed under it.
   std::set<std::string> KeysOfVictimSealedUnder(const std::string& key_id,
                                                 std::string* subject_id) {
-    auto events = log_->ReadFrom(1, 1000000, 1 << 30);
-    EXPECT_TRUE(events.ok()) << events.status();
-    for (const storage::StoredEvent& event : *events) {
-      auto parts = auth::FieldSealer::PartsOf(event.payload);
-      EXPECT_TRUE(parts.ok()) << parts.status();
-      for (const auth::FieldSealer::PartKey& part : *parts) {
-        if (part.key_id != key_id) continue;
-        auto opened = sealer_->Open(event.payload);
-        EXPECT_TRUE(opened.ok()) << opened.status();
-        const std::vector<std::string> subjects = auth::SubjectsOf(*opened);
-        EXPECT_EQ(subjects.size(), 1u);
-        if (subjects.empty()) return {};
-        *subject_id = subjects.front();
-        const std::vector<std::string> ids =
-            auth::AllDataKeyIdsOf(*keys_, {"subject", subjects.front()});
-        return std::set<std::string>(ids.begin(), ids.end());
-      }
+    ForEachStoredPart(
+        [&](const storage::StoredEvent& event, const auth::FieldSealer::PartKey& part) {
+          if (part.key_id != key_id || !subject_id->empty()) return;
+          auto opened = sealer_->Open(event.payload);
+          EXPECT_TRUE(opened.ok()) << opened.status();
+          const std::vector<std::string> subjects = auth::SubjectsOf(*opened);
+          EXPECT_EQ(subjects.size(), 1u);
+          if (!subjects.empty()) *subject_id = subjects.front();
+        });
+    if (subject_id->empty()) {
+      ADD_FAILURE() << "no event is sealed under " << key_id;
+      return {};
     }
-    ADD_FAILURE() << "no event is sealed under " << key_id;
-    return {};
+    const std::vector<std::string> ids = auth::AllDataKeyIdsOf(*keys_, {"subject", *subject_id});
+    return std::set<std::string>(ids.begin(), ids.end());
   }
 
   // The cases of the busiest victim identity relate her, in the views, by
@@ -622,6 +617,21 @@ class ErasureInPlaceTest : public ProjectorTest {
     }
   }
 
+  // Calls `visit` with each sealed part of each event of the log, in log
+  // order (parts read off the wire, none opened).
+  void ForEachStoredPart(const std::function<void(const storage::StoredEvent&,
+                                                  const auth::FieldSealer::PartKey&)>& visit) {
+    auto events = log_->ReadFrom(1, 1000000, 1 << 30);
+    EXPECT_TRUE(events.ok()) << events.status();
+    if (!events.ok()) return;
+    for (const storage::StoredEvent& event : *events) {
+      auto parts = auth::FieldSealer::PartsOf(event.payload);
+      EXPECT_TRUE(parts.ok()) << parts.status();
+      if (!parts.ok()) continue;
+      for (const auth::FieldSealer::PartKey& part : *parts) visit(event, part);
+    }
+  }
+
   // Per key of `data_class` some stored event has a part under: how many
   // such events, and their cases.
   struct KeyUse {
@@ -630,18 +640,13 @@ class ErasureInPlaceTest : public ProjectorTest {
   };
   std::map<std::string, KeyUse> KeysOf(hub::v1::DataClass data_class) {
     std::map<std::string, KeyUse> keys;
-    auto events = log_->ReadFrom(1, 1000000, 1 << 30);
-    EXPECT_TRUE(events.ok()) << events.status();
-    for (const storage::StoredEvent& event : *events) {
-      auto parts = auth::FieldSealer::PartsOf(event.payload);
-      EXPECT_TRUE(parts.ok()) << parts.status();
-      for (const auth::FieldSealer::PartKey& part : *parts) {
-        if (part.data_class != data_class) continue;
-        KeyUse& use = keys[part.key_id];
-        ++use.events;
-        use.cases.insert(event.case_id);
-      }
-    }
+    ForEachStoredPart(
+        [&](const storage::StoredEvent& event, const auth::FieldSealer::PartKey& part) {
+          if (part.data_class != data_class) return;
+          KeyUse& use = keys[part.key_id];
+          ++use.events;
+          use.cases.insert(event.case_id);
+        });
     return keys;
   }
 
