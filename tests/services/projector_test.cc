@@ -765,6 +765,82 @@ TEST_F(ErasureInPlaceTest, AnErasedVictimLeavesTheViewsOfAProjectionFromScratch)
   EXPECT_EQ(reshaped, EveryView(fresh.generation));
 }
 
+// A partner who somehow learned a victim's pseudonym in a case links a
+// "subject" whose id is that pseudonym, supported by its own agency, hoping
+// to be related to her events. Ids are always hashed into pseudonyms, never
+// taken as them: the forged link names another pseudonym, and the partner
+// sees nothing of her whereabouts. A genuine link (the control) does.
+TEST_F(ErasureInPlaceTest, AnIdThatIsAnotherSubjectsPseudonymRelatesNoOneToHer) {
+  const std::map<std::string, hub::v1::Principal> by_certificate_name =
+      tools::PrincipalsByCertificateName(protocol_);
+  hub::v1::HubConfig config;
+  ApplyConfigDefaults(&config);
+  int published = 0;
+  const auto publish = [&](const std::string& as, const std::string& case_id,
+                           const std::function<void(hub::v1::EventEnvelope*)>& fill) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(case_id);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(absl::StrFormat("f0a9ed00-0000-4000-8000-%012x", ++published));
+    event->mutable_occurred_time()->set_seconds(1795000000 + published);
+    event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e); DPA 2018 Sch 1 para 18");
+    fill(event);
+    std::vector<hub::v1::EventEnvelope> envelopes;
+    auto append = PrepareAppend(by_certificate_name.at(as), request,
+                                absl::FromUnixSeconds(1800000000), config.limits(), &envelopes);
+    ASSERT_TRUE(append.ok()) << append.status();
+    auto sealed = sealer_->Seal(envelopes.front());
+    ASSERT_TRUE(sealed.ok()) << sealed.status();
+    append->events.front().payload = *std::move(sealed);
+    ASSERT_TRUE(log_->Append(*append).ok());
+  };
+  const auto link = [&](const std::string& case_id, const std::string& subject_id,
+                        const std::string& supporter) {
+    publish("police-agency", case_id, [&](hub::v1::EventEnvelope* e) {
+      hub::v1::VictimSubject* victim = e->mutable_subject_linked()->mutable_victim();
+      victim->set_subject_id(subject_id);
+      victim->add_supporting_agencies(supporter);
+    });
+  };
+  const auto whereabouts = [&](const std::string& case_id, const std::string& address) {
+    publish("police-agency", case_id, [&](hub::v1::EventEnvelope* e) {
+      hub::v1::VictimSafetyInformation* safety = e->mutable_victim_safety_information();
+      safety->set_victim_subject_id("V-TARGET");
+      safety->set_current_address(address);
+    });
+  };
+  // The forged case: she is supported by the police only.
+  ASSERT_NO_FATAL_FAILURE(link("C-FORGED", "V-TARGET", "police"));
+  ASSERT_NO_FATAL_FAILURE(whereabouts("C-FORGED", "CANARY-FORGED-ADDRESS"));
+  const absl::StatusOr<std::string> pseudonym = sealer_->PseudonymOf("C-FORGED", "V-TARGET");
+  ASSERT_TRUE(pseudonym.ok()) << pseudonym.status();
+  ASSERT_NO_FATAL_FAILURE(link("C-FORGED", *pseudonym, "idva"));
+  // The control: her advocate genuinely supports her.
+  ASSERT_NO_FATAL_FAILURE(link("C-CONTROL", "V-TARGET", "idva"));
+  ASSERT_NO_FATAL_FAILURE(whereabouts("C-CONTROL", "CANARY-CONTROL-ADDRESS"));
+  const storage::GenerationInfo projected = NewGeneration();
+  ASSERT_NO_FATAL_FAILURE(ProjectInBatchesOf(1000, projected, nullptr, sealer_.get()));
+
+  const auto idva = std::find(principals_.begin(), principals_.end(),
+                              "spiffe://drive.example-county.gov.uk/agency/idva/agency");
+  ASSERT_NE(idva, principals_.end());
+  bool control_seen = false;
+  for (const std::string& event :
+       Everything(projected.generation, static_cast<uint16_t>(idva - principals_.begin()))) {
+    EXPECT_EQ(event.find("CANARY-FORGED-ADDRESS"), std::string::npos);
+    control_seen |= event.find("CANARY-CONTROL-ADDRESS") != std::string::npos;
+  }
+  EXPECT_TRUE(control_seen)
+      << "the control: her advocate sees her whereabouts where it supports her";
+  auto stored = views_->CaseSummaries(projected.generation, "C-FORGED");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  hub::v1::CaseRelations relations;
+  ASSERT_TRUE(relations.ParseFromString(stored->relations));
+  ASSERT_EQ(relations.subjects_size(), 2) << relations.DebugString();
+  EXPECT_NE(relations.subjects(0).subject_id(), relations.subjects(1).subject_id());
+}
+
 // A log written before routing parts existed: its events name subjects
 // only by id. Without her identity, a projection from scratch relates
 // agencies to the case differently and numbers their views differently;
