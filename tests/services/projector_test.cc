@@ -30,6 +30,7 @@
 #include "services/case_summary.h"
 #include "services/config.h"
 #include "services/envelope.h"
+#include "services/restrictions.h"
 #include "services/retention.h"
 #include "services/views.h"
 #include "storage/event_log.h"
@@ -610,6 +611,15 @@ class ErasureInPlaceTest : public ProjectorTest {
     return told;
   }
 
+  // The victim whose identity key seals the most events: her id, her
+  // cases, and every key of hers.
+  std::set<std::string> BusiestVictim(std::string* subject_id, std::set<std::string>* cases) {
+    const auto [identity_key, identity_cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
+    EXPECT_FALSE(identity_cases.empty());
+    *cases = identity_cases;
+    return KeysOfVictimSealedUnder(identity_key, subject_id);
+  }
+
   // How many events of `views` (EveryView) hold `text` anywhere.
   static int EventsNaming(const std::vector<std::vector<std::string>>& views,
                           const std::string& text) {
@@ -740,10 +750,9 @@ TEST_F(ErasureInPlaceTest, ErasedWhereaboutsLeaveTheViewsOfAProjectionFromScratc
 // are exactly the views a projection from scratch gives, tell those who
 // could have seen her identity that it went, and hold her id nowhere.
 TEST_F(ErasureInPlaceTest, AnErasedVictimLeavesTheViewsOfAProjectionFromScratch) {
-  const auto [identity_key, cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
-  ASSERT_FALSE(cases.empty());
   std::string subject_id;
-  const std::set<std::string> key_ids = KeysOfVictimSealedUnder(identity_key, &subject_id);
+  std::set<std::string> cases;
+  const std::set<std::string> key_ids = BusiestVictim(&subject_id, &cases);
   ASSERT_FALSE(subject_id.empty());
   const auto before = EveryView(generation_.generation);
   ASSERT_GT(EventsNaming(before, subject_id), 0) << "before the erasure";
@@ -1010,16 +1019,59 @@ TEST_F(ErasureInPlaceTest, AnEarlierErasureTheViewsMissedIsNeverCountedByALaterO
   (*views)->Stop();
 }
 
+// The same for restrictions: a restriction recorded earlier whose views
+// were never built must not be counted by a later one taken in place, or
+// content meant to be withheld would stay shown. Refused in place; built
+// again, the views take the next one where they stand.
+TEST_F(ErasureInPlaceTest, AnEarlierRestrictionTheViewsMissedIsNeverCountedByALaterOne) {
+  auto views = Views::Open(log_.get(), dir_.Sub("hub-views"), sealer_.get());
+  ASSERT_TRUE(views.ok()) << views.status();
+  ASSERT_TRUE((*views)->Start(protocol_).ok());
+  int recorded = 0;
+  const auto record_restriction = [&](const std::set<std::string>& key_ids, bool lifted) {
+    ++recorded;
+    hub::v1::EventEnvelope record =
+        HubRecord(absl::StrCat("restrict-", recorded), kRestrictionsCase, "operator",
+                  absl::FromUnixSeconds(1800000100 + recorded), "UK GDPR Art 18");
+    hub::v1::ProcessingRestricted* restricted = record.mutable_processing_restricted();
+    for (const std::string& key_id : key_ids) restricted->add_key_ids(key_id);
+    restricted->set_scope("subject");
+    restricted->set_lifted(lifted);
+    storage::AppendRequest append;
+    append.case_id = kRestrictionsCase;
+    append.events.push_back({record.event_id(), record.SerializeAsString()});
+    ASSERT_TRUE(log_->Append(append).ok());
+  };
+  std::string subject_id;
+  std::set<std::string> cases;
+  const std::set<std::string> key_ids = BusiestVictim(&subject_id, &cases);
+  ASSERT_FALSE(subject_id.empty());
+  // Missed: recorded, the views never told. Then lifted, and taken in
+  // place as if the views had it.
+  ASSERT_NO_FATAL_FAILURE(record_restriction(key_ids, /*lifted=*/false));
+  ASSERT_NO_FATAL_FAILURE(record_restriction(key_ids, /*lifted=*/true));
+  EXPECT_THAT((*views)->RestrictInPlace(protocol_, /*restrictions_before=*/1),
+              hub::testing::IsOkAndHolds(false));
+  EXPECT_EQ((*views)->Edition(), 0u);
+  auto next = (*views)->BuildNext(protocol_, std::chrono::minutes(2));
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_TRUE((*views)->Activate(*std::move(next)).ok());
+  ASSERT_NO_FATAL_FAILURE(record_restriction(key_ids, /*lifted=*/false));
+  EXPECT_THAT((*views)->RestrictInPlace(protocol_, /*restrictions_before=*/2),
+              hub::testing::IsOkAndHolds(true));
+  EXPECT_EQ((*views)->Edition(), 1u);
+  (*views)->Stop();
+}
+
 // A restriction of processing withholds a subject's content, never who is
 // related to her cases: placed, the views take it where they stand and are
 // exactly those a projection from scratch under it gives; lifted, they are
 // again what they were. A case's own restriction withholds its routing
 // part too: refused in place, and the projector goes on as it was.
 TEST_F(ErasureInPlaceTest, ARestrictionPlacedAndLiftedLeavesTheViewsOfAProjectionFromScratch) {
-  const auto [identity_key, cases] = BusiestKeyOf(hub::v1::VICTIM_IDENTITY);
-  ASSERT_FALSE(cases.empty());
   std::string subject_id;
-  const std::set<std::string> key_ids = KeysOfVictimSealedUnder(identity_key, &subject_id);
+  std::set<std::string> cases;
+  const std::set<std::string> key_ids = BusiestVictim(&subject_id, &cases);
   ASSERT_FALSE(subject_id.empty());
   const auto before = EveryView(generation_.generation);
   auto withheld = std::make_shared<auth::WithheldKeys>();

@@ -18,6 +18,23 @@
 namespace hub::tools {
 namespace fs = std::filesystem;
 
+namespace {
+
+// What became of the views after an erasure or a restriction: rebuilt from
+// the log, or reshaped where they stand (one of the two positions is set).
+void PrintWhatTheViewsDid(uint64_t rebuilt_through, uint64_t reshaped_through, const char* tail) {
+  if (rebuilt_through != 0) {
+    std::printf("the views were rebuilt from the log (through position %llu)%s\n",
+                static_cast<unsigned long long>(rebuilt_through), tail);
+  }
+  if (reshaped_through != 0) {
+    std::printf("the views (through position %llu) were reshaped where they stand%s\n",
+                static_cast<unsigned long long>(reshaped_through), tail);
+  }
+}
+
+}  // namespace
+
 int Backup(const std::shared_ptr<grpc::Channel>& channel, const OutputOptions& output) {
   grpc::ClientContext context;
   // A checkpoint of a large log takes longer than an ordinary call.
@@ -66,14 +83,8 @@ int Erase(const std::shared_ptr<grpc::Channel>& channel, const std::string& id, 
               is_case ? "case" : "subject", id.c_str(), response.key_id().c_str(),
               response.newly_erased() ? "" : " (it had been erased before)",
               static_cast<unsigned long long>(response.position()));
-  if (response.views_rebuilt_through() != 0) {
-    std::printf("the views were rebuilt from the log (through position %llu) without it\n",
-                static_cast<unsigned long long>(response.views_rebuilt_through()));
-  }
-  if (response.views_reshaped_through() != 0) {
-    std::printf("the views (through position %llu) were reshaped where they stand without it\n",
-                static_cast<unsigned long long>(response.views_reshaped_through()));
-  }
+  PrintWhatTheViewsDid(response.views_rebuilt_through(), response.views_reshaped_through(),
+                       " without it");
   return 0;
 }
 
@@ -132,14 +143,7 @@ int Restrict(const std::shared_ptr<grpc::Channel>& channel, const std::string& i
               lift ? "restriction lifted, its content is shown again as the protocol allows"
                    : "processing restricted, its content is kept and shown to no one",
               static_cast<unsigned long long>(response.position()));
-  if (response.views_rebuilt_through() != 0) {
-    std::printf("the views were rebuilt (through position %llu)\n",
-                static_cast<unsigned long long>(response.views_rebuilt_through()));
-  }
-  if (response.views_reshaped_through() != 0) {
-    std::printf("the views (through position %llu) were reshaped where they stand\n",
-                static_cast<unsigned long long>(response.views_reshaped_through()));
-  }
+  PrintWhatTheViewsDid(response.views_rebuilt_through(), response.views_reshaped_through(), "");
   return 0;
 }
 
@@ -184,14 +188,8 @@ int RunRetention(const std::shared_ptr<grpc::Channel>& channel, bool dry_run,
                 static_cast<unsigned long long>(response.first_position()),
                 static_cast<unsigned long long>(response.last_position()));
   }
-  if (response.views_rebuilt_through() != 0) {
-    std::printf("the views were rebuilt from the log (through position %llu) without it\n",
-                static_cast<unsigned long long>(response.views_rebuilt_through()));
-  }
-  if (response.views_reshaped_through() != 0) {
-    std::printf("the views (through position %llu) were reshaped where they stand without it\n",
-                static_cast<unsigned long long>(response.views_reshaped_through()));
-  }
+  PrintWhatTheViewsDid(response.views_rebuilt_through(), response.views_reshaped_through(),
+                       " without it");
   return 0;
 }
 
