@@ -1,6 +1,7 @@
 // Forgetting lawfully, played with canaries: a victim's whereabouts and
 // what she told her advocate are never on disk in the clear; erasing her on
 // request destroys her key, is recorded, and leaves the log's proofs whole.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -18,6 +19,7 @@
 #include "rocksdb/db.h"
 
 #include "auth/data_keys.h"
+#include "auth/field_sealing.h"
 #include "auth/key_encryption.h"
 #include "storage/internal/encrypted_files.h"
 #include "storage/view_store.h"
@@ -394,6 +396,72 @@ TEST_F(ErasureTest, ErasingOnlyTheWhereaboutsReshapesTheViewsWhereTheyStand) {
   EXPECT_THAT(reshaped.output, HasSubstr("views verified"));
   Start();
   EXPECT_THAT(hub_->Logs(), ::testing::Not(HasSubstr("building the views")));
+}
+
+// A key that cannot be destroyed yet (here a folder left where it would
+// lie, as a failing disk or an insider could) stops an erasure midway. The
+// keys destroyed before it take what they sealed out of the views at once,
+// not at the retry; and the retry, which finds her first key already gone,
+// still takes the rest out of them.
+TEST_F(ErasureTest, AnErasureStoppedMidwayLeavesNothingItsDestroyedKeysSealedInTheViews) {
+  const std::string keys_dir = data_ + "-keys";
+  std::vector<std::string> ids;
+  std::string whereabouts;
+  {
+    auto keks = auth::KeyFolder::Open(keys_dir + "/kek", data_);
+    ASSERT_TRUE(keks.ok()) << keks.status();
+    auto store = auth::DataKeyStore::Open(keys_dir + "/data-keys", data_,
+                                          std::shared_ptr<const auth::KeyFolder>(*std::move(keks)));
+    ASSERT_TRUE(store.ok()) << store.status();
+    const auth::KeyOwner her{"subject", kVictim};
+    ids = auth::AllDataKeyIdsOf(**store, her);
+    whereabouts = auth::DataKeyIdOf(**store, her, hub::v1::VICTIM_LOCATION);
+  }
+  const auto key_file = [&](const std::string& id) {
+    return absl::StrCat(keys_dir, "/data-keys/", id, ".key");
+  };
+  ASSERT_TRUE(std::filesystem::exists(key_file(whereabouts)));
+  // Destroyed in order: the first key after her whereabouts' that holds
+  // nothing yet is the one that cannot be.
+  const auto after = std::find(ids.begin(), ids.end(), whereabouts);
+  ASSERT_NE(after, ids.end());
+  const auto stuck = std::find_if(after + 1, ids.end(), [&](const std::string& id) {
+    return !std::filesystem::exists(key_file(id));
+  });
+  ASSERT_NE(stuck, ids.end());
+  std::filesystem::create_directories(key_file(*stuck) + "/held");
+
+  const std::string erase =
+      absl::StrCat("erase --subject_id=", kVictim,
+                   " --reason='all of her, on her request' --reference=DPO-2026-045");
+  const CommandResult stopped = Hubctl("operator-admin", erase);
+  EXPECT_NE(stopped.exit_status, 0) << stopped.output;
+  EXPECT_THAT(stopped.output, HasSubstr("could not be destroyed yet"));
+  EXPECT_THAT(stopped.output, HasSubstr("retry the same request"));
+  EXPECT_FALSE(std::filesystem::exists(key_file(whereabouts)));
+  for (const char* as : {"idva-agency", "police-agency"}) {
+    bool seen = false;
+    for (const hub::v1::EventEnvelope& event : Read(as)) {
+      EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr(kAddress))) << as;
+      seen |= event.has_victim_safety_information();
+    }
+    EXPECT_TRUE(seen) << as;
+  }
+
+  std::filesystem::remove_all(key_file(*stuck));
+  const CommandResult retried = Hubctl("operator-admin", erase);
+  ASSERT_EQ(retried.exit_status, 0) << retried.output;
+  bool still_seen = false;
+  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+    EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr(kVictim)));
+    EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr(kDisclosure)));
+    still_seen |= event.has_victim_safety_information();
+  }
+  EXPECT_TRUE(still_seen);
+  ASSERT_EQ(hub_->Stop(), 0);
+  const CommandResult verified =
+      RunCommand(absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_));
+  EXPECT_EQ(verified.exit_status, 0) << verified.output;
 }
 
 // After an erasure, readers are told what went, when and under which rule,
