@@ -298,10 +298,14 @@ absl::Status ParseWithPosition(const std::string& payload, uint64_t position,
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event,
                                                   uint32_t generation) {
   hub::v1::EventEnvelope envelope;
-  HUB_RETURN_IF_ERROR(ParseWithPosition(event.payload,
-                                        ReaderPosition(generation, event.view_position),
-                                        event.view_version, &envelope));
+  HUB_RETURN_IF_ERROR(ParseViewEvent(event, generation, &envelope));
   return envelope;
+}
+
+absl::Status ParseViewEvent(const storage::ViewEvent& event, uint32_t generation,
+                            hub::v1::EventEnvelope* envelope) {
+  return ParseWithPosition(event.payload, ReaderPosition(generation, event.view_position),
+                           event.view_version, envelope);
 }
 
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::StoredEvent& event,

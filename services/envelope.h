@@ -81,6 +81,9 @@ inline uint64_t ReaderPosition(uint32_t generation, uint64_t view_position) {
 // principal sees it.
 absl::StatusOr<hub::v1::EventEnvelope> EnvelopeOf(const storage::ViewEvent& event,
                                                   uint32_t generation);
+// The same into `envelope` (which may live on an arena).
+absl::Status ParseViewEvent(const storage::ViewEvent& event, uint32_t generation,
+                            hub::v1::EventEnvelope* envelope);
 
 // What a stream needs to know of a view's event to filter and audit it,
 // read from the top level of its stored bytes without parsing it whole.

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 
+#include "services/arena_messages.h"
 #include "services/authenticator.h"
 #include "services/metrics.h"
 #include "services/views.h"
@@ -22,7 +23,10 @@ class TimelineService final : public hub::v1::TimelineService::CallbackService {
  public:
   TimelineService(std::shared_ptr<const Authenticator> authenticator, storage::EventLog* log,
                   const Views* views, Metrics* metrics)
-      : authenticator_(std::move(authenticator)), log_(log), views_(views), metrics_(metrics) {}
+      : authenticator_(std::move(authenticator)), log_(log), views_(views), metrics_(metrics) {
+    SetMessageAllocatorFor_GetCaseTimeline(&timeline_messages_);
+    SetMessageAllocatorFor_ListCases(&list_messages_);
+  }
 
   grpc::ServerUnaryReactor* GetCaseTimeline(grpc::CallbackServerContext* context,
                                             const hub::v1::GetCaseTimelineRequest* request,
@@ -50,6 +54,9 @@ class TimelineService final : public hub::v1::TimelineService::CallbackService {
   storage::EventLog* const log_;
   const Views* const views_;
   Metrics* const metrics_;
+  ArenaMessageAllocator<hub::v1::GetCaseTimelineRequest, hub::v1::GetCaseTimelineResponse>
+      timeline_messages_;
+  ArenaMessageAllocator<hub::v1::ListCasesRequest, hub::v1::ListCasesResponse> list_messages_;
 };
 
 }  // namespace hub::services
