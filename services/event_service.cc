@@ -762,8 +762,9 @@ grpc::ServerUnaryReactor* EventService::ReadCase(grpc::CallbackServerContext* co
   }
   record.set_protocol_version(view->protocol_version);
   DisclosureDigest disclosed;
+  ReadCitations citations(*views_, principal->identity(), &record);
   for (const hub::v1::EventEnvelope& event : response->events()) {
-    CiteRule(*views_, principal->identity(), event, &record);
+    citations.Cite(event);
     disclosed.Add(event.SerializeAsString());
   }
   record.set_disclosed_digest(disclosed.Finish());

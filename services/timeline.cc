@@ -5,6 +5,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -37,10 +38,22 @@ std::string Date(const CalendarDate& date) {
 }
 
 // An enum value in words (proto/enum_words.h). The prefix argument is the
-// one the values share; it documents what is dropped.
+// one the values share; it documents what is dropped. Each type's words are
+// made once: every entry of every timeline is described.
 template <typename Enum>
 std::string Words(Enum value, std::string_view /*shared_prefix*/ = "") {
-  return EnumWords(value);
+  static const auto* const kWords = [] {
+    auto* words = new absl::flat_hash_map<int, std::string>();
+    const google::protobuf::EnumDescriptor* type = google::protobuf::GetEnumDescriptor<Enum>();
+    for (int i = 0; i < type->value_count(); ++i) {
+      words->emplace(type->value(i)->number(), EnumWords(type->value(i)));
+    }
+    return words;
+  }();
+  const auto found = kWords->find(static_cast<int>(value));
+  return found != kWords->end()
+             ? found->second
+             : EnumWords(static_cast<const google::protobuf::EnumValueDescriptor*>(nullptr));
 }
 
 std::string Cut(const std::string& text) {

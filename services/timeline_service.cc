@@ -178,8 +178,9 @@ absl::StatusOr<hub::v1::AuditRecord> TimelineService::Timeline(
   record.set_event_count(response->entries_size());
   record.set_protocol_version(view.protocol_version);
   DisclosureDigest disclosed;
+  ReadCitations citations(*views_, principal.identity(), &record);
   for (const hub::v1::TimelineEntry& entry : response->entries()) {
-    CiteRule(*views_, principal.identity(), entry.event(), &record);
+    citations.Cite(entry.event());
     disclosed.Add(entry.event().SerializeAsString());
   }
   record.set_disclosed_digest(disclosed.Finish());

@@ -85,4 +85,10 @@ void CiteRule(const Views& views, const std::string& identity, hub::v1::DataClas
   }
 }
 
+void ReadCitations::Cite(const hub::v1::EventEnvelope& event) {
+  if (cited_.insert({event.classification(), event.purpose(), event.event_case()}).second) {
+    CiteRule(views_, identity_, event, record_);
+  }
+}
+
 }  // namespace hub::services
