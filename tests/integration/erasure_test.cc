@@ -99,6 +99,18 @@ class ErasureTest : public ::testing::Test {
     return hub::testing::Hubctl(pki_, hub_->address(), as, arguments);
   }
 
+  // After her whole erasure: her advocate still has her events, with
+  // nothing of her in them.
+  void ExpectHerAdvocateKeepsHerEventsWithNothingOfHer() {
+    bool still_seen = false;
+    for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
+      EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr(kVictim)));
+      EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr(kDisclosure)));
+      still_seen |= event.has_victim_safety_information();
+    }
+    EXPECT_TRUE(still_seen);
+  }
+
   TempDir dir_;
   TestPki pki_{dir_.Sub("pki")};
   const std::string data_ = dir_.Sub("data");
@@ -382,14 +394,7 @@ TEST_F(ErasureTest, ErasingOnlyTheWhereaboutsReshapesTheViewsWhereTheyStand) {
   ASSERT_EQ(identity.exit_status, 0) << identity.output;
   EXPECT_THAT(identity.output, HasSubstr("reshaped where they stand"));
   EXPECT_THAT(identity.output, ::testing::Not(HasSubstr("rebuilt")));
-  // Her advocate still has her events, with nothing of her in them.
-  bool still_seen = false;
-  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
-    EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr(kVictim)));
-    EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr(kDisclosure)));
-    still_seen |= event.has_victim_safety_information();
-  }
-  EXPECT_TRUE(still_seen);
+  ExpectHerAdvocateKeepsHerEventsWithNothingOfHer();
   ASSERT_EQ(hub_->Stop(), 0);
   const CommandResult reshaped = RunCommand(verify);
   EXPECT_EQ(reshaped.exit_status, 0) << reshaped.output;
@@ -451,13 +456,7 @@ TEST_F(ErasureTest, AnErasureStoppedMidwayLeavesNothingItsDestroyedKeysSealedInT
   std::filesystem::remove_all(key_file(*stuck));
   const CommandResult retried = Hubctl("operator-admin", erase);
   ASSERT_EQ(retried.exit_status, 0) << retried.output;
-  bool still_seen = false;
-  for (const hub::v1::EventEnvelope& event : Read("idva-agency")) {
-    EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr(kVictim)));
-    EXPECT_THAT(event.DebugString(), ::testing::Not(HasSubstr(kDisclosure)));
-    still_seen |= event.has_victim_safety_information();
-  }
-  EXPECT_TRUE(still_seen);
+  ExpectHerAdvocateKeepsHerEventsWithNothingOfHer();
   ASSERT_EQ(hub_->Stop(), 0);
   const CommandResult verified =
       RunCommand(absl::StrCat(HUBCTL_PATH, " views verify --data_dir=", data_));
