@@ -1,6 +1,5 @@
 #include "services/admin_service.h"
 
-#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -174,41 +173,38 @@ grpc::ServerUnaryReactor* AdminService::EraseSubject(grpc::CallbackServerContext
   AuditAppend(std::move(record), &append);
   absl::StatusOr<storage::AppendResult> stored = log_->Append(append);
   if (!stored.ok()) return FinishUnary(context, call, stored.status());
-  std::set<std::string> destroyed;
-  absl::Status destroying;
   for (const std::string& id : key_ids) {
-    destroying = data_keys_->Erase(id, {now, "request", request->reference()});
-    if (!destroying.ok()) break;
-    destroyed.insert(id);
+    if (absl::Status destroyed = data_keys_->Erase(id, {now, "request", request->reference()});
+        !destroyed.ok()) {
+      return FinishUnary(context, call,
+                         absl::UnavailableError(absl::StrCat(
+                             "the erasure is recorded at position ", stored->first_position,
+                             " but a key could not be destroyed yet (", destroyed.message(),
+                             "); retry the same request")));
+    }
   }
   // The views hold what was shown before: reshaped, or derived again, they
-  // hold what can still be opened. Told of every key destroyed so far even
-  // when one could not be yet, so that what those sealed leaves the views
-  // now and not at the retry; and told again by the retry, which finds the
-  // first key gone (not `newly`) but cannot know whether the views took it.
-  std::optional<absl::StatusOr<ViewsAfterErasure>> views;
-  if (forget_erased_ && !destroyed.empty()) {
-    views = forget_erased_(absl::StrCat("erasure of ", key_id), destroyed, *erasures_before);
-  }
-  if (!destroying.ok()) {
-    return FinishUnary(context, call,
-                       absl::UnavailableError(absl::StrCat(
-                           "the erasure is recorded at position ", stored->first_position,
-                           " but a key could not be destroyed yet (", destroying.message(),
-                           "); retry the same request")));
-  }
-  if (views.has_value()) {
-    if (!views->ok()) {
+  // hold what can still be opened. Told on a retry as well, which finds the
+  // first key gone (not `newly`): an attempt stopped by a key that could not
+  // be destroyed told them nothing, so their digest is behind the log's
+  // erasures and sends them to a rebuild (as a restart would). Telling them
+  // at the stop of only the keys destroyed so far would make that digest
+  // count the stopped key's erasure as taken.
+  if (forget_erased_) {
+    absl::StatusOr<ViewsAfterErasure> views =
+        forget_erased_(absl::StrCat("erasure of ", key_id),
+                       std::set<std::string>(key_ids.begin(), key_ids.end()), *erasures_before);
+    if (!views.ok()) {
       return FinishUnary(context, call,
                          absl::UnavailableError(absl::StrCat(
                              "the data key is destroyed and the erasure recorded at position ",
                              stored->first_position, ", but the views could not be rebuilt (",
-                             views->status().message(),
+                             views.status().message(),
                              "); they are rebuilt at the next start of hubd, or remove the views "
                              "folder")));
     }
-    response->set_views_rebuilt_through((*views)->rebuilt_through);
-    response->set_views_reshaped_through((*views)->reshaped_through);
+    response->set_views_rebuilt_through(views->rebuilt_through);
+    response->set_views_reshaped_through(views->reshaped_through);
   }
   LogInfo(
       "data erased on request",

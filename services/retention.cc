@@ -1,7 +1,6 @@
 #include "services/retention.h"
 
 #include <algorithm>
-#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -214,28 +213,21 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
     if (response.first_position() == 0) response.set_first_position(stored.first_position);
     response.set_last_position(stored.last_position);
   }
-  std::set<std::string> destroyed;
-  absl::Status destroying;
   for (const Planned& erasure : planned) {
-    destroying =
-        keys_->Erase(erasure.key_id, {now, erasure.due.rule->name(), erasure.due.rule->reason()});
-    if (!destroying.ok()) {
-      destroying = absl::UnavailableError(absl::StrCat(
+    if (absl::Status destroyed = keys_->Erase(
+            erasure.key_id, {now, erasure.due.rule->name(), erasure.due.rule->reason()});
+        !destroyed.ok()) {
+      return absl::UnavailableError(absl::StrCat(
           "the erasures are recorded (positions ", response.first_position(), "-",
           response.last_position(), ") but key ", erasure.key_id, " could not be destroyed yet (",
-          destroying.message(), "); run retention again"));
-      break;
+          destroyed.message(), "); run retention again"));
     }
-    destroyed.insert(erasure.key_id);
   }
-  // Told of the keys destroyed so far even when one could not be yet: what
-  // they sealed leaves the views now, not at the next run (which plans only
-  // the keys still held).
-  if (forget_erased_ && !destroyed.empty()) {
-    absl::StatusOr<ViewsAfterErasure> views =
-        forget_erased_(absl::StrCat("retention: ", destroyed.size(), " data keys erased"),
-                       destroyed, erasures_before);
-    HUB_RETURN_IF_ERROR(destroying);
+  if (forget_erased_) {
+    std::set<std::string> key_ids;
+    for (const Planned& erasure : planned) key_ids.insert(erasure.key_id);
+    absl::StatusOr<ViewsAfterErasure> views = forget_erased_(
+        absl::StrCat("retention: ", planned.size(), " data keys erased"), key_ids, erasures_before);
     if (!views.ok()) {
       return absl::UnavailableError(absl::StrCat(
           "the data keys are destroyed and the erasures recorded, but the views could not be "
@@ -245,7 +237,6 @@ absl::StatusOr<hub::v1::RunRetentionResponse> Retention::Run(absl::Time as_of, b
     response.set_views_rebuilt_through(views->rebuilt_through);
     response.set_views_reshaped_through(views->reshaped_through);
   }
-  HUB_RETURN_IF_ERROR(destroying);
   return response;
 }
 
