@@ -141,6 +141,51 @@ class ProjectorTest : public ::testing::Test {
     for (const hub::v1::Principal& principal : protocol_.principals()) {
       principals_.push_back(principal.identity());
     }
+    by_certificate_name_ = tools::PrincipalsByCertificateName(protocol_);
+    hub::v1::HubConfig config;
+    ApplyConfigDefaults(&config);
+    limits_ = config.limits();
+  }
+
+  // Stores `request` as hubd does once the principal whose certificate is
+  // `as` has published it (at a fixed time): with `sealer`, its personal
+  // fields sealed; `without_routing`, each sealed event as before routing
+  // parts existed (an older hubd's log).
+  void AppendPublished(const std::string& as, const hub::v1::PublishRequest& request,
+                       const auth::FieldSealer* sealer = nullptr, bool without_routing = false) {
+    std::vector<hub::v1::EventEnvelope> envelopes;
+    auto append = PrepareAppend(by_certificate_name_.at(as), request,
+                                absl::FromUnixSeconds(1800000000), limits_, &envelopes);
+    ASSERT_TRUE(append.ok()) << append.status();
+    for (size_t i = 0; sealer != nullptr && i < envelopes.size(); ++i) {
+      auto sealed = sealer->Seal(envelopes[i]);
+      ASSERT_TRUE(sealed.ok()) << sealed.status();
+      append->events[i].payload = *std::move(sealed);
+      hub::storage::v1::SealedEnvelope stored;
+      if (without_routing && auth::FieldSealer::IsSealed(append->events[i].payload)) {
+        ASSERT_TRUE(stored.ParseFromString(append->events[i].payload.substr(1)));
+        stored.clear_routing();
+        append->events[i].payload = std::string(1, '\0') + stored.SerializeAsString();
+      }
+    }
+    ASSERT_TRUE(log_->Append(*append).ok());
+  }
+
+  // A publish of one event to `case_id`, for `purpose`, filled by `fill`;
+  // the n-th of a test's publishes has id `id_prefix` + n (12 hex digits)
+  // and occurred n seconds after the others' start.
+  static hub::v1::PublishRequest OneEvent(
+      const std::string& case_id, const std::string& id_prefix, int n, hub::v1::Purpose purpose,
+      const std::function<void(hub::v1::EventEnvelope*)>& fill) {
+    hub::v1::PublishRequest request;
+    request.set_case_id(case_id);
+    hub::v1::EventEnvelope* event = request.add_events();
+    event->set_event_id(absl::StrCat(id_prefix, absl::StrFormat("%012x", n)));
+    event->mutable_occurred_time()->set_seconds(1795000000 + n);
+    event->set_purpose(purpose);
+    event->set_lawful_basis("UK GDPR Art 6(1)(e); DPA 2018 Sch 1 para 18");
+    fill(event);
+    return request;
   }
 
   // The demonstration site, its cases' publishes interleaved so that every
@@ -150,36 +195,17 @@ class ProjectorTest : public ::testing::Test {
   // existed (an older hubd's log).
   void AppendDemoSite(double scale, const auth::FieldSealer* sealer = nullptr,
                       bool without_routing = false) {
-    const std::map<std::string, hub::v1::Principal> by_certificate_name =
-        tools::PrincipalsByCertificateName(protocol_);
-    hub::v1::HubConfig config;
-    ApplyConfigDefaults(&config);
     tools::DemoOptions options;
     options.scale = scale;
     const tools::DemoSite site = tools::GenerateDemoSite(options);
-    const absl::Time now = absl::FromUnixSeconds(1800000000);
     for (size_t round = 0;; ++round) {
       bool any = false;
       for (const tools::DemoCase& demo_case : site.cases) {
         if (round >= demo_case.publishes.size()) continue;
         any = true;
         const tools::DemoPublish& publish = demo_case.publishes[round];
-        std::vector<hub::v1::EventEnvelope> envelopes;
-        auto append = PrepareAppend(by_certificate_name.at(publish.publisher), publish.request, now,
-                                    config.limits(), &envelopes);
-        ASSERT_TRUE(append.ok()) << append.status();
-        for (size_t i = 0; sealer != nullptr && i < envelopes.size(); ++i) {
-          auto sealed = sealer->Seal(envelopes[i]);
-          ASSERT_TRUE(sealed.ok()) << sealed.status();
-          append->events[i].payload = *std::move(sealed);
-          hub::storage::v1::SealedEnvelope stored;
-          if (without_routing && auth::FieldSealer::IsSealed(append->events[i].payload)) {
-            ASSERT_TRUE(stored.ParseFromString(append->events[i].payload.substr(1)));
-            stored.clear_routing();
-            append->events[i].payload = std::string(1, '\0') + stored.SerializeAsString();
-          }
-        }
-        ASSERT_TRUE(log_->Append(*append).ok());
+        ASSERT_NO_FATAL_FAILURE(
+            AppendPublished(publish.publisher, publish.request, sealer, without_routing));
       }
       if (!any) break;
     }
@@ -273,6 +299,8 @@ class ProjectorTest : public ::testing::Test {
   std::unique_ptr<storage::EventLog> log_;
   std::unique_ptr<storage::ViewStore> views_;
   std::vector<std::string> principals_;
+  std::map<std::string, hub::v1::Principal> by_certificate_name_;
+  hub::v1::LimitsConfig limits_;
 };
 
 TEST_F(ProjectorTest, CatchingUpInLargeBatchesGivesTheViewsOfOneEventAtATime) {
@@ -311,26 +339,11 @@ TEST_F(ProjectorTest, CatchingUpInLargeBatchesGivesTheViewsOfOneEventAtATime) {
 // shapes again stay bounded, and the views are those of one event at a
 // time.
 TEST_F(ProjectorTest, ABatchDisclosingManyLongHistoriesEndsEarlyWithTheSameViews) {
-  const std::map<std::string, hub::v1::Principal> by_certificate_name =
-      tools::PrincipalsByCertificateName(protocol_);
-  hub::v1::HubConfig config;
-  ApplyConfigDefaults(&config);
   int published = 0;
   const auto publish = [&](const std::string& as, const std::string& case_id,
                            hub::v1::Purpose purpose,
                            const std::function<void(hub::v1::EventEnvelope*)>& fill) {
-    hub::v1::PublishRequest request;
-    request.set_case_id(case_id);
-    hub::v1::EventEnvelope* event = request.add_events();
-    event->set_event_id(absl::StrFormat("7e57a000-0000-4000-8000-%012x", ++published));
-    event->mutable_occurred_time()->set_seconds(1795000000 + published);
-    event->set_purpose(purpose);
-    event->set_lawful_basis("UK GDPR Art 6(1)(e); DPA 2018 Sch 1 para 18");
-    fill(event);
-    auto append = PrepareAppend(by_certificate_name.at(as), request,
-                                absl::FromUnixSeconds(1800000000), config.limits());
-    ASSERT_TRUE(append.ok()) << append.status();
-    ASSERT_TRUE(log_->Append(*append).ok());
+    AppendPublished(as, OneEvent(case_id, "7e57a000-0000-4000-8000-", ++published, purpose, fill));
   };
   // Ten cases of 400 safety updates, interleaved, then housing tasked into
   // each: one batch of the log, where at least two of the disclosures fall
@@ -457,10 +470,6 @@ TEST_F(ProjectorTest, TheReportFactsFollowEveryBatchAndEveryCorrection) {
   const std::vector<hub::v1::RiskLevel> before = assessments();
   ASSERT_FALSE(before.empty());
 
-  const std::map<std::string, hub::v1::Principal> principals =
-      tools::PrincipalsByCertificateName(protocol_);
-  hub::v1::HubConfig config;
-  ApplyConfigDefaults(&config);
   auto publish = [&](const std::string& event_id, auto fill) {
     hub::v1::PublishRequest request;
     request.set_case_id(case_id);
@@ -470,10 +479,7 @@ TEST_F(ProjectorTest, TheReportFactsFollowEveryBatchAndEveryCorrection) {
     event->set_lawful_basis("DPA 2018 s35");
     event->mutable_occurred_time()->set_seconds(1790000000);
     fill(event);
-    auto append = PrepareAppend(principals.at("police-agency"), request,
-                                absl::FromUnixSeconds(1800000000), config.limits());
-    ASSERT_TRUE(append.ok()) << append.status();
-    ASSERT_TRUE(log_->Append(*append).ok());
+    ASSERT_NO_FATAL_FAILURE(AppendPublished("police-agency", request));
     ASSERT_EQ(projector.WaitForCheckpointAfter(log_->LastPosition() - 1, std::chrono::seconds(30)),
               log_->LastPosition());
   };
@@ -782,29 +788,13 @@ TEST_F(ErasureInPlaceTest, AnErasedVictimLeavesTheViewsOfAProjectionFromScratch)
 // taken as them: the forged link names another pseudonym, and the partner
 // sees nothing of her whereabouts. A genuine link (the control) does.
 TEST_F(ErasureInPlaceTest, AnIdThatIsAnotherSubjectsPseudonymRelatesNoOneToHer) {
-  const std::map<std::string, hub::v1::Principal> by_certificate_name =
-      tools::PrincipalsByCertificateName(protocol_);
-  hub::v1::HubConfig config;
-  ApplyConfigDefaults(&config);
   int published = 0;
   const auto publish = [&](const std::string& as, const std::string& case_id,
                            const std::function<void(hub::v1::EventEnvelope*)>& fill) {
-    hub::v1::PublishRequest request;
-    request.set_case_id(case_id);
-    hub::v1::EventEnvelope* event = request.add_events();
-    event->set_event_id(absl::StrFormat("f0a9ed00-0000-4000-8000-%012x", ++published));
-    event->mutable_occurred_time()->set_seconds(1795000000 + published);
-    event->set_purpose(hub::v1::PURPOSE_SAFEGUARDING);
-    event->set_lawful_basis("UK GDPR Art 6(1)(e); DPA 2018 Sch 1 para 18");
-    fill(event);
-    std::vector<hub::v1::EventEnvelope> envelopes;
-    auto append = PrepareAppend(by_certificate_name.at(as), request,
-                                absl::FromUnixSeconds(1800000000), config.limits(), &envelopes);
-    ASSERT_TRUE(append.ok()) << append.status();
-    auto sealed = sealer_->Seal(envelopes.front());
-    ASSERT_TRUE(sealed.ok()) << sealed.status();
-    append->events.front().payload = *std::move(sealed);
-    ASSERT_TRUE(log_->Append(*append).ok());
+    AppendPublished(as,
+                    OneEvent(case_id, "f0a9ed00-0000-4000-8000-", ++published,
+                             hub::v1::PURPOSE_SAFEGUARDING, fill),
+                    sealer_.get());
   };
   const auto link = [&](const std::string& case_id, const std::string& subject_id,
                         const std::string& supporter) {
